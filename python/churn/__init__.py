@@ -1,0 +1,29 @@
+"""churn: predict which customers of a subscription service are about to leave, from raw event logs.
+
+The compiled core is ``churn._churn`` (pybind11); this package re-exports it and adds what is more
+natural in Python: the command line (``churn ...``), a scikit-learn-style estimator, and helpers.
+"""
+from pkgutil import extend_path as _extend_path
+
+# Lets a CMake build tree (<build>/python/churn/_churn*.so) serve this source package during development.
+__path__ = _extend_path(__path__, __name__)
+
+from ._churn import (  # noqa: E402
+    ChurnError,
+    ChurnIOError,
+    DataError,
+    ModelFormatError,
+    ParameterError,
+    ParseError,
+    __version__,
+)
+
+__all__ = [
+    "__version__",
+    "ChurnError",
+    "ChurnIOError",
+    "DataError",
+    "ModelFormatError",
+    "ParameterError",
+    "ParseError",
+]

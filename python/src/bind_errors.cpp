@@ -1,0 +1,67 @@
+// Maps churn's C++ exceptions to Python classes. Each derives from ChurnError and from the builtin a
+// Python user would catch (ValueError for bad data or parameters, OSError for files).
+#include "common.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+py::object make_class(py::module_& m, const char* name, py::tuple bases, const char* doc) {
+  std::string qualified = std::string("churn._churn.") + name;
+  PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
+  if (!cls) throw py::error_already_set();
+  py::object obj = py::reinterpret_steal<py::object>(cls);
+  m.attr(name) = obj;
+  return obj;
+}
+
+void raise(const char* name, const std::exception& e, py::dict attributes = py::dict()) {
+  py::object cls = py::module_::import("churn._churn").attr(name);
+  py::object instance = cls(e.what());
+  for (auto item : attributes) instance.attr(item.first) = item.second;
+  PyErr_SetObject(cls.ptr(), instance.ptr());
+}
+
+}  // namespace
+
+void bind_errors(py::module_& m) {
+  py::object base = make_class(m, "ChurnError", py::make_tuple(py::handle(PyExc_Exception)),
+                               "Base class of every error raised by churn.");
+  make_class(m, "ParseError", py::make_tuple(base, py::handle(PyExc_ValueError)),
+             "A line of an event log could not be read; has .file, .line, .field and .reason.");
+  make_class(m, "ModelFormatError", py::make_tuple(base, py::handle(PyExc_ValueError)),
+             "A saved model is corrupt, truncated or of an unsupported version; has .path.");
+  make_class(m, "DataError", py::make_tuple(base, py::handle(PyExc_ValueError)),
+             "Input data (matrix, labels, feature values) that churn cannot accept.");
+  make_class(m, "ParameterError", py::make_tuple(base, py::handle(PyExc_ValueError)),
+             "A parameter outside its allowed values; has .name.");
+  make_class(m, "ChurnIOError", py::make_tuple(base, py::handle(PyExc_OSError)),
+             "A file could not be opened, read or written.");
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const churn::parse_error& e) {
+      py::dict a;
+      a["file"] = e.file();
+      a["line"] = e.line();
+      a["field"] = e.field();
+      a["reason"] = e.reason();
+      raise("ParseError", e, a);
+    } catch (const churn::model_format_error& e) {
+      py::dict a;
+      a["path"] = e.path();
+      raise("ModelFormatError", e, a);
+    } catch (const churn::parameter_error& e) {
+      py::dict a;
+      a["name"] = e.name();
+      raise("ParameterError", e, a);
+    } catch (const churn::data_error& e) {
+      raise("DataError", e);
+    } catch (const churn::io_error& e) {
+      raise("ChurnIOError", e);
+    } catch (const churn::error& e) {
+      raise("ChurnError", e);
+    }
+  });
+}

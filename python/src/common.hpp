@@ -1,0 +1,32 @@
+#pragma once
+// Helpers shared by the binding files: numpy conversion and argument checks. No algorithm lives here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include <churn/error.hpp>
+
+namespace churn_py {
+namespace py = pybind11;
+
+/// A 1-D numpy array owning a copy of `values`.
+template <class T>
+py::array_t<T> to_numpy(const std::vector<T>& values) {
+  py::array_t<T> out(static_cast<py::ssize_t>(values.size()));
+  if (!values.empty()) std::copy(values.begin(), values.end(), out.mutable_data());
+  return out;
+}
+
+/// A 1-D numpy array that takes ownership of `values` without copying.
+template <class T>
+py::array_t<T> move_to_numpy(std::vector<T>&& values) {
+  auto* heap = new std::vector<T>(std::move(values));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {static_cast<py::ssize_t>(sizeof(T))},
+                        heap->data(), owner);
+}
+
+}  // namespace churn_py

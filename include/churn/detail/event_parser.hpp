@@ -1,0 +1,315 @@
+#pragma once
+// Parses one JSON line into a churn::event with simdjson's on-demand API. Accepts what real Sparkify
+// files contain: any key order, nulls, missing optional keys, integral floats where integers are
+// expected, numeric userIds. Reports the first problem as (field, reason) instead of throwing, so the
+// reader decides between strict and lenient handling.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+#include "../event.hpp"
+
+namespace churn::detail {
+
+enum class event_field : std::uint8_t {
+  ts, user_id, session_id, page, auth, method, status, level, item_in_session, location, user_agent,
+  last_name, first_name, registration, gender, artist, song, length, other
+};
+
+inline event_field field_of(std::string_view key) noexcept {
+  switch (key.size()) {
+    case 2:
+      return key == "ts" ? event_field::ts : event_field::other;
+    case 4:
+      if (key == "page") return event_field::page;
+      if (key == "auth") return event_field::auth;
+      if (key == "song") return event_field::song;
+      return event_field::other;
+    case 5:
+      return key == "level" ? event_field::level : event_field::other;
+    case 6:
+      if (key == "userId") return event_field::user_id;
+      if (key == "method") return event_field::method;
+      if (key == "status") return event_field::status;
+      if (key == "gender") return event_field::gender;
+      if (key == "artist") return event_field::artist;
+      if (key == "length") return event_field::length;
+      return event_field::other;
+    case 8:
+      if (key == "location") return event_field::location;
+      if (key == "lastName") return event_field::last_name;
+      return event_field::other;
+    case 9:
+      if (key == "sessionId") return event_field::session_id;
+      if (key == "userAgent") return event_field::user_agent;
+      if (key == "firstName") return event_field::first_name;
+      return event_field::other;
+    case 12:
+      return key == "registration" ? event_field::registration : event_field::other;
+    case 13:
+      return key == "itemInSession" ? event_field::item_in_session : event_field::other;
+    default:
+      return event_field::other;
+  }
+}
+
+/// Why a line was rejected: the field ("" for the line as a whole) and a short reason whose text is
+/// also the category under which lenient reading counts it.
+struct line_problem {
+  std::string field;
+  std::string reason;
+};
+
+namespace ondemand = simdjson::ondemand;
+
+inline const char* json_type_name(ondemand::json_type t) noexcept {
+  switch (t) {
+    case ondemand::json_type::array: return "an array";
+    case ondemand::json_type::object: return "an object";
+    case ondemand::json_type::number: return "a number";
+    case ondemand::json_type::string: return "a string";
+    case ondemand::json_type::boolean: return "a boolean";
+    case ondemand::json_type::null: return "null";
+  }
+  return "an unknown value";
+}
+
+/// Reusable per-thread parser state.
+class event_parser {
+ public:
+  /// Parses `line` into `out` (all fields reset first). Returns false and fills `problem` on failure.
+  bool parse(const char* data, std::size_t size, std::size_t capacity, event& out, line_problem& problem) {
+    reset(out);
+    ondemand::document doc;
+    if (auto err = parser_.iterate(data, size, capacity).get(doc)) return invalid_json(err, problem);
+    ondemand::object object;
+    ondemand::json_type type;
+    if (auto err = doc.type().get(type)) return invalid_json(err, problem);
+    if (type != ondemand::json_type::object) {
+      problem = {"", std::string("expected a JSON object, got ") + json_type_name(type)};
+      return false;
+    }
+    if (auto err = doc.get_object().get(object)) return invalid_json(err, problem);
+    bool seen_ts = false, seen_page = false;
+    for (auto field_result : object) {
+      ondemand::field field;
+      if (auto err = std::move(field_result).get(field)) return invalid_json(err, problem);
+      std::string_view key;
+      if (auto err = field.unescaped_key().get(key)) return invalid_json(err, problem);
+      ondemand::value value = field.value();
+      bool ok = true;
+      switch (field_of(key)) {
+        case event_field::ts: ok = read_int(value, "ts", true, out.ts, problem); seen_ts = true; break;
+        case event_field::user_id: ok = read_user_id(value, out.user_id, problem); break;
+        case event_field::session_id: ok = read_int(value, "sessionId", false, out.session_id, problem); break;
+        case event_field::page:
+          ok = read_string(value, "page", true, out.page_name, problem);
+          out.page = parse_page(out.page_name);
+          seen_page = true;
+          break;
+        case event_field::auth: {
+          ok = read_string(value, "auth", false, scratch_, problem);
+          out.auth = scratch_.empty() ? auth::unknown : parse_auth(scratch_);
+          break;
+        }
+        case event_field::method:
+          ok = read_string(value, "method", false, scratch_, problem);
+          out.method = parse_method(scratch_);
+          break;
+        case event_field::status: ok = read_int(value, "status", false, out.status, problem); break;
+        case event_field::level:
+          ok = read_string(value, "level", false, scratch_, problem);
+          out.level = parse_level(scratch_);
+          break;
+        case event_field::item_in_session:
+          ok = read_int(value, "itemInSession", false, out.item_in_session, problem);
+          break;
+        case event_field::location: ok = read_string(value, "location", false, out.location, problem); break;
+        case event_field::user_agent: ok = read_string(value, "userAgent", false, out.user_agent, problem); break;
+        case event_field::last_name: ok = read_string(value, "lastName", false, out.last_name, problem); break;
+        case event_field::first_name: ok = read_string(value, "firstName", false, out.first_name, problem); break;
+        case event_field::registration:
+          ok = read_int(value, "registration", false, out.registration, problem);
+          break;
+        case event_field::gender: ok = read_string(value, "gender", false, out.gender, problem); break;
+        case event_field::artist: ok = read_string(value, "artist", false, out.artist, problem); break;
+        case event_field::song: ok = read_string(value, "song", false, out.song, problem); break;
+        case event_field::length: ok = read_length(value, out.length, problem); break;
+        case event_field::other: break;  // unknown keys are ignored; on-demand skips their values
+      }
+      if (!ok) return false;
+    }
+    // The object is done; anything but the end of input after it is trailing garbage.
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      problem = {"", "unexpected content after the JSON object"};
+      return false;
+    }
+    if (!seen_ts) {
+      problem = {"ts", "missing required field"};
+      return false;
+    }
+    if (!seen_page) {
+      problem = {"page", "missing required field"};
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  static void reset(event& e) {
+    e.ts = missing_int;
+    e.user_id.clear();
+    e.session_id = missing_int;
+    e.page = page::unknown;
+    e.page_name.clear();
+    e.auth = auth::unknown;
+    e.method = http_method::unknown;
+    e.status = missing_int;
+    e.level = level::unknown;
+    e.item_in_session = missing_int;
+    e.location.clear();
+    e.user_agent.clear();
+    e.last_name.clear();
+    e.first_name.clear();
+    e.registration = missing_int;
+    e.gender.clear();
+    e.artist.clear();
+    e.song.clear();
+    e.length = std::numeric_limits<double>::quiet_NaN();
+  }
+
+  static std::string short_number(double d) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", d);
+    return text;
+  }
+
+  static bool invalid_json(simdjson::error_code err, line_problem& problem) {
+    problem = {"", std::string("invalid JSON (") + simdjson::error_message(err) + ")"};
+    return false;
+  }
+
+  static bool wrong_type(const char* field, const char* expected, ondemand::json_type got,
+                         line_problem& problem) {
+    problem = {field, std::string("expected ") + expected + ", got " + json_type_name(got)};
+    return false;
+  }
+
+  static bool read_string(ondemand::value& value, const char* field, bool required, std::string& out,
+                          line_problem& problem) {
+    ondemand::json_type type;
+    if (auto err = value.type().get(type)) return invalid_json(err, problem);
+    if (type == ondemand::json_type::null) {
+      if (required) {
+        problem = {field, "required field is null"};
+        return false;
+      }
+      out.clear();
+      return true;
+    }
+    if (type != ondemand::json_type::string) return wrong_type(field, "a string", type, problem);
+    std::string_view s;
+    if (auto err = value.get_string().get(s)) {
+      problem = {field, std::string("invalid string (") + simdjson::error_message(err) + ")"};
+      return false;
+    }
+    out.assign(s.data(), s.size());
+    return true;
+  }
+
+  /// userId is a string in the logs; some exports write it as a number, which is kept as its text.
+  static bool read_user_id(ondemand::value& value, std::string& out, line_problem& problem) {
+    ondemand::json_type type;
+    if (auto err = value.type().get(type)) return invalid_json(err, problem);
+    if (type == ondemand::json_type::number) {
+      std::string_view raw = value.raw_json_token();
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\t' || raw.back() == '\r' || raw.back() == '\n'))
+        raw.remove_suffix(1);
+      ondemand::number number;
+      if (auto err = value.get_number().get(number)) {
+        problem = {"userId", std::string("invalid number (") + simdjson::error_message(err) + ")"};
+        return false;
+      }
+      if (number.is_double()) {
+        double d = number.get_double();
+        if (!(std::fabs(d) < 9.0e15) || d != std::floor(d)) {
+          problem = {"userId", "expected a string or an integer, got the number " + std::string(raw)};
+          return false;
+        }
+        out = std::to_string(static_cast<std::int64_t>(d));
+      } else {
+        out.assign(raw.data(), raw.size());
+      }
+      return true;
+    }
+    return read_string(value, "userId", false, out, problem);
+  }
+
+  /// Integers may come as integral floats (registration is written "1540919166796.0" in real files).
+  static bool read_int(ondemand::value& value, const char* field, bool required, std::int64_t& out,
+                       line_problem& problem) {
+    ondemand::json_type type;
+    if (auto err = value.type().get(type)) return invalid_json(err, problem);
+    if (type == ondemand::json_type::null) {
+      if (required) {
+        problem = {field, "required field is null"};
+        return false;
+      }
+      out = missing_int;
+      return true;
+    }
+    if (type != ondemand::json_type::number) return wrong_type(field, "an integer", type, problem);
+    ondemand::number number;
+    if (auto err = value.get_number().get(number)) {
+      problem = {field, std::string("invalid number (") + simdjson::error_message(err) + ")"};
+      return false;
+    }
+    if (number.is_int64()) {
+      out = number.get_int64();
+    } else if (number.is_double()) {
+      double d = number.get_double();
+      // 2^63 bounds int64; a fractional part would silently lose data, so it is rejected.
+      if (!(std::fabs(d) < 9.2e18) || d != std::floor(d)) {
+        problem = {field, "expected an integer, got the number " + short_number(d)};
+        return false;
+      }
+      out = static_cast<std::int64_t>(d);
+    } else {
+      problem = {field, "integer out of range"};
+      return false;
+    }
+    if (out == missing_int) {
+      problem = {field, "integer out of range"};
+      return false;
+    }
+    return true;
+  }
+
+  static bool read_length(ondemand::value& value, double& out, line_problem& problem) {
+    ondemand::json_type type;
+    if (auto err = value.type().get(type)) return invalid_json(err, problem);
+    if (type == ondemand::json_type::null) {
+      out = std::numeric_limits<double>::quiet_NaN();
+      return true;
+    }
+    if (type != ondemand::json_type::number) return wrong_type("length", "a number", type, problem);
+    if (auto err = value.get_double().get(out)) {
+      problem = {"length", std::string("invalid number (") + simdjson::error_message(err) + ")"};
+      return false;
+    }
+    if (!std::isfinite(out) || out < 0) {
+      problem = {"length", "expected a finite, non-negative number of seconds"};
+      return false;
+    }
+    return true;
+  }
+
+  ondemand::parser parser_;
+  std::string scratch_;
+};
+
+}  // namespace churn::detail

@@ -1,0 +1,245 @@
+#pragma once
+// Streams the lines of a plain or gzip file (or a byte range of a plain file) through a bounded
+// buffer, so a multi-GB log is never held in memory at once. Each line is handed over in place with
+// simdjson's padding readable after it, so the JSON parser needs no copy.
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "../error.hpp"
+
+namespace churn::detail {
+
+inline constexpr std::size_t input_block_bytes = std::size_t(4) << 20;
+
+/// What the line callback is given: the line without its '\n' (and without a trailing '\r'),
+/// `capacity` bytes readable from `data` (at least size + SIMDJSON_PADDING), and its 1-based number.
+struct line_view {
+  const char* data;
+  std::size_t size;
+  std::size_t capacity;
+  std::uint64_t number;
+};
+
+/// Outcome of scanning: lines seen (blank ones included) and lines over the length limit.
+struct line_scan_result {
+  std::uint64_t lines = 0;
+  std::uint64_t bytes = 0;
+};
+
+/// Reads raw bytes from a plain file range or a gzip stream.
+class byte_source {
+ public:
+  virtual ~byte_source() = default;
+  /// Reads up to n bytes; returns 0 at the end. Throws io_error.
+  virtual std::size_t read(char* out, std::size_t n) = 0;
+};
+
+class plain_file_source : public byte_source {
+ public:
+  plain_file_source(const std::string& path, std::uint64_t begin, std::uint64_t end)
+      : path_(path), remaining_(end - begin) {
+    file_ = std::fopen(path.c_str(), "rb");
+    if (!file_) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
+    if (begin != 0 && fseeko(file_, static_cast<off_t>(begin), SEEK_SET) != 0) {
+      std::fclose(file_);
+      throw io_error("cannot seek in '" + path + "': " + std::strerror(errno));
+    }
+  }
+  ~plain_file_source() override { std::fclose(file_); }
+  plain_file_source(const plain_file_source&) = delete;
+  plain_file_source& operator=(const plain_file_source&) = delete;
+
+  std::size_t read(char* out, std::size_t n) override {
+    if (remaining_ == 0) return 0;
+    if (n > remaining_) n = static_cast<std::size_t>(remaining_);
+    std::size_t got = std::fread(out, 1, n, file_);
+    if (got < n && std::ferror(file_)) throw io_error("error reading '" + path_ + "': " + std::strerror(errno));
+    remaining_ = got < n ? 0 : remaining_ - got;
+    return got;
+  }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::uint64_t remaining_;
+};
+
+class gzip_file_source : public byte_source {
+ public:
+  explicit gzip_file_source(const std::string& path) : path_(path) {
+    file_ = gzopen(path.c_str(), "rb");
+    if (!file_) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
+    gzbuffer(file_, 1 << 20);
+  }
+  ~gzip_file_source() override { gzclose(file_); }
+  gzip_file_source(const gzip_file_source&) = delete;
+  gzip_file_source& operator=(const gzip_file_source&) = delete;
+
+  std::size_t read(char* out, std::size_t n) override {
+    if (n > (1u << 30)) n = 1u << 30;
+    int got = gzread(file_, out, static_cast<unsigned>(n));
+    if (got < 0) {
+      int code = 0;
+      const char* message = gzerror(file_, &code);
+      throw io_error("error decompressing '" + path_ + "': " + (message ? message : "unknown zlib error") +
+                     " (is the file a complete gzip file?)");
+    }
+    return static_cast<std::size_t>(got);
+  }
+
+ private:
+  std::string path_;
+  gzFile file_ = nullptr;
+};
+
+/// Whether a file starts with the gzip magic bytes (the extension is not trusted).
+inline bool is_gzip_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
+  unsigned char magic[2] = {0, 0};
+  std::size_t got = std::fread(magic, 1, 2, f);
+  std::fclose(f);
+  return got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+}
+
+inline std::uint64_t file_size(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
+  fseeko(f, 0, SEEK_END);
+  auto size = static_cast<std::uint64_t>(ftello(f));
+  std::fclose(f);
+  return size;
+}
+
+/// Splits a plain file into `parts` contiguous byte ranges that each start at a line start.
+/// Returns parts+1 offsets (some ranges may be empty on small files).
+inline std::vector<std::uint64_t> split_at_lines(const std::string& path, std::size_t parts) {
+  std::uint64_t size = file_size(path);
+  std::vector<std::uint64_t> bounds{0};
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
+  std::vector<char> probe(1 << 16);
+  for (std::size_t i = 1; i < parts; ++i) {
+    std::uint64_t pos = std::max<std::uint64_t>(bounds.back(), size * i / parts);
+    // The range starts after the first newline at or after `pos` (or at the end of the file).
+    std::uint64_t found = size;
+    if (pos > 0) {
+      std::uint64_t at = pos - 1;
+      fseeko(f, static_cast<off_t>(at), SEEK_SET);
+      while (true) {
+        std::size_t got = std::fread(probe.data(), 1, probe.size(), f);
+        if (got == 0) break;
+        const void* nl = std::memchr(probe.data(), '\n', got);
+        if (nl) {
+          found = at + static_cast<std::uint64_t>(static_cast<const char*>(nl) - probe.data()) + 1;
+          break;
+        }
+        at += got;
+      }
+    } else {
+      found = 0;
+    }
+    bounds.push_back(found);
+  }
+  std::fclose(f);
+  bounds.push_back(size);
+  return bounds;
+}
+
+/// Calls on_line(line_view) for every line of the source, and on_too_long(line_number) for a line
+/// longer than max_line_bytes (which is skipped without being buffered whole). Strips a UTF-8 BOM at
+/// the very start when skip_bom is set, and a '\r' before each '\n'. Stops early when a callback
+/// returns false.
+template <class OnLine, class OnTooLong>
+line_scan_result for_each_line(byte_source& source, std::uint64_t max_line_bytes, bool skip_bom,
+                               OnLine&& on_line, OnTooLong&& on_too_long) {
+  line_scan_result result;
+  std::size_t block = input_block_bytes;
+  std::vector<char> buffer(block + simdjson::SIMDJSON_PADDING);
+  std::size_t filled = 0;   // bytes of data in buffer
+  std::size_t start = 0;    // start of the current (incomplete) line in buffer
+  bool skipping = false;    // inside an over-long line, discarding until its newline
+  bool at_file_start = skip_bom;
+  bool eof = false;
+
+  auto emit = [&](const char* data, std::size_t size, std::size_t capacity) -> bool {
+    ++result.lines;
+    if (size > 0 && data[size - 1] == '\r') --size;
+    return on_line(line_view{data, size, capacity, result.lines});
+  };
+
+  while (!eof) {
+    // Keep the unfinished line at the front, then fill the rest of the buffer.
+    if (start > 0) {
+      std::memmove(buffer.data(), buffer.data() + start, filled - start);
+      filled -= start;
+      start = 0;
+    }
+    if (filled == block) {
+      // One line fills the whole buffer: grow it up to the limit, or skip the line.
+      if (block < max_line_bytes) {
+        block = static_cast<std::size_t>(std::min<std::uint64_t>(std::uint64_t(block) * 2, max_line_bytes + 1));
+        buffer.resize(block + simdjson::SIMDJSON_PADDING);
+      } else {
+        skipping = true;
+        filled = 0;
+      }
+    }
+    std::size_t got = source.read(buffer.data() + filled, block - filled);
+    result.bytes += got;
+    if (got == 0) eof = true;
+    if (at_file_start && filled + got >= 3) {
+      if (std::memcmp(buffer.data(), "\xEF\xBB\xBF", 3) == 0) start = 3;
+      at_file_start = false;
+    }
+    std::size_t scan_from = filled;
+    filled += got;
+    std::memset(buffer.data() + filled, 0, simdjson::SIMDJSON_PADDING);
+    if (eof && at_file_start) at_file_start = false;
+
+    std::size_t pos = std::max(scan_from, start);
+    while (pos < filled) {
+      const char* nl = static_cast<const char*>(std::memchr(buffer.data() + pos, '\n', filled - pos));
+      if (!nl) break;
+      std::size_t end = static_cast<std::size_t>(nl - buffer.data());
+      if (skipping) {
+        ++result.lines;
+        skipping = false;
+        if (!on_too_long(result.lines)) return result;
+      } else if (end - start > max_line_bytes) {
+        ++result.lines;
+        if (!on_too_long(result.lines)) return result;
+      } else if (!emit(buffer.data() + start, end - start, block + simdjson::SIMDJSON_PADDING - start)) {
+        return result;
+      }
+      start = end + 1;
+      pos = start;
+    }
+    if (eof) {
+      if (skipping) {
+        ++result.lines;
+        on_too_long(result.lines);
+      } else if (filled > start) {
+        // Last line without a trailing newline.
+        if (filled - start > max_line_bytes) {
+          ++result.lines;
+          on_too_long(result.lines);
+        } else {
+          emit(buffer.data() + start, filled - start, block + simdjson::SIMDJSON_PADDING - start);
+        }
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace churn::detail

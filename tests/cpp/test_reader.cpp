@@ -1,0 +1,327 @@
+#include <doctest/doctest.h>
+
+#include <zlib.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <churn/event_table.hpp>
+#include <churn/reader.hpp>
+#include <churn/scan.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string data_dir = CHURN_TEST_DATA_DIR;
+
+std::vector<churn::event> read_all(const std::string& path, const churn::read_options& options = {},
+                                   churn::read_report* report = nullptr) {
+  std::vector<churn::event> events;
+  auto r = churn::read_file(path, [&](const churn::event& e) { events.push_back(e); }, options);
+  if (report) *report = r;
+  return events;
+}
+
+std::vector<churn::event> read_text(const std::string& text, const churn::read_options& options = {},
+                                    churn::read_report* report = nullptr) {
+  std::vector<churn::event> events;
+  auto r = churn::read_buffer(text, [&](const churn::event& e) { events.push_back(e); }, options, "test.jsonl");
+  if (report) *report = r;
+  return events;
+}
+
+std::string temp_path(const std::string& name) {
+  return (fs::temp_directory_path() / ("churn_test_reader_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+void check_quirks(const std::vector<churn::event>& events) {
+  REQUIRE(events.size() == 3);
+  const auto& song = events[0];
+  CHECK(song.ts == 1538352117000);
+  CHECK(song.user_id == "30");
+  CHECK(song.session_id == 29);
+  CHECK(song.page == churn::page::next_song);
+  CHECK(song.auth == churn::auth::logged_in);
+  CHECK(song.method == churn::http_method::put);
+  CHECK(song.status == 200);
+  CHECK(song.level == churn::level::paid);
+  CHECK(song.item_in_session == 50);
+  CHECK(song.location == "Bakersfield, CA");
+  CHECK(song.last_name == "Freeman");
+  CHECK(song.first_name == "Colin");
+  CHECK(song.registration == 1538173362000);
+  CHECK(song.gender == "M");
+  CHECK(song.artist == "Martha Tilston");
+  CHECK(song.song == "Rockpools");
+  CHECK(song.length == doctest::Approx(277.89016));
+
+  const auto& anonymous = events[1];  // other key order, nulls, floats for integers, empty userId
+  CHECK(anonymous.user_id.empty());
+  CHECK_FALSE(anonymous.has_user());
+  CHECK(anonymous.ts == 1538352118000);
+  CHECK(anonymous.session_id == 30);
+  CHECK(anonymous.auth == churn::auth::logged_out);
+  CHECK(anonymous.registration == churn::missing_int);
+  CHECK(std::isnan(anonymous.length));
+  CHECK(anonymous.artist.empty());
+
+  const auto& unknown = events[2];  // unknown page kept, numeric userId, missing keys, exponent float
+  CHECK(unknown.page == churn::page::unknown);
+  CHECK(unknown.page_name == "Mystery Page");
+  CHECK(unknown.user_id == "9");
+  CHECK(unknown.registration == 1538173362000);
+  CHECK(unknown.session_id == churn::missing_int);
+  CHECK(unknown.auth == churn::auth::unknown);
+}
+
+}  // namespace
+
+TEST_CASE("quirks of real files: BOM, CRLF, blank lines, key order, nulls, floats, missing keys") {
+  churn::read_report report;
+  check_quirks(read_all(data_dir + "/events/quirks.jsonl", {}, &report));
+  CHECK(report.lines == 5);
+  CHECK(report.events == 3);
+  CHECK(report.blank_lines == 2);
+  CHECK(report.bad_lines == 0);
+}
+
+TEST_CASE("gzip files give the same events as plain ones") {
+  churn::read_report report;
+  check_quirks(read_all(data_dir + "/events/quirks.jsonl.gz", {}, &report));
+  CHECK(report.events == 3);
+  std::ifstream plain(data_dir + "/events/quirks.jsonl", std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(plain)), std::istreambuf_iterator<char>());
+  CHECK(report.bytes == text.size());
+}
+
+TEST_CASE("strict mode names file, line, field and reason of the first bad line") {
+  const std::string path = data_dir + "/events/errors.jsonl";
+  try {
+    read_all(path);
+    FAIL("expected a parse_error");
+  } catch (const churn::parse_error& e) {
+    CHECK(e.file() == path);
+    CHECK(e.line() == 2);
+    CHECK(e.field().empty());
+    CHECK(std::string(e.what()).find("at line 2") != std::string::npos);
+    CHECK(e.reason().find("invalid JSON") == 0);
+  }
+}
+
+TEST_CASE("each kind of bad line has its own message") {
+  struct bad_case {
+    std::string line;
+    std::string field;
+    std::string reason;
+  };
+  const bad_case cases[] = {
+      {R"({"ts":"3","page":"Home"})", "ts", "expected an integer, got a string"},
+      {R"({"ts":4})", "page", "missing required field"},
+      {R"({"page":"Home"})", "ts", "missing required field"},
+      {R"([1,2])", "", "expected a JSON object, got an array"},
+      {R"({"ts":5,"page":"Home"} {"ts":6})", "", "unexpected content after the JSON object"},
+      {R"({"ts":5,"page":"Home"} x)", "", "invalid JSON (JSON document ended early in the middle of an object or array.)"},
+      {R"({"ts":6,"page":"Home","length":"long"})", "length", "expected a number, got a string"},
+      {R"({"ts":7,"page":"Home","status":200.5})", "status", "expected an integer, got the number 200.5"},
+      {R"({"ts":null,"page":"Home"})", "ts", "required field is null"},
+      {R"({"ts":8,"page":null})", "page", "required field is null"},
+      {R"({"ts":9,"page":"Home","userId":true})", "userId", "expected a string, got a boolean"},
+      {R"({"ts":10,"page":"Home","length":-1})", "length", "expected a finite, non-negative number of seconds"},
+      {R"({"ts":11,"page":"Home","sessionId":99999999999999999999})", "sessionId", "invalid number (Problem while parsing a number)"},
+      {R"({"ts":-9223372036854775808,"page":"Home"})", "ts", "integer out of range"},
+      {R"({"ts":12,"page":"Home","registration":1.5e300})", "registration", "expected an integer, got the number 1.5000000000000001e+300"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.line);
+    try {
+      read_text("{\"ts\":1,\"page\":\"Home\"}\n" + c.line + "\n");
+      FAIL("expected a parse_error");
+    } catch (const churn::parse_error& e) {
+      CHECK(e.file() == "test.jsonl");
+      CHECK(e.line() == 2);
+      CHECK(e.field() == c.field);
+      CHECK(e.reason() == c.reason);
+    }
+  }
+}
+
+TEST_CASE("lenient mode skips bad lines, counts them by reason and keeps example line numbers") {
+  churn::read_options lenient;
+  lenient.strict = false;
+  churn::read_report report;
+  auto events = read_all(data_dir + "/events/errors.jsonl", lenient, &report);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].ts == 1);
+  CHECK(events[1].ts == 8);
+  CHECK(report.lines == 9);
+  CHECK(report.events == 2);
+  CHECK(report.bad_lines == 7);
+  CHECK(report.bad_by_reason.at("page: missing required field") == 1);
+  CHECK(report.bad_by_reason.at("ts: expected an integer, got a string") == 1);
+  std::uint64_t counted = 0;
+  for (const auto& entry : report.bad_by_reason) counted += entry.second;
+  CHECK(counted == report.bad_lines);
+  REQUIRE(report.examples.size() == 7);
+  CHECK(report.examples.front().first == 2);
+  CHECK(report.examples.back().first == 8);
+  CHECK(report.summary().find("7 bad") != std::string::npos);
+}
+
+TEST_CASE("over-long lines are bad lines, not a memory blow-up") {
+  churn::read_options options;
+  options.max_line_bytes = 64;
+  options.strict = false;
+  std::string big = "{\"ts\":1,\"page\":\"Home\",\"song\":\"" + std::string(10000, 'x') + "\"}";
+  churn::read_report report;
+  auto events = read_text("{\"ts\":1,\"page\":\"Home\"}\n" + big + "\n{\"ts\":2,\"page\":\"Home\"}", options, &report);
+  CHECK(events.size() == 2);
+  CHECK(report.bad_lines == 1);
+  CHECK(report.examples.at(0).first == 2);
+  options.strict = true;
+  CHECK_THROWS_AS(read_text(big, options), churn::parse_error);
+}
+
+TEST_CASE("lines longer than the input block are read whole") {
+  std::string song(9 << 20, 'a');  // longer than the 4 MB block
+  auto events = read_text("{\"ts\":1,\"page\":\"NextSong\",\"song\":\"" + song + "\"}\n{\"ts\":2,\"page\":\"Home\"}");
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].song.size() == song.size());
+  CHECK(events[1].ts == 2);
+}
+
+TEST_CASE("escaped strings are unescaped") {
+  auto events = read_text(R"({"ts":1,"page":"Home","userAgent":"Mozilla\/5.0 \"quoted\"","lastName":"M\u00fcller"})");
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].user_agent == "Mozilla/5.0 \"quoted\"");
+  CHECK(events[0].last_name == "M\xC3\xBCller");
+}
+
+TEST_CASE("a missing file is an io_error naming it") {
+  try {
+    read_all("/nonexistent/events.json");
+    FAIL("expected io_error");
+  } catch (const churn::io_error& e) {
+    CHECK(std::string(e.what()).find("/nonexistent/events.json") != std::string::npos);
+  }
+}
+
+TEST_CASE("a truncated gzip file is an io_error") {
+  std::ifstream in(data_dir + "/events/quirks.jsonl.gz", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto path = temp_path("truncated.jsonl.gz");
+  write_file(path, bytes.substr(0, bytes.size() / 2));
+  CHECK_THROWS_AS(read_all(path), churn::error);
+  fs::remove(path);
+}
+
+TEST_CASE("parallel reading gives the same events and counts for any number of threads") {
+  std::mt19937 rng(7);
+  std::string text;
+  std::vector<std::int64_t> expected;
+  for (int i = 0; i < 5000; ++i) {
+    if (rng() % 97 == 0) text += "\n";
+    if (rng() % 101 == 0) {
+      text += "{not json}\n";
+      continue;
+    }
+    text += "{\"ts\":" + std::to_string(i) + ",\"page\":\"Home\",\"userId\":\"" + std::to_string(rng() % 50) + "\"}\n";
+    expected.push_back(i);
+  }
+  auto path = temp_path("parallel.jsonl");
+  write_file(path, text);
+  churn::read_options lenient;
+  lenient.strict = false;
+  churn::read_report serial = churn::read_file(path, [](const churn::event&) {}, lenient);
+  for (std::size_t threads : {1u, 2u, 3u, 8u}) {
+    CAPTURE(threads);
+    std::vector<std::vector<std::int64_t>> seen(threads);
+    std::vector<std::function<void(const churn::event&)>> sinks;
+    for (std::size_t t = 0; t < threads; ++t) sinks.emplace_back([&seen, t](const churn::event& e) { seen[t].push_back(e.ts); });
+    auto report = churn::read_file_parallel(path, sinks, lenient);
+    std::vector<std::int64_t> all;
+    for (auto& part : seen) all.insert(all.end(), part.begin(), part.end());
+    CHECK(all == expected);
+    CHECK(report.lines == serial.lines);
+    CHECK(report.bad_lines == serial.bad_lines);
+    CHECK(report.blank_lines == serial.blank_lines);
+    CHECK(report.examples == serial.examples);
+  }
+  // Strict mode reports the first bad line of the whole file, whatever the split.
+  std::size_t first_bad = 0;
+  {
+    try {
+      churn::read_file(path, [](const churn::event&) {});
+    } catch (const churn::parse_error& e) {
+      first_bad = e.line();
+    }
+  }
+  REQUIRE(first_bad > 0);
+  for (std::size_t threads : {2u, 4u}) {
+    std::vector<std::function<void(const churn::event&)>> sinks(threads, [](const churn::event&) {});
+    try {
+      churn::read_file_parallel(path, sinks);
+      FAIL("expected a parse_error");
+    } catch (const churn::parse_error& e) {
+      CHECK(e.line() == first_bad);
+    }
+  }
+  fs::remove(path);
+}
+
+TEST_CASE("event_table stores every field and rebuilds the events") {
+  churn::event_table table;
+  auto events = read_all(data_dir + "/events/quirks.jsonl");
+  for (const auto& e : events) table.push_back(e);
+  REQUIRE(table.size() == 3);
+  CHECK(table.page.codes[0] == static_cast<int>(churn::page::next_song));
+  CHECK(table.page.codes[2] == static_cast<int>(churn::known_page_count));  // first unknown name
+  CHECK(table.page.categories.back() == "Mystery Page");
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto back = table.at(i);
+    CHECK(back.ts == events[i].ts);
+    CHECK(back.user_id == events[i].user_id);
+    CHECK(back.page_name == events[i].page_name);
+    CHECK(back.song == events[i].song);
+    CHECK(back.registration == events[i].registration);
+  }
+}
+
+TEST_CASE("the real Sparkify sample parses with zero bad lines") {
+  const fs::path dir = fs::path(CHURN_SHARED_DATA_DIR) / "sparkify/udacity-dend-log_data/2018/11";
+  if (!fs::exists(dir)) {
+    MESSAGE("shared data not found at " << dir.string() << "; skipping");
+    return;
+  }
+  churn::scan_summary total;
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    churn::read_options options;
+    options.threads = 2;
+    auto summary = churn::scan_file(entry.path().string(), options);  // strict: throws on a bad line
+    CHECK(summary.report.bad_lines == 0);
+    total.merge(summary);
+    total.report.merge(summary.report);
+    ++files;
+  }
+  total.finish();
+  CHECK(files == 30);
+  CHECK(total.events == 8056);
+  CHECK(total.anonymous_events == 286);
+  CHECK(total.users.size() == 97);
+  CHECK(total.sessions == 911);
+  CHECK(total.churned_users.empty());
+  CHECK(total.report.bad_lines == 0);
+  CHECK(total.pages.size() == 13);
+}

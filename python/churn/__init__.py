@@ -17,6 +17,7 @@ from ._churn import (  # noqa: E402
     ParseError,
     __version__,
 )
+from .events import EventTable, ReadReport, ScanSummary, read_events, scan  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -26,4 +27,9 @@ __all__ = [
     "ModelFormatError",
     "ParameterError",
     "ParseError",
+    "EventTable",
+    "ReadReport",
+    "ScanSummary",
+    "read_events",
+    "scan",
 ]

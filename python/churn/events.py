@@ -1,0 +1,181 @@
+"""Reading Sparkify event logs: columnar tables and quick summaries."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from . import _churn
+
+#: Integer columns use this value where the log had null or no value.
+MISSING_INT = np.iinfo(np.int64).min
+
+_ENUM_COLUMNS = {
+    "auth": list(_churn.auth_names),
+    "method": list(_churn.method_names),
+    "level": list(_churn.level_names),
+}
+COLUMNS = (
+    "ts", "userId", "sessionId", "page", "auth", "method", "status", "level", "itemInSession",
+    "location", "userAgent", "lastName", "firstName", "registration", "gender", "artist", "song",
+    "length",
+)
+
+
+@dataclass
+class ReadReport:
+    """What a read saw: every line is an event, blank, or bad (counted by reason)."""
+
+    source: str
+    bytes: int
+    lines: int
+    events: int
+    blank_lines: int
+    bad_lines: int
+    bad_by_reason: Dict[str, int]
+    examples: List[Tuple[int, str]]
+    summary: str
+
+    @classmethod
+    def _from_dict(cls, d: Mapping[str, Any]) -> "ReadReport":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class EventTable:
+    """Events by column. String columns are dictionary-encoded: ``codes(name)`` and ``categories(name)``;
+    ``column(name)`` decodes them. ``auth``, ``method`` and ``level`` are small integer codes into
+    ``churn.auth_names`` etc. (code len(names) where the log had no known value)."""
+
+    def __init__(self, columns: Dict[str, Any], report: ReadReport):
+        self._columns = columns
+        self.report = report
+
+    def __len__(self) -> int:
+        return int(self._columns["ts"].shape[0])
+
+    @property
+    def columns(self) -> Tuple[str, ...]:
+        return COLUMNS
+
+    def codes(self, name: str) -> np.ndarray:
+        value = self._columns[name]
+        return value[0] if isinstance(value, tuple) else value
+
+    def categories(self, name: str) -> List[str]:
+        value = self._columns[name]
+        if isinstance(value, tuple):
+            return list(value[1])
+        if name in _ENUM_COLUMNS:
+            return _ENUM_COLUMNS[name]
+        raise KeyError(f"column {name!r} is not categorical")
+
+    def column(self, name: str) -> np.ndarray:
+        """The column as a numpy array: integers (MISSING_INT where null), floats, or str objects."""
+        if name not in COLUMNS:
+            raise KeyError(f"unknown column {name!r}; columns are {', '.join(COLUMNS)}")
+        value = self._columns[name]
+        if isinstance(value, tuple):
+            codes, categories = value
+            return np.asarray(categories, dtype=object)[codes]
+        if name in _ENUM_COLUMNS:
+            names = np.asarray(_ENUM_COLUMNS[name] + [""], dtype=object)
+            return names[np.minimum(value, len(names) - 1)]
+        return value
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.column(name)
+
+    def to_pandas(self):
+        """A pandas DataFrame: string columns as Categorical, nullable integers as Int64."""
+        import pandas as pd
+
+        data = {}
+        for name in COLUMNS:
+            value = self._columns[name]
+            if isinstance(value, tuple):
+                codes, categories = value
+                data[name] = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object))
+            elif name in _ENUM_COLUMNS:
+                cats = _ENUM_COLUMNS[name]
+                codes = np.where(value < len(cats), value, -1).astype(np.int8)
+                data[name] = pd.Categorical.from_codes(codes, categories=cats)
+            elif value.dtype == np.int64:
+                data[name] = pd.array(np.where(value == MISSING_INT, 0, value), dtype="Int64")
+                data[name][value == MISSING_INT] = pd.NA
+            else:
+                data[name] = value
+        return pd.DataFrame(data)
+
+    def __repr__(self) -> str:
+        return f"<EventTable {len(self)} events from {self.report.source!r}>"
+
+
+def read_events(path: "os.PathLike[str] | str", strict: bool = True, max_line_bytes: int = 64 << 20) -> EventTable:
+    """Reads a JSON-lines event log (plain or .gz) into an :class:`EventTable`.
+
+    strict=True raises :class:`churn.ParseError` (with .file, .line, .field, .reason) at the first bad
+    line; strict=False skips bad lines and counts them in ``table.report``.
+    """
+    columns, report = _churn._read_events(os.fspath(path), strict, max_line_bytes)
+    return EventTable(columns, ReadReport._from_dict(report))
+
+
+@dataclass
+class ScanSummary:
+    """A summary of one event log (see :func:`scan`)."""
+
+    path: str
+    events: int
+    anonymous_events: int
+    users: int
+    churned_users: int
+    sessions: int
+    first_ts: Optional[int]
+    last_ts: Optional[int]
+    pages: Dict[str, int]
+    auths: Dict[str, int]
+    levels: Dict[str, int]
+    report: ReadReport = field(repr=False)
+
+    @property
+    def first_time(self) -> Optional[_dt.datetime]:
+        return None if self.first_ts is None else _dt.datetime.fromtimestamp(self.first_ts / 1000, _dt.timezone.utc)
+
+    @property
+    def last_time(self) -> Optional[_dt.datetime]:
+        return None if self.last_ts is None else _dt.datetime.fromtimestamp(self.last_ts / 1000, _dt.timezone.utc)
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.path}",
+            f"  events            {self.events:>12,}",
+            f"  users             {self.users:>12,}  ({self.churned_users:,} reached Cancellation Confirmation)",
+            f"  sessions          {self.sessions:>12,}",
+            f"  anonymous rows    {self.anonymous_events:>12,}  (empty userId: guests, logged out)",
+            f"  bad lines         {self.report.bad_lines:>12,}",
+        ]
+        if self.first_time is not None:
+            lines.append(f"  time range        {self.first_time:%Y-%m-%d %H:%M:%S} .. {self.last_time:%Y-%m-%d %H:%M:%S} UTC")
+        lines.append("  pages:")
+        for name, count in sorted(self.pages.items(), key=lambda kv: -kv[1]):
+            lines.append(f"    {name:<26} {count:>12,}")
+        if self.report.bad_lines:
+            lines.append("  " + self.report.summary.replace("\n", "\n  "))
+        return "\n".join(lines)
+
+
+def scan(path: "os.PathLike[str] | str", strict: bool = True, threads: int = 0,
+         max_line_bytes: int = 64 << 20) -> ScanSummary:
+    """Summarises an event log: events, users, churned users, sessions, pages, time range, bad lines.
+
+    Reads with ``threads`` threads (0: all cores). strict=False counts bad lines instead of raising.
+    """
+    d = _churn._scan(os.fspath(path), strict, threads, max_line_bytes)
+    report = ReadReport._from_dict(d.pop("report"))
+    return ScanSummary(path=os.fspath(path), report=report, **d)

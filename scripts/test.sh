@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: C++ (ctest), Python (pytest). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+export PATH="$PWD/.venv/bin:$PATH"
+jobs=$(nproc)
+
+echo "== C++ tests"
+cmake -S . -B build/tests -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHURN_BUILD_TESTS=ON -DCHURN_BUILD_PYTHON=OFF >/dev/null
+cmake --build build/tests -j "$jobs"
+ctest --test-dir build/tests --output-on-failure -j "$jobs"
+
+echo "== Python tests"
+# Run against the installed package (not the source tree), as a user would.
+cd tests && ../.venv/bin/python -m pytest -q -p no:cacheprovider python

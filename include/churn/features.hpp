@@ -1,0 +1,509 @@
+#pragma once
+// Per-user features and churn labels from raw events, in one streaming pass.
+//
+//   churn::feature_table t = churn::user_features("events.json");          // window labels, defaults
+//   churn::feature_table h = churn::user_features(paths, {churn::label_mode::history});
+//
+// The work is done by a feature_accumulator: a mergeable per-user state. Any two chunks of a log
+// (split anywhere, one user's events in both, in any order) aggregate into accumulators that merge
+// into exactly the accumulator of the whole log; files are read by several threads that way, and a
+// cluster can do the same with to_bytes()/from_bytes(). Memory grows with users (and their active days
+// and sessions), never with events. The labelling (window or history, cutoff, horizon) is applied by
+// finalize(), so one pass can be finalised under several cutoffs.
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "detail/features_compute.hpp"
+#include "detail/features_state.hpp"
+#include "error.hpp"
+#include "event.hpp"
+#include "labels.hpp"
+#include "reader.hpp"
+#include "sessions.hpp"
+
+namespace churn {
+
+/// What went into a feature table and what was left out, with the reasons.
+struct feature_report {
+  std::uint64_t events = 0;                  ///< events seen (all rows)
+  std::uint64_t anonymous_events = 0;        ///< rows with an empty userId: not users
+  std::uint64_t guest_events = 0;            ///<   of which auth "Guest"
+  std::uint64_t logged_out_events = 0;       ///<   of which auth "Logged Out"
+  std::uint64_t cancellation_events = 0;     ///< Cancel, Cancellation Confirmation, auth Cancelled: never features
+  std::uint64_t users_seen = 0;              ///< distinct non-empty user ids
+  std::uint64_t users_in_table = 0;
+  std::uint64_t users_churned = 0;           ///< rows labelled 1
+  std::uint64_t users_cancelled_before_cutoff = 0;       ///< window mode: left out
+  std::uint64_t users_without_events_before_cutoff = 0;  ///< window mode: not yet users at the cutoff
+  std::uint64_t users_active_after_cancellation = 0;     ///< history mode: events after their cancellation
+  std::int64_t first_ts = missing_int;       ///< first and last timestamp of the log
+  std::int64_t last_ts = missing_int;
+  std::int64_t cutoff_ms = missing_int;      ///< window mode: the cutoff used
+  std::int64_t label_end_ms = missing_int;   ///< window mode: end of the label window
+  bool label_window_complete = true;         ///< window mode: the log reaches the end of the label window
+  read_report read;                          ///< what the reader saw (when built from files)
+
+  std::string summary() const {
+    std::ostringstream o;
+    o << events << " events, " << anonymous_events << " without a user id (" << guest_events << " guest, "
+      << logged_out_events << " logged out), " << cancellation_events << " cancellation events excluded\n"
+      << users_seen << " users seen, " << users_in_table << " in the table, " << users_churned << " churned";
+    if (cutoff_ms != missing_int) {
+      o << "\ncutoff " << format_utc(cutoff_ms) << ", label window until " << format_utc(label_end_ms) << "; "
+        << users_cancelled_before_cutoff << " users left out (cancelled before the cutoff), "
+        << users_without_events_before_cutoff << " without events before the cutoff";
+      if (!label_window_complete)
+        o << "\nwarning: the log ends at " << format_utc(last_ts)
+          << ", before the label window does: later cancellations are unseen (labelled 0)";
+    }
+    if (users_active_after_cancellation)
+      o << "\nwarning: " << users_active_after_cancellation
+        << " users have events after their cancellation (included in history mode)";
+    return o.str();
+  }
+};
+
+/// One row per user, one column per feature, with labels, ids and what each column means.
+struct feature_table {
+  /// users x features, column-major (Eigen's default): one feature's values are contiguous, which is
+  /// what split search in tree learners scans.
+  Eigen::MatrixXd X;
+  Eigen::VectorXi labels;              ///< 1: cancelled (in the label window, or ever in history mode)
+  std::vector<std::string> user_ids;   ///< row order: user ids, numbers by value, then text
+  std::vector<feature_info> features;  ///< column order
+  label_options options;               ///< as used (the cutoff resolved in window mode)
+  feature_report report;
+
+  std::vector<std::string> feature_names() const {
+    std::vector<std::string> names;
+    for (const auto& f : features) names.push_back(f.name);
+    return names;
+  }
+  /// Index of the column `name`. Throws parameter_error when there is none.
+  std::size_t column(std::string_view name) const {
+    for (std::size_t i = 0; i < features.size(); ++i)
+      if (features[i].name == name) return i;
+    throw parameter_error("feature", "'" + std::string(name) + "'", "one of the table's feature names");
+  }
+};
+
+/// The feature names and meanings, in column order (the same for every table).
+inline std::vector<feature_info> feature_catalog() {
+  std::vector<feature_info> out;
+  for (auto& s : detail::feature_specs()) out.push_back(std::move(s.info));
+  return out;
+}
+
+namespace detail {
+/// Orders ids made of digits by value and before other ids, others as text.
+inline bool user_id_less(const std::string& a, const std::string& b) noexcept {
+  auto numeric = [](const std::string& s) {
+    return !s.empty() && s.size() < 19 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  bool na = numeric(a), nb = numeric(b);
+  if (na != nb) return na;
+  if (na && a.size() != b.size()) return a.size() < b.size();  // leading zeros compare as text
+  return a < b;
+}
+}  // namespace detail
+
+/// The mergeable per-user aggregate of an event log.
+class feature_accumulator {
+ public:
+  /// Only `options.session_gap_minutes` matters here; the rest is applied by finalize().
+  /// Throws parameter_error for invalid options.
+  explicit feature_accumulator(const label_options& options = {}) {
+    options.validate();
+    gap_minutes_ = options.session_gap_minutes;
+    gap_ms_ = options.session_gap_ms();
+  }
+
+  /// Adds one event. Throws data_error for an event without a timestamp.
+  void add(const event& e) {
+    if (e.ts == missing_int)
+      throw data_error("event without a timestamp (userId '" + e.user_id + "', page '" + e.page_name +
+                       "'): every event needs ts");
+    ++events_;
+    first_ts_ = std::min(first_ts_, e.ts);
+    last_ts_ = std::max(last_ts_, e.ts);
+    if (!e.has_user()) {
+      ++anonymous_;
+      guest_ += e.auth == auth::guest;
+      logged_out_ += e.auth == auth::logged_out;
+      return;
+    }
+    detail::user_state& u = user(e.user_id);
+    if (e.page == page::cancellation_confirmation || e.page == page::cancel || e.auth == auth::cancelled) {
+      ++u.cancel_events;
+      if (e.page == page::cancellation_confirmation) u.cancel_ts = std::min(u.cancel_ts, e.ts);
+      return;
+    }
+    const auto day = static_cast<std::int32_t>(utc_day(e.ts));
+    detail::day_bucket& b = u.bucket(day);
+    b.first_ts = std::min(b.first_ts, e.ts);
+    b.last_ts = std::max(b.last_ts, e.ts);
+    ++b.pages[static_cast<std::size_t>(e.page)];
+    if (e.level != level::unknown) {
+      b.paid_events += e.level == level::paid;
+      b.observe_level(e.ts, e.item_in_session, static_cast<std::uint8_t>(e.level));
+    }
+    const bool song = e.page == page::next_song;
+    const std::int64_t listen = song ? length_us(e.length) : 0;
+    b.listen_us += listen;
+    if (song && !e.artist.empty()) u.artists.add(detail::stable_hash(e.artist), day);
+    detail::insert_interval(u.part(e.session_id, day).intervals,
+                            session_interval{e.ts, e.ts, 1, song ? 1u : 0u, listen}, gap_ms_);
+    if (!e.gender.empty()) u.gender.observe(e.ts, e.gender);
+    if (!e.location.empty()) u.location.observe(e.ts, e.location);
+    if (!e.user_agent.empty()) u.user_agent.observe(e.ts, e.user_agent);
+    if (e.registration != missing_int) u.registration.observe(e.ts, e.registration);
+  }
+  void operator()(const event& e) { add(e); }
+
+  /// Adds everything `other` aggregated: afterwards *this is the aggregate of both inputs, whatever
+  /// the order of the events or of the merges. Throws parameter_error when the session gaps differ.
+  void merge(const feature_accumulator& other) {
+    if (&other == this) throw parameter_error("other", "the accumulator itself", "another accumulator");
+    if (other.gap_ms_ != gap_ms_)
+      throw parameter_error("session_gap_minutes", std::to_string(other.gap_minutes_),
+                            "the same gap as this accumulator (" + std::to_string(gap_minutes_) + ")");
+    events_ += other.events_;
+    anonymous_ += other.anonymous_;
+    guest_ += other.guest_;
+    logged_out_ += other.logged_out_;
+    first_ts_ = std::min(first_ts_, other.first_ts_);
+    last_ts_ = std::max(last_ts_, other.last_ts_);
+    for (const auto& u : other.users_) user(u.id).merge(u, gap_ms_);
+  }
+
+  std::uint64_t events() const noexcept { return events_; }
+  std::size_t users() const noexcept { return users_.size(); }
+  double session_gap_minutes() const noexcept { return gap_minutes_; }
+  /// First and last timestamp seen (missing_int before any event).
+  std::int64_t first_ts() const noexcept { return events_ ? first_ts_ : missing_int; }
+  std::int64_t last_ts() const noexcept { return events_ ? last_ts_ : missing_int; }
+
+  /// The feature table under `options` (its session gap must be this accumulator's).
+  /// Throws parameter_error for invalid options, data_error when no event was added.
+  feature_table finalize(const label_options& options = {}) const;
+
+  /// Compact, platform-independent bytes; equal accumulators (same aggregate) give equal bytes.
+  std::string to_bytes() const;
+  /// The accumulator saved by to_bytes(). Throws data_error for bytes that are not one.
+  static feature_accumulator from_bytes(std::string_view bytes);
+
+ private:
+  detail::user_state& user(const std::string& id) {
+    if (last_user_ < users_.size() && users_[last_user_].id == id) return users_[last_user_];
+    auto [it, inserted] = index_.try_emplace(id, static_cast<std::uint32_t>(users_.size()));
+    if (inserted) {
+      users_.emplace_back();
+      users_.back().id = id;
+    }
+    last_user_ = it->second;
+    return users_[it->second];
+  }
+  std::vector<std::size_t> sorted_users() const {
+    std::vector<std::size_t> order(users_.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return detail::user_id_less(users_[a].id, users_[b].id); });
+    return order;
+  }
+
+  double gap_minutes_ = 30;
+  std::int64_t gap_ms_ = 0;
+  std::uint64_t events_ = 0, anonymous_ = 0, guest_ = 0, logged_out_ = 0;
+  std::int64_t first_ts_ = detail::no_ts_min, last_ts_ = detail::no_ts_max;
+  std::vector<detail::user_state> users_;
+  std::unordered_map<std::string, std::uint32_t> index_;
+  std::size_t last_user_ = 0;
+};
+
+inline feature_table feature_accumulator::finalize(const label_options& options) const {
+  options.validate();
+  if (options.session_gap_ms() != gap_ms_)
+    throw parameter_error("session_gap_minutes", std::to_string(options.session_gap_minutes),
+                          "the gap the events were accumulated with (" + std::to_string(gap_minutes_) +
+                              "); sessions are formed while reading");
+  if (events_ == 0) throw data_error("no events: cannot build a feature table from an empty log");
+  feature_table t;
+  t.options = options;
+  feature_report& r = t.report;
+  r.events = events_;
+  r.anonymous_events = anonymous_;
+  r.guest_events = guest_;
+  r.logged_out_events = logged_out_;
+  r.users_seen = users_.size();
+  r.first_ts = first_ts_;
+  r.last_ts = last_ts_;
+  const bool window = options.mode == label_mode::window;
+  std::int64_t cutoff = 0, label_end = 0;
+  if (window) {
+    cutoff = options.cutoff_ms != missing_int ? options.cutoff_ms : default_cutoff(last_ts_, options.horizon_days);
+    label_end = cutoff + options.horizon_ms();
+    t.options.cutoff_ms = cutoff;
+    r.cutoff_ms = cutoff;
+    r.label_end_ms = label_end;
+    r.label_window_complete = last_ts_ >= label_end - 1;
+  }
+
+  auto specs = detail::feature_specs();
+  for (const auto& s : specs) t.features.push_back(s.info);
+  std::vector<double> values;  // row-major while rows are unknown
+  std::vector<int> labels;
+  detail::user_summary s;
+  for (std::size_t i : sorted_users()) {
+    const detail::user_state& u = users_[i];
+    r.cancellation_events += u.cancel_events;
+    const bool cancelled = u.cancel_ts != detail::no_ts_min;
+    int label = 0;
+    if (window) {
+      if (!detail::summarise(u, utc_day(cutoff), cutoff, cutoff, gap_ms_, s)) {
+        ++r.users_without_events_before_cutoff;
+        continue;
+      }
+      if (cancelled && u.cancel_ts < cutoff) {
+        ++r.users_cancelled_before_cutoff;
+        continue;
+      }
+      label = cancelled && u.cancel_ts < label_end;
+    } else {
+      const std::int64_t ref = cancelled ? u.cancel_ts : last_ts_;
+      if (!detail::summarise(u, std::numeric_limits<std::int32_t>::max(), ref, detail::no_ts_min, gap_ms_, s))
+        continue;  // only cancellation events: nothing to learn from
+      // The reference day is the cancellation's (or the log end's): recency counts back from there.
+      s.end_day = utc_day(ref) + 1;
+      std::uint64_t e7 = 0, e14 = 0, s7 = 0, s14 = 0;
+      for (const auto& b : u.days) {
+        std::uint64_t n = b.events(), songs = b.pages[static_cast<std::size_t>(page::next_song)];
+        if (b.day >= s.end_day - 7 && b.day < s.end_day) e7 += n, s7 += songs;
+        if (b.day >= s.end_day - 14 && b.day < s.end_day) e14 += n, s14 += songs;
+      }
+      s.events_last7 = e7, s.events_last14 = e14, s.songs_last7 = s7, s.songs_last14 = s14;
+      if (cancelled && s.last_ts > u.cancel_ts) ++r.users_active_after_cancellation;
+      label = cancelled;
+    }
+    t.user_ids.push_back(u.id);
+    labels.push_back(label);
+    r.users_churned += label;
+    for (const auto& spec : specs) values.push_back(spec.value(s));
+  }
+  const auto rows = static_cast<Eigen::Index>(t.user_ids.size());
+  const auto cols = static_cast<Eigen::Index>(specs.size());
+  t.X.resize(rows, cols);
+  for (Eigen::Index i = 0; i < rows; ++i)
+    for (Eigen::Index j = 0; j < cols; ++j) t.X(i, j) = values[static_cast<std::size_t>(i * cols + j)];
+  t.labels = Eigen::Map<Eigen::VectorXi>(labels.data(), rows);
+  r.users_in_table = t.user_ids.size();
+  return t;
+}
+
+namespace detail {
+inline constexpr std::string_view accumulator_magic = "CHURNFA\x01";
+inline constexpr std::uint32_t accumulator_version = 1;
+}  // namespace detail
+
+inline std::string feature_accumulator::to_bytes() const {
+  detail::byte_writer w;
+  w.out.append(detail::accumulator_magic.data(), detail::accumulator_magic.size());
+  w.u32(detail::accumulator_version);
+  w.i64(gap_ms_);
+  w.u64(static_cast<std::uint64_t>(gap_minutes_ * 1e6));  // for messages only
+  w.u64(events_);
+  w.u64(anonymous_);
+  w.u64(guest_);
+  w.u64(logged_out_);
+  w.i64(first_ts_);
+  w.i64(last_ts_);
+  w.u64(users_.size());
+  for (std::size_t i : sorted_users()) {
+    const auto& u = users_[i];
+    w.str(u.id);
+    w.i64(u.cancel_ts);
+    w.u64(u.cancel_events);
+    w.i64(u.gender.ts), w.str(u.gender.value);
+    w.i64(u.location.ts), w.str(u.location.value);
+    w.i64(u.user_agent.ts), w.str(u.user_agent.value);
+    w.i64(u.registration.ts), w.i64(u.registration.value);
+    w.u64(u.days.size());
+    for (const auto& b : u.days) {
+      w.u32(static_cast<std::uint32_t>(b.day));
+      w.i64(b.first_ts), w.i64(b.last_ts);
+      for (auto c : b.pages) w.u32(c);
+      w.u32(b.paid_events);
+      w.i64(b.listen_us);
+      w.i64(b.level_ts), w.i64(b.level_item), w.u8(b.level);
+    }
+    w.u64(u.parts.size());
+    for (const auto& p : u.parts) {
+      w.i64(p.session_id);
+      w.u32(static_cast<std::uint32_t>(p.day));
+      w.u64(p.intervals.size());
+      for (const auto& iv : p.intervals) {
+        w.i64(iv.first_ts), w.i64(iv.last_ts), w.u32(iv.events), w.u32(iv.songs), w.i64(iv.listen_us);
+      }
+    }
+    detail::artist_set artists = u.artists;
+    artists.compact();
+    w.u64(artists.items.size());
+    for (const auto& [hash, day] : artists.items) w.u64(hash), w.u32(static_cast<std::uint32_t>(day));
+  }
+  return std::move(w.out);
+}
+
+inline feature_accumulator feature_accumulator::from_bytes(std::string_view bytes) {
+  if (bytes.substr(0, detail::accumulator_magic.size()) != detail::accumulator_magic)
+    throw data_error("not churn feature accumulator bytes (bad magic; expected the output of to_bytes())");
+  detail::byte_reader in(bytes.substr(detail::accumulator_magic.size()));
+  std::uint32_t version = in.u32();
+  if (version != detail::accumulator_version)
+    throw data_error("feature accumulator bytes of format version " + std::to_string(version) +
+                     ", this library reads version " + std::to_string(detail::accumulator_version) +
+                     ": build them with the same churn version");
+  feature_accumulator a;
+  a.gap_ms_ = in.i64();
+  a.gap_minutes_ = double(in.u64()) / 1e6;
+  a.events_ = in.u64();
+  a.anonymous_ = in.u64();
+  a.guest_ = in.u64();
+  a.logged_out_ = in.u64();
+  a.first_ts_ = in.i64();
+  a.last_ts_ = in.i64();
+  std::size_t n_users = in.count(8, "users");
+  a.users_.resize(n_users);
+  for (std::size_t k = 0; k < n_users; ++k) {
+    auto& u = a.users_[k];
+    u.id = in.str();
+    if (u.id.empty() || !a.index_.emplace(u.id, static_cast<std::uint32_t>(k)).second)
+      throw data_error("feature accumulator bytes are corrupt: empty or repeated user id '" + u.id +
+                       "' at offset " + std::to_string(in.offset()));
+    u.cancel_ts = in.i64();
+    u.cancel_events = in.u64();
+    u.gender.ts = in.i64(), u.gender.value = in.str();
+    u.location.ts = in.i64(), u.location.value = in.str();
+    u.user_agent.ts = in.i64(), u.user_agent.value = in.str();
+    u.registration.ts = in.i64(), u.registration.value = in.i64();
+    u.days.resize(in.count(32, "days"));
+    for (auto& b : u.days) {
+      b.day = static_cast<std::int32_t>(in.u32());
+      b.first_ts = in.i64(), b.last_ts = in.i64();
+      for (auto& c : b.pages) c = in.u32();
+      b.paid_events = in.u32();
+      b.listen_us = in.i64();
+      b.level_ts = in.i64(), b.level_item = in.i64(), b.level = in.u8();
+    }
+    u.parts.resize(in.count(20, "session parts"));
+    for (auto& p : u.parts) {
+      p.session_id = in.i64();
+      p.day = static_cast<std::int32_t>(in.u32());
+      p.intervals.resize(in.count(32, "session intervals"));
+      for (auto& iv : p.intervals) {
+        iv.first_ts = in.i64(), iv.last_ts = in.i64(), iv.events = in.u32(), iv.songs = in.u32();
+        iv.listen_us = in.i64();
+      }
+    }
+    u.artists.items.resize(in.count(12, "artists"));
+    for (auto& it : u.artists.items) {
+      it.first = in.u64();
+      it.second = static_cast<std::int32_t>(in.u32());
+    }
+    u.artists.compact_size = u.artists.items.size();
+    // Lookups rely on sorted days and parts: check rather than trust the bytes.
+    for (std::size_t i = 1; i < u.days.size(); ++i)
+      if (!(u.days[i - 1].day < u.days[i].day))
+        throw data_error("feature accumulator bytes are corrupt: days of user '" + u.id + "' are not sorted");
+    for (std::size_t i = 1; i < u.parts.size(); ++i)
+      if (!(std::make_pair(u.parts[i - 1].session_id, u.parts[i - 1].day) <
+            std::make_pair(u.parts[i].session_id, u.parts[i].day)))
+        throw data_error("feature accumulator bytes are corrupt: sessions of user '" + u.id + "' are not sorted");
+  }
+  if (!in.done())
+    throw data_error("feature accumulator bytes are corrupt: " + std::to_string(bytes.size() - in.offset()) +
+                     " bytes left over after the last user");
+  return a;
+}
+
+/// Counters a caller can poll from another thread while files are aggregated (for progress bars).
+struct feature_progress {
+  std::atomic<std::uint64_t> events{0};       ///< events aggregated so far (updated in batches)
+  std::atomic<std::uint64_t> files_done{0};
+};
+
+namespace detail {
+/// The sink each reading thread feeds: its own accumulator, so threads never share state.
+struct accumulator_sink {
+  feature_accumulator* acc;
+  feature_progress* progress;
+  std::uint64_t pending = 0;
+  void operator()(const event& e) {
+    acc->add(e);
+    if (progress && ++pending == 65536) flush();
+  }
+  void flush() {
+    if (progress) progress->events.fetch_add(pending, std::memory_order_relaxed);
+    pending = 0;
+  }
+};
+}  // namespace detail
+
+/// Aggregates event log files (plain or gzip JSON lines) with `read.threads` threads (0: all cores):
+/// each thread fills its own accumulator, merged at the end, so the result is the same for any
+/// number of threads. `report`, when given, receives what the reader saw.
+/// Throws parse_error (strict reading), io_error, parameter_error.
+inline feature_accumulator accumulate_files(const std::vector<std::string>& paths, const label_options& options = {},
+                                            const read_options& read = {}, feature_progress* progress = nullptr,
+                                            read_report* report = nullptr) {
+  options.validate();
+  const unsigned threads = detail::resolve_threads(read.threads);
+  std::vector<feature_accumulator> accs(threads, feature_accumulator(options));
+  std::vector<detail::accumulator_sink> sinks;
+  for (auto& a : accs) sinks.push_back({&a, progress});
+  read_report total;
+  for (const auto& path : paths) {
+    read_report r = read_file_parallel(path, sinks, read);
+    for (auto& s : sinks) s.flush();
+    if (progress) progress->files_done.fetch_add(1, std::memory_order_relaxed);
+    total.merge(r);
+  }
+  total.source = paths.size() == 1 ? paths[0] : std::to_string(paths.size()) + " files";
+  for (std::size_t i = 1; i < accs.size(); ++i) {
+    accs[0].merge(accs[i]);
+    accs[i] = feature_accumulator(options);  // free as we go
+  }
+  if (report) *report = std::move(total);
+  return std::move(accs[0]);
+}
+
+/// The feature table of event log files. See accumulate_files() and feature_accumulator::finalize().
+inline feature_table user_features(const std::vector<std::string>& paths, const label_options& options = {},
+                                   const read_options& read = {}, feature_progress* progress = nullptr) {
+  read_report report;
+  feature_accumulator acc = accumulate_files(paths, options, read, progress, &report);
+  feature_table t = acc.finalize(options);
+  t.report.read = std::move(report);
+  return t;
+}
+
+inline feature_table user_features(const std::string& path, const label_options& options = {},
+                                   const read_options& read = {}, feature_progress* progress = nullptr) {
+  return user_features(std::vector<std::string>{path}, options, read, progress);
+}
+
+/// The feature table of events held in memory (any order).
+inline feature_table user_features(const std::vector<event>& events, const label_options& options = {}) {
+  feature_accumulator acc(options);
+  for (const auto& e : events) acc.add(e);
+  return acc.finalize(options);
+}
+
+}  // namespace churn

@@ -1,0 +1,521 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <churn/features.hpp>
+#include <churn/reader.hpp>
+
+namespace {
+
+using churn::page;
+constexpr std::int64_t day_ms = churn::ms_per_day;
+const std::int64_t T = churn::parse_cutoff("2018-11-15");  // the fixture's cutoff
+
+// Time `d` days (negative: before) from the cutoff, at hh:mm:ss UTC.
+std::int64_t at(int d, int hh, int mm, int ss = 0) {
+  return T + d * day_ms + (hh * 3600 + mm * 60 + ss) * std::int64_t(1000);
+}
+
+struct fixture_user {
+  std::string id, gender, location, agent;
+  std::int64_t registration = churn::missing_int;
+};
+
+churn::event make(const fixture_user& u, std::int64_t ts, std::int64_t sid, page p, churn::level lv,
+                  const std::string& artist = "", double length = 0) {
+  churn::event e;
+  e.ts = ts;
+  e.user_id = u.id;
+  e.session_id = sid;
+  e.page = p;
+  e.page_name = std::string(churn::to_string(p));
+  e.auth = churn::auth::logged_in;
+  e.level = lv;
+  e.gender = u.gender;
+  e.location = u.location;
+  e.user_agent = u.agent;
+  e.registration = u.registration;
+  if (p == page::next_song) {
+    e.artist = artist;
+    e.song = "song by " + artist;
+    e.length = length;
+  }
+  return e;
+}
+
+const std::string mac_chrome =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/36.0.1985.143 Safari/537.36";
+const std::string windows_firefox = "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:31.0) Gecko/20100101 Firefox/31.0";
+
+// A small log whose every feature value for users "7" and "10" is worked out by hand below.
+std::vector<churn::event> fixture() {
+  using churn::level;
+  std::vector<churn::event> ev;
+  fixture_user u7{"7", "F", "Boston-Cambridge-Newton, MA-NH", mac_chrome, T - 100 * day_ms};
+  // Session 10, day -20: 7 events, 2 songs, 6.5 minutes.
+  ev.push_back(make(u7, at(-20, 10, 0), 10, page::home, level::free));
+  ev.push_back(make(u7, at(-20, 10, 0), 10, page::next_song, level::free, "A", 200));
+  ev.push_back(make(u7, at(-20, 10, 3, 20), 10, page::next_song, level::free, "B", 100));
+  ev.push_back(make(u7, at(-20, 10, 5), 10, page::thumbs_up, level::free));
+  ev.push_back(make(u7, at(-20, 10, 5), 10, page::roll_advert, level::free));
+  ev.push_back(make(u7, at(-20, 10, 6), 10, page::help, level::free));
+  ev.push_back(make(u7, at(-20, 10, 6, 30), 10, page::about, level::free));
+  // Session 20 crosses midnight (day -10 23:50 to day -9 00:20): 5 events, 2 songs, an upgrade.
+  ev.push_back(make(u7, at(-10, 23, 50), 20, page::next_song, level::free, "A", 300));
+  ev.push_back(make(u7, at(-10, 23, 55), 20, page::submit_upgrade, level::free));
+  ev.push_back(make(u7, at(-10, 23, 55, 1), 20, page::home, level::paid));
+  ev.push_back(make(u7, at(-9, 0, 10), 20, page::next_song, level::paid, "C", 240));
+  ev.push_back(make(u7, at(-9, 0, 20), 20, page::thumbs_down, level::paid));
+  // Session 30, day -3: a 40-minute silence splits it in two (gap rule, 30 minutes).
+  ev.push_back(make(u7, at(-3, 12, 0), 30, page::next_song, level::paid, "D", 180));
+  ev.push_back(make(u7, at(-3, 12, 40), 30, page::next_song, level::paid, "A", 180));
+  ev.push_back(make(u7, at(-3, 12, 41), 30, page::add_to_playlist, level::paid));
+  ev.push_back(make(u7, at(-3, 12, 42), 30, page::add_friend, level::paid));
+  ev.push_back(make(u7, at(-3, 12, 43), 30, page::error, level::paid));
+  ev.push_back(make(u7, at(-3, 12, 44), 30, page::settings, level::paid));
+  ev.push_back(make(u7, at(-3, 12, 45), 30, page::save_settings, level::paid));
+  ev.push_back(make(u7, at(-3, 12, 46), 30, page::downgrade, level::paid));
+  ev.push_back(make(u7, at(-3, 12, 47), 30, page::upgrade, level::paid));
+  // After the cutoff: more activity, then the cancellation (label 1 with a 30-day horizon).
+  ev.push_back(make(u7, at(1, 9, 0), 40, page::thumbs_up, level::paid));
+  ev.push_back(make(u7, at(2, 9, 0), 50, page::next_song, level::paid, "E", 100));
+  ev.push_back(make(u7, at(2, 9, 1), 50, page::cancel, level::paid));
+  auto confirm = make(u7, at(2, 9, 1, 1), 50, page::cancellation_confirmation, level::paid);
+  confirm.auth = churn::auth::cancelled;
+  ev.push_back(confirm);
+
+  // "8" cancelled before the cutoff: left out.
+  fixture_user u8{"8", "M", "Austin, TX", mac_chrome, T - 10 * day_ms};
+  ev.push_back(make(u8, at(-6, 8, 0), 60, page::next_song, level::free, "A", 100));
+  ev.push_back(make(u8, at(-5, 8, 0), 60, page::next_song, level::free, "A", 100));
+  ev.push_back(make(u8, at(-5, 8, 1), 60, page::cancel, level::free));
+  ev.push_back(make(u8, at(-5, 8, 1, 1), 60, page::cancellation_confirmation, level::free));
+  // "9" arrives after the cutoff: not a user yet.
+  fixture_user u9{"9", "F", "Austin, TX", mac_chrome, at(3, 0, 0)};
+  ev.push_back(make(u9, at(3, 1, 0), 70, page::home, level::free));
+  // "10": one session the day before the cutoff, no registration field, stays.
+  fixture_user u10{"10", "M", "New York-Newark-Jersey City, NY-NJ-PA", windows_firefox};
+  ev.push_back(make(u10, at(-1, 6, 0), 80, page::next_song, level::paid, "X", 250));
+  ev.push_back(make(u10, at(-1, 6, 4), 80, page::next_song, level::paid, "X", 250));
+  ev.push_back(make(u10, at(5, 6, 4), 90, page::next_song, level::paid, "Y", 250));
+  // "11": clicked Cancel but never confirmed: not churned; the Cancel event is not a feature.
+  fixture_user u11{"11", "", "", ""};
+  ev.push_back(make(u11, at(-2, 6, 0), 95, page::next_song, level::free, "A", 100));
+  ev.push_back(make(u11, at(-2, 6, 1), 95, page::cancel, level::free));
+  // Guests and logged-out rows.
+  fixture_user anon{"", "", "", ""};
+  auto g = make(anon, at(-4, 1, 0), 99, page::home, level::free);
+  g.auth = churn::auth::guest;
+  ev.push_back(g);
+  ev.push_back(g);
+  g.auth = churn::auth::logged_out;
+  ev.push_back(g);
+  return ev;
+}
+
+churn::label_options window_options() {
+  churn::label_options o;
+  o.cutoff_ms = T;
+  o.horizon_days = 30;
+  return o;
+}
+
+std::size_t row_of(const churn::feature_table& t, const std::string& id) {
+  auto it = std::find(t.user_ids.begin(), t.user_ids.end(), id);
+  REQUIRE(it != t.user_ids.end());
+  return static_cast<std::size_t>(it - t.user_ids.begin());
+}
+
+int code(const churn::feature_table& t, const std::string& feature, const std::string& category) {
+  const auto& cats = t.features[t.column(feature)].categories;
+  auto it = std::find(cats.begin(), cats.end(), category);
+  REQUIRE(it != cats.end());
+  return static_cast<int>(it - cats.begin());
+}
+
+void check_all(const churn::feature_table& t, const std::string& id, const std::map<std::string, double>& expected) {
+  // Every column is checked: a new feature without a hand-computed value fails here.
+  std::set<std::string> missing;
+  for (const auto& f : t.features)
+    if (!expected.count(f.name)) missing.insert(f.name);
+  CHECK_MESSAGE(missing.empty(), "features without an expected value: " << missing.size());
+  for (const auto& name : missing) MESSAGE("no expected value for " << name);
+  std::size_t row = row_of(t, id);
+  for (const auto& [name, value] : expected) {
+    INFO("user " << id << ", feature " << name);
+    CHECK(t.X(Eigen::Index(row), Eigen::Index(t.column(name))) == doctest::Approx(value).epsilon(1e-9));
+  }
+}
+
+bool tables_equal(const churn::feature_table& a, const churn::feature_table& b) {
+  return a.user_ids == b.user_ids && a.X.rows() == b.X.rows() && a.X.cols() == b.X.cols() && a.X == b.X &&
+         a.labels == b.labels;
+}
+
+std::string sample_dir() { return std::string(CHURN_SHARED_DATA_DIR) + "/sparkify/udacity-dend-log_data/2018/11"; }
+
+std::vector<std::string> sample_files() {
+  std::vector<std::string> files;
+  if (!std::filesystem::exists(sample_dir())) return files;
+  for (const auto& f : std::filesystem::directory_iterator(sample_dir())) files.push_back(f.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<churn::event> read_all(const std::vector<std::string>& files) {
+  std::vector<churn::event> out;
+  for (const auto& f : files) churn::read_file(f, [&](const churn::event& e) { out.push_back(e); });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every feature of the fixture, computed by hand (window mode)") {
+  auto t = churn::user_features(fixture(), window_options());
+  CHECK(t.user_ids == std::vector<std::string>{"7", "10", "11"});
+  CHECK(t.labels(Eigen::Index(row_of(t, "7"))) == 1);
+  CHECK(t.labels(Eigen::Index(row_of(t, "10"))) == 0);
+  CHECK(t.labels(Eigen::Index(row_of(t, "11"))) == 0);
+
+  const double h = 1.0 / 24;
+  std::map<std::string, double> u7 = {
+      {"events", 21},
+      {"songs", 6},
+      {"sessions", 4},  // 10, 20 (across midnight), 30 split by the 40-minute silence
+      {"active_days", 4},  // days -20, -10, -9, -3
+      {"events_per_session", 21.0 / 4},
+      {"songs_per_session", 6.0 / 4},
+      {"songs_per_active_day", 6.0 / 4},
+      {"listening_hours", (200 + 100 + 300 + 240 + 180 + 180) / 3600.0},
+      {"distinct_artists", 4},  // A B C D (E is after the cutoff)
+      {"distinct_artists_per_song", 4.0 / 6},
+      {"thumbs_up", 1},  // the one after the cutoff does not count
+      {"thumbs_down", 1},
+      {"add_to_playlist", 1},
+      {"add_friend", 1},
+      {"thumbs_up_per_song", 1.0 / 6},
+      {"thumbs_down_per_song", 1.0 / 6},
+      {"add_to_playlist_per_song", 1.0 / 6},
+      {"add_friend_per_song", 1.0 / 6},
+      {"thumbs_up_per_session", 0.25},
+      {"thumbs_down_per_session", 0.25},
+      {"add_to_playlist_per_session", 0.25},
+      {"add_friend_per_session", 0.25},
+      {"errors", 1},
+      {"help", 1},
+      {"settings", 1},
+      {"save_settings", 1},
+      {"roll_adverts", 1},
+      {"downgrade_visits", 1},
+      {"upgrade_visits", 1},
+      {"roll_adverts_per_song", 1.0 / 6},
+      {"errors_per_session", 0.25},
+      {"help_per_session", 0.25},
+      {"settings_per_session", 0.25},
+      {"downgrade_visits_per_session", 0.25},
+      {"upgrade_visits_per_session", 0.25},
+      {"level_paid", 1},
+      {"upgrades", 1},
+      {"downgrades", 0},
+      {"paid_share", 12.0 / 21},  // 3 paid events in session 20, 9 in session 30
+      {"tenure_days", 100},
+      {"observed_days", 19 + 14 * h},          // from day -20 10:00
+      {"days_since_last_event", 2 + (11 + 13.0 / 60) * h},  // from day -3 12:47
+      {"events_last_7d", 9},                   // day -3
+      {"events_last_14d", 14},                 // days -10, -9, -3
+      {"songs_last_7d", 2},
+      {"songs_last_14d", 4},
+      {"trend_7d", (9.0 / 7) / (12.0 / 13)},   // 12 events in the 13 days from day -20 to day -8
+      {"trend_14d", (14.0 / 14) / (7.0 / 6)},  // 7 events in the 6 days from day -20 to day -15
+      {"mean_session_minutes", (6.5 + 30 + 0 + 7) / 4},
+      {"max_session_minutes", 30},
+      {"mean_session_gap_hours",
+       ((10 * 24 + 13 + 43.5 / 60) + (6 * 24 + 11 + 40.0 / 60) + 40.0 / 60) / 3},
+      {"gender", code(t, "gender", "F")},
+      {"platform", code(t, "platform", "mac")},
+      {"browser", code(t, "browser", "chrome")},
+      {"state", code(t, "state", "MA")},
+  };
+  check_all(t, "7", u7);
+
+  std::map<std::string, double> u10 = {
+      {"events", 2}, {"songs", 2}, {"sessions", 1}, {"active_days", 1}, {"events_per_session", 2},
+      {"songs_per_session", 2}, {"songs_per_active_day", 2}, {"listening_hours", 500 / 3600.0},
+      {"distinct_artists", 1}, {"distinct_artists_per_song", 0.5}, {"thumbs_up", 0}, {"thumbs_down", 0},
+      {"add_to_playlist", 0}, {"add_friend", 0}, {"thumbs_up_per_song", 0}, {"thumbs_down_per_song", 0},
+      {"add_to_playlist_per_song", 0}, {"add_friend_per_song", 0}, {"thumbs_up_per_session", 0},
+      {"thumbs_down_per_session", 0}, {"add_to_playlist_per_session", 0}, {"add_friend_per_session", 0},
+      {"errors", 0}, {"help", 0}, {"settings", 0}, {"save_settings", 0}, {"roll_adverts", 0},
+      {"downgrade_visits", 0}, {"upgrade_visits", 0}, {"roll_adverts_per_song", 0}, {"errors_per_session", 0},
+      {"help_per_session", 0}, {"settings_per_session", 0}, {"downgrade_visits_per_session", 0},
+      {"upgrade_visits_per_session", 0}, {"level_paid", 1}, {"upgrades", 0}, {"downgrades", 0},
+      {"paid_share", 1},
+      {"tenure_days", 18 * h},  // no registration: from the first event, day -1 06:00
+      {"observed_days", 18 * h}, {"days_since_last_event", (17 + 56.0 / 60) * h}, {"events_last_7d", 2},
+      {"events_last_14d", 2}, {"songs_last_7d", 2}, {"songs_last_14d", 2},
+      {"trend_7d", 1}, {"trend_14d", 1},  // no earlier period
+      {"mean_session_minutes", 4}, {"max_session_minutes", 4},
+      {"mean_session_gap_hours", 17 + 56.0 / 60},  // one session: open gap to the cutoff
+      {"gender", code(t, "gender", "M")}, {"platform", code(t, "platform", "windows")},
+      {"browser", code(t, "browser", "firefox")}, {"state", code(t, "state", "NY")},
+  };
+  check_all(t, "10", u10);
+
+  // "11": the Cancel click is excluded, attributes are empty (code 0, "unknown").
+  auto r11 = Eigen::Index(row_of(t, "11"));
+  CHECK(t.X(r11, Eigen::Index(t.column("events"))) == 1);
+  CHECK(t.X(r11, Eigen::Index(t.column("gender"))) == 0);
+  CHECK(t.X(r11, Eigen::Index(t.column("state"))) == 0);
+  CHECK(t.features[t.column("state")].categories[0] == "unknown");
+}
+
+TEST_CASE("the report counts what was left out and why") {
+  auto t = churn::user_features(fixture(), window_options());
+  const auto& r = t.report;
+  CHECK(r.events == fixture().size());
+  CHECK(r.anonymous_events == 3);
+  CHECK(r.guest_events == 2);
+  CHECK(r.logged_out_events == 1);
+  CHECK(r.cancellation_events == 5);  // 7: Cancel + Confirmation; 8: both; 11: Cancel
+  CHECK(r.users_seen == 5);
+  CHECK(r.users_in_table == 3);
+  CHECK(r.users_churned == 1);
+  CHECK(r.users_cancelled_before_cutoff == 1);
+  CHECK(r.users_without_events_before_cutoff == 1);
+  CHECK(r.cutoff_ms == T);
+  CHECK(r.label_end_ms == T + 30 * day_ms);
+  CHECK(!r.label_window_complete);  // the fixture ends 5 days after the cutoff
+  CHECK(r.summary().find("warning") != std::string::npos);
+  CHECK(t.options.cutoff_ms == T);
+}
+
+TEST_CASE("history mode: features from everything before the cancellation, reference time at the cancellation") {
+  churn::label_options o;
+  o.mode = churn::label_mode::history;
+  auto t = churn::user_features(fixture(), o);
+  CHECK(t.user_ids == std::vector<std::string>{"7", "8", "9", "10", "11"});
+  std::vector<int> labels(t.labels.data(), t.labels.data() + t.labels.size());
+  CHECK(labels == std::vector<int>{1, 1, 0, 0, 0});
+  auto r7 = Eigen::Index(row_of(t, "7"));
+  CHECK(t.X(r7, Eigen::Index(t.column("events"))) == 23);  // 21 + Thumbs Up day 1 + NextSong day 2
+  CHECK(t.X(r7, Eigen::Index(t.column("distinct_artists"))) == 5);
+  // The leak: the churner was last seen a minute before the reference time.
+  CHECK(t.X(r7, Eigen::Index(t.column("days_since_last_event"))) == doctest::Approx(61.0 / 86400));
+  CHECK(t.X(r7, Eigen::Index(t.column("tenure_days"))) == doctest::Approx(102 + (9 + 1.0 / 60 + 1.0 / 3600) / 24));
+  // Recency counts back from the cancellation day (day 2): days -4..2 hold 9 + 1 + 1 events.
+  CHECK(t.X(r7, Eigen::Index(t.column("events_last_7d"))) == 11);
+  CHECK(t.report.cutoff_ms == churn::missing_int);
+}
+
+TEST_CASE("leakage: removing every event at or after the cutoff changes no feature value") {
+  auto check = [](const std::vector<churn::event>& all, std::int64_t cutoff) {
+    churn::label_options o;
+    o.cutoff_ms = cutoff;
+    std::vector<churn::event> before;
+    for (const auto& e : all)
+      if (e.ts < cutoff) before.push_back(e);
+    REQUIRE(before.size() < all.size());
+    auto full = churn::user_features(all, o);
+    auto cut = churn::user_features(before, o);
+    CHECK(full.user_ids == cut.user_ids);
+    CHECK(full.X == cut.X);
+    CHECK(full.X.rows() > 0);
+  };
+  check(fixture(), T);
+  auto sample = read_all(sample_files());
+  if (!sample.empty()) {
+    check(sample, churn::parse_cutoff("2018-11-10"));
+    check(sample, churn::parse_cutoff("2018-11-25"));
+  }
+}
+
+TEST_CASE("leakage in history mode: the cancellation events themselves feed no feature") {
+  churn::label_options o;
+  o.mode = churn::label_mode::history;
+  auto all = fixture();
+  std::vector<churn::event> without;
+  for (const auto& e : all)
+    if (e.page != page::cancel && e.page != page::cancellation_confirmation && e.auth != churn::auth::cancelled)
+      without.push_back(e);
+  auto a = churn::user_features(all, o);
+  auto b = churn::user_features(without, o);
+  CHECK(a.user_ids == b.user_ids);
+  // Same features; only the reference time of churners (their cancellation) differs, so compare
+  // the non-churners fully and the churners' count features.
+  for (Eigen::Index i = 0; i < a.X.rows(); ++i) {
+    if (a.labels(i) == 0) CHECK(a.X.row(i) == b.X.row(i));
+    CHECK(a.X(i, Eigen::Index(a.column("events"))) == b.X(i, Eigen::Index(b.column("events"))));
+  }
+}
+
+TEST_CASE("merge: any split of a log into chunks aggregates and merges into the whole") {
+  auto events = fixture();
+  auto sample = read_all(sample_files());
+  events.insert(events.end(), sample.begin(), sample.end());
+  churn::feature_accumulator whole;
+  for (const auto& e : events) whole.add(e);
+  const std::string whole_bytes = whole.to_bytes();
+  const auto whole_table = whole.finalize(window_options());
+
+  std::mt19937_64 rng(12345);
+  for (int trial = 0; trial < 30; ++trial) {
+    INFO("trial " << trial);
+    auto shuffled = events;
+    // Half the trials keep file order and cut at random places; the others shuffle the events.
+    if (trial % 2) std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    const std::size_t k = 2 + rng() % 6;
+    std::vector<std::size_t> cuts{0, shuffled.size()};
+    for (std::size_t i = 0; i + 1 < k; ++i) cuts.push_back(rng() % (shuffled.size() + 1));
+    std::sort(cuts.begin(), cuts.end());
+    std::vector<churn::feature_accumulator> parts;
+    for (std::size_t c = 0; c + 1 < cuts.size(); ++c) {
+      parts.emplace_back();
+      for (std::size_t i = cuts[c]; i < cuts[c + 1]; ++i) parts.back().add(shuffled[i]);
+    }
+    std::shuffle(parts.begin(), parts.end(), rng);
+    // Merge through serialisation every other time, as a cluster would.
+    churn::feature_accumulator merged = trial % 3 == 0 ? churn::feature_accumulator::from_bytes(parts[0].to_bytes())
+                                                       : parts[0];
+    for (std::size_t c = 1; c < parts.size(); ++c) {
+      if (c % 2) merged.merge(churn::feature_accumulator::from_bytes(parts[c].to_bytes()));
+      else merged.merge(parts[c]);
+    }
+    CHECK(merged.to_bytes() == whole_bytes);
+    CHECK(tables_equal(merged.finalize(window_options()), whole_table));
+  }
+}
+
+TEST_CASE("files: the same table for any number of threads, and for a list of files") {
+  auto files = sample_files();
+  if (files.empty()) return;
+  churn::label_options o;
+  o.cutoff_ms = churn::parse_cutoff("2018-11-20");
+  o.horizon_days = 7;
+  churn::read_options r1;
+  auto one = churn::user_features(files, o, r1);
+  CHECK(one.X.rows() > 50);
+  CHECK(one.report.read.events == 8056);
+  CHECK(one.report.events == 8056);
+  CHECK(one.report.users_churned == 0);  // the sample has no cancellations
+  CHECK(one.report.anonymous_events > 0);
+  for (unsigned threads : {2u, 3u, 5u}) {
+    churn::read_options r;
+    r.threads = threads;
+    auto t = churn::user_features(files, o, r);
+    CHECK(tables_equal(t, one));
+  }
+  // In memory, from the same events: the same table.
+  CHECK(tables_equal(churn::user_features(read_all(files), o), one));
+  // A single concatenated file read by several threads (chunks split one user's events).
+  std::string joined = (std::filesystem::temp_directory_path() / "churn_test_features_joined.json").string();
+  {
+    std::ofstream out(joined, std::ios::binary);
+    for (const auto& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      out << in.rdbuf() << '\n';  // the sample files do not all end with a newline
+    }
+  }
+  churn::read_options r4;
+  r4.threads = 4;
+  churn::feature_progress progress;
+  auto t4 = churn::user_features(joined, o, r4, &progress);
+  CHECK(tables_equal(t4, one));
+  CHECK(progress.events.load() == 8056);
+  CHECK(progress.files_done.load() == 1);
+  std::filesystem::remove(joined);
+}
+
+TEST_CASE("default cutoff: the last UTC midnight at or before the log's end minus the horizon") {
+  auto files = sample_files();
+  if (files.empty()) return;
+  churn::label_options o;  // no cutoff
+  o.horizon_days = 7;
+  auto t = churn::user_features(files, o);
+  CHECK(t.report.cutoff_ms == churn::default_cutoff(t.report.last_ts, 7));
+  CHECK(t.report.cutoff_ms % day_ms == 0);
+  CHECK(t.report.cutoff_ms <= t.report.last_ts - 7 * day_ms);
+  CHECK(t.report.cutoff_ms > t.report.last_ts - 8 * day_ms);
+  CHECK(t.report.label_window_complete);
+}
+
+TEST_CASE("one pass, several cutoffs: finalize is repeatable and consistent with a fresh pass") {
+  churn::feature_accumulator acc;
+  for (const auto& e : fixture()) acc.add(e);
+  auto o = window_options();
+  auto a = acc.finalize(o);
+  o.cutoff_ms = T - 5 * day_ms;
+  auto b = acc.finalize(o);
+  CHECK(tables_equal(acc.finalize(window_options()), a));
+  CHECK(b.user_ids == std::vector<std::string>{"7", "8"});  // "8" cancels on day -5, after this cutoff
+  CHECK(b.labels(1) == 1);
+}
+
+TEST_CASE("categorical parsing: platform, browser, state, gender") {
+  using namespace churn::detail;
+  auto platform = [](const char* ua) { return std::string(platform_categories[platform_code(ua)]); };
+  auto browser = [](const char* ua) { return std::string(browser_categories[browser_code(ua)]); };
+  auto state = [](const char* loc) { return std::string(state_categories[state_code(loc)]); };
+  CHECK(platform("Mozilla/5.0 (iPhone; CPU iPhone OS 7_1_2 like Mac OS X) AppleWebKit/537.51.2") == "iphone");
+  CHECK(platform("Mozilla/5.0 (iPad; CPU OS 7_1_2 like Mac OS X) AppleWebKit/537.51.2") == "ipad");
+  CHECK(platform("Mozilla/5.0 (Linux; Android 4.4.2; Nexus 5) Chrome/36.0") == "android");
+  CHECK(platform("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36") == "linux");
+  CHECK(platform("Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.2; WOW64; Trident/6.0)") == "windows");
+  CHECK(platform("curl/7.0") == "other");
+  CHECK(platform("") == "unknown");
+  CHECK(browser("Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.2; WOW64; Trident/6.0)") == "internet_explorer");
+  CHECK(browser(mac_chrome.c_str()) == "chrome");
+  CHECK(browser("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.77.4 (KHTML, like Gecko) "
+                "Version/7.0.5 Safari/537.77.4") == "safari");
+  CHECK(browser(windows_firefox.c_str()) == "firefox");
+  CHECK(state("New York-Newark-Jersey City, NY-NJ-PA") == "NY");
+  CHECK(state("Phoenix-Mesa-Scottsdale, AZ") == "AZ");
+  CHECK(state("San Juan, PR") == "PR");
+  CHECK(state("Toronto, ON") == "other");
+  CHECK(state("Nowhere") == "other");
+  CHECK(state("") == "unknown");
+  CHECK(std::string(gender_categories[gender_code("X")]) == "other");
+  // The vocabularies are fixed: codes never depend on the data.
+  auto cat = churn::feature_catalog();
+  CHECK(cat.size() == churn::user_features(fixture(), window_options()).features.size());
+  for (const auto& f : cat) {
+    CHECK(!f.description.empty());
+    CHECK(!f.unit.empty());
+    if (f.kind == churn::feature_kind::categorical) {
+      REQUIRE(f.categories.size() >= 3);
+      CHECK(f.categories[0] == "unknown");
+      CHECK(f.categories[1] == "other");
+    }
+  }
+}
+
+TEST_CASE("bad input: clear errors, no crash") {
+  churn::feature_accumulator acc;
+  churn::event e;
+  e.user_id = "1";
+  CHECK_THROWS_WITH_AS(acc.add(e), doctest::Contains("without a timestamp"), churn::data_error);
+  CHECK_THROWS_WITH_AS(acc.finalize(), doctest::Contains("no events"), churn::data_error);
+  CHECK_THROWS_AS(churn::feature_accumulator::from_bytes("garbage"), churn::data_error);
+  churn::feature_accumulator full;
+  for (const auto& ev : fixture()) full.add(ev);
+  std::string bytes = full.to_bytes();
+  for (std::size_t cut : {std::size_t(9), bytes.size() / 3, bytes.size() - 1})
+    CHECK_THROWS_AS(churn::feature_accumulator::from_bytes(bytes.substr(0, cut)), churn::data_error);
+  CHECK_THROWS_AS(churn::feature_accumulator::from_bytes(bytes + "x"), churn::data_error);
+  churn::label_options other_gap;
+  other_gap.session_gap_minutes = 10;
+  churn::feature_accumulator b(other_gap);
+  CHECK_THROWS_AS(full.merge(b), churn::parameter_error);
+  CHECK_THROWS_AS(full.finalize(other_gap), churn::parameter_error);
+  CHECK_THROWS_AS(full.merge(full), churn::parameter_error);
+  churn::feature_table t = full.finalize(window_options());
+  CHECK_THROWS_WITH_AS(t.column("nope"), doctest::Contains("'nope'"), churn::parameter_error);
+  CHECK_THROWS_AS(churn::user_features("/nonexistent/events.json"), churn::io_error);
+}

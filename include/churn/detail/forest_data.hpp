@@ -1,0 +1,139 @@
+#pragma once
+// Training data as the tree builder sees it: every feature coded once as the rank of its (float32)
+// value among the column's distinct values, stored column-major as uint16. With at most 65,535 distinct
+// values per column the coding is lossless, so every split scikit-learn could find stays available.
+// Columns with more distinct values are grouped into 65,535 equal-frequency bins (documented in
+// docs/model-format.md); no split inside a bin is then possible.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <churn/detail/parallel.hpp>
+#include <churn/error.hpp>
+
+namespace churn {
+
+/// A read-only row-major matrix of doubles (no copy): rows x cols values, row r at data + r * stride.
+struct matrix_view {
+  const double* data = nullptr;
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+  std::size_t stride = 0;  ///< distance between rows in values; 0 means cols
+
+  matrix_view() = default;
+  matrix_view(const double* d, std::size_t r, std::size_t c, std::size_t s = 0)
+      : data(d), rows(r), cols(c), stride(s == 0 ? c : s) {}
+  const double* row(std::size_t r) const noexcept { return data + r * stride; }
+  double operator()(std::size_t r, std::size_t c) const noexcept { return data[r * stride + c]; }
+};
+
+namespace detail {
+
+/// The message for a value the model cannot take: infinite or beyond float32's range.
+inline std::string bad_value_message(std::size_t row, std::size_t col, double v) {
+  std::string what = std::isinf(v) ? (v > 0 ? "inf" : "-inf") : std::to_string(v);
+  return "X[" + std::to_string(row) + ", " + std::to_string(col) + "] = " + what +
+         (std::isinf(v) ? " is infinite" : " is too large for float32") +
+         "; replace infinite values (missing values may be NaN)";
+}
+
+/// Converts one double to the float the trees compare. Throws data_error naming row and column for
+/// infinities and for finite values beyond float32's range.
+inline float checked_float(double v, std::size_t row, std::size_t col) {
+  const float f = static_cast<float>(v);
+  if (std::isinf(f)) throw data_error(bad_value_message(row, col, v));
+  return f;
+}
+
+/// Column-major rank codes of a training matrix.
+struct binned_features {
+  std::size_t n_rows = 0;
+  std::size_t n_features = 0;
+  std::vector<std::uint16_t> codes;         ///< codes[f * n_rows + row]; missing (NaN) = n_bins[f]
+  std::vector<std::uint32_t> n_bins;        ///< non-missing bins per feature (0 if all missing)
+  std::vector<std::uint8_t> has_missing;    ///< whether the column holds a NaN
+  std::vector<std::vector<float>> lower;    ///< smallest value of each bin
+  std::vector<std::vector<float>> upper;    ///< largest value of each bin (== lower when lossless)
+
+  const std::uint16_t* column(std::size_t f) const noexcept { return codes.data() + f * n_rows; }
+  std::uint32_t max_bins() const noexcept {
+    std::uint32_t m = 0;
+    for (auto b : n_bins) m = std::max(m, b);
+    return m;
+  }
+};
+
+/// The most bins a column may have: the missing code n_bins must still fit in a uint16.
+constexpr std::uint32_t max_bins_per_feature = 65535;
+
+/// Codes every column of X (parallel over columns).
+/// Throws data_error for infinite values or values beyond float32's range (naming row and column).
+/// Complexity: O(cols * rows log rows).
+inline binned_features bin_features(const matrix_view& X, int n_threads) {
+  binned_features b;
+  b.n_rows = X.rows;
+  b.n_features = X.cols;
+  b.codes.assign(X.rows * X.cols, 0);
+  b.n_bins.assign(X.cols, 0);
+  b.has_missing.assign(X.cols, 0);
+  b.lower.resize(X.cols);
+  b.upper.resize(X.cols);
+  parallel_for(X.cols, n_threads, [&](std::size_t f, std::size_t) {
+    std::vector<std::pair<float, std::uint32_t>> v;
+    v.reserve(X.rows);
+    std::uint16_t* code = b.codes.data() + f * X.rows;
+    std::vector<std::uint32_t> missing_rows;
+    for (std::size_t r = 0; r < X.rows; ++r) {
+      const double x = X(r, f);
+      if (std::isnan(x)) {
+        missing_rows.push_back(static_cast<std::uint32_t>(r));
+        continue;
+      }
+      v.emplace_back(checked_float(x, r, f), static_cast<std::uint32_t>(r));
+    }
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& c) { return a.first < c.first; });
+    std::size_t distinct = 0;
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (i == 0 || v[i].first != v[i - 1].first) ++distinct;
+    auto& lo = b.lower[f];
+    auto& hi = b.upper[f];
+    if (distinct <= max_bins_per_feature) {
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i == 0 || v[i].first != v[i - 1].first) {
+          lo.push_back(v[i].first);
+          hi.push_back(v[i].first);
+        }
+        code[v[i].second] = static_cast<std::uint16_t>(lo.size() - 1);
+      }
+    } else {
+      // Equal-frequency bins that never cut a run of equal values.
+      const double per_bin = static_cast<double>(v.size()) / max_bins_per_feature;
+      std::size_t i = 0;
+      while (i < v.size()) {
+        const std::size_t bin = lo.size();
+        const std::size_t target = static_cast<std::size_t>(std::ceil(per_bin * static_cast<double>(bin + 1)));
+        lo.push_back(v[i].first);
+        code[v[i].second] = static_cast<std::uint16_t>(bin);
+        std::size_t j = i + 1;
+        while (j < v.size() && (j < target || v[j].first == v[j - 1].first || bin + 1 == max_bins_per_feature)) {
+          code[v[j].second] = static_cast<std::uint16_t>(bin);
+          ++j;
+        }
+        hi.push_back(v[j - 1].first);
+        i = j;
+      }
+    }
+    b.n_bins[f] = static_cast<std::uint32_t>(lo.size());
+    for (auto r : missing_rows) code[r] = static_cast<std::uint16_t>(lo.size());
+    b.has_missing[f] = missing_rows.empty() ? 0 : 1;
+  });
+  return b;
+}
+
+}  // namespace detail
+}  // namespace churn

@@ -1,0 +1,440 @@
+#pragma once
+// Growing one CART tree over rank-coded features (see forest_data.hpp).
+//
+// Per node and candidate feature the split search picks one of two exact methods:
+//  - a counting histogram over the feature's codes (one bin per distinct value) when the node is large
+//    relative to the number of distinct values: O(n_node + n_bins), no sort;
+//  - a sort of the node's (code, sample) pairs when the node is small: O(n_node log n_node).
+// Both produce the same groups of equal values, scanned once to evaluate every threshold.
+// Bootstrap replicates are weights (counts), never copies; samples with zero weight are left out.
+//
+// Histogram subtraction (the sibling's histogram = parent - smaller child) is deliberately not used:
+// a random forest draws a fresh feature subset at each node, so the parent's histogram for a feature
+// the child draws exists only with probability max_features / n_features (about 1/sqrt(p)), and
+// keeping every parent's histograms alive along the depth-first stack would cost more memory traffic
+// than the saved counting pass.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <queue>
+#include <vector>
+
+#include <churn/detail/forest_data.hpp>
+#include <churn/detail/rng.hpp>
+#include <churn/tree.hpp>
+
+namespace churn {
+namespace detail {
+
+/// Impurity of a node with total weight w of which wp is class 1.
+inline double node_impurity(criterion c, double w, double wp) noexcept {
+  if (w <= 0) return 0;
+  const double p = wp / w;
+  const double q = 1 - p;
+  if (c == criterion::gini) return 1 - (p * p + q * q);
+  double h = 0;
+  if (p > 0) h -= p * std::log2(p);
+  if (q > 0) h -= q * std::log2(q);
+  return h;
+}
+
+/// A monotone proxy of the impurity decrease of a split (larger is better); see scikit-learn's
+/// proxy_impurity_improvement. Gini: sum over children of (wp^2 + wn^2) / w. Entropy: -sum w * H.
+inline double split_proxy(criterion c, double wl, double wpl, double wr, double wpr) noexcept {
+  if (c == criterion::gini) {
+    const double wnl = wl - wpl, wnr = wr - wpr;
+    return (wpl * wpl + wnl * wnl) / wl + (wpr * wpr + wnr * wnr) / wr;
+  }
+  return -(wl * node_impurity(c, wl, wpl) + wr * node_impurity(c, wr, wpr));
+}
+
+struct split_candidate {
+  bool found = false;
+  std::uint32_t feature = 0;
+  std::uint32_t split_code = 0;  ///< non-missing codes <= split_code go left
+  bool missing_left = false;
+  float threshold = 0;
+  double proxy = -std::numeric_limits<double>::infinity();
+  double wl = 0, wpl = 0, wr = 0, wpr = 0;
+  std::uint32_t nl = 0, nr = 0;
+};
+
+struct grow_node {
+  std::uint32_t begin = 0, end = 0, depth = 0;
+  double w = 0, wp = 0, impurity = 0;
+  double improvement = 0;
+  std::int32_t left = -1, right = -1;
+  split_candidate split;
+};
+
+/// Per-thread buffers reused across nodes and trees.
+struct tree_scratch {
+  struct bin {
+    double w, wp;
+    std::uint32_t n;
+  };
+  struct group {
+    std::uint32_t code;
+    std::uint32_t n;
+    double w, wp;
+  };
+  std::vector<bin> hist;
+  std::vector<std::uint64_t> keys;
+  std::vector<group> groups;
+  std::vector<std::uint32_t> features;
+  std::vector<grow_node> nodes;
+};
+
+/// A grown tree: pre-order nodes and the raw impurity decrease per feature
+/// (sum over the tree's splits of w*imp - wl*imp_l - wr*imp_r, not yet normalised).
+struct grown_tree {
+  std::vector<tree_node> nodes;
+  std::vector<double> importance;
+  double root_weight = 0;
+};
+
+class tree_grower {
+ public:
+  tree_grower(const tree_params& params, const binned_features& X, const std::uint8_t* y, const double* w,
+              std::size_t mtry, tree_scratch& scratch)
+      : p_(params), X_(X), y_(y), w_(w), mtry_(mtry), s_(scratch) {}
+
+  /// Grows a tree over the samples in `idx` (distinct rows with positive weight), reordering `idx`.
+  grown_tree grow(std::vector<std::uint32_t>& idx, rng& g) {
+    idx_ = idx.data();
+    g_ = &g;
+    auto& nodes = s_.nodes;
+    nodes.clear();
+    s_.hist.resize(static_cast<std::size_t>(X_.max_bins()) + 1);
+    s_.features.resize(X_.n_features);
+    for (std::uint32_t f = 0; f < X_.n_features; ++f) s_.features[f] = f;
+
+    grown_tree out;
+    out.importance.assign(X_.n_features, 0.0);
+    double w = 0, wp = 0;
+    for (auto s : idx) {
+      w += w_[s];
+      wp += w_[s] * y_[s];
+    }
+    root_weight_ = w;
+    out.root_weight = w;
+    min_weight_leaf_ = p_.min_weight_fraction_leaf * w;
+    add_node(0, static_cast<std::uint32_t>(idx.size()), 0, w, wp);
+
+    if (p_.max_leaf_nodes == 0) {
+      std::vector<std::uint32_t> stack{0};
+      while (!stack.empty()) {
+        const std::uint32_t id = stack.back();
+        stack.pop_back();
+        if (!nodes[id].split.found) continue;
+        split_node(id, out);
+        stack.push_back(static_cast<std::uint32_t>(nodes[id].right));
+        stack.push_back(static_cast<std::uint32_t>(nodes[id].left));
+      }
+    } else {
+      // Best-first, as scikit-learn does when max_leaf_nodes is set: expand the open node whose split
+      // decreases impurity most; ties go to the older node.
+      auto worse = [&](std::uint32_t a, std::uint32_t b) {
+        if (nodes[a].improvement != nodes[b].improvement) return nodes[a].improvement < nodes[b].improvement;
+        return a > b;
+      };
+      std::priority_queue<std::uint32_t, std::vector<std::uint32_t>, decltype(worse)> open(worse);
+      if (nodes[0].split.found) open.push(0);
+      std::size_t leaves = 1;
+      while (!open.empty() && leaves < p_.max_leaf_nodes) {
+        const std::uint32_t id = open.top();
+        open.pop();
+        split_node(id, out);
+        ++leaves;
+        for (auto child : {nodes[id].left, nodes[id].right})
+          if (nodes[static_cast<std::size_t>(child)].split.found) open.push(static_cast<std::uint32_t>(child));
+      }
+      for (auto& n : nodes)
+        if (n.left < 0) n.split.found = false;
+    }
+    flatten(out);
+    return out;
+  }
+
+ private:
+  void add_node(std::uint32_t begin, std::uint32_t end, std::uint32_t depth, double w, double wp) {
+    grow_node n;
+    n.begin = begin;
+    n.end = end;
+    n.depth = depth;
+    n.w = w;
+    n.wp = wp;
+    n.impurity = node_impurity(p_.split_criterion, w, wp);
+    const std::size_t count = end - begin;
+    const bool leaf = (p_.max_depth > 0 && depth >= p_.max_depth) || count < p_.min_samples_split ||
+                      count < 2 * p_.min_samples_leaf || w < 2 * min_weight_leaf_ ||
+                      n.impurity <= std::numeric_limits<double>::epsilon();
+    if (!leaf) {
+      find_split(n);
+      if (n.split.found) {
+        const auto& s = n.split;
+        const double il = node_impurity(p_.split_criterion, s.wl, s.wpl);
+        const double ir = node_impurity(p_.split_criterion, s.wr, s.wpr);
+        n.improvement = (w / root_weight_) * (n.impurity - s.wr / w * ir - s.wl / w * il);
+        if (n.improvement + std::numeric_limits<double>::epsilon() < p_.min_impurity_decrease) n.split.found = false;
+      }
+    }
+    s_.nodes.push_back(n);
+  }
+
+  void split_node(std::uint32_t id, grown_tree& out) {
+    // Copy: add_node may reallocate the vector.
+    const grow_node n = s_.nodes[id];
+    const auto& s = n.split;
+    const std::uint16_t* col = X_.column(s.feature);
+    const std::uint32_t missing = X_.n_bins[s.feature];
+    std::uint32_t* mid = std::partition(idx_ + n.begin, idx_ + n.end, [&](std::uint32_t row) {
+      const std::uint32_t c = col[row];
+      return c == missing ? s.missing_left : c <= s.split_code;
+    });
+    const auto m = static_cast<std::uint32_t>(mid - idx_);
+    const double il = node_impurity(p_.split_criterion, s.wl, s.wpl);
+    const double ir = node_impurity(p_.split_criterion, s.wr, s.wpr);
+    out.importance[s.feature] += n.w * n.impurity - s.wl * il - s.wr * ir;
+    const auto left = static_cast<std::int32_t>(s_.nodes.size());
+    add_node(n.begin, m, n.depth + 1, s.wl, s.wpl);
+    const auto right = static_cast<std::int32_t>(s_.nodes.size());
+    add_node(m, n.end, n.depth + 1, s.wr, s.wpr);
+    s_.nodes[id].left = left;
+    s_.nodes[id].right = right;
+  }
+
+  // Draws candidate features without replacement until mtry non-constant ones have been evaluated
+  // (or none is left), as scikit-learn does.
+  void find_split(grow_node& n) {
+    const std::size_t p = X_.n_features;
+    std::size_t visited = 0;
+    for (std::size_t j = 0; j < p && visited < mtry_; ++j) {
+      const std::size_t r = j + static_cast<std::size_t>(g_->below(p - j));
+      std::swap(s_.features[j], s_.features[r]);
+      const std::uint32_t f = s_.features[j];
+      const bool constant = p_.split_strategy == splitter::best ? evaluate_best(n, f) : evaluate_random(n, f);
+      if (!constant) ++visited;
+    }
+  }
+
+  // Whether a split with the given left side is allowed; if so and better, records it.
+  void consider(grow_node& n, std::uint32_t f, double wl, double wpl, std::uint32_t nl, std::uint32_t code,
+                bool missing_left, float threshold) {
+    const std::uint32_t count = n.end - n.begin;
+    const std::uint32_t nr = count - nl;
+    const double wr = n.w - wl;
+    // Sums by subtraction can stray below 0 or above the total by rounding.
+    const double wpr = std::min(wr, std::max(0.0, n.wp - wpl));
+    if (nl < p_.min_samples_leaf || nr < p_.min_samples_leaf) return;
+    if (wl < min_weight_leaf_ || wr < min_weight_leaf_ || wl <= 0 || wr <= 0) return;
+    const double proxy = split_proxy(p_.split_criterion, wl, wpl, wr, wpr);
+    if (proxy > n.split.proxy) {
+      auto& s = n.split;
+      s.found = true;
+      s.feature = f;
+      s.split_code = code;
+      s.missing_left = missing_left;
+      s.threshold = threshold;
+      s.proxy = proxy;
+      s.wl = wl;
+      s.wpl = wpl;
+      s.wr = wr;
+      s.wpr = wpr;
+      s.nl = nl;
+      s.nr = nr;
+    }
+  }
+
+  // The threshold between bins a < b: scikit-learn's midpoint, then the largest float not above it.
+  float midpoint(std::uint32_t f, std::uint32_t a, std::uint32_t b) const {
+    const double lo = X_.upper[f][a];
+    const double hi = X_.lower[f][b];
+    double t = lo / 2.0 + hi / 2.0;
+    if (t == hi || std::isinf(t) || std::isnan(t)) t = lo;
+    return float_floor(t);
+  }
+
+  // Builds the node's groups of equal codes for feature f (ascending; the missing group last).
+  void build_groups(const grow_node& n, std::uint32_t f) {
+    auto& groups = s_.groups;
+    groups.clear();
+    const std::uint16_t* col = X_.column(f);
+    const std::uint32_t nb = X_.n_bins[f];
+    const std::uint32_t count = n.end - n.begin;
+    // Counting wins while the bins to clear and scan are few compared with the sort's work.
+    const bool histogram = nb <= 64 || static_cast<double>(nb) <= 2.0 * count * std::log2(count + 1.0);
+    if (histogram) {
+      auto* h = s_.hist.data();
+      std::fill(h, h + nb + 1, tree_scratch::bin{0, 0, 0});
+      for (std::uint32_t i = n.begin; i < n.end; ++i) {
+        const std::uint32_t row = idx_[i];
+        auto& b = h[col[row]];
+        const double w = w_[row];
+        b.w += w;
+        b.wp += w * y_[row];
+        ++b.n;
+      }
+      for (std::uint32_t c = 0; c <= nb; ++c)
+        if (h[c].n) groups.push_back({c, h[c].n, h[c].w, h[c].wp});
+    } else {
+      auto& keys = s_.keys;
+      keys.resize(count);
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint32_t row = idx_[n.begin + i];
+        keys[i] = (static_cast<std::uint64_t>(col[row]) << 32) | row;
+      }
+      if (count <= 24) {
+        for (std::size_t i = 1; i < count; ++i)
+          for (std::size_t j = i; j > 0 && keys[j - 1] > keys[j]; --j) std::swap(keys[j - 1], keys[j]);
+      } else {
+        std::sort(keys.begin(), keys.end());
+      }
+      for (auto k : keys) {
+        const auto c = static_cast<std::uint32_t>(k >> 32);
+        const auto row = static_cast<std::uint32_t>(k);
+        if (groups.empty() || groups.back().code != c) groups.push_back({c, 0, 0, 0});
+        auto& g = groups.back();
+        const double w = w_[row];
+        g.w += w;
+        g.wp += w * y_[row];
+        ++g.n;
+      }
+    }
+  }
+
+  // Threshold of the split "every present value left, missing right": every finite float is <= it
+  // (inputs beyond float range are rejected), and unlike infinity it is representable in JSON.
+  static constexpr float all_present_left = std::numeric_limits<float>::max();
+
+  // Returns true when feature f is constant in the node.
+  bool evaluate_best(grow_node& n, std::uint32_t f) {
+    build_groups(n, f);
+    const auto& groups = s_.groups;
+    if (groups.size() <= 1) return true;
+    const std::uint32_t nb = X_.n_bins[f];
+    const bool has_missing = groups.back().code == nb;
+    const std::size_t present = groups.size() - (has_missing ? 1 : 0);
+    const double mw = has_missing ? groups.back().w : 0;
+    const double mwp = has_missing ? groups.back().wp : 0;
+    const std::uint32_t mn = has_missing ? groups.back().n : 0;
+    const std::uint32_t count = n.end - n.begin;
+    double wl = 0, wpl = 0;
+    std::uint32_t nl = 0;
+    for (std::size_t i = 0; i + 1 < present; ++i) {
+      wl += groups[i].w;
+      wpl += groups[i].wp;
+      nl += groups[i].n;
+      const float t = midpoint(f, groups[i].code, groups[i + 1].code);
+      if (has_missing) {
+        consider(n, f, wl, wpl, nl, groups[i].code, false, t);
+        consider(n, f, wl + mw, wpl + mwp, nl + mn, groups[i].code, true, t);
+      } else {
+        // No missing value seen here: at prediction a NaN follows the majority of training rows.
+        consider(n, f, wl, wpl, nl, groups[i].code, nl >= count - nl, t);
+      }
+    }
+    if (has_missing) {
+      // Every present value left, the missing ones right.
+      consider(n, f, n.w - mw, n.wp - mwp, count - mn, nb - 1, false, all_present_left);
+    }
+    return false;
+  }
+
+  // Extremely randomized trees: one threshold drawn uniformly between the node's min and max value.
+  bool evaluate_random(grow_node& n, std::uint32_t f) {
+    const std::uint16_t* col = X_.column(f);
+    const std::uint32_t nb = X_.n_bins[f];
+    std::uint32_t lo = std::numeric_limits<std::uint32_t>::max(), hi = 0, mn = 0;
+    double mw = 0, mwp = 0;
+    for (std::uint32_t i = n.begin; i < n.end; ++i) {
+      const std::uint32_t row = idx_[i];
+      const std::uint32_t c = col[row];
+      if (c == nb) {
+        ++mn;
+        mw += w_[row];
+        mwp += w_[row] * y_[row];
+      } else {
+        lo = std::min(lo, c);
+        hi = std::max(hi, c);
+      }
+    }
+    const std::uint32_t count = n.end - n.begin;
+    if (mn == count) return true;  // all missing
+    if (lo == hi) {
+      if (mn == 0) return true;
+      consider(n, f, n.w - mw, n.wp - mwp, count - mn, nb - 1, false, all_present_left);
+      return false;
+    }
+    const double vmin = X_.lower[f][lo], vmax = X_.upper[f][hi];
+    double t = vmin + g_->uniform() * (vmax - vmin);
+    if (t >= vmax) t = vmin;
+    const auto& up = X_.upper[f];
+    // Last bin whose values are all <= t, kept within [lo, hi).
+    auto it = std::upper_bound(up.begin() + lo, up.begin() + hi, static_cast<float>(float_floor(t)));
+    std::uint32_t code = it == up.begin() + lo ? lo : static_cast<std::uint32_t>(it - up.begin()) - 1;
+    float threshold = float_floor(t);
+    if (threshold < up[code] || threshold >= X_.lower[f][code + 1]) threshold = midpoint(f, code, code + 1);
+    double wl = 0, wpl = 0;
+    std::uint32_t nl = 0;
+    for (std::uint32_t i = n.begin; i < n.end; ++i) {
+      const std::uint32_t row = idx_[i];
+      const std::uint32_t c = col[row];
+      if (c <= code) {
+        wl += w_[row];
+        wpl += w_[row] * y_[row];
+        ++nl;
+      }
+    }
+    if (mn > 0) {
+      consider(n, f, wl, wpl, nl, code, false, threshold);
+      consider(n, f, wl + mw, wpl + mwp, nl + mn, code, true, threshold);
+    } else {
+      consider(n, f, wl, wpl, nl, code, nl >= count - nl, threshold);
+    }
+    return false;
+  }
+
+  // Pre-order layout: left child at i + 1, right child index stored.
+  void flatten(grown_tree& out) const {
+    const auto& nodes = s_.nodes;
+    out.nodes.clear();
+    out.nodes.reserve(nodes.size());
+    struct item {
+      std::uint32_t id;
+      std::int64_t parent;  // flat index of the parent whose right child this is, or -1
+    };
+    std::vector<item> stack{{0, -1}};
+    while (!stack.empty()) {
+      const item it = stack.back();
+      stack.pop_back();
+      const auto pos = static_cast<std::uint32_t>(out.nodes.size());
+      if (it.parent >= 0) out.nodes[static_cast<std::size_t>(it.parent)].right = pos;
+      const auto& n = nodes[it.id];
+      const float value = n.w > 0 ? static_cast<float>(std::min(1.0, std::max(0.0, n.wp / n.w))) : 0.0f;
+      if (n.left < 0 || !n.split.found) {
+        out.nodes.push_back(tree_node::leaf(value));
+      } else {
+        out.nodes.push_back(tree_node::split(n.split.feature, n.split.threshold, n.split.missing_left, value, 0));
+        stack.push_back({static_cast<std::uint32_t>(n.right), pos});
+        stack.push_back({static_cast<std::uint32_t>(n.left), -1});
+      }
+    }
+  }
+
+  const tree_params& p_;
+  const binned_features& X_;
+  const std::uint8_t* y_;
+  const double* w_;
+  std::size_t mtry_;
+  tree_scratch& s_;
+  std::uint32_t* idx_ = nullptr;
+  rng* g_ = nullptr;
+  double root_weight_ = 0;
+  double min_weight_leaf_ = 0;
+};
+
+}  // namespace detail
+}  // namespace churn

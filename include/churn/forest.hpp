@@ -1,0 +1,668 @@
+#pragma once
+// Random forest for binary classification: the trainer (forest_params + fit_forest) and the trained,
+// immutable model (random_forest). scikit-learn's RandomForestClassifier is the reference for the
+// meaning of every parameter; docs/model-format.md describes the saved form.
+//
+// Determinism: tree t is grown from its own generator seeded with derive_seed(random_state, t), and
+// every sum over trees runs in tree order, so the model and all its outputs are bit-identical whatever
+// the number of threads.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <churn/detail/forest_data.hpp>
+#include <churn/detail/forest_tree.hpp>
+#include <churn/detail/parallel.hpp>
+#include <churn/detail/rng.hpp>
+#include <churn/error.hpp>
+#include <churn/tree.hpp>
+
+namespace churn {
+
+/// How classes are weighted (scikit-learn's `class_weight`).
+enum class class_weight_mode {
+  none,                ///< every sample counts by its sample weight
+  balanced,            ///< weight n / (n_classes * count(class)) from the training labels
+  balanced_subsample,  ///< the same, computed on each tree's bootstrap sample
+  given                ///< the weights in forest_params::class_weights
+};
+
+inline std::string to_string(class_weight_mode m) {
+  switch (m) {
+    case class_weight_mode::none: return "none";
+    case class_weight_mode::balanced: return "balanced";
+    case class_weight_mode::balanced_subsample: return "balanced_subsample";
+    case class_weight_mode::given: return "given";
+  }
+  return "?";
+}
+
+/// Throws parameter_error for an unknown name.
+inline class_weight_mode class_weight_mode_from_string(const std::string& s) {
+  if (s == "none") return class_weight_mode::none;
+  if (s == "balanced") return class_weight_mode::balanced;
+  if (s == "balanced_subsample") return class_weight_mode::balanced_subsample;
+  if (s == "given") return class_weight_mode::given;
+  throw parameter_error("class_weight", "'" + s + "'", "'none', 'balanced', 'balanced_subsample', 'given'");
+}
+
+/// Hyper-parameters of a forest. Names and meanings follow scikit-learn's RandomForestClassifier.
+struct forest_params {
+  std::size_t n_estimators = 100;
+  tree_params tree;
+  bool bootstrap = true;
+  std::size_t max_samples = 0;        ///< rows drawn per tree (bootstrap only); 0: see max_samples_fraction
+  double max_samples_fraction = 0;    ///< fraction of rows drawn per tree in (0, 1]; 0 (with max_samples 0): all
+  class_weight_mode class_weight = class_weight_mode::none;
+  std::array<double, 2> class_weights{{1.0, 1.0}};  ///< used with class_weight_mode::given
+  bool oob_score = false;             ///< compute the out-of-bag score and probabilities (bootstrap only)
+  int n_jobs = 1;                     ///< threads; -1: all cores
+  std::uint64_t random_state = 0;
+
+  /// Throws parameter_error naming the first invalid parameter.
+  void validate() const {
+    if (n_estimators < 1) throw parameter_error("n_estimators", std::to_string(n_estimators), "an integer >= 1");
+    tree.validate();
+    if (!bootstrap && (max_samples != 0 || max_samples_fraction != 0))
+      throw parameter_error("max_samples", max_samples ? std::to_string(max_samples) : std::to_string(max_samples_fraction),
+                            "None when bootstrap is False");
+    if (max_samples != 0 && max_samples_fraction != 0)
+      throw parameter_error("max_samples", "both a count and a fraction", "one of them");
+    if (!(max_samples_fraction >= 0 && max_samples_fraction <= 1))
+      throw parameter_error("max_samples", std::to_string(max_samples_fraction), "a fraction in (0, 1]");
+    if (oob_score && !bootstrap)
+      throw parameter_error("oob_score", "True", "False when bootstrap is False (out-of-bag needs bootstrap)");
+    for (double w : class_weights)
+      if (!(w >= 0) || std::isinf(w))
+        throw parameter_error("class_weight", std::to_string(w), "finite weights >= 0");
+    if (n_jobs == 0) throw parameter_error("n_jobs", "0", "a positive number of threads, or -1 for all cores");
+  }
+};
+
+/// Decision-path contributions of one prediction (Saabas): bias + sum(values) == P(class 1).
+struct contribution {
+  double bias = 0;             ///< mean over trees of the root's P(class 1)
+  std::vector<double> values;  ///< per feature
+};
+
+/// Everything a trained forest consists of; the unit that is saved and loaded.
+struct forest_parts {
+  std::size_t n_features = 0;
+  std::vector<std::string> feature_names;   ///< empty, or one per feature
+  nlohmann::json classes = nlohmann::json::array({0, 1});  ///< the labels behind codes 0 and 1
+  forest_params params;
+  double threshold = 0.5;                   ///< predict() says class 1 when P(class 1) > threshold
+  std::vector<tree_node> nodes;             ///< all trees, concatenated, each in pre-order
+  std::vector<std::uint32_t> tree_offsets;  ///< tree t is nodes[tree_offsets[t], tree_offsets[t+1])
+  std::vector<double> feature_importances;  ///< impurity-based (MDI), sums to 1 (or all 0)
+  double oob_score = std::numeric_limits<double>::quiet_NaN();  ///< NaN when not computed
+  std::vector<double> oob_probability;      ///< per training row; NaN for rows never out of bag (not saved)
+  nlohmann::json metadata = nlohmann::json::object();  ///< free-form, filled by applications
+};
+
+namespace detail {
+
+/// The first problem found in one tree (empty message: none). `field` names the JSON array of the
+/// model format (see docs/model-format.md) so that the loader can report "/trees/t/<field>/<node>".
+struct tree_problem {
+  std::string field;
+  std::size_t node = 0;
+  std::string message;
+  bool ok() const noexcept { return message.empty(); }
+};
+
+/// Checks one pre-order tree: features in range, thresholds not NaN, values in [0, 1], and child
+/// links that visit every node exactly once in pre-order (so traversal always ends in a leaf).
+inline tree_problem check_tree(const tree_node* nodes, std::size_t n, std::size_t n_features) {
+  if (n == 0) return {"value", 0, "a tree must have at least one node"};
+  for (std::size_t i = 0; i < n; ++i) {
+    const tree_node& nd = nodes[i];
+    if (!(nd.value >= 0.0f && nd.value <= 1.0f))
+      return {"value", i, "node value " + std::to_string(nd.value) + " is not a probability in [0, 1]"};
+    if (nd.is_leaf()) continue;
+    if (nd.feature() >= n_features)
+      return {"feature", i, "split feature " + std::to_string(nd.feature()) + " out of range (the model has " +
+                                std::to_string(n_features) + " features)"};
+    if (std::isnan(nd.threshold)) return {"threshold", i, "split threshold is NaN"};
+  }
+  // Walk in pre-order: node i must be the next expected index; an internal node's right child must be
+  // where its left subtree ends.
+  struct pending_right {
+    std::size_t parent, child;
+  };
+  std::vector<pending_right> pending;
+  std::size_t expected = 0;
+  std::size_t current = 0;
+  for (;;) {
+    ++expected;
+    const tree_node& nd = nodes[current];
+    if (!nd.is_leaf()) {
+      if (current + 1 >= n) return {"right", current, "left child " + std::to_string(current + 1) + " is past the end of the tree"};
+      if (nd.right <= current + 1 || nd.right >= n)
+        return {"right", current, "right child index " + std::to_string(nd.right) + " out of range (" +
+                                      std::to_string(current + 2) + ".." + std::to_string(n - 1) + ")"};
+      pending.push_back({current, nd.right});
+      current = current + 1;
+      continue;
+    }
+    if (pending.empty()) break;
+    const pending_right next = pending.back();
+    pending.pop_back();
+    if (next.child != expected)
+      return {"right", next.parent, "right child index " + std::to_string(next.child) + " should be " +
+                                        std::to_string(expected) + " (subtrees overlap or leave gaps)"};
+    current = next.child;
+  }
+  if (expected != n)
+    return {"right", expected, std::to_string(n - expected) + " node(s) unreachable from the root"};
+  return {};
+}
+
+/// Area under the ROC curve with ties counting one half (Mann-Whitney). NaN when a class is absent.
+inline double roc_auc(const std::vector<int>& y, const std::vector<double>& score) {
+  const std::size_t n = y.size();
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score[a] < score[b]; });
+  double pos = 0, rank_sum = 0;
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t j = i;
+    while (j < n && score[order[j]] == score[order[i]]) ++j;
+    const double mid_rank = (static_cast<double>(i) + static_cast<double>(j) + 1) / 2.0;
+    for (std::size_t k = i; k < j; ++k)
+      if (y[order[k]] == 1) {
+        pos += 1;
+        rank_sum += mid_rank;
+      }
+    i = j;
+  }
+  const double neg = static_cast<double>(n) - pos;
+  if (pos == 0 || neg == 0) return std::numeric_limits<double>::quiet_NaN();
+  return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
+}
+
+}  // namespace detail
+
+/// A trained random forest. Immutable apart from its metadata and decision threshold; every const
+/// member function is safe to call from several threads at once.
+class random_forest {
+ public:
+  random_forest() = default;
+
+  /// Assembles a model from its parts, checking every tree.
+  /// Throws model_format_error (with the JSON path of the bad element) for inconsistent parts.
+  explicit random_forest(forest_parts parts) : p_(std::move(parts)) { check(); }
+
+  std::size_t n_features() const noexcept { return p_.n_features; }
+  std::size_t n_trees() const noexcept { return p_.tree_offsets.empty() ? 0 : p_.tree_offsets.size() - 1; }
+  std::size_t n_nodes() const noexcept { return p_.nodes.size(); }
+  std::size_t n_leaves() const noexcept {
+    return static_cast<std::size_t>(std::count_if(p_.nodes.begin(), p_.nodes.end(), [](const tree_node& n) { return n.is_leaf(); }));
+  }
+  /// Bytes taken by the nodes (16 per node) and the tree offsets.
+  std::size_t memory_bytes() const noexcept { return p_.nodes.size() * sizeof(tree_node) + p_.tree_offsets.size() * 4; }
+  const std::vector<std::string>& feature_names() const noexcept { return p_.feature_names; }
+  const nlohmann::json& classes() const noexcept { return p_.classes; }
+  const forest_params& params() const noexcept { return p_.params; }
+  const std::vector<double>& feature_importances() const noexcept { return p_.feature_importances; }
+  bool has_oob_score() const noexcept { return !std::isnan(p_.oob_score); }
+  double oob_score() const noexcept { return p_.oob_score; }
+  const std::vector<double>& oob_probability() const noexcept { return p_.oob_probability; }
+  const forest_parts& parts() const noexcept { return p_; }
+  const tree_node* tree(std::size_t t) const noexcept { return p_.nodes.data() + p_.tree_offsets[t]; }
+  std::size_t tree_size(std::size_t t) const noexcept { return p_.tree_offsets[t + 1] - p_.tree_offsets[t]; }
+
+  double threshold() const noexcept { return p_.threshold; }
+  /// Throws parameter_error unless 0 <= t <= 1.
+  void set_threshold(double t) {
+    if (!(t >= 0 && t <= 1)) throw parameter_error("threshold", std::to_string(t), "[0, 1]");
+    p_.threshold = t;
+  }
+  /// Free-form JSON saved with the model (feature descriptions, metrics, thresholds, ...).
+  const nlohmann::json& metadata() const noexcept { return p_.metadata; }
+  nlohmann::json& metadata() noexcept { return p_.metadata; }
+  void set_feature_names(std::vector<std::string> names) {
+    if (!names.empty() && names.size() != p_.n_features)
+      throw data_error("feature_names has " + std::to_string(names.size()) + " names for " +
+                       std::to_string(p_.n_features) + " features");
+    p_.feature_names = std::move(names);
+  }
+  void set_classes(nlohmann::json classes) {
+    if (!classes.is_array() || classes.size() != 2)
+      throw data_error("classes must be an array of the two class labels");
+    p_.classes = std::move(classes);
+  }
+
+  /// P(class 1) for one row of n_features() doubles. Trees are walked in lockstep so that their
+  /// memory loads overlap. Throws data_error for infinite values.
+  double predict_proba(const double* row) const {
+    std::vector<float> x(p_.n_features);
+    to_float_row(row, 0, x.data());
+    return predict_proba_float(x.data());
+  }
+
+  /// P(class 1) for a row already converted to float (no checks).
+  double predict_proba_float(const float* x) const noexcept {
+    constexpr std::size_t block = 16;
+    const std::size_t T = n_trees();
+    const tree_node* base = p_.nodes.data();
+    double sum = 0;
+    for (std::size_t t0 = 0; t0 < T; t0 += block) {
+      const std::size_t nb = std::min(block, T - t0);
+      const tree_node* root[block];
+      const tree_node* cur[block];
+      for (std::size_t k = 0; k < nb; ++k) root[k] = cur[k] = base + p_.tree_offsets[t0 + k];
+      bool active = true;
+      while (active) {
+        active = false;
+        for (std::size_t k = 0; k < nb; ++k) {
+          const tree_node* n = cur[k];
+          if (n->is_leaf()) continue;
+          n = n->goes_left(x[n->feature()]) ? n + 1 : root[k] + n->right;
+          cur[k] = n;
+          active |= !n->is_leaf();
+        }
+      }
+      for (std::size_t k = 0; k < nb; ++k) sum += cur[k]->value;
+    }
+    return sum / static_cast<double>(T);
+  }
+
+  /// P(class 1) for every row of X into out[0, X.rows). Rows are scored in blocks, tree by tree, so
+  /// that a tree's upper nodes stay in cache. Throws data_error for infinite values or a wrong width.
+  void predict_proba(const matrix_view& X, double* out, int n_jobs = 1) const {
+    check_width(X);
+    const std::size_t p = p_.n_features;
+    const std::size_t T = n_trees();
+    constexpr std::size_t block = 64;
+    detail::parallel_for_blocks(X.rows, block, detail::resolve_n_jobs(n_jobs),
+                                [&](std::size_t begin, std::size_t end, std::size_t) {
+      std::vector<float> xs((end - begin) * p);
+      double acc[block] = {};
+      for (std::size_t r = begin; r < end; ++r) to_float_row(X.row(r), r, xs.data() + (r - begin) * p);
+      const std::size_t m = end - begin;
+      for (std::size_t t = 0; t < T; ++t) {
+        const tree_node* root = tree(t);
+        for (std::size_t i = 0; i < m; ++i) acc[i] += find_leaf(root, xs.data() + i * p)->value;
+      }
+      for (std::size_t i = 0; i < m; ++i) out[begin + i] = acc[i] / static_cast<double>(T);
+    });
+  }
+
+  std::vector<double> predict_proba(const matrix_view& X, int n_jobs = 1) const {
+    std::vector<double> out(X.rows);
+    predict_proba(X, out.data(), n_jobs);
+    return out;
+  }
+
+  /// Class codes (0 or 1): 1 when P(class 1) > threshold().
+  std::vector<int> predict(const matrix_view& X, int n_jobs = 1) const {
+    std::vector<double> pr = predict_proba(X, n_jobs);
+    std::vector<int> out(pr.size());
+    for (std::size_t i = 0; i < pr.size(); ++i) out[i] = pr[i] > p_.threshold ? 1 : 0;
+    return out;
+  }
+
+  /// Decision-path contributions of one row: along each tree's path, the change of P(class 1) at
+  /// each split is credited to the split's feature; averaged over trees.
+  contribution contributions(const double* row) const {
+    std::vector<float> x(p_.n_features);
+    to_float_row(row, 0, x.data());
+    contribution c;
+    c.values.assign(p_.n_features, 0.0);
+    c.bias = contributions_float(x.data(), c.values.data());
+    return c;
+  }
+
+  /// For every row: out[r * (p + 1) + f] is feature f's contribution, out[r * (p + 1) + p] the bias.
+  void contributions(const matrix_view& X, double* out, int n_jobs = 1) const {
+    check_width(X);
+    const std::size_t p = p_.n_features;
+    detail::parallel_for_blocks(X.rows, 64, detail::resolve_n_jobs(n_jobs),
+                                [&](std::size_t begin, std::size_t end, std::size_t) {
+      std::vector<float> x(p);
+      for (std::size_t r = begin; r < end; ++r) {
+        to_float_row(X.row(r), r, x.data());
+        double* o = out + r * (p + 1);
+        std::fill(o, o + p, 0.0);
+        o[p] = contributions_float(x.data(), o);
+      }
+    });
+  }
+
+ private:
+  // Adds the mean per-tree contributions into values[0, p) and returns the bias.
+  double contributions_float(const float* x, double* values) const {
+    const std::size_t T = n_trees();
+    const std::size_t p = p_.n_features;
+    std::vector<double> sum(p, 0.0);
+    double bias = 0;
+    for (std::size_t t = 0; t < T; ++t) {
+      const tree_node* root = tree(t);
+      const tree_node* n = root;
+      bias += n->value;
+      while (!n->is_leaf()) {
+        const tree_node* next = n->goes_left(x[n->feature()]) ? n + 1 : root + n->right;
+        sum[n->feature()] += static_cast<double>(next->value) - static_cast<double>(n->value);
+        n = next;
+      }
+    }
+    for (std::size_t f = 0; f < p; ++f) values[f] += sum[f] / static_cast<double>(T);
+    return bias / static_cast<double>(T);
+  }
+
+  void check_width(const matrix_view& X) const {
+    if (X.cols != p_.n_features)
+      throw data_error("X has " + std::to_string(X.cols) + " features, but the model was trained with " +
+                       std::to_string(p_.n_features));
+  }
+
+  void to_float_row(const double* row, std::size_t r, float* x) const {
+    for (std::size_t f = 0; f < p_.n_features; ++f) x[f] = detail::checked_float(row[f], r, f);
+  }
+
+  void check() const {
+    if (p_.n_features == 0) throw model_format_error("/n_features", "must be at least 1");
+    if (p_.n_features > tree_node::max_features)
+      throw model_format_error("/n_features", "too many features (" + std::to_string(p_.n_features) + ")");
+    if (!p_.feature_names.empty() && p_.feature_names.size() != p_.n_features)
+      throw model_format_error("/feature_names", std::to_string(p_.feature_names.size()) + " names for " +
+                                                     std::to_string(p_.n_features) + " features");
+    if (!p_.feature_importances.empty() && p_.feature_importances.size() != p_.n_features)
+      throw model_format_error("/feature_importances", std::to_string(p_.feature_importances.size()) +
+                                                           " values for " + std::to_string(p_.n_features) + " features");
+    if (!p_.classes.is_array() || p_.classes.size() != 2)
+      throw model_format_error("/classes", "must be an array of the two class labels");
+    if (!(p_.threshold >= 0 && p_.threshold <= 1))
+      throw model_format_error("/threshold", "must be in [0, 1], got " + std::to_string(p_.threshold));
+    const auto& off = p_.tree_offsets;
+    if (off.size() < 2) throw model_format_error("/trees", "a forest needs at least one tree");
+    if (off.front() != 0 || off.back() != p_.nodes.size())
+      throw model_format_error("/trees", "tree offsets do not cover the node array");
+    for (std::size_t t = 0; t + 1 < off.size(); ++t) {
+      if (off[t + 1] <= off[t]) throw model_format_error("/trees/" + std::to_string(t), "tree has no nodes");
+      const auto problem = detail::check_tree(p_.nodes.data() + off[t], off[t + 1] - off[t], p_.n_features);
+      if (!problem.ok())
+        throw model_format_error("/trees/" + std::to_string(t) + "/" + problem.field + "/" + std::to_string(problem.node),
+                                 problem.message);
+    }
+  }
+
+  forest_parts p_;
+};
+
+namespace detail {
+
+// Per-thread buffers for growing trees.
+struct forest_worker {
+  tree_scratch scratch;
+  std::vector<std::uint32_t> counts;
+  std::vector<double> weight;
+  std::vector<std::uint32_t> idx;
+};
+
+// Per-class weights from (possibly bootstrap-repeated) class counts, as scikit-learn's "balanced".
+inline std::array<double, 2> balanced_weights(double n0, double n1) {
+  const double k = (n0 > 0 ? 1.0 : 0.0) + (n1 > 0 ? 1.0 : 0.0);
+  const double n = n0 + n1;
+  return {{n0 > 0 ? n / (k * n0) : 0.0, n1 > 0 ? n / (k * n1) : 0.0}};
+}
+
+}  // namespace detail
+
+/// Trains a forest on X (rows x features, row-major doubles, NaN = missing) and labels y (0 or 1).
+/// `sample_weight` may be null (all 1). `feature_names` may be empty or one per column.
+/// Throws parameter_error for invalid params, data_error for bad input (naming row and column).
+/// Complexity: about O(n_estimators * n log n * max_features * depth-ish) / threads.
+inline random_forest fit_forest(const forest_params& params, const matrix_view& X, const int* y,
+                                const double* sample_weight = nullptr, std::vector<std::string> feature_names = {}) {
+  params.validate();
+  const std::size_t n = X.rows;
+  const std::size_t p = X.cols;
+  if (n == 0) throw data_error("X has no rows; a forest needs at least one sample");
+  if (p == 0) throw data_error("X has no columns; a forest needs at least one feature");
+  if (n >= std::numeric_limits<std::uint32_t>::max() / 2) throw data_error("X has too many rows (" + std::to_string(n) + ")");
+  if (p > tree_node::max_features) throw data_error("X has too many columns (" + std::to_string(p) + ")");
+  if (!feature_names.empty() && feature_names.size() != p)
+    throw data_error("feature_names has " + std::to_string(feature_names.size()) + " names for " + std::to_string(p) + " columns");
+  std::vector<std::uint8_t> labels(n);
+  double count[2] = {0, 0};
+  for (std::size_t i = 0; i < n; ++i) {
+    if (y[i] != 0 && y[i] != 1) throw data_error("y[" + std::to_string(i) + "] = " + std::to_string(y[i]) + "; labels must be 0 or 1");
+    labels[i] = static_cast<std::uint8_t>(y[i]);
+    count[y[i]] += 1;
+  }
+  std::vector<double> base_weight(n, 1.0);
+  if (sample_weight) {
+    double total = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double w = sample_weight[i];
+      if (!(w >= 0) || std::isinf(w))
+        throw data_error("sample_weight[" + std::to_string(i) + "] = " + std::to_string(w) + "; weights must be finite and >= 0");
+      base_weight[i] = w;
+      total += w;
+    }
+    if (!(total > 0)) throw data_error("sample_weight sums to 0; at least one sample needs a positive weight");
+  }
+  std::array<double, 2> cw{{1.0, 1.0}};
+  if (params.class_weight == class_weight_mode::given) cw = params.class_weights;
+  if (params.class_weight == class_weight_mode::balanced ||
+      (params.class_weight == class_weight_mode::balanced_subsample && !params.bootstrap))
+    cw = detail::balanced_weights(count[0], count[1]);
+  const bool per_tree_balance = params.class_weight == class_weight_mode::balanced_subsample && params.bootstrap;
+  for (std::size_t i = 0; i < n; ++i) base_weight[i] *= cw[labels[i]];
+
+  const int threads = detail::resolve_n_jobs(params.n_jobs);
+  const detail::binned_features data = detail::bin_features(X, threads);
+  const std::size_t mtry = params.tree.max_features.resolve(p);
+  std::size_t draws = n;
+  if (params.max_samples) {
+    if (params.max_samples > n)
+      throw parameter_error("max_samples", std::to_string(params.max_samples), "at most the number of rows, " + std::to_string(n));
+    draws = params.max_samples;
+  } else if (params.max_samples_fraction > 0) {
+    draws = std::max<std::size_t>(1, static_cast<std::size_t>(std::round(params.max_samples_fraction * static_cast<double>(n))));
+  }
+
+  const std::size_t T = params.n_estimators;
+  std::vector<detail::grown_tree> trees(T);
+  const std::size_t words = (n + 63) / 64;
+  std::vector<std::uint64_t> inbag(params.oob_score ? T * words : 0);
+  std::vector<detail::forest_worker> workers(static_cast<std::size_t>(threads));
+  detail::parallel_for(T, threads, [&](std::size_t t, std::size_t wi) {
+    auto& wk = workers[wi];
+    detail::rng g(detail::derive_seed(params.random_state, t));
+    wk.counts.assign(n, params.bootstrap ? 0u : 1u);
+    if (params.bootstrap)
+      for (std::size_t k = 0; k < draws; ++k) ++wk.counts[static_cast<std::size_t>(g.below(n))];
+    std::array<double, 2> tw{{1.0, 1.0}};
+    if (per_tree_balance) {
+      double c0 = 0, c1 = 0;
+      for (std::size_t i = 0; i < n; ++i) (labels[i] ? c1 : c0) += wk.counts[i];
+      tw = detail::balanced_weights(c0, c1);
+    }
+    wk.weight.assign(n, 0.0);
+    wk.idx.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      const double w = wk.counts[i] * base_weight[i] * tw[labels[i]];
+      if (w > 0) {
+        wk.weight[i] = w;
+        wk.idx.push_back(static_cast<std::uint32_t>(i));
+      }
+    }
+    if (params.oob_score)
+      for (std::size_t i = 0; i < n; ++i)
+        if (wk.counts[i]) inbag[t * words + i / 64] |= std::uint64_t{1} << (i % 64);
+    if (wk.idx.empty()) {
+      // Every drawn sample has zero weight: the tree can only say what the whole data says.
+      double w = 0, wp = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        w += base_weight[i];
+        wp += base_weight[i] * labels[i];
+      }
+      trees[t].nodes = {tree_node::leaf(w > 0 ? static_cast<float>(wp / w) : 0.0f)};
+      trees[t].importance.assign(p, 0.0);
+      return;
+    }
+    detail::tree_grower grower(params.tree, data, labels.data(), wk.weight.data(), mtry, wk.scratch);
+    trees[t] = grower.grow(wk.idx, g);
+  });
+
+  forest_parts parts;
+  parts.n_features = p;
+  parts.feature_names = std::move(feature_names);
+  parts.params = params;
+  parts.tree_offsets.reserve(T + 1);
+  parts.tree_offsets.push_back(0);
+  std::size_t total_nodes = 0;
+  for (const auto& tr : trees) total_nodes += tr.nodes.size();
+  if (total_nodes >= std::numeric_limits<std::uint32_t>::max())
+    throw data_error("the forest has too many nodes (" + std::to_string(total_nodes) + "); use fewer or smaller trees");
+  parts.nodes.reserve(total_nodes);
+  // Mean decrease in impurity, normalised per tree and then over the forest, as scikit-learn does.
+  std::vector<double> importance(p, 0.0);
+  std::size_t counted = 0;
+  for (auto& tr : trees) {
+    parts.nodes.insert(parts.nodes.end(), tr.nodes.begin(), tr.nodes.end());
+    parts.tree_offsets.push_back(static_cast<std::uint32_t>(parts.nodes.size()));
+    if (tr.nodes.size() > 1 && tr.root_weight > 0) {
+      double s = 0;
+      for (auto& v : tr.importance) s += (v /= tr.root_weight);
+      if (s > 0)
+        for (std::size_t f = 0; f < p; ++f) importance[f] += tr.importance[f] / s;
+      ++counted;
+    }
+    std::vector<tree_node>().swap(tr.nodes);
+  }
+  const double isum = std::accumulate(importance.begin(), importance.end(), 0.0);
+  if (counted > 0 && isum > 0)
+    for (auto& v : importance) v /= isum;
+  parts.feature_importances = std::move(importance);
+
+  if (params.oob_score) {
+    parts.oob_probability.assign(n, std::numeric_limits<double>::quiet_NaN());
+    std::vector<std::uint8_t> correct(n, 0);
+    std::vector<std::uint8_t> seen(n, 0);
+    const auto& nodes = parts.nodes;
+    const auto& off = parts.tree_offsets;
+    detail::parallel_for_blocks(n, 256, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
+      std::vector<float> x(p);
+      for (std::size_t i = begin; i < end; ++i) {
+        for (std::size_t f = 0; f < p; ++f) x[f] = static_cast<float>(X(i, f));
+        double sum = 0;
+        std::size_t k = 0;
+        for (std::size_t t = 0; t < T; ++t) {
+          if (inbag[t * words + i / 64] >> (i % 64) & 1) continue;
+          sum += find_leaf(nodes.data() + off[t], x.data())->value;
+          ++k;
+        }
+        if (k) {
+          parts.oob_probability[i] = sum / static_cast<double>(k);
+          seen[i] = 1;
+        }
+        // Rows never out of bag count as predicted class 0, as in scikit-learn.
+        const int pred = k && parts.oob_probability[i] > 0.5 ? 1 : 0;
+        correct[i] = pred == labels[i];
+      }
+    });
+    parts.oob_score = static_cast<double>(std::accumulate(correct.begin(), correct.end(), std::size_t{0})) / static_cast<double>(n);
+  }
+  return random_forest(std::move(parts));
+}
+
+/// Convenience overload taking vectors.
+inline random_forest fit_forest(const forest_params& params, const matrix_view& X, const std::vector<int>& y,
+                                const std::vector<double>& sample_weight = {}, std::vector<std::string> feature_names = {}) {
+  if (y.size() != X.rows)
+    throw data_error("y has " + std::to_string(y.size()) + " labels for " + std::to_string(X.rows) + " rows");
+  if (!sample_weight.empty() && sample_weight.size() != X.rows)
+    throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " + std::to_string(X.rows) + " rows");
+  return fit_forest(params, X, y.data(), sample_weight.empty() ? nullptr : sample_weight.data(), std::move(feature_names));
+}
+
+/// What permutation importance measures.
+enum class importance_scoring { accuracy, roc_auc };
+
+/// Result of permutation_importance: per feature the mean and standard deviation over repeats of
+/// (baseline score - score with the feature's column shuffled); `scores[f * n_repeats + r]` the drops.
+struct permutation_importance_result {
+  double baseline = 0;
+  std::vector<double> mean, std;
+  std::vector<double> drops;
+  std::size_t n_repeats = 0;
+};
+
+/// Permutation feature importance (Breiman): for each feature and repeat, shuffle that column (with a
+/// seed derived from (seed, feature, repeat)), score the model, and record the drop. Parallel over
+/// (feature, repeat); results do not depend on n_jobs.
+/// Throws data_error for bad X / y, parameter_error for n_repeats < 1.
+inline permutation_importance_result permutation_importance(const random_forest& model, const matrix_view& X,
+                                                            const std::vector<int>& y, importance_scoring scoring,
+                                                            std::size_t n_repeats = 5, std::uint64_t seed = 0,
+                                                            int n_jobs = 1) {
+  if (n_repeats < 1) throw parameter_error("n_repeats", std::to_string(n_repeats), "an integer >= 1");
+  if (X.cols != model.n_features())
+    throw data_error("X has " + std::to_string(X.cols) + " features, but the model was trained with " + std::to_string(model.n_features()));
+  if (y.size() != X.rows) throw data_error("y has " + std::to_string(y.size()) + " labels for " + std::to_string(X.rows) + " rows");
+  for (std::size_t i = 0; i < y.size(); ++i)
+    if (y[i] != 0 && y[i] != 1) throw data_error("y[" + std::to_string(i) + "] = " + std::to_string(y[i]) + "; labels must be 0 or 1");
+  const std::size_t n = X.rows, p = X.cols;
+  std::vector<float> xf(n * p);
+  for (std::size_t r = 0; r < n; ++r)
+    for (std::size_t f = 0; f < p; ++f) xf[r * p + f] = detail::checked_float(X(r, f), r, f);
+  const double threshold = model.threshold();
+  auto score = [&](const std::vector<double>& prob) {
+    if (scoring == importance_scoring::roc_auc) return detail::roc_auc(y, prob);
+    std::size_t ok = 0;
+    for (std::size_t i = 0; i < n; ++i) ok += (prob[i] > threshold ? 1 : 0) == y[i];
+    return static_cast<double>(ok) / static_cast<double>(n);
+  };
+  const int threads = detail::resolve_n_jobs(n_jobs);
+  std::vector<double> base(n);
+  detail::parallel_for_blocks(n, 256, threads, [&](std::size_t b, std::size_t e, std::size_t) {
+    for (std::size_t i = b; i < e; ++i) base[i] = model.predict_proba_float(xf.data() + i * p);
+  });
+  permutation_importance_result res;
+  res.baseline = score(base);
+  res.n_repeats = n_repeats;
+  res.drops.assign(p * n_repeats, 0.0);
+  detail::parallel_for(p * n_repeats, threads, [&](std::size_t task, std::size_t) {
+    const std::size_t f = task / n_repeats;
+    detail::rng g(detail::derive_seed(seed, task));
+    std::vector<std::uint32_t> perm(n);
+    std::iota(perm.begin(), perm.end(), 0u);
+    for (std::size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[static_cast<std::size_t>(g.below(i))]);
+    std::vector<float> row(p);
+    std::vector<double> prob(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::copy(xf.data() + i * p, xf.data() + (i + 1) * p, row.begin());
+      row[f] = xf[perm[i] * p + f];
+      prob[i] = model.predict_proba_float(row.data());
+    }
+    res.drops[task] = res.baseline - score(prob);
+  });
+  res.mean.assign(p, 0.0);
+  res.std.assign(p, 0.0);
+  for (std::size_t f = 0; f < p; ++f) {
+    double m = 0;
+    for (std::size_t r = 0; r < n_repeats; ++r) m += res.drops[f * n_repeats + r];
+    m /= static_cast<double>(n_repeats);
+    double v = 0;
+    for (std::size_t r = 0; r < n_repeats; ++r) v += (res.drops[f * n_repeats + r] - m) * (res.drops[f * n_repeats + r] - m);
+    res.mean[f] = m;
+    res.std[f] = std::sqrt(v / static_cast<double>(n_repeats));
+  }
+  return res;
+}
+
+}  // namespace churn

@@ -1,0 +1,461 @@
+#pragma once
+// The simulator's machinery: the read-only tables of a run (chain, people, song catalogue), the users'
+// resumable state, and the time-sliced generation that makes the output independent of the thread count.
+// Public interface: churn/simulate.hpp.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <churn/detail/eventsim_data.hpp>
+#include <churn/detail/sim_parallel.hpp>
+#include <churn/detail/sim_rng.hpp>
+#include <churn/event.hpp>
+
+namespace churn {
+namespace detail {
+
+/// JSON string body of `text` (no surrounding quotes). '/' is written as "\/" as in the real logs.
+inline std::string sim_json_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (char ch : text) {
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '/': out += "\\/"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20) {
+          static constexpr char hex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += hex[(static_cast<unsigned char>(ch) >> 4) & 0xF];
+          out += hex[static_cast<unsigned char>(ch) & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out;
+}
+
+/// Settings of a run after validation and defaulting (see simulate_options).
+struct sim_settings {
+  std::uint64_t users = 0;
+  std::int64_t start_s = 0;
+  std::int64_t end_s = 0;
+  std::uint64_t seed = 0;
+  unsigned threads = 1;
+  std::array<double, eventsim::config_count> config_mix{};
+  double cancel_multiplier = 1.0;
+  double new_users_per_day = 0.0;
+  std::uint32_t catalogue_songs = 0;
+  double alpha_sigma = 0.0;
+  double beta_sigma = 0.0;
+  double registration_mean_days = 0.0;
+};
+
+/// A text with its JSON-escaped form.
+struct sim_text {
+  std::string raw;
+  std::string json;
+};
+
+/// The read-only tables of one run, built once and shared by all threads.
+struct sim_world {
+  sim_settings settings;
+  // Chain: cumulative transition thresholds, per config, laid out like eventsim::edge_p.
+  std::vector<double> cumulative;  // config_count * edge_count
+  // New-session first states per (auth, level): cumulative weights over eventsim::new_session.
+  std::array<std::vector<std::pair<std::uint8_t, double>>, 6> session_start;
+  alias_table mix, metros, agents, male_names, female_names, last_names, songs;
+  std::vector<sim_text> metro_text, agent_text, male_text, female_text, last_text;
+  // Catalogue.
+  std::vector<std::string> artist_names;      // ASCII letters and spaces only: no escaping needed
+  std::vector<std::string> song_titles;
+  std::vector<std::uint32_t> song_artist;
+  std::vector<std::uint32_t> song_length;     // units of 1e-5 s
+  std::uint8_t cancellation_state_free = 0, cancellation_state_paid = 0;
+
+  static std::size_t auth_level_slot(auth a, level l) noexcept {
+    const std::size_t ai = a == auth::guest ? 0 : a == auth::logged_in ? 1 : 2;
+    return ai * 2 + (l == level::paid ? 1 : 0);
+  }
+};
+
+template <std::size_t N>
+std::vector<double> sim_weights(const std::array<eventsim::weighted_text, N>& table) {
+  std::vector<double> w;
+  w.reserve(N);
+  for (const auto& row : table) w.push_back(static_cast<double>(row.weight));
+  return w;
+}
+template <std::size_t N>
+std::vector<sim_text> sim_texts(const std::array<eventsim::weighted_text, N>& table) {
+  std::vector<sim_text> out;
+  out.reserve(N);
+  for (const auto& row : table) out.push_back({std::string(row.text), sim_json_escape(row.text)});
+  return out;
+}
+
+/// A fixed song catalogue (the same for every seed: one service, one catalogue). Popularity follows a
+/// shifted Zipf law, 1 / (rank + 12)^0.9, which with 100,000 songs gives the real mini set's skew: about
+/// 58,000 distinct songs in 228,000 plays and a top song near 0.5 % of plays.
+inline void sim_build_catalogue(sim_world& w) {
+  namespace es = eventsim;
+  const std::uint32_t n_songs = w.settings.catalogue_songs;
+  const std::uint32_t n_artists = std::max<std::uint32_t>(1, n_songs / 5);
+  sim_rng rng(0x5EED5A11C0FFEEULL, 0);
+  auto pick = [&rng](const auto& words) { return std::string(words[rng.below(words.size())]); };
+  w.artist_names.resize(n_artists);
+  for (auto& name : w.artist_names) {
+    switch (rng.below(5)) {
+      case 0: name = "The " + pick(es::words_adjective) + " " + pick(es::words_noun) + "s"; break;
+      case 1: name = std::string(es::first_names_male[rng.below(es::first_names_male.size())].text) + " " +
+                     std::string(es::last_names[rng.below(es::last_names.size())].text);
+              break;
+      case 2: name = std::string(es::first_names_female[rng.below(es::first_names_female.size())].text) +
+                     " " + std::string(es::last_names[rng.below(es::last_names.size())].text);
+              break;
+      case 3: name = pick(es::words_adjective) + " " + pick(es::words_noun); break;
+      default: name = pick(es::words_noun) + " " + pick(es::words_noun); break;
+    }
+  }
+  // Artists are as skewed as songs: a few have many songs.
+  std::vector<double> artist_weight(n_artists);
+  for (std::uint32_t a = 0; a < n_artists; ++a) artist_weight[a] = 1.0 / std::pow(a + 5.0, 0.8);
+  const alias_table artist_pick(artist_weight);
+  w.song_titles.resize(n_songs);
+  w.song_artist.resize(n_songs);
+  w.song_length.resize(n_songs);
+  std::vector<double> popularity(n_songs);
+  for (std::uint32_t s = 0; s < n_songs; ++s) {
+    auto& title = w.song_titles[s];
+    switch (rng.below(6)) {
+      case 0: title = pick(es::words_adjective) + " " + pick(es::words_noun); break;
+      case 1: title = pick(es::words_verb) + " " + pick(es::words_noun); break;
+      case 2: title = pick(es::words_noun) + " Of The " + pick(es::words_noun); break;
+      case 3: title = pick(es::words_verb); break;
+      case 4: title = "The " + pick(es::words_adjective) + " " + pick(es::words_noun); break;
+      default: title = pick(es::words_noun); break;
+    }
+    w.song_artist[s] = artist_pick(rng);
+    // Lognormal lengths, median about 3:45, within 30 s .. 30 min.
+    const double seconds = std::clamp(225.0 * std::exp(0.38 * rng.normal()), 30.0, 1800.0);
+    w.song_length[s] = static_cast<std::uint32_t>(std::llround(seconds * 1e5));
+    popularity[s] = 1.0 / std::pow(s + 12.0, 0.9);
+  }
+  w.songs = alias_table(popularity);
+}
+
+inline void sim_build_chain(sim_world& w) {
+  namespace es = eventsim;
+  for (std::size_t s = 0; s < es::state_count; ++s) {
+    if (es::states[s].page == page::cancellation_confirmation)
+      (es::states[s].level == level::paid ? w.cancellation_state_paid : w.cancellation_state_free) =
+          static_cast<std::uint8_t>(s);
+  }
+  w.cumulative.assign(es::config_count * es::edge_count, 0.0);
+  for (std::size_t c = 0; c < es::config_count; ++c) {
+    for (std::size_t s = 0; s < es::state_count; ++s) {
+      const std::size_t b = es::edge_begin[s], e = es::edge_begin[s + 1];
+      std::vector<double> p(e - b);
+      for (std::size_t k = b; k < e; ++k) {
+        p[k - b] = static_cast<double>(es::edge_p[c][k]);
+        const auto& target = es::states[es::edge_target[k]];
+        if (target.page == page::cancel) p[k - b] *= w.settings.cancel_multiplier;
+        // eventsim sends 0.1 % of Cancels to Error instead of the confirmation; the real data has none
+        // (151 Cancels, 151 confirmations in mini and medium), so Cancel always confirms here.
+        if (es::states[s].page == page::cancel)
+          p[k - b] = target.page == page::cancellation_confirmation ? 1.0 : 0.0;
+      }
+      double total = 0;
+      for (double v : p) total += v;
+      const double scale = total > 1.0 ? 1.0 / total : 1.0;  // a large cancel multiplier eats the exit mass first
+      double run = 0;
+      for (std::size_t k = b; k < e; ++k) {
+        run += p[k - b] * scale;
+        w.cumulative[c * es::edge_count + k] = run;
+      }
+    }
+  }
+  for (auto& slot : w.session_start) slot.clear();
+  for (const auto& ns : es::new_session) {
+    const auto& st = es::states[ns.state];
+    auto& slot = w.session_start[sim_world::auth_level_slot(st.auth, st.level)];
+    const double before = slot.empty() ? 0.0 : slot.back().second;
+    slot.emplace_back(ns.state, before + ns.weight);
+  }
+}
+
+inline void sim_build_world(sim_world& w) {
+  namespace es = eventsim;
+  sim_build_chain(w);
+  w.mix = alias_table(w.settings.config_mix);
+  w.metros = alias_table(sim_weights(es::metros));
+  w.agents = alias_table(sim_weights(es::user_agents));
+  w.male_names = alias_table(sim_weights(es::first_names_male));
+  w.female_names = alias_table(sim_weights(es::first_names_female));
+  w.last_names = alias_table(sim_weights(es::last_names));
+  w.metro_text = sim_texts(es::metros);
+  w.agent_text = sim_texts(es::user_agents);
+  w.male_text = sim_texts(es::first_names_male);
+  w.female_text = sim_texts(es::first_names_female);
+  w.last_text = sim_texts(es::last_names);
+  sim_build_catalogue(w);
+}
+
+/// One simulated user: fixed identity, per-user timing, and the pending (next) event.
+struct sim_user {
+  sim_rng rng;
+  double alpha = 90.0;             ///< mean in-session gap, seconds
+  double beta = 604800.0;          ///< mean session gap, seconds
+  std::int64_t registration_ms = 0;
+  std::int64_t next_ts = 0;        ///< seconds: time of the pending event
+  std::int64_t song_end = 0;       ///< seconds: when the current song ends
+  std::uint32_t item = 0;          ///< itemInSession of the pending event
+  std::uint32_t seq = 0;           ///< events emitted so far
+  std::uint32_t song = 0;          ///< catalogue index when the pending event is a NextSong
+  std::uint16_t metro = 0, first_name = 0, last_name = 0;
+  std::uint8_t agent = 0, config = 0, state = 0;
+  bool female = false;
+  bool done = false;               ///< cancelled, or nothing more before the end of the run
+};
+
+/// A generated event before formatting; session ids are given in time order afterwards.
+struct sim_raw_event {
+  std::int64_t ts;          ///< seconds
+  std::uint64_t session_id;
+  std::uint32_t user;
+  std::uint32_t seq;
+  std::uint32_t item;
+  std::uint32_t song;
+  std::uint8_t state;
+};
+
+/// eventsim's activity shape: a daily cycle (fewest sessions around 04:00 UTC, most around 16:00) of
+/// amplitude `damping`, and a weekend dip of depth `weekend_damping` from Saturday to Monday, reached
+/// and left over `weekend_damping_scale` minutes, `weekend_damping_offset` minutes past midnight.
+/// Returns the acceptance probability of a session start at t (seconds since the epoch, UTC).
+inline double sim_activity(std::int64_t t, const eventsim::config_info& c) noexcept {
+  const std::int64_t day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+  const double sec = static_cast<double>(t - day * 86400);
+  const double hour = sec / 3600.0;
+  double f = 1.0 - c.damping * (1.0 + std::cos(6.283185307179586 * (hour - 4.0) / 24.0));
+  const int dow = static_cast<int>(((day + 4) % 7 + 7) % 7);  // 0 Sunday .. 6 Saturday
+  double minutes = -1e9;                                       // since Saturday 00:00
+  if (dow == 6) minutes = sec / 60.0;
+  if (dow == 0) minutes = 1440.0 + sec / 60.0;
+  if (dow == 1) minutes = 2880.0 + sec / 60.0;
+  const double in = std::clamp((minutes - c.weekend_damping_offset) / c.weekend_damping_scale, 0.0, 1.0);
+  const double out =
+      std::clamp((2880.0 + c.weekend_damping_offset - minutes) / c.weekend_damping_scale, 0.0, 1.0);
+  return f * (1.0 - c.weekend_damping * std::min(in, out));
+}
+
+class sim_engine {
+ public:
+  explicit sim_engine(const sim_settings& settings) {
+    world_.settings = settings;
+    sim_build_world(world_);
+    make_users();
+  }
+
+  const sim_world& world() const noexcept { return world_; }
+  const std::vector<sim_user>& users() const noexcept { return users_; }
+  std::uint64_t initial_users() const noexcept { return world_.settings.users; }
+
+  /// Number of time slices; slice k covers [start + k h, start + (k + 1) h), the last one also takes
+  /// the confirmations of Cancels made just before the end.
+  std::size_t slice_count() const noexcept {
+    const auto& s = world_.settings;
+    return static_cast<std::size_t>((s.end_s - s.start_s + slice_seconds - 1) / slice_seconds);
+  }
+
+  /// Generates slice k (slices must be taken in order) into `out`, sorted by (ts, user, seq), with
+  /// session ids assigned. Parallel over fixed blocks of users; the result does not depend on threads.
+  void generate_slice(std::size_t k, std::vector<sim_raw_event>& out) {
+    const auto& s = world_.settings;
+    const bool last = k + 1 >= slice_count();
+    const std::int64_t until =
+        last ? std::numeric_limits<std::int64_t>::max() : s.start_s + static_cast<std::int64_t>(k + 1) * slice_seconds;
+    const std::size_t blocks = (users_.size() + block_users - 1) / block_users;
+    block_out_.resize(blocks);
+    sim_parallel_for(blocks, s.threads, [&](std::size_t b) {
+      auto& buf = block_out_[b];
+      buf.clear();
+      const std::size_t end = std::min(users_.size(), (b + 1) * block_users);
+      for (std::size_t u = b * block_users; u < end; ++u) advance(static_cast<std::uint32_t>(u), until, buf);
+    });
+    out.clear();
+    for (const auto& buf : block_out_) out.insert(out.end(), buf.begin(), buf.end());
+    std::sort(out.begin(), out.end(), [](const sim_raw_event& a, const sim_raw_event& b) {
+      if (a.ts != b.ts) return a.ts < b.ts;
+      if (a.user != b.user) return a.user < b.user;
+      return a.seq < b.seq;
+    });
+    // eventsim's sessionId is one counter over the run, taken when a session starts.
+    for (auto& e : out) {
+      if (e.item == 0) session_of_[e.user] = ++sessions_;
+      e.session_id = session_of_[e.user];
+    }
+  }
+
+  std::uint64_t sessions() const noexcept { return sessions_; }
+
+  static constexpr std::int64_t slice_seconds = 3600;
+  static constexpr std::size_t block_users = 64;
+
+ private:
+  void make_users() {
+    const auto& s = world_.settings;
+    // New users arrive as a Poisson process (thinned by Accordion's activity cycle) from their own stream.
+    std::vector<std::int64_t> arrivals;
+    if (s.new_users_per_day > 0) {
+      sim_rng arrivals_rng(s.seed, 0xA441'7A15'0000'0000ULL);
+      const double mean_gap = 86400.0 / s.new_users_per_day;
+      double t = static_cast<double>(s.start_s);
+      for (;;) {
+        t += arrivals_rng.exponential(mean_gap);
+        if (t >= static_cast<double>(s.end_s)) break;
+        if (arrivals_rng.uniform() < sim_activity(static_cast<std::int64_t>(t), eventsim::configs[0]))
+          arrivals.push_back(static_cast<std::int64_t>(t));
+      }
+    }
+    users_.resize(s.users + arrivals.size());
+    session_of_.assign(users_.size(), 0);
+    const std::size_t blocks = (users_.size() + block_users - 1) / block_users;
+    sim_parallel_for(blocks, s.threads, [&](std::size_t b) {
+      const std::size_t end = std::min(users_.size(), (b + 1) * block_users);
+      for (std::size_t u = b * block_users; u < end; ++u)
+        init_user(u, u < s.users ? std::int64_t{-1} : arrivals[u - s.users]);
+    });
+  }
+
+  void init_user(std::size_t index, std::int64_t arrival) {
+    const auto& s = world_.settings;
+    auto& u = users_[index];
+    u.rng = sim_rng(s.seed, index);
+    u.config = static_cast<std::uint8_t>(world_.mix(u.rng));
+    u.female = u.rng.uniform() < 0.5;
+    u.first_name = static_cast<std::uint16_t>(u.female ? world_.female_names(u.rng) : world_.male_names(u.rng));
+    u.last_name = static_cast<std::uint16_t>(world_.last_names(u.rng));
+    u.metro = static_cast<std::uint16_t>(world_.metros(u.rng));
+    u.agent = static_cast<std::uint8_t>(world_.agents(u.rng));
+    const auto& c = eventsim::configs[u.config];
+    u.alpha = c.alpha * u.rng.lognormal_mean1(s.alpha_sigma);
+    u.beta = c.beta * u.rng.lognormal_mean1(s.beta_sigma);
+    if (arrival < 0) {
+      const double back = std::min(u.rng.exponential(s.registration_mean_days * 86400.0), 5 * 365.0 * 86400.0);
+      u.registration_ms = (s.start_s - static_cast<std::int64_t>(back)) * 1000;
+      const bool logged_in = u.rng.below(eventsim::initial_logged_in_weight + eventsim::initial_logged_out_weight) <
+                             eventsim::initial_logged_in_weight;
+      const bool paid = u.rng.below(eventsim::initial_free_weight + eventsim::initial_paid_weight) <
+                        eventsim::initial_paid_weight;
+      start_session(u, next_session_start(u, s.start_s), logged_in ? auth::logged_in : auth::logged_out,
+                    paid ? level::paid : level::free);
+    } else {
+      u.registration_ms = arrival * 1000;
+      start_session(u, arrival, auth::guest, level::free);
+    }
+  }
+
+  /// Thinning of a Poisson process of rate 1/beta by the activity shape: the next session start after t.
+  std::int64_t next_session_start(sim_user& u, std::int64_t t) const {
+    const auto& c = eventsim::configs[u.config];
+    double x = static_cast<double>(t);
+    for (;;) {
+      x += u.rng.exponential(u.beta);
+      if (x >= static_cast<double>(world_.settings.end_s)) return world_.settings.end_s;
+      if (u.rng.uniform() < sim_activity(static_cast<std::int64_t>(x), c)) return static_cast<std::int64_t>(x);
+    }
+  }
+
+  void start_session(sim_user& u, std::int64_t t, auth a, level l) const {
+    if (t >= world_.settings.end_s) {
+      u.done = true;
+      return;
+    }
+    const auto& slot = world_.session_start[sim_world::auth_level_slot(a, l)];
+    const double x = u.rng.uniform() * slot.back().second;
+    std::uint8_t state = slot.back().first;
+    for (const auto& [st, cum] : slot)
+      if (x < cum) {
+        state = st;
+        break;
+      }
+    u.state = state;
+    u.item = 0;
+    u.next_ts = t;
+    u.song_end = t;
+    if (eventsim::states[state].page == page::next_song) pick_song(u, t);
+  }
+
+  void pick_song(sim_user& u, std::int64_t t) const {
+    u.song = world_.songs(u.rng);
+    u.song_end = t + static_cast<std::int64_t>(world_.song_length[u.song] / 100000);
+  }
+
+  /// Draws the pending event's successor (eventsim: one uniform draw; past the listed mass, the
+  /// session ends).
+  void step(sim_user& u) const {
+    namespace es = eventsim;
+    const auto& current = es::states[u.state];
+    if (current.page == page::cancellation_confirmation) {
+      u.done = true;
+      return;
+    }
+    const double x = u.rng.uniform();
+    const double* cum = world_.cumulative.data() + static_cast<std::size_t>(u.config) * es::edge_count;
+    int next = -1;
+    for (std::size_t k = es::edge_begin[u.state]; k < es::edge_begin[u.state + 1]; ++k)
+      if (x < cum[k]) {
+        next = es::edge_target[k];
+        break;
+      }
+    if (next < 0) {
+      const auto gap = static_cast<std::int64_t>(es::configs[u.config].session_gap);
+      start_session(u, next_session_start(u, u.next_ts + gap), current.auth, current.level);
+      return;
+    }
+    const auto& target = es::states[static_cast<std::size_t>(next)];
+    std::int64_t t = u.next_ts;
+    if (target.status >= 300 && target.status < 400)
+      t += 1;
+    else if (target.page == page::next_song && u.song_end > t)
+      t = u.song_end;
+    else
+      t += static_cast<std::int64_t>(u.rng.exponential(u.alpha));
+    if (t >= world_.settings.end_s && target.page != page::cancellation_confirmation) {
+      u.done = true;
+      return;
+    }
+    if (target.page == page::next_song) pick_song(u, t);
+    u.state = static_cast<std::uint8_t>(next);
+    u.item += 1;
+    u.next_ts = t;
+  }
+
+  void advance(std::uint32_t index, std::int64_t until, std::vector<sim_raw_event>& out) {
+    auto& u = users_[index];
+    while (!u.done && u.next_ts < until) {
+      out.push_back({u.next_ts, 0, index, u.seq++, u.item, u.song, u.state});
+      step(u);
+    }
+  }
+
+  sim_world world_;
+  std::vector<sim_user> users_;
+  std::vector<std::uint64_t> session_of_;
+  std::uint64_t sessions_ = 0;
+  std::vector<std::vector<sim_raw_event>> block_out_;
+};
+
+}  // namespace detail
+}  // namespace churn

@@ -122,7 +122,8 @@ read_report read_source(byte_source& source, const std::string& name, bool skip_
     record_bad(number, "", "line longer than " + std::to_string(options.max_line_bytes) + " bytes");
     return true;
   };
-  auto scanned = for_each_line(source, options.max_line_bytes, skip_bom, on_line, on_too_long);
+  auto scanned = for_each_line(source, options.max_line_bytes, skip_bom, on_line, on_too_long,
+                               source.preferred_block());
   report.lines = scanned.lines;
   report.bytes = scanned.bytes;
   return report;
@@ -132,6 +133,9 @@ read_report read_source(byte_source& source, const std::string& name, bool skip_
 class memory_source : public byte_source {
  public:
   explicit memory_source(std::string_view data) : data_(data) {}
+  std::size_t preferred_block() const override {
+    return std::min(input_block_bytes, std::max<std::size_t>(4096, data_.size() + 1));
+  }
   std::size_t read(char* out, std::size_t n) override {
     n = std::min(n, data_.size() - offset_);
     std::memcpy(out, data_.data() + offset_, n);

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -39,6 +40,8 @@ struct line_scan_result {
 class byte_source {
  public:
   virtual ~byte_source() = default;
+  /// The buffer size worth using: small in-memory inputs need no 4 MB buffer.
+  virtual std::size_t preferred_block() const { return input_block_bytes; }
   /// Reads up to n bytes; returns 0 at the end. Throws io_error.
   virtual std::size_t read(char* out, std::size_t n) = 0;
 };
@@ -161,9 +164,10 @@ inline std::vector<std::uint64_t> split_at_lines(const std::string& path, std::s
 /// returns false.
 template <class OnLine, class OnTooLong>
 line_scan_result for_each_line(byte_source& source, std::uint64_t max_line_bytes, bool skip_bom,
-                               OnLine&& on_line, OnTooLong&& on_too_long) {
+                               OnLine&& on_line, OnTooLong&& on_too_long,
+                               std::size_t block = input_block_bytes) {
   line_scan_result result;
-  std::size_t block = input_block_bytes;
+  block = std::max<std::size_t>(block, 64);
   std::vector<char> buffer(block + simdjson::SIMDJSON_PADDING);
   std::size_t filled = 0;   // bytes of data in buffer
   std::size_t start = 0;    // start of the current (incomplete) line in buffer

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -31,6 +33,9 @@ struct read_options {
   unsigned threads = 1;             ///< threads for read_file_parallel; 0 means all cores
   std::uint64_t max_line_bytes = std::uint64_t(64) << 20;  ///< longer lines are bad lines
   std::size_t max_examples = 5;     ///< example line numbers kept per reason in lenient mode
+  /// Called from the reading threads after each block with the bytes and events since the last call
+  /// (so it must be thread-safe: atomics are enough). For progress displays.
+  std::function<void(std::uint64_t bytes, std::uint64_t events)> on_progress;
 };
 
 /// What a read saw. Every line is either an event, blank, or bad (counted under a reason).
@@ -43,6 +48,7 @@ struct read_report {
   std::uint64_t bad_lines = 0;
   std::map<std::string, std::uint64_t> bad_by_reason;  ///< "field: reason" -> count
   std::vector<std::pair<std::uint64_t, std::string>> examples;  ///< (line, "field: reason"), by line
+  std::vector<read_report> files;     ///< one report per file when several files were read
 
   /// Adds the counts of another part of the same or another source.
   void merge(const read_report& other) {
@@ -58,6 +64,14 @@ struct read_report {
 
   /// One line per fact, for logs and the CLI.
   std::string summary() const {
+    if (!files.empty()) {
+      std::ostringstream all;
+      all << source << ": " << lines << " lines, " << events << " events, " << blank_lines << " blank, "
+          << bad_lines << " bad";
+      for (const auto& f : files)
+        if (f.bad_lines) all << "\n" << f.summary();
+      return all.str();
+    }
     std::ostringstream out;
     out << (source.empty() ? std::string("<buffer>") : source) << ": " << lines << " lines, " << events
         << " events, " << blank_lines << " blank, " << bad_lines << " bad";
@@ -83,6 +97,33 @@ inline bool is_blank(const char* data, std::size_t size) noexcept {
 inline std::string problem_key(const line_problem& p) {
   return p.field.empty() ? p.reason : p.field + ": " + p.reason;
 }
+
+/// Passes reads through and reports progress (bytes, and events counted since the last report).
+class progress_source : public byte_source {
+ public:
+  progress_source(byte_source& inner, const read_options& options, const std::uint64_t& events)
+      : inner_(inner), options_(options), events_(events) {}
+  std::size_t preferred_block() const override { return inner_.preferred_block(); }
+  std::size_t read(char* out, std::size_t n) override {
+    report();
+    std::size_t got = inner_.read(out, n);
+    pending_bytes_ += got;
+    return got;
+  }
+  void report() {
+    if (!options_.on_progress || (pending_bytes_ == 0 && events_ == reported_events_)) return;
+    options_.on_progress(pending_bytes_, events_ - reported_events_);
+    pending_bytes_ = 0;
+    reported_events_ = events_;
+  }
+
+ private:
+  byte_source& inner_;
+  const read_options& options_;
+  const std::uint64_t& events_;
+  std::uint64_t pending_bytes_ = 0;
+  std::uint64_t reported_events_ = 0;
+};
 
 /// Reads one source into `sink`. Line numbers in the report and in errors are offset by
 /// `first_line - 1` (a chunk of a larger file knows only its own lines until the merge).
@@ -122,8 +163,10 @@ read_report read_source(byte_source& source, const std::string& name, bool skip_
     record_bad(number, "", "line longer than " + std::to_string(options.max_line_bytes) + " bytes");
     return true;
   };
-  auto scanned = for_each_line(source, options.max_line_bytes, skip_bom, on_line, on_too_long,
+  progress_source watched(source, options, report.events);
+  auto scanned = for_each_line(watched, options.max_line_bytes, skip_bom, on_line, on_too_long,
                                source.preferred_block());
+  watched.report();
   report.lines = scanned.lines;
   report.bytes = scanned.bytes;
   return report;
@@ -234,6 +277,153 @@ read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks
   for (auto& example : total.examples)
     if (kept[example.second]++ < options.max_examples) first.push_back(std::move(example));
   total.examples = std::move(first);
+  return total;
+}
+
+/// The files a list of paths stands for: files as given (whatever their names), directories expanded
+/// recursively, in sorted order, to the files named *.json, *.jsonl or *.ndjson, optionally + .gz
+/// (hidden files and names starting with '_' or '.', like Spark's _SUCCESS, are skipped).
+/// @throws io_error for a path that does not exist or a directory without event files.
+inline std::vector<std::string> expand_paths(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  auto is_event_file = [](const fs::path& p) {
+    std::string name = p.filename().string();
+    if (name.empty() || name[0] == '.' || name[0] == '_') return false;
+    if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
+    for (const char* ext : {".json", ".jsonl", ".ndjson"}) {
+      std::size_t n = std::strlen(ext);
+      if (name.size() > n && name.compare(name.size() - n, n, ext) == 0) return true;
+    }
+    return false;
+  };
+  std::vector<std::string> files;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    auto status = fs::status(path, ec);
+    if (ec || !fs::exists(status)) throw io_error("cannot open '" + path + "': no such file or directory");
+    if (!fs::is_directory(status)) {
+      files.push_back(path);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      const auto name = it->path().filename().string();
+      if (it->is_directory() && !name.empty() && (name[0] == '.' || name[0] == '_')) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (it->is_regular_file() && is_event_file(it->path())) found.push_back(it->path().string());
+    }
+    if (ec) throw io_error("cannot list '" + path + "': " + ec.message());
+    if (found.empty())
+      throw io_error("directory '" + path + "' holds no event files (*.json, *.jsonl, *.ndjson, optionally .gz)");
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  return files;
+}
+
+/// Reads several files (plain or gzip) with one thread per sink. Plain files are cut at line
+/// boundaries into pieces of about `piece_bytes`; each gzip file is one piece. Threads take pieces in
+/// order and feed their own sink, so a sink sees whole pieces but in no particular order: use it for
+/// order-independent work (aggregates that merge). Line numbers in errors and reports are those of each
+/// file; in strict mode the error raised is the first bad line in (file, line) order.
+template <class Sink>
+read_report read_files_parallel(const std::vector<std::string>& paths, std::vector<Sink>& sinks,
+                                const read_options& options = {},
+                                std::uint64_t piece_bytes = std::uint64_t(64) << 20) {
+  if (sinks.empty()) throw error("read_files_parallel needs at least one sink");
+  struct piece {
+    std::size_t file;
+    std::uint64_t begin, end;
+    bool gzip;
+  };
+  std::vector<piece> pieces;
+  for (std::size_t f = 0; f < paths.size(); ++f) {
+    if (detail::is_gzip_file(paths[f])) {
+      pieces.push_back({f, 0, 0, true});
+      continue;
+    }
+    std::uint64_t size = detail::file_size(paths[f]);
+    std::size_t parts = static_cast<std::size_t>(std::max<std::uint64_t>(1, (size + piece_bytes - 1) / std::max<std::uint64_t>(piece_bytes, 1)));
+    // One file alone is spread over all threads even when it is small.
+    if (paths.size() == 1) parts = std::max(parts, sinks.size());
+    auto bounds = detail::split_at_lines(paths[f], parts);
+    for (std::size_t i = 0; i + 1 < bounds.size(); ++i) pieces.push_back({f, bounds[i], bounds[i + 1], false});
+  }
+
+  std::vector<read_report> reports(pieces.size());
+  std::vector<std::exception_ptr> failures(pieces.size());
+  std::atomic<std::size_t> next{0};
+  // Pieces after a failed one are skipped; pieces before it run to the end so that the failing line's
+  // number within its file is known.
+  std::atomic<std::size_t> first_failure{pieces.size()};
+
+  auto worker = [&](std::size_t t) {
+    for (std::size_t i = next.fetch_add(1); i < pieces.size(); i = next.fetch_add(1)) {
+      if (i > first_failure.load()) continue;
+      const piece& p = pieces[i];
+      try {
+        std::atomic<bool> stop{false};
+        if (p.gzip) {
+          detail::gzip_file_source source(paths[p.file]);
+          reports[i] = detail::read_source(source, paths[p.file], true, sinks[t], options, &stop);
+        } else {
+          detail::plain_file_source source(paths[p.file], p.begin, p.end);
+          reports[i] = detail::read_source(source, paths[p.file], p.begin == 0, sinks[t], options, &stop);
+        }
+      } catch (...) {
+        failures[i] = std::current_exception();
+        std::size_t seen = first_failure.load();
+        while (i < seen && !first_failure.compare_exchange_weak(seen, i)) {
+        }
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < sinks.size(); ++t) threads.emplace_back(worker, t);
+  worker(0);
+  for (auto& th : threads) th.join();
+
+  read_report total;
+  total.source = paths.size() == 1 ? paths[0] : std::to_string(paths.size()) + " files";
+  read_report file_report;
+  std::uint64_t offset = 0;
+  std::map<std::string, std::size_t> kept;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    if (i == 0 || pieces[i].file != pieces[i - 1].file) {
+      offset = 0;
+      kept.clear();
+      file_report = read_report{};
+      file_report.source = paths[pieces[i].file];
+    }
+    if (failures[i]) {
+      try {
+        std::rethrow_exception(failures[i]);
+      } catch (const parse_error& e) {
+        throw parse_error(e.file(), e.line() + offset, e.field(), e.reason());
+      }
+    }
+    read_report& r = reports[i];
+    for (auto& example : r.examples) {
+      example.first += offset;
+      if (kept[example.second]++ < options.max_examples) file_report.examples.push_back(example);
+    }
+    r.examples.clear();
+    r.source = file_report.source;
+    file_report.merge(r);
+    offset += r.lines;
+    if (i + 1 == pieces.size() || pieces[i + 1].file != pieces[i].file) {
+      if (paths.size() == 1) {
+        file_report.source = total.source;
+        return file_report;
+      }
+      total.merge(file_report);
+      total.files.push_back(std::move(file_report));
+    }
+  }
+  total.examples.clear();  // per-file examples live in total.files
   return total;
 }
 

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -324,4 +325,71 @@ TEST_CASE("the real Sparkify sample parses with zero bad lines") {
   CHECK(total.churned_users.empty());
   CHECK(total.report.bad_lines == 0);
   CHECK(total.pages.size() == 13);
+}
+
+TEST_CASE("several files and folders, plain and gzip, read in parallel with per-file line numbers") {
+  const fs::path dir = fs::temp_directory_path() / ("churn_test_reader_dir_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "part" / "_temporary");
+  std::string a, b;
+  for (int i = 0; i < 3000; ++i) a += "{\"ts\":" + std::to_string(i) + ",\"page\":\"Home\"}\n";
+  for (int i = 3000; i < 4000; ++i) b += "{\"ts\":" + std::to_string(i) + ",\"page\":\"NextSong\"}\n";
+  write_file((dir / "a.json").string(), a);
+  {
+    gzFile gz = gzopen((dir / "part" / "b.jsonl.gz").string().c_str(), "wb");
+    gzwrite(gz, b.data(), static_cast<unsigned>(b.size()));
+    gzclose(gz);
+  }
+  write_file((dir / "part" / "_SUCCESS").string(), "");
+  write_file((dir / "part" / "_temporary" / "x.json").string(), "not json\n");
+  write_file((dir / "notes.txt").string(), "not events\n");
+
+  auto files = churn::expand_paths({dir.string()});
+  REQUIRE(files.size() == 2);
+  CHECK(fs::path(files[0]).filename() == "a.json");
+  CHECK(fs::path(files[1]).filename() == "b.jsonl.gz");
+  CHECK_THROWS_AS(churn::expand_paths({(dir / "missing").string()}), churn::io_error);
+
+  for (std::size_t threads : {1u, 2u, 3u}) {
+    CAPTURE(threads);
+    std::vector<std::int64_t> sums(threads, 0), counts(threads, 0);
+    std::vector<std::function<void(const churn::event&)>> sinks;
+    for (std::size_t t = 0; t < threads; ++t)
+      sinks.emplace_back([&, t](const churn::event& e) { sums[t] += e.ts; ++counts[t]; });
+    std::atomic<std::uint64_t> progress_bytes{0}, progress_events{0};
+    churn::read_options options;
+    options.on_progress = [&](std::uint64_t bytes, std::uint64_t events) { progress_bytes += bytes; progress_events += events; };
+    auto report = churn::read_files_parallel(files, sinks, options, 4096);  // small pieces: many per file
+    std::int64_t sum = 0, count = 0;
+    for (std::size_t t = 0; t < threads; ++t) { sum += sums[t]; count += counts[t]; }
+    CHECK(count == 4000);
+    CHECK(sum == 3999 * 4000 / 2);
+    CHECK(report.events == 4000);
+    CHECK(report.files.size() == 2);
+    CHECK(report.files[0].lines == 3000);
+    CHECK(report.files[1].lines == 1000);
+    CHECK(progress_events.load() == 4000);
+    CHECK(progress_bytes.load() == a.size() + b.size());
+  }
+
+  // A bad line deep in the second piece of the plain file: its number is that of the whole file.
+  std::string bad = a;
+  bad.replace(bad.find("{\"ts\":2500,"), 10, "{\"ts\":\"x\",");
+  write_file((dir / "a.json").string(), bad);
+  std::vector<std::function<void(const churn::event&)>> sinks(2, [](const churn::event&) {});
+  try {
+    churn::read_files_parallel(files, sinks, {}, 4096);
+    FAIL("expected a parse_error");
+  } catch (const churn::parse_error& e) {
+    CHECK(e.line() == 2501);
+    CHECK(e.file() == files[0]);
+    CHECK(e.field() == "ts");
+  }
+  churn::read_options lenient;
+  lenient.strict = false;
+  auto report = churn::read_files_parallel(files, sinks, lenient, 4096);
+  CHECK(report.bad_lines == 1);
+  REQUIRE(report.files[0].examples.size() == 1);
+  CHECK(report.files[0].examples[0].first == 2501);
+  CHECK(report.summary().find("a.json") != std::string::npos);
+  fs::remove_all(dir);
 }

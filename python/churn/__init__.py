@@ -18,6 +18,7 @@ from ._churn import (  # noqa: E402
     __version__,
 )
 from .events import EventTable, ReadReport, ScanSummary, read_events, scan  # noqa: E402
+from .features import FeatureAccumulator, FeatureReport, FeatureTable, merge_accumulators, user_features  # noqa: E402,E501
 
 __all__ = [
     "__version__",
@@ -32,4 +33,9 @@ __all__ = [
     "ScanSummary",
     "read_events",
     "scan",
+    "FeatureAccumulator",
+    "FeatureReport",
+    "FeatureTable",
+    "merge_accumulators",
+    "user_features",
 ]

@@ -1,0 +1,260 @@
+"""Per-user features and churn labels from event logs (see docs/features.md for every feature).
+
+    t = churn.user_features("events.json")                 # window labels, default cutoff
+    t.X, t.y, t.user_ids, t.feature_names, t.descriptions
+    df = t.to_pandas()
+
+The heavy lifting is C++ (churn/features.hpp): one streaming pass, parallel over threads, memory
+bounded by the number of users. :class:`FeatureAccumulator` exposes the mergeable aggregate for
+chunked or distributed use: aggregate pieces anywhere, pickle them, ``merge`` them, ``finalize``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _churn
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_DAY_MS = 86_400_000
+
+
+def _paths(path_or_paths: Union[PathLike, Sequence[PathLike]]) -> List[str]:
+    if isinstance(path_or_paths, (str, bytes, os.PathLike)):
+        return [os.fsdecode(path_or_paths)]
+    paths = [os.fsdecode(p) for p in path_or_paths]
+    if not paths:
+        raise _churn.ParameterError(
+            "invalid value for parameter 'path_or_paths': [] (allowed: a path or a non-empty list of paths)")
+    return paths
+
+
+def _cutoff_ms(cutoff: Any) -> Optional[int]:
+    """None, epoch milliseconds, 'YYYY-MM-DD', a date, or a UTC (or naive, taken as UTC) midnight
+    datetime / numpy datetime64 / pandas Timestamp."""
+    if cutoff is None:
+        return None
+    if isinstance(cutoff, np.datetime64):
+        return int(cutoff.astype("datetime64[ms]").astype(np.int64))
+    if isinstance(cutoff, _dt.datetime):
+        if cutoff.tzinfo is None:
+            cutoff = cutoff.replace(tzinfo=_dt.timezone.utc)
+        return int(round(cutoff.timestamp() * 1000))
+    if isinstance(cutoff, _dt.date):
+        return (cutoff - _dt.date(1970, 1, 1)).days * _DAY_MS
+    if isinstance(cutoff, (int, np.integer)) and not isinstance(cutoff, bool):
+        return int(cutoff)
+    if isinstance(cutoff, str):
+        return int(_churn._parse_cutoff(cutoff))
+    raise _churn.ParameterError(
+        f"invalid value for parameter 'cutoff': {cutoff!r} (allowed: None, 'YYYY-MM-DD', a date, "
+        "a UTC midnight datetime, or epoch milliseconds)")
+
+
+def _threads(threads: Optional[int]) -> int:
+    return 0 if threads is None else int(threads)
+
+
+def _utc(ms: Optional[int]) -> Optional[_dt.datetime]:
+    return None if ms is None else _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc)
+
+
+@dataclass
+class FeatureReport:
+    """What went into the table and what was left out (guests, users cancelled before the cutoff...)."""
+
+    events: int
+    anonymous_events: int
+    guest_events: int
+    logged_out_events: int
+    cancellation_events: int
+    users_seen: int
+    users_in_table: int
+    users_churned: int
+    users_cancelled_before_cutoff: int
+    users_without_events_before_cutoff: int
+    users_active_after_cancellation: int
+    first_ts: Optional[int]
+    last_ts: Optional[int]
+    cutoff_ms: Optional[int]
+    label_end_ms: Optional[int]
+    label_window_complete: bool
+    read: Optional[Dict[str, Any]]
+    summary: str
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+@dataclass
+class FeatureTable:
+    """One row per user. ``X`` is float64 (users x features, Fortran order); categorical columns hold
+    codes into ``categories[name]`` (0 "unknown", 1 "other"); ``y`` is 1 for churn."""
+
+    X: np.ndarray
+    y: np.ndarray
+    user_ids: List[str]
+    feature_names: List[str]
+    descriptions: List[str]
+    units: List[str]
+    kinds: List[str]
+    categories: Dict[str, List[str]]
+    label: str
+    cutoff_ms: Optional[int]
+    horizon_days: float
+    session_gap_minutes: float
+    report: FeatureReport = field(repr=False)
+
+    @classmethod
+    def _from_dict(cls, d: Dict[str, Any]) -> "FeatureTable":
+        feats = d["features"]
+        return cls(
+            X=d["X"], y=d["y"], user_ids=list(d["user_ids"]),
+            feature_names=[f["name"] for f in feats],
+            descriptions=[f["description"] for f in feats],
+            units=[f["unit"] for f in feats],
+            kinds=[f["kind"] for f in feats],
+            categories={f["name"]: list(f["categories"]) for f in feats if f["kind"] == "categorical"},
+            label=d["label"], cutoff_ms=d["cutoff_ms"], horizon_days=d["horizon_days"],
+            session_gap_minutes=d["session_gap_minutes"],
+            report=FeatureReport(**d["report"]),
+        )
+
+    @property
+    def cutoff(self) -> Optional[_dt.datetime]:
+        """The window-mode cutoff as a UTC datetime (None in history mode)."""
+        return _utc(self.cutoff_ms)
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    def column(self, name: str) -> np.ndarray:
+        try:
+            return self.X[:, self.feature_names.index(name)]
+        except ValueError:
+            raise KeyError(f"no feature {name!r}; features are {', '.join(self.feature_names)}") from None
+
+    def feature_info(self) -> List[Dict[str, Any]]:
+        """Name, description, unit, kind and categories of every column (for model metadata)."""
+        return [
+            {"name": n, "description": d, "unit": u, "kind": k, "categories": self.categories.get(n, [])}
+            for n, d, u, k in zip(self.feature_names, self.descriptions, self.units, self.kinds)
+        ]
+
+    def to_pandas(self, decode: bool = False):
+        """A DataFrame indexed by user_id with one column per feature and ``churned``. With
+        decode=True categorical columns become pandas Categoricals of their names."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.X, columns=self.feature_names, index=pd.Index(self.user_ids, name="user_id"))
+        if decode:
+            for name, cats in self.categories.items():
+                df[name] = pd.Categorical.from_codes(df[name].to_numpy().astype(np.int64), categories=cats)
+        df["churned"] = self.y
+        return df
+
+    def __repr__(self) -> str:
+        where = f"cutoff {_churn._format_utc(self.cutoff_ms)}" if self.cutoff_ms is not None else "history"
+        return (f"<FeatureTable {len(self)} users x {len(self.feature_names)} features, "
+                f"{int(self.y.sum())} churned, label={self.label!r}, {where}>")
+
+
+def user_features(path_or_paths: Union[PathLike, Sequence[PathLike]], label: str = "window", cutoff: Any = None,
+                  horizon_days: float = 30.0, session_gap_minutes: float = 30.0, threads: Optional[int] = None,
+                  strict: bool = True, progress: Any = None) -> FeatureTable:
+    """Per-user features and churn labels of one or more event logs (JSON lines, plain or .gz).
+
+    label: "window" (default): features from events before ``cutoff``, label 1 when the user cancels
+        in [cutoff, cutoff + horizon_days); users who cancelled before the cutoff are left out.
+        "history": features from all of a user's events, label 1 when they ever cancel (leaks; for
+        comparison only, see docs/features.md).
+    cutoff: a UTC midnight ('YYYY-MM-DD', date, datetime, epoch ms); None: the last midnight at or
+        before (last event - horizon_days).
+    session_gap_minutes: silence that ends a session within one sessionId (0: trust the ids).
+    threads: reading threads (None: all cores); the result does not depend on it.
+    strict: raise ParseError at the first bad line (False: skip and count bad lines).
+    progress: a churn._churn._FeatureProgress to poll from another thread.
+    """
+    d = _churn._user_features(_paths(path_or_paths), label, _cutoff_ms(cutoff), float(horizon_days),
+                              float(session_gap_minutes), _threads(threads), bool(strict), progress)
+    return FeatureTable._from_dict(d)
+
+
+class FeatureAccumulator:
+    """The mergeable per-user aggregate behind :func:`user_features`.
+
+    Aggregate any pieces of a log (files, byte chunks of JSON lines, split anywhere and in any order),
+    ``merge`` the accumulators, then ``finalize`` under any labelling: the result equals aggregating the
+    whole log at once. Pickles compactly (``to_bytes``/``from_bytes``) for Dask or Spark.
+    """
+
+    def __init__(self, session_gap_minutes: float = 30.0, _acc: Any = None):
+        self._acc = _acc if _acc is not None else _churn._FeatureAccumulator(float(session_gap_minutes))
+
+    def add_files(self, path_or_paths: Union[PathLike, Sequence[PathLike]], threads: Optional[int] = None,
+                  strict: bool = True, progress: Any = None) -> Dict[str, Any]:
+        """Aggregates files; returns the read report (dict)."""
+        return self._acc.add_files(_paths(path_or_paths), strict, _threads(threads), progress)
+
+    def add_jsonl(self, data: Union[bytes, str], strict: bool = True, name: str = "<buffer>") -> Dict[str, Any]:
+        """Aggregates JSON lines held in memory; returns the read report (dict)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        return self._acc.add_jsonl(bytes(data), strict, name)
+
+    def merge(self, other: "FeatureAccumulator") -> "FeatureAccumulator":
+        """Adds ``other``'s aggregate into this one; returns self."""
+        self._acc.merge(other._acc)
+        return self
+
+    def finalize(self, label: str = "window", cutoff: Any = None, horizon_days: float = 30.0) -> FeatureTable:
+        """The feature table under the given labelling (see :func:`user_features`)."""
+        return FeatureTable._from_dict(self._acc.finalize(label, _cutoff_ms(cutoff), float(horizon_days)))
+
+    def to_bytes(self) -> bytes:
+        """Compact platform-independent bytes; equal aggregates give equal bytes."""
+        return self._acc.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "FeatureAccumulator":
+        return cls(_acc=_churn._FeatureAccumulator.from_bytes(bytes(data)))
+
+    def __reduce__(self):
+        return (FeatureAccumulator.from_bytes, (self.to_bytes(),))
+
+    @property
+    def events(self) -> int:
+        return self._acc.events
+
+    @property
+    def users(self) -> int:
+        return self._acc.users
+
+    @property
+    def session_gap_minutes(self) -> float:
+        return self._acc.session_gap_minutes
+
+    def __repr__(self) -> str:
+        return f"<FeatureAccumulator {self.events} events, {self.users} users>"
+
+
+def merge_accumulators(accumulators: Iterable[FeatureAccumulator]) -> FeatureAccumulator:
+    """Merges accumulators (e.g. one per Dask partition) into a new one."""
+    it = iter(accumulators)
+    try:
+        first = next(it)
+    except StopIteration:
+        raise _churn.ParameterError(
+            "invalid value for parameter 'accumulators': empty (allowed: at least one accumulator)") from None
+    out = FeatureAccumulator.from_bytes(first.to_bytes())
+    for acc in it:
+        out.merge(acc)
+    return out
+
+
+__all__ = ["FeatureAccumulator", "FeatureReport", "FeatureTable", "merge_accumulators", "user_features"]

@@ -1,0 +1,211 @@
+// Per-user features for Python: the mergeable accumulator (picklable through its bytes) and a one-call
+// path from files to a feature table. Conversion only; the algorithms live in churn/features.hpp.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <churn/features.hpp>
+#include <churn/reader.hpp>
+
+#include "common.hpp"
+
+namespace py = pybind11;
+using churn_py::to_numpy;
+
+namespace {
+
+py::dict read_report_dict(const churn::read_report& r) {
+  py::dict d;
+  d["source"] = r.source;
+  d["bytes"] = r.bytes;
+  d["lines"] = r.lines;
+  d["events"] = r.events;
+  d["blank_lines"] = r.blank_lines;
+  d["bad_lines"] = r.bad_lines;
+  d["bad_by_reason"] = r.bad_by_reason;
+  py::list examples;
+  for (const auto& [line, reason] : r.examples) examples.append(py::make_tuple(line, reason));
+  d["examples"] = examples;
+  d["summary"] = r.summary();
+  return d;
+}
+
+py::object ts_or_none(std::int64_t ts) {
+  return ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(ts));
+}
+
+/// Moves the matrix into a numpy array (Fortran order, as Eigen stores it) without copying.
+py::array_t<double> matrix_to_numpy(Eigen::MatrixXd&& m) {
+  auto* heap = new Eigen::MatrixXd(std::move(m));
+  py::capsule owner(heap, [](void* p) { delete static_cast<Eigen::MatrixXd*>(p); });
+  const auto rows = static_cast<py::ssize_t>(heap->rows());
+  const auto cols = static_cast<py::ssize_t>(heap->cols());
+  const auto s = static_cast<py::ssize_t>(sizeof(double));
+  return py::array_t<double>({rows, cols}, {s, s * std::max<py::ssize_t>(rows, 1)}, heap->data(), owner);
+}
+
+py::dict table_to_dict(churn::feature_table&& t) {
+  py::dict d;
+  std::vector<std::int32_t> y(t.labels.data(), t.labels.data() + t.labels.size());
+  d["X"] = matrix_to_numpy(std::move(t.X));
+  d["y"] = to_numpy(y);
+  d["user_ids"] = py::cast(t.user_ids);
+  py::list features;
+  for (const auto& f : t.features) {
+    py::dict fd;
+    fd["name"] = f.name;
+    fd["description"] = f.description;
+    fd["unit"] = f.unit;
+    fd["kind"] = f.kind == churn::feature_kind::numeric ? "numeric" : "categorical";
+    fd["categories"] = py::cast(f.categories);
+    features.append(fd);
+  }
+  d["features"] = features;
+  d["label"] = std::string(churn::to_string(t.options.mode));
+  d["cutoff_ms"] = t.options.mode == churn::label_mode::window ? ts_or_none(t.options.cutoff_ms) : py::none();
+  d["horizon_days"] = t.options.horizon_days;
+  d["session_gap_minutes"] = t.options.session_gap_minutes;
+  const auto& r = t.report;
+  py::dict rd;
+  rd["events"] = r.events;
+  rd["anonymous_events"] = r.anonymous_events;
+  rd["guest_events"] = r.guest_events;
+  rd["logged_out_events"] = r.logged_out_events;
+  rd["cancellation_events"] = r.cancellation_events;
+  rd["users_seen"] = r.users_seen;
+  rd["users_in_table"] = r.users_in_table;
+  rd["users_churned"] = r.users_churned;
+  rd["users_cancelled_before_cutoff"] = r.users_cancelled_before_cutoff;
+  rd["users_without_events_before_cutoff"] = r.users_without_events_before_cutoff;
+  rd["users_active_after_cancellation"] = r.users_active_after_cancellation;
+  rd["first_ts"] = ts_or_none(r.first_ts);
+  rd["last_ts"] = ts_or_none(r.last_ts);
+  rd["cutoff_ms"] = ts_or_none(r.cutoff_ms);
+  rd["label_end_ms"] = ts_or_none(r.label_end_ms);
+  rd["label_window_complete"] = r.label_window_complete;
+  rd["read"] = r.read.lines ? py::object(read_report_dict(r.read)) : py::object(py::none());
+  rd["summary"] = r.summary();
+  d["report"] = rd;
+  return d;
+}
+
+churn::label_options make_label_options(const std::string& label, std::optional<std::int64_t> cutoff_ms,
+                                        double horizon_days, double session_gap_minutes) {
+  churn::label_options o;
+  o.mode = churn::parse_label_mode(label);
+  o.cutoff_ms = cutoff_ms ? *cutoff_ms : churn::missing_int;
+  o.horizon_days = horizon_days;
+  o.session_gap_minutes = session_gap_minutes;
+  o.validate();
+  return o;
+}
+
+churn::read_options make_read_options(bool strict, int threads) {
+  if (threads < 0) throw churn::parameter_error("threads", std::to_string(threads), "0 (all cores) or more");
+  churn::read_options r;
+  r.strict = strict;
+  r.threads = static_cast<unsigned>(threads);
+  return r;
+}
+
+}  // namespace
+
+void bind_features(py::module_& m) {
+  py::class_<churn::feature_progress>(m, "_FeatureProgress",
+                                      "Counters polled by progress bars while files are aggregated.")
+      .def(py::init<>())
+      .def_property_readonly("events", [](const churn::feature_progress& p) { return p.events.load(); })
+      .def_property_readonly("files_done", [](const churn::feature_progress& p) { return p.files_done.load(); });
+
+  py::class_<churn::feature_accumulator>(m, "_FeatureAccumulator",
+                                         "Mergeable per-user aggregate of an event log (see churn.FeatureAccumulator).")
+      .def(py::init([](double session_gap_minutes) {
+             churn::label_options o;
+             o.session_gap_minutes = session_gap_minutes;
+             return churn::feature_accumulator(o);
+           }),
+           py::arg("session_gap_minutes") = 30.0)
+      .def(
+          "add_files",
+          [](churn::feature_accumulator& acc, const std::vector<std::string>& paths, bool strict, int threads,
+             churn::feature_progress* progress) {
+            churn::read_report report;
+            {
+              py::gil_scoped_release release;
+              churn::label_options o;
+              o.session_gap_minutes = acc.session_gap_minutes();
+              auto part = churn::accumulate_files(paths, o, make_read_options(strict, threads), progress, &report);
+              acc.merge(part);
+            }
+            return read_report_dict(report);
+          },
+          py::arg("paths"), py::arg("strict") = true, py::arg("threads") = 0, py::arg("progress") = nullptr,
+          "Aggregates event log files (threads: 0 = all cores); returns the read report as a dict.")
+      .def(
+          "add_jsonl",
+          [](churn::feature_accumulator& acc, const py::bytes& data, bool strict, const std::string& name) {
+            std::string_view view = data;
+            churn::read_options r;
+            r.strict = strict;
+            churn::read_report report;
+            {
+              py::gil_scoped_release release;
+              report = churn::read_buffer(view, [&](const churn::event& e) { acc.add(e); }, r, name);
+            }
+            return read_report_dict(report);
+          },
+          py::arg("data"), py::arg("strict") = true, py::arg("name") = "<buffer>",
+          "Aggregates JSON lines held in memory (bytes); returns the read report as a dict.")
+      .def(
+          "merge",
+          [](churn::feature_accumulator& acc, const churn::feature_accumulator& other) {
+            py::gil_scoped_release release;
+            acc.merge(other);
+          },
+          py::arg("other"), "Adds everything `other` aggregated (exactly, whatever the split or order).")
+      .def(
+          "finalize",
+          [](const churn::feature_accumulator& acc, const std::string& label, std::optional<std::int64_t> cutoff_ms,
+             double horizon_days) {
+            auto o = make_label_options(label, cutoff_ms, horizon_days, acc.session_gap_minutes());
+            churn::feature_table t;
+            {
+              py::gil_scoped_release release;
+              t = acc.finalize(o);
+            }
+            return table_to_dict(std::move(t));
+          },
+          py::arg("label") = "window", py::arg("cutoff_ms") = py::none(), py::arg("horizon_days") = 30.0,
+          "The feature table as a dict (X, y, user_ids, features, report, ...).")
+      .def("to_bytes", [](const churn::feature_accumulator& acc) { return py::bytes(acc.to_bytes()); })
+      .def_static("from_bytes",
+                  [](const py::bytes& data) { return churn::feature_accumulator::from_bytes(std::string_view(data)); })
+      .def_property_readonly("events", &churn::feature_accumulator::events)
+      .def_property_readonly("users", &churn::feature_accumulator::users)
+      .def_property_readonly("session_gap_minutes", &churn::feature_accumulator::session_gap_minutes)
+      .def_property_readonly("first_ts", [](const churn::feature_accumulator& a) { return ts_or_none(a.first_ts()); })
+      .def_property_readonly("last_ts", [](const churn::feature_accumulator& a) { return ts_or_none(a.last_ts()); });
+
+  m.def(
+      "_user_features",
+      [](const std::vector<std::string>& paths, const std::string& label, std::optional<std::int64_t> cutoff_ms,
+         double horizon_days, double session_gap_minutes, int threads, bool strict,
+         churn::feature_progress* progress) {
+        auto o = make_label_options(label, cutoff_ms, horizon_days, session_gap_minutes);
+        auto r = make_read_options(strict, threads);
+        churn::feature_table t;
+        {
+          py::gil_scoped_release release;
+          t = churn::user_features(paths, o, r, progress);
+        }
+        return table_to_dict(std::move(t));
+      },
+      py::arg("paths"), py::arg("label") = "window", py::arg("cutoff_ms") = py::none(),
+      py::arg("horizon_days") = 30.0, py::arg("session_gap_minutes") = 30.0, py::arg("threads") = 0,
+      py::arg("strict") = true, py::arg("progress") = nullptr,
+      "Feature table of event log files, as a dict. Use churn.user_features.");
+
+  m.def("_parse_cutoff", [](const std::string& text) { return churn::parse_cutoff(text); }, py::arg("text"));
+  m.def("_format_utc", [](std::int64_t ts) { return churn::format_utc(ts); }, py::arg("ts"));
+}

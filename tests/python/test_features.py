@@ -1,0 +1,245 @@
+"""Python API of the per-user features: churn.user_features, FeatureTable, FeatureAccumulator."""
+import datetime as dt
+import glob
+import json
+import os
+import pickle
+import random
+
+import numpy as np
+import pytest
+
+import churn
+
+SAMPLE = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "sparkify",
+                                       "udacity-dend-log_data", "2018", "11", "*.json")))
+needs_sample = pytest.mark.skipif(not SAMPLE, reason="the real sample in ../shared/data is not available")
+
+CUTOFF = dt.date(2018, 11, 15)
+T = (CUTOFF - dt.date(1970, 1, 1)).days * 86_400_000
+DAY = 86_400_000
+MIN = 60_000
+
+
+def ev(user, ts, page, session=1, level="free", artist=None, length=None, auth="Logged In", **extra):
+    e = {"ts": ts, "userId": user, "sessionId": session, "page": page, "auth": auth,
+         "method": "PUT" if page == "NextSong" else "GET", "status": 200, "level": level, "itemInSession": 0,
+         "location": "Austin-Round Rock, TX", "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/31.0",
+         "lastName": "L", "firstName": "F", "registration": T - 50 * DAY, "gender": "M",
+         "artist": artist, "song": "s" if artist else None, "length": length}
+    if not user:
+        for k in ("location", "userAgent", "lastName", "firstName", "registration", "gender"):
+            e[k] = None
+    e.update(extra)
+    return e
+
+
+def fixture_events():
+    return [
+        ev("1", T - 3 * DAY, "NextSong", artist="A", length=180.0),
+        ev("1", T - 3 * DAY + 3 * MIN, "NextSong", artist="B", length=200.0),
+        ev("1", T - 3 * DAY + 4 * MIN, "Thumbs Up"),
+        ev("1", T - 3 * DAY + 5 * MIN, "Roll Advert"),
+        ev("1", T - 1 * DAY, "NextSong", session=2, artist="A", length=100.0),
+        ev("1", T + 1 * DAY, "Cancel", session=3),
+        ev("1", T + 1 * DAY + 1000, "Cancellation Confirmation", session=3, auth="Cancelled"),
+        ev("2", T - 2 * DAY, "Home", session=4, level="paid", gender="F"),
+        ev("2", T + 2 * DAY, "Home", session=5, level="paid", gender="F"),
+        ev("", T - 2 * DAY, "Home", session=6, auth="Logged Out"),
+        ev("", T - 2 * DAY, "Home", session=7, auth="Guest"),
+    ]
+
+
+def write_jsonl(path, events):
+    with open(path, "w") as f:
+        for e in events:
+            f.write(json.dumps(e) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def fixture_file(tmp_path):
+    return write_jsonl(tmp_path / "events.json", fixture_events())
+
+
+def test_table_shape_labels_and_hand_computed_values(fixture_file):
+    t = churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7)
+    assert isinstance(t.X, np.ndarray) and t.X.dtype == np.float64
+    assert t.X.shape == (2, len(t.feature_names))
+    assert t.user_ids == ["1", "2"]
+    assert t.y.tolist() == [1, 0]
+    assert len(t.descriptions) == len(t.units) == len(t.kinds) == len(t.feature_names)
+    c = t.column
+    assert c("events").tolist() == [5, 1]
+    assert c("songs").tolist() == [3, 0]
+    assert c("sessions").tolist() == [2, 1]
+    assert c("active_days").tolist() == [2, 1]
+    assert c("listening_hours")[0] == pytest.approx(480 / 3600)
+    assert c("distinct_artists")[0] == 2
+    assert c("thumbs_up_per_song")[0] == pytest.approx(1 / 3)
+    assert c("roll_adverts").tolist() == [1, 0]
+    assert c("tenure_days").tolist() == [50, 50]
+    assert c("days_since_last_event").tolist() == [1, 2]
+    assert c("mean_session_minutes")[0] == pytest.approx(2.5)  # 5 minutes and 0
+    assert c("level_paid").tolist() == [0, 1]
+    assert t.categories["gender"][int(c("gender")[0])] == "M"
+    assert t.categories["gender"][int(c("gender")[1])] == "F"
+    assert t.categories["platform"][int(c("platform")[0])] == "linux"
+    assert t.categories["state"][int(c("state")[0])] == "TX"
+    r = t.report
+    assert (r.anonymous_events, r.guest_events, r.logged_out_events) == (2, 1, 1)
+    assert r.cancellation_events == 2
+    assert t.cutoff == dt.datetime(2018, 11, 15, tzinfo=dt.timezone.utc)
+    assert "2 users seen" in str(r)
+
+
+def test_cutoff_forms_are_equivalent(fixture_file):
+    ref = churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7)
+    for cutoff in ("2018-11-15", T, dt.datetime(2018, 11, 15), np.datetime64("2018-11-15"),
+                   dt.datetime(2018, 11, 15, tzinfo=dt.timezone.utc)):
+        t = churn.user_features(fixture_file, cutoff=cutoff, horizon_days=7)
+        assert t.cutoff_ms == T
+        np.testing.assert_array_equal(t.X, ref.X)
+
+
+def test_history_mode_and_leak(fixture_file):
+    h = churn.user_features(fixture_file, label="history")
+    assert h.label == "history" and h.cutoff is None
+    assert h.y.tolist() == [1, 0]
+    # The churner's log stops at the cancellation: last seen two days "before" it; the stayer's
+    # reference is the log end.
+    assert h.column("days_since_last_event")[0] == pytest.approx(2 + 1000 / DAY)
+
+
+def test_to_pandas(fixture_file):
+    pd = pytest.importorskip("pandas")
+    t = churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7)
+    df = t.to_pandas()
+    assert list(df.index) == ["1", "2"] and df.index.name == "user_id"
+    assert list(df.columns) == t.feature_names + ["churned"]
+    assert df["churned"].tolist() == [1, 0]
+    decoded = t.to_pandas(decode=True)
+    assert isinstance(decoded["state"].dtype, pd.CategoricalDtype)
+    assert decoded["state"].tolist() == ["TX", "TX"]
+    info = t.feature_info()
+    assert info[t.feature_names.index("state")]["categories"][:2] == ["unknown", "other"]
+
+
+def test_errors_are_clear(tmp_path, fixture_file):
+    with pytest.raises(churn.ParameterError, match="label"):
+        churn.user_features(fixture_file, label="future")
+    with pytest.raises(churn.ParameterError, match="UTC midnight"):
+        churn.user_features(fixture_file, cutoff=T + 3600_000)
+    with pytest.raises(churn.ParameterError, match="cutoff"):
+        churn.user_features(fixture_file, cutoff="last tuesday")
+    with pytest.raises(churn.ParameterError, match="horizon_days"):
+        churn.user_features(fixture_file, horizon_days=-1)
+    with pytest.raises(churn.ParameterError):
+        churn.user_features([])
+    with pytest.raises(churn.ChurnIOError):
+        churn.user_features(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text(open(fixture_file).read() + "{not json\n")
+    with pytest.raises(churn.ParseError) as info:
+        churn.user_features(bad)
+    assert info.value.line == len(fixture_events()) + 1
+    lenient = churn.user_features(bad, strict=False, cutoff=CUTOFF, horizon_days=7)
+    assert lenient.report.read["bad_lines"] == 1
+    with pytest.raises(churn.DataError):
+        churn.FeatureAccumulator.from_bytes(b"nonsense")
+
+
+def test_accumulator_pickle_merge_and_finalize(tmp_path):
+    events = fixture_events()
+    lines = [json.dumps(e) for e in events]
+    whole = churn.FeatureAccumulator()
+    whole.add_jsonl("\n".join(lines))
+    a, b = churn.FeatureAccumulator(), churn.FeatureAccumulator()
+    a.add_jsonl("\n".join(lines[::2]))
+    b.add_jsonl("\n".join(lines[1::2]))
+    merged = pickle.loads(pickle.dumps(a)).merge(pickle.loads(pickle.dumps(b)))
+    assert merged.to_bytes() == whole.to_bytes()
+    t1 = merged.finalize(cutoff=CUTOFF, horizon_days=7)
+    t2 = whole.finalize(cutoff=CUTOFF, horizon_days=7)
+    np.testing.assert_array_equal(t1.X, t2.X)
+    assert churn.merge_accumulators([a, b]).to_bytes() == whole.to_bytes()
+    with pytest.raises(churn.ParameterError):
+        churn.FeatureAccumulator(session_gap_minutes=10).merge(a)
+
+
+@needs_sample
+def test_sample_threads_and_lists_agree(tmp_path):
+    one = churn.user_features(SAMPLE, cutoff="2018-11-20", horizon_days=7, threads=1)
+    assert one.report.events == 8056 and len(one) > 50
+    for threads in (2, 3):
+        t = churn.user_features(SAMPLE, cutoff="2018-11-20", horizon_days=7, threads=threads)
+        np.testing.assert_array_equal(t.X, one.X)
+        assert t.user_ids == one.user_ids
+    acc = churn.FeatureAccumulator()
+    for path in reversed(SAMPLE):
+        acc.add_files(path)
+    np.testing.assert_array_equal(acc.finalize(cutoff="2018-11-20", horizon_days=7).X, one.X)
+
+
+@needs_sample
+def test_sample_against_pandas_oracle():
+    """Counts recomputed with pandas from the raw JSON match the C++ table."""
+    pd = pytest.importorskip("pandas")
+    df = pd.concat([pd.read_json(p, lines=True) for p in SAMPLE], ignore_index=True)
+    cutoff = pd.Timestamp("2018-11-20", tz="UTC").value // 1_000_000
+    df = df[(df.userId.astype(str) != "") & (df.ts < cutoff)].copy()
+    df["userId"] = df.userId.astype(str)
+    t = churn.user_features(SAMPLE, cutoff="2018-11-20", horizon_days=7)
+    g = df.groupby("userId")
+    expected = pd.DataFrame({
+        "events": g.size(),
+        "songs": g.page.apply(lambda s: (s == "NextSong").sum()),
+        "thumbs_up": g.page.apply(lambda s: (s == "Thumbs Up").sum()),
+        "listening_hours": g.length.sum() / 3600,
+        "active_days": g.ts.apply(lambda s: (s // DAY).nunique()),
+        "distinct_artists": g.artist.nunique(),
+        "paid_share": g["level"].apply(lambda s: (s == "paid").mean()),
+    })
+    got = t.to_pandas().loc[expected.index, expected.columns]
+    pd.testing.assert_frame_equal(got.astype(float), expected.astype(float), check_names=False, rtol=1e-9)
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def logs(draw):
+    n = draw(st.integers(1, 40))
+    events = []
+    for _ in range(n):
+        user = draw(st.sampled_from(["1", "2", "3", ""]))
+        page = draw(st.sampled_from(["NextSong", "Home", "Thumbs Up", "Roll Advert", "Submit Upgrade", "Cancel",
+                                     "Cancellation Confirmation", "Error"]))
+        ts = T + draw(st.integers(-20 * DAY, 10 * DAY))
+        session = draw(st.integers(1, 4))
+        level = draw(st.sampled_from(["free", "paid"]))
+        artist = draw(st.sampled_from(["A", "B", "C"])) if page == "NextSong" else None
+        events.append(ev(user, ts, page, session=session, level=level, artist=artist,
+                         length=123.25 if artist else None))
+    return events
+
+
+@settings(max_examples=60, deadline=None)
+@given(logs(), st.data())
+def test_hypothesis_any_split_merges_into_the_whole(events, data):
+    lines = [json.dumps(e) for e in events]
+    whole = churn.FeatureAccumulator()
+    whole.add_jsonl("\n".join(lines))
+    order = data.draw(st.permutations(range(len(lines))))
+    k = data.draw(st.integers(1, 4))
+    chunks = [[lines[i] for i in order[j::k]] for j in range(k)]
+    parts = []
+    for chunk in chunks:
+        acc = churn.FeatureAccumulator()
+        if chunk:
+            acc.add_jsonl("\n".join(chunk))
+        parts.append(pickle.loads(pickle.dumps(acc)))
+    random.Random(len(lines)).shuffle(parts)
+    merged = churn.merge_accumulators(parts)
+    assert merged.to_bytes() == whole.to_bytes()

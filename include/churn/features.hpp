@@ -12,6 +12,7 @@
 // finalize(), so one pass can be finalised under several cutoffs.
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -435,47 +436,35 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
 
 /// Counters a caller can poll from another thread while files are aggregated (for progress bars).
 struct feature_progress {
-  std::atomic<std::uint64_t> events{0};       ///< events aggregated so far (updated in batches)
-  std::atomic<std::uint64_t> files_done{0};
+  std::atomic<std::uint64_t> bytes_total{0};  ///< size of the files on disk (set before reading starts)
+  std::atomic<std::uint64_t> bytes{0};        ///< bytes read so far (decompressed bytes for .gz files)
+  std::atomic<std::uint64_t> events{0};       ///< events read so far
 };
 
-namespace detail {
-/// The sink each reading thread feeds: its own accumulator, so threads never share state.
-struct accumulator_sink {
-  feature_accumulator* acc;
-  feature_progress* progress;
-  std::uint64_t pending = 0;
-  void operator()(const event& e) {
-    acc->add(e);
-    if (progress && ++pending == 65536) flush();
-  }
-  void flush() {
-    if (progress) progress->events.fetch_add(pending, std::memory_order_relaxed);
-    pending = 0;
-  }
-};
-}  // namespace detail
-
-/// Aggregates event log files (plain or gzip JSON lines) with `read.threads` threads (0: all cores):
-/// each thread fills its own accumulator, merged at the end, so the result is the same for any
-/// number of threads. `report`, when given, receives what the reader saw.
+/// Aggregates event logs (files, or directories of *.json[l][.gz] files; plain or gzip) with
+/// `read.threads` threads (0: all cores). Files are cut into pieces; each thread fills its own
+/// accumulator from the pieces it takes and the accumulators are merged at the end, so the result is
+/// the same for any number of threads. `report`, when given, receives what the reader saw.
 /// Throws parse_error (strict reading), io_error, parameter_error.
 inline feature_accumulator accumulate_files(const std::vector<std::string>& paths, const label_options& options = {},
                                             const read_options& read = {}, feature_progress* progress = nullptr,
                                             read_report* report = nullptr) {
   options.validate();
+  const std::vector<std::string> files = expand_paths(paths);
+  read_options ro = read;
+  if (progress) {
+    std::uint64_t total = 0;
+    for (const auto& f : files) total += std::filesystem::file_size(f);
+    progress->bytes_total.store(total);
+    ro.on_progress = [progress, chained = read.on_progress](std::uint64_t bytes, std::uint64_t events) {
+      progress->bytes.fetch_add(bytes, std::memory_order_relaxed);
+      progress->events.fetch_add(events, std::memory_order_relaxed);
+      if (chained) chained(bytes, events);
+    };
+  }
   const unsigned threads = detail::resolve_threads(read.threads);
   std::vector<feature_accumulator> accs(threads, feature_accumulator(options));
-  std::vector<detail::accumulator_sink> sinks;
-  for (auto& a : accs) sinks.push_back({&a, progress});
-  read_report total;
-  for (const auto& path : paths) {
-    read_report r = read_file_parallel(path, sinks, read);
-    for (auto& s : sinks) s.flush();
-    if (progress) progress->files_done.fetch_add(1, std::memory_order_relaxed);
-    total.merge(r);
-  }
-  total.source = paths.size() == 1 ? paths[0] : std::to_string(paths.size()) + " files";
+  read_report total = read_files_parallel(files, accs, ro);
   for (std::size_t i = 1; i < accs.size(); ++i) {
     accs[0].merge(accs[i]);
     accs[i] = feature_accumulator(options);  // free as we go

@@ -257,4 +257,88 @@ def merge_accumulators(accumulators: Iterable[FeatureAccumulator]) -> FeatureAcc
     return out
 
 
-__all__ = ["FeatureAccumulator", "FeatureReport", "FeatureTable", "merge_accumulators", "user_features"]
+def write_csv(table: FeatureTable, path: PathLike, decode: bool = False) -> None:
+    """Writes ``user_id, <features>, churned`` as CSV (categorical columns as codes, or names with
+    decode=True). Needs no pandas."""
+    import csv
+
+    cat_cols = {i: table.categories[n] for i, n in enumerate(table.feature_names) if n in table.categories}
+    with open(os.fspath(path), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["user_id", *table.feature_names, "churned"])
+        for i, uid in enumerate(table.user_ids):
+            row = table.X[i]
+            cells = [(cat_cols[j][int(v)] if decode and j in cat_cols else f"{v:.10g}") for j, v in enumerate(row)]
+            w.writerow([uid, *cells, int(table.y[i])])
+
+
+def _run_with_progress(run, progress, show: bool):
+    """Runs ``run()`` (which releases the GIL) in a thread while drawing a progress bar from ``progress``."""
+    import threading
+
+    if not show:
+        return run()
+    result: Dict[str, Any] = {}
+
+    def target():
+        try:
+            result["value"] = run()
+        except BaseException as e:  # re-raised on the caller's thread
+            result["error"] = e
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    try:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, \
+            TransferSpeedColumn
+    except ImportError:  # rich is optional: a plain line on stderr instead
+        import sys
+
+        while worker.is_alive():
+            worker.join(0.5)
+            total = max(progress.bytes_total, 1)
+            print(f"\r{progress.events:,} events, {100 * min(progress.bytes, total) / total:5.1f}%", end="",
+                  file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+    else:
+        columns = (TextColumn("[bold]features"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                   TextColumn("{task.fields[events]:,} events"), TimeRemainingColumn())
+        with Progress(*columns, transient=False) as bar:
+            task = bar.add_task("read", total=None, events=0)
+            while worker.is_alive():
+                worker.join(0.2)
+                total = progress.bytes_total or None
+                done = progress.bytes if total is None else min(progress.bytes, total)
+                bar.update(task, total=total, completed=done, events=progress.events)
+            if "error" not in result:
+                bar.update(task, total=progress.bytes_total, completed=progress.bytes_total, events=progress.events)
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def _cli_features(args) -> int:
+    """``churn features EVENTS... --out features.csv``: see cli.py for the arguments."""
+    import sys
+
+    progress = _churn._FeatureProgress()
+    show = not args.quiet and sys.stderr.isatty() or args.progress
+
+    def run():
+        return user_features(args.events, label=args.label, cutoff=args.cutoff, horizon_days=args.horizon_days,
+                             session_gap_minutes=args.session_gap_minutes, threads=args.threads,
+                             strict=not args.lenient, progress=progress)
+
+    table = _run_with_progress(run, progress, show)
+    write_csv(table, args.out, decode=args.decode)
+    if not args.quiet:
+        print(table.report.summary, file=sys.stderr)
+        if table.report.read and table.report.read.get("bad_lines"):
+            print(table.report.read["summary"], file=sys.stderr)
+        print(f"wrote {len(table)} users x {len(table.feature_names)} features to {args.out}", file=sys.stderr)
+    return 0
+
+
+__all__ = ["FeatureAccumulator", "FeatureReport", "FeatureTable", "merge_accumulators", "user_features",
+           "write_csv"]

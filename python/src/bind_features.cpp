@@ -116,7 +116,8 @@ void bind_features(py::module_& m) {
                                       "Counters polled by progress bars while files are aggregated.")
       .def(py::init<>())
       .def_property_readonly("events", [](const churn::feature_progress& p) { return p.events.load(); })
-      .def_property_readonly("files_done", [](const churn::feature_progress& p) { return p.files_done.load(); });
+      .def_property_readonly("bytes", [](const churn::feature_progress& p) { return p.bytes.load(); })
+      .def_property_readonly("bytes_total", [](const churn::feature_progress& p) { return p.bytes_total.load(); });
 
   py::class_<churn::feature_accumulator>(m, "_FeatureAccumulator",
                                          "Mergeable per-user aggregate of an event log (see churn.FeatureAccumulator).")

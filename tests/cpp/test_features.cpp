@@ -429,7 +429,10 @@ TEST_CASE("files: the same table for any number of threads, and for a list of fi
   auto t4 = churn::user_features(joined, o, r4, &progress);
   CHECK(tables_equal(t4, one));
   CHECK(progress.events.load() == 8056);
-  CHECK(progress.files_done.load() == 1);
+  CHECK(progress.bytes.load() == std::filesystem::file_size(joined));
+  CHECK(progress.bytes_total.load() == std::filesystem::file_size(joined));
+  // A directory stands for the event files in it.
+  CHECK(tables_equal(churn::user_features(sample_dir(), o, r4), one));
   std::filesystem::remove(joined);
 }
 

@@ -204,6 +204,25 @@ def test_sample_against_pandas_oracle():
     pd.testing.assert_frame_equal(got.astype(float), expected.astype(float), check_names=False, rtol=1e-9)
 
 
+def test_cli_features_writes_csv(tmp_path, fixture_file, capsys):
+    import csv
+
+    from churn.cli import main
+
+    out = tmp_path / "features.csv"
+    assert main(["features", fixture_file, "--out", str(out), "--cutoff", "2018-11-15", "--horizon-days", "7",
+                 "--decode"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    t = churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7)
+    assert [r["user_id"] for r in rows] == t.user_ids
+    assert [int(r["churned"]) for r in rows] == t.y.tolist()
+    assert float(rows[0]["listening_hours"]) == pytest.approx(t.column("listening_hours")[0])
+    assert rows[0]["state"] == "TX"
+    err = capsys.readouterr().err
+    assert "wrote 2 users" in err and "without a user id" in err
+    assert main(["features", str(tmp_path / "missing.json"), "--out", str(out)]) == 2
+
+
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 

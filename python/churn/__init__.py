@@ -19,6 +19,7 @@ from ._churn import (  # noqa: E402
 )
 from .events import EventTable, ReadReport, ScanSummary, read_events, scan  # noqa: E402
 from .features import FeatureAccumulator, FeatureReport, FeatureTable, merge_accumulators, user_features  # noqa: E402,E501
+from .simulation import SimulationSummary, simulate, simulation_statistics  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -38,4 +39,7 @@ __all__ = [
     "FeatureTable",
     "merge_accumulators",
     "user_features",
+    "SimulationSummary",
+    "simulate",
+    "simulation_statistics",
 ]

@@ -7,16 +7,10 @@
 #include <cstdint>
 #include <vector>
 
+#include <churn/detail/rng.hpp>  // splitmix64
+
 namespace churn {
 namespace detail {
-
-/// splitmix64 step: the recommended seeder of the xoshiro family, also a good 64-bit mixer.
-inline std::uint64_t splitmix64(std::uint64_t& x) noexcept {
-  std::uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 /// xoshiro256** (Blackman and Vigna), with the distributions the simulator needs.
 class sim_rng {

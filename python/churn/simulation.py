@@ -1,0 +1,180 @@
+"""The event simulator: Sparkify-like event logs for demos, tests and benchmarks.
+
+(This module is ``churn.simulation`` rather than ``churn.simulate`` so that the function
+``churn.simulate`` does not shadow a submodule of the same name.)
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, Sequence, Union
+
+from . import _churn
+
+ProgressArg = Union[bool, Callable[[int, float], None], None]
+
+#: eventsim's 26 configs, in the order of ``config_mix``.
+CONFIG_NAMES = tuple(_churn.simulate_config_names())
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    """What :func:`simulate` wrote."""
+
+    path: str
+    events: int
+    users: int  #: distinct non-empty userIds in the log
+    churned: int  #: users with a Cancellation Confirmation
+    sessions: int
+    anonymous_events: int  #: rows with an empty userId (Guest, Logged Out)
+    registrations: int  #: Submit Registration events
+    bytes: int  #: bytes written (compressed size for .gz)
+    text_bytes: int  #: bytes of JSON-lines text
+    first_ts: int  #: epoch ms
+    last_ts: int
+
+    @property
+    def churn_rate(self) -> float:
+        return self.churned / self.users if self.users else 0.0
+
+    def __str__(self) -> str:
+        def day(ms: int) -> str:
+            return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+        span = f", {day(self.first_ts)} .. {day(self.last_ts)} UTC" if self.events else ""
+        return (
+            f"{self.path}: {self.events:,} events, {self.users:,} users, {self.churned:,} churned "
+            f"({100 * self.churn_rate:.1f} %), {self.sessions:,} sessions, {self.bytes / 1e6:,.1f} MB{span}"
+        )
+
+
+class _ProgressDisplay:
+    """A progress bar on stderr: rich's when installed, else a plain text line."""
+
+    def __init__(self, label: str):
+        self._label = label
+        self._rich = None
+        self._last_print = 0.0
+        self._start = time.monotonic()
+        try:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._rich = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TextColumn("{task.fields[events]} events"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._task = self._rich.add_task(label, total=1.0, events="0")
+            self._rich.start()
+        except ImportError:
+            self._rich = None
+
+    def __call__(self, events: int, fraction: float) -> None:
+        if self._rich is not None:
+            self._rich.update(self._task, completed=fraction, events=f"{events:,}")
+            return
+        now = time.monotonic()
+        if now - self._last_print >= 1.0 or fraction >= 1.0:
+            self._last_print = now
+            end = "\r" if sys.stderr.isatty() and fraction < 1.0 else "\n"
+            print(f"{self._label}: {100 * fraction:5.1f} %, {events:,} events, {now - self._start:.0f} s",
+                  end=end, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+
+def simulate(
+    path: Union[str, "os.PathLike[str]"],
+    users: int = 225,
+    days: int = 60,
+    seed: int = 0,
+    start: str = "2018-10-01",
+    threads: int = 0,
+    *,
+    config_mix: Optional[Sequence[float]] = None,
+    cancel_multiplier: float = 1.0,
+    new_users_per_day: Optional[float] = None,
+    gzip_level: int = 6,
+    progress: ProgressArg = False,
+) -> SimulationSummary:
+    """Write a simulated Sparkify event log (JSON lines; gzip when ``path`` ends in ``.gz``).
+
+    The defaults reproduce the real mini data set's size and statistics (225 users, 60 days from
+    2018-10-01, about 23 % churn). The same arguments give the same file whatever ``threads``.
+
+    Args:
+        users: users present at the start (new users also arrive as guests and register).
+        days: length of the window; ``start``: its first day, ``YYYY-MM-DD`` (UTC).
+        threads: 0 for all cores.
+        config_mix: 26 weights for eventsim's configs (``churn.simulation.CONFIG_NAMES`` order);
+            None for the calibrated mix.
+        cancel_multiplier: scales every transition into Cancel (1: as calibrated).
+        new_users_per_day: guest arrivals per day; None: ``0.0008 * users``.
+        progress: True for a progress bar on stderr (rich if installed), or a callable
+            ``progress(events, fraction)``.
+
+    Raises:
+        ParameterError: an argument out of range. ChurnIOError: the file cannot be written.
+    """
+    display = None
+    callback = None
+    if progress is True:
+        display = _ProgressDisplay(f"simulate {os.fspath(path)}")
+        callback = display
+    elif callable(progress):
+        callback = progress
+    try:
+        d = _churn._simulate_file(
+            os.fspath(path), users, days, seed, start, threads,
+            None if config_mix is None else [float(w) for w in config_mix],
+            cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
+            gzip_level, callback,
+        )
+    finally:
+        if display is not None:
+            display.close()
+    return SimulationSummary(path=os.fspath(path), **d)
+
+
+def simulation_statistics(
+    users: int = 225,
+    days: int = 60,
+    seed: int = 0,
+    start: str = "2018-10-01",
+    threads: int = 0,
+    *,
+    config_mix: Optional[Sequence[float]] = None,
+    cancel_multiplier: float = 1.0,
+    new_users_per_day: Optional[float] = None,
+) -> Dict[str, Any]:
+    """Simulate without writing a file and return the tallies: the summary fields plus ``pages``
+    (count per page name) and ``paid_songs`` (NextSong events at level paid). Used for calibration."""
+    return dict(
+        _churn._simulate_counts(
+            users, days, seed, start, threads,
+            None if config_mix is None else [float(w) for w in config_mix],
+            cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
+        )
+    )
+
+
+def _cli_simulate(args: Any) -> int:
+    """``churn simulate``: the progress bar appears for long runs on a terminal, or with --progress."""
+    long_run = args.users * args.days >= 50_000  # about 1 M events and more
+    show = not args.quiet and (args.progress or (long_run and sys.stderr.isatty()))
+    summary = simulate(args.out, users=args.users, days=args.days, seed=args.seed, start=args.start,
+                       threads=args.threads, gzip_level=args.gzip_level, progress=show)
+    if not args.quiet:
+        print(summary)
+    return 0

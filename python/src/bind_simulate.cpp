@@ -1,0 +1,120 @@
+// The event simulator for Python: simulate_file (writes a log), simulate_counts (tallies without
+// writing) and the config names. The GIL is released while simulating and taken back only for the
+// progress callback, which also lets Ctrl+C stop a long run.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <churn/simulate.hpp>
+
+#include "common.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+churn::simulate_options make_options(std::uint64_t users, std::uint32_t days, std::uint64_t seed,
+                                     const std::string& start, unsigned threads,
+                                     const std::optional<std::vector<double>>& config_mix,
+                                     double cancel_multiplier, double new_users_per_day, int gzip_level,
+                                     const py::object& progress) {
+  churn::simulate_options o;
+  o.users = users;
+  o.days = days;
+  o.seed = seed;
+  o.start_ms = churn::parse_start_date(start);
+  o.threads = threads;
+  if (config_mix) o.config_mix = *config_mix;
+  o.cancel_multiplier = cancel_multiplier;
+  o.new_users_per_day = new_users_per_day;
+  o.gzip_level = gzip_level;
+  o.validate();
+  // Called on this (the calling) thread between time slices, with the GIL released.
+  o.progress = [progress](const churn::simulate_progress& p) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (!progress.is_none()) progress(p.events, p.fraction);
+  };
+  return o;
+}
+
+py::dict summary_to_dict(const churn::simulate_summary& s) {
+  py::dict d;
+  d["events"] = s.events;
+  d["sessions"] = s.sessions;
+  d["users"] = s.users;
+  d["churned"] = s.churned;
+  d["anonymous_events"] = s.anonymous_events;
+  d["registrations"] = s.registrations;
+  d["text_bytes"] = s.text_bytes;
+  d["bytes"] = s.bytes;
+  d["first_ts"] = s.first_ts;
+  d["last_ts"] = s.last_ts;
+  return d;
+}
+
+}  // namespace
+
+void bind_simulate(py::module_& m) {
+  m.def("simulate_config_names", [] {
+    std::vector<std::string> names;
+    for (auto n : churn::simulate_config_names()) names.emplace_back(n);
+    return names;
+  }, "Names of eventsim's 26 configs, in the order of config_mix (Accordion first).");
+  m.def("default_config_mix", [] {
+    const auto mix = churn::default_config_mix();
+    return std::vector<double>(mix.begin(), mix.end());
+  }, "The calibrated config weights used when config_mix is None.");
+
+  m.def(
+      "_simulate_file",
+      [](const std::string& path, std::uint64_t users, std::uint32_t days, std::uint64_t seed,
+         const std::string& start, unsigned threads, const std::optional<std::vector<double>>& config_mix,
+         double cancel_multiplier, double new_users_per_day, int gzip_level, const py::object& progress) {
+        auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
+                              new_users_per_day, gzip_level, progress);
+        churn::simulate_summary s;
+        {
+          py::gil_scoped_release release;
+          s = churn::write_jsonl_file(o, path);
+        }
+        return summary_to_dict(s);
+      },
+      py::arg("path"), py::arg("users") = 225, py::arg("days") = 60, py::arg("seed") = 0,
+      py::arg("start") = "2018-10-01", py::arg("threads") = 0, py::arg("config_mix") = py::none(),
+      py::arg("cancel_multiplier") = 1.0, py::arg("new_users_per_day") = -1.0, py::arg("gzip_level") = 6,
+      py::arg("progress") = py::none(),
+      "Writes a simulated event log (gzip if path ends in .gz); returns the summary as a dict. "
+      "progress(events, fraction) is called between simulated hours.");
+
+  m.def(
+      "_simulate_counts",
+      [](std::uint64_t users, std::uint32_t days, std::uint64_t seed, const std::string& start,
+         unsigned threads, const std::optional<std::vector<double>>& config_mix, double cancel_multiplier,
+         double new_users_per_day) {
+        auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
+                              new_users_per_day, 6, py::none());
+        std::map<std::string, std::uint64_t> pages;
+        std::uint64_t paid_songs = 0;
+        churn::simulate_summary s;
+        {
+          py::gil_scoped_release release;
+          std::vector<std::uint64_t> by_page(churn::known_page_count + 1, 0);
+          s = churn::simulate(o, [&](const churn::event& e) {
+            ++by_page[static_cast<std::size_t>(e.page)];
+            if (e.page == churn::page::next_song && e.level == churn::level::paid) ++paid_songs;
+          });
+          for (std::size_t i = 0; i < churn::known_page_count; ++i)
+            if (by_page[i] != 0) pages[std::string(churn::page_names[i])] = by_page[i];
+        }
+        py::dict d = summary_to_dict(s);
+        d["pages"] = pages;
+        d["paid_songs"] = paid_songs;
+        return d;
+      },
+      py::arg("users") = 225, py::arg("days") = 60, py::arg("seed") = 0, py::arg("start") = "2018-10-01",
+      py::arg("threads") = 0, py::arg("config_mix") = py::none(), py::arg("cancel_multiplier") = 1.0,
+      py::arg("new_users_per_day") = -1.0,
+      "Simulates without writing and returns the summary plus page counts and paid NextSong count.");
+}

@@ -1,0 +1,167 @@
+"""The simulator from Python: files, determinism, calibration tolerances, CLI, errors."""
+import gzip
+import json
+from collections import Counter
+
+import pytest
+
+import churn
+from churn import cli
+from churn.simulation import CONFIG_NAMES
+
+# Real mini data set (225 users, 60 days from 2018-10-01), per 1,000 NextSong events.
+REAL_RATES = {
+    "Thumbs Up": 55.0, "Add to Playlist": 28.6, "Add Friend": 18.7, "Roll Advert": 17.2,
+    "Logout": 14.1, "Thumbs Down": 11.2, "Downgrade": 9.0, "Upgrade": 2.2, "Cancel": 0.23,
+}
+KEY_ORDER = ["ts", "userId", "sessionId", "page", "auth", "method", "status", "level", "itemInSession",
+             "location", "userAgent", "lastName", "firstName", "registration", "gender",
+             "artist", "song", "length"]
+
+
+@pytest.fixture(scope="module")
+def mini_log(tmp_path_factory):
+    """The default, mini-sized run (225 users, 60 days, seed 0), gzipped, parsed with the json module."""
+    path = tmp_path_factory.mktemp("sim") / "mini.json.gz"
+    summary = churn.simulate(path)
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    return summary, rows
+
+
+def test_summary_matches_the_file(mini_log):
+    summary, rows = mini_log
+    assert summary.events == len(rows)
+    users = {r["userId"] for r in rows if r["userId"]}
+    assert summary.users == len(users)
+    churned = {r["userId"] for r in rows if r["page"] == "Cancellation Confirmation"}
+    assert summary.churned == len(churned)
+    assert summary.anonymous_events == sum(1 for r in rows if r["userId"] == "")
+    assert summary.first_ts == rows[0]["ts"] and summary.last_ts == rows[-1]["ts"]
+    assert summary.bytes < summary.text_bytes
+    assert str(summary).startswith(str(summary.path))
+
+
+def test_mini_run_within_the_calibration_tolerances(mini_log):
+    summary, rows = mini_log
+    pages = Counter(r["page"] for r in rows)
+    songs = pages["NextSong"]
+    assert 0.15 <= summary.churn_rate <= 0.30
+    assert 0.01 <= summary.anonymous_events / summary.events <= 0.06
+    for page, real in REAL_RATES.items():
+        rate = 1000 * pages[page] / songs
+        assert 0.7 * real <= rate <= 1.3 * real, (page, rate, real)
+    paid = sum(1 for r in rows if r["page"] == "NextSong" and r["level"] == "paid") / songs
+    assert 0.7 <= paid <= 0.9
+    assert 200 <= summary.users <= 250 and 200_000 <= summary.events <= 400_000
+
+
+def test_form_of_the_rows(mini_log):
+    _, rows = mini_log
+    ts = [r["ts"] for r in rows]
+    assert ts == sorted(ts)
+    for r in rows[:20000]:
+        shown = r["auth"] in ("Logged In", "Cancelled")
+        expected = KEY_ORDER[:9] + (KEY_ORDER[9:15] if shown else []) + (KEY_ORDER[15:] if r["page"] == "NextSong" else [])
+        assert list(r) == expected
+        assert (r["userId"] != "") == shown
+    agents = {r["userAgent"] for r in rows if r["userId"]}
+    assert any(a.startswith('"') for a in agents)  # quoted as in the real data
+    per_user = {}
+    for r in rows:
+        if r["userId"]:
+            per_user.setdefault(r["userId"], set()).add((r["location"], r["userAgent"], r["registration"]))
+    assert all(len(v) == 1 for v in per_user.values())
+
+
+def test_structural_rules(mini_log):
+    _, rows = mini_log
+    last = {}
+    by_session = {}
+    for r in rows:
+        s = by_session.get(r["sessionId"])
+        if s is not None and r["status"] == 307:
+            assert r["ts"] - s["ts"] == 1000
+        by_session[r["sessionId"]] = r
+        uid = r["userId"]
+        if not uid:
+            continue
+        prev = last.get(uid)
+        if prev is not None:
+            assert prev["page"] != "Cancellation Confirmation"
+            if prev["page"] == "Cancel":
+                assert r["page"] == "Cancellation Confirmation"
+            if r["level"] != prev["level"]:
+                assert prev["page"] in ("Submit Upgrade", "Submit Downgrade")
+        last[uid] = r
+    assert all(r["page"] != "Cancel" for r in last.values())
+
+
+def test_same_seed_same_bytes_whatever_the_threads(tmp_path):
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    churn.simulate(a, users=60, days=7, seed=3, threads=1)
+    churn.simulate(b, users=60, days=7, seed=3, threads=2)
+    churn.simulate(c, users=60, days=7, seed=4, threads=2)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+def test_the_reader_reads_it_strictly(tmp_path):
+    path = tmp_path / "log.json"
+    summary = churn.simulate(path, users=80, days=10, seed=1)
+    report = churn.scan(path)
+    assert report.events == summary.events
+
+
+def test_start_date_and_days(tmp_path):
+    path = tmp_path / "log.json"
+    s = churn.simulate(path, users=30, days=3, start="2020-02-28")
+    assert 1582848000000 <= s.first_ts and s.last_ts < 1582848000000 + 3 * 86400000 + 3600000
+
+
+def test_config_mix_and_statistics():
+    assert len(CONFIG_NAMES) == 26 and CONFIG_NAMES[0] == "Accordion"
+    happy = [0.0] * 26
+    happy[CONFIG_NAMES.index("Xylophone")] = 1.0
+    unhappy = [0.0] * 26
+    unhappy[CONFIG_NAMES.index("Oboe")] = 1.0
+    h = churn.simulation_statistics(users=300, days=30, config_mix=happy)
+    u = churn.simulation_statistics(users=300, days=30, config_mix=unhappy)
+    assert u["churned"] > 2 * h["churned"]
+    assert sum(h["pages"].values()) == h["events"]
+    assert churn.simulation_statistics(users=100, days=20, cancel_multiplier=0.0)["churned"] == 0
+
+
+def test_progress_callback(tmp_path):
+    seen = []
+    churn.simulate(tmp_path / "p.json", users=20, days=2, progress=lambda e, f: seen.append((e, f)))
+    assert len(seen) == 48
+    assert seen[-1][1] == pytest.approx(1.0)
+    assert [f for _, f in seen] == sorted(f for _, f in seen)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"days": 0}, "days"),
+    ({"start": "2018-02-30"}, "start"),
+    ({"config_mix": [1.0] * 3}, "config_mix"),
+    ({"gzip_level": 10}, "gzip_level"),
+])
+def test_bad_arguments_name_the_parameter(tmp_path, kwargs, name):
+    with pytest.raises(churn.ParameterError, match=f"parameter '{name}'"):
+        churn.simulate(tmp_path / "x.json", users=5, **kwargs)
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_unwritable_path(tmp_path):
+    with pytest.raises(churn.ChurnIOError, match="cannot create"):
+        churn.simulate(tmp_path / "no-such-dir" / "x.json", users=5, days=1)
+
+
+def test_cli(tmp_path, capsys):
+    out = tmp_path / "cli.json.gz"
+    assert cli.main(["simulate", "--users", "40", "--days", "5", "--seed", "2", "--out", str(out)]) == 0
+    assert "events" in capsys.readouterr().out
+    with gzip.open(out, "rt") as f:
+        assert all(json.loads(line)["ts"] > 0 for line in f)
+    assert cli.main(["simulate", "--users", "40", "--days", "0", "--out", str(out), "--quiet"]) == 2
+    assert "parameter 'days'" in capsys.readouterr().err

@@ -11,6 +11,12 @@ cmake -S . -B build/tests -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHURN_BUILD_TEST
 cmake --build build/tests -j "$jobs"
 ctest --test-dir build/tests --output-on-failure -j "$jobs"
 
+echo "== C++ example, built against the installed package (find_package)"
+cmake --install build/tests --prefix build/prefix >/dev/null
+cmake -S examples/cpp -B build/example -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PWD/build/prefix" >/dev/null
+cmake --build build/example
+build/example/churn_pipeline
+
 echo "== Python tests"
 # Run against the installed package (not the source tree), as a user would.
 cd tests && ../.venv/bin/python -m pytest -q -p no:cacheprovider python

@@ -281,6 +281,7 @@ struct fold_report {
   std::size_t n_train = 0;
   std::size_t n_test = 0;
   double threshold = 0.5;  ///< chosen from the training part only (inner out-of-fold predictions)
+  std::uint64_t inner_seed = 0;  ///< seed of the inner folds: stratified_kfold(y[train], inner_splits, true, inner_seed)
   double inner_f1 = std::numeric_limits<double>::quiet_NaN();  ///< F1 of that choice on the inner predictions
   binary_metrics tuned;       ///< test-fold metrics with predictions proba >= threshold
   binary_metrics at_default;  ///< test-fold metrics with predictions proba >= default_threshold
@@ -366,6 +367,9 @@ inline void cv_check_folds(const std::vector<fold>& folds, std::size_t n) {
   }
 }
 
+/// The numpy seed of fold f's inner folds.
+inline std::uint64_t cv_inner_seed(std::uint64_t seed, std::size_t f) { return derive_seed(seed, f) & 0xffffffffULL; }
+
 inline row_matrix cv_rows(const row_matrix& X, const std::vector<std::size_t>& rows) {
   row_matrix out(static_cast<Eigen::Index>(rows.size()), X.cols());
   for (std::size_t r = 0; r < rows.size(); ++r) out.row(static_cast<Eigen::Index>(r)) = X.row(static_cast<Eigen::Index>(rows[r]));
@@ -420,7 +424,7 @@ threshold_choice tune_threshold(const Fit& fit, const row_matrix& X_train, const
 ///
 /// For each fold: a model is fitted on the training rows and predicts the test rows; separately, the
 /// F1-maximising threshold is chosen from inner out-of-fold predictions on the training rows only (see
-/// tune_threshold; the same derived inner seed as tune_threshold(fit, ..., derive_seed(seed, f))). All
+/// tune_threshold(fit, X[train], y[train], inner_splits, fold_report::inner_seed)). All
 /// metrics are computed on the test rows at the tuned threshold and at default_threshold; their mean
 /// and std over folds, and the out-of-fold probabilities, are returned.
 ///
@@ -461,8 +465,7 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
                                   ": the training part of fold " + std::to_string(f) + " has only " +
                                   std::to_string(smallest) + " samples of its smaller class");
       }
-      inner[f] = stratified_kfold(y_train[f], params.inner_splits, true,
-                                  detail::derive_seed(params.seed, f) & 0xffffffffULL);
+      inner[f] = stratified_kfold(y_train[f], params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
     }
   }
 
@@ -499,6 +502,7 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
     rep.n_train = folds[f].train.size();
     rep.n_test = folds[f].test.size();
     rep.threshold = params.default_threshold;
+    rep.inner_seed = detail::cv_inner_seed(params.seed, f);
     if (inner_splits > 0) {
       std::vector<double> inner_oof(y_train[f].size(), 0.0);
       for (std::size_t j = 0; j < inner_splits; ++j) {

@@ -324,14 +324,14 @@ inline double average_precision_score(const std::vector<int>& y_true, const std:
 /// Mean negative log-likelihood of the positive-class probabilities, each clipped to [eps, 1 - eps] with
 /// eps the double machine epsilon (scikit-learn's log_loss with labels=[0, 1]).
 /// Throws data_error on bad input or a probability outside [0, 1].
-inline double log_loss(const std::vector<int>& y_true, const std::vector<double>& y_prob) {
-  detail::metrics_check_scored("log_loss", y_true, y_prob, "y_prob");
-  detail::metrics_check_probabilities("log_loss", "y_prob", y_prob);
+inline double log_loss(const std::vector<int>& y_true, const std::vector<double>& y_proba) {
+  detail::metrics_check_scored("log_loss", y_true, y_proba, "y_proba");
+  detail::metrics_check_probabilities("log_loss", "y_proba", y_proba);
   const double eps = std::numeric_limits<double>::epsilon();
   double sum = 0.0;
   for (std::size_t i = 0; i < y_true.size(); ++i) {
     // scikit-learn clips the two columns [1 - p, p] separately: the complement is taken before clipping.
-    const double q = y_true[i] == 1 ? y_prob[i] : 1.0 - y_prob[i];
+    const double q = y_true[i] == 1 ? y_proba[i] : 1.0 - y_proba[i];
     sum += -std::log(std::clamp(q, eps, 1.0 - eps));
   }
   return sum / static_cast<double>(y_true.size());
@@ -339,12 +339,12 @@ inline double log_loss(const std::vector<int>& y_true, const std::vector<double>
 
 /// Mean squared difference between the label and the positive-class probability.
 /// Throws data_error on bad input or a probability outside [0, 1].
-inline double brier_score_loss(const std::vector<int>& y_true, const std::vector<double>& y_prob) {
-  detail::metrics_check_scored("brier_score_loss", y_true, y_prob, "y_prob");
-  detail::metrics_check_probabilities("brier_score_loss", "y_prob", y_prob);
+inline double brier_score_loss(const std::vector<int>& y_true, const std::vector<double>& y_proba) {
+  detail::metrics_check_scored("brier_score_loss", y_true, y_proba, "y_proba");
+  detail::metrics_check_probabilities("brier_score_loss", "y_proba", y_proba);
   double sum = 0.0;
   for (std::size_t i = 0; i < y_true.size(); ++i) {
-    const double d = static_cast<double>(y_true[i]) - y_prob[i];
+    const double d = static_cast<double>(y_true[i]) - y_proba[i];
     sum += d * d;
   }
   return sum / static_cast<double>(y_true.size());

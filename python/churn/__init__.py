@@ -20,6 +20,8 @@ from ._churn import (  # noqa: E402
 from .events import EventTable, ReadReport, ScanSummary, read_events, scan  # noqa: E402
 from .features import FeatureAccumulator, FeatureReport, FeatureTable, merge_accumulators, user_features  # noqa: E402,E501
 from .simulation import SimulationSummary, simulate, simulation_statistics  # noqa: E402
+from . import metrics  # noqa: E402
+from .evaluation import LogisticRegression, cross_validate, stratified_kfold, train_test_split_stratified  # noqa: E402,E501
 
 __all__ = [
     "__version__",
@@ -42,4 +44,9 @@ __all__ = [
     "SimulationSummary",
     "simulate",
     "simulation_statistics",
+    "metrics",
+    "LogisticRegression",
+    "cross_validate",
+    "stratified_kfold",
+    "train_test_split_stratified",
 ]

@@ -224,7 +224,8 @@ TEST_CASE("cross_validate: the tuned threshold never depends on the test fold") 
       Xt.row(static_cast<Eigen::Index>(i)) = X.row(static_cast<Eigen::Index>(train[i]));
       yt.push_back(y[train[i]]);
     }
-    const auto choice = churn::tune_threshold(fit, Xt, yt, cp.inner_splits, churn::detail::derive_seed(cp.seed, f));
+    const auto choice = churn::tune_threshold(fit, Xt, yt, cp.inner_splits, base.folds[f].inner_seed);
+    CHECK(base.folds[f].inner_seed == (churn::detail::derive_seed(cp.seed, f) & 0xffffffffULL));
     CHECK(base.folds[f].threshold == choice.threshold);
     CHECK(base.folds[f].inner_f1 == choice.f1);
 

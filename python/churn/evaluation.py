@@ -1,0 +1,142 @@
+"""Model evaluation: stratified folds and splits identical to scikit-learn's, the logistic-regression
+baseline, and cross-validation with the decision threshold tuned inside each training fold.
+
+The algorithms are C++ (churn/cv.hpp, churn/logistic.hpp); this module only chooses the path:
+churn's own models (``"logistic"``, ``"majority"``, :class:`LogisticRegression`) are cross-validated
+entirely in C++ with the GIL released, any other scikit-learn-style estimator through Python callbacks.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ._churn import (
+    _cross_validate_builtin,
+    _cross_validate_callable,
+    _fit_logistic,
+    stratified_kfold,
+    train_test_split_stratified,
+)
+
+__all__ = ["LogisticRegression", "cross_validate", "stratified_kfold", "train_test_split_stratified"]
+
+
+class LogisticRegression:
+    """L2-regularised logistic regression on standardised features, fitted by Newton's method.
+
+    Minimises ``0.5 * ||w||^2 + C * sum(log-loss)`` on features centred and scaled by their training
+    mean and standard deviation (scikit-learn's ``LogisticRegression(C=C)`` after ``StandardScaler``).
+    ``coef_`` and ``intercept_`` are expressed on the original features.
+    """
+
+    def __init__(self, C: float = 1.0, *, max_iter: int = 100, tol: float = 1e-10, standardize: bool = True):
+        self.C = C
+        self.max_iter = max_iter
+        self.tol = tol
+        self.standardize = standardize
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        return {"C": self.C, "max_iter": self.max_iter, "tol": self.tol, "standardize": self.standardize}
+
+    def set_params(self, **params: Any) -> "LogisticRegression":
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise ValueError(f"invalid parameter {key!r} for LogisticRegression (allowed: C, max_iter, tol, standardize)")
+            setattr(self, key, value)
+        return self
+
+    def fit(self, X, y) -> "LogisticRegression":
+        model = _fit_logistic(X, y, float(self.C), int(self.max_iter), float(self.tol), bool(self.standardize))
+        self.model_ = model
+        self.classes_ = np.array([0, 1])
+        self.coef_ = model.raw_coef[np.newaxis, :]
+        self.intercept_ = np.array([model.raw_intercept])
+        self.n_iter_ = np.array([model.n_iter])
+        self.n_features_in_ = self.coef_.shape[1]
+        return self
+
+    def _model(self):
+        if not hasattr(self, "model_"):
+            raise AttributeError("this LogisticRegression is not fitted yet; call fit(X, y) first")
+        return self.model_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Columns [P(class 0), P(class 1)], as scikit-learn's predict_proba."""
+        p1 = self._model().predict_proba(X)
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X, threshold: float = 0.5) -> np.ndarray:
+        """1 where P(class 1) >= threshold, else 0."""
+        return (self._model().predict_proba(X) >= threshold).astype(np.int64)
+
+    def __repr__(self) -> str:
+        return f"LogisticRegression(C={self.C!r}, max_iter={self.max_iter!r}, tol={self.tol!r}, standardize={self.standardize!r})"
+
+
+def _clone(estimator):
+    try:
+        from sklearn.base import clone
+    except ImportError:  # scikit-learn is optional
+        return copy.deepcopy(estimator)
+    try:
+        return clone(estimator)
+    except TypeError:  # not a scikit-learn estimator (no get_params)
+        return copy.deepcopy(estimator)
+
+
+def _resolve_folds(folds, X, y, n_splits: int, shuffle: bool, seed: int):
+    if folds is None:
+        return stratified_kfold(y, n_splits=n_splits, shuffle=shuffle, seed=seed)
+    if hasattr(folds, "split"):  # a scikit-learn splitter
+        return list(folds.split(X, y))
+    return list(folds)
+
+
+def cross_validate(
+    estimator: Union[str, LogisticRegression, Any],
+    X,
+    y,
+    folds: Optional[Union[Iterable[Tuple[Sequence[int], Sequence[int]]], Any]] = None,
+    *,
+    n_splits: int = 5,
+    shuffle: bool = True,
+    seed: int = 0,
+    inner_splits: int = 3,
+    default_threshold: float = 0.5,
+    n_jobs: int = 1,
+) -> Dict[str, Any]:
+    """Cross-validates a binary classifier and reports every metric per fold and as mean/std.
+
+    estimator: ``"logistic"``, ``"majority"`` (scikit-learn's DummyClassifier(strategy="prior")), a
+    :class:`LogisticRegression`, or any object with ``fit(X, y)`` and ``predict_proba(X)`` (cloned for
+    every fit; run on the calling thread).
+    folds: (train_indices, test_indices) pairs or a scikit-learn splitter; by default
+    ``stratified_kfold(y, n_splits, shuffle, seed)``.
+    inner_splits: stratified folds inside each training part whose out-of-fold predictions choose the
+    F1-maximising threshold (0: use default_threshold); the test fold is never used to choose it.
+
+    Returns a dict: ``folds`` (per fold: n_train, n_test, threshold, inner_f1, ``tuned`` and
+    ``at_default`` metric dicts, confusion matrices), ``tuned`` and ``at_default`` (``mean`` and ``std``
+    dicts over folds, std with ddof=0), ``threshold_mean``, ``threshold_std``, ``default_threshold``,
+    and the out-of-fold arrays ``oof_proba``, ``oof_fold``, ``oof_pred``.
+    """
+    fold_list = _resolve_folds(folds, X, y, n_splits, shuffle, seed)
+    if isinstance(estimator, str):
+        return _cross_validate_builtin(estimator, X, y, fold_list, {}, inner_splits, default_threshold, seed, n_jobs)
+    if isinstance(estimator, LogisticRegression):
+        return _cross_validate_builtin(
+            "logistic", X, y, fold_list, estimator.get_params(), inner_splits, default_threshold, seed, n_jobs
+        )
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict_proba")):
+        raise TypeError(
+            f"estimator must be 'logistic', 'majority' or have fit and predict_proba; got {type(estimator).__name__}"
+        )
+
+    def fit(X_train, y_train):
+        model = _clone(estimator)
+        fitted = model.fit(X_train, y_train)
+        return model if fitted is None else fitted
+
+    return _cross_validate_callable(fit, X, y, fold_list, inner_splits, default_threshold, seed)

@@ -1,0 +1,280 @@
+// Folds, splits, the logistic baseline and cross-validation for Python. python/churn/evaluation.py
+// builds the user-facing API (LogisticRegression, cross_validate) on these. Conversion only.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <churn/baseline.hpp>
+#include <churn/cv.hpp>
+#include <churn/logistic.hpp>
+
+#include "common.hpp"
+#include "eval_common.hpp"
+
+namespace py = pybind11;
+using churn_py::labels_from_python;
+using churn_py::matrix_from_python;
+using churn_py::move_to_numpy;
+
+namespace {
+
+std::uint64_t seed_from_python(const py::int_& seed) {
+  const auto v = seed.cast<long long>();
+  if (v < 0 || v > 0xffffffffLL) throw churn::parameter_error("seed", std::to_string(v), "0 to 4294967295");
+  return static_cast<std::uint64_t>(v);
+}
+
+py::array_t<std::int64_t> indices_to_numpy(const std::vector<std::size_t>& idx) {
+  py::array_t<std::int64_t> out(static_cast<py::ssize_t>(idx.size()));
+  auto* d = out.mutable_data();
+  for (std::size_t i = 0; i < idx.size(); ++i) d[i] = static_cast<std::int64_t>(idx[i]);
+  return out;
+}
+
+std::vector<std::size_t> indices_from_python(const py::handle& obj, const std::string& name) {
+  py::array arr = churn_py::as_numpy(obj, name, 1);
+  auto a = py::array_t<std::int64_t, py::array::forcecast>::ensure(arr);
+  auto r = a.unchecked<1>();
+  std::vector<std::size_t> out(static_cast<std::size_t>(r.shape(0)));
+  for (py::ssize_t i = 0; i < r.shape(0); ++i) {
+    if (r(i) < 0) {
+      throw churn::data_error(name + "[" + std::to_string(i) + "] = " + std::to_string(r(i)) +
+                              " is negative; sample indices start at 0");
+    }
+    out[static_cast<std::size_t>(i)] = static_cast<std::size_t>(r(i));
+  }
+  return out;
+}
+
+std::vector<churn::fold> folds_from_python(const py::handle& folds) {
+  std::vector<churn::fold> out;
+  std::size_t f = 0;
+  for (const py::handle& item : folds) {
+    if (!py::isinstance<py::sequence>(item) || py::len(item) != 2) {
+      throw churn::data_error("folds[" + std::to_string(f) + "] is not a (train_indices, test_indices) pair");
+    }
+    auto pair = py::reinterpret_borrow<py::sequence>(item);
+    const std::string where = "folds[" + std::to_string(f) + "]";
+    out.push_back({indices_from_python(pair[0], where + "[0]"), indices_from_python(pair[1], where + "[1]")});
+    ++f;
+  }
+  return out;
+}
+
+py::dict result_to_dict(churn::cv_result&& r) {
+  using churn_py::confusion_to_list;
+  using churn_py::metrics_to_dict;
+  py::list folds;
+  for (const auto& f : r.folds) {
+    py::dict d;
+    d["n_train"] = f.n_train;
+    d["n_test"] = f.n_test;
+    d["threshold"] = f.threshold;
+    d["inner_f1"] = f.inner_f1;
+    d["inner_seed"] = f.inner_seed;
+    d["tuned"] = metrics_to_dict(f.tuned);
+    d["at_default"] = metrics_to_dict(f.at_default);
+    d["tuned_confusion"] = confusion_to_list(f.tuned_confusion);
+    d["default_confusion"] = confusion_to_list(f.default_confusion);
+    folds.append(d);
+  }
+  auto summary = [&](const churn::metric_summary& s) {
+    py::dict d;
+    d["mean"] = metrics_to_dict(s.mean);
+    d["std"] = metrics_to_dict(s.std);
+    return d;
+  };
+  py::dict out;
+  out["folds"] = folds;
+  out["tuned"] = summary(r.tuned);
+  out["at_default"] = summary(r.at_default);
+  out["threshold_mean"] = r.threshold_mean;
+  out["threshold_std"] = r.threshold_std;
+  out["default_threshold"] = r.default_threshold;
+  out["oof_proba"] = move_to_numpy(std::move(r.oof_proba));
+  out["oof_fold"] = move_to_numpy(std::move(r.oof_fold));
+  out["oof_pred"] = move_to_numpy(std::move(r.oof_pred));
+  return out;
+}
+
+churn::cv_params cv_params_from(int inner_splits, double default_threshold, const py::int_& seed, int n_jobs) {
+  churn::cv_params p;
+  p.inner_splits = inner_splits;
+  p.default_threshold = default_threshold;
+  p.seed = seed_from_python(seed);
+  p.n_jobs = n_jobs;
+  p.validate();
+  return p;
+}
+
+// A model fitted by Python code: predict_proba is called back with the GIL (cross_validate runs such
+// models on the calling thread only). A 2-column result is taken as scikit-learn's [P(0), P(1)].
+struct python_model {
+  py::object model;
+
+  std::vector<double> predict_proba(const churn::row_matrix& X) const {
+    py::object p = model.attr("predict_proba")(churn_py::matrix_to_numpy(X));
+    py::array arr = py::array::ensure(p);
+    if (!arr) {
+      PyErr_Clear();
+      throw churn::data_error("predict_proba did not return an array");
+    }
+    if (arr.ndim() == 2) {
+      if (arr.shape(1) != 2) {
+        throw churn::data_error("predict_proba returned " + std::to_string(arr.shape(1)) +
+                                " columns; expected P(class 1) or the two columns [P(0), P(1)]");
+      }
+      arr = py::array::ensure(arr[py::make_tuple(py::slice(py::none(), py::none(), py::none()), 1)]);
+    }
+    return churn_py::scores_from_python(arr, "predict_proba(X)");
+  }
+};
+
+}  // namespace
+
+void bind_cv(py::module_& m) {
+  m.def(
+      "stratified_kfold",
+      [](const py::handle& y, int n_splits, bool shuffle, const py::int_& seed) {
+        const auto labels = labels_from_python(y, "y");
+        const auto folds = churn::stratified_kfold(labels, n_splits, shuffle, seed_from_python(seed));
+        py::list out;
+        for (const auto& f : folds) out.append(py::make_tuple(indices_to_numpy(f.train), indices_to_numpy(f.test)));
+        return out;
+      },
+      py::arg("y"), py::arg("n_splits") = 5, py::arg("shuffle") = true, py::arg("seed") = 0,
+      "List of (train_indices, test_indices) identical to scikit-learn's StratifiedKFold(n_splits, "
+      "shuffle=shuffle, random_state=seed).split(X, y). y holds integer labels; raises ParameterError when "
+      "n_splits exceeds the smallest class.");
+  m.def(
+      "train_test_split_stratified",
+      [](const py::handle& y, const py::object& test_size, const py::int_& seed) {
+        churn::split_params p;
+        if (py::isinstance<py::bool_>(test_size)) {
+          throw churn::parameter_error("test_size", py::repr(test_size).cast<std::string>(),
+                                       "a fraction in (0, 1) or a number of samples");
+        }
+        if (py::isinstance<py::int_>(test_size)) {
+          const auto v = test_size.cast<long long>();
+          if (v < 1) throw churn::parameter_error("test_size", std::to_string(v), "a positive number of samples");
+          p.test_count = static_cast<std::size_t>(v);
+        } else {
+          p.test_size = test_size.cast<double>();
+        }
+        p.seed = seed_from_python(seed);
+        const auto s = churn::stratified_train_test_split(labels_from_python(y, "y"), p);
+        return py::make_tuple(indices_to_numpy(s.train), indices_to_numpy(s.test));
+      },
+      py::arg("y"), py::arg("test_size") = 0.25, py::arg("seed") = 0,
+      "(train_indices, test_indices) identical to scikit-learn's train_test_split(..., test_size=test_size, "
+      "stratify=y, random_state=seed) (indices in scikit-learn's shuffled order). test_size: a fraction in "
+      "(0, 1) or an int number of samples.");
+
+  py::class_<churn::logistic_model>(m, "_LogisticModel", "A fitted logistic regression (see LogisticRegression).")
+      .def_property_readonly("mean", [](const churn::logistic_model& s) { return churn_py::to_numpy(s.mean); })
+      .def_property_readonly("scale", [](const churn::logistic_model& s) { return churn_py::to_numpy(s.scale); })
+      .def_property_readonly("coef", [](const churn::logistic_model& s) {
+        return churn_py::to_numpy(std::vector<double>(s.coef.data(), s.coef.data() + s.coef.size()));
+      })
+      .def_readonly("intercept", &churn::logistic_model::intercept)
+      .def_readonly("n_iter", &churn::logistic_model::n_iter)
+      .def_readonly("converged", &churn::logistic_model::converged)
+      .def_property_readonly("raw_coef", [](const churn::logistic_model& s) {
+        const Eigen::VectorXd w = s.raw_coef();
+        return churn_py::to_numpy(std::vector<double>(w.data(), w.data() + w.size()));
+      })
+      .def_property_readonly("raw_intercept", &churn::logistic_model::raw_intercept)
+      .def(
+          "predict_proba",
+          [](const churn::logistic_model& s, const py::handle& X) {
+            const auto M = matrix_from_python(X, "X");
+            std::vector<double> p;
+            {
+              py::gil_scoped_release release;
+              p = s.predict_proba(M);
+            }
+            return move_to_numpy(std::move(p));
+          },
+          py::arg("X"), "P(class 1) for each row of X.");
+
+  m.def(
+      "_fit_logistic",
+      [](const py::handle& X, const py::handle& y, double C, int max_iter, double tol, bool standardize) {
+        churn::logistic_params p;
+        p.C = C;
+        p.max_iter = max_iter;
+        p.tol = tol;
+        p.standardize = standardize;
+        const auto M = matrix_from_python(X, "X");
+        const auto labels = labels_from_python(y, "y");
+        py::gil_scoped_release release;
+        return churn::fit_logistic(M, labels, p);
+      },
+      py::arg("X"), py::arg("y"), py::arg("C") = 1.0, py::arg("max_iter") = 100, py::arg("tol") = 1e-10,
+      py::arg("standardize") = true);
+
+  m.def(
+      "_cross_validate_builtin",
+      [](const std::string& model, const py::handle& X, const py::handle& y, const py::handle& folds,
+         const py::dict& model_params, int inner_splits, double default_threshold, const py::int_& seed, int n_jobs) {
+        const auto cp = cv_params_from(inner_splits, default_threshold, seed, n_jobs);
+        const auto M = matrix_from_python(X, "X");
+        const auto labels = labels_from_python(y, "y");
+        const auto fs = folds_from_python(folds);
+        churn::cv_result r;
+        if (model == "logistic") {
+          churn::logistic_params lp;
+          for (auto item : model_params) {
+            const auto key = item.first.cast<std::string>();
+            if (key == "C") {
+              lp.C = item.second.cast<double>();
+            } else if (key == "max_iter") {
+              lp.max_iter = item.second.cast<int>();
+            } else if (key == "tol") {
+              lp.tol = item.second.cast<double>();
+            } else if (key == "standardize") {
+              lp.standardize = item.second.cast<bool>();
+            } else {
+              throw churn::parameter_error("model_params", "'" + key + "'", "C, max_iter, tol, standardize");
+            }
+          }
+          lp.validate();
+          py::gil_scoped_release release;
+          r = churn::cross_validate(
+              [&lp](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt, lp); },
+              M, labels, fs, cp);
+        } else if (model == "majority") {
+          if (py::len(model_params) != 0) throw churn::parameter_error("model_params", "a non-empty dict", "{} for 'majority'");
+          py::gil_scoped_release release;
+          r = churn::cross_validate(
+              [](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_majority(Xt, yt); }, M,
+              labels, fs, cp);
+        } else {
+          throw churn::parameter_error("model", "'" + model + "'", "'logistic', 'majority'");
+        }
+        return result_to_dict(std::move(r));
+      },
+      py::arg("model"), py::arg("X"), py::arg("y"), py::arg("folds"), py::arg("model_params"), py::arg("inner_splits"),
+      py::arg("default_threshold"), py::arg("seed"), py::arg("n_jobs"));
+
+  m.def(
+      "_cross_validate_callable",
+      [](const py::function& fit, const py::handle& X, const py::handle& y, const py::handle& folds, int inner_splits,
+         double default_threshold, const py::int_& seed) {
+        // Python models run on this thread only, holding the GIL: n_jobs is 1.
+        const auto cp = cv_params_from(inner_splits, default_threshold, seed, 1);
+        const auto M = matrix_from_python(X, "X");
+        const auto labels = labels_from_python(y, "y");
+        const auto fs = folds_from_python(folds);
+        auto r = churn::cross_validate(
+            [&fit](const churn::row_matrix& Xt, const std::vector<int>& yt) {
+              py::array_t<std::int64_t> yy(static_cast<py::ssize_t>(yt.size()));
+              std::copy(yt.begin(), yt.end(), yy.mutable_data());
+              return python_model{fit(churn_py::matrix_to_numpy(Xt), yy)};
+            },
+            M, labels, fs, cp);
+        return result_to_dict(std::move(r));
+      },
+      py::arg("fit"), py::arg("X"), py::arg("y"), py::arg("folds"), py::arg("inner_splits"),
+      py::arg("default_threshold"), py::arg("seed"));
+}

@@ -1,0 +1,332 @@
+"""Batch scoring: upload an event log (JSON lines, plain or gzip) or a CSV of features, get every user
+scored, a table sorted by risk and a CSV download.
+
+Uploads are streamed to a temporary file (Werkzeug spools bodies over 500 kB to disk, and we copy
+the part in chunks), never held whole in memory; the event log is aggregated by churn's reader.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+from flask import Blueprint, abort, current_app, render_template, request, send_file, session
+
+import churn
+
+from .forms import check_row
+from .model import ModelService
+
+bp = Blueprint("batch", __name__, url_prefix="/batch")
+
+ID_COLUMNS = ("user_id", "userId", "userid", "id")
+CHUNK_ROWS = 8192  # rows per contributions call: bounds the (rows x features) scratch array
+ALLOWED_NAME = re.compile(r"^[0-9a-f]{32}$")
+
+
+class BatchInputError(ValueError):
+    """An upload that cannot be scored; the message is shown to the user as is."""
+
+
+# ---- result store ---------------------------------------------------------------------------------
+@dataclass
+class BatchResult:
+    token: str
+    path: Path
+    filename: str
+    created: float
+    summary: Dict[str, object] = field(default_factory=dict)
+
+
+class BatchStore:
+    """Scored CSVs on disk for download, the newest `keep` for `ttl` seconds. One per app."""
+
+    def __init__(self, root: Path, keep: int, ttl: float):
+        self.root = root
+        self.keep = keep
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._results: Dict[str, BatchResult] = {}
+
+    def new_upload_path(self, suffix: str = "") -> Path:
+        fd, name = tempfile.mkstemp(prefix="upload-", suffix=suffix, dir=self.root)
+        os.close(fd)
+        return Path(name)
+
+    def add(self, path: Path, filename: str, summary: Dict[str, object]) -> BatchResult:
+        token = secrets.token_hex(16)
+        result = BatchResult(token, path, filename, time.time(), summary)
+        with self._lock:
+            self._results[token] = result
+            self._expire_locked()
+        return result
+
+    def get(self, token: str) -> Optional[BatchResult]:
+        with self._lock:
+            self._expire_locked()
+            return self._results.get(token)
+
+    def _expire_locked(self) -> None:
+        now = time.time()
+        items = sorted(self._results.values(), key=lambda r: r.created, reverse=True)
+        for i, r in enumerate(items):
+            if i >= self.keep or now - r.created > self.ttl:
+                self._results.pop(r.token, None)
+                r.path.unlink(missing_ok=True)
+
+
+def init_store(app) -> None:
+    base = app.config.get("UPLOAD_DIR") or None
+    if base:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="churn-web-", dir=base))
+    app.extensions["churn_batches"] = BatchStore(root, int(app.config["BATCH_KEEP"]), float(app.config["BATCH_TTL_SECONDS"]))
+    import atexit
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+
+
+def store() -> BatchStore:
+    return current_app.extensions["churn_batches"]
+
+
+def service() -> ModelService:
+    return current_app.extensions["churn_model"]
+
+
+# ---- CSRF: the upload is the one state-changing form --------------------------------------------
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def csrf_ok() -> bool:
+    sent = request.form.get("csrf_token", "")
+    return bool(sent) and secrets.compare_digest(sent, session.get("csrf", ""))
+
+
+def render_page(**context):
+    context.setdefault("error", None)
+    context.setdefault("result", None)
+    return render_template("batch.html", csrf_token=csrf_token(),
+                           max_mb=current_app.config["MAX_CONTENT_LENGTH"] / 2**20, **context)
+
+
+# ---- reading uploads -----------------------------------------------------------------------------
+def sniff(path: Path) -> str:
+    """'gzip', 'jsonl' or 'csv' from the first bytes; 'empty' for a file with nothing but blanks."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text:
+        return "empty"
+    return "jsonl" if text[:1] in (b"{", b"[") else "csv"
+
+
+def _utc_midnight_after(ts_ms: int) -> int:
+    day = 86_400_000
+    return (ts_ms // day + 1) * day
+
+
+def _last_timestamp(acc) -> Optional[int]:
+    last = getattr(acc, "last_ts", None)
+    if last is None and hasattr(acc, "_acc"):  # churn versions whose wrapper does not expose it yet
+        last = acc._acc.last_ts
+    return None if last is None else int(last)
+
+
+def features_from_log(path: Path, svc: ModelService, threads: int):
+    """Per-user features of an event log (a churn.FeatureTable), computed with the session gap the
+    model was trained with and seen at the end of the log."""
+    labels = svc.label_options
+    gap = float(labels.get("session_gap_minutes") or 30.0)
+    horizon = float(labels.get("horizon_days") or 30.0)
+    acc = churn.FeatureAccumulator(session_gap_minutes=gap)
+    acc.add_files([str(path)], threads=threads, strict=True)
+    last = _last_timestamp(acc)
+    if acc.events == 0 or last is None:
+        raise BatchInputError("the log has no events")
+    # Window features use only the events before the cutoff: a cutoff at the midnight after the last
+    # event sees them all, which is what a model trained on window labels expects of "now".
+    return acc.finalize(label="window", cutoff=_utc_midnight_after(last), horizon_days=horizon)
+
+
+def align_columns(table_names: List[str], svc: ModelService) -> List[int]:
+    index = {n: i for i, n in enumerate(table_names)}
+    missing = [f.name for f in svc.fields if f.name not in index]
+    if missing:
+        raise BatchInputError(
+            "the model needs features that churn does not compute from event logs: " + ", ".join(missing[:10])
+            + ". Upload a CSV of features instead.")
+    return [index[f.name] for f in svc.fields]
+
+
+def read_features_csv(path: Path, svc: ModelService) -> Tuple[List[str], np.ndarray, List[str]]:
+    """(user ids, rows x fields, notes) from a CSV with a header of field names. Streams the file."""
+    notes: List[str] = []
+    ids: List[str] = []
+    rows: List[List[float]] = []
+    with open(path, newline="", encoding="utf-8-sig", errors="strict") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise BatchInputError("the file is empty") from None
+        header = [h.strip() for h in header]
+        known = {fl.name for fl in svc.fields}
+        id_col = next((i for i, h in enumerate(header) if h in ID_COLUMNS), None)
+        used = [h for h in header if h in known]
+        if not used:
+            raise BatchInputError(
+                "line 1: the header names none of the model's fields (for example "
+                + ", ".join(fl.name for fl in svc.fields_by_importance()[:4])
+                + "); upload an event log (JSON lines) or a CSV whose first line names the features")
+        ignored = [h for i, h in enumerate(header) if h not in known and i != id_col]
+        if ignored:
+            notes.append("ignored columns: " + ", ".join(ignored[:10]) + (" …" if len(ignored) > 10 else ""))
+        absent = [fl.name for fl in svc.fields if fl.name not in used]
+        if absent:
+            notes.append(f"{len(absent)} model fields not in the file took their training median: "
+                         + ", ".join(absent[:8]) + (" …" if len(absent) > 8 else ""))
+        for record in reader:
+            if not record or all(not c.strip() for c in record):
+                continue
+            line = reader.line_num
+            if len(record) != len(header):
+                raise BatchInputError(f"line {line}: {len(record)} values, but the header has {len(header)} columns")
+            raw = dict(zip(header, record))
+            checked = check_row(svc.fields, raw)
+            if not checked.ok:
+                name, message = next(iter(checked.errors.items()))
+                raise BatchInputError(f"line {line}, column {name}: {message}")
+            ids.append(record[id_col].strip() if id_col is not None else str(len(ids) + 1))
+            rows.append(checked.values)
+    if not rows:
+        raise BatchInputError("the file has a header but no rows")
+    return ids, np.asarray(rows, dtype=np.float64), notes
+
+
+def score(svc: ModelService, X: np.ndarray) -> Tuple[np.ndarray, List[List[str]]]:
+    """P(churn) per row and, per row, the (up to 3) fields that pushed it up most."""
+    probs = np.empty(X.shape[0])
+    top: List[List[str]] = []
+    names = [f.name for f in svc.fields]
+    for start in range(0, X.shape[0], CHUNK_ROWS):
+        part = X[start:start + CHUNK_ROWS]
+        probs[start:start + len(part)] = svc.predict_proba(part)
+        _, contrib = svc.contributions(part) if svc.has_contributions else (None, None)
+        for i in range(len(part)):
+            if contrib is None:
+                top.append([])
+                continue
+            c = contrib[i]
+            order = np.argsort(-c, kind="stable")[:3]
+            top.append([names[j] for j in order if c[j] > 1e-9])
+    return probs, top
+
+
+def write_results(out: Path, svc: ModelService, ids: List[str], X: np.ndarray, probs: np.ndarray,
+                  top: List[List[str]], order: np.ndarray) -> None:
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["rank", "user_id", "churn_probability", "about_to_churn", "top_reasons"] + [fl.name for fl in svc.fields])
+        for rank, i in enumerate(order, 1):
+            values = [fl.format(X[i, fl.index]).replace(",", "") if fl.categorical else repr(float(X[i, fl.index]))
+                      for fl in svc.fields]
+            w.writerow([rank, ids[i], f"{probs[i]:.6f}", int(probs[i] >= svc.threshold), " ".join(top[i])] + values)
+
+
+# ---- routes ---------------------------------------------------------------------------------------
+@bp.route("", methods=["GET"])
+def page():
+    return render_page()
+
+
+@bp.route("", methods=["POST"])
+def upload():
+    svc = service()
+    if not csrf_ok():
+        return render_page(error="The form has expired (or cookies are off): reload the page and upload again."), 400
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return render_page(error="Choose a file to upload: an event log (.json, .jsonl, .gz) or a CSV of features."), 400
+    filename = os.path.basename(upload.filename)
+    raw_path = store().new_upload_path()
+    try:
+        upload.save(raw_path)  # copies in chunks from Werkzeug's spooled file
+        kind = sniff(raw_path)
+        if kind == "empty":
+            raise BatchInputError("the file is empty")
+        notes: List[str] = []
+        if kind in ("gzip", "jsonl"):
+            # churn's reader recognises gzip by its name.
+            if kind == "gzip":
+                renamed = raw_path.with_suffix(".json.gz")
+                raw_path.rename(renamed)
+                raw_path = renamed
+            try:
+                table = features_from_log(raw_path, svc, int(current_app.config["FEATURE_THREADS"]))
+            except churn.ParseError as e:
+                where = f"line {e.line}" + (f", field '{e.field}'" if getattr(e, "field", "") else "")
+                raise BatchInputError(f"{where}: {e.reason}") from None
+            except (churn.DataError, churn.ParameterError) as e:
+                raise BatchInputError(str(e)) from None
+            except churn.ChurnIOError as e:
+                raise BatchInputError(f"cannot read the upload: {e}") from None
+            ids = [str(u) for u in table.user_ids]
+            if not ids:
+                raise BatchInputError("no users to score: the log has no user who has not already cancelled")
+            X = np.ascontiguousarray(np.asarray(table.X, dtype=np.float64)[:, align_columns(table.feature_names, svc)])
+            left = int(table.report.users_cancelled_before_cutoff)
+            source = "event log"
+            if left:
+                notes.append(f"{left} users who already cancelled are not scored")
+        else:
+            try:
+                ids, X, notes = read_features_csv(raw_path, svc)
+            except UnicodeDecodeError as e:
+                raise BatchInputError(f"the file is not UTF-8 text (byte {e.start}); upload a CSV or a JSON-lines log") from None
+            except csv.Error as e:
+                raise BatchInputError(f"not a readable CSV: {e}") from None
+            source = "CSV of features"
+    except BatchInputError as e:
+        return render_page(error=f"{filename}: {e}"), 400
+    finally:
+        raw_path.unlink(missing_ok=True)
+
+    probs, top = score(svc, X)
+    order = np.argsort(-probs, kind="stable")
+    out = store().new_upload_path(".csv")
+    write_results(out, svc, ids, X, probs, top, order)
+    churners = int((probs >= svc.threshold).sum())
+    summary = {"users": len(ids), "churners": churners, "source": source, "notes": notes}
+    result = store().add(out, Path(filename).stem + "-scored.csv", summary)
+    limit = int(current_app.config["BATCH_TABLE_ROWS"])
+    by_name = svc.by_name
+    rows = [
+        {"rank": r + 1, "user_id": ids[i], "probability": float(probs[i]), "churn": bool(probs[i] >= svc.threshold),
+         "reasons": [by_name[n].label for n in top[i]]}
+        for r, i in enumerate(order[:limit])
+    ]
+    return render_page(result=result, rows=rows, filename=filename, shown=len(rows))
+
+
+@bp.route("/<token>.csv")
+def download(token: str):
+    if not ALLOWED_NAME.match(token):
+        abort(404)
+    result = store().get(token)
+    if result is None or not result.path.is_file():
+        abort(404, description="This result has expired; upload the file again.")
+    return send_file(result.path, mimetype="text/csv", as_attachment=True, download_name=result.filename)

@@ -1,0 +1,132 @@
+"""The model page: what the model is, its data, cross-validated and test metrics, and charts."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Dict, List, Mapping, Optional
+
+from flask import Blueprint, current_app, render_template
+
+from .model import ModelService, format_number
+
+bp = Blueprint("model_page", __name__)
+
+METRIC_NAMES = {
+    "roc_auc": "ROC AUC", "average_precision": "Average precision", "f1": "F1", "precision": "Precision",
+    "recall": "Recall", "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
+    "log_loss": "Log loss", "brier": "Brier score",
+}
+MAX_CURVE_POINTS = 400
+
+
+def service() -> ModelService:
+    return current_app.extensions["churn_model"]
+
+
+def _numbers(value: Any) -> List[float]:
+    if not isinstance(value, list):
+        return []
+    return [float(v) for v in value if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+
+
+def _thin(xs: List[float], ys: List[float]) -> Dict[str, List[float]]:
+    """At most MAX_CURVE_POINTS points, keeping both ends: enough for a 600-pixel chart."""
+    n = min(len(xs), len(ys))
+    step = max(1, math.ceil(n / MAX_CURVE_POINTS))
+    idx = list(range(0, n, step))
+    if n and idx[-1] != n - 1:
+        idx.append(n - 1)
+    return {"x": [xs[i] for i in idx], "y": [ys[i] for i in idx]}
+
+
+def _histogram(values: List[float], bins: int = 20) -> List[int]:
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, max(0, int(v * bins)))] += 1
+    return counts
+
+
+def _metric_rows(metrics: Mapping[str, Any]) -> List[Dict[str, str]]:
+    rows = []
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append({"name": METRIC_NAMES.get(key, key), "value": f"{value:.3f}"})
+    return rows
+
+
+def _cv_table(cv: Mapping[str, Any]):
+    models = cv.get("models") if isinstance(cv.get("models"), Mapping) else {}
+    metric_keys: List[str] = []
+    for m in models.values():
+        for k in (m.get("metrics") or {}) if isinstance(m, Mapping) else {}:
+            if k not in metric_keys:
+                metric_keys.append(k)
+    rows = []
+    for name, m in models.items():
+        metrics = m.get("metrics") if isinstance(m, Mapping) else {}
+        cells = []
+        for k in metric_keys:
+            v = metrics.get(k) if isinstance(metrics, Mapping) else None
+            mean = v.get("mean") if isinstance(v, Mapping) else v
+            std = v.get("std") if isinstance(v, Mapping) else None
+            if isinstance(mean, (int, float)) and not isinstance(mean, bool):
+                cells.append(f"{mean:.3f}" + (f" ± {std:.3f}" if isinstance(std, (int, float)) else ""))
+            else:
+                cells.append("—")
+        rows.append({"name": name.replace("_", " "), "cells": cells})
+    return [METRIC_NAMES.get(k, k) for k in metric_keys], rows
+
+
+def _date(ms: Any) -> Optional[str]:
+    if isinstance(ms, (int, float)) and not isinstance(ms, bool):
+        return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d")
+    return None
+
+
+def chart_data(svc: ModelService) -> Dict[str, Any]:
+    meta = svc.metadata
+    test = meta.get("test") if isinstance(meta.get("test"), Mapping) else {}
+    roc = test.get("roc_curve") if isinstance(test.get("roc_curve"), Mapping) else {}
+    pr = test.get("pr_curve") if isinstance(test.get("pr_curve"), Mapping) else {}
+    probs = test.get("probabilities") if isinstance(test.get("probabilities"), Mapping) else {}
+    ranked = svc.fields_by_importance()[:20]
+    data: Dict[str, Any] = {
+        "threshold": svc.threshold,
+        "importance": {
+            "labels": [f.name for f in ranked],
+            "impurity": [f.importance for f in ranked],
+            "permutation": [f.permutation_importance for f in ranked] if any(
+                f.permutation_importance is not None for f in ranked) else None,
+        },
+    }
+    if roc:
+        data["roc"] = _thin(_numbers(roc.get("fpr")), _numbers(roc.get("tpr")))
+    if pr:
+        data["pr"] = _thin(_numbers(pr.get("recall")), _numbers(pr.get("precision")))
+    churned, stayed = _numbers(probs.get("churned")), _numbers(probs.get("stayed"))
+    if churned or stayed:
+        data["histogram"] = {"bins": [f"{i / 20:.2f}" for i in range(20)], "churned": _histogram(churned),
+                             "stayed": _histogram(stayed)}
+    return data
+
+
+@bp.route("/model")
+def model_page():
+    svc = service()
+    meta = svc.metadata
+    test = meta.get("test") if isinstance(meta.get("test"), Mapping) else {}
+    cm = test.get("confusion_matrix")
+    if not (isinstance(cm, list) and len(cm) == 2 and all(isinstance(r, list) and len(r) == 2 for r in cm)):
+        cm = None
+    cv = meta.get("cv") if isinstance(meta.get("cv"), Mapping) else {}
+    cv_metrics, cv_rows = _cv_table(cv)
+    labels = svc.label_options
+    params = meta.get("params") if isinstance(meta.get("params"), Mapping) else {}
+    return render_template(
+        "model.html", meta=meta, data=meta.get("data") if isinstance(meta.get("data"), Mapping) else {},
+        labels=labels, cutoff=_date(labels.get("cutoff_ms")),
+        test_metrics=_metric_rows(test.get("metrics") or {}) if isinstance(test.get("metrics"), Mapping) else [],
+        confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,
+        charts=chart_data(svc), fields=svc.fields_by_importance(), fmt=format_number,
+        n_trees=getattr(svc.model, "n_estimators", None) or getattr(svc.model, "n_trees", None),
+    )

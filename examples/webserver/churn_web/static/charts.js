@@ -1,0 +1,54 @@
+// Model page charts, drawn with the locally served Chart.js from the JSON the page embeds.
+(function () {
+  "use strict";
+  var node = document.getElementById("chart-data");
+  if (!node || !window.Chart) return;
+  var data = JSON.parse(node.textContent);
+  var reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  Chart.defaults.animation = reduceMotion ? false : { duration: 300 };
+  Chart.defaults.maintainAspectRatio = false;
+
+  function points(curve) {
+    return curve.x.map(function (x, i) { return { x: x, y: curve.y[i] }; });
+  }
+  function axis(title) {
+    return { type: "linear", min: 0, max: 1, title: { display: true, text: title } };
+  }
+  function curve(id, curveData, label, xTitle, yTitle, diagonal) {
+    var el = document.getElementById(id);
+    if (!el || !curveData) return;
+    var sets = [{ label: label, data: points(curveData), borderColor: "#0d6efd", backgroundColor: "#0d6efd",
+                  pointRadius: 0, borderWidth: 2, showLine: true, stepped: false }];
+    if (diagonal) {
+      sets.push({ label: "chance", data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], borderColor: "#adb5bd",
+                  borderDash: [4, 4], pointRadius: 0, borderWidth: 1, showLine: true });
+    }
+    new Chart(el, { type: "scatter", data: { datasets: sets },
+                    options: { scales: { x: axis(xTitle), y: axis(yTitle) } } });
+  }
+  curve("roc-chart", data.roc, "ROC", "False positive rate", "True positive rate", true);
+  curve("pr-chart", data.pr, "Precision-recall", "Recall", "Precision", false);
+
+  var imp = document.getElementById("importance-chart");
+  if (imp && data.importance) {
+    var sets = [{ label: "impurity importance", data: data.importance.impurity, backgroundColor: "#0d6efd" }];
+    if (data.importance.permutation) {
+      sets.push({ label: "permutation importance (drop in ROC AUC)", data: data.importance.permutation,
+                  backgroundColor: "#fd7e14" });
+    }
+    new Chart(imp, { type: "bar", data: { labels: data.importance.labels, datasets: sets },
+                     options: { indexAxis: "y", scales: { y: { ticks: { autoSkip: false } } } } });
+  }
+
+  var hist = document.getElementById("histogram-chart");
+  if (hist && data.histogram) {
+    new Chart(hist, {
+      type: "bar",
+      data: { labels: data.histogram.bins, datasets: [
+        { label: "stayed", data: data.histogram.stayed, backgroundColor: "rgba(25,135,84,0.7)" },
+        { label: "churned", data: data.histogram.churned, backgroundColor: "rgba(220,53,69,0.7)" }] },
+      options: { scales: { x: { stacked: false, title: { display: true, text: "predicted P(churn), bins of 0.05 (threshold " +
+                   data.threshold.toFixed(2) + ")" } }, y: { title: { display: true, text: "users" } } } }
+    });
+  }
+})();

@@ -1,0 +1,63 @@
+"""The form about one customer (master.html) and the verdict (go.html)."""
+from __future__ import annotations
+
+from typing import Dict, Mapping
+
+import numpy as np
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from .explain import reasons
+from .forms import check_row
+from .model import ModelService, verdict_words
+
+bp = Blueprint("views", __name__)
+
+
+def service() -> ModelService:
+    return current_app.extensions["churn_model"]
+
+
+def _form_context(values: Mapping[str, str], errors: Dict[str, str], warnings: Dict[str, str]):
+    svc = service()
+    ordered = svc.fields_by_importance()
+    top = int(current_app.config["TOP_FIELDS"])
+    main, rest = ordered[:top], ordered[top:]
+    # Open the "all fields" section when one of its fields needs attention.
+    open_rest = any(f.name in errors for f in rest)
+    return dict(main_fields=main, rest_fields=rest, values=values, errors=errors, warnings=warnings,
+                open_rest=open_rest)
+
+
+def default_values() -> Dict[str, str]:
+    out = {}
+    for f in service().fields:
+        d = f.default
+        out[f.name] = "" if d is None else (f.categories[int(d)] if f.categorical else f.format(d).replace(",", ""))
+    return out
+
+
+@bp.route("/")
+def index():
+    # "Change these values" on the verdict page comes back here with the values in the query.
+    values = default_values()
+    values.update({f.name: request.args[f.name] for f in service().fields if f.name in request.args})
+    return render_template("master.html", **_form_context(values, {}, {}))
+
+
+@bp.route("/go")
+def go():
+    svc = service()
+    if not request.args:
+        return redirect(url_for("views.index"))
+    raw = {f.name: request.args.get(f.name, "") for f in svc.fields}
+    checked = check_row(svc.fields, raw)
+    if not checked.ok:
+        return render_template("master.html", **_form_context(raw, checked.errors, checked.warnings)), 400
+    row = np.asarray(checked.values, dtype=np.float64)
+    pred = svc.predict(row[None, :])[0]
+    up, down = reasons(svc.fields, row, pred.contributions, int(current_app.config["TOP_REASONS"]))
+    return render_template(
+        "go.html", prediction=pred, verdict=verdict_words(pred.churn), threshold=svc.threshold,
+        up=up, down=down, warnings=checked.warnings, defaulted=checked.defaulted,
+        values={f.name: f.format(row[f.index]) for f in svc.fields}, query=request.query_string.decode(),
+    )

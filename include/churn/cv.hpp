@@ -7,8 +7,11 @@
 //
 // cross_validate is generic over the model: it takes a fit function
 //     fit(const row_matrix& X_train, const std::vector<int>& y_train) -> Model
-// where Model has `predict_proba(const row_matrix&) const` returning the positive-class probability of
-// each row as std::vector<double> (or any container with size() and operator[]; an Eigen vector works).
+// where Model has `predict_proba(const row_matrix&) const` or `predict_proba(const matrix_view&) const`
+// (the forest's interface: churn::random_forest works as it is) returning the positive-class probability
+// of each row as std::vector<double> (or any container with size() and operator[]; an Eigen vector works).
+// For the forest:
+//     auto fit = [&](const row_matrix& X, const std::vector<int>& y) { return fit_forest(fp, as_view(X), y); };
 // The fit function is called concurrently from several threads when n_jobs > 1, so it must not mutate
 // shared state; determinism is then guaranteed because every task writes its own slot.
 #include <algorithm>
@@ -28,12 +31,18 @@
 
 #include <churn/detail/cv_matrix.hpp>
 #include <churn/detail/cv_random.hpp>
+#include <churn/detail/forest_data.hpp>
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/rng.hpp>
 #include <churn/error.hpp>
 #include <churn/metrics.hpp>
 
 namespace churn {
+
+/// A row-major matrix as the forest's read-only view (no copy; valid while X lives).
+inline matrix_view as_view(const row_matrix& X) {
+  return matrix_view(X.data(), static_cast<std::size_t>(X.rows()), static_cast<std::size_t>(X.cols()));
+}
 
 /// One split: the sample indices to train on and to test on, each ascending for k-fold.
 struct fold {
@@ -317,10 +326,25 @@ struct cv_has_size_and_index<T, std::void_t<decltype(std::declval<const T&>().si
                                             decltype(static_cast<double>(std::declval<const T&>()[0]))>>
     : std::true_type {};
 
+template <class Model, class = void>
+struct cv_predicts_row_matrix : std::false_type {};
+template <class Model>
+struct cv_predicts_row_matrix<Model, std::void_t<decltype(std::declval<const Model&>().predict_proba(
+                                         std::declval<const row_matrix&>()))>> : std::true_type {};
+
+template <class Model>
+auto cv_call_predict_proba(const Model& model, const row_matrix& X) {
+  if constexpr (cv_predicts_row_matrix<Model>::value) {
+    return model.predict_proba(X);
+  } else {
+    return model.predict_proba(as_view(X));
+  }
+}
+
 /// The model's positive-class probabilities for X as a std::vector<double>, checking the length.
 template <class Model>
 std::vector<double> cv_predict_proba(const Model& model, const row_matrix& X) {
-  auto p = model.predict_proba(X);
+  auto p = cv_call_predict_proba(model, X);
   using P = decltype(p);
   std::vector<double> out;
   if constexpr (std::is_same_v<P, std::vector<double>>) {

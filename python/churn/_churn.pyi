@@ -36,3 +36,67 @@ def _simulate_counts(
     new_users_per_day: float = -1.0,
 ) -> Dict[str, Union[int, Dict[str, int]]]:
     """Simulates without writing and returns the summary plus page counts and paid NextSong count."""
+
+# --- metrics, cv (python/src/bind_metrics.cpp, python/src/bind_cv.cpp) ---------------------------------
+# Labels: 1-D array-likes of 0/1 (bool and integral floats accepted); scores/probabilities: 1-D floats.
+from typing import Any, Tuple  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+_Labels = Union[np.ndarray, Sequence[int], Sequence[float]]
+_Scores = Union[np.ndarray, Sequence[float]]
+_ZeroDivision = Union[str, float]
+
+binary_metric_names: List[str]
+
+def confusion_matrix(y_true: _Labels, y_pred: _Labels) -> np.ndarray:
+    """Binary confusion matrix [[tn, fp], [fn, tp]] of 0/1 labels (scikit-learn's confusion_matrix with labels=[0, 1])."""
+def accuracy_score(y_true: _Labels, y_pred: _Labels) -> float:
+    """Fraction of correct 0/1 predictions."""
+def balanced_accuracy_score(y_true: _Labels, y_pred: _Labels) -> float:
+    """Mean recall over the classes present in y_true."""
+def precision_score(y_true: _Labels, y_pred: _Labels, *, zero_division: _ZeroDivision = "warn") -> float:
+    """TP / (TP + FP); zero_division ('warn' = 0, 0, 1 or nan) when nothing is predicted positive."""
+def recall_score(y_true: _Labels, y_pred: _Labels, *, zero_division: _ZeroDivision = "warn") -> float:
+    """TP / (TP + FN); zero_division ('warn' = 0, 0, 1 or nan) when y_true has no positives."""
+def f1_score(y_true: _Labels, y_pred: _Labels, *, zero_division: _ZeroDivision = "warn") -> float:
+    """2TP / (2TP + FP + FN); zero_division ('warn' = 0, 0, 1 or nan) when that denominator is 0."""
+def roc_auc_score(y_true: _Labels, y_score: _Scores) -> float:
+    """Area under the ROC curve (trapezoid over distinct thresholds, ties count one half). Raises DataError when y_true has a single class (scikit-learn warns and returns nan)."""
+def average_precision_score(y_true: _Labels, y_score: _Scores) -> float:
+    """Average precision without interpolation, ties grouped. Raises DataError when y_true has no positives (scikit-learn warns and returns 0)."""
+def log_loss(y_true: _Labels, y_proba: _Scores) -> float:
+    """Mean negative log-likelihood of positive-class probabilities clipped to [eps, 1 - eps] (scikit-learn's log_loss with labels=[0, 1])."""
+def brier_score_loss(y_true: _Labels, y_proba: _Scores) -> float:
+    """Mean squared difference between the 0/1 label and the positive-class probability."""
+def roc_curve(y_true: _Labels, y_score: _Scores, *, drop_intermediate: bool = True) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds) as scikit-learn's roc_curve: starts at (0, 0) with threshold inf. drop_intermediate drops points collinear with their neighbours (plot and area unchanged)."""
+def precision_recall_curve(y_true: _Labels, y_score: _Scores, *, drop_intermediate: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, thresholds) as scikit-learn's precision_recall_curve, thresholds increasing, ending at (recall 0, precision 1). drop_intermediate keeps only the ends of each run of equal recall."""
+def confusion_matrix_at_thresholds(y_true: _Labels, y_score: _Scores) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(tns, fps, fns, tps, thresholds) at every distinct score, highest first (a sample is positive when score >= threshold), as scikit-learn's confusion_matrix_at_thresholds."""
+def best_f1_threshold(y_true: _Labels, y_score: _Scores) -> Dict[str, float]:
+    """The score t maximising F1 of `score >= t` (the lowest such t on ties) as a dict with threshold, f1, precision and recall."""
+def evaluate_binary(y_true: _Labels, proba: _Scores, threshold: float = 0.5) -> Dict[str, Any]:
+    """Every metric of positive-class probabilities at `proba >= threshold`, as a dict (nan where a ranking metric is undefined), with the confusion matrix."""
+def stratified_kfold(y: _Labels, n_splits: int = 5, shuffle: bool = True, seed: int = 0) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """List of (train_indices, test_indices) identical to scikit-learn's StratifiedKFold(n_splits, shuffle=shuffle, random_state=seed).split(X, y). y holds integer labels; raises ParameterError when n_splits exceeds the smallest class."""
+def train_test_split_stratified(y: _Labels, test_size: Union[float, int] = 0.25, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """(train_indices, test_indices) identical to scikit-learn's train_test_split(..., test_size=test_size, stratify=y, random_state=seed) (indices in scikit-learn's shuffled order). test_size: a fraction in (0, 1) or an int number of samples."""
+
+class _LogisticModel:
+    """A fitted logistic regression (see LogisticRegression)."""
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    n_iter: int
+    converged: bool
+    raw_coef: np.ndarray
+    raw_intercept: float
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """P(class 1) for each row of X."""
+
+def _fit_logistic(X: np.ndarray, y: _Labels, C: float = 1.0, max_iter: int = 100, tol: float = 1e-10, standardize: bool = True) -> _LogisticModel: ...
+def _cross_validate_builtin(model: str, X: np.ndarray, y: _Labels, folds: Sequence[Tuple[Any, Any]], model_params: Dict[str, Any], inner_splits: int, default_threshold: float, seed: int, n_jobs: int) -> Dict[str, Any]: ...
+def _cross_validate_callable(fit: Callable[[np.ndarray, np.ndarray], Any], X: np.ndarray, y: _Labels, folds: Sequence[Tuple[Any, Any]], inner_splits: int, default_threshold: float, seed: int) -> Dict[str, Any]: ...

@@ -12,6 +12,7 @@
 
 #include <churn/baseline.hpp>
 #include <churn/cv.hpp>
+#include <churn/forest.hpp>
 #include <churn/logistic.hpp>
 
 namespace {
@@ -346,4 +347,35 @@ TEST_CASE("cross_validate rejects bad folds and parameters, and passes fit error
   cp.inner_splits = 2;
   cp.n_jobs = 2;
   CHECK_THROWS_WITH_AS(churn::cross_validate(failing, X, y, folds, cp), "model refused", churn::data_error);
+}
+
+TEST_CASE("cross_validate takes the random forest as it is (predict_proba on a matrix_view)") {
+  std::mt19937 gen(41);
+  churn::row_matrix X;
+  std::vector<int> y;
+  make_problem(gen, 150, 4, X, y);
+  churn::forest_params fp;
+  fp.n_estimators = 20;
+  fp.random_state = 3;
+  const auto fit = [&fp](const churn::row_matrix& Xt, const std::vector<int>& yt) {
+    return churn::fit_forest(fp, churn::as_view(Xt), yt);
+  };
+  const auto folds = churn::stratified_kfold(y, 3, true, 0);
+  churn::cv_params cp;
+  const auto one = churn::cross_validate(fit, X, y, folds, cp);
+  cp.n_jobs = 2;
+  const auto two = churn::cross_validate(fit, X, y, folds, cp);
+  CHECK(one.oof_proba == two.oof_proba);
+  CHECK(one.tuned.mean.roc_auc > 0.7);
+  // The out-of-fold probabilities are those of a forest fitted on the fold's training rows.
+  const auto& f0 = folds[0];
+  churn::row_matrix Xt(static_cast<Eigen::Index>(f0.train.size()), X.cols());
+  std::vector<int> yt;
+  for (std::size_t i = 0; i < f0.train.size(); ++i) {
+    Xt.row(static_cast<Eigen::Index>(i)) = X.row(static_cast<Eigen::Index>(f0.train[i]));
+    yt.push_back(y[f0.train[i]]);
+  }
+  const auto model = fit(Xt, yt);
+  const auto row = f0.test[0];
+  CHECK(one.oof_proba[row] == model.predict_proba(X.row(static_cast<Eigen::Index>(row)).data()));
 }

@@ -179,3 +179,24 @@ def test_bad_input_is_named():
         cm.f1_score([0, 1], [0, 1], zero_division=2)
     # Booleans and integral floats are labels too.
     assert cm.accuracy_score(np.array([True, False]), np.array([1.0, 0.0])) == 1.0
+
+
+def test_stub_docstrings_match_the_binding():
+    import ast
+    from pathlib import Path
+
+    from churn import _churn
+
+    stub = ast.parse((Path(churn.__file__).parent / "_churn.pyi").read_text())
+    documented = {node.name: ast.get_docstring(node) for node in stub.body if isinstance(node, ast.FunctionDef)}
+    ours = [
+        "confusion_matrix", "accuracy_score", "balanced_accuracy_score", "precision_score", "recall_score",
+        "f1_score", "roc_auc_score", "average_precision_score", "log_loss", "brier_score_loss", "roc_curve",
+        "precision_recall_curve", "confusion_matrix_at_thresholds", "best_f1_threshold", "evaluate_binary",
+        "stratified_kfold", "train_test_split_stratified",
+    ]
+    for name in ours:
+        assert documented.get(name), f"{name} has no docstring in _churn.pyi"
+        assert documented[name] in getattr(_churn, name).__doc__, name
+    for name in cm.__all__:
+        assert getattr(cm, name) is getattr(_churn, name)

@@ -63,7 +63,7 @@ struct simulate_options {
   double beta_sigma = 1.15;                     ///< spread of users' gaps between sessions
   double registration_mean_days = 75.0;         ///< initial users registered this long before start (mean)
   int gzip_level = 6;                           ///< for .gz output, 1 (fast) .. 9 (small)
-  std::function<void(const simulate_progress&)> progress;  ///< called on the calling thread, hourly steps
+  std::function<void(const simulate_progress&)> progress;  ///< called on the calling thread every 6 simulated hours
 
   /// Throws parameter_error naming the first invalid parameter.
   void validate() const {
@@ -308,7 +308,7 @@ inline void sim_fill_event(event& ev, const sim_engine& engine, const sim_raw_ev
   }
 }
 
-/// Runs the simulation slice by slice, handing each time-sorted slice to `consume(events)`.
+/// Runs the simulation slice by slice, handing each time-sorted slice to `consume(engine, events, last)`.
 template <class Consume>
 simulate_summary sim_run(const simulate_options& options, Consume&& consume) {
   sim_engine engine(sim_make_settings(options));
@@ -318,7 +318,7 @@ simulate_summary sim_run(const simulate_options& options, Consume&& consume) {
   for (std::size_t k = 0; k < n; ++k) {
     engine.generate_slice(k, slice);
     for (const auto& e : slice) counter.add(e);
-    consume(engine, slice);
+    consume(engine, slice, k + 1 == n);
     if (options.progress) options.progress({counter.summary().events, static_cast<double>(k + 1) / n});
   }
   auto summary = counter.summary();
@@ -344,22 +344,26 @@ inline std::string sim_gzip_member(const std::string& text, int level) {
   return out;
 }
 
-/// Formats (and gzips) slices in parallel chunks and writes them in order to `write(data, size)`.
+/// Formats (and gzips) the events in parallel chunks and writes them in order to `write(data, size)`.
+/// Slices are batched (about 256 K events) so that every thread has several chunks to format.
 template <class Write>
 simulate_summary sim_write(const simulate_options& options, bool gzip, Write&& write) {
-  constexpr std::size_t chunk_events = 8192;
+  constexpr std::size_t chunk_events = 16384;
+  constexpr std::size_t batch_events = 16 * chunk_events;
   std::vector<std::string> chunks;
+  std::vector<sim_raw_event> batch;
   std::uint64_t text_bytes = 0, bytes = 0;
-  unsigned threads = sim_thread_count(options.threads);
-  auto summary = sim_run(options, [&](const sim_engine& engine, const std::vector<sim_raw_event>& slice) {
-    const std::size_t n = (slice.size() + chunk_events - 1) / chunk_events;
-    chunks.resize(std::max(chunks.size(), n));
+  const unsigned threads = sim_thread_count(options.threads);
+  const sim_engine* current = nullptr;
+  auto flush = [&] {
+    const std::size_t n = (batch.size() + chunk_events - 1) / chunk_events;
+    if (chunks.size() < n) chunks.resize(n);
     std::vector<std::uint64_t> sizes(n, 0);
     sim_parallel_for(n, threads, [&](std::size_t c) {
       std::string& text = chunks[c];
       text.clear();
-      const std::size_t end = std::min(slice.size(), (c + 1) * chunk_events);
-      for (std::size_t i = c * chunk_events; i < end; ++i) sim_format_event(text, engine, slice[i]);
+      const std::size_t end = std::min(batch.size(), (c + 1) * chunk_events);
+      for (std::size_t i = c * chunk_events; i < end; ++i) sim_format_event(text, *current, batch[i]);
       sizes[c] = text.size();
       if (gzip) text = sim_gzip_member(text, options.gzip_level);
     });
@@ -368,6 +372,12 @@ simulate_summary sim_write(const simulate_options& options, bool gzip, Write&& w
       bytes += chunks[c].size();
       write(chunks[c].data(), chunks[c].size());
     }
+    batch.clear();
+  };
+  auto summary = sim_run(options, [&](const sim_engine& engine, const std::vector<sim_raw_event>& slice, bool last) {
+    current = &engine;  // users' identities and the tables never change after the engine is built
+    batch.insert(batch.end(), slice.begin(), slice.end());
+    if (batch.size() >= batch_events || last) flush();
   });
   summary.text_bytes = text_bytes;
   summary.bytes = bytes;
@@ -383,7 +393,7 @@ template <class Sink>
 simulate_summary simulate(const simulate_options& options, Sink&& sink) {
   event ev;
   return detail::sim_run(options, [&](const detail::sim_engine& engine,
-                                      const std::vector<detail::sim_raw_event>& slice) {
+                                      const std::vector<detail::sim_raw_event>& slice, bool /*last*/) {
     for (const auto& e : slice) {
       detail::sim_fill_event(ev, engine, e);
       sink(static_cast<const event&>(ev));

@@ -23,7 +23,7 @@ def _simulate_file(
     progress: Optional[Callable[[int, float], None]] = None,
 ) -> Dict[str, int]:
     """Writes a simulated event log (gzip if path ends in .gz); returns the summary as a dict.
-    progress(events, fraction) is called between simulated hours."""
+    progress(events, fraction) is called every 6 simulated hours."""
 
 def _simulate_counts(
     users: int = 225,

@@ -86,7 +86,7 @@ void bind_simulate(py::module_& m) {
       py::arg("cancel_multiplier") = 1.0, py::arg("new_users_per_day") = -1.0, py::arg("gzip_level") = 6,
       py::arg("progress") = py::none(),
       "Writes a simulated event log (gzip if path ends in .gz); returns the summary as a dict. "
-      "progress(events, fraction) is called between simulated hours.");
+      "progress(events, fraction) is called every 6 simulated hours.");
 
   m.def(
       "_simulate_counts",

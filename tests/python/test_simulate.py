@@ -135,7 +135,7 @@ def test_config_mix_and_statistics():
 def test_progress_callback(tmp_path):
     seen = []
     churn.simulate(tmp_path / "p.json", users=20, days=2, progress=lambda e, f: seen.append((e, f)))
-    assert len(seen) == 48
+    assert len(seen) == 8  # one call per simulated 6 hours
     assert seen[-1][1] == pytest.approx(1.0)
     assert [f for _, f in seen] == sorted(f for _, f in seen)
 

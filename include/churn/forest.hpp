@@ -260,20 +260,17 @@ class random_forest {
     for (std::size_t t0 = 0; t0 < T; t0 += block) {
       const std::size_t nb = std::min(block, T - t0);
       const tree_node* root[block];
-      const tree_node* cur[block];
-      for (std::size_t k = 0; k < nb; ++k) root[k] = cur[k] = base + p_.tree_offsets[t0 + k];
-      bool active = true;
-      while (active) {
-        active = false;
+      std::uint32_t pos[block] = {};
+      for (std::size_t k = 0; k < nb; ++k) root[k] = base + p_.tree_offsets[t0 + k];
+      for (;;) {
+        std::uint32_t all_leaves = 1, leaf = 0;
         for (std::size_t k = 0; k < nb; ++k) {
-          const tree_node* n = cur[k];
-          if (n->is_leaf()) continue;
-          n = n->goes_left(x[n->feature()]) ? n + 1 : root[k] + n->right;
-          cur[k] = n;
-          active |= !n->is_leaf();
+          pos[k] = step(root[k], pos[k], x, leaf);
+          all_leaves &= leaf;
         }
+        if (all_leaves) break;
       }
-      for (std::size_t k = 0; k < nb; ++k) sum += cur[k]->value;
+      for (std::size_t k = 0; k < nb; ++k) sum += root[k][pos[k]].value;
     }
     return sum / static_cast<double>(T);
   }
@@ -284,6 +281,16 @@ class random_forest {
     check_width(X);
     const std::size_t p = p_.n_features;
     const std::size_t T = n_trees();
+    if (X.rows <= 4) {
+      // A few rows (an interactive request): walking trees in lockstep hides memory latency better.
+      // Both paths add the trees' values in tree order, so they agree bit for bit.
+      std::vector<float> x(p);
+      for (std::size_t r = 0; r < X.rows; ++r) {
+        to_float_row(X.row(r), r, x.data());
+        out[r] = predict_proba_float(x.data());
+      }
+      return;
+    }
     constexpr std::size_t block = 64;
     detail::parallel_for_blocks(X.rows, block, detail::resolve_n_jobs(n_jobs),
                                 [&](std::size_t begin, std::size_t end, std::size_t) {
@@ -291,9 +298,23 @@ class random_forest {
       double acc[block] = {};
       for (std::size_t r = begin; r < end; ++r) to_float_row(X.row(r), r, xs.data() + (r - begin) * p);
       const std::size_t m = end - begin;
+      // Within a tree, 16 rows advance in lockstep so that their (independent) cache misses overlap.
+      constexpr std::size_t lanes = 16;
       for (std::size_t t = 0; t < T; ++t) {
         const tree_node* root = tree(t);
-        for (std::size_t i = 0; i < m; ++i) acc[i] += find_leaf(root, xs.data() + i * p)->value;
+        for (std::size_t i0 = 0; i0 < m; i0 += lanes) {
+          const std::size_t nl = std::min(lanes, m - i0);
+          std::uint32_t pos[lanes] = {};
+          for (;;) {
+            std::uint32_t all_leaves = 1, leaf = 0;
+            for (std::size_t k = 0; k < nl; ++k) {
+              pos[k] = step(root, pos[k], xs.data() + (i0 + k) * p, leaf);
+              all_leaves &= leaf;
+            }
+            if (all_leaves) break;
+          }
+          for (std::size_t k = 0; k < nl; ++k) acc[i0 + k] += root[pos[k]].value;
+        }
       }
       for (std::size_t i = 0; i < m; ++i) out[begin + i] = acc[i] / static_cast<double>(T);
     });
@@ -407,8 +428,7 @@ namespace detail {
 struct forest_worker {
   tree_scratch scratch;
   std::vector<std::uint32_t> counts;
-  std::vector<double> weight;
-  std::vector<std::uint32_t> idx;
+  std::vector<tree_sample> samples;
 };
 
 // Per-class weights from (possibly bootstrap-repeated) class counts, as scikit-learn's "balanced".
@@ -491,19 +511,15 @@ inline random_forest fit_forest(const forest_params& params, const matrix_view& 
       for (std::size_t i = 0; i < n; ++i) (labels[i] ? c1 : c0) += wk.counts[i];
       tw = detail::balanced_weights(c0, c1);
     }
-    wk.weight.assign(n, 0.0);
-    wk.idx.clear();
+    wk.samples.clear();
     for (std::size_t i = 0; i < n; ++i) {
       const double w = wk.counts[i] * base_weight[i] * tw[labels[i]];
-      if (w > 0) {
-        wk.weight[i] = w;
-        wk.idx.push_back(static_cast<std::uint32_t>(i));
-      }
+      if (w > 0) wk.samples.push_back({w, static_cast<std::uint32_t>(i), labels[i]});
     }
     if (params.oob_score)
       for (std::size_t i = 0; i < n; ++i)
         if (wk.counts[i]) inbag[t * words + i / 64] |= std::uint64_t{1} << (i % 64);
-    if (wk.idx.empty()) {
+    if (wk.samples.empty()) {
       // Every drawn sample has zero weight: the tree can only say what the whole data says.
       double w = 0, wp = 0;
       for (std::size_t i = 0; i < n; ++i) {
@@ -514,8 +530,8 @@ inline random_forest fit_forest(const forest_params& params, const matrix_view& 
       trees[t].importance.assign(p, 0.0);
       return;
     }
-    detail::tree_grower grower(params.tree, data, labels.data(), wk.weight.data(), mtry, wk.scratch);
-    trees[t] = grower.grow(wk.idx, g);
+    detail::tree_grower grower(params.tree, data, mtry, wk.scratch);
+    trees[t] = grower.grow(wk.samples, g);
   });
 
   forest_parts parts;

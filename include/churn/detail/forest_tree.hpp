@@ -69,6 +69,20 @@ struct grow_node {
   split_candidate split;
 };
 
+/// One training row of a tree, kept next to its weight and label so that the split search reads them
+/// sequentially; nodes own contiguous ranges of these, partitioned in place.
+struct tree_sample {
+  double w;          ///< bootstrap count x sample weight x class weight (> 0)
+  std::uint32_t row;
+  std::uint32_t y;   ///< 0 or 1
+};
+
+struct sort_item {
+  double w;
+  std::uint32_t code;
+  std::uint32_t y;
+};
+
 /// Per-thread buffers reused across nodes and trees.
 struct tree_scratch {
   struct bin {
@@ -81,7 +95,7 @@ struct tree_scratch {
     double w, wp;
   };
   std::vector<bin> hist;
-  std::vector<std::uint64_t> keys;
+  std::vector<sort_item> items, items_tmp;
   std::vector<group> groups;
   std::vector<std::uint32_t> features;
   std::vector<grow_node> nodes;
@@ -97,13 +111,12 @@ struct grown_tree {
 
 class tree_grower {
  public:
-  tree_grower(const tree_params& params, const binned_features& X, const std::uint8_t* y, const double* w,
-              std::size_t mtry, tree_scratch& scratch)
-      : p_(params), X_(X), y_(y), w_(w), mtry_(mtry), s_(scratch) {}
+  tree_grower(const tree_params& params, const binned_features& X, std::size_t mtry, tree_scratch& scratch)
+      : p_(params), X_(X), mtry_(mtry), s_(scratch) {}
 
-  /// Grows a tree over the samples in `idx` (distinct rows with positive weight), reordering `idx`.
-  grown_tree grow(std::vector<std::uint32_t>& idx, rng& g) {
-    idx_ = idx.data();
+  /// Grows a tree over `samples` (distinct rows with positive weight), reordering them.
+  grown_tree grow(std::vector<tree_sample>& samples, rng& g) {
+    smp_ = samples.data();
     g_ = &g;
     auto& nodes = s_.nodes;
     nodes.clear();
@@ -114,14 +127,14 @@ class tree_grower {
     grown_tree out;
     out.importance.assign(X_.n_features, 0.0);
     double w = 0, wp = 0;
-    for (auto s : idx) {
-      w += w_[s];
-      wp += w_[s] * y_[s];
+    for (const auto& s : samples) {
+      w += s.w;
+      wp += s.w * s.y;
     }
     root_weight_ = w;
     out.root_weight = w;
     min_weight_leaf_ = p_.min_weight_fraction_leaf * w;
-    add_node(0, static_cast<std::uint32_t>(idx.size()), 0, w, wp);
+    add_node(0, static_cast<std::uint32_t>(samples.size()), 0, w, wp);
 
     if (p_.max_leaf_nodes == 0) {
       std::vector<std::uint32_t> stack{0};
@@ -190,11 +203,11 @@ class tree_grower {
     const auto& s = n.split;
     const std::uint16_t* col = X_.column(s.feature);
     const std::uint32_t missing = X_.n_bins[s.feature];
-    std::uint32_t* mid = std::partition(idx_ + n.begin, idx_ + n.end, [&](std::uint32_t row) {
-      const std::uint32_t c = col[row];
+    tree_sample* mid = std::partition(smp_ + n.begin, smp_ + n.end, [&](const tree_sample& x) {
+      const std::uint32_t c = col[x.row];
       return c == missing ? s.missing_left : c <= s.split_code;
     });
-    const auto m = static_cast<std::uint32_t>(mid - idx_);
+    const auto m = static_cast<std::uint32_t>(mid - smp_);
     const double il = node_impurity(p_.split_criterion, s.wl, s.wpl);
     const double ir = node_impurity(p_.split_criterion, s.wr, s.wpr);
     out.importance[s.feature] += n.w * n.impurity - s.wl * il - s.wr * ir;
@@ -221,8 +234,10 @@ class tree_grower {
   }
 
   // Whether a split with the given left side is allowed; if so and better, records it.
+  // `threshold` < 0 codes "compute the midpoint between bins code and next_code", done only for a new
+  // best because it is comparatively costly.
   void consider(grow_node& n, std::uint32_t f, double wl, double wpl, std::uint32_t nl, std::uint32_t code,
-                bool missing_left, float threshold) {
+                bool missing_left, float threshold, std::uint32_t next_code = 0, bool lazy = false) {
     const std::uint32_t count = n.end - n.begin;
     const std::uint32_t nr = count - nl;
     const double wr = n.w - wl;
@@ -237,7 +252,7 @@ class tree_grower {
       s.feature = f;
       s.split_code = code;
       s.missing_left = missing_left;
-      s.threshold = threshold;
+      s.threshold = lazy ? midpoint(f, code, next_code) : threshold;
       s.proxy = proxy;
       s.wl = wl;
       s.wpl = wpl;
@@ -264,44 +279,69 @@ class tree_grower {
     const std::uint16_t* col = X_.column(f);
     const std::uint32_t nb = X_.n_bins[f];
     const std::uint32_t count = n.end - n.begin;
-    // Counting wins while the bins to clear and scan are few compared with the sort's work.
-    const bool histogram = nb <= 64 || static_cast<double>(nb) <= 2.0 * count * std::log2(count + 1.0);
-    if (histogram) {
+    const tree_sample* smp = smp_ + n.begin;
+    // Counting wins while the bins to clear and scan are few compared with the node's samples;
+    // otherwise a radix sort of the node's codes (O(n), at most two byte passes, no comparisons).
+    if (nb <= 64 || nb <= 2 * count) {
       auto* h = s_.hist.data();
       std::fill(h, h + nb + 1, tree_scratch::bin{0, 0, 0});
-      for (std::uint32_t i = n.begin; i < n.end; ++i) {
-        const std::uint32_t row = idx_[i];
-        auto& b = h[col[row]];
-        const double w = w_[row];
-        b.w += w;
-        b.wp += w * y_[row];
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const tree_sample& x = smp[i];
+        auto& b = h[col[x.row]];
+        b.w += x.w;
+        b.wp += x.w * x.y;
         ++b.n;
       }
-      for (std::uint32_t c = 0; c <= nb; ++c)
-        if (h[c].n) groups.push_back({c, h[c].n, h[c].w, h[c].wp});
+      // Branch-free compaction of the non-empty bins (about half of them are empty: unpredictable).
+      groups.resize(static_cast<std::size_t>(nb) + 1);
+      std::size_t gi = 0;
+      for (std::uint32_t c = 0; c <= nb; ++c) {
+        groups[gi] = {c, h[c].n, h[c].w, h[c].wp};
+        gi += h[c].n != 0;
+      }
+      groups.resize(gi);
+      return;
+    }
+    // Sort (code, weight, label) items so that the scan below reads them sequentially.
+    auto& items = s_.items;
+    items.resize(count);
+    for (std::uint32_t i = 0; i < count; ++i) items[i] = {smp[i].w, col[smp[i].row], smp[i].y};
+    if (count <= 48) {
+      for (std::size_t i = 1; i < count; ++i) {
+        const sort_item k = items[i];
+        std::size_t j = i;
+        for (; j > 0 && items[j - 1].code > k.code; --j) items[j] = items[j - 1];
+        items[j] = k;
+      }
     } else {
-      auto& keys = s_.keys;
-      keys.resize(count);
-      for (std::uint32_t i = 0; i < count; ++i) {
-        const std::uint32_t row = idx_[n.begin + i];
-        keys[i] = (static_cast<std::uint64_t>(col[row]) << 32) | row;
-      }
-      if (count <= 24) {
-        for (std::size_t i = 1; i < count; ++i)
-          for (std::size_t j = i; j > 0 && keys[j - 1] > keys[j]; --j) std::swap(keys[j - 1], keys[j]);
-      } else {
-        std::sort(keys.begin(), keys.end());
-      }
-      for (auto k : keys) {
-        const auto c = static_cast<std::uint32_t>(k >> 32);
-        const auto row = static_cast<std::uint32_t>(k);
-        if (groups.empty() || groups.back().code != c) groups.push_back({c, 0, 0, 0});
-        auto& g = groups.back();
-        const double w = w_[row];
-        g.w += w;
-        g.wp += w * y_[row];
-        ++g.n;
-      }
+      radix_sort(items, s_.items_tmp, nb > 255 ? 2 : 1);
+    }
+    // Branch-free grouping: in small nodes most values are distinct, so a branch would mispredict.
+    groups.assign(count, tree_scratch::group{0, 0, 0, 0});
+    std::size_t gi = 0;
+    std::uint32_t prev = items[0].code;
+    for (const sort_item& x : items) {
+      gi += x.code != prev;
+      prev = x.code;
+      auto& g = groups[gi];
+      g.code = x.code;
+      g.w += x.w;
+      g.wp += x.w * x.y;
+      ++g.n;
+    }
+    groups.resize(gi + 1);
+  }
+
+  // Sorts items by code (LSD radix, one or two byte passes; stable).
+  static void radix_sort(std::vector<sort_item>& items, std::vector<sort_item>& tmp, int passes) {
+    tmp.resize(items.size());
+    for (int pass = 0; pass < passes; ++pass) {
+      const int shift = 8 * pass;
+      std::uint32_t count[257] = {};
+      for (const auto& x : items) ++count[((x.code >> shift) & 0xFFu) + 1];
+      for (int b = 0; b < 256; ++b) count[b + 1] += count[b];
+      for (const auto& x : items) tmp[count[(x.code >> shift) & 0xFFu]++] = x;
+      items.swap(tmp);
     }
   }
 
@@ -327,13 +367,13 @@ class tree_grower {
       wl += groups[i].w;
       wpl += groups[i].wp;
       nl += groups[i].n;
-      const float t = midpoint(f, groups[i].code, groups[i + 1].code);
+      const std::uint32_t a = groups[i].code, b = groups[i + 1].code;
       if (has_missing) {
-        consider(n, f, wl, wpl, nl, groups[i].code, false, t);
-        consider(n, f, wl + mw, wpl + mwp, nl + mn, groups[i].code, true, t);
+        consider(n, f, wl, wpl, nl, a, false, 0, b, true);
+        consider(n, f, wl + mw, wpl + mwp, nl + mn, a, true, 0, b, true);
       } else {
         // No missing value seen here: at prediction a NaN follows the majority of training rows.
-        consider(n, f, wl, wpl, nl, groups[i].code, nl >= count - nl, t);
+        consider(n, f, wl, wpl, nl, a, nl >= count - nl, 0, b, true);
       }
     }
     if (has_missing) {
@@ -350,12 +390,12 @@ class tree_grower {
     std::uint32_t lo = std::numeric_limits<std::uint32_t>::max(), hi = 0, mn = 0;
     double mw = 0, mwp = 0;
     for (std::uint32_t i = n.begin; i < n.end; ++i) {
-      const std::uint32_t row = idx_[i];
-      const std::uint32_t c = col[row];
+      const tree_sample& x = smp_[i];
+      const std::uint32_t c = col[x.row];
       if (c == nb) {
         ++mn;
-        mw += w_[row];
-        mwp += w_[row] * y_[row];
+        mw += x.w;
+        mwp += x.w * x.y;
       } else {
         lo = std::min(lo, c);
         hi = std::max(hi, c);
@@ -380,11 +420,10 @@ class tree_grower {
     double wl = 0, wpl = 0;
     std::uint32_t nl = 0;
     for (std::uint32_t i = n.begin; i < n.end; ++i) {
-      const std::uint32_t row = idx_[i];
-      const std::uint32_t c = col[row];
-      if (c <= code) {
-        wl += w_[row];
-        wpl += w_[row] * y_[row];
+      const tree_sample& x = smp_[i];
+      if (col[x.row] <= code) {
+        wl += x.w;
+        wpl += x.w * x.y;
         ++nl;
       }
     }
@@ -426,11 +465,9 @@ class tree_grower {
 
   const tree_params& p_;
   const binned_features& X_;
-  const std::uint8_t* y_;
-  const double* w_;
   std::size_t mtry_;
   tree_scratch& s_;
-  std::uint32_t* idx_ = nullptr;
+  tree_sample* smp_ = nullptr;
   rng* g_ = nullptr;
   double root_weight_ = 0;
   double min_weight_leaf_ = 0;

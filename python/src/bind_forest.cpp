@@ -1,0 +1,256 @@
+// The random forest for Python: churn._churn.ForestModel (the trained C++ model) and fit_forest.
+// Conversion only; the scikit-learn-style estimator lives in python/churn/forest.py. Heavy calls release
+// the GIL. JSON values (metadata, class labels) cross as JSON text, converted by the Python side.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <churn/forest.hpp>
+#include <churn/model_io.hpp>
+
+#include "common.hpp"
+
+namespace py = pybind11;
+using churn_py::move_to_numpy;
+using churn_py::to_numpy;
+
+namespace {
+
+using dense = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+churn::matrix_view view_of(const dense& X) {
+  if (X.ndim() != 2)
+    throw churn::data_error("X must be 2-D (rows x features), got an array with " + std::to_string(X.ndim()) + " dimensions");
+  return churn::matrix_view(X.data(), static_cast<std::size_t>(X.shape(0)), static_cast<std::size_t>(X.shape(1)));
+}
+
+std::vector<int> labels_of(const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y, std::size_t rows) {
+  if (y.ndim() != 1) throw churn::data_error("y must be 1-D");
+  if (static_cast<std::size_t>(y.shape(0)) != rows)
+    throw churn::data_error("y has " + std::to_string(y.shape(0)) + " labels for " + std::to_string(rows) + " rows");
+  return std::vector<int>(y.data(), y.data() + y.shape(0));
+}
+
+churn::max_features_rule max_features_of(const std::string& kind, double value) {
+  if (kind == "sqrt") return churn::max_features_rule::sqrt();
+  if (kind == "log2") return churn::max_features_rule::log2();
+  if (kind == "all") return churn::max_features_rule::all();
+  if (kind == "count") return churn::max_features_rule::count(static_cast<std::size_t>(value));
+  if (kind == "fraction") return churn::max_features_rule::fraction(value);
+  throw churn::parameter_error("max_features", "'" + kind + "'", "'sqrt', 'log2', 'all', 'count', 'fraction'");
+}
+
+py::array_t<double> two_columns(const std::vector<double>& p1) {
+  py::array_t<double> out({static_cast<py::ssize_t>(p1.size()), py::ssize_t{2}});
+  double* o = out.mutable_data();
+  for (std::size_t i = 0; i < p1.size(); ++i) {
+    o[2 * i] = 1.0 - p1[i];
+    o[2 * i + 1] = p1[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_forest(py::module_& m) {
+  py::class_<churn::random_forest>(m, "ForestModel",
+                                   "A trained random forest (binary). Immutable apart from threshold and metadata; "
+                                   "predictions are thread-safe and release the GIL.")
+      .def_property_readonly("n_features", &churn::random_forest::n_features)
+      .def_property_readonly("n_trees", &churn::random_forest::n_trees)
+      .def_property_readonly("n_nodes", &churn::random_forest::n_nodes)
+      .def_property_readonly("n_leaves", &churn::random_forest::n_leaves)
+      .def_property_readonly("memory_bytes", &churn::random_forest::memory_bytes, "Bytes of the node arrays (16 per node).")
+      .def_property("feature_names", &churn::random_forest::feature_names, &churn::random_forest::set_feature_names)
+      .def_property(
+          "classes_json", [](const churn::random_forest& f) { return f.classes().dump(); },
+          [](churn::random_forest& f, const std::string& text) { f.set_classes(nlohmann::json::parse(text)); },
+          "The two class labels as JSON text.")
+      .def_property(
+          "metadata_json", [](const churn::random_forest& f) { return f.metadata().dump(); },
+          [](churn::random_forest& f, const std::string& text) {
+            auto j = nlohmann::json::parse(text);
+            if (!j.is_object()) throw churn::data_error("metadata must be a JSON object");
+            f.metadata() = std::move(j);
+          },
+          "Free-form metadata as JSON text.")
+      .def_property("threshold", &churn::random_forest::threshold, &churn::random_forest::set_threshold)
+      .def_property_readonly("params_json", [](const churn::random_forest& f) { return churn::detail::params_to_json(f.params()).dump(); })
+      .def_property_readonly("feature_importances", [](const churn::random_forest& f) { return to_numpy(f.feature_importances()); })
+      .def_property_readonly("oob_score", [](const churn::random_forest& f) -> py::object {
+        if (!f.has_oob_score()) return py::none();
+        return py::float_(f.oob_score());
+      })
+      .def_property_readonly("oob_probability", [](const churn::random_forest& f) { return to_numpy(f.oob_probability()); },
+                             "P(class 1) from the trees that did not see each training row (NaN: never out of bag).")
+      .def(
+          "predict_proba",
+          [](const churn::random_forest& f, const dense& X, int n_jobs) {
+            const auto v = view_of(X);
+            std::vector<double> out(v.rows);
+            {
+              py::gil_scoped_release release;
+              f.predict_proba(v, out.data(), n_jobs);
+            }
+            return move_to_numpy(std::move(out));
+          },
+          py::arg("X"), py::arg("n_jobs") = 1, "P(class 1) per row.")
+      .def(
+          "predict_proba2",
+          [](const churn::random_forest& f, const dense& X, int n_jobs) {
+            const auto v = view_of(X);
+            std::vector<double> out(v.rows);
+            {
+              py::gil_scoped_release release;
+              f.predict_proba(v, out.data(), n_jobs);
+            }
+            return two_columns(out);
+          },
+          py::arg("X"), py::arg("n_jobs") = 1, "Columns [P(class 0), P(class 1)] per row.")
+      .def(
+          "contributions",
+          [](const churn::random_forest& f, const dense& X, int n_jobs) {
+            const auto v = view_of(X);
+            py::array_t<double> out({static_cast<py::ssize_t>(v.rows), static_cast<py::ssize_t>(f.n_features() + 1)});
+            double* o = out.mutable_data();
+            {
+              py::gil_scoped_release release;
+              f.contributions(v, o, n_jobs);
+            }
+            return out;
+          },
+          py::arg("X"), py::arg("n_jobs") = 1,
+          "Decision-path contributions: rows x (features + 1); the last column is the bias. Each row sums to P(class 1).")
+      .def(
+          "permutation_importance",
+          [](const churn::random_forest& f, const dense& X, const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y,
+             const std::string& scoring, std::size_t n_repeats, std::uint64_t seed, int n_jobs) {
+            const auto v = view_of(X);
+            auto labels = labels_of(y, v.rows);
+            churn::importance_scoring s;
+            if (scoring == "roc_auc")
+              s = churn::importance_scoring::roc_auc;
+            else if (scoring == "accuracy")
+              s = churn::importance_scoring::accuracy;
+            else
+              throw churn::parameter_error("scoring", "'" + scoring + "'", "'roc_auc', 'accuracy'");
+            churn::permutation_importance_result r;
+            {
+              py::gil_scoped_release release;
+              r = churn::permutation_importance(f, v, labels, s, n_repeats, seed, n_jobs);
+            }
+            py::dict d;
+            d["baseline"] = r.baseline;
+            d["importances_mean"] = to_numpy(r.mean);
+            d["importances_std"] = to_numpy(r.std);
+            py::array_t<double> drops({static_cast<py::ssize_t>(f.n_features()), static_cast<py::ssize_t>(r.n_repeats)});
+            std::copy(r.drops.begin(), r.drops.end(), drops.mutable_data());
+            d["importances"] = drops;
+            return d;
+          },
+          py::arg("X"), py::arg("y"), py::arg("scoring") = "roc_auc", py::arg("n_repeats") = 5, py::arg("seed") = 0,
+          py::arg("n_jobs") = 1)
+      .def(
+          "tree_arrays",
+          [](const churn::random_forest& f, std::size_t t) {
+            if (t >= f.n_trees()) throw py::index_error("tree index out of range");
+            const auto* nodes = f.tree(t);
+            const std::size_t n = f.tree_size(t);
+            std::vector<std::int64_t> feature(n), right(n);
+            std::vector<double> threshold(n), value(n);
+            std::vector<std::uint8_t> missing_left(n);
+            for (std::size_t i = 0; i < n; ++i) {
+              feature[i] = nodes[i].is_leaf() ? -1 : nodes[i].feature();
+              threshold[i] = nodes[i].threshold;
+              value[i] = nodes[i].value;
+              right[i] = nodes[i].right;
+              missing_left[i] = nodes[i].missing_left();
+            }
+            py::dict d;
+            d["feature"] = move_to_numpy(std::move(feature));
+            d["threshold"] = move_to_numpy(std::move(threshold));
+            d["value"] = move_to_numpy(std::move(value));
+            d["right"] = move_to_numpy(std::move(right));
+            d["missing_left"] = move_to_numpy(std::move(missing_left));
+            return d;
+          },
+          py::arg("tree"), "The nodes of one tree (pre-order; left child of i is i + 1; feature -1 marks a leaf).")
+      .def("dumps", [](const churn::random_forest& f) { return churn::dumps(f); }, "The model as JSON text.")
+      .def(
+          "save", [](const churn::random_forest& f, const std::string& path) { churn::save_model(f, path); }, py::arg("path"))
+      .def_static(
+          "loads",
+          [](const std::string& text) {
+            py::gil_scoped_release release;
+            return churn::loads(text);
+          },
+          py::arg("text"))
+      .def_static(
+          "load",
+          [](const std::string& path) {
+            py::gil_scoped_release release;
+            return churn::load_model(path);
+          },
+          py::arg("path"))
+      .def("__repr__", [](const churn::random_forest& f) {
+        return "<churn.ForestModel " + std::to_string(f.n_trees()) + " trees, " + std::to_string(f.n_nodes()) + " nodes, " +
+               std::to_string(f.n_features()) + " features>";
+      });
+
+  m.def(
+      "fit_forest",
+      [](const dense& X, const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y, const py::object& sample_weight,
+         std::size_t n_estimators, const std::string& criterion, const std::string& splitter, std::size_t max_depth,
+         std::size_t min_samples_split, std::size_t min_samples_leaf, double min_weight_fraction_leaf,
+         const std::string& max_features, double max_features_value, std::size_t max_leaf_nodes, double min_impurity_decrease,
+         bool bootstrap, std::size_t max_samples, double max_samples_fraction, const std::string& class_weight,
+         std::pair<double, double> class_weights, bool oob_score, int n_jobs, std::uint64_t random_state,
+         std::vector<std::string> feature_names) {
+        const auto v = view_of(X);
+        auto labels = labels_of(y, v.rows);
+        std::vector<double> sw;
+        if (!sample_weight.is_none()) {
+          auto w = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(sample_weight);
+          if (!w || w.ndim() != 1) throw churn::data_error("sample_weight must be a 1-D array of numbers");
+          sw.assign(w.data(), w.data() + w.shape(0));
+        }
+        churn::forest_params p;
+        p.n_estimators = n_estimators;
+        p.tree.split_criterion = churn::criterion_from_string(criterion);
+        p.tree.split_strategy = churn::splitter_from_string(splitter);
+        p.tree.max_depth = max_depth;
+        p.tree.min_samples_split = min_samples_split;
+        p.tree.min_samples_leaf = min_samples_leaf;
+        p.tree.min_weight_fraction_leaf = min_weight_fraction_leaf;
+        p.tree.max_features = max_features_of(max_features, max_features_value);
+        p.tree.max_leaf_nodes = max_leaf_nodes;
+        p.tree.min_impurity_decrease = min_impurity_decrease;
+        p.bootstrap = bootstrap;
+        p.max_samples = max_samples;
+        p.max_samples_fraction = max_samples_fraction;
+        p.class_weight = churn::class_weight_mode_from_string(class_weight);
+        p.class_weights = {class_weights.first, class_weights.second};
+        p.oob_score = oob_score;
+        p.n_jobs = n_jobs;
+        p.random_state = random_state;
+        py::gil_scoped_release release;
+        return churn::fit_forest(p, v, labels, sw, std::move(feature_names));
+      },
+      py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::kw_only(), py::arg("n_estimators") = 100,
+      py::arg("criterion") = "gini", py::arg("splitter") = "best", py::arg("max_depth") = 0, py::arg("min_samples_split") = 2,
+      py::arg("min_samples_leaf") = 1, py::arg("min_weight_fraction_leaf") = 0.0, py::arg("max_features") = "sqrt",
+      py::arg("max_features_value") = 0.0, py::arg("max_leaf_nodes") = 0, py::arg("min_impurity_decrease") = 0.0,
+      py::arg("bootstrap") = true, py::arg("max_samples") = 0, py::arg("max_samples_fraction") = 0.0,
+      py::arg("class_weight") = "none", py::arg("class_weights") = std::make_pair(1.0, 1.0), py::arg("oob_score") = false,
+      py::arg("n_jobs") = 1, py::arg("random_state") = 0, py::arg("feature_names") = std::vector<std::string>{},
+      "Trains a forest on X (float64 rows x features, NaN = missing) and y (0/1). Releases the GIL. "
+      "Low level: churn.RandomForestClassifier is the scikit-learn-style estimator.");
+
+  m.def(
+      "load_forest_model",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        return churn::load_model(path);
+      },
+      py::arg("path"), "Loads a ForestModel saved with ForestModel.save (see docs/model-format.md).");
+}

@@ -319,7 +319,7 @@ simulate_summary sim_run(const simulate_options& options, Consume&& consume) {
     engine.generate_slice(k, slice);
     for (const auto& e : slice) counter.add(e);
     consume(engine, slice, k + 1 == n);
-    if (options.progress) options.progress({counter.summary().events, static_cast<double>(k + 1) / n});
+    if (options.progress) options.progress({counter.summary().events, static_cast<double>(k + 1) / static_cast<double>(n)});
   }
   auto summary = counter.summary();
   summary.sessions = engine.sessions();

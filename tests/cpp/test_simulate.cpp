@@ -198,7 +198,9 @@ TEST_CASE("a mini-sized run matches the real mini data set within the stated tol
   const double anonymous_share = static_cast<double>(anonymous) / static_cast<double>(events);
   CHECK(anonymous_share >= 0.01);
   CHECK(anonymous_share <= 0.06);
-  for (const auto& [page, real] : real_rates) {
+  for (const auto& page_rate : real_rates) {
+    const std::string& page = page_rate.first;  // (structured bindings cannot be captured by INFO in C++17)
+    const double real = page_rate.second;
     const double rate = 1000.0 * static_cast<double>(pages[page]) / static_cast<double>(songs);
     INFO(page << ": " << rate << " per 1,000 songs, real " << real);
     CHECK(rate >= 0.7 * real);

@@ -118,7 +118,8 @@ def render_page(**context):
     context.setdefault("error", None)
     context.setdefault("result", None)
     return render_template("batch.html", csrf_token=csrf_token(),
-                           max_mb=current_app.config["MAX_CONTENT_LENGTH"] / 2**20, **context)
+                           max_mb=current_app.config["MAX_CONTENT_LENGTH"] / 2**20,
+                           max_bytes=int(current_app.config["MAX_CONTENT_LENGTH"]), **context)
 
 
 # ---- reading uploads -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@
     if (form.checkValidity()) return;
     event.preventDefault();
     event.stopPropagation();
-    var invalid = form.querySelectorAll(":invalid");
+    var invalid = form.querySelectorAll("input:invalid, select:invalid");
     invalid.forEach(function (el) { el.classList.add("is-invalid"); el.setAttribute("aria-invalid", "true"); });
     var first = invalid[0];
     if (!first) return;

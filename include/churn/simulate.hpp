@@ -360,12 +360,14 @@ simulate_summary sim_write(const simulate_options& options, bool gzip, Write&& w
     if (chunks.size() < n) chunks.resize(n);
     std::vector<std::uint64_t> sizes(n, 0);
     sim_parallel_for(n, threads, [&](std::size_t c) {
-      std::string& text = chunks[c];
+      std::string text;  // local, not chunks[c]: no false sharing of string headers between threads
+      text.swap(chunks[c]);
       text.clear();
       const std::size_t end = std::min(batch.size(), (c + 1) * chunk_events);
       for (std::size_t i = c * chunk_events; i < end; ++i) sim_format_event(text, *current, batch[i]);
       sizes[c] = text.size();
       if (gzip) text = sim_gzip_member(text, options.gzip_level);
+      chunks[c].swap(text);
     });
     for (std::size_t c = 0; c < n; ++c) {
       text_bytes += sizes[c];

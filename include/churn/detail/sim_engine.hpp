@@ -288,10 +288,14 @@ class sim_engine {
     const std::size_t blocks = (users_.size() + block_users - 1) / block_users;
     block_out_.resize(blocks);
     sim_parallel_for(blocks, s.threads, [&](std::size_t b) {
-      auto& buf = block_out_[b];
+      // Fill a local vector: neighbouring vector headers in block_out_ share cache lines, and updating
+      // them on every push_back from two threads (false sharing) made two threads slower than one.
+      std::vector<sim_raw_event> buf;
+      buf.swap(block_out_[b]);
       buf.clear();
       const std::size_t end = std::min(users_.size(), (b + 1) * block_users);
       for (std::size_t u = b * block_users; u < end; ++u) advance(static_cast<std::uint32_t>(u), until, buf);
+      block_out_[b].swap(buf);
     });
     out.clear();
     for (const auto& buf : block_out_) out.insert(out.end(), buf.begin(), buf.end());

@@ -21,7 +21,13 @@ from .events import EventTable, ReadReport, ScanSummary, read_events, scan  # no
 from .features import FeatureAccumulator, FeatureReport, FeatureTable, merge_accumulators, user_features  # noqa: E402,E501
 from .simulation import SimulationSummary, simulate, simulation_statistics  # noqa: E402
 from . import metrics  # noqa: E402
-from .evaluation import LogisticRegression, cross_validate, stratified_kfold, train_test_split_stratified  # noqa: E402,E501
+from .evaluation import (  # noqa: E402
+    LogisticRegression,
+    cross_validate,
+    stratified_kfold,
+    train_test_split_stratified,
+    tune_threshold,
+)
 
 __all__ = [
     "__version__",
@@ -49,4 +55,5 @@ __all__ = [
     "cross_validate",
     "stratified_kfold",
     "train_test_split_stratified",
+    "tune_threshold",
 ]

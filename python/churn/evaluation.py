@@ -16,11 +16,13 @@ from ._churn import (
     _cross_validate_builtin,
     _cross_validate_callable,
     _fit_logistic,
+    _tune_threshold_builtin,
+    _tune_threshold_callable,
     stratified_kfold,
     train_test_split_stratified,
 )
 
-__all__ = ["LogisticRegression", "cross_validate", "stratified_kfold", "train_test_split_stratified"]
+__all__ = ["LogisticRegression", "cross_validate", "stratified_kfold", "train_test_split_stratified", "tune_threshold"]
 
 
 class LogisticRegression:
@@ -123,12 +125,36 @@ def cross_validate(
     and the out-of-fold arrays ``oof_proba``, ``oof_fold``, ``oof_pred``.
     """
     fold_list = _resolve_folds(folds, X, y, n_splits, shuffle, seed)
+    builtin = _builtin(estimator)
+    if builtin is not None:
+        return _cross_validate_builtin(builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed, n_jobs)
+    return _cross_validate_callable(_fit_function(estimator), X, y, fold_list, inner_splits, default_threshold, seed)
+
+
+def tune_threshold(estimator, X, y, *, inner_splits: int = 3, seed: int = 0) -> Dict[str, float]:
+    """The F1-maximising decision threshold for a model trained on (X, y), chosen exactly as
+    cross_validate chooses it inside each training fold: out-of-fold probabilities from
+    ``stratified_kfold(y, inner_splits, True, seed)``, then the distinct probability t maximising F1 of
+    ``p >= t`` (the lowest on ties). Use it on the whole training set for the final model's threshold.
+
+    Returns ``{"threshold", "f1", "precision", "recall"}`` (the last three on those out-of-fold predictions).
+    """
+    builtin = _builtin(estimator)
+    if builtin is not None:
+        return _tune_threshold_builtin(builtin[0], X, y, builtin[1], inner_splits, seed)
+    return _tune_threshold_callable(_fit_function(estimator), X, y, inner_splits, seed)
+
+
+def _builtin(estimator):
+    """(name, params) when churn can run the estimator in C++, else None."""
     if isinstance(estimator, str):
-        return _cross_validate_builtin(estimator, X, y, fold_list, {}, inner_splits, default_threshold, seed, n_jobs)
+        return estimator, {}
     if isinstance(estimator, LogisticRegression):
-        return _cross_validate_builtin(
-            "logistic", X, y, fold_list, estimator.get_params(), inner_splits, default_threshold, seed, n_jobs
-        )
+        return "logistic", estimator.get_params()
+    return None
+
+
+def _fit_function(estimator):
     if not (hasattr(estimator, "fit") and hasattr(estimator, "predict_proba")):
         raise TypeError(
             f"estimator must be 'logistic', 'majority' or have fit and predict_proba; got {type(estimator).__name__}"
@@ -139,4 +165,4 @@ def cross_validate(
         fitted = model.fit(X_train, y_train)
         return model if fitted is None else fitted
 
-    return _cross_validate_callable(fit, X, y, fold_list, inner_splits, default_threshold, seed)
+    return fit

@@ -130,6 +130,62 @@ struct python_model {
   }
 };
 
+// Calls a Python fit(X_train, y_train) -> fitted model (with the GIL: single-threaded use only).
+struct python_fit {
+  py::function fit;
+
+  python_model operator()(const churn::row_matrix& Xt, const std::vector<int>& yt) const {
+    py::array_t<std::int64_t> yy(static_cast<py::ssize_t>(yt.size()));
+    std::copy(yt.begin(), yt.end(), yy.mutable_data());
+    return python_model{fit(churn_py::matrix_to_numpy(Xt), yy)};
+  }
+};
+
+churn::logistic_params logistic_params_from(const py::dict& model_params) {
+  churn::logistic_params lp;
+  for (auto item : model_params) {
+    const auto key = item.first.cast<std::string>();
+    if (key == "C") {
+      lp.C = item.second.cast<double>();
+    } else if (key == "max_iter") {
+      lp.max_iter = item.second.cast<int>();
+    } else if (key == "tol") {
+      lp.tol = item.second.cast<double>();
+    } else if (key == "standardize") {
+      lp.standardize = item.second.cast<bool>();
+    } else {
+      throw churn::parameter_error("model_params", "'" + key + "'", "C, max_iter, tol, standardize");
+    }
+  }
+  lp.validate();
+  return lp;
+}
+
+// Runs `run(fit)` with the GIL released, fit being the C++ fit function of a built-in model.
+template <class Run>
+auto with_builtin_fit(const std::string& model, const py::dict& model_params, Run&& run) {
+  if (model == "logistic") {
+    const churn::logistic_params lp = logistic_params_from(model_params);
+    py::gil_scoped_release release;
+    return run([&lp](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt, lp); });
+  }
+  if (model == "majority") {
+    if (py::len(model_params) != 0) throw churn::parameter_error("model_params", "a non-empty dict", "{} for 'majority'");
+    py::gil_scoped_release release;
+    return run([](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_majority(Xt, yt); });
+  }
+  throw churn::parameter_error("model", "'" + model + "'", "'logistic', 'majority'");
+}
+
+py::dict choice_to_dict(const churn::threshold_choice& c) {
+  py::dict d;
+  d["threshold"] = c.threshold;
+  d["f1"] = c.f1;
+  d["precision"] = c.precision;
+  d["recall"] = c.recall;
+  return d;
+}
+
 }  // namespace
 
 void bind_cv(py::module_& m) {
@@ -221,41 +277,36 @@ void bind_cv(py::module_& m) {
         const auto M = matrix_from_python(X, "X");
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
-        churn::cv_result r;
-        if (model == "logistic") {
-          churn::logistic_params lp;
-          for (auto item : model_params) {
-            const auto key = item.first.cast<std::string>();
-            if (key == "C") {
-              lp.C = item.second.cast<double>();
-            } else if (key == "max_iter") {
-              lp.max_iter = item.second.cast<int>();
-            } else if (key == "tol") {
-              lp.tol = item.second.cast<double>();
-            } else if (key == "standardize") {
-              lp.standardize = item.second.cast<bool>();
-            } else {
-              throw churn::parameter_error("model_params", "'" + key + "'", "C, max_iter, tol, standardize");
-            }
-          }
-          lp.validate();
-          py::gil_scoped_release release;
-          r = churn::cross_validate(
-              [&lp](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt, lp); },
-              M, labels, fs, cp);
-        } else if (model == "majority") {
-          if (py::len(model_params) != 0) throw churn::parameter_error("model_params", "a non-empty dict", "{} for 'majority'");
-          py::gil_scoped_release release;
-          r = churn::cross_validate(
-              [](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_majority(Xt, yt); }, M,
-              labels, fs, cp);
-        } else {
-          throw churn::parameter_error("model", "'" + model + "'", "'logistic', 'majority'");
-        }
+        auto r = with_builtin_fit(model, model_params,
+                                  [&](const auto& fit) { return churn::cross_validate(fit, M, labels, fs, cp); });
         return result_to_dict(std::move(r));
       },
       py::arg("model"), py::arg("X"), py::arg("y"), py::arg("folds"), py::arg("model_params"), py::arg("inner_splits"),
       py::arg("default_threshold"), py::arg("seed"), py::arg("n_jobs"));
+
+  m.def(
+      "_tune_threshold_builtin",
+      [](const std::string& model, const py::handle& X, const py::handle& y, const py::dict& model_params,
+         int inner_splits, const py::int_& seed) {
+        const auto M = matrix_from_python(X, "X");
+        const auto labels = labels_from_python(y, "y");
+        const auto s = seed_from_python(seed);
+        const auto c = with_builtin_fit(model, model_params, [&](const auto& fit) {
+          return churn::tune_threshold(fit, M, labels, inner_splits, s);
+        });
+        return choice_to_dict(c);
+      },
+      py::arg("model"), py::arg("X"), py::arg("y"), py::arg("model_params"), py::arg("inner_splits"), py::arg("seed"));
+
+  m.def(
+      "_tune_threshold_callable",
+      [](const py::function& fit, const py::handle& X, const py::handle& y, int inner_splits, const py::int_& seed) {
+        const auto M = matrix_from_python(X, "X");
+        const auto labels = labels_from_python(y, "y");
+        const auto c = churn::tune_threshold(python_fit{fit}, M, labels, inner_splits, seed_from_python(seed));
+        return choice_to_dict(c);
+      },
+      py::arg("fit"), py::arg("X"), py::arg("y"), py::arg("inner_splits"), py::arg("seed"));
 
   m.def(
       "_cross_validate_callable",
@@ -266,13 +317,7 @@ void bind_cv(py::module_& m) {
         const auto M = matrix_from_python(X, "X");
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
-        auto r = churn::cross_validate(
-            [&fit](const churn::row_matrix& Xt, const std::vector<int>& yt) {
-              py::array_t<std::int64_t> yy(static_cast<py::ssize_t>(yt.size()));
-              std::copy(yt.begin(), yt.end(), yy.mutable_data());
-              return python_model{fit(churn_py::matrix_to_numpy(Xt), yy)};
-            },
-            M, labels, fs, cp);
+        auto r = churn::cross_validate(python_fit{fit}, M, labels, fs, cp);
         return result_to_dict(std::move(r));
       },
       py::arg("fit"), py::arg("X"), py::arg("y"), py::arg("folds"), py::arg("inner_splits"),

@@ -87,18 +87,23 @@ def test_logistic_regression_equals_sklearn_on_standardised_features(C):
     np.testing.assert_array_equal(ours.predict(X), (ours.predict_proba(X)[:, 1] >= 0.5).astype(int))
 
 
-def sklearn_reference(X, y, folds, make_model, inner_seeds, inner_splits=3):
+def sklearn_threshold(Xt, yt, make_model, inner_seed, inner_splits=3):
+    """The F1 threshold from inner out-of-fold predictions, by hand with scikit-learn."""
+    oof = np.zeros(len(yt))
+    for itr, ite in StratifiedKFold(inner_splits, shuffle=True, random_state=inner_seed).split(Xt, yt):
+        oof[ite] = make_model().fit(Xt[itr], yt[itr]).predict_proba(Xt[ite])[:, 1]
+    _, fps, fns, tps, thr = confusion_matrix_at_thresholds(yt, oof)
+    f1 = 2 * tps / (2 * tps + fps + fns)
+    return thr[::-1][np.argmax(f1[::-1])]
+
+
+def sklearn_reference(X, y, folds, make_model, inner_seeds):
     """The protocol done by hand with scikit-learn: per fold, the F1 threshold from inner out-of-fold
     predictions on the training part, then test-fold ROC AUC and F1 at that threshold."""
     out = []
     for (train, test), inner_seed in zip(folds, inner_seeds):
         Xt, yt = X[train], y[train]
-        oof = np.zeros(len(train))
-        for itr, ite in StratifiedKFold(inner_splits, shuffle=True, random_state=inner_seed).split(Xt, yt):
-            oof[ite] = make_model().fit(Xt[itr], yt[itr]).predict_proba(Xt[ite])[:, 1]
-        _, fps, fns, tps, thr = confusion_matrix_at_thresholds(yt, oof)
-        f1 = 2 * tps / (2 * tps + fps + fns)
-        threshold = thr[::-1][np.argmax(f1[::-1])]
+        threshold = sklearn_threshold(Xt, yt, make_model, inner_seed)
         p = make_model().fit(Xt, yt).predict_proba(X[test])[:, 1]
         out.append((threshold, roc_auc_score(y[test], p), f1_score(y[test], (p >= threshold).astype(int)), p))
     return out
@@ -146,6 +151,20 @@ def test_builtin_logistic_and_majority_match_the_python_path():
     assert fast["tuned"]["mean"]["f1"] > majority["tuned"]["mean"]["f1"]
 
 
+def test_tune_threshold_is_the_cross_validation_choice_on_a_training_set():
+    X, y = make_problem(10, n=200)
+    folds = churn.stratified_kfold(y, n_splits=4, seed=1)
+    r = churn.cross_validate("logistic", X, y, folds, seed=6)
+    make = lambda: make_pipeline(StandardScaler(), SkLogisticRegression())  # noqa: E731
+    for fold, (train, _) in zip(r["folds"], folds):
+        ours = churn.tune_threshold("logistic", X[train], y[train], seed=fold["inner_seed"])
+        assert ours["threshold"] == fold["threshold"]
+        assert ours["f1"] == fold["inner_f1"]
+        # Through Python callbacks with scikit-learn's model: the protocol by hand gives the same choice.
+        theirs = churn.tune_threshold(make(), X[train], y[train], seed=fold["inner_seed"])
+        assert theirs["threshold"] == sklearn_threshold(X[train], y[train], make, fold["inner_seed"])
+
+
 def test_threshold_never_sees_the_test_fold():
     X, y = make_problem(7, n=200)
     folds = churn.stratified_kfold(y, n_splits=4, seed=2)
@@ -186,3 +205,16 @@ def test_accepts_sklearn_splitters_and_reports_errors():
         churn.stratified_kfold(y, seed=-1)
     with pytest.raises(churn.ParameterError, match="n_splits"):
         churn.stratified_kfold(np.array([0, 0, 0, 1, 1]), n_splits=3)
+
+
+def test_cross_validate_takes_churns_random_forest():
+    forest = pytest.importorskip("churn.forest")
+    X, y = make_problem(11, n=200)
+    folds = churn.stratified_kfold(y, n_splits=3, seed=4)
+    make = lambda: forest.RandomForestClassifier(n_estimators=25, random_state=0)  # noqa: E731
+    r = churn.cross_validate(make(), X, y, folds, seed=2)
+    for fold, (train, test) in zip(r["folds"], folds):
+        by_hand = make().fit(X[train], y[train]).predict_proba(X[test])[:, 1]
+        np.testing.assert_array_equal(r["oof_proba"][test], by_hand)
+        assert fold["threshold"] == sklearn_threshold(X[train], y[train], make, fold["inner_seed"])
+    assert r["tuned"]["mean"]["roc_auc"] > 0.75

@@ -6,6 +6,7 @@ error pages. See docs/web.md.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping, Optional
 
 import churn
@@ -48,6 +49,12 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.config.update(settings)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", JSON_SORT_KEYS=False)
     check_assets(app.config)
+
+    # A forest fitted on a DataFrame warns (as scikit-learn does) when it predicts from a bare array,
+    # which is what this app always passes, its columns already in the model's order. The filter only
+    # matches warnings attributed to the app's model module.
+    warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning,
+                            module=r"churn_web\.model")
 
     service = app.config.pop("MODEL", None)
     if service is None:

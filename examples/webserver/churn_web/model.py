@@ -154,6 +154,7 @@ class ModelService:
         self.metadata: Dict[str, Any] = dict(meta) if isinstance(meta, Mapping) else {}
         self.fields = self._fields()
         self.by_name = {f.name: f for f in self.fields}
+        self._by_importance = sorted(self.fields, key=lambda f: (-f.importance, f.index))
         t = _number(self.metadata.get("threshold"))
         if t is None or not 0 <= t <= 1:
             t = _number(getattr(model, "threshold", None))
@@ -187,9 +188,10 @@ class ModelService:
         entries = self.metadata.get("features")
         entries = [e for e in entries if isinstance(e, Mapping)] if isinstance(entries, list) else []
         by_name: Dict[str, Mapping[str, Any]] = {str(e.get("name")): e for e in entries if isinstance(e.get("name"), str)}
-        if not names:
-            # A forest saved without column names: the metadata names its columns, in order.
-            names = [str(e.get("name")) for e in entries] if len(by_name) == len(entries) else []
+        placeholder = all(n == f"x{i}" for i, n in enumerate(names))
+        if (not names or placeholder) and len(by_name) == len(entries) and (not names or len(entries) == len(names)):
+            # A forest fitted without column names (x0, x1, ...): the metadata names its columns, in order.
+            names = [str(e.get("name")) for e in entries] or names
         if not names:
             n = _safe_int(getattr(self.model, "n_features_in_", None) or getattr(self.model, "n_features", None)) or 0
             names = [f"x{i}" for i in range(n)]
@@ -213,7 +215,7 @@ class ModelService:
         return fields
 
     def fields_by_importance(self) -> List[Field]:
-        return sorted(self.fields, key=lambda f: (-f.importance, f.index))
+        return list(self._by_importance)
 
     def defaults_row(self) -> np.ndarray:
         return np.array([np.nan if f.default is None else f.default for f in self.fields], dtype=np.float64)

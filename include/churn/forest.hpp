@@ -472,7 +472,7 @@ inline random_forest fit_forest(const forest_params& params, const matrix_view& 
       base_weight[i] = w;
       total += w;
     }
-    if (!(total > 0)) throw data_error("sample_weight sums to 0; at least one sample needs a positive weight");
+    if (!(total > 0)) throw data_error("sample weights are all zero; at least one sample needs a positive weight");
   }
   std::array<double, 2> cw{{1.0, 1.0}};
   if (params.class_weight == class_weight_mode::given) cw = params.class_weights;

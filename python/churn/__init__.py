@@ -28,6 +28,7 @@ from .evaluation import (  # noqa: E402
     train_test_split_stratified,
     tune_threshold,
 )
+from .forest import RandomForestClassifier, load_model  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -56,4 +57,6 @@ __all__ = [
     "stratified_kfold",
     "train_test_split_stratified",
     "tune_threshold",
+    "RandomForestClassifier",
+    "load_model",
 ]

@@ -1,0 +1,584 @@
+"""A scikit-learn-style random forest classifier backed by churn's C++ forest.
+
+``RandomForestClassifier`` takes scikit-learn's parameter names and meanings and follows its estimator
+conventions (``fit``/``predict``/``predict_proba``/``score``, ``get_params``/``set_params``, fitted
+attributes ending in ``_``), so it works in ``cross_val_score``, ``GridSearchCV`` and ``Pipeline``.
+scikit-learn is optional: when it is installed the estimator derives from its ``BaseEstimator`` and
+``ClassifierMixin`` (for ``clone``, tags and HTML repr); otherwise small stand-ins provide the same API.
+
+Binary classification only; labels may be any two values (0/1, bools, strings). Missing values (NaN)
+are accepted in ``X``; infinities are rejected. Models save to the JSON format of
+``docs/model-format.md`` (``save``/``load_model``), and pickling goes through the same format.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import numbers
+import os
+import warnings
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from . import _churn
+
+try:  # scikit-learn is optional
+    from sklearn.base import BaseEstimator as _BaseEstimator
+    from sklearn.base import ClassifierMixin as _ClassifierMixin
+    from sklearn.exceptions import DataConversionWarning as _DataConversionWarning
+    from sklearn.exceptions import NotFittedError
+
+    _HAVE_SKLEARN = True
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+    _HAVE_SKLEARN = False
+
+    class NotFittedError(ValueError, AttributeError):
+        """Raised when a model is used before fit."""
+
+    class _DataConversionWarning(UserWarning):
+        pass
+
+    class _BaseEstimator:
+        """get_params/set_params as scikit-learn defines them (parameters = __init__ arguments)."""
+
+        @classmethod
+        def _get_param_names(cls) -> List[str]:
+            sig = inspect.signature(cls.__init__)
+            return sorted(p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+        def get_params(self, deep: bool = True) -> Dict[str, Any]:
+            return {name: getattr(self, name) for name in self._get_param_names()}
+
+        def set_params(self, **params: Any) -> "_BaseEstimator":
+            valid = self._get_param_names()
+            for key, value in params.items():
+                if key not in valid:
+                    raise ValueError(f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
+                                     f"Valid parameters are: {valid!r}.")
+                setattr(self, key, value)
+            return self
+
+        def __repr__(self) -> str:
+            defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+            changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) is not v and defaults.get(k) != v]
+            return f"{type(self).__name__}({', '.join(changed)})"
+
+    class _ClassifierMixin:
+        _estimator_type = "classifier"
+
+        def score(self, X, y, sample_weight=None) -> float:
+            pred = self.predict(X)
+            ok = (np.asarray(pred) == np.asarray(y)).astype(np.float64)
+            return float(np.average(ok, weights=sample_weight))
+
+
+__all__ = ["RandomForestClassifier", "load_model", "NotFittedError"]
+
+_MAX_SEED = 2**63 - 1
+
+
+def _param_error(name: str, value: Any, allowed: str) -> Exception:
+    return _churn.ParameterError(f"invalid value for parameter '{name}': {value!r} (allowed: {allowed})")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _feature_names_of(X: Any) -> Optional[np.ndarray]:
+    """Column names of a DataFrame-like X when they are all strings (scikit-learn's rule)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "dtypes"):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    if len(names) and all(isinstance(n, str) for n in names):
+        return names
+    if any(isinstance(n, str) for n in names):
+        raise TypeError("Feature names are only supported if all input features have string names, but your "
+                        "input has mixed types; convert all feature names to strings.")
+    return None
+
+
+def _as_matrix(X: Any) -> np.ndarray:
+    """X as a C-contiguous float64 2-D array, with scikit-learn's messages for the usual mistakes."""
+    if X is None:
+        raise ValueError("Expected 2D array, got None instead.")
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):
+        raise TypeError("Sparse data was passed, but churn's RandomForestClassifier needs dense data; "
+                        "use X.toarray() to convert to a dense numpy array.")
+    if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2 and X.flags.c_contiguous:
+        arr = X
+    else:
+        if hasattr(X, "dtypes") and hasattr(X, "to_numpy"):
+            X = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        arr = np.asarray(X)
+        if np.iscomplexobj(arr):
+            raise ValueError("Complex data not supported")
+        if arr.dtype.kind in "USV":
+            raise ValueError(f"could not convert string to float: X has dtype {arr.dtype}; numeric features are needed")
+        if arr.ndim == 0 or arr.ndim == 1:
+            raise ValueError(f"Expected 2D array, got {'scalar' if arr.ndim == 0 else '1D'} array instead:\narray={arr!r}.\n"
+                             "Reshape your data either using array.reshape(-1, 1) if your data has a single feature or "
+                             "array.reshape(1, -1) if it contains a single sample.")
+        if arr.ndim > 2:
+            raise ValueError(f"Found array with dim {arr.ndim}. RandomForestClassifier expected <= 2.")
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if arr.shape[0] < 1:
+        raise ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
+    if arr.shape[1] < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
+    return arr
+
+
+def _as_labels(y: Any, n_rows: int) -> np.ndarray:
+    if y is None:
+        raise ValueError("RandomForestClassifier requires y to be passed, but the target y is None.")
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape of y "
+                      "to (n_samples,), for example using ravel().", _DataConversionWarning, stacklevel=3)
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    if len(y) != n_rows:
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: [{n_rows}, {len(y)}]")
+    if y.dtype.kind == "f":
+        if np.isnan(y).any():
+            raise ValueError("Input y contains NaN.")
+        if not np.all(y == np.round(y)):
+            raise ValueError("Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
+                             "discrete classes on a regression target with continuous values.")
+    if y.dtype == object:
+        kinds = {type(v) for v in y}
+        if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in y):
+            raise ValueError("Input y contains NaN or None.")
+        if len(kinds) > 1 and not all(issubclass(k, numbers.Number) for k in kinds):
+            raise TypeError(f"y has labels of mixed types {sorted(k.__name__ for k in kinds)}; use one type")
+    return y
+
+
+def _check_fraction_or_int(name: str, value: Any, minimum: int, n_rows: int, fraction_low: float, fraction_high: float,
+                           closed_low: bool) -> int:
+    if _is_int(value):
+        if value < minimum:
+            raise _param_error(name, value, f"an int >= {minimum} or a float in {'[' if closed_low else '('}{fraction_low}, {fraction_high}]")
+        return int(value)
+    if _is_real(value):
+        v = float(value)
+        ok = (v >= fraction_low if closed_low else v > fraction_low) and v <= fraction_high
+        if not ok:
+            raise _param_error(name, value, f"an int >= {minimum} or a float in {'[' if closed_low else '('}{fraction_low}, {fraction_high}]")
+        return max(minimum, int(math.ceil(v * n_rows)))
+    raise _param_error(name, value, f"an int >= {minimum} or a float")
+
+
+class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
+    """A random forest classifier (binary), scikit-learn's RandomForestClassifier in C++.
+
+    Parameters have scikit-learn's names and meanings; the extras are ``splitter`` ("best", or
+    "random" for extremely randomized trees) and ``threshold`` (``predict`` says the second class when
+    P(second class) > threshold; 0.5 gives scikit-learn's argmax).
+
+    Trees use exact splits (every threshold scikit-learn could choose); feature values are compared as
+    float32, as in scikit-learn. A NaN follows the direction learned for it at each split (or the
+    majority when no training row was missing there). The model is identical for a given
+    ``random_state`` whatever ``n_jobs`` is. ``fit`` and the batch predictions release the GIL.
+    """
+
+    def __init__(self, n_estimators: int = 100, *, criterion: str = "gini", splitter: str = "best",
+                 max_depth: Optional[int] = None, min_samples_split: Any = 2, min_samples_leaf: Any = 1,
+                 min_weight_fraction_leaf: float = 0.0, max_features: Any = "sqrt",
+                 max_leaf_nodes: Optional[int] = None, min_impurity_decrease: float = 0.0, bootstrap: bool = True,
+                 oob_score: bool = False, n_jobs: Optional[int] = None, random_state: Any = None,
+                 class_weight: Any = None, max_samples: Any = None, threshold: float = 0.5):
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.splitter = splitter
+        self.max_depth = max_depth
+        self.min_samples_split = min_samples_split
+        self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
+        self.max_features = max_features
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_impurity_decrease = min_impurity_decrease
+        self.bootstrap = bootstrap
+        self.oob_score = oob_score
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.class_weight = class_weight
+        self.max_samples = max_samples
+        self.threshold = threshold
+
+    # ---- scikit-learn protocol -------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = False
+        tags.non_deterministic = False
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+    def _n_threads(self) -> int:
+        n = self.n_jobs
+        if n is None:
+            return 1
+        if not _is_int(n) or n == 0:
+            raise _param_error("n_jobs", n, "None, a positive int, or -1 for all cores")
+        return int(n)
+
+    def _seed(self) -> int:
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.randint(0, 2**31 - 1))
+        if _is_int(rs):
+            if rs < 0:
+                raise _param_error("random_state", rs, "None, an int >= 0 or a numpy RandomState")
+            return int(rs) & _MAX_SEED
+        if isinstance(rs, np.random.RandomState):
+            return int(rs.randint(0, 2**31 - 1))
+        if isinstance(rs, np.random.Generator):
+            return int(rs.integers(0, 2**31 - 1))
+        raise _param_error("random_state", rs, "None, an int >= 0 or a numpy RandomState")
+
+    def _native_params(self, n_rows: int, n_features: int, classes: np.ndarray, y_codes: np.ndarray) -> Dict[str, Any]:
+        p: Dict[str, Any] = {}
+        if not _is_int(self.n_estimators) or self.n_estimators < 1:
+            raise _param_error("n_estimators", self.n_estimators, "an int >= 1")
+        p["n_estimators"] = int(self.n_estimators)
+        if self.criterion not in ("gini", "entropy", "log_loss"):
+            raise _param_error("criterion", self.criterion, "'gini', 'entropy', 'log_loss'")
+        p["criterion"] = self.criterion
+        if self.splitter not in ("best", "random"):
+            raise _param_error("splitter", self.splitter, "'best', 'random'")
+        p["splitter"] = self.splitter
+        if self.max_depth is None:
+            p["max_depth"] = 0
+        elif _is_int(self.max_depth) and self.max_depth >= 1:
+            p["max_depth"] = int(self.max_depth)
+        else:
+            raise _param_error("max_depth", self.max_depth, "None or an int >= 1")
+        p["min_samples_split"] = max(2, _check_fraction_or_int("min_samples_split", self.min_samples_split, 2, n_rows,
+                                                               0.0, 1.0, closed_low=False))
+        p["min_samples_leaf"] = _check_fraction_or_int("min_samples_leaf", self.min_samples_leaf, 1, n_rows, 0.0, 1.0,
+                                                       closed_low=False)
+        if not _is_real(self.min_weight_fraction_leaf) or not 0 <= self.min_weight_fraction_leaf <= 0.5:
+            raise _param_error("min_weight_fraction_leaf", self.min_weight_fraction_leaf, "a float in [0, 0.5]")
+        p["min_weight_fraction_leaf"] = float(self.min_weight_fraction_leaf)
+        mf = self.max_features
+        if mf in ("sqrt", "log2"):
+            p["max_features"], p["max_features_value"] = mf, 0.0
+        elif mf is None:
+            p["max_features"], p["max_features_value"] = "all", 0.0
+        elif _is_int(mf):
+            if not 1 <= mf <= n_features:
+                raise _param_error("max_features", mf, f"'sqrt', 'log2', None, an int in [1, {n_features}] or a float in (0, 1]")
+            p["max_features"], p["max_features_value"] = "count", float(mf)
+        elif _is_real(mf) and 0 < mf <= 1:
+            p["max_features"], p["max_features_value"] = "fraction", float(mf)
+        else:
+            raise _param_error("max_features", mf, "'sqrt', 'log2', None, an int >= 1 or a float in (0, 1]")
+        if self.max_leaf_nodes is None:
+            p["max_leaf_nodes"] = 0
+        elif _is_int(self.max_leaf_nodes) and self.max_leaf_nodes >= 2:
+            p["max_leaf_nodes"] = int(self.max_leaf_nodes)
+        else:
+            raise _param_error("max_leaf_nodes", self.max_leaf_nodes, "None or an int >= 2")
+        if not _is_real(self.min_impurity_decrease) or not self.min_impurity_decrease >= 0:
+            raise _param_error("min_impurity_decrease", self.min_impurity_decrease, "a float >= 0")
+        p["min_impurity_decrease"] = float(self.min_impurity_decrease)
+        if not isinstance(self.bootstrap, (bool, np.bool_)):
+            raise _param_error("bootstrap", self.bootstrap, "True or False")
+        p["bootstrap"] = bool(self.bootstrap)
+        if not isinstance(self.oob_score, (bool, np.bool_)):
+            raise _param_error("oob_score", self.oob_score, "True or False")
+        if self.oob_score and not self.bootstrap:
+            raise ValueError("Out of bag estimation only available if bootstrap=True")
+        p["oob_score"] = bool(self.oob_score)
+        ms = self.max_samples
+        p["max_samples"], p["max_samples_fraction"] = 0, 0.0
+        if ms is not None:
+            if not self.bootstrap:
+                raise ValueError("`max_samples` cannot be set if `bootstrap=False`. Either switch to `bootstrap=True` "
+                                 "or set `max_samples=None`.")
+            if _is_int(ms) and 1 <= ms <= n_rows:
+                p["max_samples"] = int(ms)
+            elif _is_real(ms) and not _is_int(ms) and 0 < ms <= 1:
+                p["max_samples_fraction"] = float(ms)
+            else:
+                raise _param_error("max_samples", ms, f"None, an int in [1, {n_rows}] or a float in (0, 1]")
+        cw = self.class_weight
+        p["class_weight"], p["class_weights"] = "none", (1.0, 1.0)
+        if cw in ("balanced", "balanced_subsample"):
+            p["class_weight"] = cw
+        elif isinstance(cw, dict):
+            weights = [1.0, 1.0]
+            for label, w in cw.items():
+                where = np.flatnonzero(classes == label)
+                if len(where) == 0:
+                    raise ValueError(f"The classes, {sorted(cw)!r}, are not in class_weight: class_weight has label "
+                                     f"{label!r}, but the classes are {classes.tolist()!r}")
+                weights[int(where[0])] = float(w)
+            p["class_weight"], p["class_weights"] = "given", tuple(weights)
+        elif cw is not None:
+            raise _param_error("class_weight", cw, "None, 'balanced', 'balanced_subsample' or a dict {label: weight}")
+        if not _is_real(self.threshold) or not 0 <= self.threshold <= 1:
+            raise _param_error("threshold", self.threshold, "a float in [0, 1]")
+        p["n_jobs"] = self._n_threads()
+        p["random_state"] = self._seed()
+        return p
+
+    # ---- fitting -----------------------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None) -> "RandomForestClassifier":
+        """Trains the forest. X: (n_samples, n_features) numbers (NaN = missing); y: two classes.
+        sample_weight: optional non-negative weights. Releases the GIL while training."""
+        names = _feature_names_of(X)
+        Xa = _as_matrix(X)
+        ya = _as_labels(y, Xa.shape[0])
+        classes, codes = np.unique(ya, return_inverse=True)
+        if len(classes) > 2:
+            raise ValueError(f"Only binary classification is supported. The type of the target is multiclass "
+                             f"({len(classes)} classes: {classes[:10].tolist()!r}).")
+        if len(classes) < 2:
+            raise ValueError(f"y has only one class ({classes.tolist()!r}); a classifier needs samples of 2 classes.")
+        sw = None
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            if sw.ndim == 0:
+                sw = np.full(Xa.shape[0], float(sw))
+            if sw.shape != (Xa.shape[0],):
+                raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(Xa.shape[0],)}!")
+            sw = np.ascontiguousarray(sw)
+        params = self._native_params(Xa.shape[0], Xa.shape[1], classes, codes)
+        model = _churn.fit_forest(Xa, codes.astype(np.int32), sw,
+                                  feature_names=[] if names is None else [str(n) for n in names], **params)
+        model.classes_json = json.dumps(classes.tolist())
+        model.threshold = float(self.threshold)
+        self._set_fitted(model, names)
+        return self
+
+    def _set_fitted(self, model, names: Optional[np.ndarray]) -> None:
+        self.model_ = model
+        self.classes_ = np.asarray(json.loads(model.classes_json))
+        self.n_classes_ = 2
+        self.n_outputs_ = 1
+        self.n_features_in_ = model.n_features
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.metadata_ = json.loads(model.metadata_json)
+        oob = model.oob_score
+        if oob is not None:
+            self.oob_score_ = float(oob)
+            p1 = np.asarray(model.oob_probability)
+            never = np.isnan(p1)
+            if never.any():
+                warnings.warn("Some inputs do not have OOB scores. This probably means too few trees were used to "
+                              "compute any reliable OOB estimates.", UserWarning, stacklevel=3)
+            dec = np.column_stack([1.0 - p1, p1])
+            dec[never] = 0.0
+            self.oob_decision_function_ = dec
+        else:
+            for attr in ("oob_score_", "oob_decision_function_"):
+                if hasattr(self, attr):
+                    delattr(self, attr)
+
+    # ---- prediction --------------------------------------------------------------------------------
+    def _model(self):
+        model = getattr(self, "model_", None)
+        if model is None:
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
+                                 "arguments before using this estimator.")
+        return model
+
+    def _check_X(self, X) -> np.ndarray:
+        model = self._model()
+        fitted_names = getattr(self, "feature_names_in_", None)
+        names = _feature_names_of(X)
+        if fitted_names is not None and names is None:
+            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was fitted with feature "
+                          "names", UserWarning, stacklevel=3)
+        elif fitted_names is None and names is not None:
+            warnings.warn(f"X has feature names, but {type(self).__name__} was fitted without feature names",
+                          UserWarning, stacklevel=3)
+        elif fitted_names is not None and names is not None:
+            if len(names) != len(fitted_names) or np.any(names != fitted_names):
+                unexpected = [n for n in names if n not in set(fitted_names)]
+                missing = [n for n in fitted_names if n not in set(names)]
+                msg = "The feature names should match those that were passed during fit.\n"
+                if unexpected:
+                    msg += "Feature names unseen at fit time:\n" + "".join(f"- {n}\n" for n in unexpected[:5])
+                if missing:
+                    msg += "Feature names seen at fit time, yet now missing:\n" + "".join(f"- {n}\n" for n in missing[:5])
+                if not unexpected and not missing:
+                    msg += "Feature names must be in the same order as they were in fit.\n"
+                raise ValueError(msg)
+        Xa = _as_matrix(X)
+        if Xa.shape[1] != model.n_features:
+            raise ValueError(f"X has {Xa.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{model.n_features} features as input.")
+        return Xa
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, 2), columns in the order of ``classes_``: the mean over
+        trees of the leaf's class fractions."""
+        Xa = self._check_X(X)
+        return self.model_.predict_proba2(Xa, self._n_threads() if Xa.shape[0] > 256 else 1)
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The second class where P(second class) > ``threshold``, else the first."""
+        Xa = self._check_X(X)
+        p1 = self.model_.predict_proba(Xa, self._n_threads() if Xa.shape[0] > 256 else 1)
+        return self.classes_[(p1 > self.threshold).astype(np.intp)]
+
+    def contributions(self, X) -> np.ndarray:
+        """Decision-path (Saabas) contributions, shape (n_samples, n_features + 1): for each feature, the
+        change in P(second class) credited to it along the decision paths (averaged over trees); the last
+        column is the bias (the mean of the roots' probabilities). Each row sums to P(second class)."""
+        Xa = self._check_X(X)
+        return self.model_.contributions(Xa, self._n_threads() if Xa.shape[0] > 256 else 1)
+
+    def explain(self, x) -> Dict[str, Any]:
+        """Contributions for one row as a dict: probability, bias and {feature name: contribution}."""
+        row = x if hasattr(x, "columns") else np.asarray(x, dtype=np.float64).reshape(1, -1)
+        c = self.contributions(row)[0]
+        names = self._names()
+        return {"probability": float(c.sum()), "bias": float(c[-1]),
+                "contributions": {n: float(v) for n, v in zip(names, c[:-1])}}
+
+    def _names(self) -> List[str]:
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return [str(n) for n in names]
+        return [f"x{i}" for i in range(self._model().n_features)]
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Impurity-based (mean decrease in impurity) importances, summing to 1, as scikit-learn's."""
+        return np.asarray(self._model().feature_importances)
+
+    @property
+    def metadata(self) -> Dict[str, Any]:
+        """Free-form metadata saved with the model (docs/model-metadata.md); a dict you may edit."""
+        self._model()
+        return self.metadata_
+
+    @metadata.setter
+    def metadata(self, value: Dict[str, Any]) -> None:
+        if not isinstance(value, dict):
+            raise TypeError("metadata must be a dict")
+        self._model()
+        self.metadata_ = value
+
+    @property
+    def feature_names(self) -> List[str]:
+        return self._names()
+
+    @property
+    def n_features(self) -> int:
+        return int(self._model().n_features)
+
+    @property
+    def estimators_(self) -> List[Dict[str, np.ndarray]]:
+        """The trees as node arrays (pre-order; see docs/model-format.md)."""
+        model = self._model()
+        return [model.tree_arrays(t) for t in range(model.n_trees)]
+
+    def permutation_importance(self, X, y, *, scoring: str = "roc_auc", n_repeats: int = 5,
+                               random_state: Optional[int] = None, n_jobs: Optional[int] = None) -> Dict[str, Any]:
+        """Permutation importance: for each feature, the drop of ``scoring`` ("roc_auc" or "accuracy")
+        when that column is shuffled, over ``n_repeats`` shuffles (in parallel, in C++).
+        Returns importances_mean, importances_std, importances (n_features x n_repeats) and baseline."""
+        Xa = self._check_X(X)
+        ya = _as_labels(y, Xa.shape[0])
+        codes = np.searchsorted(self.classes_, ya)
+        if np.any(codes >= len(self.classes_)) or np.any(self.classes_[np.minimum(codes, 1)] != ya):
+            raise ValueError(f"y has labels that are not among the classes {self.classes_.tolist()!r}")
+        if not _is_int(n_repeats) or n_repeats < 1:
+            raise _param_error("n_repeats", n_repeats, "an int >= 1")
+        seed = 0 if random_state is None else int(random_state)
+        jobs = self._n_threads() if n_jobs is None else int(n_jobs)
+        return self.model_.permutation_importance(Xa, codes.astype(np.int32), scoring, int(n_repeats), seed, jobs)
+
+    # ---- persistence -------------------------------------------------------------------------------
+    def _synced_model(self):
+        model = self._model()
+        model.threshold = float(self.threshold)
+        model.metadata_json = json.dumps(self.metadata_, default=_json_default)
+        return model
+
+    def to_json(self) -> str:
+        """The model as JSON text (docs/model-format.md)."""
+        return self._synced_model().dumps()
+
+    def save(self, path: "str | os.PathLike[str]") -> None:
+        """Writes the model as JSON (docs/model-format.md). Raises ChurnIOError if the file cannot be written."""
+        self._synced_model().save(os.fspath(path))
+
+    @classmethod
+    def _from_native(cls, model) -> "RandomForestClassifier":
+        params = json.loads(model.params_json)
+        cw = params["class_weight"]
+        classes = np.asarray(json.loads(model.classes_json))
+        if isinstance(cw, list):
+            cw = {c.item() if hasattr(c, "item") else c: w for c, w in zip(classes, cw)}
+        est = cls(n_estimators=params["n_estimators"], criterion=params["criterion"], splitter=params["splitter"],
+                  max_depth=params["max_depth"], min_samples_split=params["min_samples_split"],
+                  min_samples_leaf=params["min_samples_leaf"], min_weight_fraction_leaf=params["min_weight_fraction_leaf"],
+                  max_features=params["max_features"], max_leaf_nodes=params["max_leaf_nodes"],
+                  min_impurity_decrease=params["min_impurity_decrease"], bootstrap=params["bootstrap"],
+                  oob_score=params["oob_score"], random_state=params["random_state"], class_weight=cw,
+                  max_samples=params["max_samples"], threshold=model.threshold)
+        names = model.feature_names
+        est._set_fitted(model, np.asarray(names, dtype=object) if names else None)
+        return est
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        if "model_" in state:
+            state["model_"] = self.to_json()
+            state.pop("metadata_", None)
+            state.pop("oob_score_", None)  # restored from the JSON
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        text = state.pop("model_", None)
+        oob_dec = state.pop("oob_decision_function_", None)
+        self.__dict__.update(state)
+        if text is not None:
+            model = _churn.ForestModel.loads(text)
+            names = model.feature_names
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._set_fitted(model, np.asarray(names, dtype=object) if names else None)
+            if oob_dec is not None:
+                self.oob_decision_function_ = oob_dec
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"metadata value of type {type(o).__name__} is not JSON serialisable")
+
+
+def load_model(path: "str | os.PathLike[str]") -> RandomForestClassifier:
+    """Loads a model saved by ``RandomForestClassifier.save`` (or by C++ ``churn::save_model``), validating
+    it; raises ModelFormatError (with the JSON path of the problem) for corrupt files and ChurnIOError
+    when the file cannot be read."""
+    return RandomForestClassifier._from_native(_churn.ForestModel.load(os.fspath(path)))

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <Eigen/Dense>
+#include <nlohmann/json.hpp>
 
 #include <churn/detail/cv_matrix.hpp>
 #include <churn/detail/cv_random.hpp>
@@ -316,6 +317,33 @@ struct cv_result {
   std::vector<int> oof_fold;      ///< the fold that tested each sample, -1 if none
   std::vector<int> oof_pred;      ///< oof_proba >= that fold's tuned threshold; -1 if none
 };
+
+/// JSON of one fold, with the keys of the Python dict (n_train, n_test, threshold, inner_seed, inner_f1,
+/// tuned, at_default, tuned_confusion, default_confusion).
+inline void to_json(nlohmann::json& j, const fold_report& f) {
+  j = {{"n_train", f.n_train},         {"n_test", f.n_test},
+       {"threshold", f.threshold},     {"inner_seed", f.inner_seed},
+       {"inner_f1", f.inner_f1},       {"tuned", f.tuned},
+       {"at_default", f.at_default},   {"tuned_confusion", f.tuned_confusion},
+       {"default_confusion", f.default_confusion}};
+}
+
+/// JSON of a cross-validation result as Python's churn.cross_validate returns it, without the
+/// per-sample out-of-fold arrays (add them with include_oof) so that it fits in a model file.
+inline nlohmann::json cv_result_json(const cv_result& r, bool include_oof = false) {
+  nlohmann::json j = {{"folds", r.folds},
+                      {"tuned", {{"mean", r.tuned.mean}, {"std", r.tuned.std}}},
+                      {"at_default", {{"mean", r.at_default.mean}, {"std", r.at_default.std}}},
+                      {"threshold_mean", r.threshold_mean},
+                      {"threshold_std", r.threshold_std},
+                      {"default_threshold", r.default_threshold}};
+  if (include_oof) {
+    j["oof_proba"] = r.oof_proba;
+    j["oof_fold"] = r.oof_fold;
+    j["oof_pred"] = r.oof_pred;
+  }
+  return j;
+}
 
 namespace detail {
 

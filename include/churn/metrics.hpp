@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include <churn/detail/metrics_check.hpp>
 #include <churn/error.hpp>
 
@@ -389,6 +391,19 @@ inline binary_metrics binary_metrics_from_vector(const std::vector<double>& v) {
   m.log_loss = v[7];
   m.brier = v[8];
   return m;
+}
+
+/// JSON object with one key per binary_metric_names() entry (NaN becomes null).
+inline void to_json(nlohmann::json& j, const binary_metrics& m) {
+  j = nlohmann::json::object();
+  const auto names = binary_metric_names();
+  const auto values = to_vector(m);
+  for (std::size_t i = 0; i < names.size(); ++i) j[names[i]] = values[i];
+}
+
+/// JSON [[tn, fp], [fn, tp]], as scikit-learn's confusion_matrix(labels=[0, 1]).tolist().
+inline void to_json(nlohmann::json& j, const confusion_matrix_counts& c) {
+  j = nlohmann::json::array({nlohmann::json::array({c.tn, c.fp}), nlohmann::json::array({c.fn, c.tp})});
 }
 
 /// All metrics of positive-class probabilities `proba` against y_true, hard predictions being

@@ -309,6 +309,15 @@ TEST_CASE("cross_validate summarises folds, fills out-of-fold predictions and co
   CHECK(logit.tuned.mean.f1 > major.tuned.mean.f1 + 0.1);
   CHECK(logit.tuned.mean.roc_auc > 0.8);
 
+  // The JSON form carries the same numbers (NaN-free here) with the Python dict's keys.
+  const nlohmann::json j = churn::cv_result_json(logit);
+  CHECK(j["folds"].size() == 5);
+  CHECK(j["folds"][2]["threshold"].get<double>() == logit.folds[2].threshold);
+  CHECK(j["tuned"]["mean"]["f1"].get<double>() == logit.tuned.mean.f1);
+  CHECK(j["folds"][0]["tuned_confusion"][1][1].get<std::int64_t>() == logit.folds[0].tuned_confusion.tp);
+  CHECK_FALSE(j.contains("oof_proba"));
+  CHECK(churn::cv_result_json(logit, true)["oof_proba"].size() == y.size());
+
   // No tuning: the threshold is the default.
   churn::cv_params fixed;
   fixed.inner_splits = 0;

@@ -455,7 +455,7 @@ inline metric_summary cv_summarise(const std::vector<binary_metrics>& per_fold) 
 }  // namespace detail
 
 /// The threshold maximising F1 on out-of-fold predictions within a training part: `inner_splits`
-/// stratified folds of (X_train, y_train) seeded by `seed`, a model fitted on each inner training part,
+/// stratified folds of (X_train, y_train) seeded by `seed` (its low 32 bits), a model fitted on each inner training part,
 /// the pooled inner out-of-fold probabilities scored by best_f1_threshold. Only X_train and y_train are
 /// seen, which is what makes the tuned threshold honest.
 /// Throws parameter_error when inner_splits exceeds the smallest class of y_train, and whatever fit throws.

@@ -224,6 +224,9 @@ TEST_CASE("bad input gives data_error naming the function and the element") {
                        "roc_auc_score: y_score[1] = nan is not finite", churn::data_error);
   CHECK_THROWS_WITH_AS(churn::log_loss({0, 1}, {0.1, 1.5}),
                        "log_loss: y_proba[1] = 1.5 is not a probability (allowed: 0 <= p <= 1)", churn::data_error);
+  CHECK_THROWS_WITH_AS(churn::brier_score_loss({0, 1}, {0.1, 1.1}),
+                       "brier_score_loss: y_proba[1] = 1.1 is not a probability (allowed: 0 <= p <= 1)",
+                       churn::data_error);
   CHECK_THROWS_AS(churn::roc_curve({0, 0}, {0.1, 0.2}), churn::data_error);
   CHECK_THROWS_AS(churn::accuracy_score({}, {}), churn::data_error);
 }

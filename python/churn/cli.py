@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -27,6 +28,72 @@ def _cmd_features(args: argparse.Namespace) -> int:
     from .features import _cli_features
 
     return _cli_features(args)
+
+
+def _label_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--label", choices=("window", "history"), default="window",
+                   help="window: predict cancellation in (cutoff, cutoff+horizon] (default); history: leaks")
+    p.add_argument("--cutoff", default=None, help="YYYY-MM-DD (default: last event minus the horizon)")
+    p.add_argument("--horizon-days", type=float, default=30.0, help="label window length (default 30)")
+    p.add_argument("--session-gap-minutes", type=float, default=30.0)
+    p.add_argument("--lenient", action="store_true", help="skip and count bad lines instead of stopping")
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trees", type=int, default=None, help="forest size (default 300)")
+    p.add_argument("--max-features", default=None, help='"sqrt" (default), "log2", an int or a float')
+    p.add_argument("--min-samples-leaf", type=int, default=None)
+    p.add_argument("--class-weight", default=None, choices=("balanced", "balanced_subsample"))
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=-1, help="threads (default: all cores)")
+    p.add_argument("--sklearn", action="store_true", help="add scikit-learn's forest as a reference model")
+
+
+def _forest_params(args: argparse.Namespace) -> dict:
+    params = {}
+    if args.trees is not None:
+        params["n_estimators"] = args.trees
+    if args.max_features is not None:
+        mf = args.max_features
+        params["max_features"] = int(mf) if mf.isdigit() else (float(mf) if mf.replace(".", "", 1).isdigit() else mf)
+    if args.min_samples_leaf is not None:
+        params["min_samples_leaf"] = args.min_samples_leaf
+    if args.class_weight is not None:
+        params["class_weight"] = args.class_weight
+    return params
+
+
+def _label_kwargs(args: argparse.Namespace) -> dict:
+    return dict(label=args.label, cutoff=args.cutoff, horizon_days=args.horizon_days,
+                session_gap_minutes=args.session_gap_minutes, strict=not args.lenient)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training import train
+
+    result = train(args.events, args.model, test_size=args.test_size, n_splits=args.folds, seed=args.seed,
+                   forest_params=_forest_params(args), n_jobs=args.jobs, sklearn_reference=args.sklearn,
+                   **_label_kwargs(args))
+    print(result.summary())
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .training import evaluate, format_comparison
+
+    report = evaluate(args.events, n_splits=args.folds, seed=args.seed, forest_params=_forest_params(args),
+                      n_jobs=args.jobs, sklearn_reference=args.sklearn, **_label_kwargs(args))
+    print(format_comparison(report["models"]))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    out = args.out or os.path.splitext(args.model)[0] + "-report.html"
+    print(write_report(args.model, out))
+    return 0
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -69,6 +136,25 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(run=_cmd_features)
+
+    p = commands.add_parser("train", help="features, 5-fold CV beside baselines, final forest, test set, save")
+    p.add_argument("events", nargs="+", help="event log(s) or folders, plain or .gz")
+    p.add_argument("--model", required=True, help="where to save the model (JSON)")
+    p.add_argument("--test-size", type=float, default=0.2, help="withheld share of users (default 0.2)")
+    _label_args(p)
+    _model_args(p)
+    p.set_defaults(run=_cmd_train)
+
+    p = commands.add_parser("evaluate", help="cross-validated comparison of the forest and the baselines")
+    p.add_argument("events", nargs="+", help="event log(s) or folders, plain or .gz")
+    _label_args(p)
+    _model_args(p)
+    p.set_defaults(run=_cmd_evaluate)
+
+    p = commands.add_parser("report", help="a self-contained HTML or Markdown report of a saved model")
+    p.add_argument("model", help="a model saved by churn train")
+    p.add_argument("--out", default=None, help="output file, .html or .md (default: MODEL-report.html)")
+    p.set_defaults(run=_cmd_report)
 
     return parser
 

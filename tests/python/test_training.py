@@ -1,0 +1,127 @@
+"""The train / evaluate / report pipeline on small simulated data."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import churn
+from churn.training import data_fingerprint, feature_distribution, train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory):
+    path = tmp_path_factory.mktemp("train") / "events.json.gz"
+    # A raised cancel rate gives enough churners in a small, fast log.
+    churn.simulate(path, users=300, days=60, seed=5, cancel_multiplier=3.0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(events, tmp_path_factory):
+    model_path = tmp_path_factory.mktemp("model") / "model.json"
+    result = train(events, model_path, forest_params={"n_estimators": 40}, seed=1, log=None)
+    return result, model_path
+
+
+def test_train_saves_a_model_that_loads_and_predicts(trained):
+    result, model_path = trained
+    loaded = churn.load_model(model_path)
+    X = result.table.X
+    np.testing.assert_array_equal(loaded.predict_proba(X), result.model.predict_proba(X))
+    assert loaded.threshold == pytest.approx(result.model.threshold)
+    assert list(loaded.feature_names) == result.table.feature_names
+
+
+def test_metadata_has_what_the_web_app_needs(trained):
+    result, model_path = trained
+    meta = churn.load_model(model_path).metadata
+    assert meta["kind"] == "churn-model" and meta["library_version"] == churn.__version__
+    assert len(meta["features"]) == result.table.X.shape[1]
+    for f in meta["features"]:
+        for key in ("name", "description", "unit", "kind", "categories", "median", "q05", "q95", "min", "max",
+                    "importance", "permutation_importance", "integer"):
+            assert key in f, (f["name"], key)
+        assert f["min"] <= f["median"] <= f["max"]
+    assert sum(f["importance"] for f in meta["features"]) == pytest.approx(1.0)
+    assert set(meta["cv"]["models"]) == {"random_forest", "logistic_regression", "majority"}
+    assert len(meta["cv"]["models"]["random_forest"]["metrics"]["f1"]["folds"]) == 5
+    cm = meta["test"]["confusion_matrix"]
+    assert sum(map(sum, cm)) == meta["data"]["rows_test"]
+    assert meta["data"]["rows_train"] + meta["data"]["rows_test"] == meta["data"]["users"]
+    assert meta["labels"]["mode"] == "window" and meta["labels"]["cutoff_ms"] is not None
+    assert len(meta["test"]["roc_curve"]["fpr"]) == len(meta["test"]["roc_curve"]["tpr"])
+    assert 0 < meta["threshold"] < 1
+    json.dumps(meta)  # everything is plain JSON (no NaN)
+
+
+def test_threshold_comes_from_training_part_only(events, trained):
+    """The decision threshold depends on the training part's out-of-fold probabilities, so the withheld
+    test users' labels cannot move it."""
+    result, _ = trained
+    oof = result.comparison["oof_proba"]["random_forest"]
+    y = result.table.y
+    train_idx, _ = churn.train_test_split_stratified(y, test_size=0.2, seed=1)
+    best = churn.metrics.best_f1_threshold(y[train_idx], oof)
+    assert result.model.threshold == pytest.approx(best["threshold"])
+
+
+def test_forest_beats_majority_baseline(trained):
+    result, _ = trained
+    models = result.comparison["models"]
+    assert models["random_forest"]["metrics"]["roc_auc"]["mean"] > models["majority"]["metrics"]["roc_auc"]["mean"]
+
+
+def test_report_html_and_markdown(trained, tmp_path):
+    pytest.importorskip("matplotlib")
+    from churn.report import write_report
+
+    _, model_path = trained
+    html = Path(write_report(model_path, tmp_path / "r.html")).read_text()
+    assert html.count("<svg") == 5 and "ROC curve" in html and "http" not in html.split("<svg")[0]
+    md = Path(write_report(model_path, tmp_path / "r.md")).read_text()
+    assert md.count("data:image/png;base64,") == 5 and "| F1 |" in md
+
+
+def test_too_few_churners_is_a_clear_error(tmp_path):
+    path = tmp_path / "tiny.json"
+    churn.simulate(path, users=20, days=10, seed=0)
+    with pytest.raises(churn.DataError, match="too few users of one class"):
+        train(path, None, forest_params={"n_estimators": 5}, log=None)
+
+
+def test_bad_forest_parameter_fails_before_reading(tmp_path):
+    with pytest.raises(churn.ParameterError, match="n_estimators"):
+        train(tmp_path / "missing.json", None, forest_params={"n_estimators": 0}, log=None)
+
+
+def test_build_model_script_and_cli(events, tmp_path):
+    model = tmp_path / "m.json"
+    script = ROOT / "examples" / "webserver" / "build_model.py"
+    done = subprocess.run([sys.executable, str(script), str(events), str(model), "--trees", "20", "--seed", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "withheld test set" in done.stdout and "cross-validating random_forest" in done.stderr
+    assert churn.load_model(model).metadata["params"]["n_estimators"] == 20
+    done = subprocess.run([sys.executable, "-m", "churn", "evaluate", str(events), "--trees", "20"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "random_forest" in done.stdout and "logistic_regression" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "churn", "train", str(tmp_path / "nope.json"), "--model",
+                           str(model)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "nope.json" in done.stderr
+
+
+def test_feature_distribution_and_fingerprint(tmp_path):
+    d = feature_distribution(np.array([1.0, 2.0, 3.0, np.nan]))
+    assert (d["min"], d["median"], d["max"], d["integer"]) == (1.0, 2.0, 3.0, True)
+    assert d["missing_share"] == pytest.approx(0.25)
+    a = tmp_path / "a.json"
+    a.write_text("x" * 100)
+    first = data_fingerprint([str(a)])
+    a.write_text("x" * 99 + "y")
+    assert data_fingerprint([str(a)])["sha256"] != first["sha256"] and first["bytes"] == 100

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +132,9 @@ def trained(training_log, web_data):
     model = churn.RandomForestClassifier(n_estimators=40, random_state=0)
     fit_with_names(model, X[~test], y[~test], table.feature_names)
     threshold = 0.3
-    model.metadata = make_metadata(model, table, X[~test], y[~test], X[test], y[test], threshold)
+    with warnings.catch_warnings():  # fitted on a DataFrame, evaluated on arrays in the same column order
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        model.metadata = make_metadata(model, table, X[~test], y[~test], X[test], y[test], threshold)
     path = web_data / "model.json"
     model.save(path)
     return path, churn.load_model(path), table
@@ -186,13 +189,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(trained, web_data):
-    """run.py (waitress) on a free localhost port, as a user would start it."""
+    """run.py (waitress) on a free localhost port, as a user would start it. CHURN_WEB_TEST_MODEL
+    serves another model (the browser tests take their expectations from the server's own API), e.g.
+    the demo model when taking the README's screenshots."""
+    model = os.environ.get("CHURN_WEB_TEST_MODEL") or str(trained[0])
     port = free_port()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WEB), env.get("PYTHONPATH", "")]))
     log = open(web_data / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, str(WEB / "run.py"), "--host", "127.0.0.1", "--port", str(port), "--model", str(trained[0]),
+        [sys.executable, str(WEB / "run.py"), "--host", "127.0.0.1", "--port", str(port), "--model", model,
          "--threads", "4"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

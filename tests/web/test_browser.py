@@ -19,15 +19,24 @@ SHOTS = os.environ.get("CHURN_WEB_SCREENSHOTS")
 
 
 def shot(driver, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        # A tall window so that the picture shows the whole page, not the first screen only.
-        height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 2400)")
-        size = driver.get_window_size()
-        driver.set_window_size(size["width"], max(height, 600))
-        time.sleep(0.3)
-        driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
-        driver.set_window_size(size["width"], size["height"])
+    """A PNG of the whole page (not just the window) when CHURN_WEB_SCREENSHOTS names a directory."""
+    if not SHOTS:
+        return
+    import base64
+
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    time.sleep(0.5)  # let animations (charts, collapses) finish
+    width, height = driver.execute_script(
+        "return [window.innerWidth, Math.min(document.documentElement.scrollHeight, 3000)]")
+    # Make the viewport as tall as the page (charts redraw at the new size), then capture it.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        time.sleep(1.0)
+        png = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    (Path(SHOTS) / f"{name}.png").write_bytes(base64.b64decode(png["data"]))
 
 
 def wait_for(driver, css: str, timeout: float = 20):

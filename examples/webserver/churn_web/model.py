@@ -155,6 +155,7 @@ class ModelService:
         self.fields = self._fields()
         self.by_name = {f.name: f for f in self.fields}
         self._by_importance = sorted(self.fields, key=lambda f: (-f.importance, f.index))
+        self.default_text = {f.name: "—" if f.default is None else f.format(f.default) for f in self.fields}
         t = _number(self.metadata.get("threshold"))
         if t is None or not 0 <= t <= 1:
             t = _number(getattr(model, "threshold", None))

@@ -48,9 +48,10 @@ def _histogram(values: List[float], bins: int = 20) -> List[int]:
 
 def _metric_rows(metrics: Mapping[str, Any]) -> List[Dict[str, str]]:
     rows = []
-    for key, value in metrics.items():
+    for key, name in METRIC_NAMES.items():  # a fixed order, and only metrics (not counts or thresholds)
+        value = metrics.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append({"name": METRIC_NAMES.get(key, key), "value": f"{value:.3f}"})
+            rows.append({"name": name, "value": f"{value:.3f}"})
     return rows
 
 

@@ -59,5 +59,6 @@ def go():
     return render_template(
         "go.html", prediction=pred, verdict=verdict_words(pred.churn), threshold=svc.threshold,
         up=up, down=down, warnings=checked.warnings, defaulted=checked.defaulted,
-        values={f.name: f.format(row[f.index]) for f in svc.fields}, query=request.query_string.decode(),
+        values_table=[(f.label, f.format(row[f.index]), svc.default_text[f.name]) for f in svc.fields_by_importance()],
+        query=request.query_string.decode(),
     )

@@ -74,7 +74,10 @@ def parse_number(f: Field, raw: Any, strict_type: bool) -> float:
     if isinstance(raw, bool):
         raise ValueError(f"expected a number, got {str(raw).lower()}")
     if isinstance(raw, (int, float)):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # a JSON integer beyond any float
+            raise ValueError("is too large") from None
     elif isinstance(raw, str) and not strict_type:
         text = raw.strip().replace("\u2212", "-")
         try:

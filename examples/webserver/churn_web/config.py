@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import tomllib
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
@@ -59,6 +58,11 @@ def read_config_file(path: "str | os.PathLike[str]") -> Dict[str, Any]:
         text = p.read_bytes()
     except OSError as e:
         raise ValueError(f"cannot read configuration file {p}: {e.strerror}") from None
+    if p.suffix == ".toml":
+        try:
+            import tomllib  # Python 3.11+
+        except ImportError:  # pragma: no cover - older Pythons
+            raise ValueError(f"configuration file {p}: TOML needs Python 3.11 or later; use JSON") from None
     try:
         data = tomllib.loads(text.decode()) if p.suffix == ".toml" else json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:

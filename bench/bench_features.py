@@ -383,15 +383,21 @@ def cmd_throughput(args):
         for threads in threads_list:
             if tool == "churn":
                 for mode in ("reader", "features"):
-                    seconds, peak, out = measure([args.bench_exe, mode, args.events, "--threads", str(threads)])
-                    r = json.loads(out.strip().splitlines()[-1])
+                    best = None
+                    for _ in range(args.repeats):  # the machine is shared: keep the fastest run
+                        seconds, peak, out = measure([args.bench_exe, mode, args.events, "--threads", str(threads)])
+                        r = json.loads(out.strip().splitlines()[-1])
+                        if best is None or r["seconds"] < best[2]["seconds"]:
+                            best = (seconds, peak, r)
+                    seconds, peak, r = best
                     rows.append({"tool": "churn " + ("reader alone" if mode == "reader" else "features"),
                                  "threads": threads, "seconds": r["seconds"], "wall": seconds,
                                  "mb_s": size / 1e6 / r["seconds"], "peak_mb": max(peak, r["peak_rss_mb"])})
                     print(json.dumps(rows[-1]), flush=True)
             else:
                 out_csv = os.path.join(tempfile.gettempdir(), f"bench_features_{tool}.csv")
-                seconds, peak, _ = measure([sys.executable, __file__, "_run", tool, args.events, str(threads), out_csv])
+                seconds, peak = min(measure([sys.executable, __file__, "_run", tool, args.events, str(threads),
+                                             out_csv])[:2] for _ in range(args.repeats))
                 rows.append({"tool": tool, "threads": threads, "seconds": seconds, "wall": seconds,
                              "mb_s": size / 1e6 / seconds, "peak_mb": peak})
                 print(json.dumps(rows[-1]), flush=True)
@@ -482,6 +488,7 @@ def main():
     t.add_argument("--tools", default="churn,pandas,polars,duckdb,spark")
     t.add_argument("--threads", default="1,2")
     t.add_argument("--json", default=None)
+    t.add_argument("--repeats", type=int, default=1, help="runs per measurement; the fastest is kept")
     t.set_defaults(run=cmd_throughput)
     r = sub.add_parser("_run")
     r.add_argument("tool")

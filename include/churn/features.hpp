@@ -354,10 +354,9 @@ inline std::string feature_accumulator::to_bytes() const {
         w.i64(iv.first_ts), w.i64(iv.last_ts), w.u32(iv.events), w.u32(iv.songs), w.i64(iv.listen_us);
       }
     }
-    detail::artist_set artists = u.artists;
-    artists.compact();
-    w.u64(artists.items.size());
-    for (const auto& [hash, day] : artists.items) w.u64(hash), w.u32(static_cast<std::uint32_t>(day));
+    const auto artists = u.artists.sorted();
+    w.u64(artists.size());
+    for (const auto& [hash, day] : artists) w.u64(hash), w.u32(static_cast<std::uint32_t>(day));
   }
   return std::move(w.out);
 }
@@ -413,12 +412,11 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
         iv.listen_us = in.i64();
       }
     }
-    u.artists.items.resize(in.count(12, "artists"));
-    for (auto& it : u.artists.items) {
-      it.first = in.u64();
-      it.second = static_cast<std::int32_t>(in.u32());
+    const std::size_t n_artists = in.count(12, "artists");
+    for (std::size_t i = 0; i < n_artists; ++i) {
+      const std::uint64_t hash = in.u64();
+      u.artists.add(hash, static_cast<std::int32_t>(in.u32()));
     }
-    u.artists.compact_size = u.artists.items.size();
     // Lookups rely on sorted days and parts: check rather than trust the bytes.
     for (std::size_t i = 1; i < u.days.size(); ++i)
       if (!(u.days[i - 1].day < u.days[i].day))

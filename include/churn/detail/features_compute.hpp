@@ -83,11 +83,7 @@ inline bool summarise(const user_state& u, std::int64_t end_day, std::int64_t re
   }
   if (!any) return false;
 
-  // Distinct artists first heard before end_day (a sorted copy: the set may hold duplicates).
-  auto items = u.artists.items;
-  std::sort(items.begin(), items.end());
-  for (std::size_t i = 0; i < items.size(); ++i)
-    if ((i == 0 || items[i].first != items[i - 1].first) && items[i].second < end_day) ++s.distinct_artists;
+  s.distinct_artists = u.artists.count_before(end_day);
 
   // Sessions: parts of one session id before end_day, re-linked across days under the gap rule.
   std::vector<session_interval> sessions, pool;

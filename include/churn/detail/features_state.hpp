@@ -94,34 +94,67 @@ inline std::uint64_t stable_hash(std::string_view s) noexcept {
   return h;
 }
 
-/// Distinct artists of a user with the first day each was heard: (hash, day) pairs. Appended
-/// unsorted and compacted (sorted, one entry per hash with the minimum day) when it doubles, so
-/// memory stays within twice the number of distinct artists.
+/// Distinct artists of a user with the first day each was heard: an open-addressing hash map from
+/// the artist's 64-bit hash to the minimum day (load factor at most 1/2, so about 24 bytes per
+/// distinct artist). Hash 0 marks an empty slot; an artist whose hash is 0 is stored as 1.
 struct artist_set {
-  std::vector<std::pair<std::uint64_t, std::int32_t>> items;
-  std::size_t compact_size = 0;
+  std::vector<std::uint64_t> keys;
+  std::vector<std::int32_t> days;
+  std::size_t count = 0;
 
   void add(std::uint64_t hash, std::int32_t day) {
-    items.emplace_back(hash, day);
-    if (items.size() >= 2 * compact_size + 16) compact();
-  }
-  void compact() {
-    std::sort(items.begin(), items.end());
-    // Sorted by (hash, day): the first of each hash has the minimum day.
-    items.erase(std::unique(items.begin(), items.end(),
-                            [](const auto& a, const auto& b) { return a.first == b.first; }),
-                items.end());
-    compact_size = items.size();
+    if (hash == 0) hash = 1;
+    if (2 * (count + 1) > keys.size()) grow();
+    const std::size_t mask = keys.size() - 1;
+    for (std::size_t i = mix(hash) & mask;; i = (i + 1) & mask) {
+      if (keys[i] == hash) {
+        days[i] = std::min(days[i], day);
+        return;
+      }
+      if (keys[i] == 0) {
+        keys[i] = hash;
+        days[i] = day;
+        ++count;
+        return;
+      }
+    }
   }
   void merge(const artist_set& o) {
-    items.insert(items.end(), o.items.begin(), o.items.end());
-    compact();
+    for (std::size_t i = 0; i < o.keys.size(); ++i)
+      if (o.keys[i] != 0) add(o.keys[i], o.days[i]);
   }
-  /// Number of artists first heard before `end_day` (requires compact()).
+  /// Number of artists first heard before `end_day`.
   std::uint64_t count_before(std::int64_t end_day) const noexcept {
     std::uint64_t n = 0;
-    for (const auto& it : items) n += it.second < end_day;
+    for (std::size_t i = 0; i < keys.size(); ++i) n += keys[i] != 0 && days[i] < end_day;
     return n;
+  }
+  /// (hash, day) pairs sorted by hash: the canonical form for serialisation.
+  std::vector<std::pair<std::uint64_t, std::int32_t>> sorted() const {
+    std::vector<std::pair<std::uint64_t, std::int32_t>> out;
+    out.reserve(count);
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (keys[i] != 0) out.emplace_back(keys[i], days[i]);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  // FNV-1a's low bits are weak for a power-of-two table: mix them (murmur3's finaliser).
+  static std::uint64_t mix(std::uint64_t h) noexcept {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+  }
+  void grow() {
+    std::vector<std::uint64_t> old_keys(std::max<std::size_t>(16, 2 * keys.size()), 0);
+    std::vector<std::int32_t> old_days(old_keys.size(), 0);
+    old_keys.swap(keys);
+    old_days.swap(days);
+    count = 0;
+    for (std::size_t i = 0; i < old_keys.size(); ++i)
+      if (old_keys[i] != 0) add(old_keys[i], old_days[i]);
   }
 };
 

@@ -571,3 +571,13 @@ def test_batch_uploads_leave_no_temporary_files(model_path, tmp_path, batch_log)
     upload(c, b"garbage\n", "bad.json")
     root = app.extensions["churn_batches"].root
     assert sorted(p.suffix for p in root.iterdir()) == [".csv", ".csv"]
+
+
+def test_batch_csv_template_scores_as_the_median_customer(client, app):
+    r = client.get("/batch/template.csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    assert len(rows) == 1 and set(rows[0]) == {"user_id"} | {f.name for f in svc_of(app).fields}
+    scored = read_download(client, upload(client, r.data, "template.csv").get_data(as_text=True))
+    median = client.post("/api/predict", json={}).get_json()
+    assert float(scored[0]["churn_probability"]) == pytest.approx(median["probability"], abs=1e-6)

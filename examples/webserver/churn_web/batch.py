@@ -7,6 +7,7 @@ the part in chunks), never held whole in memory; the event log is aggregated by 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import secrets
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from flask import Blueprint, abort, current_app, render_template, request, send_file, session
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, session
 
 import churn
 
@@ -321,6 +322,19 @@ def upload():
         for r, i in enumerate(order[:limit])
     ]
     return render_page(result=result, rows=rows, filename=filename, shown=len(rows))
+
+
+@bp.route("/template.csv")
+def template():
+    """A CSV to fill in: the id column and every field, with one row of training medians."""
+    svc = service()
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["user_id"] + [f.name for f in svc.fields])
+    w.writerow(["median-customer"] + ["" if f.default is None else f.format(f.default) if f.categorical else repr(f.default)
+                                      for f in svc.fields])
+    return Response(buf.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=churn-features-template.csv"})
 
 
 @bp.route("/<token>.csv")

@@ -32,7 +32,8 @@ def default_values() -> Dict[str, str]:
     out = {}
     for f in service().fields:
         d = f.default
-        out[f.name] = "" if d is None else (f.categories[int(d)] if f.categorical else f.format(d).replace(",", ""))
+        # Six significant digits: short to read, and the same leaf as the exact median in practice.
+        out[f.name] = "" if d is None else (f.categories[int(d)] if f.categorical else format(d, ".6g"))
     return out
 
 

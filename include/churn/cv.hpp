@@ -72,8 +72,13 @@ inline std::uint32_t cv_check_seed(std::uint64_t seed) {
 /// Throws data_error for empty y, parameter_error for n_splits or seed out of range.
 /// Complexity O(n * n_splits).
 inline std::vector<fold> stratified_kfold(const std::vector<int>& y, int n_splits = 5, bool shuffle = true,
-                                          std::uint64_t seed = 0) {
-  const std::uint32_t seed32 = detail::cv_check_seed(seed);
+                                          std::uint64_t seed = 0);
+
+namespace detail {
+
+// The body of stratified_kfold with the generator passed in: RepeatedStratifiedKFold hands one
+// RandomState to every repetition, so the repetitions continue the same stream.
+inline std::vector<fold> cv_stratified_kfold(const std::vector<int>& y, int n_splits, bool shuffle, std::mt19937& gen) {
   if (y.empty()) throw data_error("stratified_kfold: y is empty");
   if (n_splits < 2) throw parameter_error("n_splits", std::to_string(n_splits), "an integer >= 2");
   const std::size_t n = y.size();
@@ -116,7 +121,6 @@ inline std::vector<fold> stratified_kfold(const std::vector<int>& y, int n_split
     start += counts[k];
   }
   std::vector<int> test_fold(n, 0);
-  std::mt19937 gen(seed32);
   std::vector<std::vector<std::size_t>> members(n_classes);
   for (std::size_t k = 0; k < n_classes; ++k) members[k].reserve(counts[k]);
   for (std::size_t i = 0; i < n; ++i) members[static_cast<std::size_t>(encoded[i])].push_back(i);
@@ -132,6 +136,30 @@ inline std::vector<fold> stratified_kfold(const std::vector<int>& y, int n_split
     for (std::size_t f = 0; f < k_splits; ++f) {
       (static_cast<std::size_t>(test_fold[i]) == f ? out[f].test : out[f].train).push_back(i);
     }
+  }
+  return out;
+}
+
+}  // namespace detail
+
+inline std::vector<fold> stratified_kfold(const std::vector<int>& y, int n_splits, bool shuffle, std::uint64_t seed) {
+  std::mt19937 gen(detail::cv_check_seed(seed));
+  return detail::cv_stratified_kfold(y, n_splits, shuffle, gen);
+}
+
+/// scikit-learn's RepeatedStratifiedKFold(n_splits, n_repeats, random_state=seed).split(X, y):
+/// n_repeats shuffled stratified k-fold partitions, concatenated (folds r * n_splits ... (r + 1) *
+/// n_splits - 1 form repetition r), drawn from one RandomState(seed) in turn. The first repetition is
+/// stratified_kfold(y, n_splits, true, seed). Requirements and errors as stratified_kfold, plus
+/// parameter_error for n_repeats < 1.
+inline std::vector<fold> repeated_stratified_kfold(const std::vector<int>& y, int n_splits = 5, int n_repeats = 5,
+                                                   std::uint64_t seed = 0) {
+  if (n_repeats < 1) throw parameter_error("n_repeats", std::to_string(n_repeats), "an integer >= 1");
+  std::mt19937 gen(detail::cv_check_seed(seed));
+  std::vector<fold> out;
+  for (int r = 0; r < n_repeats; ++r) {
+    auto part = detail::cv_stratified_kfold(y, n_splits, true, gen);
+    for (auto& f : part) out.push_back(std::move(f));
   }
   return out;
 }
@@ -273,6 +301,10 @@ struct cv_params {
   double default_threshold = 0.5;  ///< the fixed threshold also reported beside the tuned one
   std::uint64_t seed = 0;          ///< seeds the inner folds (fold f uses a seed derived from (seed, f))
   int n_jobs = 1;                  ///< threads for the fits; -1 all cores (see detail::resolve_n_jobs)
+  /// The folds are this many consecutive partitions of the samples (as repeated_stratified_kfold makes):
+  /// test parts must be disjoint within each repetition, and the out-of-fold arrays hold one value per
+  /// sample and repetition.
+  int n_repeats = 1;
 
   /// Throws parameter_error naming the offending field.
   void validate() const {
@@ -283,6 +315,7 @@ struct cv_params {
       throw parameter_error("default_threshold", detail::metrics_format_double(default_threshold), "0 to 1");
     }
     if (n_jobs == 0) throw parameter_error("n_jobs", "0", "a positive number of threads, or -1 for all cores");
+    if (n_repeats < 1) throw parameter_error("n_repeats", std::to_string(n_repeats), "an integer >= 1");
   }
 };
 
@@ -313,8 +346,10 @@ struct cv_result {
   double threshold_mean = 0.5;
   double threshold_std = 0.0;
   double default_threshold = 0.5;
-  std::vector<double> oof_proba;  ///< per sample, from the model of the fold that tested it; NaN if none
-  std::vector<int> oof_fold;      ///< the fold that tested each sample, -1 if none
+  int n_repeats = 1;
+  /// Out-of-fold arrays, n_repeats * n values: [r * n + i] is sample i in repetition r.
+  std::vector<double> oof_proba;  ///< from the model of the fold that tested the sample; NaN if none
+  std::vector<int> oof_fold;      ///< the (global) index of the fold that tested the sample, -1 if none
   std::vector<int> oof_pred;      ///< oof_proba >= that fold's tuned threshold; -1 if none
 };
 
@@ -336,7 +371,8 @@ inline nlohmann::json cv_result_json(const cv_result& r, bool include_oof = fals
                       {"at_default", {{"mean", r.at_default.mean}, {"std", r.at_default.std}}},
                       {"threshold_mean", r.threshold_mean},
                       {"threshold_std", r.threshold_std},
-                      {"default_threshold", r.default_threshold}};
+                      {"default_threshold", r.default_threshold},
+                      {"n_repeats", r.n_repeats}};
   if (include_oof) {
     j["oof_proba"] = r.oof_proba;
     j["oof_fold"] = r.oof_fold;
@@ -390,11 +426,17 @@ std::vector<double> cv_predict_proba(const Model& model, const row_matrix& X) {
   return out;
 }
 
-inline void cv_check_folds(const std::vector<fold>& folds, std::size_t n) {
+inline void cv_check_folds(const std::vector<fold>& folds, std::size_t n, std::size_t n_repeats) {
   if (folds.empty()) throw data_error("cross_validate: no folds given");
+  if (folds.size() % n_repeats != 0) {
+    throw data_error("cross_validate: " + std::to_string(folds.size()) + " folds cannot form n_repeats = " +
+                     std::to_string(n_repeats) + " repetitions of equal size");
+  }
+  const std::size_t per_repeat = folds.size() / n_repeats;
   std::vector<int> tested(n, -1);
   std::vector<int> seen(n, -1);
   for (std::size_t f = 0; f < folds.size(); ++f) {
+    if (f % per_repeat == 0) std::fill(tested.begin(), tested.end(), -1);
     const auto where = "cross_validate: fold " + std::to_string(f);
     if (folds[f].train.empty() || folds[f].test.empty()) throw data_error(where + " has an empty train or test part");
     for (int part = 0; part < 2; ++part) {
@@ -410,7 +452,7 @@ inline void cv_check_folds(const std::vector<fold>& folds, std::size_t n) {
         if (part == 1) {
           if (tested[i] >= 0) {
             throw data_error(where + ": sample " + std::to_string(i) + " is also in the test part of fold " +
-                             std::to_string(tested[i]) + " (test parts must be disjoint)");
+                             std::to_string(tested[i]) + " (test parts must be disjoint within a repetition)");
           }
           tested[i] = static_cast<int>(f);
         }
@@ -483,8 +525,9 @@ threshold_choice tune_threshold(const Fit& fit, const row_matrix& X_train, const
 /// The n_folds * (inner_splits + 1) fits are independent tasks run on n_jobs threads; each writes its
 /// own result, so the output does not depend on n_jobs.
 /// Requires: X.rows() == y.size(); y binary; each training part with both classes and at least
-/// inner_splits members of each; the test parts disjoint. Throws data_error / parameter_error naming the
-/// problem, and rethrows the first exception a fit or predict threw.
+/// inner_splits members of each; the test parts disjoint within each of params.n_repeats repetitions.
+/// Throws data_error / parameter_error naming the problem, and rethrows the first exception a fit or
+/// predict threw.
 template <class Fit>
 cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<int>& y,
                          const std::vector<fold>& folds, const cv_params& params = {}) {
@@ -495,7 +538,9 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
     throw data_error("cross_validate: X has " + std::to_string(n) + " rows but y has " + std::to_string(y.size()) +
                      " labels");
   }
-  detail::cv_check_folds(folds, n);
+  const auto n_repeats = static_cast<std::size_t>(params.n_repeats);
+  detail::cv_check_folds(folds, n, n_repeats);
+  const std::size_t per_repeat = folds.size() / n_repeats;
   const std::size_t n_folds = folds.size();
   const auto inner_splits = static_cast<std::size_t>(params.inner_splits);
 
@@ -544,9 +589,10 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
 
   cv_result result;
   result.default_threshold = params.default_threshold;
-  result.oof_proba.assign(n, std::numeric_limits<double>::quiet_NaN());
-  result.oof_fold.assign(n, -1);
-  result.oof_pred.assign(n, -1);
+  result.n_repeats = params.n_repeats;
+  result.oof_proba.assign(n * n_repeats, std::numeric_limits<double>::quiet_NaN());
+  result.oof_fold.assign(n * n_repeats, -1);
+  result.oof_pred.assign(n * n_repeats, -1);
   std::vector<binary_metrics> tuned(n_folds);
   std::vector<binary_metrics> at_default(n_folds);
   for (std::size_t f = 0; f < n_folds; ++f) {
@@ -571,7 +617,7 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
     rep.tuned = evaluate_binary(y_test, proba, rep.threshold, &rep.tuned_confusion);
     rep.at_default = evaluate_binary(y_test, proba, params.default_threshold, &rep.default_confusion);
     for (std::size_t i = 0; i < folds[f].test.size(); ++i) {
-      const std::size_t s = folds[f].test[i];
+      const std::size_t s = (f / per_repeat) * n + folds[f].test[i];
       result.oof_proba[s] = proba[i];
       result.oof_fold[s] = static_cast<int>(f);
       result.oof_pred[s] = proba[i] >= rep.threshold ? 1 : 0;

@@ -24,6 +24,7 @@ from . import metrics  # noqa: E402
 from .evaluation import (  # noqa: E402
     LogisticRegression,
     cross_validate,
+    repeated_stratified_kfold,
     stratified_kfold,
     train_test_split_stratified,
     tune_threshold,
@@ -54,6 +55,7 @@ __all__ = [
     "metrics",
     "LogisticRegression",
     "cross_validate",
+    "repeated_stratified_kfold",
     "stratified_kfold",
     "train_test_split_stratified",
     "tune_threshold",

@@ -18,11 +18,19 @@ from ._churn import (
     _fit_logistic,
     _tune_threshold_builtin,
     _tune_threshold_callable,
+    repeated_stratified_kfold,
     stratified_kfold,
     train_test_split_stratified,
 )
 
-__all__ = ["LogisticRegression", "cross_validate", "stratified_kfold", "train_test_split_stratified", "tune_threshold"]
+__all__ = [
+    "LogisticRegression",
+    "cross_validate",
+    "repeated_stratified_kfold",
+    "stratified_kfold",
+    "train_test_split_stratified",
+    "tune_threshold",
+]
 
 
 class LogisticRegression:
@@ -88,8 +96,10 @@ def _clone(estimator):
         return copy.deepcopy(estimator)
 
 
-def _resolve_folds(folds, X, y, n_splits: int, shuffle: bool, seed: int):
+def _resolve_folds(folds, X, y, n_splits: int, shuffle: bool, seed: int, n_repeats: int):
     if folds is None:
+        if n_repeats > 1:
+            return repeated_stratified_kfold(y, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
         return stratified_kfold(y, n_splits=n_splits, shuffle=shuffle, seed=seed)
     if hasattr(folds, "split"):  # a scikit-learn splitter
         return list(folds.split(X, y))
@@ -108,6 +118,7 @@ def cross_validate(
     inner_splits: int = 3,
     default_threshold: float = 0.5,
     n_jobs: int = 1,
+    n_repeats: Optional[int] = None,
 ) -> Dict[str, Any]:
     """Cross-validates a binary classifier and reports every metric per fold and as mean/std.
 
@@ -115,7 +126,12 @@ def cross_validate(
     :class:`LogisticRegression`, or any object with ``fit(X, y)`` and ``predict_proba(X)`` (cloned for
     every fit; run on the calling thread).
     folds: (train_indices, test_indices) pairs or a scikit-learn splitter; by default
-    ``stratified_kfold(y, n_splits, shuffle, seed)``.
+    ``stratified_kfold(y, n_splits, shuffle, seed)``, or ``repeated_stratified_kfold(y, n_splits,
+    n_repeats, seed)`` when n_repeats > 1.
+    n_repeats: how many consecutive partitions ``folds`` holds (default: the splitter's ``n_repeats``,
+    e.g. scikit-learn's RepeatedStratifiedKFold, else 1). Test parts may then overlap across
+    repetitions; the out-of-fold arrays hold ``n_repeats * len(y)`` values, ``[r * len(y) + i]`` for
+    sample i in repetition r.
     inner_splits: stratified folds inside each training part whose out-of-fold predictions choose the
     F1-maximising threshold (0: use default_threshold); the test fold is never used to choose it.
 
@@ -124,11 +140,17 @@ def cross_validate(
     dicts over folds, std with ddof=0), ``threshold_mean``, ``threshold_std``, ``default_threshold``,
     and the out-of-fold arrays ``oof_proba``, ``oof_fold``, ``oof_pred``.
     """
-    fold_list = _resolve_folds(folds, X, y, n_splits, shuffle, seed)
+    if n_repeats is None:
+        n_repeats = int(getattr(folds, "n_repeats", 1))
+    fold_list = _resolve_folds(folds, X, y, n_splits, shuffle, seed, n_repeats)
     builtin = _builtin(estimator)
     if builtin is not None:
-        return _cross_validate_builtin(builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed, n_jobs)
-    return _cross_validate_callable(_fit_function(estimator), X, y, fold_list, inner_splits, default_threshold, seed)
+        return _cross_validate_builtin(
+            builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed, n_jobs, n_repeats
+        )
+    return _cross_validate_callable(
+        _fit_function(estimator), X, y, fold_list, inner_splits, default_threshold, seed, n_repeats
+    )
 
 
 def tune_threshold(estimator, X, y, *, inner_splits: int = 3, seed: int = 0) -> Dict[str, float]:

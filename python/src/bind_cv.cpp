@@ -91,14 +91,17 @@ py::dict result_to_dict(churn::cv_result&& r) {
   out["threshold_mean"] = r.threshold_mean;
   out["threshold_std"] = r.threshold_std;
   out["default_threshold"] = r.default_threshold;
+  out["n_repeats"] = r.n_repeats;
   out["oof_proba"] = move_to_numpy(std::move(r.oof_proba));
   out["oof_fold"] = move_to_numpy(std::move(r.oof_fold));
   out["oof_pred"] = move_to_numpy(std::move(r.oof_pred));
   return out;
 }
 
-churn::cv_params cv_params_from(int inner_splits, double default_threshold, const py::int_& seed, int n_jobs) {
+churn::cv_params cv_params_from(int inner_splits, double default_threshold, const py::int_& seed, int n_jobs,
+                                int n_repeats) {
   churn::cv_params p;
+  p.n_repeats = n_repeats;
   p.inner_splits = inner_splits;
   p.default_threshold = default_threshold;
   p.seed = seed_from_python(seed);
@@ -203,6 +206,18 @@ void bind_cv(py::module_& m) {
       "shuffle=shuffle, random_state=seed).split(X, y). y holds integer labels; raises ParameterError when "
       "n_splits exceeds the smallest class.");
   m.def(
+      "repeated_stratified_kfold",
+      [](const py::handle& y, int n_splits, int n_repeats, const py::int_& seed) {
+        const auto labels = labels_from_python(y, "y");
+        const auto folds = churn::repeated_stratified_kfold(labels, n_splits, n_repeats, seed_from_python(seed));
+        py::list out;
+        for (const auto& f : folds) out.append(py::make_tuple(indices_to_numpy(f.train), indices_to_numpy(f.test)));
+        return out;
+      },
+      py::arg("y"), py::arg("n_splits") = 5, py::arg("n_repeats") = 5, py::arg("seed") = 0,
+      "List of n_splits * n_repeats (train_indices, test_indices) identical to scikit-learn's "
+      "RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed).split(X, y).");
+  m.def(
       "train_test_split_stratified",
       [](const py::handle& y, const py::object& test_size, const py::int_& seed) {
         churn::split_params p;
@@ -272,8 +287,9 @@ void bind_cv(py::module_& m) {
   m.def(
       "_cross_validate_builtin",
       [](const std::string& model, const py::handle& X, const py::handle& y, const py::handle& folds,
-         const py::dict& model_params, int inner_splits, double default_threshold, const py::int_& seed, int n_jobs) {
-        const auto cp = cv_params_from(inner_splits, default_threshold, seed, n_jobs);
+         const py::dict& model_params, int inner_splits, double default_threshold, const py::int_& seed, int n_jobs,
+         int n_repeats) {
+        const auto cp = cv_params_from(inner_splits, default_threshold, seed, n_jobs, n_repeats);
         const auto M = matrix_from_python(X, "X");
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
@@ -282,7 +298,7 @@ void bind_cv(py::module_& m) {
         return result_to_dict(std::move(r));
       },
       py::arg("model"), py::arg("X"), py::arg("y"), py::arg("folds"), py::arg("model_params"), py::arg("inner_splits"),
-      py::arg("default_threshold"), py::arg("seed"), py::arg("n_jobs"));
+      py::arg("default_threshold"), py::arg("seed"), py::arg("n_jobs"), py::arg("n_repeats") = 1);
 
   m.def(
       "_tune_threshold_builtin",
@@ -311,9 +327,9 @@ void bind_cv(py::module_& m) {
   m.def(
       "_cross_validate_callable",
       [](const py::function& fit, const py::handle& X, const py::handle& y, const py::handle& folds, int inner_splits,
-         double default_threshold, const py::int_& seed) {
+         double default_threshold, const py::int_& seed, int n_repeats) {
         // Python models run on this thread only, holding the GIL: n_jobs is 1.
-        const auto cp = cv_params_from(inner_splits, default_threshold, seed, 1);
+        const auto cp = cv_params_from(inner_splits, default_threshold, seed, 1, n_repeats);
         const auto M = matrix_from_python(X, "X");
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
@@ -321,5 +337,5 @@ void bind_cv(py::module_& m) {
         return result_to_dict(std::move(r));
       },
       py::arg("fit"), py::arg("X"), py::arg("y"), py::arg("folds"), py::arg("inner_splits"),
-      py::arg("default_threshold"), py::arg("seed"));
+      py::arg("default_threshold"), py::arg("seed"), py::arg("n_repeats") = 1);
 }

@@ -388,3 +388,36 @@ TEST_CASE("cross_validate takes the random forest as it is (predict_proba on a m
   const auto row = f0.test[0];
   CHECK(one.oof_proba[row] == model.predict_proba(X.row(static_cast<Eigen::Index>(row)).data()));
 }
+
+TEST_CASE("repeated stratified k-fold continues one generator and cross_validate reports every repetition") {
+  std::mt19937 gen(8);
+  churn::row_matrix X;
+  std::vector<int> y;
+  make_problem(gen, 90, 2, X, y);
+  const auto rep = churn::repeated_stratified_kfold(y, 3, 4, 12);
+  REQUIRE(rep.size() == 12);
+  const auto first = churn::stratified_kfold(y, 3, true, 12);
+  for (std::size_t f = 0; f < 3; ++f) CHECK(rep[f].test == first[f].test);
+  CHECK(rep[3].test != rep[0].test);  // the next repetition draws on, it does not restart
+  for (std::size_t r = 0; r < 4; ++r) {
+    std::vector<int> tested(y.size(), 0);
+    for (std::size_t f = 3 * r; f < 3 * r + 3; ++f) {
+      for (std::size_t i : rep[f].test) ++tested[i];
+    }
+    CHECK(std::all_of(tested.begin(), tested.end(), [](int t) { return t == 1; }));
+  }
+  const auto fit = [](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt); };
+  churn::cv_params cp;
+  CHECK_THROWS_AS(churn::cross_validate(fit, X, y, rep, cp), churn::data_error);  // overlapping tests, n_repeats 1
+  cp.n_repeats = 4;
+  const auto r = churn::cross_validate(fit, X, y, rep, cp);
+  CHECK(r.folds.size() == 12);
+  CHECK(r.oof_proba.size() == 4 * y.size());
+  CHECK(std::all_of(r.oof_fold.begin(), r.oof_fold.end(), [](int f) { return f >= 0; }));
+  CHECK(r.oof_fold[y.size() + rep[4].test[0]] == 4);
+  // The first repetition's out-of-fold predictions are those of cross-validating its folds alone.
+  const auto alone = churn::cross_validate(fit, X, y, first);
+  CHECK(std::vector<double>(r.oof_proba.begin(), r.oof_proba.begin() + static_cast<long>(y.size())) == alone.oof_proba);
+  cp.n_repeats = 5;
+  CHECK_THROWS_AS(churn::cross_validate(fit, X, y, rep, cp), churn::data_error);
+}

@@ -7,7 +7,7 @@ pytest.importorskip("sklearn")
 from sklearn.dummy import DummyClassifier  # noqa: E402
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression  # noqa: E402
 from sklearn.metrics import confusion_matrix_at_thresholds, f1_score, roc_auc_score  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, train_test_split  # noqa: E402
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
@@ -46,6 +46,34 @@ def test_stratified_kfold_equals_sklearn_fold_for_fold():
             np.testing.assert_array_equal(a_train, b_train)
         compared += 1
     assert compared > 300 and rejected > 0
+
+
+def test_repeated_stratified_kfold_equals_sklearn():
+    rng = np.random.default_rng(2)
+    for i in range(60):
+        y = random_labels(rng, i)
+        n_splits, n_repeats = int(rng.integers(2, 6)), int(rng.integers(1, 5))
+        if np.unique(y, return_counts=True)[1].min() < n_splits:
+            continue
+        seed = int(rng.integers(0, 2**32))
+        ours = churn.repeated_stratified_kfold(y, n_splits=n_splits, n_repeats=n_repeats, seed=seed)
+        sk = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
+        theirs = list(sk.split(np.zeros(len(y)), y))
+        assert len(ours) == len(theirs) == n_splits * n_repeats
+        for (a_train, a_test), (b_train, b_test) in zip(ours, theirs):
+            np.testing.assert_array_equal(a_test, b_test)
+            np.testing.assert_array_equal(a_train, b_train)
+
+
+def test_cross_validate_over_repeated_folds():
+    X, y = make_problem(12, n=150)
+    splitter = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=5)
+    r = churn.cross_validate("logistic", X, y, splitter, seed=1)
+    assert r["n_repeats"] == 2 and len(r["folds"]) == 6 and r["oof_proba"].shape == (2 * len(y),)
+    same = churn.cross_validate("logistic", X, y, n_splits=3, n_repeats=2, seed=5)
+    np.testing.assert_array_equal(r["oof_proba"], same["oof_proba"])
+    with pytest.raises(churn.DataError, match="disjoint within a repetition"):
+        churn.cross_validate("logistic", X, y, list(splitter.split(X, y)))
 
 
 def test_train_test_split_stratified_equals_sklearn():

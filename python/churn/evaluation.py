@@ -134,11 +134,13 @@ def cross_validate(
     sample i in repetition r.
     inner_splits: stratified folds inside each training part whose out-of-fold predictions choose the
     F1-maximising threshold (0: use default_threshold); the test fold is never used to choose it.
+    n_jobs: threads for the fits of churn's own models (-1: all cores). Estimators called through Python
+    are fitted one at a time (a forest's fit still uses its own n_jobs). Results never depend on n_jobs.
 
-    Returns a dict: ``folds`` (per fold: n_train, n_test, threshold, inner_f1, ``tuned`` and
+    Returns a dict: ``folds`` (per fold: n_train, n_test, threshold, inner_seed, inner_f1, ``tuned`` and
     ``at_default`` metric dicts, confusion matrices), ``tuned`` and ``at_default`` (``mean`` and ``std``
     dicts over folds, std with ddof=0), ``threshold_mean``, ``threshold_std``, ``default_threshold``,
-    and the out-of-fold arrays ``oof_proba``, ``oof_fold``, ``oof_pred``.
+    ``n_repeats``, and the out-of-fold arrays ``oof_proba``, ``oof_fold``, ``oof_pred``.
     """
     if n_repeats is None:
         n_repeats = int(getattr(folds, "n_repeats", 1))

@@ -529,6 +529,21 @@ def test_batch_malformed_log_names_the_line(client, batch_log):
     assert "line 37" in r.get_data(as_text=True)
 
 
+def test_batch_malformed_lines_can_be_skipped(client, app, batch_log):
+    lines = batch_log.read_bytes().splitlines(keepends=True)
+    clean = read_download(client, upload(client, b"".join(lines), "clean.json").get_data(as_text=True))
+    broken = list(lines)
+    broken.insert(10, b'{"ts": oops}\n')
+    broken.insert(20, b"not json at all\n")
+    r = client.post("/batch", data={"csrf_token": csrf(client), "skip_bad_lines": "1",
+                                    "file": (io.BytesIO(b"".join(broken)), "broken.json")},
+                    content_type="multipart/form-data")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "2 malformed lines skipped (e.g. line 11" in html
+    skipped = read_download(client, html)
+    assert [(r["user_id"], r["churn_probability"]) for r in skipped] == [(r["user_id"], r["churn_probability"]) for r in clean]
+
+
 def test_batch_truncated_gzip_is_a_clear_error(client, batch_log_gz):
     data = batch_log_gz.read_bytes()
     r = upload(client, data[: len(data) // 2], "cut.json.gz")

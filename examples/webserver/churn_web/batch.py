@@ -148,14 +148,20 @@ def _last_timestamp(acc) -> Optional[int]:
     return None if last is None else int(last)
 
 
-def features_from_log(path: Path, svc: ModelService, threads: int):
+def features_from_log(path: Path, svc: ModelService, threads: int, strict: bool = True, notes: Optional[List[str]] = None):
     """Per-user features of an event log (a churn.FeatureTable), computed with the session gap the
-    model was trained with and seen at the end of the log."""
+    model was trained with and seen at the end of the log. strict=False skips bad lines and adds a
+    note saying how many, with an example."""
     labels = svc.label_options
     gap = float(labels.get("session_gap_minutes") or 30.0)
     horizon = float(labels.get("horizon_days") or 30.0)
     acc = churn.FeatureAccumulator(session_gap_minutes=gap)
-    acc.add_files([str(path)], threads=threads, strict=True)
+    report = acc.add_files([str(path)], threads=threads, strict=strict)
+    bad = int(report.get("bad_lines", 0)) if isinstance(report, dict) else 0
+    if bad and notes is not None:
+        examples = report.get("examples") or []
+        example = f" (e.g. line {examples[0][0]}: {examples[0][1]})" if examples else ""
+        notes.append(f"{bad} malformed line{'s' if bad != 1 else ''} skipped{example}")
     last = _last_timestamp(acc)
     if acc.events == 0 or last is None:
         raise BatchInputError("the log has no events")
@@ -278,10 +284,11 @@ def upload():
                 raw_path.rename(renamed)
                 raw_path = renamed
             try:
-                table = features_from_log(raw_path, svc, int(current_app.config["FEATURE_THREADS"]))
+                table = features_from_log(raw_path, svc, int(current_app.config["FEATURE_THREADS"]),
+                                          strict=not request.form.get("skip_bad_lines"), notes=notes)
             except churn.ParseError as e:
                 where = f"line {e.line}" + (f", field '{e.field}'" if getattr(e, "field", "") else "")
-                raise BatchInputError(f"{where}: {e.reason}") from None
+                raise BatchInputError(f"{where}: {e.reason}. Fix the line, or tick “skip malformed lines”.") from None
             except (churn.DataError, churn.ParameterError) as e:
                 raise BatchInputError(str(e)) from None
             except churn.ChurnIOError as e:

@@ -65,7 +65,8 @@ class Reason:
     @property
     def sentence(self) -> str:
         f = self.field
-        what = f.description or f.label
+        # Descriptions such as "Thumbs Down / songs" are formulas; the field's name reads better then.
+        what = f.description if f.description and " / " not in f.description else f.label
         value = f.format(self.value)
         unit = f" {f.unit}" if f.unit and not f.categorical and f.unit not in ("code", "0/1") else ""
         text = f"{what[:1].upper() + what[1:]}: {value}{unit}"

@@ -51,6 +51,12 @@ class SimulationSummary:
         )
 
 
+def _date_text(start: Union[str, _dt.date]) -> str:
+    if isinstance(start, _dt.datetime):
+        raise TypeError("start: pass a date (YYYY-MM-DD or datetime.date); the window starts at 00:00 UTC")
+    return start.isoformat() if isinstance(start, _dt.date) else str(start)
+
+
 class _ProgressDisplay:
     """A progress bar on stderr: rich's when installed, else a plain text line."""
 
@@ -99,7 +105,7 @@ def simulate(
     users: int = 225,
     days: int = 60,
     seed: int = 0,
-    start: str = "2018-10-01",
+    start: Union[str, _dt.date] = "2018-10-01",
     threads: int = 0,
     *,
     config_mix: Optional[Sequence[float]] = None,
@@ -115,7 +121,7 @@ def simulate(
 
     Args:
         users: users present at the start (new users also arrive as guests and register).
-        days: length of the window; ``start``: its first day, ``YYYY-MM-DD`` (UTC).
+        days: length of the window; ``start``: its first day, ``YYYY-MM-DD`` or a ``datetime.date`` (UTC).
         threads: 0 for all cores.
         config_mix: 26 weights for eventsim's configs (``churn.simulation.CONFIG_NAMES`` order);
             None for the calibrated mix.
@@ -136,7 +142,7 @@ def simulate(
         callback = progress
     try:
         d = _churn._simulate_file(
-            os.fspath(path), users, days, seed, start, threads,
+            os.fspath(path), users, days, seed, _date_text(start), threads,
             None if config_mix is None else [float(w) for w in config_mix],
             cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
             gzip_level, callback,
@@ -151,7 +157,7 @@ def simulation_statistics(
     users: int = 225,
     days: int = 60,
     seed: int = 0,
-    start: str = "2018-10-01",
+    start: Union[str, _dt.date] = "2018-10-01",
     threads: int = 0,
     *,
     config_mix: Optional[Sequence[float]] = None,
@@ -162,7 +168,7 @@ def simulation_statistics(
     (count per page name) and ``paid_songs`` (NextSong events at level paid). Used for calibration."""
     return dict(
         _churn._simulate_counts(
-            users, days, seed, start, threads,
+            users, days, seed, _date_text(start), threads,
             None if config_mix is None else [float(w) for w in config_mix],
             cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
         )

@@ -117,6 +117,9 @@ def test_start_date_and_days(tmp_path):
     path = tmp_path / "log.json"
     s = churn.simulate(path, users=30, days=3, start="2020-02-28")
     assert 1582848000000 <= s.first_ts and s.last_ts < 1582848000000 + 3 * 86400000 + 3600000
+    import datetime
+    t = churn.simulate(tmp_path / "d.json", users=30, days=3, start=datetime.date(2020, 2, 28))
+    assert (t.events, t.first_ts) == (s.events, s.first_ts)
 
 
 def test_config_mix_and_statistics():

@@ -464,6 +464,27 @@ inline void cv_check_folds(const std::vector<fold>& folds, std::size_t n, std::s
 /// The numpy seed of fold f's inner folds.
 inline std::uint64_t cv_inner_seed(std::uint64_t seed, std::size_t f) { return derive_seed(seed, f) & 0xffffffffULL; }
 
+inline row_matrix cv_rows(const row_matrix& X, const std::vector<std::size_t>& rows);
+inline std::vector<int> cv_take(const std::vector<int>& y, const std::vector<std::size_t>& idx);
+
+// One fit of cross_validate: on the outer fold's training rows (inner == nullptr) predicting its test
+// rows, or on inner fold `inner` of those training rows predicting the inner test rows.
+template <class Fit>
+void cv_run_task(const Fit& fit, const row_matrix& X, const fold& outer, const std::vector<int>& y_train,
+                 const fold* inner, std::vector<double>& out) {
+  if (inner == nullptr) {
+    auto model = fit(cv_rows(X, outer.train), y_train);
+    out = cv_predict_proba(model, cv_rows(X, outer.test));
+    return;
+  }
+  std::vector<std::size_t> train_rows(inner->train.size());
+  std::vector<std::size_t> test_rows(inner->test.size());
+  for (std::size_t i = 0; i < inner->train.size(); ++i) train_rows[i] = outer.train[inner->train[i]];
+  for (std::size_t i = 0; i < inner->test.size(); ++i) test_rows[i] = outer.train[inner->test[i]];
+  auto model = fit(cv_rows(X, train_rows), cv_take(y_train, inner->train));
+  out = cv_predict_proba(model, cv_rows(X, test_rows));
+}
+
 inline row_matrix cv_rows(const row_matrix& X, const std::vector<std::size_t>& rows) {
   row_matrix out(static_cast<Eigen::Index>(rows.size()), X.cols());
   for (std::size_t r = 0; r < rows.size(); ++r) out.row(static_cast<Eigen::Index>(r)) = X.row(static_cast<Eigen::Index>(rows[r]));
@@ -573,17 +594,13 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
   detail::parallel_for(n_folds * per_fold, detail::resolve_n_jobs(params.n_jobs), [&](std::size_t t, std::size_t) {
     const std::size_t f = t / per_fold;
     const std::size_t j = t % per_fold;
-    if (j == inner_splits) {
-      auto model = fit(detail::cv_rows(X, folds[f].train), y_train[f]);
-      task_proba[t] = detail::cv_predict_proba(model, detail::cv_rows(X, folds[f].test));
-    } else {
-      const fold& in = inner[f][j];
-      std::vector<std::size_t> train_rows(in.train.size());
-      std::vector<std::size_t> test_rows(in.test.size());
-      for (std::size_t i = 0; i < in.train.size(); ++i) train_rows[i] = folds[f].train[in.train[i]];
-      for (std::size_t i = 0; i < in.test.size(); ++i) test_rows[i] = folds[f].train[in.test[i]];
-      auto model = fit(detail::cv_rows(X, train_rows), detail::cv_take(y_train[f], in.train));
-      task_proba[t] = detail::cv_predict_proba(model, detail::cv_rows(X, test_rows));
+    try {
+      detail::cv_run_task(fit, X, folds[f], y_train[f], j == inner_splits ? nullptr : &inner[f][j], task_proba[t]);
+    } catch (const data_error& e) {
+      // Say which fit failed: the model can only number rows within the subset it was given.
+      throw data_error("cross_validate: fold " + std::to_string(f) +
+                       (j == inner_splits ? std::string() : ", inner fold " + std::to_string(j)) +
+                       " (rows numbered within that fit's rows): " + e.what());
     }
   });
 

@@ -293,6 +293,8 @@ void bind_cv(py::module_& m) {
         const auto M = matrix_from_python(X, "X");
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
+        // Checked here so that the message gives the row of X, not of a fold's subset.
+        if (model == "logistic") churn::detail::logistic_check_finite("LogisticRegression", M);
         auto r = with_builtin_fit(model, model_params,
                                   [&](const auto& fit) { return churn::cross_validate(fit, M, labels, fs, cp); });
         return result_to_dict(std::move(r));

@@ -355,7 +355,19 @@ TEST_CASE("cross_validate rejects bad folds and parameters, and passes fit error
   };
   cp.inner_splits = 2;
   cp.n_jobs = 2;
-  CHECK_THROWS_WITH_AS(churn::cross_validate(failing, X, y, folds, cp), "model refused", churn::data_error);
+  // Inner fits (about 10 rows) pass, outer fits (20 rows) throw; which one is first depends on timing
+  // with two threads, so the message is checked on one thread.
+  CHECK_THROWS_AS(churn::cross_validate(failing, X, y, folds, cp), churn::data_error);
+  cp.n_jobs = 1;
+  CHECK_THROWS_WITH_AS(churn::cross_validate(failing, X, y, folds, cp),
+                       "cross_validate: fold 0 (rows numbered within that fit's rows): model refused", churn::data_error);
+  const auto failing_inner = [](const churn::row_matrix& Xt, const std::vector<int>& yt) {
+    if (Xt.rows() < 15) throw churn::data_error("too small");
+    return churn::fit_majority(Xt, yt);
+  };
+  CHECK_THROWS_WITH_AS(churn::cross_validate(failing_inner, X, y, folds, cp),
+                       "cross_validate: fold 0, inner fold 0 (rows numbered within that fit's rows): too small",
+                       churn::data_error);
 }
 
 TEST_CASE("cross_validate takes the random forest as it is (predict_proba on a matrix_view)") {

@@ -464,8 +464,17 @@ inline void cv_check_folds(const std::vector<fold>& folds, std::size_t n, std::s
 /// The numpy seed of fold f's inner folds.
 inline std::uint64_t cv_inner_seed(std::uint64_t seed, std::size_t f) { return derive_seed(seed, f) & 0xffffffffULL; }
 
-inline row_matrix cv_rows(const row_matrix& X, const std::vector<std::size_t>& rows);
-inline std::vector<int> cv_take(const std::vector<int>& y, const std::vector<std::size_t>& idx);
+inline row_matrix cv_rows(const row_matrix& X, const std::vector<std::size_t>& rows) {
+  row_matrix out(static_cast<Eigen::Index>(rows.size()), X.cols());
+  for (std::size_t r = 0; r < rows.size(); ++r) out.row(static_cast<Eigen::Index>(r)) = X.row(static_cast<Eigen::Index>(rows[r]));
+  return out;
+}
+
+inline std::vector<int> cv_take(const std::vector<int>& y, const std::vector<std::size_t>& idx) {
+  std::vector<int> out(idx.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) out[i] = y[idx[i]];
+  return out;
+}
 
 // One fit of cross_validate: on the outer fold's training rows (inner == nullptr) predicting its test
 // rows, or on inner fold `inner` of those training rows predicting the inner test rows.
@@ -483,18 +492,6 @@ void cv_run_task(const Fit& fit, const row_matrix& X, const fold& outer, const s
   for (std::size_t i = 0; i < inner->test.size(); ++i) test_rows[i] = outer.train[inner->test[i]];
   auto model = fit(cv_rows(X, train_rows), cv_take(y_train, inner->train));
   out = cv_predict_proba(model, cv_rows(X, test_rows));
-}
-
-inline row_matrix cv_rows(const row_matrix& X, const std::vector<std::size_t>& rows) {
-  row_matrix out(static_cast<Eigen::Index>(rows.size()), X.cols());
-  for (std::size_t r = 0; r < rows.size(); ++r) out.row(static_cast<Eigen::Index>(r)) = X.row(static_cast<Eigen::Index>(rows[r]));
-  return out;
-}
-
-inline std::vector<int> cv_take(const std::vector<int>& y, const std::vector<std::size_t>& idx) {
-  std::vector<int> out(idx.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) out[i] = y[idx[i]];
-  return out;
 }
 
 inline metric_summary cv_summarise(const std::vector<binary_metrics>& per_fold) {

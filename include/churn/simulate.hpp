@@ -20,7 +20,7 @@
 
 #include <churn/detail/eventsim_data.hpp>
 #include <churn/detail/sim_engine.hpp>
-#include <churn/detail/sim_parallel.hpp>
+#include <churn/detail/parallel.hpp>
 #include <churn/error.hpp>
 #include <churn/event.hpp>
 
@@ -68,6 +68,7 @@ struct simulate_options {
   /// Throws parameter_error naming the first invalid parameter.
   void validate() const {
     if (users > 50'000'000) throw parameter_error("users", std::to_string(users), "0 .. 50,000,000");
+    if (threads > 1024) throw parameter_error("threads", std::to_string(threads), "0 (all cores) .. 1024");
     if (days == 0 || days > 3660) throw parameter_error("days", std::to_string(days), "1 .. 3660");
     if (!config_mix.empty()) {
       if (config_mix.size() != detail::eventsim::config_count)
@@ -150,7 +151,7 @@ inline sim_settings sim_make_settings(const simulate_options& o) {
   s.start_s = o.start_ms / 1000;
   s.end_s = s.start_s + static_cast<std::int64_t>(o.days) * 86400;
   s.seed = o.seed;
-  s.threads = sim_thread_count(o.threads);
+  s.threads = o.threads == 0 ? static_cast<unsigned>(hardware_threads()) : o.threads;
   if (o.config_mix.empty()) {
     s.config_mix = default_config_mix();
   } else {
@@ -353,13 +354,13 @@ simulate_summary sim_write(const simulate_options& options, bool gzip, Write&& w
   std::vector<std::string> chunks;
   std::vector<sim_raw_event> batch;
   std::uint64_t text_bytes = 0, bytes = 0;
-  const unsigned threads = sim_thread_count(options.threads);
+  const unsigned threads = options.threads == 0 ? static_cast<unsigned>(hardware_threads()) : options.threads;
   const sim_engine* current = nullptr;
   auto flush = [&] {
     const std::size_t n = (batch.size() + chunk_events - 1) / chunk_events;
     if (chunks.size() < n) chunks.resize(n);
     std::vector<std::uint64_t> sizes(n, 0);
-    sim_parallel_for(n, threads, [&](std::size_t c) {
+    parallel_for(n, static_cast<int>(threads), [&](std::size_t c, std::size_t /*worker*/) {
       std::string text;  // local, not chunks[c]: no false sharing of string headers between threads
       text.swap(chunks[c]);
       text.clear();

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <churn/detail/eventsim_data.hpp>
-#include <churn/detail/sim_parallel.hpp>
+#include <churn/detail/parallel.hpp>
 #include <churn/detail/sim_rng.hpp>
 #include <churn/event.hpp>
 
@@ -287,7 +287,7 @@ class sim_engine {
         last ? std::numeric_limits<std::int64_t>::max() : s.start_s + static_cast<std::int64_t>(k + 1) * slice_seconds;
     const std::size_t blocks = (users_.size() + block_users - 1) / block_users;
     block_out_.resize(blocks);
-    sim_parallel_for(blocks, s.threads, [&](std::size_t b) {
+    parallel_for(blocks, static_cast<int>(s.threads), [&](std::size_t b, std::size_t /*worker*/) {
       // Fill a local vector: neighbouring vector headers in block_out_ share cache lines, and updating
       // them on every push_back from two threads (false sharing) made two threads slower than one.
       std::vector<sim_raw_event> buf;
@@ -335,7 +335,7 @@ class sim_engine {
     users_.resize(s.users + arrivals.size());
     session_of_.assign(users_.size(), 0);
     const std::size_t blocks = (users_.size() + block_users - 1) / block_users;
-    sim_parallel_for(blocks, s.threads, [&](std::size_t b) {
+    parallel_for(blocks, static_cast<int>(s.threads), [&](std::size_t b, std::size_t /*worker*/) {
       const std::size_t end = std::min(users_.size(), (b + 1) * block_users);
       for (std::size_t u = b * block_users; u < end; ++u)
         init_user(u, u < s.users ? std::int64_t{-1} : arrivals[u - s.users]);

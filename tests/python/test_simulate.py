@@ -168,3 +168,14 @@ def test_cli(tmp_path, capsys):
         assert all(json.loads(line)["ts"] > 0 for line in f)
     assert cli.main(["simulate", "--users", "40", "--days", "0", "--out", str(out), "--quiet"]) == 2
     assert "parameter 'days'" in capsys.readouterr().err
+
+
+def test_progress_bar_falls_back_to_plain_text_without_rich(tmp_path, monkeypatch, capsys):
+    import sys
+
+    for name in [m for m in sys.modules if m == "rich" or m.startswith("rich.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "rich", None)  # import rich now raises ImportError
+    churn.simulate(tmp_path / "p.json", users=20, days=2, progress=True)
+    err = capsys.readouterr().err
+    assert "100.0 %" in err and "events" in err

@@ -19,4 +19,4 @@ build/example/churn_pipeline
 
 echo "== Python tests"
 # Run against the installed package (not the source tree), as a user would.
-cd tests && ../.venv/bin/python -m pytest -q -p no:cacheprovider python
+cd tests && ../.venv/bin/python -m pytest -q -p no:cacheprovider python web

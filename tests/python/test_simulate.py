@@ -1,4 +1,6 @@
 """The simulator from Python: files, determinism, calibration tolerances, CLI, errors."""
+import calendar
+import datetime
 import gzip
 import json
 from collections import Counter
@@ -117,7 +119,6 @@ def test_start_date_and_days(tmp_path):
     path = tmp_path / "log.json"
     s = churn.simulate(path, users=30, days=3, start="2020-02-28")
     assert 1582848000000 <= s.first_ts and s.last_ts < 1582848000000 + 3 * 86400000 + 3600000
-    import datetime
     t = churn.simulate(tmp_path / "d.json", users=30, days=3, start=datetime.date(2020, 2, 28))
     assert (t.events, t.first_ts) == (s.events, s.first_ts)
 
@@ -179,3 +180,36 @@ def test_progress_bar_falls_back_to_plain_text_without_rich(tmp_path, monkeypatc
     churn.simulate(tmp_path / "p.json", users=20, days=2, progress=True)
     err = capsys.readouterr().err
     assert "100.0 %" in err and "events" in err
+
+
+try:
+    from hypothesis import given, settings, strategies as st
+except ImportError:  # pragma: no cover
+    given = None
+
+if given is not None:
+
+    @settings(max_examples=15, deadline=None)
+    @given(users=st.integers(0, 40), days=st.integers(1, 6), seed=st.integers(0, 2**64 - 1),
+           threads=st.integers(1, 3), start=st.dates(min_value=datetime.date(1990, 1, 1), max_value=datetime.date(2030, 12, 31)))
+    def test_any_small_run_keeps_the_rules(tmp_path_factory, users, days, seed, threads, start):
+        path = tmp_path_factory.mktemp("h") / "h.json"
+        s = churn.simulate(path, users=users, days=days, seed=seed, threads=threads, start=start)
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        assert len(rows) == s.events
+        start_ms = calendar.timegm(start.timetuple()) * 1000
+        last = {}
+        for r in rows:
+            assert r["ts"] >= start_ms
+            uid = r["userId"]
+            if uid:
+                prev = last.get(uid)
+                if prev is not None:
+                    assert prev["page"] != "Cancellation Confirmation"
+                    assert prev["page"] != "Cancel" or r["page"] == "Cancellation Confirmation"
+                    assert r["level"] == prev["level"] or prev["page"] in ("Submit Upgrade", "Submit Downgrade")
+                    assert (r["location"], r["userAgent"]) == (prev["location"], prev["userAgent"])
+                last[uid] = r
+        # Only the confirmation of a Cancel made just before the end may fall after it.
+        end_ms = start_ms + days * 86_400_000
+        assert all(r["ts"] < end_ms or r["page"] == "Cancellation Confirmation" for r in rows)

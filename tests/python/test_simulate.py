@@ -213,3 +213,19 @@ if given is not None:
         # Only the confirmation of a Cancel made just before the end may fall after it.
         end_ms = start_ms + days * 86_400_000
         assert all(r["ts"] < end_ms or r["page"] == "Cancellation Confirmation" for r in rows)
+
+
+def test_compiled_in_eventsim_data_is_up_to_date(tmp_path):
+    """The committed header is what tools/gen_eventsim_data.py makes from eventsim's files (CI has them)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, SHARED_DATA
+
+    eventsim = SHARED_DATA / "eventsim"
+    if not (eventsim / "configs").is_dir():
+        pytest.skip(f"eventsim files not found at {eventsim} (set CHURN_SHARED_DATA)")
+    out = tmp_path / "eventsim_data.hpp"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "gen_eventsim_data.py"), "--eventsim", str(eventsim),
+                    "--out", str(out)], check=True, capture_output=True)
+    assert out.read_bytes() == (ROOT / "include" / "churn" / "detail" / "eventsim_data.hpp").read_bytes()

@@ -256,7 +256,9 @@ def main(argv=None) -> int:
             cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    print(f"# {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, waitress {args.server_threads} threads, loopback")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"# {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, waitress {args.server_threads} threads, "
+          f"loopback; load average {load} at the end")
     print("| scenario | requests | req/s | errors | p50 ms | p99 ms | max ms | RSS start → end (max) MB |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for name, r in results.items():

@@ -21,7 +21,7 @@ def field_names(app):
     return [f.name for f in app.extensions["churn_model"].fields]
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_api_predict_never_500(client, field_names, data):
     keys = st.sampled_from(field_names) | st.text(max_size=12)
@@ -34,7 +34,7 @@ def test_api_predict_never_500(client, field_names, data):
         assert r.json["error"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_form_never_500(client, field_names, data):
     keys = st.sampled_from(field_names) | st.text(min_size=1, max_size=12)

@@ -49,7 +49,8 @@ void BM_generate(benchmark::State& state) {
   const auto o = options(state);
   churn::simulate_summary s;
   std::uint64_t songs = 0;
-  for (auto _ : state) s = churn::simulate(o, [&](const churn::event& e) { songs += e.page == churn::page::next_song; });
+  for (auto _ : state)
+    s = churn::simulate(o, [&](const churn::event& e) { songs += e.page == churn::page::next_song; });
   benchmark::DoNotOptimize(songs);
   report(state, s);
 }

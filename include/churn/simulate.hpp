@@ -19,8 +19,8 @@
 #include <vector>
 
 #include <churn/detail/eventsim_data.hpp>
-#include <churn/detail/sim_engine.hpp>
 #include <churn/detail/parallel.hpp>
+#include <churn/detail/sim_engine.hpp>
 #include <churn/error.hpp>
 #include <churn/event.hpp>
 
@@ -33,10 +33,9 @@ inline std::vector<std::string_view> simulate_config_names() {
   return names;
 }
 
-/// The calibrated mix of configs (weights in the order of simulate_config_names()): with it a
-/// 225-user, 60-day run matches the real mini data set's churn and page rates (docs/data.md).
-/// Fitted (tools/calibrate_simulate.py) to the real figures; every config keeps a share so that users'
-/// habits and churn risk vary as in the real data.
+/// The calibrated mix of configs (weights in the order of simulate_config_names()), fitted by
+/// tools/calibrate_simulate.py: with it a 225-user, 60-day run matches the real mini data set's churn
+/// and page rates (docs/data.md). Every config keeps a share, so habits and churn risk vary by user.
 inline std::array<double, detail::eventsim::config_count> default_config_mix() {
   return {1.07, 1.20, 1.11, 1.06, 1.05, 1.04, 1.06, 1.37, 1.02, 1.02, 1.18, 1.11, 0.30,   // Accordion..Marimba
           0.53, 0.59, 1.17, 0.72, 0.57, 0.73, 1.04, 1.07, 1.06, 1.12, 2.15, 0.77, 0.90};  // Nagara..Zither
@@ -63,7 +62,8 @@ struct simulate_options {
   double beta_sigma = 1.15;                     ///< spread of users' gaps between sessions
   double registration_mean_days = 75.0;         ///< initial users registered this long before start (mean)
   int gzip_level = 6;                           ///< for .gz output, 1 (fast) .. 9 (small)
-  std::function<void(const simulate_progress&)> progress;  ///< called on the calling thread every 6 simulated hours
+  /// Called on the calling thread after every 6 simulated hours; may throw to stop the run.
+  std::function<void(const simulate_progress&)> progress;
 
   /// Throws parameter_error naming the first invalid parameter.
   void validate() const {
@@ -320,7 +320,8 @@ simulate_summary sim_run(const simulate_options& options, Consume&& consume) {
     engine.generate_slice(k, slice);
     for (const auto& e : slice) counter.add(e);
     consume(engine, slice, k + 1 == n);
-    if (options.progress) options.progress({counter.summary().events, static_cast<double>(k + 1) / static_cast<double>(n)});
+    if (options.progress)
+      options.progress({counter.summary().events, static_cast<double>(k + 1) / static_cast<double>(n)});
   }
   auto summary = counter.summary();
   summary.sessions = engine.sessions();
@@ -377,11 +378,12 @@ simulate_summary sim_write(const simulate_options& options, bool gzip, Write&& w
     }
     batch.clear();
   };
-  auto summary = sim_run(options, [&](const sim_engine& engine, const std::vector<sim_raw_event>& slice, bool last) {
+  auto consume = [&](const sim_engine& engine, const std::vector<sim_raw_event>& slice, bool last) {
     current = &engine;  // users' identities and the tables never change after the engine is built
     batch.insert(batch.end(), slice.begin(), slice.end());
     if (batch.size() >= batch_events || last) flush();
-  });
+  };
+  auto summary = sim_run(options, consume);
   summary.text_bytes = text_bytes;
   summary.bytes = bytes;
   return summary;

@@ -283,8 +283,8 @@ class sim_engine {
   void generate_slice(std::size_t k, std::vector<sim_raw_event>& out) {
     const auto& s = world_.settings;
     const bool last = k + 1 >= slice_count();
-    const std::int64_t until =
-        last ? std::numeric_limits<std::int64_t>::max() : s.start_s + static_cast<std::int64_t>(k + 1) * slice_seconds;
+    const std::int64_t until = last ? std::numeric_limits<std::int64_t>::max()
+                                    : s.start_s + static_cast<std::int64_t>(k + 1) * slice_seconds;
     const std::size_t blocks = (users_.size() + block_users - 1) / block_users;
     block_out_.resize(blocks);
     parallel_for(blocks, static_cast<int>(s.threads), [&](std::size_t b, std::size_t /*worker*/) {
@@ -358,10 +358,10 @@ class sim_engine {
     if (arrival < 0) {
       const double back = std::min(u.rng.exponential(s.registration_mean_days * 86400.0), 5 * 365.0 * 86400.0);
       u.registration_ms = (s.start_s - static_cast<std::int64_t>(back)) * 1000;
-      const bool logged_in = u.rng.below(eventsim::initial_logged_in_weight + eventsim::initial_logged_out_weight) <
-                             eventsim::initial_logged_in_weight;
-      const bool paid = u.rng.below(eventsim::initial_free_weight + eventsim::initial_paid_weight) <
-                        eventsim::initial_paid_weight;
+      namespace es = eventsim;
+      const bool logged_in = u.rng.below(es::initial_logged_in_weight + es::initial_logged_out_weight) <
+                             es::initial_logged_in_weight;
+      const bool paid = u.rng.below(es::initial_free_weight + es::initial_paid_weight) < es::initial_paid_weight;
       start_session(u, next_session_start(u, s.start_s), logged_in ? auth::logged_in : auth::logged_out,
                     paid ? level::paid : level::free);
     } else {

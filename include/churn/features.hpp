@@ -25,6 +25,7 @@
 
 #include "detail/features_compute.hpp"
 #include "detail/features_state.hpp"
+#include "detail/string_index.hpp"
 #include "error.hpp"
 #include "event.hpp"
 #include "labels.hpp"
@@ -205,13 +206,15 @@ class feature_accumulator {
  private:
   detail::user_state& user(const std::string& id) {
     if (last_user_ < users_.size() && users_[last_user_].id == id) return users_[last_user_];
-    auto [it, inserted] = index_.try_emplace(id, static_cast<std::uint32_t>(users_.size()));
+    auto [index, inserted] = index_.try_emplace(
+        id, static_cast<std::uint32_t>(users_.size()),
+        [this](std::uint32_t i) -> const std::string& { return users_[i].id; });
     if (inserted) {
       users_.emplace_back();
       users_.back().id = id;
     }
-    last_user_ = it->second;
-    return users_[it->second];
+    last_user_ = index;
+    return users_[index];
   }
   std::vector<std::size_t> sorted_users() const {
     std::vector<std::size_t> order(users_.size());
@@ -226,7 +229,7 @@ class feature_accumulator {
   std::uint64_t events_ = 0, anonymous_ = 0, guest_ = 0, logged_out_ = 0;
   std::int64_t first_ts_ = detail::no_ts_min, last_ts_ = detail::no_ts_max;
   std::vector<detail::user_state> users_;
-  std::unordered_map<std::string, std::uint32_t> index_;
+  detail::string_index index_;  // user id -> position in users_
   std::size_t last_user_ = 0;
 };
 
@@ -384,7 +387,8 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
   for (std::size_t k = 0; k < n_users; ++k) {
     auto& u = a.users_[k];
     u.id = in.str();
-    if (u.id.empty() || !a.index_.emplace(u.id, static_cast<std::uint32_t>(k)).second)
+    auto id_of = [&a](std::uint32_t i) -> const std::string& { return a.users_[i].id; };
+    if (u.id.empty() || !a.index_.try_emplace(u.id, static_cast<std::uint32_t>(k), id_of).second)
       throw data_error("feature accumulator bytes are corrupt: empty or repeated user id '" + u.id +
                        "' at offset " + std::to_string(in.offset()));
     u.cancel_ts = in.i64();

@@ -19,16 +19,6 @@ from .model import Field, format_number
 ABSOLUTE_LIMIT = 1e12
 
 
-class ValidationError(ValueError):
-    """A value that cannot be used; names the field (and, for batches, the row or line)."""
-
-    def __init__(self, field: str, message: str, index: Optional[int] = None):
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.index = index
-
-
 @dataclass
 class Checked:
     """One validated row: values in column order, per-field messages, and which fields took defaults."""
@@ -135,7 +125,3 @@ def check_row(fields: Sequence[Field], raw: Mapping[str, Any], strict_type: bool
                 "the model treats it like the nearest value it has seen")
     return result
 
-
-def first_error(checked: Checked) -> ValidationError:
-    name, message = next(iter(checked.errors.items()))
-    return ValidationError(name, f"{name}: {message}")

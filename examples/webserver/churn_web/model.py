@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -283,6 +283,3 @@ def _safe_int(v: Any) -> Optional[int]:
 def verdict_words(churns: bool) -> str:
     return "about to churn" if churns else "likely to stay"
 
-
-def as_matrix(rows: Sequence[Sequence[float]], n: int) -> np.ndarray:
-    return np.asarray(rows, dtype=np.float64).reshape(-1, n)

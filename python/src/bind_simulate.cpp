@@ -14,14 +14,17 @@ namespace py = pybind11;
 
 namespace {
 
-churn::simulate_options make_options(std::uint64_t users, std::uint32_t days, std::uint64_t seed,
+churn::simulate_options make_options(std::int64_t users, std::int64_t days, std::uint64_t seed,
                                      const std::string& start, unsigned threads,
                                      const std::optional<std::vector<double>>& config_mix,
                                      double cancel_multiplier, double new_users_per_day, int gzip_level,
                                      const py::object& progress) {
+  // Signed here so that a negative count is a ParameterError naming it, not a pybind11 TypeError.
+  if (users < 0) throw churn::parameter_error("users", std::to_string(users), "0 .. 50,000,000");
+  if (days < 1 || days > 3660) throw churn::parameter_error("days", std::to_string(days), "1 .. 3660");
   churn::simulate_options o;
-  o.users = users;
-  o.days = days;
+  o.users = static_cast<std::uint64_t>(users);
+  o.days = static_cast<std::uint32_t>(days);
   o.seed = seed;
   o.start_ms = churn::parse_start_date(start);
   o.threads = threads;
@@ -69,7 +72,7 @@ void bind_simulate(py::module_& m) {
 
   m.def(
       "_simulate_file",
-      [](const std::string& path, std::uint64_t users, std::uint32_t days, std::uint64_t seed,
+      [](const std::string& path, std::int64_t users, std::int64_t days, std::uint64_t seed,
          const std::string& start, unsigned threads, const std::optional<std::vector<double>>& config_mix,
          double cancel_multiplier, double new_users_per_day, int gzip_level, const py::object& progress) {
         auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
@@ -90,7 +93,7 @@ void bind_simulate(py::module_& m) {
 
   m.def(
       "_simulate_counts",
-      [](std::uint64_t users, std::uint32_t days, std::uint64_t seed, const std::string& start,
+      [](std::int64_t users, std::int64_t days, std::uint64_t seed, const std::string& start,
          unsigned threads, const std::optional<std::vector<double>>& config_mix, double cancel_multiplier,
          double new_users_per_day) {
         auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,

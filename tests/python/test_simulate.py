@@ -146,13 +146,15 @@ def test_progress_callback(tmp_path):
 
 @pytest.mark.parametrize("kwargs, name", [
     ({"days": 0}, "days"),
+    ({"days": -3}, "days"),
+    ({"users": -1}, "users"),
     ({"start": "2018-02-30"}, "start"),
     ({"config_mix": [1.0] * 3}, "config_mix"),
     ({"gzip_level": 10}, "gzip_level"),
 ])
 def test_bad_arguments_name_the_parameter(tmp_path, kwargs, name):
     with pytest.raises(churn.ParameterError, match=f"parameter '{name}'"):
-        churn.simulate(tmp_path / "x.json", users=5, **kwargs)
+        churn.simulate(tmp_path / "x.json", **{"users": 5, **kwargs})
     assert not (tmp_path / "x.json").exists()
 
 

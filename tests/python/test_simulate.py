@@ -231,3 +231,21 @@ def test_compiled_in_eventsim_data_is_up_to_date(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "tools" / "gen_eventsim_data.py"), "--eventsim", str(eventsim),
                     "--out", str(out)], check=True, capture_output=True)
     assert out.read_bytes() == (ROOT / "include" / "churn" / "detail" / "eventsim_data.hpp").read_bytes()
+
+
+def test_stub_matches_the_binding():
+    """python/churn/_churn.pyi declares the simulate bindings with the binding's parameter names."""
+    import ast
+    import re
+    from pathlib import Path
+
+    from churn import _churn
+
+    stub = ast.parse((Path(churn.__file__).parent / "_churn.pyi").read_text())
+    declared = {f.name: f for f in stub.body if isinstance(f, ast.FunctionDef)}
+    for name in ("simulate_config_names", "default_config_mix", "_simulate_file", "_simulate_counts"):
+        assert name in declared, name
+        signature = getattr(_churn, name).__doc__.splitlines()[0]  # "name(a: int = 1, ...) -> ..."
+        bound = re.findall(r"(\w+):", signature.split("->")[0])
+        assert [a.arg for a in declared[name].args.args] == bound, name
+        assert ast.get_docstring(declared[name]), name

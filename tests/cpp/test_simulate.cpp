@@ -343,3 +343,22 @@ TEST_CASE("config mix and cancel multiplier steer churn") {
   o.cancel_multiplier = 0.0;
   CHECK(churn::simulate(o, [](const churn::event&) {}).churned == 0);
 }
+
+TEST_CASE("an exception from the sink or the progress callback stops the run and reaches the caller") {
+  auto o = small(50, 5);
+  std::uint64_t seen = 0;
+  CHECK_THROWS_WITH(churn::simulate(o,
+                                    [&](const churn::event&) {
+                                      if (++seen == 100) throw std::runtime_error("sink says stop");
+                                    }),
+                    "sink says stop");
+  CHECK(seen == 100);
+  int calls = 0;
+  o.progress = [&](const churn::simulate_progress& p) {
+    CHECK(p.fraction > 0.0);
+    if (++calls == 3) throw std::runtime_error("cancelled by the user");
+  };
+  std::ostringstream out;
+  CHECK_THROWS_WITH(churn::write_jsonl(o, out), "cancelled by the user");
+  CHECK(calls == 3);
+}

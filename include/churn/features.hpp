@@ -129,11 +129,16 @@ class feature_accumulator {
     gap_ms_ = options.session_gap_ms();
   }
 
-  /// Adds one event. Throws data_error for an event without a timestamp.
+  /// Adds one event. Throws data_error for an event without a timestamp or with one outside the
+  /// years 1 to 9999.
   void add(const event& e) {
     if (e.ts == missing_int)
       throw data_error("event without a timestamp (userId '" + e.user_id + "', page '" + e.page_name +
                        "'): every event needs ts");
+    // Years 1..9999: keeps day numbers in 32 bits and the arithmetic on times far from overflow.
+    if (e.ts < -62'135'596'800'000 || e.ts > 253'402'300'799'999)
+      throw data_error("event timestamp " + std::to_string(e.ts) + " (userId '" + e.user_id +
+                       "') is outside the years 1 to 9999: is it in milliseconds since 1970?");
     ++events_;
     first_ts_ = std::min(first_ts_, e.ts);
     last_ts_ = std::max(last_ts_, e.ts);
@@ -373,15 +378,33 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
     throw data_error("feature accumulator bytes of format version " + std::to_string(version) +
                      ", this library reads version " + std::to_string(detail::accumulator_version) +
                      ": build them with the same churn version");
+  // Times and day numbers feed differences in finalize(): corrupt ones would overflow them (found by
+  // fuzz_features), so they must be what add() can produce, or the "none yet" sentinels.
+  auto ts = [&in](const char* what) {
+    const std::int64_t t = in.i64();
+    if (t != detail::no_ts_min && t != detail::no_ts_max && (t < detail::min_event_ts || t > detail::max_event_ts))
+      throw data_error("feature accumulator bytes are corrupt: " + std::string(what) + " " + std::to_string(t) +
+                       " at offset " + std::to_string(in.offset() - 8) + " is outside the years 1 to 9999");
+    return t;
+  };
+  auto day = [&in](const char* what) {
+    const auto d = static_cast<std::int32_t>(in.u32());
+    if (d < utc_day(detail::min_event_ts) || d > utc_day(detail::max_event_ts))
+      throw data_error("feature accumulator bytes are corrupt: " + std::string(what) + " day " + std::to_string(d) +
+                       " at offset " + std::to_string(in.offset() - 4) + " is outside the years 1 to 9999");
+    return d;
+  };
   feature_accumulator a;
   a.gap_ms_ = in.i64();
+  if (a.gap_ms_ <= 0)
+    throw data_error("feature accumulator bytes are corrupt: session gap " + std::to_string(a.gap_ms_) + " ms");
   a.gap_minutes_ = double(in.u64()) / 1e6;
   a.events_ = in.u64();
   a.anonymous_ = in.u64();
   a.guest_ = in.u64();
   a.logged_out_ = in.u64();
-  a.first_ts_ = in.i64();
-  a.last_ts_ = in.i64();
+  a.first_ts_ = ts("first timestamp");
+  a.last_ts_ = ts("last timestamp");
   std::size_t n_users = in.count(8, "users");
   a.users_.resize(n_users);
   for (std::size_t k = 0; k < n_users; ++k) {
@@ -391,28 +414,28 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
     if (u.id.empty() || !a.index_.try_emplace(u.id, static_cast<std::uint32_t>(k), id_of).second)
       throw data_error("feature accumulator bytes are corrupt: empty or repeated user id '" + u.id +
                        "' at offset " + std::to_string(in.offset()));
-    u.cancel_ts = in.i64();
+    u.cancel_ts = ts("cancellation time");
     u.cancel_events = in.u64();
-    u.gender.ts = in.i64(), u.gender.value = in.str();
-    u.location.ts = in.i64(), u.location.value = in.str();
-    u.user_agent.ts = in.i64(), u.user_agent.value = in.str();
-    u.registration.ts = in.i64(), u.registration.value = in.i64();
+    u.gender.ts = ts("gender time"), u.gender.value = in.str();
+    u.location.ts = ts("location time"), u.location.value = in.str();
+    u.user_agent.ts = ts("user agent time"), u.user_agent.value = in.str();
+    u.registration.ts = ts("registration time"), u.registration.value = in.i64();
     u.days.resize(in.count(32, "days"));
     for (auto& b : u.days) {
-      b.day = static_cast<std::int32_t>(in.u32());
-      b.first_ts = in.i64(), b.last_ts = in.i64();
+      b.day = day("activity");
+      b.first_ts = ts("first event time"), b.last_ts = ts("last event time");
       for (auto& c : b.pages) c = in.u32();
       b.paid_events = in.u32();
       b.listen_us = in.i64();
-      b.level_ts = in.i64(), b.level_item = in.i64(), b.level = in.u8();
+      b.level_ts = ts("level time"), b.level_item = in.i64(), b.level = in.u8();
     }
     u.parts.resize(in.count(20, "session parts"));
     for (auto& p : u.parts) {
       p.session_id = in.i64();
-      p.day = static_cast<std::int32_t>(in.u32());
+      p.day = day("session");
       p.intervals.resize(in.count(32, "session intervals"));
       for (auto& iv : p.intervals) {
-        iv.first_ts = in.i64(), iv.last_ts = in.i64(), iv.events = in.u32(), iv.songs = in.u32();
+        iv.first_ts = ts("session start"), iv.last_ts = ts("session end"), iv.events = in.u32(), iv.songs = in.u32();
         iv.listen_us = in.i64();
       }
     }

@@ -506,6 +506,8 @@ TEST_CASE("bad input: clear errors, no crash") {
   e.user_id = "1";
   CHECK_THROWS_WITH_AS(acc.add(e), doctest::Contains("without a timestamp"), churn::data_error);
   CHECK_THROWS_WITH_AS(acc.finalize(), doctest::Contains("no events"), churn::data_error);
+  e.ts = std::int64_t(1) << 60;
+  CHECK_THROWS_WITH_AS(acc.add(e), doctest::Contains("outside the years"), churn::data_error);
   CHECK_THROWS_AS(churn::feature_accumulator::from_bytes("garbage"), churn::data_error);
   churn::feature_accumulator full;
   for (const auto& ev : fixture()) full.add(ev);

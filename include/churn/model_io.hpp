@@ -335,6 +335,9 @@ inline random_forest loads(const std::string& text) {
   } catch (const nlohmann::json::parse_error& e) {
     throw model_format_error("", std::string("not valid JSON (truncated or corrupt file?) at byte ") +
                                      std::to_string(e.byte) + ": " + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // Well-formed text nlohmann cannot hold, e.g. a number beyond double's range (found by fuzz_model).
+    throw model_format_error("", std::string("not a valid model file: ") + e.what());
   }
   return from_json(j);
 }

@@ -233,8 +233,10 @@ inline std::vector<feature_spec> feature_specs() {
       {num("tenure_days", "days",
            "days from registration (or, without one, the first event) to the reference time"),
        [](S s) {
-         std::int64_t start = s.registration != missing_int ? s.registration : s.first_ts;
-         return double(std::max<std::int64_t>(0, s.ref_ms - start)) / double(ms_per_day);
+         // registration comes from the log as any integer: subtract in double, which cannot overflow
+         // and is exact for real times (below 2^53 ms).
+         const std::int64_t start = s.registration != missing_int ? s.registration : s.first_ts;
+         return std::max(0.0, double(s.ref_ms) - double(start)) / double(ms_per_day);
        }},
       {num("observed_days", "days", "days from the first event to the reference time"),
        [](S s) { return double(std::max<std::int64_t>(0, s.ref_ms - s.first_ts)) / double(ms_per_day); }},

@@ -24,6 +24,10 @@ namespace detail {
 inline constexpr std::size_t page_slots = known_page_count + 1;  // the 22 pages and `unknown`
 inline constexpr std::int64_t no_ts_min = std::numeric_limits<std::int64_t>::max();
 inline constexpr std::int64_t no_ts_max = std::numeric_limits<std::int64_t>::min();
+/// Event times the accumulator holds: the years 1 to 9999 (day numbers fit 32 bits, differences of
+/// times cannot overflow). from_bytes() holds bytes from elsewhere to the same range.
+inline constexpr std::int64_t min_event_ts = -62'135'596'800'000;
+inline constexpr std::int64_t max_event_ts = 253'402'300'799'999;
 
 /// The activity of one user on one UTC day (cancellation events excluded).
 struct day_bucket {

@@ -133,12 +133,13 @@ class Churn(Peer):
 
 class Sklearn(Peer):
     name = "scikit-learn"
+    single_rows = 500  # about 10 ms each
 
     def __init__(self):
         import sklearn
 
         self.version = sklearn.__version__
-        self.note = "single-row latency with n_jobs=1"
+        self.note = "single-row latency with n_jobs=1, over 500 rows"
 
     def fit(self, X, y, T, mtry, seed):
         from sklearn.ensemble import RandomForestClassifier
@@ -200,11 +201,11 @@ class LightGBM(Peer):
 
         self.lgb = lightgbm
         self.version = lightgbm.__version__
-        self.note = ("boosting_type=rf, bagging 0.632 without replacement (rf mode requires it), num_leaves=4096, "
+        self.note = ("boosting_type=rf, bagging 0.632 without replacement (rf mode requires it), num_leaves=1024, "
                      "min_child_samples=1, 255 bins, deterministic=True")
 
     def fit(self, X, y, T, mtry, seed):
-        m = self.lgb.LGBMClassifier(boosting_type="rf", n_estimators=T, num_leaves=4096, max_depth=-1,
+        m = self.lgb.LGBMClassifier(boosting_type="rf", n_estimators=T, num_leaves=1024, max_depth=-1,
                                     feature_fraction_bynode=mtry / X.shape[1], subsample=0.632, subsample_freq=1,
                                     min_child_samples=1, min_child_weight=1e-5, reg_lambda=0.0, n_jobs=THREADS,
                                     random_state=seed, deterministic=True, force_row_wise=True, verbose=-1)
@@ -323,7 +324,8 @@ class Spark(Peer):
     name = "spark"
     single_rows = 200
     max_trees = 100      # Spark's deep trees are slow: larger forests would dominate the run
-    max_cv_rows = 6000
+    max_rows = 6000
+    max_cv_rows = 1000
 
     def __init__(self):
         import pyspark
@@ -332,8 +334,8 @@ class Spark(Peer):
         self.spark = None
         self.note = ("RandomForestClassifier on local[2]: maxDepth=30 (its maximum), maxBins=32 (default), "
                      "minInstancesPerNode=1, bootstrap=True, subsamplingRate=1; single row via "
-                     "model.predictProbability (one JVM call per row, 200 rows); run at <= 100 trees and "
-                     "cross-validated only on data sets <= 6,000 rows (its deep trees are slow)")
+                     "model.predictProbability (one JVM call per row, 200 rows); run at <= 100 trees, "
+                     "only on data sets <= 6,000 rows, cross-validated only on breast cancer (its deep trees are slow)")
 
     def available(self) -> bool:
         return shutil.which("java") is not None
@@ -502,8 +504,8 @@ def report(results: Dict[str, Any], peers: List[Peer], args) -> str:
     w("")
     w("`bench/bench_forest.py` trains churn's forest and its peers on the same data with the same settings: "
       f"max_features = floor(sqrt(p)), minimum leaf 1, bootstrap, unlimited depth where the peer allows it, "
-      f"{THREADS} threads for all. Fit time is the median of {args.repeats} runs (ranger: timed inside R; Spark: "
-      "one run); batch throughput predicts 10,000 rows; single-row latency is the p50/p99 of calls on distinct "
+      f"{THREADS} threads for all. Fit time is the median of {args.repeats} runs for churn and scikit-learn, one "
+      "run for the others (ranger: timed inside R); batch throughput predicts 10,000 rows; single-row latency is the p50/p99 of calls on distinct "
       "rows from Python after warm-up (churn through `RandomForestClassifier.predict_proba`, scikit-learn with "
       "n_jobs=1). xgboost and LightGBM run with OMP_WAIT_POLICY=PASSIVE (the machine is shared; spinning "
       "OpenMP threads collapse under oversubscription). Size is the saved model (churn: the JSON file; in memory churn uses 16 bytes per node). "
@@ -618,7 +620,7 @@ def main() -> int:
     ap.add_argument("--skip", default="", help="comma-separated peers to skip (sklearn,xgboost,lightgbm,ranger,spark)")
     ap.add_argument("--sparkify-users", type=int, default=None,
                     help="also benchmark on the per-user features of a simulated log with this many users "
-                         "(default: 0 in --quick, 5000 otherwise)")
+                         "(default: 0 in --quick, 2000 otherwise)")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     ap.add_argument("--json", default=None, help="also write the raw results to this JSON file")
     args = ap.parse_args()
@@ -645,14 +647,14 @@ def main() -> int:
         plan = [("synthetic", *synthetic(3000, 20), [50], 30)]
         sizes_note = "quick"
     else:
-        plan = [("synthetic 20k", *synthetic(20000, 40), [100, 500], 100),
+        plan = [("synthetic 20k", *synthetic(20000, 40), [100], 100),
                 ("synthetic 5k", *synthetic(5000, 40, seed=1), [100, 500], 0),
-                ("breast cancer", *breast_cancer(), [100, 500], 500)]
-    users = args.sparkify_users if args.sparkify_users is not None else (0 if args.quick else 5000)
+                ("breast cancer", *breast_cancer(), [100, 500], 100)]
+    users = args.sparkify_users if args.sparkify_users is not None else (0 if args.quick else 2000)
     if users:
         try:
             Xs, ys = sparkify_features(users, 60, 7)
-            plan.append((f"simulated Sparkify, {users:,} users", Xs, ys, [100, 500], 500))
+            plan.append((f"simulated Sparkify, {users:,} users", Xs, ys, [100, 500], 100))
         except Exception as e:
             print(f"skipping the Sparkify data set: {e}", file=sys.stderr)
 
@@ -669,9 +671,9 @@ def main() -> int:
         for T in tree_counts:
             per: Dict[str, Any] = {}
             for peer in peers:
-                if T > getattr(peer, "max_trees", T):
+                if T > getattr(peer, "max_trees", T) or len(y) > getattr(peer, "max_rows", len(y)):
                     continue
-                reps = 1 if isinstance(peer, Spark) else args.repeats
+                reps = args.repeats if isinstance(peer, (Churn, Sklearn)) else 1
                 try:
                     r = run_size(peer, Xtr, ytr, Xte, yte, T, mtry, seed, reps)
                     per[peer.name] = r
@@ -696,6 +698,8 @@ def main() -> int:
                     ds["cv"][peer.name] = {"error": f"{type(e).__name__}: {e}"}
                     print(f"{name} CV {peer.name}: FAILED {e}", file=sys.stderr, flush=True)
         results["datasets"].append(ds)
+        if not args.quick and not args.no_docs:
+            write_docs(report(results, peers, args))  # after each data set, so a cut-short run still reports
     for peer in peers:
         peer.close()
 

@@ -574,7 +574,7 @@ inline random_forest fit_forest(const forest_params& params, const matrix_view& 
     detail::parallel_for_blocks(n, 256, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
       std::vector<float> x(p);
       for (std::size_t i = begin; i < end; ++i) {
-        for (std::size_t f = 0; f < p; ++f) x[f] = static_cast<float>(X(i, f));
+        for (std::size_t f = 0; f < p; ++f) x[f] = detail::checked_float(X(i, f), i, f);
         double sum = 0;
         std::size_t k = 0;
         for (std::size_t t = 0; t < T; ++t) {

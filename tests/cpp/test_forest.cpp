@@ -397,14 +397,16 @@ TEST_CASE("bad input raises clear errors") {
       churn::fit_forest(p, d.view(), d.y);
       FAIL("no exception");
     } catch (const churn::data_error& e) {
-      CHECK(std::string(e.what()).find("X[7, 2] = inf is infinite") != std::string::npos);
+      CHECK(std::string(e.what()) ==
+            "X[7, 2] = inf is infinite (row 7, column 2); replace infinite values (missing values may be NaN)");
     }
     d.x[7 * 3 + 2] = 0;
     const auto model = churn::fit_forest(p, d.view(), d.y);
     const double row[] = {0, -std::numeric_limits<double>::infinity(), 0};
     CHECK_THROWS_WITH_AS(model.predict_proba(row), doctest::Contains("X[0, 1] = -inf"), churn::data_error);
     const double huge[] = {1e300, 0, 0};
-    CHECK_THROWS_WITH_AS(model.predict_proba(huge), doctest::Contains("too large for float32"), churn::data_error);
+    CHECK_THROWS_WITH_AS(model.predict_proba(huge), "X[0, 0] = 1e+300 is too large for float32 (row 0, column 0); rescale the feature",
+                         churn::data_error);
   }
   SUBCASE("labels must be 0 or 1") {
     d.y[4] = 2;

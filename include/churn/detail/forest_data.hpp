@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <utility>
@@ -36,14 +37,16 @@ namespace detail {
 
 /// The message for a value the model cannot take: infinite or beyond float32's range.
 inline std::string bad_value_message(std::size_t row, std::size_t col, double v) {
-  std::string what = std::isinf(v) ? (v > 0 ? "inf" : "-inf") : std::to_string(v);
-  return "X[" + std::to_string(row) + ", " + std::to_string(col) + "] = " + what +
-         (std::isinf(v) ? " is infinite" : " is too large for float32") +
-         "; replace infinite values (missing values may be NaN)";
+  char value[32];
+  std::snprintf(value, sizeof value, "%g", v);
+  const std::string where = "X[" + std::to_string(row) + ", " + std::to_string(col) + "] = " + value;
+  const std::string position = " (row " + std::to_string(row) + ", column " + std::to_string(col) + ")";
+  if (std::isinf(v)) return where + " is infinite" + position + "; replace infinite values (missing values may be NaN)";
+  return where + " is too large for float32" + position + "; rescale the feature";
 }
 
-/// Converts one double to the float the trees compare. Throws data_error naming row and column for
-/// infinities and for finite values beyond float32's range.
+/// Converts one double to the float the trees compare (as scikit-learn does).
+/// Throws data_error naming row and column for infinities and finite values beyond float32's range.
 inline float checked_float(double v, std::size_t row, std::size_t col) {
   const float f = static_cast<float>(v);
   if (std::isinf(f)) throw data_error(bad_value_message(row, col, v));

@@ -222,7 +222,12 @@ def test_compiled_in_eventsim_data_is_up_to_date(tmp_path):
     import subprocess
     import sys
 
-    from conftest import ROOT, SHARED_DATA
+    import os
+    from pathlib import Path
+
+    # Not imported from conftest: tests/web has a conftest module of its own in the same session.
+    ROOT = Path(__file__).resolve().parents[2]
+    SHARED_DATA = Path(os.environ.get("CHURN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
     eventsim = SHARED_DATA / "eventsim"
     if not (eventsim / "configs").is_dir():

@@ -17,6 +17,10 @@ cmake -S examples/cpp -B build/example -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMA
 cmake --build build/example
 build/example/churn_pipeline
 
+scripts/hardening.sh  # C++ and Python tests under ASan+UBSan, fuzz targets (docs/reliability.md)
+
 echo "== Python tests"
 # Run against the installed package (not the source tree), as a user would.
-cd tests && ../.venv/bin/python -m pytest -q -p no:cacheprovider python web
+# Two sessions: tests/python and tests/web each have a conftest module of their own.
+(cd tests && ../.venv/bin/python -m pytest -q -p no:cacheprovider python)
+(cd tests && ../.venv/bin/python -m pytest -q -p no:cacheprovider web)

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the demo on built-in data. Idempotent.
+# Sets everything up and runs the demo: simulates a Sparkify-like log (built-in data), builds a model
+# from it if there is none yet, and serves the web demo on port 3001. Idempotent: a second run only
+# starts the server. Environment: CHURN_DEMO_USERS (default 1000), PORT (default 3001).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh demo
 export PATH="$PWD/.venv/bin:$PATH"
-mkdir -p demo-data
-if churn simulate --help >/dev/null 2>&1; then
-  [ -f demo-data/events.json.gz ] || churn simulate --users 225 --days 60 --seed 0 --out demo-data/events.json.gz
-  churn scan demo-data/events.json.gz
-else
-  churn scan tests/data/events/quirks.jsonl
+users="${CHURN_DEMO_USERS:-1000}"
+data=demo-data/events-${users}.json.gz
+model=examples/webserver/model/churn_model.json
+mkdir -p demo-data "$(dirname "$model")"
+if [ ! -f "$data" ]; then
+  echo "demo: simulating $users users over 60 days into $data"
+  churn simulate --users "$users" --days 60 --seed 0 --out "$data.tmp.gz"
+  mv "$data.tmp.gz" "$data"
 fi
+if [ ! -f "$model" ]; then
+  echo "demo: building the model"
+  python examples/webserver/build_model.py "$data" "$model.tmp"
+  mv "$model.tmp" "$model"
+fi
+echo "demo: serving on http://localhost:${PORT:-3001}/ (Ctrl-C stops)"
+exec python examples/webserver/run.py --model "$model" --port "${PORT:-3001}"

@@ -593,3 +593,23 @@ TEST_CASE("simulated log with churn: leak-free at every cutoff, exact merges, la
   for (Eigen::Index i = 0; i < a.X.rows(); ++i)
     if (a.labels(i) == 0) CHECK(a.X.row(i) == b.X.row(i));
 }
+
+TEST_CASE("corrupted accumulator bytes: a clear data_error or a usable accumulator, never a crash") {
+  churn::feature_accumulator acc;
+  for (const auto& e : fixture()) acc.add(e);
+  const std::string bytes = acc.to_bytes();
+  std::mt19937_64 rng(5);
+  int rejected = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string bad = bytes;
+    for (int k = 0; k < 1 + trial % 4; ++k) bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
+    try {
+      auto back = churn::feature_accumulator::from_bytes(bad);
+      back.merge(acc);  // must stay usable
+      (void)back.finalize(window_options());
+    } catch (const churn::error&) {
+      ++rejected;
+    }
+  }
+  CHECK(rejected > 0);
+}

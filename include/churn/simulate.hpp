@@ -60,6 +60,7 @@ struct simulate_options {
   std::uint32_t catalogue_songs = 100000;       ///< size of the generated song catalogue
   double alpha_sigma = 0.6;                     ///< spread (lognormal sigma) of users' in-session gaps
   double beta_sigma = 1.15;                     ///< spread of users' gaps between sessions
+  double beta_scale = 1.0;                      ///< scales the configs' mean gaps between sessions
   double registration_mean_days = 75.0;         ///< initial users registered this long before start (mean)
   int gzip_level = 6;                           ///< for .gz output, 1 (fast) .. 9 (small)
   /// Called on the calling thread after every 6 simulated hours; may throw to stop the run.
@@ -93,6 +94,8 @@ struct simulate_options {
       throw parameter_error("alpha_sigma", std::to_string(alpha_sigma), "0 .. 3");
     if (!(beta_sigma >= 0 && beta_sigma <= 3))
       throw parameter_error("beta_sigma", std::to_string(beta_sigma), "0 .. 3");
+    if (!(beta_scale >= 0.01 && beta_scale <= 100))
+      throw parameter_error("beta_scale", std::to_string(beta_scale), "0.01 .. 100");
     if (!(registration_mean_days > 0 && registration_mean_days <= 3650))
       throw parameter_error("registration_mean_days", std::to_string(registration_mean_days), "(0, 3650]");
     if (gzip_level < 1 || gzip_level > 9)
@@ -162,6 +165,7 @@ inline sim_settings sim_make_settings(const simulate_options& o) {
   s.catalogue_songs = o.catalogue_songs;
   s.alpha_sigma = o.alpha_sigma;
   s.beta_sigma = o.beta_sigma;
+  s.beta_scale = o.beta_scale;
   s.registration_mean_days = o.registration_mean_days;
   return s;
 }

@@ -20,6 +20,8 @@ def _simulate_file(
     cancel_multiplier: float = 1.0,
     new_users_per_day: float = -1.0,
     gzip_level: int = 6,
+    beta_sigma: float = 1.15,
+    beta_scale: float = 1.0,
     progress: Optional[Callable[[int, float], None]] = None,
 ) -> Dict[str, int]:
     """Writes a simulated event log (gzip if path ends in .gz); returns the summary as a dict.
@@ -34,6 +36,8 @@ def _simulate_counts(
     config_mix: Optional[Sequence[float]] = None,
     cancel_multiplier: float = 1.0,
     new_users_per_day: float = -1.0,
+    beta_sigma: float = 1.15,
+    beta_scale: float = 1.0,
 ) -> Dict[str, Union[int, Dict[str, int]]]:
     """Simulates without writing and returns the summary plus page counts and paid NextSong count."""
 

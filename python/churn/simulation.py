@@ -112,6 +112,8 @@ def simulate(
     cancel_multiplier: float = 1.0,
     new_users_per_day: Optional[float] = None,
     gzip_level: int = 6,
+    beta_sigma: float = 1.15,
+    beta_scale: float = 1.0,
     progress: ProgressArg = False,
 ) -> SimulationSummary:
     """Write a simulated Sparkify event log (JSON lines; gzip when ``path`` ends in ``.gz``).
@@ -127,6 +129,9 @@ def simulate(
             None for the calibrated mix.
         cancel_multiplier: scales every transition into Cancel (1: as calibrated).
         new_users_per_day: guest arrivals per day; None: ``0.0008 * users``.
+        beta_sigma, beta_scale: spread across users (lognormal sigma) and scale of the mean gap between
+            sessions. ``beta_sigma=0.6, beta_scale=0.5`` makes churners' session counts fall below
+            stayers' as in the real data, at the same churn rate (docs/data.md, "Known differences").
         progress: True for a progress bar on stderr (rich if installed), or a callable
             ``progress(events, fraction)``.
 
@@ -145,7 +150,7 @@ def simulate(
             os.fspath(path), users, days, seed, _date_text(start), threads,
             None if config_mix is None else [float(w) for w in config_mix],
             cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
-            gzip_level, callback,
+            gzip_level, float(beta_sigma), float(beta_scale), callback,
         )
     finally:
         if display is not None:
@@ -163,6 +168,8 @@ def simulation_statistics(
     config_mix: Optional[Sequence[float]] = None,
     cancel_multiplier: float = 1.0,
     new_users_per_day: Optional[float] = None,
+    beta_sigma: float = 1.15,
+    beta_scale: float = 1.0,
 ) -> Dict[str, Any]:
     """Simulate without writing a file and return the tallies: the summary fields plus ``pages``
     (count per page name) and ``paid_songs`` (NextSong events at level paid). Used for calibration."""
@@ -171,6 +178,7 @@ def simulation_statistics(
             users, days, seed, _date_text(start), threads,
             None if config_mix is None else [float(w) for w in config_mix],
             cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
+            float(beta_sigma), float(beta_scale),
         )
     )
 

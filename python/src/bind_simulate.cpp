@@ -18,7 +18,7 @@ churn::simulate_options make_options(std::int64_t users, std::int64_t days, std:
                                      const std::string& start, unsigned threads,
                                      const std::optional<std::vector<double>>& config_mix,
                                      double cancel_multiplier, double new_users_per_day, int gzip_level,
-                                     const py::object& progress) {
+                                     double beta_sigma, double beta_scale, const py::object& progress) {
   // Signed here so that a negative count is a ParameterError naming it, not a pybind11 TypeError.
   if (users < 0) throw churn::parameter_error("users", std::to_string(users), "0 .. 50,000,000");
   if (days < 1 || days > 3660) throw churn::parameter_error("days", std::to_string(days), "1 .. 3660");
@@ -32,6 +32,8 @@ churn::simulate_options make_options(std::int64_t users, std::int64_t days, std:
   o.cancel_multiplier = cancel_multiplier;
   o.new_users_per_day = new_users_per_day;
   o.gzip_level = gzip_level;
+  o.beta_sigma = beta_sigma;
+  o.beta_scale = beta_scale;
   o.validate();
   // Called on this (the calling) thread between time slices, with the GIL released.
   o.progress = [progress](const churn::simulate_progress& p) {
@@ -74,9 +76,10 @@ void bind_simulate(py::module_& m) {
       "_simulate_file",
       [](const std::string& path, std::int64_t users, std::int64_t days, std::uint64_t seed,
          const std::string& start, unsigned threads, const std::optional<std::vector<double>>& config_mix,
-         double cancel_multiplier, double new_users_per_day, int gzip_level, const py::object& progress) {
+         double cancel_multiplier, double new_users_per_day, int gzip_level, double beta_sigma,
+         double beta_scale, const py::object& progress) {
         auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
-                              new_users_per_day, gzip_level, progress);
+                              new_users_per_day, gzip_level, beta_sigma, beta_scale, progress);
         churn::simulate_summary s;
         {
           py::gil_scoped_release release;
@@ -87,7 +90,7 @@ void bind_simulate(py::module_& m) {
       py::arg("path"), py::arg("users") = 225, py::arg("days") = 60, py::arg("seed") = 0,
       py::arg("start") = "2018-10-01", py::arg("threads") = 0, py::arg("config_mix") = py::none(),
       py::arg("cancel_multiplier") = 1.0, py::arg("new_users_per_day") = -1.0, py::arg("gzip_level") = 6,
-      py::arg("progress") = py::none(),
+      py::arg("beta_sigma") = 1.15, py::arg("beta_scale") = 1.0, py::arg("progress") = py::none(),
       "Writes a simulated event log (gzip if path ends in .gz); returns the summary as a dict. "
       "progress(events, fraction) is called every 6 simulated hours.");
 
@@ -95,9 +98,9 @@ void bind_simulate(py::module_& m) {
       "_simulate_counts",
       [](std::int64_t users, std::int64_t days, std::uint64_t seed, const std::string& start,
          unsigned threads, const std::optional<std::vector<double>>& config_mix, double cancel_multiplier,
-         double new_users_per_day) {
+         double new_users_per_day, double beta_sigma, double beta_scale) {
         auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
-                              new_users_per_day, 6, py::none());
+                              new_users_per_day, 6, beta_sigma, beta_scale, py::none());
         std::map<std::string, std::uint64_t> pages;
         std::uint64_t paid_songs = 0;
         churn::simulate_summary s;
@@ -118,6 +121,6 @@ void bind_simulate(py::module_& m) {
       },
       py::arg("users") = 225, py::arg("days") = 60, py::arg("seed") = 0, py::arg("start") = "2018-10-01",
       py::arg("threads") = 0, py::arg("config_mix") = py::none(), py::arg("cancel_multiplier") = 1.0,
-      py::arg("new_users_per_day") = -1.0,
+      py::arg("new_users_per_day") = -1.0, py::arg("beta_sigma") = 1.15, py::arg("beta_scale") = 1.0,
       "Simulates without writing and returns the summary plus page counts and paid NextSong count.");
 }

@@ -362,3 +362,28 @@ TEST_CASE("an exception from the sink or the progress callback stops the run and
   CHECK_THROWS_WITH(churn::write_jsonl(o, out), "cancelled by the user");
   CHECK(calls == 3);
 }
+
+TEST_CASE("a narrower, faster session rhythm makes churners' session counts fall below stayers'") {
+  churn::simulate_options o;
+  o.users = 600;
+  o.seed = 21;
+  o.beta_sigma = 0.6;
+  o.beta_scale = 0.5;
+  std::map<std::string, std::set<std::int64_t>> sessions;
+  std::set<std::string> churned;
+  churn::simulate(o, [&](const churn::event& e) {
+    if (!e.has_user()) return;
+    sessions[e.user_id].insert(e.session_id);
+    if (e.page == churn::page::cancellation_confirmation) churned.insert(e.user_id);
+  });
+  double stayed = 0, left = 0;
+  for (const auto& [id, s] : sessions) (churned.count(id) ? left : stayed) += static_cast<double>(s.size());
+  const double n_left = static_cast<double>(churned.size());
+  const double n_stayed = static_cast<double>(sessions.size()) - n_left;
+  const double churn_rate = n_left / static_cast<double>(sessions.size());
+  INFO("sessions per user: stayed " << stayed / n_stayed << ", churned " << left / n_left << "; churn "
+                                    << churn_rate);
+  CHECK(left / n_left < 0.85 * (stayed / n_stayed));  // real mini: 10.3 vs 15.3
+  CHECK(churn_rate >= 0.15);
+  CHECK(churn_rate <= 0.30);
+}

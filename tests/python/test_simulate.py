@@ -151,6 +151,8 @@ def test_progress_callback(tmp_path):
     ({"start": "2018-02-30"}, "start"),
     ({"config_mix": [1.0] * 3}, "config_mix"),
     ({"gzip_level": 10}, "gzip_level"),
+    ({"beta_scale": 0.0}, "beta_scale"),
+    ({"beta_sigma": -1.0}, "beta_sigma"),
 ])
 def test_bad_arguments_name_the_parameter(tmp_path, kwargs, name):
     with pytest.raises(churn.ParameterError, match=f"parameter '{name}'"):

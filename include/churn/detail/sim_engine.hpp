@@ -58,6 +58,7 @@ struct sim_settings {
   std::uint32_t catalogue_songs = 0;
   double alpha_sigma = 0.0;
   double beta_sigma = 0.0;
+  double beta_scale = 1.0;
   double registration_mean_days = 0.0;
 };
 
@@ -354,7 +355,7 @@ class sim_engine {
     u.agent = static_cast<std::uint8_t>(world_.agents(u.rng));
     const auto& c = eventsim::configs[u.config];
     u.alpha = c.alpha * u.rng.lognormal_mean1(s.alpha_sigma);
-    u.beta = c.beta * u.rng.lognormal_mean1(s.beta_sigma);
+    u.beta = c.beta * s.beta_scale * u.rng.lognormal_mean1(s.beta_sigma);
     if (arrival < 0) {
       const double back = std::min(u.rng.exponential(s.registration_mean_days * 86400.0), 5 * 365.0 * 86400.0);
       u.registration_ms = (s.start_s - static_cast<std::int64_t>(back)) * 1000;

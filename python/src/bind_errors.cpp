@@ -15,9 +15,17 @@ py::object make_class(py::module_& m, const char* name, py::tuple bases, const c
   return obj;
 }
 
+// Messages can quote bytes of the input (a corrupt model file, a log line) that are not UTF-8: a
+// strict conversion would replace the churn error with a UnicodeDecodeError (found by test_hostile.py).
+py::str text(const std::string& s, const char* errors = "backslashreplace") {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), errors);
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
 void raise(const char* name, const std::exception& e, py::dict attributes = py::dict()) {
   py::object cls = py::module_::import("churn._churn").attr(name);
-  py::object instance = cls(e.what());
+  py::object instance = cls(text(e.what()));
   for (auto item : attributes) instance.attr(item.first) = item.second;
   PyErr_SetObject(cls.ptr(), instance.ptr());
 }
@@ -43,18 +51,18 @@ void bind_errors(py::module_& m) {
       if (p) std::rethrow_exception(p);
     } catch (const churn::parse_error& e) {
       py::dict a;
-      a["file"] = e.file();
+      a["file"] = text(e.file(), "surrogateescape");  // as os.fsdecode does
       a["line"] = e.line();
-      a["field"] = e.field();
-      a["reason"] = e.reason();
+      a["field"] = text(e.field());
+      a["reason"] = text(e.reason());
       raise("ParseError", e, a);
     } catch (const churn::model_format_error& e) {
       py::dict a;
-      a["path"] = e.path();
+      a["path"] = text(e.path());
       raise("ModelFormatError", e, a);
     } catch (const churn::parameter_error& e) {
       py::dict a;
-      a["name"] = e.name();
+      a["name"] = text(e.name());
       raise("ParameterError", e, a);
     } catch (const churn::data_error& e) {
       raise("DataError", e);

@@ -88,6 +88,15 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
             return batch.render_page(error=message), 413
         return render_template("error.html", code=e.code, title=e.name, message=message), e.code
 
+    @app.errorhandler(UnicodeDecodeError)
+    def not_utf8(e: UnicodeDecodeError):
+        # Werkzeug decodes the query string and form fields as UTF-8 when first read, and raises this
+        # for raw bytes that are not (a client's fault, not the server's).
+        message = "The request is not valid UTF-8: percent-encode its parameters as UTF-8."
+        if wants_json():
+            return jsonify(error=message, status=400), 400
+        return render_template("error.html", code=400, title="Bad Request", message=message), 400
+
     @app.errorhandler(Exception)
     def unexpected(e: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)

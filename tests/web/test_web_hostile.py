@@ -1,0 +1,274 @@
+"""Hostile requests to the web demo (docs/reliability.md): script tags, non-UTF-8 bytes, oversized and
+streamed uploads, a gzip bomb, a 100 MB JSON line, many users. Each gets a clear 4xx or a bounded,
+correct answer, the page escapes what it echoes, and the server answers the next request.
+test_app.py and test_fuzz.py cover the ordinary error paths; this file adds only what they do not."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from churn_web import create_app
+
+from test_app import categorical_field, csrf, numeric_count_field, svc_of, upload
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+WEB = Path(__file__).resolve().parents[2] / "examples" / "webserver"
+
+SCRIPT = '<script>alert("x")</script>'
+
+
+def gzip_stream(parts, level=9) -> bytes:
+    """A gzip file of the concatenated parts (bytes or (bytes, repeat) pairs), compressed as it goes so
+    that a bomb never exists uncompressed in memory."""
+    c = zlib.compressobj(level, zlib.DEFLATED, 31)
+    out = []
+    for part in parts:
+        chunk, repeat = part if isinstance(part, tuple) else (part, 1)
+        for _ in range(repeat):
+            out.append(c.compress(chunk))
+    out.append(c.flush())
+    return b"".join(out)
+
+
+def assert_alive(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json["status"] == "ok"
+
+
+# ---- echoing and escaping -------------------------------------------------------------------------
+def test_script_tags_in_form_values_come_back_escaped(client, app):
+    svc = svc_of(app)
+    num, cat = numeric_count_field(svc), categorical_field(svc)
+    r = client.get("/go", query_string={num.name: SCRIPT, cat.name: SCRIPT, SCRIPT: SCRIPT})
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    r = client.get("/", query_string={num.name: SCRIPT})
+    assert "<script>alert" not in r.get_data(as_text=True)
+    assert_alive(client)
+
+
+def test_script_tags_in_an_uploaded_file_name_and_user_ids_come_back_escaped(client, app):
+    svc = svc_of(app)
+    num = numeric_count_field(svc)
+    body = f"user_id,{num.name}\n\"{SCRIPT}\",3\n".encode()
+    r = upload(client, body, SCRIPT + ".csv")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    r = upload(client, b"user_id,nothing_known\n1,2\n", SCRIPT + ".csv")
+    assert r.status_code == 400 and "<script>alert" not in r.get_data(as_text=True)
+
+
+def test_api_echoes_no_html(client, app):
+    r = client.post("/api/predict", json={SCRIPT: 1, numeric_count_field(svc_of(app)).name: SCRIPT})
+    assert r.status_code == 400 and r.is_json and r.headers["Content-Type"].startswith("application/json")
+
+
+# ---- bytes that are not UTF-8 ---------------------------------------------------------------------
+# As WSGI passes them: percent-encoded bytes, and raw bytes decoded as latin-1.
+@pytest.mark.parametrize("query", ["zz%FF%FE=1", "x\xff=1", "%C0%AF=%ED%A0%80", "a=1&\xff\xfe=\x80"])
+def test_non_utf8_query_strings_are_not_server_errors(client, query):
+    for path in ("/go", "/"):
+        r = client.get(path, environ_overrides={"QUERY_STRING": query})
+        assert r.status_code in (200, 302, 400), (path, query, r.status_code)
+    assert_alive(client)
+
+
+def test_non_utf8_uploads_are_clear_400s(client):
+    r = upload(client, b"user_id,x\n\xff\xfe\x80,1\n", "latin.csv")
+    assert r.status_code == 400 and "not UTF-8" in r.get_data(as_text=True)
+    r = upload(client, b'{"ts": 1541105830796, "userId": "\xff\xfe", "page": "Home"}\n', "bad.json")
+    assert r.status_code == 400 and "line 1" in r.get_data(as_text=True)
+    r = upload(client, b"\xff\xfe" * 1000, "binary.bin")
+    assert r.status_code == 400
+    r = client.post("/api/predict", data=b'{"a": "\xff"}', content_type="application/json")
+    assert r.status_code == 400 and r.is_json
+    assert_alive(client)
+
+
+# ---- size limits: refused before the body is read -------------------------------------------------
+class _EndlessBody(io.RawIOBase):
+    """A request body of 2 GB that is never materialised; counts what the server reads."""
+
+    def __init__(self):
+        self.read_bytes = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        n = len(b)
+        self.read_bytes += n
+        b[:n] = b"a" * n
+        return n
+
+
+@pytest.mark.parametrize("path, content_type", [("/batch", "multipart/form-data; boundary=xyz"),
+                                                ("/api/predict", "application/json")])
+def test_a_2gb_body_is_413_before_it_is_read(client, path, content_type):
+    body = _EndlessBody()
+    r = client.post(path, content_type=content_type,
+                    environ_overrides={"wsgi.input": body, "CONTENT_LENGTH": str(2 << 30)})
+    assert r.status_code == 413
+    assert body.read_bytes < (1 << 20)
+    assert_alive(client)
+
+
+@pytest.fixture(scope="module")
+def small_limit_server(trained, tmp_path_factory):
+    """run.py (waitress) with a 1 MB upload limit, for the tests that stream over a socket."""
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("srv") / "server.log", "w")
+    env = {"PYTHONPATH": f"{WEB}:{':'.join(sys.path)}"}
+    import os
+
+    proc = subprocess.Popen([sys.executable, str(WEB / "run.py"), "--host", "127.0.0.1", "--port", str(port),
+                             "--model", str(trained[0]), "--threads", "4", "--max-upload-mb", "1"],
+                            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _status_of(sock) -> int:
+    sock.settimeout(20)
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ")[1])
+
+
+def test_server_refuses_a_2gb_upload_from_its_headers(small_limit_server):
+    with socket.create_connection(("127.0.0.1", small_limit_server)) as s:
+        s.sendall(b"POST /batch HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                  b"Content-Length: 2147483648\r\n\r\n" + b"a" * 65536)
+        assert _status_of(s) == 413
+    with urllib.request.urlopen(f"http://127.0.0.1:{small_limit_server}/healthz", timeout=10) as r:
+        assert r.status == 200
+
+
+def test_server_stops_a_chunked_upload_at_the_limit(small_limit_server):
+    """No Content-Length: the limit is enforced on the bytes as they arrive."""
+    with socket.create_connection(("127.0.0.1", small_limit_server)) as s:
+        s.sendall(b"POST /batch HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n" % 65536 + b"a" * 65536 + b"\r\n"
+        sent = 0
+        try:
+            for _ in range(64):  # 4 MB, four times the limit
+                s.sendall(chunk)
+                sent += 65536
+        except OSError:  # the server may close the connection as soon as it has answered
+            pass
+        assert _status_of(s) == 413
+    with urllib.request.urlopen(f"http://127.0.0.1:{small_limit_server}/healthz", timeout=10) as r:
+        assert r.status == 200
+
+
+# ---- bombs and giant lines -----------------------------------------------------------------------
+def test_gzip_bomb_is_a_bounded_clear_answer(client):
+    # 512 MB of blank lines in about 0.5 MB: streamed through the reader, never held in memory.
+    bomb = gzip_stream([(b"\n" * (1 << 20), 512)])
+    assert len(bomb) < (2 << 20)
+    r = upload(client, bomb, "bomb.json.gz")
+    assert r.status_code == 400 and "no events" in r.get_data(as_text=True)
+    assert_alive(client)
+
+
+def test_a_100mb_json_line_is_a_bad_line_and_can_be_skipped(client, app, batch_log):
+    start = b'{"ts": 1541105830796, "userId": "huge", "page": "Home", "song": "'
+    rest = batch_log.read_bytes()
+    blob = gzip_stream([start, (b"a" * (1 << 20), 100), b'"}\n', rest])
+    r = upload(client, blob, "long.json.gz")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "line 1" in html and "longer than" in html
+    token = csrf(client)
+    r = client.post("/batch", data={"csrf_token": token, "skip_bad_lines": "1", "file": (io.BytesIO(blob), "long.json.gz")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "1 malformed line skipped" in html and "huge" not in html
+    assert_alive(client)
+
+
+def test_many_users_give_a_bounded_page_and_a_complete_download(model_path, tmp_path):
+    app = create_app({"MODEL_PATH": str(model_path), "UPLOAD_DIR": str(tmp_path), "BATCH_TABLE_ROWS": 50})
+    c = app.test_client()
+    svc = svc_of(app)
+    num = numeric_count_field(svc)
+    n = 20_000
+    body = f"user_id,{num.name}\n".encode() + b"".join(b"u%d,%d\n" % (i, i % 97) for i in range(n))
+    r = upload(c, body, "many.csv")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "The table shows the 50 highest risks" in html
+    assert len(re.findall(r"<tr[ >]", html)) == 50 + 1  # the header row and 50 users
+    token = re.search(r"/batch/([0-9a-f]{32})\.csv", html).group(1)
+    rows = list(csv.reader(io.StringIO(c.get(f"/batch/{token}.csv").get_data(as_text=True))))
+    assert len(rows) == n + 1 and {r[1] for r in rows[1:]} == {f"u{i}" for i in range(n)}
+    # Equal inputs, equal scores: the 97 distinct rows give at most 97 distinct probabilities.
+    assert len({r[2] for r in rows[1:]}) <= 97
+
+
+# ---- concurrency ---------------------------------------------------------------------------------
+def test_concurrent_api_predictions_equal_sequential_ones(app):
+    svc = svc_of(app)
+    rng = np.random.default_rng(3)
+    num = [f for f in svc.fields if not f.categorical][:4]
+    bodies = [{f.name: float(rng.integers(0, 50)) for f in num} for _ in range(40)]
+    client = app.test_client()
+    sequential = [client.post("/api/predict", json=b).json for b in bodies]
+
+    def one(b):
+        return app.test_client().post("/api/predict", json=b).json
+
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(pool.map(one, bodies * 3))
+    assert concurrent == sequential * 3
+
+
+def test_production_server_runs_without_debug(app, small_limit_server):
+    assert not app.debug
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"http://127.0.0.1:{small_limit_server}/nope/{SCRIPT}", timeout=10)
+    body = info.value.read()
+    assert info.value.code == 404 and b"Traceback" not in body and b"__debugger__" not in body
+    assert b"<script>alert" not in body
+    assert "default-src 'self'" in info.value.headers["Content-Security-Policy"]

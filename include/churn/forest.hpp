@@ -291,11 +291,13 @@ class random_forest {
       }
       return;
     }
-    constexpr std::size_t block = 64;
+    // Large blocks: every tree is walked for all of a block's rows before the next tree, so each tree
+    // is brought into cache once per block rather than once per handful of rows.
+    constexpr std::size_t block = 1024;
     detail::parallel_for_blocks(X.rows, block, detail::resolve_n_jobs(n_jobs),
                                 [&](std::size_t begin, std::size_t end, std::size_t) {
       std::vector<float> xs((end - begin) * p);
-      double acc[block] = {};
+      std::vector<double> acc(end - begin, 0.0);
       for (std::size_t r = begin; r < end; ++r) to_float_row(X.row(r), r, xs.data() + (r - begin) * p);
       const std::size_t m = end - begin;
       // Within a tree, 16 rows advance in lockstep so that their (independent) cache misses overlap.

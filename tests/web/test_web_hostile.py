@@ -203,13 +203,20 @@ def test_server_stops_a_chunked_upload_at_the_limit(small_limit_server):
 
 
 # ---- bombs and giant lines -----------------------------------------------------------------------
-def test_gzip_bomb_is_a_bounded_clear_answer(client):
-    # 512 MB of blank lines in about 0.5 MB: streamed through the reader, never held in memory.
-    bomb = gzip_stream([(b"\n" * (1 << 20), 512)])
-    assert len(bomb) < (2 << 20)
+def test_gzip_bomb_is_refused_at_the_decompressed_limit(model_path, tmp_path):
+    app = create_app({"MODEL_PATH": str(model_path), "UPLOAD_DIR": str(tmp_path), "MAX_LOG_BYTES": 64 << 20})
+    client = app.test_client()
+    # 4 GB of blank lines in about 4 MB: decompressed in chunks, refused once past 64 MB.
+    bomb = gzip_stream([(b"\n" * (1 << 20), 4096)])
+    assert len(bomb) < (5 << 20)
     r = upload(client, bomb, "bomb.json.gz")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "decompresses to more than 64 MB" in html
+    # Below the limit, the blank lines are read: no events, a clear answer.
+    r = upload(client, gzip_stream([(b"\n" * (1 << 20), 16)]), "blank.json.gz")
     assert r.status_code == 400 and "no events" in r.get_data(as_text=True)
     assert_alive(client)
+    assert sorted(p.name for p in tmp_path.rglob("upload-*")) == []  # nothing left on disk
 
 
 def test_a_100mb_json_line_is_a_bad_line_and_can_be_skipped(client, app, batch_log):

@@ -7,6 +7,7 @@ the part in chunks), never held whole in memory; the event log is aggregated by 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import os
 import re
@@ -15,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -134,6 +136,33 @@ def sniff(path: Path) -> str:
     if not text:
         return "empty"
     return "jsonl" if text[:1] in (b"{", b"[") else "csv"
+
+
+def inflate(path: Path, limit: int) -> Path:
+    """The gzip upload `path` decompressed into a plain file beside it (and `path` removed), in chunks,
+    refusing more than `limit` bytes: a gzip bomb costs at most `limit` bytes of disk and reading."""
+    out = path.with_suffix(".json")
+    written = 0
+    try:
+        with gzip.open(path, "rb") as src, open(out, "wb") as dst:
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                written += len(chunk)
+                if written > limit:
+                    raise BatchInputError(f"the log decompresses to more than {limit / 2**20:.0f} MB, the most this "
+                                          "server reads (MAX_LOG_BYTES); split it into several uploads")
+                dst.write(chunk)
+    except (OSError, EOFError, zlib.error) as e:
+        out.unlink(missing_ok=True)
+        raise BatchInputError(f"the gzip file is truncated or corrupt ({e})") from None
+    except BatchInputError:
+        out.unlink(missing_ok=True)
+        raise
+    finally:
+        path.unlink(missing_ok=True)
+    return out
 
 
 def _utc_midnight_after(ts_ms: int) -> int:
@@ -278,11 +307,8 @@ def upload():
             raise BatchInputError("the file is empty")
         notes: List[str] = []
         if kind in ("gzip", "jsonl"):
-            # churn's reader recognises gzip by its name.
             if kind == "gzip":
-                renamed = raw_path.with_suffix(".json.gz")
-                raw_path.rename(renamed)
-                raw_path = renamed
+                raw_path = inflate(raw_path, int(current_app.config["MAX_LOG_BYTES"]))
             try:
                 table = features_from_log(raw_path, svc, int(current_app.config["FEATURE_THREADS"]),
                                           strict=not request.form.get("skip_bad_lines"), notes=notes)

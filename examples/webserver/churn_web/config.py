@@ -22,6 +22,9 @@ DEFAULTS: Dict[str, Any] = {
     "CHARTJS_DIR": "/usr/share/javascript/chart.js",
     # Largest request body (batch uploads) in bytes; larger requests get 413.
     "MAX_CONTENT_LENGTH": 256 * 1024 * 1024,
+    # Largest event log after gzip decompression, in bytes: deflate shrinks blank lines ~1000:1, so
+    # without a cap a small upload could keep a worker reading for hours (docs/reliability.md).
+    "MAX_LOG_BYTES": 1024 * 1024 * 1024,
     # Form: how many of the most important features are shown before the "all fields" toggle.
     "TOP_FIELDS": 8,
     # Verdict page: how many features that pushed the prediction up (and down) are explained.
@@ -95,7 +98,7 @@ def resolve(config: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
     if not merged.get("SECRET_KEY"):
         # Per process: sessions (only the upload form's CSRF token) do not survive a restart, which is fine.
         merged["SECRET_KEY"] = secrets.token_hex(32)
-    for key in ("MAX_CONTENT_LENGTH", "TOP_FIELDS", "MAX_API_ROWS", "BATCH_TABLE_ROWS", "BATCH_KEEP"):
+    for key in ("MAX_CONTENT_LENGTH", "MAX_LOG_BYTES", "TOP_FIELDS", "MAX_API_ROWS", "BATCH_TABLE_ROWS", "BATCH_KEEP"):
         if int(merged[key]) < 1:
             raise ValueError(f"configuration {key}: {merged[key]} must be at least 1")
     return merged

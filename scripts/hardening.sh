@@ -56,7 +56,12 @@ for target in build/fuzz/fuzz_*; do
   dict=()
   [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
   step "fuzz_$name: replay of $corpus"
-  "$target" -runs=0 "$corpus" 2>&1 | tail -n 1
+  if ! "$target" -runs=0 "$corpus" >"$work/$name.replay.log" 2>&1; then
+    tail -n 60 "$work/$name.replay.log"
+    echo "hardening: fuzz_$name fails on a corpus input of $corpus (see above)" >&2
+    exit 1
+  fi
+  tail -n 1 "$work/$name.replay.log"
   if [ "$fuzz_seconds" -gt 0 ]; then
     step "fuzz_$name: ${fuzz_seconds} s"
     # New inputs go to a scratch directory: the committed corpus stays small and reviewed.
@@ -74,3 +79,4 @@ for target in build/fuzz/fuzz_*; do
   fi
 done
 step "done"
+times  # CPU time of this shell and its children: the build's cost without the other load on the machine

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from churn_web import create_app
 
@@ -279,3 +281,19 @@ def test_production_server_runs_without_debug(app, small_limit_server):
     assert info.value.code == 404 and b"Traceback" not in body and b"__debugger__" not in body
     assert b"<script>alert" not in body
     assert "default-src 'self'" in info.value.headers["Content-Security-Policy"]
+
+
+# ---- the CSV reader (Python): property test in place of a libFuzzer target -------------------------
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_csv_upload_is_scored_or_a_clear_400(client, app, data):
+    names = [f.name for f in svc_of(app).fields]
+    cell = st.sampled_from(["", "0", "1.5", "-3", "nan", "inf", "1e999", "x", '"', "\x00", "é", SCRIPT]) | st.text(max_size=8)
+    header = data.draw(st.lists(st.sampled_from(names + ["user_id", "other"]) | st.text(max_size=6), min_size=1, max_size=5))
+    rows = data.draw(st.lists(st.lists(cell, min_size=0, max_size=6), max_size=5))
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header] + rows)
+    raw = buf.getvalue().encode("utf-8", "surrogatepass")
+    r = upload(client, raw, "fuzz.csv")
+    assert r.status_code in (200, 400), r.get_data(as_text=True)[:500]
+    assert "<script>alert" not in r.get_data(as_text=True)

@@ -97,15 +97,22 @@ CHILD_CHURN_DASK = """
 import sys, time
 import churn, churn.dask
 from dask.distributed import Client, LocalCluster
-t0 = time.perf_counter()
-with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \\
-        Client(cluster) as client:
-    t1 = time.perf_counter()
-    acc = churn.dask.accumulate(sys.argv[1], client=client)
-    table = acc.finalize()
-    t2 = time.perf_counter()
-print(f"users={len(table)} events={table.report.events} startup={t1 - t0:.1f}s features={t2 - t1:.1f}s "
-      f"accumulator_bytes={len(acc.to_bytes())}")
+
+
+def main():  # the guard matters: Dask's worker processes re-import this script
+    t0 = time.perf_counter()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \\
+            Client(cluster) as client:
+        t1 = time.perf_counter()
+        acc = churn.dask.accumulate(sys.argv[1], client=client)
+        table = acc.finalize()
+        t2 = time.perf_counter()
+    print(f"users={len(table)} events={table.report.events} startup={t1 - t0:.1f}s features={t2 - t1:.1f}s "
+          f"accumulator_bytes={len(acc.to_bytes())}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
 """
 
 CHILD_CHURN_SPARK = """
@@ -238,7 +245,7 @@ def kill_tree(proc: psutil.Process) -> None:
 
 
 def measure(name: str, argv: List[str], mem_budget: float, time_budget: float,
-            env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+            env: Optional[Dict[str, str]] = None, expect_output: bool = True) -> Dict[str, Any]:
     """Runs argv as a child; wall time, CPU time (user + system, the child and the descendants it
     waited for), peak RSS of its process tree, the load average around it, and the outcome."""
     import tempfile
@@ -272,6 +279,8 @@ def measure(name: str, argv: List[str], mem_budget: float, time_budget: float,
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     # (ru_maxrss is no help: after fork it starts from the parent's RSS, this script's.)
+    if status == "ok" and code == 0 and expect_output and not stdout.strip():
+        status = "failed: exit 0 but no result line (see stderr_tail in --json)"
     if status == "ok" and code != 0:
         last = (stderr.strip().splitlines() or ["?"])[-1]
         status = f"failed (exit {code}): {last[:200]}"
@@ -281,10 +290,20 @@ def measure(name: str, argv: List[str], mem_budget: float, time_budget: float,
     cpu = max(cpu, sum(sampled_cpu.values()))
     result = {"name": name, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
               "peak_rss_mb": round(peak / 1e6, 1), "status": status, "output": stdout.strip()[-400:],
+              "stderr_tail": stderr.strip()[-400:],
               "load_before": round(load_before, 1), "load_after": round(os.getloadavg()[0], 1)}
     print(f"   {status}; {seconds:.1f} s wall, {cpu:.1f} s CPU, peak {peak / 1e6:.0f} MB, load "
           f"{load_before:.1f}->{result['load_after']}; {stdout.strip()[-200:]}", file=sys.stderr, flush=True)
     return result
+
+
+def child(code: str, directory: str, name: str) -> str:
+    """Writes a child program to a file: PySpark's Python workers misbehave when the driver runs as
+    ``python -c`` (it exits 0 without a result), so every child runs as a script."""
+    path = os.path.join(directory, f"child_{name}.py")
+    with open(path, "w") as f:
+        f.write(code)
+    return path
 
 
 def machine() -> str:
@@ -350,7 +369,7 @@ def main() -> int:
         if want("cat"):
             subprocess.run(["sh", "-c", f"cat '{path}' > /dev/null"], check=True)  # into the page cache
             runs.append(measure("cat FILE > /dev/null (page cache)", ["sh", "-c", f"cat '{path}' > /dev/null"],
-                                budget, limit))
+                                budget, limit, expect_output=False))
         loop = os.path.join(args.build, "bench", "bench_simdjson_loop")
         if want("simdjson"):
             if os.path.exists(loop):
@@ -362,7 +381,7 @@ def main() -> int:
         if want("churn"):
             for t in (1, 2):
                 runs.append(measure(f"churn features, {t} thread{'s' * (t > 1)}",
-                                    [py, "-c", CHILD_CHURN_FEATURES, path, str(t)], budget, limit))
+                                    [py, child(CHILD_CHURN_FEATURES, args.dir, "churn_features"), path, str(t)], budget, limit))
         if want("train"):
             cli_has_train = subprocess.run([py, "-m", "churn", "train", "--help"], capture_output=True).returncode == 0
             if cli_has_train:
@@ -371,27 +390,30 @@ def main() -> int:
                                     [py, "-m", "churn", "train", path, "--model", model], budget, 3 * limit))
             else:
                 runs.append(measure("churn features + 5-fold CV + final forest (Python API)",
-                                    [py, "-c", CHILD_CHURN_TRAIN_API, path], budget, 3 * limit))
+                                    [py, child(CHILD_CHURN_TRAIN_API, args.dir, "churn_train"), path], budget, 3 * limit))
         if want("churn-dask"):
             runs.append(measure("churn.dask, LocalCluster of 2 worker processes",
-                                [py, "-c", CHILD_CHURN_DASK, path], budget, limit))
+                                [py, child(CHILD_CHURN_DASK, args.dir, "churn_dask"), path], budget, limit))
         if want("churn-spark"):
             runs.append(measure(f"churn.spark, Spark local[2] (driver memory {args.spark_driver_memory})",
-                                [py, "-c", CHILD_CHURN_SPARK, path, args.spark_driver_memory], budget, limit))
+                                [py, child(CHILD_CHURN_SPARK, args.dir, "churn_spark"), path, args.spark_driver_memory], budget, limit))
         sql = _sql("events")
         if want("spark"):
             runs.append(measure(f"Spark local[2] (driver memory {args.spark_driver_memory}), comparable features",
-                                [py, "-c", CHILD_SPARK, path, args.spark_driver_memory, sql], budget, limit))
+                                [py, child(CHILD_SPARK, args.dir, "spark"), path, args.spark_driver_memory, sql], budget, limit))
         if want("duckdb"):
             runs.append(measure("DuckDB (2 threads), comparable features",
-                                [py, "-c", CHILD_DUCKDB, path, f"{int(args.mem_budget_gb * 0.75)}GB", sql], budget, limit))
+                                [py, child(CHILD_DUCKDB, args.dir, "duckdb"), path, f"{int(args.mem_budget_gb * 0.75)}GB", sql], budget, limit))
         if want("polars"):
             runs.append(measure("polars streaming, comparable features",
-                                [py, "-c", CHILD_POLARS % json.dumps(PAGES), path], budget, limit))
+                                [py, child(CHILD_POLARS % json.dumps(PAGES), args.dir, "polars"), path], budget, limit))
         if want("pandas"):
             runs.append(measure("pandas read_json + groupby, comparable features",
-                                [py, "-c", CHILD_PANDAS, path], budget, limit))
+                                [py, child(CHILD_PANDAS, args.dir, "pandas"), path], budget, limit))
     finally:
+        for name in os.listdir(args.dir):
+            if name.startswith("child_") and name.endswith(".py"):
+                os.remove(os.path.join(args.dir, name))
         if generated and not args.keep:
             os.remove(generated)
             print(f"deleted {generated}", file=sys.stderr)

@@ -31,14 +31,16 @@ step "C++ tests under ASan+UBSan"
 ctest --test-dir build/asan --output-on-failure -j "$jobs" -E '^cmake_consumers$'
 
 step "Python tests against the ASan+UBSan module"
-# The interpreter is not instrumented: the ASan runtime has to be loaded first. Python's own
-# allocations look like leaks to LeakSanitizer, hence detect_leaks=0.
-libasan="$(gcc -print-file-name=libasan.so)"
+# The interpreter is not instrumented: the ASan runtime has to be loaded first, and libstdc++ with it
+# (python does not link it, and ASan's __cxa_throw interceptor must find the real one at start-up,
+# or the first C++ exception aborts). Python's own allocations look like leaks to LeakSanitizer,
+# hence detect_leaks=0. --capture=sys: a sanitizer report (written to fd 2) stays visible.
+preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
 (
   cd tests
   export PYTHONPATH="$root/build/asan/python:$root/python"
-  LD_PRELOAD="$libasan" "$python" -c 'import churn._churn as m, sys; sys.exit(0 if "/build/asan/" in m.__file__ else f"not the ASan module: {m.__file__}")'
-  LD_PRELOAD="$libasan" "$python" -m pytest -q -p no:cacheprovider -x \
+  LD_PRELOAD="$preload" "$python" -c 'import churn._churn as m, sys; sys.exit(0 if "/build/asan/" in m.__file__ else f"not the ASan module: {m.__file__}")'
+  LD_PRELOAD="$preload" "$python" -m pytest -q -p no:cacheprovider --capture=sys -x \
     python/test_events.py python/test_features.py python/test_forest.py python/test_metrics.py \
     python/test_cv.py python/test_simulate.py python/test_hostile.py
 )

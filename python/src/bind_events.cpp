@@ -12,21 +12,6 @@ using churn_py::move_to_numpy;
 
 namespace {
 
-py::dict report_to_dict(const churn::read_report& r) {
-  py::dict d;
-  d["source"] = r.source;
-  d["bytes"] = r.bytes;
-  d["lines"] = r.lines;
-  d["events"] = r.events;
-  d["blank_lines"] = r.blank_lines;
-  d["bad_lines"] = r.bad_lines;
-  d["bad_by_reason"] = r.bad_by_reason;
-  py::list examples;
-  for (const auto& [line, reason] : r.examples) examples.append(py::make_tuple(line, reason));
-  d["examples"] = examples;
-  d["summary"] = r.summary();
-  return d;
-}
 
 py::tuple dictionary(churn::dictionary_column& column) {
   return py::make_tuple(move_to_numpy(std::move(column.codes)), py::cast(column.categories));
@@ -77,7 +62,7 @@ void bind_events(py::module_& m) {
         columns["artist"] = dictionary(table.artist);
         columns["song"] = dictionary(table.song);
         columns["length"] = move_to_numpy(std::move(table.length));
-        return py::make_tuple(columns, report_to_dict(report));
+        return py::make_tuple(columns, churn_py::read_report_to_dict(report));
       },
       py::arg("path"), py::arg("strict") = true, py::arg("max_line_bytes") = std::uint64_t(64) << 20,
       "Reads an event log into columns: (dict of columns, read report). Use churn.read_events.");
@@ -101,7 +86,7 @@ void bind_events(py::module_& m) {
         d["pages"] = s.pages;
         d["auths"] = s.auths;
         d["levels"] = s.levels;
-        d["report"] = report_to_dict(s.report);
+        d["report"] = churn_py::read_report_to_dict(s.report);
         return d;
       },
       py::arg("path"), py::arg("strict") = true, py::arg("threads") = 0u,

@@ -15,21 +15,6 @@ using churn_py::to_numpy;
 
 namespace {
 
-py::dict read_report_dict(const churn::read_report& r) {
-  py::dict d;
-  d["source"] = r.source;
-  d["bytes"] = r.bytes;
-  d["lines"] = r.lines;
-  d["events"] = r.events;
-  d["blank_lines"] = r.blank_lines;
-  d["bad_lines"] = r.bad_lines;
-  d["bad_by_reason"] = r.bad_by_reason;
-  py::list examples;
-  for (const auto& [line, reason] : r.examples) examples.append(py::make_tuple(line, reason));
-  d["examples"] = examples;
-  d["summary"] = r.summary();
-  return d;
-}
 
 py::object ts_or_none(std::int64_t ts) {
   return ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(ts));
@@ -84,7 +69,7 @@ py::dict table_to_dict(churn::feature_table&& t) {
   rd["cutoff_ms"] = ts_or_none(r.cutoff_ms);
   rd["label_end_ms"] = ts_or_none(r.label_end_ms);
   rd["label_window_complete"] = r.label_window_complete;
-  rd["read"] = r.read.lines ? py::object(read_report_dict(r.read)) : py::object(py::none());
+  rd["read"] = r.read.lines ? py::object(churn_py::read_report_to_dict(r.read)) : py::object(py::none());
   rd["summary"] = r.summary();
   d["report"] = rd;
   return d;
@@ -139,7 +124,7 @@ void bind_features(py::module_& m) {
               auto part = churn::accumulate_files(paths, o, make_read_options(strict, threads), progress, &report);
               acc.merge(part);
             }
-            return read_report_dict(report);
+            return churn_py::read_report_to_dict(report);
           },
           py::arg("paths"), py::arg("strict") = true, py::arg("threads") = 0, py::arg("progress") = nullptr,
           "Aggregates event log files (threads: 0 = all cores); returns the read report as a dict.")
@@ -154,7 +139,7 @@ void bind_features(py::module_& m) {
               py::gil_scoped_release release;
               report = churn::read_buffer(view, [&](const churn::event& e) { acc.add(e); }, r, name);
             }
-            return read_report_dict(report);
+            return churn_py::read_report_to_dict(report);
           },
           py::arg("data"), py::arg("strict") = true, py::arg("name") = "<buffer>",
           "Aggregates JSON lines held in memory (bytes); returns the read report as a dict.")

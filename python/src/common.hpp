@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <churn/error.hpp>
+#include <churn/reader.hpp>
 
 namespace churn_py {
 namespace py = pybind11;
@@ -27,6 +28,26 @@ py::array_t<T> move_to_numpy(std::vector<T>&& values) {
   py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
   return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {static_cast<py::ssize_t>(sizeof(T))},
                         heap->data(), owner);
+}
+
+/// A read report as the dict churn.events.ReadReport is built from (per-file reports under "files").
+inline py::dict read_report_to_dict(const churn::read_report& r) {
+  py::dict d;
+  d["source"] = r.source;
+  d["bytes"] = r.bytes;
+  d["lines"] = r.lines;
+  d["events"] = r.events;
+  d["blank_lines"] = r.blank_lines;
+  d["bad_lines"] = r.bad_lines;
+  d["bad_by_reason"] = r.bad_by_reason;
+  py::list examples;
+  for (const auto& [line, reason] : r.examples) examples.append(py::make_tuple(line, reason));
+  d["examples"] = examples;
+  d["summary"] = r.summary();
+  py::list files;
+  for (const auto& f : r.files) files.append(read_report_to_dict(f));
+  d["files"] = files;
+  return d;
 }
 
 }  // namespace churn_py

@@ -7,7 +7,8 @@ training time (median of --repeats runs), batch prediction throughput, single-ro
 Python over distinct rows (p50/p99), model size and node count; and 5-fold stratified ROC AUC, average
 precision and F1 at 0.5 (mean +- std over the same folds).
 
-    PYTHONPATH=build-<you>/python:python .venv/bin/python bench/bench_forest.py            # full (15-25 min)
+    PYTHONPATH=build-<you>/python:python .venv/bin/python bench/bench_forest.py \
+        --observations bench/bench_forest_observations.md                                 # full (30-40 min)
     PYTHONPATH=build-<you>/python:python .venv/bin/python bench/bench_forest.py --quick    # smoke run (~2 min)
 
 The full run rewrites the "## Random forest" section of docs/benchmarks.md (--no-docs to skip).
@@ -563,6 +564,9 @@ def report(results: Dict[str, Any], peers: List[Peer], args) -> str:
     w("")
     lines.extend(goal_lines(results))
     w("")
+    if args.observations and Path(args.observations).exists():
+        w(Path(args.observations).read_text().rstrip("\n"))
+        w("")
     return "\n".join(lines) + "\n"
 
 
@@ -623,6 +627,8 @@ def main() -> int:
                          "(default: 0 in --quick, 2000 otherwise)")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     ap.add_argument("--json", default=None, help="also write the raw results to this JSON file")
+    ap.add_argument("--observations", default=None,
+                    help="a Markdown file appended to the section (the hand-written reading of the numbers)")
     args = ap.parse_args()
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3

@@ -245,7 +245,8 @@ def combine_reports(reports: List[Dict[str, Any]], max_examples: int = 5) -> Dic
         for reason, n in f["bad_by_reason"].items():
             total["bad_by_reason"][reason] = total["bad_by_reason"].get(reason, 0) + n
         total["files"].append(f)
-    total["source"] = next(iter(per_source)) if len(per_source) == 1 else f"{len(per_source)} files"
+    kind = "files" if all(os.path.exists(name) for name in per_source) else "sources"
+    total["source"] = next(iter(per_source)) if len(per_source) == 1 else f"{len(per_source)} {kind}"
     lines = [f"{total['source']}: {total['lines']} lines, {total['events']} events, "
              f"{total['blank_lines']} blank, {total['bad_lines']} bad"]
     for f in total["files"]:

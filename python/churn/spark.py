@@ -69,20 +69,28 @@ def _lines_partition(batches: Iterator[Any], column: str, file_column: Optional[
     partition = context.partitionId() if context is not None else 0
     acc = FeatureAccumulator(session_gap_minutes)
     reports: List[Dict[str, Any]] = []
-    lines_before = 0
-    source = f"<spark partition {partition}>"
-    for batch, pdf in enumerate(batches):
+    lines_before: Dict[str, int] = {}  # per source: Spark may pack several small files in one partition
+    default = f"<spark partition {partition}>"
+    step = 0
+    for pdf in batches:
         if pdf.empty:
             continue
-        if file_column is not None and batch == 0:
-            source = f"{pdf[file_column].iloc[0]} (spark partition {partition})"
-        data = "\n".join(pdf[column].fillna("").tolist()).encode()
-        try:
-            report = acc.add_jsonl(data, strict=strict, name=source)
-        except ParseError as e:
-            raise _d.shift_parse_error(e, lines_before, source) from None
-        reports.append(_d._piece_report(report, source, (source, batch)))
-        lines_before += len(pdf)
+        if file_column is None:
+            runs = [(default, pdf[column])]
+        else:
+            files = pdf[file_column]
+            starts = [0] + [i for i in range(1, len(files)) if files.iloc[i] != files.iloc[i - 1]] + [len(files)]
+            runs = [(f"{files.iloc[a]} (spark partition {partition})", pdf[column].iloc[a:b])
+                    for a, b in zip(starts, starts[1:])]
+        for source, lines in runs:
+            data = "\n".join(lines.fillna("").tolist()).encode()
+            try:
+                report = acc.add_jsonl(data, strict=strict, name=source)
+            except ParseError as e:
+                raise _d.shift_parse_error(e, lines_before.get(source, 0), source) from None
+            reports.append(_d._piece_report(report, source, (source, step)))
+            lines_before[source] = lines_before.get(source, 0) + len(lines)
+            step += 1
     yield pd.DataFrame({"partial": [pickle.dumps((acc.to_bytes(), reports), protocol=pickle.HIGHEST_PROTOCOL)]})
 
 

@@ -77,6 +77,9 @@ def test_paths_give_the_local_table(spark, logs, label):
     # file:// URIs and lists of files are the same input
     files = [f"file://{logs / 'a.json'}", str(logs / "b.json.gz")]
     assert_same_table(cspark.user_features(files, spark=spark, label=label), local)
+    # "file:/..." is not a path the driver opens: Spark reads the lines (as it would hdfs:// or s3a://)
+    uris = [f"file:{logs / 'a.json'}", f"file:{logs / 'b.json.gz'}"]
+    assert_same_table(cspark.user_features(uris, spark=spark, label=label), local)
 
 
 def test_dataframes_of_events_and_of_lines_give_the_local_table(spark, logs):
@@ -126,7 +129,12 @@ def test_a_malformed_line_names_the_file_and_the_line(spark, tmp_path, logs):
         cspark.user_features(str(bad), spark=spark, blocksize=BLOCK)
     assert info.value.file == str(bad) and info.value.line == bad_line and info.value.field == "ts"
 
-    # Lines read by Spark: the partition's file is named, the line is counted within the partition.
+    # Lines read by Spark: each file in the partition is named, lines are counted within the partition
+    # (Spark may split the file; the partition's part of the file starts at or before the bad line).
+    with pytest.raises(churn.ParseError, match=r"bad\.json \(spark partition \d+\) at line \d+, field 'ts'") as info:
+        cspark.user_features(f"file:{bad}", spark=spark)
+    assert 1 <= info.value.line <= bad_line
+    # A DataFrame of lines without file names: the partition is named.
     one = spark.read.text(str(bad)).coalesce(1)
     with pytest.raises(churn.ParseError, match=rf"at line {bad_line}, field 'ts'"):
         cspark.user_features(one.select("value"), spark=spark)

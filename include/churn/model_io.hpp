@@ -3,10 +3,12 @@
 // docs/model-format.md. Loading validates everything (format tag, version, types, shapes, every child
 // index) and reports each kind of corruption with its own message and the JSON path of the element.
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -313,6 +315,10 @@ inline random_forest from_json(const nlohmann::json& j) {
       if (ri <= 0 || static_cast<std::uint64_t>(ri) >= n)
         throw model_format_error(where(3), "child index " + std::to_string(ri) + " out of range (the tree has " +
                                                std::to_string(n) + " nodes)");
+      // Trees compare float32: a threshold beyond its range would turn infinite here, and saving the
+      // model would then write null (found by fuzz_model).
+      if (!(std::fabs(th.get<double>()) <= std::numeric_limits<float>::max()))
+        throw model_format_error(where(1), "split threshold " + th.dump() + " is beyond the float32 range");
       p.nodes[base + i] = tree_node::split(static_cast<std::uint32_t>(fi), static_cast<float>(th.get<double>()),
                                            ml.get<std::int64_t>() == 1, static_cast<float>(value),
                                            static_cast<std::uint32_t>(ri));

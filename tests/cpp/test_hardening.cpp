@@ -105,3 +105,10 @@ TEST_CASE("registration times at the ends of int64 give finite tenures") {
   CHECK(tenure(0) > 1e8);  // registered about 2.9e8 years before the reference time
   CHECK(tenure(1) == 0);   // registered after it: clamped at zero
 }
+
+TEST_CASE("a split threshold beyond float32's range is a model_format_error") {
+  // fuzz_model: -1.2e307 loaded as an infinite float threshold, and the saved model held null.
+  CHECK(load_error(corpus_file("model", "regression-threshold-beyond-float.json"))
+            .find("/trees/0/threshold/3: split threshold -1.205586791031e+307 is beyond the float32 range") !=
+        std::string::npos);
+}

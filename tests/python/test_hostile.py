@@ -196,6 +196,8 @@ TAMPERINGS = {
     "string where a number goes": (lambda j: j["trees"][0]["threshold"].__setitem__(0, "0"), "/trees/0/threshold/0",
                                    "expected a number"),
     "three classes": (lambda j: j.update(classes=[0, 1, 2]), "/classes", "expected 2 class labels"),
+    "threshold beyond float32": (lambda j: j["trees"][0]["threshold"].__setitem__(_internal_node(j), -1e300),
+                                 "/trees/0/threshold/", "beyond the float32 range"),
 }
 
 

@@ -24,6 +24,7 @@
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/rng.hpp>
 #include <churn/error.hpp>
+#include <churn/metrics.hpp>
 #include <churn/tree.hpp>
 
 namespace churn {
@@ -165,30 +166,6 @@ inline tree_problem check_tree(const tree_node* nodes, std::size_t n, std::size_
   if (expected != n)
     return {"right", expected, std::to_string(n - expected) + " node(s) unreachable from the root"};
   return {};
-}
-
-/// Area under the ROC curve with ties counting one half (Mann-Whitney). NaN when a class is absent.
-inline double roc_auc(const std::vector<int>& y, const std::vector<double>& score) {
-  const std::size_t n = y.size();
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score[a] < score[b]; });
-  double pos = 0, rank_sum = 0;
-  std::size_t i = 0;
-  while (i < n) {
-    std::size_t j = i;
-    while (j < n && score[order[j]] == score[order[i]]) ++j;
-    const double mid_rank = (static_cast<double>(i) + static_cast<double>(j) + 1) / 2.0;
-    for (std::size_t k = i; k < j; ++k)
-      if (y[order[k]] == 1) {
-        pos += 1;
-        rank_sum += mid_rank;
-      }
-    i = j;
-  }
-  const double neg = static_cast<double>(n) - pos;
-  if (pos == 0 || neg == 0) return std::numeric_limits<double>::quiet_NaN();
-  return (rank_sum - pos * (pos + 1) / 2) / (pos * neg);
 }
 
 }  // namespace detail
@@ -640,7 +617,12 @@ inline permutation_importance_result permutation_importance(const random_forest&
     for (std::size_t f = 0; f < p; ++f) xf[r * p + f] = detail::checked_float(X(r, f), r, f);
   const double threshold = model.threshold();
   auto score = [&](const std::vector<double>& prob) {
-    if (scoring == importance_scoring::roc_auc) return detail::roc_auc(y, prob);
+    if (scoring == importance_scoring::roc_auc) {
+      // One class only: the area is undefined; NaN (not an error) lets the other repeats stand.
+      const auto pos = std::count(y.begin(), y.end(), 1);
+      if (pos == 0 || pos == static_cast<std::ptrdiff_t>(y.size())) return std::numeric_limits<double>::quiet_NaN();
+      return roc_auc_score(y, prob);
+    }
     std::size_t ok = 0;
     for (std::size_t i = 0; i < n; ++i) ok += (prob[i] > threshold ? 1 : 0) == y[i];
     return static_cast<double>(ok) / static_cast<double>(n);

@@ -239,6 +239,17 @@ class FeatureAccumulator:
     def session_gap_minutes(self) -> float:
         return self._acc.session_gap_minutes
 
+    @property
+    def first_ts(self) -> Optional[int]:
+        """The earliest event time seen (ms since 1970, UTC), or None before any event."""
+        return self._acc.first_ts
+
+    @property
+    def last_ts(self) -> Optional[int]:
+        """The latest event time seen (ms since 1970, UTC), or None before any event. A default window
+        cutoff for a log is the UTC midnight after it."""
+        return self._acc.last_ts
+
     def __repr__(self) -> str:
         return f"<FeatureAccumulator {self.events} events, {self.users} users>"
 

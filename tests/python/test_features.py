@@ -159,6 +159,9 @@ def test_accumulator_pickle_merge_and_finalize(tmp_path):
     b.add_jsonl("\n".join(lines[1::2]))
     merged = pickle.loads(pickle.dumps(a)).merge(pickle.loads(pickle.dumps(b)))
     assert merged.to_bytes() == whole.to_bytes()
+    assert churn.FeatureAccumulator().first_ts is None and churn.FeatureAccumulator().last_ts is None
+    times = [e["ts"] for e in events]
+    assert (merged.first_ts, merged.last_ts) == (whole.first_ts, whole.last_ts) == (min(times), max(times))
     t1 = merged.finalize(cutoff=CUTOFF, horizon_days=7)
     t2 = whole.finalize(cutoff=CUTOFF, horizon_days=7)
     np.testing.assert_array_equal(t1.X, t2.X)

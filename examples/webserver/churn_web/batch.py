@@ -171,9 +171,7 @@ def _utc_midnight_after(ts_ms: int) -> int:
 
 
 def _last_timestamp(acc) -> Optional[int]:
-    last = getattr(acc, "last_ts", None)
-    if last is None and hasattr(acc, "_acc"):  # churn versions whose wrapper does not expose it yet
-        last = acc._acc.last_ts
+    last = acc.last_ts
     return None if last is None else int(last)
 
 

@@ -76,7 +76,8 @@ inline std::string_view to_string(http_method m) noexcept {
 
 /// Page from its log name; page::unknown when it is not one of the 22.
 inline page parse_page(std::string_view name) noexcept {
-  // Dispatch on length first: the names are short and few, and this runs once per event.
+  // Most events are songs; the others are few and short, compared by length first.
+  if (name == "NextSong") return page::next_song;
   for (std::size_t i = 0; i < page_names.size(); ++i)
     if (page_names[i].size() == name.size() && page_names[i] == name) return static_cast<page>(i);
   return page::unknown;

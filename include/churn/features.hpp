@@ -154,6 +154,10 @@ class feature_accumulator {
       if (e.page == page::cancellation_confirmation) u.cancel_ts = std::min(u.cancel_ts, e.ts);
       return;
     }
+    const bool song = e.page == page::next_song;
+    const bool has_artist = song && !e.artist.empty();
+    const std::uint64_t artist_hash = has_artist ? detail::stable_hash(e.artist) : 0;
+    if (has_artist) u.artists.prefetch(artist_hash);
     const auto day = static_cast<std::int32_t>(utc_day(e.ts));
     detail::day_bucket& b = u.bucket(day);
     b.first_ts = std::min(b.first_ts, e.ts);
@@ -163,10 +167,9 @@ class feature_accumulator {
       b.paid_events += e.level == level::paid;
       b.observe_level(e.ts, e.item_in_session, static_cast<std::uint8_t>(e.level));
     }
-    const bool song = e.page == page::next_song;
     const std::int64_t listen = song ? length_us(e.length) : 0;
     b.listen_us += listen;
-    if (song && !e.artist.empty()) u.artists.add(detail::stable_hash(e.artist), day);
+    if (has_artist) u.artists.add(artist_hash, day);
     detail::insert_interval(u.part(e.session_id, day).intervals,
                             session_interval{e.ts, e.ts, 1, song ? 1u : 0u, listen}, gap_ms_);
     if (!e.gender.empty()) u.gender.observe(e.ts, e.gender);
@@ -477,6 +480,7 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
   options.validate();
   const std::vector<std::string> files = expand_paths(paths);
   read_options ro = read;
+  ro.skip_names_and_songs = true;  // no feature reads them
   if (progress) {
     std::uint64_t total = 0;
     for (const auto& f : files) total += std::filesystem::file_size(f);

@@ -33,6 +33,9 @@ struct read_options {
   unsigned threads = 1;             ///< threads for read_file_parallel; 0 means all cores
   std::uint64_t max_line_bytes = std::uint64_t(64) << 20;  ///< longer lines are bad lines
   std::size_t max_examples = 5;     ///< example line numbers kept per reason in lenient mode
+  /// Leave firstName, lastName and song empty in the events (their types are still checked, so the
+  /// same lines are bad): for consumers that never read them, such as the feature accumulator.
+  bool skip_names_and_songs = false;
   /// Called from the reading threads after each block with the bytes and events since the last call
   /// (so it must be thread-safe: atomics are enough). For progress displays.
   std::function<void(std::uint64_t bytes, std::uint64_t events)> on_progress;
@@ -132,7 +135,7 @@ read_report read_source(byte_source& source, const std::string& name, bool skip_
                         const read_options& options, const std::atomic<bool>* stop = nullptr) {
   read_report report;
   report.source = name;
-  event_parser parser;
+  event_parser parser(options.skip_names_and_songs);
   event current;
   line_problem problem;
   std::map<std::string, std::size_t> examples_kept;

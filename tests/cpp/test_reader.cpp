@@ -393,3 +393,46 @@ TEST_CASE("several files and folders, plain and gzip, read in parallel with per-
   CHECK(report.summary().find("a.json") != std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE("skip_names_and_songs leaves names and song empty but rejects the same lines") {
+  churn::read_options skip;
+  skip.skip_names_and_songs = true;
+  const std::string good = R"({"ts":1,"page":"NextSong","song":"A \"song\"","firstName":"Ann","lastName":"M\u00fcller","artist":"X","userAgent":"UA"})";
+  auto full = read_text(good);
+  auto lean = read_text(good, skip);
+  REQUIRE(full.size() == 1);
+  REQUIRE(lean.size() == 1);
+  CHECK(full[0].song == "A \"song\"");
+  CHECK(lean[0].song.empty());
+  CHECK(lean[0].first_name.empty());
+  CHECK(lean[0].last_name.empty());
+  CHECK(lean[0].artist == "X");
+  CHECK(lean[0].user_agent == "UA");
+  CHECK(lean[0].page == churn::page::next_song);
+  const std::string bad_lines[] = {
+      R"({"ts":2,"page":"Home","song":5})",
+      R"({"ts":3,"page":"Home","firstName":["a"]})",
+      R"({"ts":4,"page":"Home","lastName":"bad \x escape"})",
+      R"({"ts":5,"page":"Home","song":"bad \u12 escape"})",
+  };
+  for (const auto& line : bad_lines) {
+    CAPTURE(line);
+    std::string field_full, field_lean, reason_full, reason_lean;
+    try {
+      read_text(line);
+      FAIL("expected a parse_error");
+    } catch (const churn::parse_error& e) {
+      field_full = e.field();
+      reason_full = e.reason();
+    }
+    try {
+      read_text(line, skip);
+      FAIL("expected a parse_error");
+    } catch (const churn::parse_error& e) {
+      field_lean = e.field();
+      reason_lean = e.reason();
+    }
+    CHECK(field_lean == field_full);
+    CHECK(reason_lean == reason_full);
+  }
+}

@@ -196,6 +196,8 @@ class random_forest {
   double oob_score() const noexcept { return p_.oob_score; }
   const std::vector<double>& oob_probability() const noexcept { return p_.oob_probability; }
   const forest_parts& parts() const noexcept { return p_; }
+  /// Gives up the parts, leaving an empty model (combine_forests reuses a part's node array).
+  forest_parts release() && noexcept { return std::move(p_); }
   const tree_node* tree(std::size_t t) const noexcept { return p_.nodes.data() + p_.tree_offsets[t]; }
   std::size_t tree_size(std::size_t t) const noexcept { return p_.tree_offsets[t + 1] - p_.tree_offsets[t]; }
 
@@ -277,22 +279,39 @@ class random_forest {
       std::vector<double> acc(end - begin, 0.0);
       for (std::size_t r = begin; r < end; ++r) to_float_row(X.row(r), r, xs.data() + (r - begin) * p);
       const std::size_t m = end - begin;
-      // Within a tree, 16 rows advance in lockstep so that their (independent) cache misses overlap.
+      // Within a tree, 16 rows advance in lockstep so that their (independent) cache misses overlap; a
+      // lane whose row reaches its leaf takes the next row at once rather than idling until the
+      // deepest of the 16 paths ends (paths in a fully grown tree differ in length a lot).
       constexpr std::size_t lanes = 16;
+      constexpr std::uint32_t no_row = std::numeric_limits<std::uint32_t>::max();
+      const float* x = xs.data();
       for (std::size_t t = 0; t < T; ++t) {
         const tree_node* root = tree(t);
-        for (std::size_t i0 = 0; i0 < m; i0 += lanes) {
-          const std::size_t nl = std::min(lanes, m - i0);
-          std::uint32_t pos[lanes] = {};
-          for (;;) {
-            std::uint32_t all_leaves = 1, leaf = 0;
-            for (std::size_t k = 0; k < nl; ++k) {
-              pos[k] = step(root, pos[k], xs.data() + (i0 + k) * p, leaf);
-              all_leaves &= leaf;
+        std::uint32_t pos[lanes], row[lanes];
+        const std::size_t nl = std::min(lanes, m);
+        std::size_t next = 0;
+        for (std::size_t k = 0; k < nl; ++k) pos[k] = 0, row[k] = static_cast<std::uint32_t>(next++);
+        if (nl == lanes) {
+          while (next < m) {
+            for (std::size_t k = 0; k < lanes; ++k) {
+              std::uint32_t leaf;
+              const std::uint32_t at = step(root, pos[k], x + row[k] * p, leaf);
+              if (leaf) {
+                acc[row[k]] += root[at].value;
+                row[k] = next < m ? static_cast<std::uint32_t>(next++) : no_row;
+                pos[k] = 0;
+              } else {
+                pos[k] = at;
+              }
             }
-            if (all_leaves) break;
           }
-          for (std::size_t k = 0; k < nl; ++k) acc[i0 + k] += root[pos[k]].value;
+        }
+        for (std::size_t k = 0; k < nl; ++k) {
+          if (row[k] == no_row) continue;
+          const float* xr = x + row[k] * p;
+          const tree_node* node = root + pos[k];
+          while (!node->is_leaf()) node = node->goes_left(xr[node->feature()]) ? node + 1 : root + node->right;
+          acc[row[k]] += node->value;
         }
       }
       for (std::size_t i = 0; i < m; ++i) out[begin + i] = acc[i] / static_cast<double>(T);

@@ -206,6 +206,12 @@ TEST_CASE("batch prediction equals single-row prediction exactly") {
   const auto model = churn::fit_forest(p, d.view(), d.y);
   const auto batch = model.predict_proba(d.view(), 2);
   for (std::size_t r = 0; r < d.rows; ++r) REQUIRE(batch[r] == model.predict_proba(d.x.data() + r * d.cols));
+  // Fewer rows than lockstep lanes, exactly as many, one more, and lanes refilled to the end.
+  for (std::size_t rows : {5u, 15u, 16u, 17u, 399u}) {
+    CAPTURE(rows);
+    const auto part = model.predict_proba(churn::matrix_view(d.x.data(), rows, d.cols), 1);
+    for (std::size_t r = 0; r < rows; ++r) REQUIRE(part[r] == batch[r]);
+  }
   std::vector<double> contrib(d.rows * (d.cols + 1));
   model.contributions(d.view(), contrib.data(), 2);
   for (std::size_t r = 0; r < d.rows; r += 17) {

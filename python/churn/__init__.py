@@ -29,7 +29,28 @@ from .evaluation import (  # noqa: E402
     train_test_split_stratified,
     tune_threshold,
 )
-from .forest import RandomForestClassifier, load_model  # noqa: E402
+from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
+
+if _TYPE_CHECKING:
+    from .forest import RandomForestClassifier, load_model
+
+_LAZY = ("RandomForestClassifier", "load_model")
+
+
+def __getattr__(name: str):
+    # The estimator subclasses scikit-learn's base classes when scikit-learn is installed, and importing
+    # scikit-learn costs about a second that reading logs and computing features never need: the
+    # forest module is imported on first use.
+    if name in _LAZY:
+        from . import forest
+
+        return getattr(forest, name)
+    raise AttributeError(f"module 'churn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",

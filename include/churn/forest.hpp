@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -420,6 +422,22 @@ class random_forest {
   forest_parts p_;
 };
 
+/// Trees [first_tree, first_tree + n_trees()) of a forest of `trees.params().n_estimators` trees: what
+/// fit_forest_trees grows on one machine, and what combine_forests joins with the other ranges into
+/// the forest fit_forest gives. Travels as JSON (to_json / forest_part_from_json in model_io.hpp).
+struct forest_part {
+  std::size_t first_tree = 0;     ///< index of the range's first tree in the whole forest
+  std::size_t n_rows = 0;         ///< rows of the training data
+  std::uint64_t data_digest = 0;  ///< fingerprint of the training data (X, y, sample weights)
+  random_forest trees;            ///< the range's trees; its params are the whole forest's
+  /// n_trees() x n_features, row-major: each tree's MDI normalised to sum 1 (all 0 for a tree that
+  /// adds nothing), which combine_forests adds up in tree order as fit_forest does.
+  std::vector<double> tree_importances;
+
+  std::size_t n_trees() const noexcept { return trees.n_trees(); }
+  std::size_t end_tree() const noexcept { return first_tree + trees.n_trees(); }
+};
+
 namespace detail {
 
 // Per-thread buffers for growing trees.
@@ -436,14 +454,80 @@ inline std::array<double, 2> balanced_weights(double n0, double n1) {
   return {{n0 > 0 ? n / (k * n0) : 0.0, n1 > 0 ? n / (k * n1) : 0.0}};
 }
 
-}  // namespace detail
+// Rows each tree draws (bootstrap only). Throws parameter_error when max_samples exceeds the rows.
+inline std::size_t bootstrap_draws(const forest_params& params, std::size_t n) {
+  if (params.max_samples) {
+    if (params.max_samples > n)
+      throw parameter_error("max_samples", std::to_string(params.max_samples), "at most the number of rows, " + std::to_string(n));
+    return params.max_samples;
+  }
+  if (params.max_samples_fraction > 0)
+    return std::max<std::size_t>(1, static_cast<std::size_t>(std::round(params.max_samples_fraction * static_cast<double>(n))));
+  return n;
+}
 
-/// Trains a forest on X (rows x features, row-major doubles, NaN = missing) and labels y (0 or 1).
-/// `sample_weight` may be null (all 1). `feature_names` may be empty or one per column.
-/// Throws parameter_error for invalid params, data_error for bad input (naming row and column).
-/// Complexity: about O(n_estimators * n log n * max_features * depth-ish) / threads.
-inline random_forest fit_forest(const forest_params& params, const matrix_view& X, const int* y,
-                                const double* sample_weight = nullptr, std::vector<std::string> feature_names = {}) {
+// How often a tree's sample holds each of the n rows (all 1 without bootstrap). These are the first
+// draws of the tree's generator: growing a tree and recomputing its out-of-bag rows (fill_oob) both
+// call this, so the in-bag rows are a function of (random_state, tree index) alone.
+inline void draw_bootstrap(bool bootstrap, std::size_t n, std::size_t draws, rng& g, std::vector<std::uint32_t>& counts) {
+  counts.assign(n, bootstrap ? 0u : 1u);
+  if (bootstrap)
+    for (std::size_t k = 0; k < draws; ++k) ++counts[static_cast<std::size_t>(g.below(n))];
+}
+
+// y as 0/1 bytes; throws data_error naming the first row whose label is neither.
+inline std::vector<std::uint8_t> checked_labels(const int* y, std::size_t n) {
+  std::vector<std::uint8_t> labels(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (y[i] != 0 && y[i] != 1) throw data_error("y[" + std::to_string(i) + "] = " + std::to_string(y[i]) + "; labels must be 0 or 1");
+    labels[i] = static_cast<std::uint8_t>(y[i]);
+  }
+  return labels;
+}
+
+// A fingerprint of the training data: X's values (as bits), y and the sample weights. Parts grown on
+// other data than the rest of the forest are refused by combine_forests. Not cryptographic.
+inline std::uint64_t data_digest(const matrix_view& X, const int* y, const double* sample_weight) {
+  std::uint64_t h = 0x6A09E667F3BCC908ULL;
+  auto add = [&h](std::uint64_t v) {
+    h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 29;
+  };
+  add(X.rows);
+  add(X.cols);
+  for (std::size_t r = 0; r < X.rows; ++r) {
+    const double* row = X.row(r);
+    for (std::size_t c = 0; c < X.cols; ++c) {
+      std::uint64_t bits;
+      std::memcpy(&bits, row + c, sizeof bits);
+      add(bits);
+    }
+  }
+  for (std::size_t r = 0; r < X.rows; ++r) add(static_cast<std::uint64_t>(static_cast<std::int64_t>(y[r])));
+  add(sample_weight ? 1 : 0);
+  if (sample_weight)
+    for (std::size_t r = 0; r < X.rows; ++r) {
+      std::uint64_t bits;
+      std::memcpy(&bits, sample_weight + r, sizeof bits);
+      add(bits);
+    }
+  return h;
+}
+
+// The checked, weighted and binned training data that every tree of one forest is grown from.
+struct forest_training {
+  std::vector<std::uint8_t> labels;
+  std::vector<double> base_weight;  // sample weight x class weight
+  bool per_tree_balance = false;    // balanced_subsample with bootstrap: class weights per tree sample
+  int threads = 1;
+  binned_features data;
+  std::size_t mtry = 0;
+  std::size_t draws = 0;
+};
+
+// The checks and the preparation of fit_forest (see there for what throws what).
+inline forest_training prepare_training(const forest_params& params, const matrix_view& X, const int* y,
+                                        const double* sample_weight, std::size_t n_feature_names) {
   params.validate();
   const std::size_t n = X.rows;
   const std::size_t p = X.cols;
@@ -451,23 +535,20 @@ inline random_forest fit_forest(const forest_params& params, const matrix_view& 
   if (p == 0) throw data_error("X has no columns; a forest needs at least one feature");
   if (n >= std::numeric_limits<std::uint32_t>::max() / 2) throw data_error("X has too many rows (" + std::to_string(n) + ")");
   if (p > tree_node::max_features) throw data_error("X has too many columns (" + std::to_string(p) + ")");
-  if (!feature_names.empty() && feature_names.size() != p)
-    throw data_error("feature_names has " + std::to_string(feature_names.size()) + " names for " + std::to_string(p) + " columns");
-  std::vector<std::uint8_t> labels(n);
+  if (n_feature_names != 0 && n_feature_names != p)
+    throw data_error("feature_names has " + std::to_string(n_feature_names) + " names for " + std::to_string(p) + " columns");
+  forest_training tr;
+  tr.labels = checked_labels(y, n);
   double count[2] = {0, 0};
-  for (std::size_t i = 0; i < n; ++i) {
-    if (y[i] != 0 && y[i] != 1) throw data_error("y[" + std::to_string(i) + "] = " + std::to_string(y[i]) + "; labels must be 0 or 1");
-    labels[i] = static_cast<std::uint8_t>(y[i]);
-    count[y[i]] += 1;
-  }
-  std::vector<double> base_weight(n, 1.0);
+  for (std::size_t i = 0; i < n; ++i) count[tr.labels[i]] += 1;
+  tr.base_weight.assign(n, 1.0);
   if (sample_weight) {
     double total = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const double w = sample_weight[i];
       if (!(w >= 0) || std::isinf(w))
         throw data_error("sample_weight[" + std::to_string(i) + "] = " + std::to_string(w) + "; weights must be finite and >= 0");
-      base_weight[i] = w;
+      tr.base_weight[i] = w;
       total += w;
     }
     if (!(total > 0)) throw data_error("sample weights are all zero; at least one sample needs a positive weight");
@@ -476,47 +557,42 @@ inline random_forest fit_forest(const forest_params& params, const matrix_view& 
   if (params.class_weight == class_weight_mode::given) cw = params.class_weights;
   if (params.class_weight == class_weight_mode::balanced ||
       (params.class_weight == class_weight_mode::balanced_subsample && !params.bootstrap))
-    cw = detail::balanced_weights(count[0], count[1]);
-  const bool per_tree_balance = params.class_weight == class_weight_mode::balanced_subsample && params.bootstrap;
-  for (std::size_t i = 0; i < n; ++i) base_weight[i] *= cw[labels[i]];
+    cw = balanced_weights(count[0], count[1]);
+  tr.per_tree_balance = params.class_weight == class_weight_mode::balanced_subsample && params.bootstrap;
+  for (std::size_t i = 0; i < n; ++i) tr.base_weight[i] *= cw[tr.labels[i]];
 
-  const int threads = detail::resolve_n_jobs(params.n_jobs);
-  const detail::binned_features data = detail::bin_features(X, threads);
-  const std::size_t mtry = params.tree.max_features.resolve(p);
-  std::size_t draws = n;
-  if (params.max_samples) {
-    if (params.max_samples > n)
-      throw parameter_error("max_samples", std::to_string(params.max_samples), "at most the number of rows, " + std::to_string(n));
-    draws = params.max_samples;
-  } else if (params.max_samples_fraction > 0) {
-    draws = std::max<std::size_t>(1, static_cast<std::size_t>(std::round(params.max_samples_fraction * static_cast<double>(n))));
-  }
+  tr.threads = resolve_n_jobs(params.n_jobs);
+  tr.data = bin_features(X, tr.threads);
+  tr.mtry = params.tree.max_features.resolve(p);
+  tr.draws = bootstrap_draws(params, n);
+  return tr;
+}
 
-  const std::size_t T = params.n_estimators;
-  std::vector<detail::grown_tree> trees(T);
-  const std::size_t words = (n + 63) / 64;
-  std::vector<std::uint64_t> inbag(params.oob_score ? T * words : 0);
-  std::vector<detail::forest_worker> workers(static_cast<std::size_t>(threads));
-  detail::parallel_for(T, threads, [&](std::size_t t, std::size_t wi) {
+// Grows trees [first, first + count) of the forest, tree t from its own generator seeded with
+// derive_seed(random_state, t), and keeps each tree's normalised importance for the forest average.
+inline forest_part grow_tree_range(const forest_params& params, const forest_training& tr,
+                                   std::vector<std::string> feature_names, std::size_t first, std::size_t count) {
+  const std::size_t n = tr.labels.size();
+  const std::size_t p = tr.data.n_features;
+  const auto& labels = tr.labels;
+  const auto& base_weight = tr.base_weight;
+  std::vector<grown_tree> trees(count);
+  std::vector<forest_worker> workers(static_cast<std::size_t>(tr.threads));
+  parallel_for(count, tr.threads, [&](std::size_t k, std::size_t wi) {
     auto& wk = workers[wi];
-    detail::rng g(detail::derive_seed(params.random_state, t));
-    wk.counts.assign(n, params.bootstrap ? 0u : 1u);
-    if (params.bootstrap)
-      for (std::size_t k = 0; k < draws; ++k) ++wk.counts[static_cast<std::size_t>(g.below(n))];
+    rng g(derive_seed(params.random_state, first + k));
+    draw_bootstrap(params.bootstrap, n, tr.draws, g, wk.counts);
     std::array<double, 2> tw{{1.0, 1.0}};
-    if (per_tree_balance) {
+    if (tr.per_tree_balance) {
       double c0 = 0, c1 = 0;
       for (std::size_t i = 0; i < n; ++i) (labels[i] ? c1 : c0) += wk.counts[i];
-      tw = detail::balanced_weights(c0, c1);
+      tw = balanced_weights(c0, c1);
     }
     wk.samples.clear();
     for (std::size_t i = 0; i < n; ++i) {
       const double w = wk.counts[i] * base_weight[i] * tw[labels[i]];
       if (w > 0) wk.samples.push_back({w, static_cast<std::uint32_t>(i), labels[i]});
     }
-    if (params.oob_score)
-      for (std::size_t i = 0; i < n; ++i)
-        if (wk.counts[i]) inbag[t * words + i / 64] |= std::uint64_t{1} << (i % 64);
     if (wk.samples.empty()) {
       // Every drawn sample has zero weight: the tree can only say what the whole data says.
       double w = 0, wp = 0;
@@ -524,74 +600,240 @@ inline random_forest fit_forest(const forest_params& params, const matrix_view& 
         w += base_weight[i];
         wp += base_weight[i] * labels[i];
       }
-      trees[t].nodes = {tree_node::leaf(w > 0 ? static_cast<float>(wp / w) : 0.0f)};
-      trees[t].importance.assign(p, 0.0);
+      trees[k].nodes = {tree_node::leaf(w > 0 ? static_cast<float>(wp / w) : 0.0f)};
+      trees[k].importance.assign(p, 0.0);
       return;
     }
-    detail::tree_grower grower(params.tree, data, mtry, wk.scratch);
-    trees[t] = grower.grow(wk.samples, g);
+    tree_grower grower(params.tree, tr.data, tr.mtry, wk.scratch);
+    trees[k] = grower.grow(wk.samples, g);
   });
 
   forest_parts parts;
   parts.n_features = p;
   parts.feature_names = std::move(feature_names);
   parts.params = params;
-  parts.tree_offsets.reserve(T + 1);
+  parts.tree_offsets.reserve(count + 1);
   parts.tree_offsets.push_back(0);
   std::size_t total_nodes = 0;
-  for (const auto& tr : trees) total_nodes += tr.nodes.size();
+  for (const auto& t : trees) total_nodes += t.nodes.size();
   if (total_nodes >= std::numeric_limits<std::uint32_t>::max())
     throw data_error("the forest has too many nodes (" + std::to_string(total_nodes) + "); use fewer or smaller trees");
   parts.nodes.reserve(total_nodes);
-  // Mean decrease in impurity, normalised per tree and then over the forest, as scikit-learn does.
-  std::vector<double> importance(p, 0.0);
-  std::size_t counted = 0;
-  for (auto& tr : trees) {
-    parts.nodes.insert(parts.nodes.end(), tr.nodes.begin(), tr.nodes.end());
+  forest_part out;
+  out.first_tree = first;
+  out.n_rows = n;
+  // Mean decrease in impurity, normalised per tree (here) and then over the forest (join_tree_ranges),
+  // as scikit-learn does. A tree that adds nothing keeps zeros: adding +0.0 leaves every sum as it is.
+  out.tree_importances.assign(count * p, 0.0);
+  for (std::size_t k = 0; k < count; ++k) {
+    auto& t = trees[k];
+    parts.nodes.insert(parts.nodes.end(), t.nodes.begin(), t.nodes.end());
     parts.tree_offsets.push_back(static_cast<std::uint32_t>(parts.nodes.size()));
-    if (tr.nodes.size() > 1 && tr.root_weight > 0) {
+    if (t.nodes.size() > 1 && t.root_weight > 0) {
       double s = 0;
-      for (auto& v : tr.importance) s += (v /= tr.root_weight);
+      for (auto& v : t.importance) s += (v /= t.root_weight);
       if (s > 0)
-        for (std::size_t f = 0; f < p; ++f) importance[f] += tr.importance[f] / s;
-      ++counted;
+        for (std::size_t f = 0; f < p; ++f) out.tree_importances[k * p + f] = t.importance[f] / s;
     }
-    std::vector<tree_node>().swap(tr.nodes);
+    std::vector<tree_node>().swap(t.nodes);
+  }
+  out.trees = random_forest(std::move(parts));
+  return out;
+}
+
+// The parameters that shape the trees, as (name, value) text in scikit-learn's names; n_jobs is left
+// out (it never changes the model).
+inline std::vector<std::pair<std::string, std::string>> model_params(const forest_params& p) {
+  auto num = [](double v) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    return std::string(text);
+  };
+  auto count_or_none = [](std::size_t v) { return v ? std::to_string(v) : std::string("None"); };
+  std::string max_features;
+  switch (p.tree.max_features.how) {
+    case max_features_rule::kind::sqrt: max_features = "'sqrt'"; break;
+    case max_features_rule::kind::log2: max_features = "'log2'"; break;
+    case max_features_rule::kind::all: max_features = "None"; break;
+    case max_features_rule::kind::count: max_features = std::to_string(static_cast<std::size_t>(p.tree.max_features.value)); break;
+    case max_features_rule::kind::fraction: max_features = num(p.tree.max_features.value); break;
+  }
+  std::string class_weight = "'" + to_string(p.class_weight) + "'";
+  if (p.class_weight == class_weight_mode::none) class_weight = "None";
+  if (p.class_weight == class_weight_mode::given) class_weight = "[" + num(p.class_weights[0]) + ", " + num(p.class_weights[1]) + "]";
+  return {{"n_estimators", std::to_string(p.n_estimators)},
+          {"criterion", "'" + to_string(p.tree.split_criterion) + "'"},
+          {"splitter", "'" + to_string(p.tree.split_strategy) + "'"},
+          {"max_depth", count_or_none(p.tree.max_depth)},
+          {"min_samples_split", std::to_string(p.tree.min_samples_split)},
+          {"min_samples_leaf", std::to_string(p.tree.min_samples_leaf)},
+          {"min_weight_fraction_leaf", num(p.tree.min_weight_fraction_leaf)},
+          {"max_features", max_features},
+          {"max_leaf_nodes", count_or_none(p.tree.max_leaf_nodes)},
+          {"min_impurity_decrease", num(p.tree.min_impurity_decrease)},
+          {"bootstrap", p.bootstrap ? "True" : "False"},
+          {"max_samples", p.max_samples ? std::to_string(p.max_samples) : p.max_samples_fraction > 0 ? num(p.max_samples_fraction) : "None"},
+          {"class_weight", class_weight},
+          {"oob_score", p.oob_score ? "True" : "False"},
+          {"random_state", std::to_string(p.random_state)}};
+}
+
+inline std::string describe_part(const forest_part& part) {
+  if (part.n_trees() == 0) return "the part starting at tree " + std::to_string(part.first_tree) + " (no trees)";
+  return "the part with trees " + std::to_string(part.first_tree) + ".." + std::to_string(part.end_tree() - 1);
+}
+
+// Sorts the parts by their first tree and checks that they are ranges of one forest: the same
+// features, parameters, data and classes, and ranges that cover every tree exactly once.
+inline void check_tree_ranges(std::vector<forest_part>& parts) {
+  if (parts.empty())
+    throw data_error("no forest parts to combine; pass every part grown by fit_forest_trees (trees 0 to n_estimators - 1)");
+  std::stable_sort(parts.begin(), parts.end(), [](const forest_part& a, const forest_part& b) { return a.first_tree < b.first_tree; });
+  const forest_part& head = parts.front();
+  const forest_parts& h = head.trees.parts();
+  const auto head_params = model_params(h.params);
+  for (const forest_part& part : parts) {
+    if (part.n_trees() == 0) throw data_error(describe_part(part) + " holds no trees; it is not a part grown by fit_forest_trees");
+    const forest_parts& q = part.trees.parts();
+    if (part.tree_importances.size() != part.n_trees() * q.n_features)
+      throw data_error(describe_part(part) + " has " + std::to_string(part.tree_importances.size()) + " tree importances, expected " +
+                       std::to_string(part.n_trees() * q.n_features) + " (trees x features)");
+    if (&part == &head) continue;
+    if (q.n_features != h.n_features)
+      throw data_error(describe_part(part) + " has " + std::to_string(q.n_features) + " features, but " + describe_part(head) +
+                       " has " + std::to_string(h.n_features) + "; all parts must be grown on the same columns");
+    if (q.feature_names != h.feature_names)
+      throw data_error(describe_part(part) + " has other feature names than " + describe_part(head) +
+                       "; all parts must be grown on the same columns");
+    const auto params = model_params(q.params);
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (params[i].second != head_params[i].second)
+        throw parameter_error(params[i].first, params[i].second + " in " + describe_part(part),
+                              head_params[i].second + " as in " + describe_part(head) + "; all parts must be grown with the same parameters");
+    if (part.n_rows != head.n_rows)
+      throw data_error(describe_part(part) + " was grown on " + std::to_string(part.n_rows) + " rows, but " + describe_part(head) +
+                       " on " + std::to_string(head.n_rows) + "; all parts must be grown on the same X, y and sample weights");
+    if (part.data_digest != head.data_digest)
+      throw data_error(describe_part(part) + " was grown on other data than " + describe_part(head) +
+                       " (another X, y or sample weights); all parts must be grown on the same data");
+    if (q.classes != h.classes)
+      throw data_error(describe_part(part) + " has the classes " + q.classes.dump() + ", but " + describe_part(head) + " has " +
+                       h.classes.dump());
+  }
+  const std::size_t T = h.params.n_estimators;
+  std::size_t next = 0;
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    const forest_part& part = parts[k];
+    if (part.first_tree > next)
+      throw data_error("trees " + std::to_string(next) + ".." + std::to_string(std::min(part.first_tree, T) - 1) +
+                       " are missing: no part holds them (the forest has n_estimators = " + std::to_string(T) + " trees)");
+    if (part.first_tree < next)
+      throw data_error(describe_part(part) + " overlaps " + describe_part(parts[k - 1]) + "; each tree must come from exactly one part");
+    if (part.end_tree() > T)
+      throw data_error(describe_part(part) + " reaches beyond the forest's n_estimators = " + std::to_string(T) + " trees");
+    next = part.end_tree();
+  }
+  if (next < T)
+    throw data_error("trees " + std::to_string(next) + ".." + std::to_string(T - 1) +
+                     " are missing: no part holds them (the forest has n_estimators = " + std::to_string(T) + " trees)");
+}
+
+// Joins checked parts (check_tree_ranges) into one forest: the nodes in tree order, and the forest's
+// importances summed over the trees in tree order, as one fit_forest run sums them. Empties the parts.
+inline forest_parts join_tree_ranges(std::vector<forest_part>& parts) {
+  const std::size_t p = parts.front().trees.n_features();
+  const std::size_t T = parts.front().trees.params().n_estimators;
+  std::size_t total_nodes = 0;
+  for (const auto& part : parts) total_nodes += part.trees.n_nodes();
+  if (total_nodes >= std::numeric_limits<std::uint32_t>::max())
+    throw data_error("the forest has too many nodes (" + std::to_string(total_nodes) + "); use fewer or smaller trees");
+  std::vector<double> importance(p, 0.0);
+  forest_parts out;
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    forest_part& part = parts[k];
+    const std::size_t count = part.n_trees();
+    for (std::size_t t = 0; t < count; ++t)
+      for (std::size_t f = 0; f < p; ++f) importance[f] += part.tree_importances[t * p + f];
+    std::vector<double>().swap(part.tree_importances);
+    if (k == 0) {
+      out = std::move(part.trees).release();  // reuses the first part's nodes (all of them for fit_forest)
+      out.nodes.reserve(total_nodes);
+      out.tree_offsets.reserve(T + 1);
+      continue;
+    }
+    const forest_parts q = std::move(part.trees).release();
+    const auto base = static_cast<std::uint32_t>(out.nodes.size());
+    out.nodes.insert(out.nodes.end(), q.nodes.begin(), q.nodes.end());
+    for (std::size_t t = 1; t < q.tree_offsets.size(); ++t) out.tree_offsets.push_back(base + q.tree_offsets[t]);
   }
   const double isum = std::accumulate(importance.begin(), importance.end(), 0.0);
-  if (counted > 0 && isum > 0)
+  if (isum > 0)
     for (auto& v : importance) v /= isum;
-  parts.feature_importances = std::move(importance);
+  out.feature_importances = std::move(importance);
+  out.oob_score = std::numeric_limits<double>::quiet_NaN();
+  out.oob_probability.clear();
+  return out;
+}
 
-  if (params.oob_score) {
-    parts.oob_probability.assign(n, std::numeric_limits<double>::quiet_NaN());
-    std::vector<std::uint8_t> correct(n, 0);
-    std::vector<std::uint8_t> seen(n, 0);
-    const auto& nodes = parts.nodes;
-    const auto& off = parts.tree_offsets;
-    detail::parallel_for_blocks(n, 256, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
-      std::vector<float> x(p);
-      for (std::size_t i = begin; i < end; ++i) {
-        for (std::size_t f = 0; f < p; ++f) x[f] = detail::checked_float(X(i, f), i, f);
-        double sum = 0;
-        std::size_t k = 0;
-        for (std::size_t t = 0; t < T; ++t) {
-          if (inbag[t * words + i / 64] >> (i % 64) & 1) continue;
-          sum += find_leaf(nodes.data() + off[t], x.data())->value;
-          ++k;
-        }
-        if (k) {
-          parts.oob_probability[i] = sum / static_cast<double>(k);
-          seen[i] = 1;
-        }
-        // Rows never out of bag count as predicted class 0, as in scikit-learn.
-        const int pred = k && parts.oob_probability[i] > 0.5 ? 1 : 0;
-        correct[i] = pred == labels[i];
+// The out-of-bag probabilities and score of a forest grown on (X, labels): each row's mean over the
+// trees whose bootstrap sample left it out, the trees' samples redrawn from their seeds.
+inline void fill_oob(forest_parts& parts, const matrix_view& X, const std::vector<std::uint8_t>& labels, int threads) {
+  const forest_params& params = parts.params;
+  const std::size_t n = X.rows;
+  const std::size_t p = X.cols;
+  const std::size_t T = parts.tree_offsets.size() - 1;
+  const std::size_t draws = bootstrap_draws(params, n);
+  const std::size_t words = (n + 63) / 64;
+  std::vector<std::uint64_t> inbag(T * words, 0);
+  std::vector<std::vector<std::uint32_t>> counts(static_cast<std::size_t>(threads));
+  parallel_for(T, threads, [&](std::size_t t, std::size_t wi) {
+    rng g(derive_seed(params.random_state, t));
+    draw_bootstrap(params.bootstrap, n, draws, g, counts[wi]);
+    for (std::size_t i = 0; i < n; ++i)
+      if (counts[wi][i]) inbag[t * words + i / 64] |= std::uint64_t{1} << (i % 64);
+  });
+  std::vector<std::vector<std::uint32_t>>().swap(counts);
+  parts.oob_probability.assign(n, std::numeric_limits<double>::quiet_NaN());
+  std::vector<std::uint8_t> correct(n, 0);
+  const auto& nodes = parts.nodes;
+  const auto& off = parts.tree_offsets;
+  parallel_for_blocks(n, 256, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
+    std::vector<float> x(p);
+    for (std::size_t i = begin; i < end; ++i) {
+      for (std::size_t f = 0; f < p; ++f) x[f] = checked_float(X(i, f), i, f);
+      double sum = 0;
+      std::size_t k = 0;
+      for (std::size_t t = 0; t < T; ++t) {
+        if (inbag[t * words + i / 64] >> (i % 64) & 1) continue;
+        sum += find_leaf(nodes.data() + off[t], x.data())->value;
+        ++k;
       }
-    });
-    parts.oob_score = static_cast<double>(std::accumulate(correct.begin(), correct.end(), std::size_t{0})) / static_cast<double>(n);
-  }
-  return random_forest(std::move(parts));
+      if (k) parts.oob_probability[i] = sum / static_cast<double>(k);
+      // Rows never out of bag count as predicted class 0, as in scikit-learn.
+      const int pred = k && parts.oob_probability[i] > 0.5 ? 1 : 0;
+      correct[i] = pred == labels[i];
+    }
+  });
+  parts.oob_score = static_cast<double>(std::accumulate(correct.begin(), correct.end(), std::size_t{0})) / static_cast<double>(n);
+}
+
+}  // namespace detail
+
+/// Trains a forest on X (rows x features, row-major doubles, NaN = missing) and labels y (0 or 1).
+/// `sample_weight` may be null (all 1). `feature_names` may be empty or one per column.
+/// Throws parameter_error for invalid params, data_error for bad input (naming row and column).
+/// Complexity: about O(n_estimators * n log n * max_features * depth-ish) / threads.
+inline random_forest fit_forest(const forest_params& params, const matrix_view& X, const int* y,
+                                const double* sample_weight = nullptr, std::vector<std::string> feature_names = {}) {
+  // One tree range holding the whole forest, joined and scored as combine_forests joins and scores
+  // several: so the two give the same model by construction.
+  detail::forest_training tr = detail::prepare_training(params, X, y, sample_weight, feature_names.size());
+  std::vector<forest_part> parts;
+  parts.push_back(detail::grow_tree_range(params, tr, std::move(feature_names), 0, params.n_estimators));
+  tr.data = detail::binned_features();  // the binned copy of X is no longer needed
+  forest_parts joined = detail::join_tree_ranges(parts);
+  if (params.oob_score) detail::fill_oob(joined, X, tr.labels, tr.threads);
+  return random_forest(std::move(joined));
 }
 
 /// Convenience overload taking vectors.
@@ -602,6 +844,74 @@ inline random_forest fit_forest(const forest_params& params, const matrix_view& 
   if (!sample_weight.empty() && sample_weight.size() != X.rows)
     throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " + std::to_string(X.rows) + " rows");
   return fit_forest(params, X, y.data(), sample_weight.empty() ? nullptr : sample_weight.data(), std::move(feature_names));
+}
+
+/// Grows only trees [first_tree, first_tree + n_trees) of the forest fit_forest(params, X, y,
+/// sample_weight, feature_names) grows, e.g. on one machine of a cluster; combine_forests joins the
+/// ranges into that forest. Tree t's randomness derives from (params.random_state, t) alone, so a
+/// range comes out the same wherever and with however many threads it is grown.
+/// Throws what fit_forest throws, and parameter_error for a range outside [0, params.n_estimators).
+/// Complexity: that of fit_forest for n_trees trees, plus one pass over X for its fingerprint.
+inline forest_part fit_forest_trees(const forest_params& params, const matrix_view& X, const int* y, const double* sample_weight,
+                                    std::vector<std::string> feature_names, std::size_t first_tree, std::size_t n_trees) {
+  params.validate();
+  if (n_trees < 1) throw parameter_error("n_trees", std::to_string(n_trees), "an integer >= 1");
+  if (first_tree >= params.n_estimators || n_trees > params.n_estimators - first_tree)
+    throw parameter_error("first_tree", "trees " + std::to_string(first_tree) + ".." + std::to_string(first_tree + n_trees - 1),
+                          "a range of trees within 0.." + std::to_string(params.n_estimators - 1) + " (n_estimators = " +
+                              std::to_string(params.n_estimators) + ")");
+  detail::forest_training tr = detail::prepare_training(params, X, y, sample_weight, feature_names.size());
+  forest_part part = detail::grow_tree_range(params, tr, std::move(feature_names), first_tree, n_trees);
+  part.data_digest = detail::data_digest(X, y, sample_weight);
+  return part;
+}
+
+/// Convenience overload taking vectors.
+inline forest_part fit_forest_trees(const forest_params& params, const matrix_view& X, const std::vector<int>& y,
+                                    const std::vector<double>& sample_weight, std::vector<std::string> feature_names,
+                                    std::size_t first_tree, std::size_t n_trees) {
+  if (y.size() != X.rows)
+    throw data_error("y has " + std::to_string(y.size()) + " labels for " + std::to_string(X.rows) + " rows");
+  if (!sample_weight.empty() && sample_weight.size() != X.rows)
+    throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " + std::to_string(X.rows) + " rows");
+  return fit_forest_trees(params, X, y.data(), sample_weight.empty() ? nullptr : sample_weight.data(), std::move(feature_names),
+                          first_tree, n_trees);
+}
+
+/// Joins the tree ranges grown by fit_forest_trees (in any order) into the forest that fit_forest
+/// grows from the same params and data: the same trees and feature importances, bit for bit, and
+/// (with oob_score) the same out-of-bag estimates, recomputed here from X and y.
+/// X, y, sample_weight: the data the parts were grown on (checked against their fingerprint).
+/// Throws data_error for parts that do not make one forest (other columns, other data, missing or
+/// overlapping trees) or for other data than the parts', parameter_error naming a parameter in which
+/// the parts differ. Uses the parts' n_jobs threads for the OOB estimates.
+/// Complexity: O(nodes + n_rows * n_features), plus O(n_estimators * n_rows * depth) with oob_score.
+inline random_forest combine_forests(std::vector<forest_part> parts, const matrix_view& X, const int* y,
+                                     const double* sample_weight = nullptr) {
+  detail::check_tree_ranges(parts);
+  const forest_part& head = parts.front();
+  if (X.rows != head.n_rows)
+    throw data_error("X has " + std::to_string(X.rows) + " rows, but the parts were grown on " + std::to_string(head.n_rows));
+  if (X.cols != head.trees.n_features())
+    throw data_error("X has " + std::to_string(X.cols) + " features, but the parts were grown with " +
+                     std::to_string(head.trees.n_features()));
+  const std::vector<std::uint8_t> labels = detail::checked_labels(y, X.rows);
+  if (detail::data_digest(X, y, sample_weight) != head.data_digest)
+    throw data_error("X, y or sample_weight differ from the data the parts were grown on; pass the arrays given to fit_forest_trees");
+  const forest_params params = head.trees.params();
+  forest_parts joined = detail::join_tree_ranges(parts);
+  if (params.oob_score) detail::fill_oob(joined, X, labels, detail::resolve_n_jobs(params.n_jobs));
+  return random_forest(std::move(joined));
+}
+
+/// Convenience overload taking vectors.
+inline random_forest combine_forests(std::vector<forest_part> parts, const matrix_view& X, const std::vector<int>& y,
+                                     const std::vector<double>& sample_weight = {}) {
+  if (y.size() != X.rows)
+    throw data_error("y has " + std::to_string(y.size()) + " labels for " + std::to_string(X.rows) + " rows");
+  if (!sample_weight.empty() && sample_weight.size() != X.rows)
+    throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " + std::to_string(X.rows) + " rows");
+  return combine_forests(std::move(parts), X, y.data(), sample_weight.empty() ? nullptr : sample_weight.data());
 }
 
 /// What permutation importance measures.

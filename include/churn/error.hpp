@@ -68,6 +68,28 @@ class data_error : public error {
   using error::error;
 };
 
+/// A data_error raised by a consumer of a log's events (a reader's sink) at a known line: an event
+/// time outside the years 1 to 9999, the user that crossed feature_accumulator's max_users limit.
+/// Carries the file, the 1-based line number and the consumer's reason; catch it as a data_error.
+class located_data_error : public data_error {
+ public:
+  located_data_error(std::string file, std::uint64_t line, std::string reason)
+      : data_error("data error in " + (file.empty() ? std::string("<buffer>") : file) + " at line " +
+                   std::to_string(line) + ": " + reason),
+        file_(std::move(file)),
+        line_(line),
+        reason_(std::move(reason)) {}
+
+  const std::string& file() const noexcept { return file_; }
+  std::uint64_t line() const noexcept { return line_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string file_;
+  std::uint64_t line_;
+  std::string reason_;
+};
+
 /// A parameter outside its allowed values. Derives from churn::error (and so is catchable as one);
 /// the message names the parameter, the value and what is allowed.
 class parameter_error : public error {

@@ -121,16 +121,18 @@ inline bool user_id_less(const std::string& a, const std::string& b) noexcept {
 /// The mergeable per-user aggregate of an event log.
 class feature_accumulator {
  public:
-  /// Only `options.session_gap_minutes` matters here; the rest is applied by finalize().
-  /// Throws parameter_error for invalid options.
+  /// Only `options.session_gap_minutes` and `options.max_users` matter here; the rest is applied by
+  /// finalize(). Throws parameter_error for invalid options.
   explicit feature_accumulator(const label_options& options = {}) {
     options.validate();
     gap_minutes_ = options.session_gap_minutes;
     gap_ms_ = options.session_gap_ms();
+    max_users_ = options.max_users;
   }
 
   /// Adds one event. Throws data_error for an event without a timestamp or with one outside the
-  /// years 1 to 9999.
+  /// years 1 to 9999, and for a new user when max_users users are already held. An event that throws
+  /// is not counted: the accumulator stays as it was, usable.
   void add(const event& e) {
     if (e.ts == missing_int)
       throw data_error("event without a timestamp (userId '" + e.user_id + "', page '" + e.page_name +
@@ -139,16 +141,18 @@ class feature_accumulator {
     if (e.ts < -62'135'596'800'000 || e.ts > 253'402'300'799'999)
       throw data_error("event timestamp " + std::to_string(e.ts) + " (userId '" + e.user_id +
                        "') is outside the years 1 to 9999: is it in milliseconds since 1970?");
+    // The user first: a user beyond max_users throws before anything is counted.
+    detail::user_state* found = e.has_user() ? &user(e.user_id) : nullptr;
     ++events_;
     first_ts_ = std::min(first_ts_, e.ts);
     last_ts_ = std::max(last_ts_, e.ts);
-    if (!e.has_user()) {
+    if (!found) {
       ++anonymous_;
       guest_ += e.auth == auth::guest;
       logged_out_ += e.auth == auth::logged_out;
       return;
     }
-    detail::user_state& u = user(e.user_id);
+    detail::user_state& u = *found;
     if (e.page == page::cancellation_confirmation || e.page == page::cancel || e.auth == auth::cancelled) {
       ++u.cancel_events;
       if (e.page == page::cancellation_confirmation) u.cancel_ts = std::min(u.cancel_ts, e.ts);
@@ -180,12 +184,20 @@ class feature_accumulator {
   void operator()(const event& e) { add(e); }
 
   /// Adds everything `other` aggregated: afterwards *this is the aggregate of both inputs, whatever
-  /// the order of the events or of the merges. Throws parameter_error when the session gaps differ.
+  /// the order of the events or of the merges. Throws parameter_error when the session gaps differ,
+  /// data_error when the two hold more than this accumulator's max_users distinct users (both checked
+  /// before anything changes). Its limit is this accumulator's; `other`'s does not matter.
   void merge(const feature_accumulator& other) {
     if (&other == this) throw parameter_error("other", "the accumulator itself", "another accumulator");
     if (other.gap_ms_ != gap_ms_)
       throw parameter_error("session_gap_minutes", std::to_string(other.gap_minutes_),
                             "the same gap as this accumulator (" + std::to_string(gap_minutes_) + ")");
+    if (max_users_ != 0 && users_.size() + other.users_.size() > max_users_) {
+      std::uint64_t distinct = users_.size();
+      for (const auto& u : other.users_)
+        if (index_.find(u.id, id_of()) == detail::string_index::npos && ++distinct > max_users_)
+          throw too_many_users();
+    }
     events_ += other.events_;
     anonymous_ += other.anonymous_;
     guest_ += other.guest_;
@@ -198,6 +210,8 @@ class feature_accumulator {
   std::uint64_t events() const noexcept { return events_; }
   std::size_t users() const noexcept { return users_.size(); }
   double session_gap_minutes() const noexcept { return gap_minutes_; }
+  /// The most distinct users this accumulator takes (0: no limit).
+  std::uint64_t max_users() const noexcept { return max_users_; }
   /// First and last timestamp seen (missing_int before any event).
   std::int64_t first_ts() const noexcept { return events_ ? first_ts_ : missing_int; }
   std::int64_t last_ts() const noexcept { return events_ ? last_ts_ : missing_int; }
@@ -208,18 +222,34 @@ class feature_accumulator {
 
   /// Compact, platform-independent bytes; equal accumulators (same aggregate) give equal bytes.
   std::string to_bytes() const;
-  /// The accumulator saved by to_bytes(). Throws data_error for bytes that are not one.
+  /// The accumulator saved by to_bytes(), without a user limit (the limit is not part of the
+  /// aggregate). Throws data_error for bytes that are not one.
   static feature_accumulator from_bytes(std::string_view bytes);
 
  private:
+  struct id_of_user {  // index -> user id, for string_index
+    const std::vector<detail::user_state>* users;
+    const std::string& operator()(std::uint32_t i) const { return (*users)[i].id; }
+  };
+  id_of_user id_of() const { return {&users_}; }
+  data_error too_many_users() const {
+    return data_error("more than " + std::to_string(max_users_) +
+                      " distinct users in the input (the limit max_users); raise the limit or split the log by user");
+  }
   detail::user_state& user(const std::string& id) {
     if (last_user_ < users_.size() && users_[last_user_].id == id) return users_[last_user_];
-    auto [index, inserted] = index_.try_emplace(
-        id, static_cast<std::uint32_t>(users_.size()),
-        [this](std::uint32_t i) -> const std::string& { return users_[i].id; });
-    if (inserted) {
-      users_.emplace_back();
-      users_.back().id = id;
+    std::uint32_t index = 0;
+    if (max_users_ != 0 && users_.size() >= max_users_) {
+      // Full: a new id is refused before anything is inserted, so that the accumulator stays usable.
+      index = index_.find(id, id_of());
+      if (index == detail::string_index::npos) throw too_many_users();
+    } else {
+      const auto [at, inserted] = index_.try_emplace(id, static_cast<std::uint32_t>(users_.size()), id_of());
+      index = at;
+      if (inserted) {
+        users_.emplace_back();
+        users_.back().id = id;
+      }
     }
     last_user_ = index;
     return users_[index];
@@ -234,6 +264,7 @@ class feature_accumulator {
 
   double gap_minutes_ = 30;
   std::int64_t gap_ms_ = 0;
+  std::uint64_t max_users_ = 0;  // 0: no limit
   std::uint64_t events_ = 0, anonymous_ = 0, guest_ = 0, logged_out_ = 0;
   std::int64_t first_ts_ = detail::no_ts_min, last_ts_ = detail::no_ts_max;
   std::vector<detail::user_state> users_;
@@ -473,7 +504,11 @@ struct feature_progress {
 /// `read.threads` threads (0: all cores). Files are cut into pieces; each thread fills its own
 /// accumulator from the pieces it takes and the accumulators are merged at the end, so the result is
 /// the same for any number of threads. `report`, when given, receives what the reader saw.
-/// Throws parse_error (strict reading), io_error, parameter_error.
+/// With `options.max_users`, each thread's accumulator holds at most that many users (memory stays
+/// below threads x max_users users) and so does the merge: beyond it, a located_data_error names the
+/// file and line where a thread crossed the limit, or a data_error naming the files when only the
+/// merge of the threads' users does.
+/// Throws parse_error (strict reading), io_error, parameter_error, data_error.
 inline feature_accumulator accumulate_files(const std::vector<std::string>& paths, const label_options& options = {},
                                             const read_options& read = {}, feature_progress* progress = nullptr,
                                             read_report* report = nullptr) {
@@ -494,9 +529,14 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
   const unsigned threads = detail::resolve_threads(read.threads);
   std::vector<feature_accumulator> accs(threads, feature_accumulator(options));
   read_report total = read_files_parallel(files, accs, ro);
-  for (std::size_t i = 1; i < accs.size(); ++i) {
-    accs[0].merge(accs[i]);
-    accs[i] = feature_accumulator(options);  // free as we go
+  try {
+    for (std::size_t i = 1; i < accs.size(); ++i) {
+      accs[0].merge(accs[i]);
+      accs[i] = feature_accumulator(options);  // free as we go
+    }
+  } catch (const data_error& e) {  // the user limit, crossed only by the threads together
+    throw data_error("data error in " + (files.size() == 1 ? files[0] : std::to_string(files.size()) + " files") +
+                     ": " + e.what());
   }
   if (report) *report = std::move(total);
   return std::move(accs[0]);

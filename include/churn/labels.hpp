@@ -37,7 +37,7 @@ inline label_mode parse_label_mode(std::string_view name) {
   throw parameter_error("label", "'" + std::string(name) + "'", "'window' or 'history'");
 }
 
-/// The labelling and sessionization options, in one plain struct.
+/// The labelling and sessionization options, and the aggregation's user limit, in one plain struct.
 struct label_options {
   label_mode mode = label_mode::window;
   /// Window mode: the cutoff T in epoch milliseconds, a UTC midnight; `missing_int` picks the default
@@ -49,6 +49,11 @@ struct label_options {
   /// Two events of one (user, sessionId) more than this many minutes apart belong to different
   /// sessions (for logs whose session ids are unreliable). 0 trusts the ids alone.
   double session_gap_minutes = 30.0;
+  /// Resource limit of the aggregation (feature_accumulator, accumulate_files, user_features): more
+  /// distinct users than this is a data_error, raised at the first user beyond it, so that a hostile
+  /// or mistaken input cannot grow memory without bound (~0.5 KB per user while reading, ~1.4 KB at
+  /// the peak of finalize). 0: no limit. Not a labelling option: finalize() ignores it.
+  std::uint64_t max_users = 0;
 
   /// Throws parameter_error naming the parameter, the value and what is allowed.
   void validate() const {

@@ -159,7 +159,14 @@ read_report read_source(byte_source& source, const std::string& name, bool skip_
       return true;
     }
     ++report.events;
-    sink(static_cast<const event&>(current));
+    try {
+      sink(static_cast<const event&>(current));
+    } catch (const located_data_error&) {
+      throw;
+    } catch (const data_error& e) {
+      // The sink refused the event (e.g. the user beyond feature_accumulator's max_users): say where.
+      throw located_data_error(name, line.number, e.what());
+    }
     return true;
   };
   auto on_too_long = [&](std::uint64_t number) -> bool {
@@ -205,7 +212,8 @@ inline unsigned resolve_threads(unsigned threads) {
 /// Reads a JSON-lines event log (plain or gzip, detected from its first bytes) and calls
 /// `sink(const churn::event&)` for each event, in file order. The event object is reused between
 /// calls: copy what you keep.
-/// @throws parse_error (strict mode) at the first bad line; io_error when the file cannot be read.
+/// @throws parse_error (strict mode) at the first bad line; io_error when the file cannot be read;
+/// located_data_error (file, line and reason) when the sink throws a data_error.
 template <class Sink>
 read_report read_file(const std::string& path, Sink&& sink, const read_options& options = {}) {
   if (detail::is_gzip_file(path)) {
@@ -266,6 +274,8 @@ read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks
         std::rethrow_exception(failures[i]);
       } catch (const parse_error& e) {
         throw parse_error(e.file(), e.line() + offset, e.field(), e.reason());
+      } catch (const located_data_error& e) {
+        throw located_data_error(e.file(), e.line() + offset, e.reason());
       }
     }
     for (auto& example : reports[i].examples) example.first += offset;
@@ -406,6 +416,8 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
         std::rethrow_exception(failures[i]);
       } catch (const parse_error& e) {
         throw parse_error(e.file(), e.line() + offset, e.field(), e.reason());
+      } catch (const located_data_error& e) {
+        throw located_data_error(e.file(), e.line() + offset, e.reason());
       }
     }
     read_report& r = reports[i];

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -612,4 +613,154 @@ TEST_CASE("corrupted accumulator bytes: a clear data_error or a usable accumulat
     }
   }
   CHECK(rejected > 0);
+}
+
+namespace {
+std::string limit_message(std::uint64_t limit) {
+  return "more than " + std::to_string(limit) +
+         " distinct users in the input (the limit max_users); raise the limit or split the log by user";
+}
+
+// One minimal event line of user `id` (the shape a hostile upload would repeat millions of times).
+std::string minimal_line(const std::string& id, std::int64_t ts = T - day_ms) {
+  return "{\"ts\":" + std::to_string(ts) + ",\"page\":\"Home\",\"userId\":\"" + id + "\",\"sessionId\":1}\n";
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = (std::filesystem::temp_directory_path() / name).string();
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+}  // namespace
+
+TEST_CASE("max_users: the first user beyond the limit is a data_error, the accumulator stays as it was") {
+  churn::label_options o = window_options();
+  o.max_users = 3;
+  churn::feature_accumulator acc(o);
+  CHECK(acc.max_users() == 3);
+  fixture_user u{"a", "F", "Austin, TX", mac_chrome};
+  for (const char* id : {"a", "b", "a", "c", "c", "b"}) {
+    u.id = id;
+    acc.add(make(u, at(-2, 10, 0), 1, page::next_song, churn::level::free, "A", 100));
+  }
+  REQUIRE(acc.users() == 3);
+  const std::string before = acc.to_bytes();
+  u.id = "d";
+  CHECK_THROWS_WITH_AS(acc.add(make(u, at(-1, 10, 0), 1, page::home, churn::level::free)), limit_message(3).c_str(),
+                       churn::data_error);
+  CHECK(acc.to_bytes() == before);  // the refused event is not counted either
+  // Known users and events without a user still come in.
+  u.id = "b";
+  acc.add(make(u, at(-1, 11, 0), 2, page::home, churn::level::free));
+  fixture_user anon{"", "", "", ""};
+  acc.add(make(anon, at(-1, 12, 0), 3, page::home, churn::level::free));
+  CHECK(acc.users() == 3);
+  CHECK(acc.events() == 8);
+  CHECK(acc.finalize(window_options()).user_ids == std::vector<std::string>{"a", "b", "c"});
+  // The limit is not part of the aggregate: from_bytes gives an unlimited accumulator.
+  auto back = churn::feature_accumulator::from_bytes(acc.to_bytes());
+  CHECK(back.max_users() == 0);
+  u.id = "d";
+  back.add(make(u, at(-1, 10, 0), 1, page::home, churn::level::free));
+  CHECK(back.users() == 4);
+}
+
+TEST_CASE("max_users: a merge beyond the limit throws before anything changes") {
+  churn::label_options limited;
+  limited.max_users = 3;
+  auto with = [](churn::feature_accumulator acc, std::vector<std::string> ids) {
+    fixture_user u{"", "M", "Austin, TX", mac_chrome};
+    for (const auto& id : ids) {
+      u.id = id;
+      acc.add(make(u, at(-2, 10, 0), 1, page::home, churn::level::free));
+    }
+    return acc;
+  };
+  auto a = with(churn::feature_accumulator(limited), {"1", "2"});
+  a.merge(with(churn::feature_accumulator(), {"2", "3"}));  // 4 users on both sides, 3 distinct
+  CHECK(a.users() == 3);
+  const std::string before = a.to_bytes();
+  CHECK_THROWS_WITH_AS(a.merge(with(churn::feature_accumulator(), {"1", "4"})), limit_message(3).c_str(),
+                       churn::data_error);
+  CHECK(a.to_bytes() == before);
+  // The receiving accumulator's limit applies, not the other's.
+  auto unlimited = with(churn::feature_accumulator(), {"1", "2", "3", "4", "5"});
+  unlimited.merge(a);
+  CHECK(unlimited.users() == 5);
+}
+
+TEST_CASE("max_users on files: the error names the file and the line of the first user beyond the limit") {
+  std::string log;
+  for (int i = 0; i < 10; ++i) log += minimal_line(std::to_string(100 + i)) + minimal_line(std::to_string(100 + i));
+  const std::string path = write_temp("churn_test_max_users.json", log);
+  churn::label_options o;
+  o.mode = churn::label_mode::history;  // every user in the table (the log is a single day)
+  o.max_users = 4;
+  try {
+    (void)churn::accumulate_files({path}, o);
+    FAIL("no error");
+  } catch (const churn::located_data_error& e) {
+    CHECK(e.file() == path);
+    CHECK(e.line() == 9);  // users 100..103 take lines 1-8
+    CHECK(e.reason() == limit_message(4));
+    CHECK(std::string(e.what()) == "data error in " + path + " at line 9: " + limit_message(4));
+  }
+  CHECK_THROWS_AS(churn::user_features(path, o), churn::data_error);
+  // At or above the number of users: the same table as without a limit, for any number of threads.
+  churn::label_options history;
+  history.mode = churn::label_mode::history;
+  const auto unlimited = churn::user_features(path, history);
+  REQUIRE(unlimited.user_ids.size() == 10);
+  for (unsigned threads : {1u, 2u, 3u}) {
+    churn::read_options r;
+    r.threads = threads;
+    o.max_users = 10;
+    CHECK(tables_equal(churn::user_features(path, o, r), unlimited));
+    // Below it, every thread count fails: in a thread's accumulator or in the merge of them.
+    o.max_users = 9;
+    CHECK_THROWS_WITH_AS(churn::user_features(path, o, r), doctest::Contains(limit_message(9).c_str()), churn::data_error);
+  }
+  // Several threads: the line is the file's, not the piece's. Users 1..12 all come in the last lines,
+  // after a long run of user "0" that every piece before and the start of the last piece hold, so the
+  // thread reading the last piece crosses the limit of 5 at the fifth new user, whatever it read before.
+  std::string crowded;
+  for (int i = 0; i < 300; ++i) crowded += minimal_line("0");
+  for (int i = 1; i <= 12; ++i) crowded += minimal_line(std::to_string(i));
+  const std::string crowded_path = write_temp("churn_test_max_users_crowded.json", crowded);
+  o.max_users = 5;
+  for (unsigned threads : {1u, 3u}) {
+    churn::read_options r;
+    r.threads = threads;
+    try {
+      (void)churn::accumulate_files({crowded_path}, o, r);
+      FAIL("no error");
+    } catch (const churn::located_data_error& e) {
+      CHECK(e.line() == 305);
+      CHECK(e.reason() == limit_message(5));
+    }
+  }
+  std::filesystem::remove(path);
+  std::filesystem::remove(crowded_path);
+}
+
+TEST_CASE("a sink's data_error while reading names the file and line, in serial and parallel reads") {
+  std::string log;
+  for (int i = 1; i <= 90; ++i) log += minimal_line(i == 77 ? "bad" : "u" + std::to_string(i));
+  auto sink = [](const churn::event& e) {
+    if (e.user_id == "bad") throw churn::data_error("user 'bad' refused");
+  };
+  CHECK_THROWS_WITH_AS(churn::read_buffer(log, sink, {}, "mem.json"), "data error in mem.json at line 77: user 'bad' refused",
+                       churn::located_data_error);
+  const std::string path = write_temp("churn_test_sink_error.json", log);
+  std::vector<std::function<void(const churn::event&)>> sinks(3, sink);
+  CHECK_THROWS_WITH_AS(churn::read_file_parallel(path, sinks),
+                       ("data error in " + path + " at line 77: user 'bad' refused").c_str(), churn::located_data_error);
+  CHECK_THROWS_WITH_AS(churn::read_files_parallel({path}, sinks),
+                       ("data error in " + path + " at line 77: user 'bad' refused").c_str(), churn::located_data_error);
+  // An out-of-range time from a file is located the same way.
+  const std::string far = write_temp("churn_test_far_ts.json", minimal_line("1") + minimal_line("2", std::int64_t(1) << 60));
+  CHECK_THROWS_WITH_AS(churn::user_features(far), doctest::Contains(" at line 2: event timestamp"),
+                       churn::located_data_error);
+  std::filesystem::remove(path);
+  std::filesystem::remove(far);
 }

@@ -14,6 +14,9 @@ namespace churn::detail {
 
 class string_index {
  public:
+  /// What find() returns for an absent key.
+  static constexpr std::uint32_t npos = std::numeric_limits<std::uint32_t>::max();
+
   /// The index of `key`, or, when it is absent, `next` (inserted). `key_of(i)` must return the key
   /// of index i for every index inserted so far. Returns (index, inserted).
   template <class KeyOf>
@@ -32,6 +35,19 @@ class string_index {
     }
   }
 
+  /// The index of `key`, or npos when it is absent (nothing is inserted).
+  template <class KeyOf>
+  std::uint32_t find(std::string_view key, const KeyOf& key_of) const {
+    if (slots_.empty()) return npos;
+    const std::uint32_t h = hash(key);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      const slot& s = slots_[i];
+      if (s.index == empty) return npos;
+      if (s.hash == h && std::string_view(key_of(s.index)) == key) return s.index;
+    }
+  }
+
   std::size_t size() const noexcept { return count_; }
 
  private:
@@ -39,7 +55,7 @@ class string_index {
     std::uint32_t hash;
     std::uint32_t index;
   };
-  static constexpr std::uint32_t empty = std::numeric_limits<std::uint32_t>::max();
+  static constexpr std::uint32_t empty = npos;  // a free slot's index
 
   static std::uint32_t hash(std::string_view key) noexcept {
     std::uint64_t h = 1469598103934665603ull;  // FNV-1a, then a multiplicative mix for the low bits

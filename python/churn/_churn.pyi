@@ -175,3 +175,16 @@ class ForestModel:
     def load(path: str) -> "ForestModel": ...
 def fit_forest(X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None, *, n_estimators: int = 100, criterion: str = "gini", splitter: str = "best", max_depth: int = 0, min_samples_split: int = 2, min_samples_leaf: int = 1, min_weight_fraction_leaf: float = 0.0, max_features: str = "sqrt", max_features_value: float = 0.0, max_leaf_nodes: int = 0, min_impurity_decrease: float = 0.0, bootstrap: bool = True, max_samples: int = 0, max_samples_fraction: float = 0.0, class_weight: str = "none", class_weights: Tuple[float, float] = (1.0, 1.0), oob_score: bool = False, n_jobs: int = 1, random_state: int = 0, feature_names: List[str] = ...) -> ForestModel: ...
 def load_forest_model(path: str) -> ForestModel: ...
+class ForestPart:
+    """Trees first_tree .. first_tree + n_trees - 1 of a forest, grown by fit_forest_trees; combine_forests joins the parts into the forest fit_forest grows. Pickles as JSON."""
+    first_tree: int
+    n_trees: int
+    n_estimators: int
+    n_rows: int
+    def dumps(self) -> str: ...
+    @staticmethod
+    def loads(text: str) -> "ForestPart": ...
+def fit_forest_trees(X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None, *, first_tree: int, n_trees: int, n_estimators: int = 100, criterion: str = "gini", splitter: str = "best", max_depth: int = 0, min_samples_split: int = 2, min_samples_leaf: int = 1, min_weight_fraction_leaf: float = 0.0, max_features: str = "sqrt", max_features_value: float = 0.0, max_leaf_nodes: int = 0, min_impurity_decrease: float = 0.0, bootstrap: bool = True, max_samples: int = 0, max_samples_fraction: float = 0.0, class_weight: str = "none", class_weights: Tuple[float, float] = (1.0, 1.0), oob_score: bool = False, n_jobs: int = 1, random_state: int = 0, feature_names: List[str] = ...) -> ForestPart:
+    """Grows only trees first_tree .. first_tree + n_trees - 1 of the forest fit_forest grows with the same arguments (e.g. on one worker of a cluster). Releases the GIL."""
+def combine_forests(parts: List[ForestPart], X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None) -> ForestModel:
+    """Joins the parts grown by fit_forest_trees (in any order) into the forest fit_forest grows from the same data and parameters, bit for bit; X, y, sample_weight: the parts' training data (checked; the OOB estimates are recomputed from it). Releases the GIL."""

@@ -381,3 +381,74 @@ def fanout_cross_validate(estimator: Any, X, y, run_fits, **options) -> Dict[str
     keys = list(recorder.jobs)
     models = run_fits(estimator, [recorder.jobs[k] for k in keys])
     return cross_validate(_Replay(dict(zip(keys, models)), estimator), X, y, **options)
+
+
+# --- one forest with its trees as cluster tasks --------------------------------------------------
+#
+# Tree t of a churn forest is grown from its own generator, seeded with (random_state, t): trees
+# first .. first + count - 1 come out the same on any machine and with any number of threads. The
+# client checks the data and fixes the seed once (RandomForestClassifier._fit_inputs), each task grows
+# one range of trees (fit_tree_range), and the client joins the ranges with combine_forests, which
+# sums the importances in tree order and recomputes the out-of-bag estimates from X and y exactly as
+# a local fit does: the model is the one estimator.fit(X, y) gives, bit for bit.
+
+
+def tree_ranges(n_estimators: int, n_tasks: int) -> List[Tuple[int, int]]:
+    """(first_tree, n_trees) of `n_tasks` contiguous ranges of near-equal size that cover the
+    `n_estimators` trees (fewer ranges when there are fewer trees than tasks)."""
+    if isinstance(n_tasks, bool) or not isinstance(n_tasks, int) or n_tasks < 1:
+        raise _churn.ParameterError(
+            f"invalid value for parameter 'n_tasks': {n_tasks!r} (allowed: an int >= 1, or None for one per worker thread)")
+    n_tasks = min(n_tasks, n_estimators)
+    size, extra = divmod(n_estimators, n_tasks)
+    ranges, first = [], 0
+    for k in range(n_tasks):
+        count = size + (1 if k < extra else 0)
+        ranges.append((first, count))
+        first += count
+    return ranges
+
+
+class ForestFit:
+    """One forest fit prepared on the client: a fresh copy of the estimator, the checked training
+    arrays (``data``, shipped once to the workers) and the native parameters with the seed fixed."""
+
+    def __init__(self, estimator: Any, X, y, sample_weight=None):
+        from .evaluation import _clone
+        from .forest import RandomForestClassifier
+
+        if not isinstance(estimator, RandomForestClassifier):
+            raise TypeError(f"growing the trees as tasks needs a churn.RandomForestClassifier, got "
+                            f"{type(estimator).__name__}; fit() fits any estimator as one task")
+        self.model = _clone(estimator)
+        self.inputs = self.model._fit_inputs(X, y, sample_weight)
+
+    @property
+    def data(self) -> Tuple[Any, Any, Any]:
+        """(X, class codes, sample weights): the arrays every task needs."""
+        return self.inputs.X, self.inputs.codes, self.inputs.sample_weight
+
+    @property
+    def spec(self) -> Tuple[Dict[str, Any], List[str]]:
+        """(native parameters, feature names): small, sent with every task."""
+        return self.inputs.params, self.inputs.feature_names
+
+    def ranges(self, n_tasks: int) -> List[Tuple[int, int]]:
+        return tree_ranges(int(self.inputs.params["n_estimators"]), n_tasks)
+
+    def combine(self, parts: Sequence[Any]) -> Any:
+        """The fitted estimator whose forest joins `parts` (churn._churn.ForestPart, any order)."""
+        f = self.inputs
+        native = _churn.combine_forests(list(parts), f.X, f.codes, f.sample_weight)
+        self.model._set_fitted(self.model._labelled(native, f), f.names)
+        return self.model
+
+
+def fit_tree_range(data: Tuple[Any, Any, Any], spec: Tuple[Dict[str, Any], List[str]], first_tree: int,
+                   n_trees: int) -> Any:
+    """Task body: trees first_tree .. first_tree + n_trees - 1 of the forest (a churn._churn.ForestPart,
+    which pickles as JSON)."""
+    X, codes, sample_weight = data
+    params, feature_names = spec
+    return _churn.fit_forest_trees(X, codes, sample_weight, first_tree=int(first_tree), n_trees=int(n_trees),
+                                   feature_names=feature_names, **params)

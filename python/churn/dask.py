@@ -8,6 +8,8 @@ imports Dask.
     table = churn.dask.user_features("/shared/sparkify/", client=client)       # a churn.FeatureTable
     cv = churn.dask.cross_validate(churn.RandomForestClassifier(random_state=0), table.X, table.y,
                                    client=client)
+    model = churn.dask.fit_forest(churn.RandomForestClassifier(n_estimators=500, random_state=0),
+                                  table.X, table.y, client=client)          # trees grown as tasks
 
 How it works: every piece of the input (a slice of a plain file cut at line boundaries, a whole gzip
 file, a partition of a Dask bag or dataframe) is aggregated by one task into a
@@ -27,7 +29,7 @@ import dask.bag as _db
 from . import _distributed as _d
 from .features import FeatureAccumulator, FeatureTable
 
-__all__ = ["accumulate", "cross_validate", "fit", "user_features"]
+__all__ = ["accumulate", "cross_validate", "fit", "fit_forest", "user_features"]
 
 
 def _is_dataframe(data: Any) -> bool:
@@ -157,3 +159,26 @@ def fit(estimator: Any, X, y, client: Any = None) -> Any:
     """A copy of `estimator` fitted on (X, y) by one task on the cluster (where the memory or the
     cores are), returned to the caller: the model a local ``fit`` gives."""
     return _run_fits(client)(estimator, [(X, y)])[0]
+
+
+def fit_forest(estimator: Any, X, y, client: Any = None, n_tasks: Optional[int] = None, sample_weight=None) -> Any:
+    """A copy of the churn.RandomForestClassifier `estimator` fitted on (X, y) with its trees grown by
+    `n_tasks` tasks (default: one per worker thread), each a contiguous range of trees; the client
+    joins the ranges. X, y (and sample_weight) are scattered once to every worker. The model equals
+    ``estimator.fit(X, y)`` on one machine bit for bit — trees, predictions, importances, OOB
+    estimates, saved JSON — because tree t's randomness depends only on (random_state, t); with
+    ``random_state=None`` the seed is drawn once, on the client. Each task uses the estimator's
+    n_jobs threads. Raises TypeError for other estimators (use :func:`fit`)."""
+    job = _d.ForestFit(estimator, X, y, sample_weight)
+    if n_tasks is None:
+        n_tasks = sum(client.nthreads().values()) if client is not None else (os.cpu_count() or 1)
+    ranges = job.ranges(n_tasks)
+    if client is None:
+        data = dask.delayed(job.data, traverse=False)
+        tasks = [dask.delayed(_d.fit_tree_range, pure=True)(data, job.spec, first, count) for first, count in ranges]
+        return job.combine(dask.compute(*tasks))
+    # Every task needs all of X: one copy per worker (not one per task), so that any worker can take any
+    # range. A key of its own (hash=False): a content key could be the one an earlier call is releasing.
+    [data] = client.scatter([job.data], broadcast=True, hash=False)
+    futures = [client.submit(_d.fit_tree_range, data, job.spec, first, count) for first, count in ranges]
+    return job.combine(client.gather(futures))  # the futures (and the scattered data) are released on return

@@ -18,7 +18,7 @@ import math
 import numbers
 import os
 import warnings
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 import numpy as np
 
@@ -341,6 +341,15 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
     def fit(self, X, y, sample_weight=None) -> "RandomForestClassifier":
         """Trains the forest. X: (n_samples, n_features) numbers (NaN = missing); y: two classes.
         sample_weight: optional non-negative weights. Releases the GIL while training."""
+        f = self._fit_inputs(X, y, sample_weight)
+        model = _churn.fit_forest(f.X, f.codes, f.sample_weight, feature_names=f.feature_names, **f.params)
+        self._set_fitted(self._labelled(model, f), f.names)
+        return self
+
+    def _fit_inputs(self, X, y, sample_weight=None) -> "_FitInputs":
+        """The checked arrays and the native parameters of a fit (the seed drawn once, here): what
+        ``fit`` passes to C++, and what churn.dask / churn.spark ship to the workers that grow tree
+        ranges (churn._distributed.fit_tree_range)."""
         names = _feature_names_of(X)
         Xa = _as_matrix(X)
         ya = _as_labels(y, Xa.shape[0])
@@ -359,12 +368,14 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
                 raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(Xa.shape[0],)}!")
             sw = np.ascontiguousarray(sw)
         params = self._native_params(Xa.shape[0], Xa.shape[1], classes, codes)
-        model = _churn.fit_forest(Xa, codes.astype(np.int32), sw,
-                                  feature_names=[] if names is None else [str(n) for n in names], **params)
-        model.classes_json = json.dumps(classes.tolist())
+        return _FitInputs(Xa, codes.astype(np.int32), sw, classes, names,
+                          [] if names is None else [str(n) for n in names], params)
+
+    def _labelled(self, model, f: "_FitInputs"):
+        """The native model with the class labels and the threshold of this fit."""
+        model.classes_json = json.dumps(f.classes.tolist())
         model.threshold = float(self.threshold)
-        self._set_fitted(model, names)
-        return self
+        return model
 
     def _set_fitted(self, model, names: Optional[np.ndarray]) -> None:
         self.model_ = model
@@ -567,6 +578,18 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
                 self._set_fitted(model, np.asarray(names, dtype=object) if names else None)
             if oob_dec is not None:
                 self.oob_decision_function_ = oob_dec
+
+
+class _FitInputs(NamedTuple):
+    """What RandomForestClassifier._fit_inputs checked and resolved for one fit."""
+
+    X: np.ndarray  # float64, C-contiguous
+    codes: np.ndarray  # int32 class codes (0, 1)
+    sample_weight: Optional[np.ndarray]
+    classes: np.ndarray
+    names: Optional[np.ndarray]  # the DataFrame's column names, if any
+    feature_names: List[str]
+    params: Dict[str, Any]  # keyword arguments of churn._churn.fit_forest, random_state fixed
 
 
 def _json_default(o: Any) -> Any:

@@ -5,6 +5,8 @@ pyspark.
     import churn, churn.spark
     table = churn.spark.user_features("s3a://bucket/sparkify/", spark=spark)       # a churn.FeatureTable
     model = churn.RandomForestClassifier(random_state=0).fit(table.X, table.y)
+    model = churn.spark.fit_forest(churn.RandomForestClassifier(random_state=0), table.X, table.y,
+                                   spark=spark)         # the same model, its trees grown by executors
     users = churn.spark.to_spark(table, spark)                                      # one row per user
     scored = churn.spark.predict(model, users)          # + churn_probability, churn_prediction
 
@@ -23,7 +25,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 from . import _distributed as _d
 from .features import FeatureAccumulator, FeatureTable
 
-__all__ = ["accumulate", "cross_validate", "fit", "predict", "to_spark", "user_features"]
+__all__ = ["accumulate", "cross_validate", "fit", "fit_forest", "predict", "to_spark", "user_features"]
 
 
 def _session(spark: Any):
@@ -276,3 +278,26 @@ def cross_validate(estimator: Any, X, y, spark: Any = None, **options: Any) -> D
 def fit(estimator: Any, X, y, spark: Any = None) -> Any:
     """A copy of `estimator` fitted on (X, y) by one Spark task: the model a local ``fit`` gives."""
     return _run_fits(spark)(estimator, [(X, y)])[0]
+
+
+def fit_forest(estimator: Any, X, y, spark: Any = None, n_tasks: Optional[int] = None, sample_weight=None) -> Any:
+    """A copy of the churn.RandomForestClassifier `estimator` fitted on (X, y) with its trees grown by
+    `n_tasks` Spark tasks (default: ``defaultParallelism``), each a contiguous range of trees; the
+    driver joins the ranges. X, y (and sample_weight) travel to the executors once, as a broadcast.
+    The model equals ``estimator.fit(X, y)`` on one machine bit for bit (see churn.dask.fit_forest).
+    Raises TypeError for other estimators (use :func:`fit`)."""
+    job = _d.ForestFit(estimator, X, y, sample_weight)
+    sc = _session(spark).sparkContext
+    ranges = job.ranges(n_tasks if n_tasks is not None else sc.defaultParallelism)
+    shared = sc.broadcast((job.data, job.spec))
+    try:
+        parts = sc.parallelize(ranges, len(ranges)).map(
+            lambda r: _d.fit_tree_range(shared.value[0], shared.value[1], r[0], r[1])).collect()
+    except Exception as e:  # a task's churn error arrives wrapped in a Py4J/Spark exception
+        error = _unwrap(e)
+        if error is e:
+            raise
+        raise error from None
+    finally:
+        shared.unpersist()
+    return job.combine(parts)

@@ -1,8 +1,11 @@
-// The random forest for Python: churn._churn.ForestModel (the trained C++ model) and fit_forest.
+// The random forest for Python: churn._churn.ForestModel (the trained C++ model), fit_forest, and the tree
+// ranges (ForestPart: fit_forest_trees, combine_forests) that cluster workers grow.
 // Conversion only; the scikit-learn-style estimator lives in python/churn/forest.py. Heavy calls release
 // the GIL. JSON values (metadata, class labels) cross as JSON text, converted by the Python side.
 #include <cstdint>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <churn/forest.hpp>
@@ -38,6 +41,58 @@ churn::max_features_rule max_features_of(const std::string& kind, double value) 
   if (kind == "count") return churn::max_features_rule::count(static_cast<std::size_t>(value));
   if (kind == "fraction") return churn::max_features_rule::fraction(value);
   throw churn::parameter_error("max_features", "'" + kind + "'", "'sqrt', 'log2', 'all', 'count', 'fraction'");
+}
+
+using labels_array = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+
+std::vector<double> weights_of(const py::object& sample_weight) {
+  std::vector<double> sw;
+  if (!sample_weight.is_none()) {
+    auto w = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(sample_weight);
+    if (!w || w.ndim() != 1) throw churn::data_error("sample_weight must be a 1-D array of numbers");
+    sw.assign(w.data(), w.data() + w.shape(0));
+  }
+  return sw;
+}
+
+// The keyword arguments of fit_forest and fit_forest_trees, in the order of params_of's parameters.
+auto forest_param_args() {
+  return std::make_tuple(
+      py::arg("n_estimators") = 100, py::arg("criterion") = "gini", py::arg("splitter") = "best", py::arg("max_depth") = 0,
+      py::arg("min_samples_split") = 2, py::arg("min_samples_leaf") = 1, py::arg("min_weight_fraction_leaf") = 0.0,
+      py::arg("max_features") = "sqrt", py::arg("max_features_value") = 0.0, py::arg("max_leaf_nodes") = 0,
+      py::arg("min_impurity_decrease") = 0.0, py::arg("bootstrap") = true, py::arg("max_samples") = 0,
+      py::arg("max_samples_fraction") = 0.0, py::arg("class_weight") = "none",
+      py::arg("class_weights") = std::make_pair(1.0, 1.0), py::arg("oob_score") = false, py::arg("n_jobs") = 1,
+      py::arg("random_state") = 0);
+}
+
+churn::forest_params params_of(std::size_t n_estimators, const std::string& criterion, const std::string& splitter,
+                               std::size_t max_depth, std::size_t min_samples_split, std::size_t min_samples_leaf,
+                               double min_weight_fraction_leaf, const std::string& max_features, double max_features_value,
+                               std::size_t max_leaf_nodes, double min_impurity_decrease, bool bootstrap, std::size_t max_samples,
+                               double max_samples_fraction, const std::string& class_weight,
+                               std::pair<double, double> class_weights, bool oob_score, int n_jobs, std::uint64_t random_state) {
+  churn::forest_params p;
+  p.n_estimators = n_estimators;
+  p.tree.split_criterion = churn::criterion_from_string(criterion);
+  p.tree.split_strategy = churn::splitter_from_string(splitter);
+  p.tree.max_depth = max_depth;
+  p.tree.min_samples_split = min_samples_split;
+  p.tree.min_samples_leaf = min_samples_leaf;
+  p.tree.min_weight_fraction_leaf = min_weight_fraction_leaf;
+  p.tree.max_features = max_features_of(max_features, max_features_value);
+  p.tree.max_leaf_nodes = max_leaf_nodes;
+  p.tree.min_impurity_decrease = min_impurity_decrease;
+  p.bootstrap = bootstrap;
+  p.max_samples = max_samples;
+  p.max_samples_fraction = max_samples_fraction;
+  p.class_weight = churn::class_weight_mode_from_string(class_weight);
+  p.class_weights = {class_weights.first, class_weights.second};
+  p.oob_score = oob_score;
+  p.n_jobs = n_jobs;
+  p.random_state = random_state;
+  return p;
 }
 
 py::array_t<double> two_columns(const std::vector<double>& p1) {
@@ -197,54 +252,103 @@ void bind_forest(py::module_& m) {
                std::to_string(f.n_features()) + " features>";
       });
 
+  // fit_forest(X, y, sample_weight=None, *, <forest_param_args>, feature_names=[])
+  std::apply(
+      [&](auto... params) {
+        m.def(
+            "fit_forest",
+            [](const dense& X, const labels_array& y, const py::object& sample_weight, std::size_t n_estimators,
+               const std::string& criterion, const std::string& splitter, std::size_t max_depth, std::size_t min_samples_split,
+               std::size_t min_samples_leaf, double min_weight_fraction_leaf, const std::string& max_features,
+               double max_features_value, std::size_t max_leaf_nodes, double min_impurity_decrease, bool bootstrap,
+               std::size_t max_samples, double max_samples_fraction, const std::string& class_weight,
+               std::pair<double, double> class_weights, bool oob_score, int n_jobs, std::uint64_t random_state,
+               std::vector<std::string> feature_names) {
+              const auto v = view_of(X);
+              auto labels = labels_of(y, v.rows);
+              const auto sw = weights_of(sample_weight);
+              const auto p = params_of(n_estimators, criterion, splitter, max_depth, min_samples_split, min_samples_leaf,
+                                       min_weight_fraction_leaf, max_features, max_features_value, max_leaf_nodes,
+                                       min_impurity_decrease, bootstrap, max_samples, max_samples_fraction, class_weight,
+                                       class_weights, oob_score, n_jobs, random_state);
+              py::gil_scoped_release release;
+              return churn::fit_forest(p, v, labels, sw, std::move(feature_names));
+            },
+            py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::kw_only(), params...,
+            py::arg("feature_names") = std::vector<std::string>{},
+            "Trains a forest on X (float64 rows x features, NaN = missing) and y (0/1). Releases the GIL. "
+            "Low level: churn.RandomForestClassifier is the scikit-learn-style estimator.");
+      },
+      forest_param_args());
+
+  py::class_<churn::forest_part>(m, "ForestPart",
+                                 "Trees first_tree .. first_tree + n_trees - 1 of a forest, grown by fit_forest_trees; "
+                                 "combine_forests joins the parts into the forest fit_forest grows. Pickles as JSON.")
+      .def_property_readonly("first_tree", [](const churn::forest_part& p) { return p.first_tree; })
+      .def_property_readonly("n_trees", &churn::forest_part::n_trees)
+      .def_property_readonly("n_estimators", [](const churn::forest_part& p) { return p.trees.params().n_estimators; },
+                             "Trees in the whole forest.")
+      .def_property_readonly("n_rows", [](const churn::forest_part& p) { return p.n_rows; }, "Rows of the training data.")
+      .def("dumps", [](const churn::forest_part& p) { return churn::dumps(p); }, "The part as JSON text.")
+      .def_static(
+          "loads",
+          [](const std::string& text) {
+            py::gil_scoped_release release;
+            return churn::loads_forest_part(text);
+          },
+          py::arg("text"))
+      .def(py::pickle([](const churn::forest_part& p) { return py::make_tuple(churn::dumps(p)); },
+                      [](const py::tuple& state) {
+                        if (state.size() != 1) throw churn::data_error("a pickled ForestPart holds one JSON text");
+                        return churn::loads_forest_part(state[0].cast<std::string>());
+                      }))
+      .def("__repr__", [](const churn::forest_part& p) {
+        return "<churn.ForestPart trees " + std::to_string(p.first_tree) + ".." + std::to_string(p.end_tree() - 1) + " of " +
+               std::to_string(p.trees.params().n_estimators) + ", " + std::to_string(p.trees.n_nodes()) + " nodes>";
+      });
+
+  // fit_forest_trees(X, y, sample_weight=None, *, first_tree, n_trees, <forest_param_args>, feature_names=[])
+  std::apply(
+      [&](auto... params) {
+        m.def(
+            "fit_forest_trees",
+            [](const dense& X, const labels_array& y, const py::object& sample_weight, std::size_t first_tree,
+               std::size_t n_trees, std::size_t n_estimators, const std::string& criterion, const std::string& splitter,
+               std::size_t max_depth, std::size_t min_samples_split, std::size_t min_samples_leaf,
+               double min_weight_fraction_leaf, const std::string& max_features, double max_features_value,
+               std::size_t max_leaf_nodes, double min_impurity_decrease, bool bootstrap, std::size_t max_samples,
+               double max_samples_fraction, const std::string& class_weight, std::pair<double, double> class_weights,
+               bool oob_score, int n_jobs, std::uint64_t random_state, std::vector<std::string> feature_names) {
+              const auto v = view_of(X);
+              auto labels = labels_of(y, v.rows);
+              const auto sw = weights_of(sample_weight);
+              const auto p = params_of(n_estimators, criterion, splitter, max_depth, min_samples_split, min_samples_leaf,
+                                       min_weight_fraction_leaf, max_features, max_features_value, max_leaf_nodes,
+                                       min_impurity_decrease, bootstrap, max_samples, max_samples_fraction, class_weight,
+                                       class_weights, oob_score, n_jobs, random_state);
+              py::gil_scoped_release release;
+              return churn::fit_forest_trees(p, v, labels, sw, std::move(feature_names), first_tree, n_trees);
+            },
+            py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::kw_only(), py::arg("first_tree"),
+            py::arg("n_trees"), params..., py::arg("feature_names") = std::vector<std::string>{},
+            "Grows only trees first_tree .. first_tree + n_trees - 1 of the forest fit_forest grows with the same "
+            "arguments (e.g. on one worker of a cluster). Releases the GIL.");
+      },
+      forest_param_args());
+
   m.def(
-      "fit_forest",
-      [](const dense& X, const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y, const py::object& sample_weight,
-         std::size_t n_estimators, const std::string& criterion, const std::string& splitter, std::size_t max_depth,
-         std::size_t min_samples_split, std::size_t min_samples_leaf, double min_weight_fraction_leaf,
-         const std::string& max_features, double max_features_value, std::size_t max_leaf_nodes, double min_impurity_decrease,
-         bool bootstrap, std::size_t max_samples, double max_samples_fraction, const std::string& class_weight,
-         std::pair<double, double> class_weights, bool oob_score, int n_jobs, std::uint64_t random_state,
-         std::vector<std::string> feature_names) {
+      "combine_forests",
+      [](std::vector<churn::forest_part> parts, const dense& X, const labels_array& y, const py::object& sample_weight) {
         const auto v = view_of(X);
         auto labels = labels_of(y, v.rows);
-        std::vector<double> sw;
-        if (!sample_weight.is_none()) {
-          auto w = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(sample_weight);
-          if (!w || w.ndim() != 1) throw churn::data_error("sample_weight must be a 1-D array of numbers");
-          sw.assign(w.data(), w.data() + w.shape(0));
-        }
-        churn::forest_params p;
-        p.n_estimators = n_estimators;
-        p.tree.split_criterion = churn::criterion_from_string(criterion);
-        p.tree.split_strategy = churn::splitter_from_string(splitter);
-        p.tree.max_depth = max_depth;
-        p.tree.min_samples_split = min_samples_split;
-        p.tree.min_samples_leaf = min_samples_leaf;
-        p.tree.min_weight_fraction_leaf = min_weight_fraction_leaf;
-        p.tree.max_features = max_features_of(max_features, max_features_value);
-        p.tree.max_leaf_nodes = max_leaf_nodes;
-        p.tree.min_impurity_decrease = min_impurity_decrease;
-        p.bootstrap = bootstrap;
-        p.max_samples = max_samples;
-        p.max_samples_fraction = max_samples_fraction;
-        p.class_weight = churn::class_weight_mode_from_string(class_weight);
-        p.class_weights = {class_weights.first, class_weights.second};
-        p.oob_score = oob_score;
-        p.n_jobs = n_jobs;
-        p.random_state = random_state;
+        const auto sw = weights_of(sample_weight);
         py::gil_scoped_release release;
-        return churn::fit_forest(p, v, labels, sw, std::move(feature_names));
+        return churn::combine_forests(std::move(parts), v, labels, sw);
       },
-      py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::kw_only(), py::arg("n_estimators") = 100,
-      py::arg("criterion") = "gini", py::arg("splitter") = "best", py::arg("max_depth") = 0, py::arg("min_samples_split") = 2,
-      py::arg("min_samples_leaf") = 1, py::arg("min_weight_fraction_leaf") = 0.0, py::arg("max_features") = "sqrt",
-      py::arg("max_features_value") = 0.0, py::arg("max_leaf_nodes") = 0, py::arg("min_impurity_decrease") = 0.0,
-      py::arg("bootstrap") = true, py::arg("max_samples") = 0, py::arg("max_samples_fraction") = 0.0,
-      py::arg("class_weight") = "none", py::arg("class_weights") = std::make_pair(1.0, 1.0), py::arg("oob_score") = false,
-      py::arg("n_jobs") = 1, py::arg("random_state") = 0, py::arg("feature_names") = std::vector<std::string>{},
-      "Trains a forest on X (float64 rows x features, NaN = missing) and y (0/1). Releases the GIL. "
-      "Low level: churn.RandomForestClassifier is the scikit-learn-style estimator.");
+      py::arg("parts"), py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(),
+      "Joins the parts grown by fit_forest_trees (in any order) into the forest fit_forest grows from the same data "
+      "and parameters, bit for bit; X, y, sample_weight: the parts' training data (checked; the OOB estimates are "
+      "recomputed from it). Releases the GIL.");
 
   m.def(
       "load_forest_model",

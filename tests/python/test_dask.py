@@ -212,3 +212,51 @@ def test_bad_arguments_fail_before_the_cluster_works(client, logs):
         cdask.user_features(str(logs), client=client, label="forever")
     with pytest.raises(churn.ChurnIOError, match="no such file"):
         cdask.user_features(str(logs / "missing.json"), client=client)
+
+
+def forest_data(rows=300, cols=6, seed=3):
+    """A small table with missing values and string labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, cols))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    y = np.where(np.nan_to_num(X[:, 0]) + 0.5 * np.nan_to_num(X[:, 1]) + rng.normal(scale=0.5, size=rows) > 0,
+                 "churned", "stayed")
+    return X, y
+
+
+def test_forest_trees_grown_as_tasks_give_the_local_model(client):
+    from distributed import get_task_stream
+
+    X, y = forest_data()
+
+    def forest():
+        return churn.RandomForestClassifier(n_estimators=30, random_state=11, oob_score=True, max_features=0.5)
+
+    local = forest().fit(X, y)
+    with get_task_stream(client) as stream:
+        remote = cdask.fit_forest(forest(), X, y, client=client, n_tasks=4)
+    ranges = [t for t in stream.data if "fit_tree_range" in str(t["key"])]
+    assert len(ranges) == 4 and len({t["worker"] for t in ranges}) == 2  # both workers grew trees
+    assert isinstance(remote, churn.RandomForestClassifier) and remote is not local
+    np.testing.assert_array_equal(remote.predict_proba(X), local.predict_proba(X))
+    assert remote.to_json() == local.to_json()  # trees, importances, OOB score, classes, params
+    np.testing.assert_array_equal(remote.feature_importances_, local.feature_importances_)
+    np.testing.assert_array_equal(remote.oob_decision_function_, local.oob_decision_function_)
+
+    # Weights, and more tasks than trees (one tree each); the default: one task per worker thread.
+    w = np.random.default_rng(5).uniform(0.5, 2.0, size=len(y))
+    small = churn.RandomForestClassifier(n_estimators=5, random_state=2, class_weight="balanced_subsample")
+    expected = small.fit(X, y, sample_weight=w).to_json()
+    assert cdask.fit_forest(small, X, y, client=client, n_tasks=8, sample_weight=w).to_json() == expected
+    assert cdask.fit_forest(small, X, y, client=client, sample_weight=w).to_json() == expected
+
+
+def test_forest_trees_as_tasks_refuse_what_they_cannot_do(client):
+    X, y = forest_data(rows=50)
+    sklearn_ensemble = pytest.importorskip("sklearn.ensemble")
+    with pytest.raises(TypeError, match="needs a churn.RandomForestClassifier, got RandomForestClassifier"):
+        cdask.fit_forest(sklearn_ensemble.RandomForestClassifier(), X, y, client=client)
+    with pytest.raises(churn.ParameterError, match="parameter 'n_tasks': 0"):
+        cdask.fit_forest(churn.RandomForestClassifier(n_estimators=5), X, y, client=client, n_tasks=0)
+    with pytest.raises(churn.ParameterError, match="parameter 'n_estimators'"):  # checked on the client
+        cdask.fit_forest(churn.RandomForestClassifier(n_estimators=0), X, y, client=client)

@@ -138,3 +138,25 @@ def test_a_malformed_line_names_the_file_and_the_line(spark, tmp_path, logs):
     one = spark.read.text(str(bad)).coalesce(1)
     with pytest.raises(churn.ParseError, match=rf"at line {bad_line}, field 'ts'"):
         cspark.user_features(one.select("value"), spark=spark)
+
+
+def test_forest_trees_grown_as_tasks_give_the_local_model(spark):
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(300, 6))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    y = (np.nan_to_num(X[:, 0]) - 0.5 * np.nan_to_num(X[:, 2]) + rng.normal(scale=0.5, size=300) > 0).astype(np.int64)
+
+    def forest():
+        return churn.RandomForestClassifier(n_estimators=25, random_state=6, oob_score=True, n_jobs=1)
+
+    local = forest().fit(X, y)
+    remote = cspark.fit_forest(forest(), X, y, spark=spark, n_tasks=3)
+    assert isinstance(remote, churn.RandomForestClassifier) and remote is not local
+    np.testing.assert_array_equal(remote.predict_proba(X), local.predict_proba(X))
+    assert remote.to_json() == local.to_json()  # trees, importances, OOB score, classes, params
+    np.testing.assert_array_equal(remote.oob_decision_function_, local.oob_decision_function_)
+    assert cspark.fit_forest(forest(), X, y, spark=spark).to_json() == local.to_json()  # defaultParallelism tasks
+
+    # A task's churn error comes back as that error.
+    with pytest.raises(churn.DataError, match="too large for float32"):
+        cspark.fit_forest(forest(), np.where(np.arange(X.size).reshape(X.shape) == 7, 1e300, X), y, spark=spark)

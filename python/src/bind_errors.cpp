@@ -40,7 +40,8 @@ void bind_errors(py::module_& m) {
   make_class(m, "ModelFormatError", py::make_tuple(base, py::handle(PyExc_ValueError)),
              "A saved model is corrupt, truncated or of an unsupported version; has .path.");
   make_class(m, "DataError", py::make_tuple(base, py::handle(PyExc_ValueError)),
-             "Input data (matrix, labels, feature values) that churn cannot accept.");
+             "Input data (matrix, labels, feature values) that churn cannot accept. Raised at a line of a "
+             "log (an absurd timestamp, the user beyond max_users), it also has .file, .line and .reason.");
   make_class(m, "ParameterError", py::make_tuple(base, py::handle(PyExc_ValueError)),
              "A parameter outside its allowed values; has .name.");
   make_class(m, "ChurnIOError", py::make_tuple(base, py::handle(PyExc_OSError)),
@@ -64,6 +65,12 @@ void bind_errors(py::module_& m) {
       py::dict a;
       a["name"] = text(e.name());
       raise("ParameterError", e, a);
+    } catch (const churn::located_data_error& e) {
+      py::dict a;
+      a["file"] = text(e.file(), "surrogateescape");
+      a["line"] = e.line();
+      a["reason"] = text(e.reason());
+      raise("DataError", e, a);
     } catch (const churn::data_error& e) {
       raise("DataError", e);
     } catch (const churn::io_error& e) {

@@ -86,6 +86,18 @@ churn::label_options make_label_options(const std::string& label, std::optional<
   return o;
 }
 
+/// None: no limit (0 in C++); otherwise at least one user.
+std::uint64_t make_max_users(std::optional<std::int64_t> max_users) {
+  if (!max_users) return 0;
+  if (*max_users < 1)
+    throw churn::parameter_error("max_users", std::to_string(*max_users), "None (no limit) or a positive number of users");
+  return static_cast<std::uint64_t>(*max_users);
+}
+
+py::object max_users_or_none(std::uint64_t max_users) {
+  return max_users == 0 ? py::object(py::none()) : py::object(py::int_(max_users));
+}
+
 churn::read_options make_read_options(bool strict, int threads) {
   if (threads < 0) throw churn::parameter_error("threads", std::to_string(threads), "0 (all cores) or more");
   churn::read_options r;
@@ -106,12 +118,13 @@ void bind_features(py::module_& m) {
 
   py::class_<churn::feature_accumulator>(m, "_FeatureAccumulator",
                                          "Mergeable per-user aggregate of an event log (see churn.FeatureAccumulator).")
-      .def(py::init([](double session_gap_minutes) {
+      .def(py::init([](double session_gap_minutes, std::optional<std::int64_t> max_users) {
              churn::label_options o;
              o.session_gap_minutes = session_gap_minutes;
+             o.max_users = make_max_users(max_users);
              return churn::feature_accumulator(o);
            }),
-           py::arg("session_gap_minutes") = 30.0)
+           py::arg("session_gap_minutes") = 30.0, py::arg("max_users") = py::none())
       .def(
           "add_files",
           [](churn::feature_accumulator& acc, const std::vector<std::string>& paths, bool strict, int threads,
@@ -121,6 +134,7 @@ void bind_features(py::module_& m) {
               py::gil_scoped_release release;
               churn::label_options o;
               o.session_gap_minutes = acc.session_gap_minutes();
+              o.max_users = acc.max_users();  // bounds the part; the merge checks the sum
               auto part = churn::accumulate_files(paths, o, make_read_options(strict, threads), progress, &report);
               acc.merge(part);
             }
@@ -170,6 +184,8 @@ void bind_features(py::module_& m) {
       .def_property_readonly("events", &churn::feature_accumulator::events)
       .def_property_readonly("users", &churn::feature_accumulator::users)
       .def_property_readonly("session_gap_minutes", &churn::feature_accumulator::session_gap_minutes)
+      .def_property_readonly("max_users",
+                             [](const churn::feature_accumulator& a) { return max_users_or_none(a.max_users()); })
       .def_property_readonly("first_ts", [](const churn::feature_accumulator& a) { return ts_or_none(a.first_ts()); })
       .def_property_readonly("last_ts", [](const churn::feature_accumulator& a) { return ts_or_none(a.last_ts()); });
 
@@ -177,8 +193,9 @@ void bind_features(py::module_& m) {
       "_user_features",
       [](const std::vector<std::string>& paths, const std::string& label, std::optional<std::int64_t> cutoff_ms,
          double horizon_days, double session_gap_minutes, int threads, bool strict,
-         churn::feature_progress* progress) {
+         churn::feature_progress* progress, std::optional<std::int64_t> max_users) {
         auto o = make_label_options(label, cutoff_ms, horizon_days, session_gap_minutes);
+        o.max_users = make_max_users(max_users);
         auto r = make_read_options(strict, threads);
         churn::feature_table t;
         {
@@ -189,7 +206,7 @@ void bind_features(py::module_& m) {
       },
       py::arg("paths"), py::arg("label") = "window", py::arg("cutoff_ms") = py::none(),
       py::arg("horizon_days") = 30.0, py::arg("session_gap_minutes") = 30.0, py::arg("threads") = 0,
-      py::arg("strict") = true, py::arg("progress") = nullptr,
+      py::arg("strict") = true, py::arg("progress") = nullptr, py::arg("max_users") = py::none(),
       "Feature table of event log files, as a dict. Use churn.user_features.");
 
   m.def("_parse_cutoff", [](const std::string& text) { return churn::parse_cutoff(text); }, py::arg("text"));

@@ -5,6 +5,7 @@ import json
 import os
 import pickle
 import random
+import re
 
 import numpy as np
 import pytest
@@ -265,3 +266,85 @@ def test_hypothesis_any_split_merges_into_the_whole(events, data):
     random.Random(len(lines)).shuffle(parts)
     merged = churn.merge_accumulators(parts)
     assert merged.to_bytes() == whole.to_bytes()
+
+
+# ---- max_users: a resource limit for untrusted logs ----------------------------------------------
+def minimal_lines(ids, ts=T - DAY):
+    """One minimal event line per id, the shape a hostile upload repeats millions of times."""
+    return "".join(json.dumps({"ts": ts, "page": "Home", "userId": u, "sessionId": 1}) + "\n" for u in ids)
+
+
+def limit_reason(n):
+    return f"more than {n} distinct users in the input (the limit max_users); raise the limit or split the log by user"
+
+
+def test_max_users_stops_at_the_first_user_beyond_it_and_names_the_line(tmp_path):
+    log = tmp_path / "many.json"
+    log.write_text(minimal_lines([str(100 + i) for i in range(10) for _ in range(2)]))
+    with pytest.raises(churn.DataError) as info:
+        churn.user_features(log, max_users=4, threads=1)
+    e = info.value
+    assert (e.file, e.line, e.reason) == (str(log), 9, limit_reason(4))  # users 100..103 take lines 1-8
+    assert str(e) == f"data error in {log} at line 9: {limit_reason(4)}"
+    for threads in (1, 2, 3):
+        # Below the number of users every thread count fails (in a thread or in the merge of them) ...
+        with pytest.raises(churn.DataError, match=re.escape(limit_reason(9))):
+            churn.user_features(log, label="history", threads=threads, max_users=9)
+        # ... at it, the table is the one without a limit.
+        limited = churn.user_features(log, label="history", threads=threads, max_users=10)
+        assert limited.user_ids == churn.user_features(log, label="history").user_ids
+        assert len(limited) == 10
+
+
+def test_accumulator_max_users_refuses_new_users_and_stays_usable(tmp_path):
+    assert churn.FeatureAccumulator().max_users is None
+    acc = churn.FeatureAccumulator(max_users=3)
+    assert acc.max_users == 3
+    acc.add_jsonl(minimal_lines(["a", "b", "a", "c"]))
+    with pytest.raises(churn.DataError) as info:
+        acc.add_jsonl(minimal_lines(["b", "d", "a"]), name="upload.json")
+    assert (info.value.file, info.value.line, info.value.reason) == ("upload.json", 2, limit_reason(3))
+    assert (acc.events, acc.users) == (5, 3)  # "b" on line 1 came in; "d" and what follows did not
+    log = tmp_path / "more.json"
+    log.write_text(minimal_lines(["c", "e"]))
+    with pytest.raises(churn.DataError) as info:
+        churn.FeatureAccumulator(max_users=1).add_files(log, threads=1)
+    assert (info.value.file, info.value.line, info.value.reason) == (str(log), 2, limit_reason(1))
+    # add_files reads into a part of its own and merges it whole: beyond the limit only together, the
+    # merge refuses it (no line: the users were counted, not read) and nothing of the file comes in.
+    with pytest.raises(churn.DataError, match=re.escape(limit_reason(3))) as info:
+        acc.add_files(log, threads=1)
+    assert not hasattr(info.value, "line")
+    assert (acc.events, acc.users) == (5, 3)
+    # Known users and anonymous events still come in; finalize works.
+    acc.add_jsonl(minimal_lines(["a", ""]))
+    assert (acc.events, acc.users) == (7, 3)
+    assert acc.finalize(label="history").user_ids == ["a", "b", "c"]
+    # merge: refused as a whole when the union is beyond the limit.
+    other = churn.FeatureAccumulator()
+    other.add_jsonl(minimal_lines(["a", "x"]))
+    before = acc.to_bytes()
+    with pytest.raises(churn.DataError, match=re.escape(limit_reason(3))):
+        acc.merge(other)
+    assert acc.to_bytes() == before
+    # The limit is not part of the aggregate: pickling keeps the users, not the limit.
+    back = pickle.loads(pickle.dumps(acc))
+    assert back.max_users is None and back.to_bytes() == before
+    back.merge(other)
+    assert back.users == 4
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "10", True])
+def test_max_users_must_be_none_or_a_positive_integer(fixture_file, bad):
+    with pytest.raises(churn.ParameterError, match="max_users"):
+        churn.FeatureAccumulator(max_users=bad)
+    with pytest.raises(churn.ParameterError, match="max_users"):
+        churn.user_features(fixture_file, max_users=bad)
+
+
+def test_absurd_timestamps_in_a_file_name_their_line(tmp_path):
+    log = tmp_path / "far.json"
+    log.write_text(minimal_lines(["1"]) + minimal_lines(["2"], ts=1 << 60))
+    with pytest.raises(churn.DataError, match="outside the years 1 to 9999") as info:
+        churn.user_features(log)
+    assert (info.value.file, info.value.line) == (str(log), 2)

@@ -256,6 +256,69 @@ def test_many_users_give_a_bounded_page_and_a_complete_download(model_path, tmp_
     assert len({r[2] for r in rows[1:]}) <= 97
 
 
+def minimal_log(n_users: int) -> bytes:
+    """One minimal event per user: the shape that packs the most users into an upload."""
+    return b"".join(b'{"ts":1541030400000,"page":"Home","userId":"%d","sessionId":1}\n' % (100000 + i)
+                    for i in range(n_users))
+
+
+def no_uploads_left(tmp_path) -> bool:
+    return [p.name for p in tmp_path.rglob("upload-*") if p.suffix != ".csv"] == []  # results are .csv
+
+
+def test_a_log_with_more_users_than_max_batch_users_is_a_413_at_the_first_user_beyond(model_path, tmp_path, batch_log):
+    app = create_app({"MODEL_PATH": str(model_path), "UPLOAD_DIR": str(tmp_path), "MAX_BATCH_USERS": 50})
+    c = app.test_client()
+    blob = minimal_log(60)
+    for name, data in (("many.json", blob), ("many.json.gz", gzip_stream([blob]))):
+        r = upload(c, data, name)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 413, html[:500]
+        assert (f"{name}: line 51: more than 50 users, the most this server scores in one upload (MAX_BATCH_USERS); "
+                "split the log by user into several uploads") in html
+        assert str(tmp_path) not in html  # the server's temporary file is not named
+        assert_alive(c)
+    # At the limit: scored. The next ordinary upload works, and no upload is left on disk.
+    assert upload(c, minimal_log(50), "fifty.json").status_code == 200
+    assert upload(c, batch_log.read_bytes(), "batch.json").status_code == 200
+    assert no_uploads_left(tmp_path)
+    # Threads that each stay under the limit: their merge refuses the sum, without a line.
+    app2 = create_app({"MODEL_PATH": str(model_path), "UPLOAD_DIR": str(tmp_path / "two"), "MAX_BATCH_USERS": 50,
+                       "FEATURE_THREADS": 2})
+    r = upload(app2.test_client(), blob, "many.json")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 413 and "many.json: more than 50 users, the most this server scores" in html
+    assert str(tmp_path) not in html
+
+
+def test_a_csv_with_more_rows_than_max_batch_users_is_a_413_at_the_first_row_beyond(model_path, tmp_path):
+    app = create_app({"MODEL_PATH": str(model_path), "UPLOAD_DIR": str(tmp_path), "MAX_BATCH_USERS": 50})
+    c = app.test_client()
+    num = numeric_count_field(svc_of(app))
+    head = f"user_id,{num.name}\n".encode()
+    r = upload(c, head + b"".join(b"u%d,%d\n" % (i, i % 7) for i in range(60)), "many.csv")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 413, html[:500]
+    assert ("many.csv: line 52: more than 50 users, the most this server scores in one upload (MAX_BATCH_USERS); "
+            "split the file into several uploads") in html  # the header is line 1
+    assert_alive(c)
+    r = upload(c, head + b"".join(b"u%d,%d\n" % (i, i % 7) for i in range(50)), "fifty.csv")
+    assert r.status_code == 200
+    token = re.search(r"/batch/([0-9a-f]{32})\.csv", r.get_data(as_text=True)).group(1)
+    rows = list(csv.reader(io.StringIO(c.get(f"/batch/{token}.csv").get_data(as_text=True))))
+    assert len(rows) == 51 and {r[1] for r in rows[1:]} == {f"u{i}" for i in range(50)}
+    assert no_uploads_left(tmp_path)
+
+
+def test_max_batch_users_defaults_to_500000_and_comes_from_the_environment():
+    from churn_web.config import resolve
+
+    assert resolve({"SECRET_KEY": "x"}, environ={})["MAX_BATCH_USERS"] == 500_000
+    assert resolve({"SECRET_KEY": "x"}, environ={"CHURN_WEB_MAX_BATCH_USERS": "2_000"})["MAX_BATCH_USERS"] == 2000
+    with pytest.raises(ValueError, match="MAX_BATCH_USERS"):
+        resolve({"SECRET_KEY": "x"}, environ={"CHURN_WEB_MAX_BATCH_USERS": "0"})
+
+
 # ---- concurrency ---------------------------------------------------------------------------------
 def test_concurrent_api_predictions_equal_sequential_ones(app):
     svc = svc_of(app)

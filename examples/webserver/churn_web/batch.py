@@ -3,6 +3,7 @@ scored, a table sorted by risk and a CSV download.
 
 Uploads are streamed to a temporary file (Werkzeug spools bodies over 500 kB to disk, and we copy
 the part in chunks), never held whole in memory; the event log is aggregated by churn's reader.
+Memory grows with the number of users, which MAX_BATCH_USERS bounds for logs and CSVs alike.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import tempfile
 import threading
 import time
 import zlib
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -37,7 +39,22 @@ ALLOWED_NAME = re.compile(r"^[0-9a-f]{32}$")
 
 
 class BatchInputError(ValueError):
-    """An upload that cannot be scored; the message is shown to the user as is."""
+    """An upload that cannot be scored; the message is shown to the user as is, with `status`."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def too_many_users(limit: int, line: Optional[int], remedy: str) -> BatchInputError:
+    """The 413 for an upload with more users than MAX_BATCH_USERS (as the API's 413 for MAX_API_ROWS)."""
+    where = f"line {line}: " if line else ""
+    return BatchInputError(f"{where}more than {limit} users, the most this server scores in one upload "
+                           f"(MAX_BATCH_USERS); {remedy}", status=413)
+
+
+# churn's message for its max_users limit (the 413 tests in tests/web/test_web_hostile.py fail if it changes).
+_USER_LIMIT = re.compile(r"more than (\d+) distinct users")
 
 
 # ---- result store ---------------------------------------------------------------------------------
@@ -175,15 +192,25 @@ def _last_timestamp(acc) -> Optional[int]:
     return None if last is None else int(last)
 
 
-def features_from_log(path: Path, svc: ModelService, threads: int, strict: bool = True, notes: Optional[List[str]] = None):
+def features_from_log(path: Path, svc: ModelService, threads: int, strict: bool = True, notes: Optional[List[str]] = None,
+                      max_users: Optional[int] = None):
     """Per-user features of an event log (a churn.FeatureTable), computed with the session gap the
     model was trained with and seen at the end of the log. strict=False skips bad lines and adds a
-    note saying how many, with an example."""
+    note saying how many, with an example. More than `max_users` users is a BatchInputError (413) as
+    soon as the reader meets the first user beyond it: memory stays bounded (docs/reliability.md)."""
     labels = svc.label_options
     gap = float(labels.get("session_gap_minutes") or 30.0)
     horizon = float(labels.get("horizon_days") or 30.0)
-    acc = churn.FeatureAccumulator(session_gap_minutes=gap)
-    report = acc.add_files([str(path)], threads=threads, strict=strict)
+    acc = churn.FeatureAccumulator(session_gap_minutes=gap, max_users=max_users)
+    try:
+        report = acc.add_files([str(path)], threads=threads, strict=strict)
+    except churn.DataError as e:
+        line = getattr(e, "line", None)
+        if max_users and _USER_LIMIT.search(str(e)):
+            raise too_many_users(max_users, line, "split the log by user into several uploads") from None
+        if line is not None:  # e.g. an absurd timestamp; the message without the server's temporary path
+            raise BatchInputError(f"line {line}: {e.reason}") from None
+        raise
     bad = int(report.get("bad_lines", 0)) if isinstance(report, dict) else 0
     if bad and notes is not None:
         examples = report.get("examples") or []
@@ -207,11 +234,13 @@ def align_columns(table_names: List[str], svc: ModelService) -> List[int]:
     return [index[f.name] for f in svc.fields]
 
 
-def read_features_csv(path: Path, svc: ModelService) -> Tuple[List[str], np.ndarray, List[str]]:
-    """(user ids, rows x fields, notes) from a CSV with a header of field names. Streams the file."""
+def read_features_csv(path: Path, svc: ModelService,
+                      max_rows: Optional[int] = None) -> Tuple[List[str], np.ndarray, List[str]]:
+    """(user ids, rows x fields, notes) from a CSV with a header of field names. Streams the file, and
+    stops at the first row beyond `max_rows` (a BatchInputError, 413) so that memory stays bounded."""
     notes: List[str] = []
     ids: List[str] = []
-    rows: List[List[float]] = []
+    values = array("d")  # the rows, flat: 8 bytes a value where a list of lists of floats takes 32
     with open(path, newline="", encoding="utf-8-sig", errors="strict") as f:
         reader = csv.reader(f)
         try:
@@ -238,6 +267,8 @@ def read_features_csv(path: Path, svc: ModelService) -> Tuple[List[str], np.ndar
             if not record or all(not c.strip() for c in record):
                 continue
             line = reader.line_num
+            if max_rows and len(ids) >= max_rows:
+                raise too_many_users(max_rows, line, "split the file into several uploads")
             if len(record) != len(header):
                 raise BatchInputError(f"line {line}: {len(record)} values, but the header has {len(header)} columns")
             raw = dict(zip(header, record))
@@ -246,10 +277,10 @@ def read_features_csv(path: Path, svc: ModelService) -> Tuple[List[str], np.ndar
                 name, message = next(iter(checked.errors.items()))
                 raise BatchInputError(f"line {line}, column {name}: {message}")
             ids.append(record[id_col].strip() if id_col is not None else str(len(ids) + 1))
-            rows.append(checked.values)
-    if not rows:
+            values.extend(checked.values)
+    if not ids:
         raise BatchInputError("the file has a header but no rows")
-    return ids, np.asarray(rows, dtype=np.float64), notes
+    return ids, np.frombuffer(values, dtype=np.float64).reshape(len(ids), len(svc.fields)), notes
 
 
 def score(svc: ModelService, X: np.ndarray) -> Tuple[np.ndarray, List[List[str]]]:
@@ -309,7 +340,8 @@ def upload():
                 raw_path = inflate(raw_path, int(current_app.config["MAX_LOG_BYTES"]))
             try:
                 table = features_from_log(raw_path, svc, int(current_app.config["FEATURE_THREADS"]),
-                                          strict=not request.form.get("skip_bad_lines"), notes=notes)
+                                          strict=not request.form.get("skip_bad_lines"), notes=notes,
+                                          max_users=int(current_app.config["MAX_BATCH_USERS"]))
             except churn.ParseError as e:
                 where = f"line {e.line}" + (f", field '{e.field}'" if getattr(e, "field", "") else "")
                 raise BatchInputError(f"{where}: {e.reason}. Fix the line, or tick “skip malformed lines”.") from None
@@ -327,14 +359,14 @@ def upload():
                 notes.append(f"{left} users who already cancelled are not scored")
         else:
             try:
-                ids, X, notes = read_features_csv(raw_path, svc)
+                ids, X, notes = read_features_csv(raw_path, svc, int(current_app.config["MAX_BATCH_USERS"]))
             except UnicodeDecodeError as e:
                 raise BatchInputError(f"the file is not UTF-8 text (byte {e.start}); upload a CSV or a JSON-lines log") from None
             except csv.Error as e:
                 raise BatchInputError(f"not a readable CSV: {e}") from None
             source = "CSV of features"
     except BatchInputError as e:
-        return render_page(error=f"{filename}: {e}"), 400
+        return render_page(error=f"{filename}: {e}"), e.status
     finally:
         raw_path.unlink(missing_ok=True)
 

@@ -25,6 +25,10 @@ DEFAULTS: Dict[str, Any] = {
     # Largest event log after gzip decompression, in bytes: deflate shrinks blank lines ~1000:1, so
     # without a cap a small upload could keep a worker reading for hours (docs/reliability.md).
     "MAX_LOG_BYTES": 1024 * 1024 * 1024,
+    # Most users in one batch upload (event log or CSV of features); more get 413. Memory grows with
+    # users, not bytes: a 1 GB log of minimal lines holds ~15 million users, many GB of per-user
+    # state, where 500 000 take a few hundred MB (docs/reliability.md).
+    "MAX_BATCH_USERS": 500_000,
     # Form: how many of the most important features are shown before the "all fields" toggle.
     "TOP_FIELDS": 8,
     # Verdict page: how many features that pushed the prediction up (and down) are explained.
@@ -98,7 +102,8 @@ def resolve(config: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
     if not merged.get("SECRET_KEY"):
         # Per process: sessions (only the upload form's CSRF token) do not survive a restart, which is fine.
         merged["SECRET_KEY"] = secrets.token_hex(32)
-    for key in ("MAX_CONTENT_LENGTH", "MAX_LOG_BYTES", "TOP_FIELDS", "MAX_API_ROWS", "BATCH_TABLE_ROWS", "BATCH_KEEP"):
+    for key in ("MAX_CONTENT_LENGTH", "MAX_LOG_BYTES", "MAX_BATCH_USERS", "TOP_FIELDS", "MAX_API_ROWS", "BATCH_TABLE_ROWS",
+                "BATCH_KEEP"):
         if int(merged[key]) < 1:
             raise ValueError(f"configuration {key}: {merged[key]} must be at least 1")
     return merged

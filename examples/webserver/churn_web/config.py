@@ -27,7 +27,8 @@ DEFAULTS: Dict[str, Any] = {
     "MAX_LOG_BYTES": 1024 * 1024 * 1024,
     # Most users in one batch upload (event log or CSV of features); more get 413. Memory grows with
     # users, not bytes: a 1 GB log of minimal lines holds ~15 million users, many GB of per-user
-    # state, where 500 000 take a few hundred MB (docs/reliability.md).
+    # state; a log refused at 500 000 peaks at ~0.3 GB, finalising 500 000 takes ~0.7 GB
+    # (docs/reliability.md).
     "MAX_BATCH_USERS": 500_000,
     # Form: how many of the most important features are shown before the "all fields" toggle.
     "TOP_FIELDS": 8,

@@ -436,3 +436,16 @@ TEST_CASE("skip_names_and_songs leaves names and song empty but rejects the same
     CHECK(reason_lean == reason_full);
   }
 }
+
+TEST_CASE("keys and strings read in place: escapes, spaces around values and keys that need unescaping") {
+  auto events = read_text(
+      "{ \"t\\u0073\" : 5 , \"page\" :\t\"NextSong\"  , \"userId\" : \"7\" ,\"artist\":\"A\\\\B\",\"song\":\"\","
+      "\"location\" : \"Dallas, TX\" }");
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].ts == 5);
+  CHECK(events[0].page == churn::page::next_song);
+  CHECK(events[0].user_id == "7");
+  CHECK(events[0].artist == "A\\B");
+  CHECK(events[0].song.empty());
+  CHECK(events[0].location == "Dallas, TX");
+}

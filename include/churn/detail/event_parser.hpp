@@ -108,8 +108,16 @@ class event_parser {
     for (auto field_result : object) {
       ondemand::field field;
       if (auto err = std::move(field_result).get(field)) return invalid_json(err, problem);
+      // A key without a backslash is its own bytes: read it in place rather than unescape a copy.
       std::string_view key;
-      if (auto err = field.unescaped_key().get(key)) return invalid_json(err, problem);
+      const char* raw_key = field.key().raw();
+      const char* line_end = data + size;
+      const char* quote = raw_key >= data && raw_key < line_end ? plain_string_end(raw_key, line_end) : nullptr;
+      if (quote != nullptr) {
+        key = std::string_view(raw_key, static_cast<std::size_t>(quote - raw_key));
+      } else if (auto err = field.unescaped_key().get(key)) {
+        return invalid_json(err, problem);
+      }
       ondemand::value value = field.value();
       bool ok = true;
       switch (field_of(key)) {
@@ -198,6 +206,17 @@ class event_parser {
     e.length = std::numeric_limits<double>::quiet_NaN();
   }
 
+  /// The closing quote of a JSON string whose contents start at `p`, or null when a backslash comes
+  /// first (the string needs unescaping) or no quote comes before `end`. Strings here are short: a
+  /// plain loop beats memchr's call overhead.
+  static const char* plain_string_end(const char* p, const char* end) noexcept {
+    for (; p < end; ++p) {
+      if (*p == '"') return p;
+      if (*p == '\\') return nullptr;
+    }
+    return nullptr;
+  }
+
   static std::string short_number(double d) {
     char text[32];
     std::snprintf(text, sizeof text, "%.17g", d);
@@ -228,6 +247,16 @@ class event_parser {
       return true;
     }
     if (type != ondemand::json_type::string) return wrong_type(field, "a string", type, problem);
+    // Without a backslash the string's bytes are its value (simdjson's stage 1 has validated the UTF-8
+    // and rejected unescaped control characters): copy them straight from the line, skipping the
+    // unescaping pass. The raw token is `"...", possibly followed by whitespace.
+    const std::string_view raw = value.raw_json_token();
+    if (raw.size() >= 2) {
+      if (const char* close = plain_string_end(raw.data() + 1, raw.data() + raw.size())) {
+        out.assign(raw.data() + 1, static_cast<std::size_t>(close - raw.data() - 1));
+        return true;
+      }
+    }
     std::string_view s;
     if (auto err = value.get_string().get(s)) {
       problem = {field, std::string("invalid string (") + simdjson::error_message(err) + ")"};

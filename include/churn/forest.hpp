@@ -274,8 +274,12 @@ class random_forest {
     }
     // Large blocks: every tree is walked for all of a block's rows before the next tree, so each tree
     // is brought into cache once per block rather than once per handful of rows.
-    constexpr std::size_t block = 1024;
-    detail::parallel_for_blocks(X.rows, block, detail::resolve_n_jobs(n_jobs),
+    // Up to 1,024 rows a block, but at least one block per thread (of 128 rows or more), so that a
+    // batch of a few hundred rows already uses every thread it was given.
+    const int threads = detail::resolve_n_jobs(n_jobs);
+    const std::size_t per_thread = (X.rows + static_cast<std::size_t>(threads) - 1) / static_cast<std::size_t>(threads);
+    const std::size_t block = std::min<std::size_t>(1024, std::max<std::size_t>(128, per_thread));
+    detail::parallel_for_blocks(X.rows, block, threads,
                                 [&](std::size_t begin, std::size_t end, std::size_t) {
       std::vector<float> xs((end - begin) * p);
       std::vector<double> acc(end - begin, 0.0);

@@ -25,40 +25,40 @@ inline event_field field_of(std::string_view key) noexcept {
   // Length, then one distinguishing character, then a single comparison: this runs 18 times a line.
   switch (key.size()) {
     case 2:
-      return key == "ts" ? event_field::ts : event_field::other;
+      return equals(key, "ts") ? event_field::ts : event_field::other;
     case 4:
       switch (key[0]) {
-        case 'p': return key == "page" ? event_field::page : event_field::other;
-        case 'a': return key == "auth" ? event_field::auth : event_field::other;
-        case 's': return key == "song" ? event_field::song : event_field::other;
+        case 'p': return equals(key, "page") ? event_field::page : event_field::other;
+        case 'a': return equals(key, "auth") ? event_field::auth : event_field::other;
+        case 's': return equals(key, "song") ? event_field::song : event_field::other;
         default: return event_field::other;
       }
     case 5:
-      return key == "level" ? event_field::level : event_field::other;
+      return equals(key, "level") ? event_field::level : event_field::other;
     case 6:
       switch (key[0]) {
-        case 'u': return key == "userId" ? event_field::user_id : event_field::other;
-        case 'm': return key == "method" ? event_field::method : event_field::other;
-        case 's': return key == "status" ? event_field::status : event_field::other;
-        case 'g': return key == "gender" ? event_field::gender : event_field::other;
-        case 'a': return key == "artist" ? event_field::artist : event_field::other;
-        case 'l': return key == "length" ? event_field::length : event_field::other;
+        case 'u': return equals(key, "userId") ? event_field::user_id : event_field::other;
+        case 'm': return equals(key, "method") ? event_field::method : event_field::other;
+        case 's': return equals(key, "status") ? event_field::status : event_field::other;
+        case 'g': return equals(key, "gender") ? event_field::gender : event_field::other;
+        case 'a': return equals(key, "artist") ? event_field::artist : event_field::other;
+        case 'l': return equals(key, "length") ? event_field::length : event_field::other;
         default: return event_field::other;
       }
     case 8:
-      if (key[1] == 'o') return key == "location" ? event_field::location : event_field::other;
-      return key == "lastName" ? event_field::last_name : event_field::other;
+      if (key[1] == 'o') return equals(key, "location") ? event_field::location : event_field::other;
+      return equals(key, "lastName") ? event_field::last_name : event_field::other;
     case 9:
       switch (key[0]) {
-        case 's': return key == "sessionId" ? event_field::session_id : event_field::other;
-        case 'u': return key == "userAgent" ? event_field::user_agent : event_field::other;
-        case 'f': return key == "firstName" ? event_field::first_name : event_field::other;
+        case 's': return equals(key, "sessionId") ? event_field::session_id : event_field::other;
+        case 'u': return equals(key, "userAgent") ? event_field::user_agent : event_field::other;
+        case 'f': return equals(key, "firstName") ? event_field::first_name : event_field::other;
         default: return event_field::other;
       }
     case 12:
-      return key == "registration" ? event_field::registration : event_field::other;
+      return equals(key, "registration") ? event_field::registration : event_field::other;
     case 13:
-      return key == "itemInSession" ? event_field::item_in_session : event_field::other;
+      return equals(key, "itemInSession") ? event_field::item_in_session : event_field::other;
     default:
       return event_field::other;
   }
@@ -106,8 +106,9 @@ class event_parser {
     if (auto err = doc.get_object().get(object)) return invalid_json(err, problem);
     bool seen_ts = false, seen_page = false;
     for (auto field_result : object) {
-      ondemand::field field;
-      if (auto err = std::move(field_result).get(field)) return invalid_json(err, problem);
+      if (auto err = field_result.error()) return invalid_json(err, problem);
+      // Used in place: copying the field out of its result makes GCC reload a just-written struct.
+      ondemand::field& field = field_result.value_unsafe();
       // A key without a backslash is its own bytes: read it in place rather than unescape a copy.
       std::string_view key;
       const char* raw_key = field.key().raw();
@@ -118,7 +119,7 @@ class event_parser {
       } else if (auto err = field.unescaped_key().get(key)) {
         return invalid_json(err, problem);
       }
-      ondemand::value value = field.value();
+      ondemand::value& value = field.value();  // a reference: a copy costs GCC a store-forwarding stall
       bool ok = true;
       switch (field_of(key)) {
         case event_field::ts: ok = read_int(value, "ts", true, out.ts, problem); seen_ts = true; break;

@@ -96,6 +96,7 @@ struct tree_scratch {
   };
   std::vector<bin> hist;
   std::vector<sort_item> items, items_tmp;
+  std::vector<std::uint32_t> keys, keys_tmp;
   std::vector<group> groups;
   std::vector<std::uint32_t> features;
   std::vector<grow_node> nodes;
@@ -302,6 +303,39 @@ class tree_grower {
       groups.resize(gi);
       return;
     }
+    if (count <= 0xFFFFu) {
+      // 32-bit keys (code << 16 | position in the node): a quarter of the bytes of (code, weight,
+      // label) items to move while sorting; ties keep the node's order, so sums are as before.
+      auto& keys = s_.keys;
+      keys.resize(count);
+      for (std::uint32_t i = 0; i < count; ++i) keys[i] = (static_cast<std::uint32_t>(col[smp[i].row]) << 16) | i;
+      if (count <= 48) {
+        for (std::size_t i = 1; i < count; ++i) {
+          const std::uint32_t k = keys[i];
+          std::size_t j = i;
+          for (; j > 0 && keys[j - 1] > k; --j) keys[j] = keys[j - 1];
+          keys[j] = k;
+        }
+      } else {
+        radix_sort_keys(keys, s_.keys_tmp, nb > 255 ? 2 : 1);
+      }
+      groups.assign(count, tree_scratch::group{0, 0, 0, 0});
+      std::size_t gi = 0;
+      std::uint32_t prev = keys[0] >> 16;
+      for (const std::uint32_t k : keys) {
+        const std::uint32_t code = k >> 16;
+        const tree_sample& x = smp[k & 0xFFFFu];
+        gi += code != prev;
+        prev = code;
+        auto& g = groups[gi];
+        g.code = code;
+        g.w += x.w;
+        g.wp += x.w * x.y;
+        ++g.n;
+      }
+      groups.resize(gi + 1);
+      return;
+    }
     // Sort (code, weight, label) items so that the scan below reads them sequentially.
     auto& items = s_.items;
     items.resize(count);
@@ -330,6 +364,24 @@ class tree_grower {
       ++g.n;
     }
     groups.resize(gi + 1);
+  }
+
+  // Sorts keys by their upper 16 bits, the code (LSD radix, one or two byte passes; stable).
+  static void radix_sort_keys(std::vector<std::uint32_t>& keys, std::vector<std::uint32_t>& tmp, int passes) {
+    tmp.resize(keys.size());
+    std::uint32_t count[2][257] = {};
+    for (const auto k : keys) {
+      ++count[0][((k >> 16) & 0xFFu) + 1];
+      ++count[1][((k >> 24) & 0xFFu) + 1];
+    }
+    for (int pass = 0; pass < passes; ++pass) {
+      const int shift = 16 + 8 * pass;
+      std::uint32_t* c = count[pass];
+      if (c[1 + ((keys[0] >> shift) & 0xFFu)] == keys.size()) continue;  // one bucket: already in order
+      for (int b = 0; b < 256; ++b) c[b + 1] += c[b];
+      for (const auto k : keys) tmp[c[(k >> shift) & 0xFFu]++] = k;
+      keys.swap(tmp);
+    }
   }
 
   // Sorts items by code (LSD radix, one or two byte passes; stable).

@@ -449,3 +449,16 @@ TEST_CASE("keys and strings read in place: escapes, spaces around values and key
   CHECK(events[0].song.empty());
   CHECK(events[0].location == "Dallas, TX");
 }
+
+TEST_CASE("strings read in place still reject raw control characters and invalid UTF-8") {
+  const std::string lines[] = {
+      std::string("{\"ts\":1,\"page\":\"Home\",\"location\":\"a\tb\"}"),
+      std::string("{\"ts\":1,\"page\":\"Home\",\"location\":\"a\x01") + "b\"}",
+      std::string("{\"ts\":1,\"page\":\"Home\",\"location\":\"\xff\xfe\"}"),
+      std::string("{\"ts\":1,\"pa\tge\":\"Home\"}"),
+  };
+  for (const auto& line : lines) {
+    CAPTURE(line);
+    CHECK_THROWS_AS(read_text(line), churn::parse_error);
+  }
+}

@@ -159,9 +159,6 @@ class feature_accumulator {
       return;
     }
     const bool song = e.page == page::next_song;
-    const bool has_artist = song && !e.artist.empty();
-    const std::uint64_t artist_hash = has_artist ? detail::stable_hash(e.artist) : 0;
-    if (has_artist) u.artists.prefetch(artist_hash);
     const auto day = static_cast<std::int32_t>(utc_day(e.ts));
     detail::day_bucket& b = u.bucket(day);
     b.first_ts = std::min(b.first_ts, e.ts);
@@ -173,7 +170,7 @@ class feature_accumulator {
     }
     const std::int64_t listen = song ? length_us(e.length) : 0;
     b.listen_us += listen;
-    if (has_artist) u.artists.add(artist_hash, day);
+    if (song && !e.artist.empty()) u.artists.add(detail::stable_hash(e.artist), day);
     detail::insert_interval(u.part(e.session_id, day).intervals,
                             session_interval{e.ts, e.ts, 1, song ? 1u : 0u, listen}, gap_ms_);
     if (!e.gender.empty()) u.gender.observe(e.ts, e.gender);

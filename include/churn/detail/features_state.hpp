@@ -123,18 +123,6 @@ struct artist_set {
       }
     }
   }
-  /// Starts loading the slot where `hash` is probed first: the table of an active user is rarely in
-  /// cache, and the rest of the event's work can overlap with the load.
-  void prefetch(std::uint64_t hash) const noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-    if (keys.empty()) return;
-    const std::size_t i = mix(hash == 0 ? 1 : hash) & (keys.size() - 1);
-    __builtin_prefetch(keys.data() + i);
-    __builtin_prefetch(days.data() + i);
-#else
-    (void)hash;
-#endif
-  }
   void merge(const artist_set& o) {
     for (std::size_t i = 0; i < o.keys.size(); ++i)
       if (o.keys[i] != 0) add(o.keys[i], o.days[i]);

@@ -37,9 +37,11 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/python -m pip install -q --upgrade pip
 fi
 # Build tools first, so the project builds without isolation (faster, and incremental in build/).
+# Without isolation, dependencies published only as sdists (pyspark) build with this venv's tools
+# too, so setuptools and wheel must be here as well.
 stamp_tools=.venv/.churn-tools
 if [ ! -f "$stamp_tools" ]; then
-  .venv/bin/python -m pip install -q "scikit-build-core>=0.8" "pybind11>=2.11" "cmake>=3.16" ninja
+  .venv/bin/python -m pip install -q "scikit-build-core>=0.8" "pybind11>=2.11" "cmake>=3.16" ninja setuptools wheel
   touch "$stamp_tools"
 fi
 

@@ -530,6 +530,73 @@ TEST_CASE("columns with more distinct values than codes are binned, not rejected
   CHECK(m.predict_proba(after) > 0.99);
 }
 
+TEST_CASE("binning codes every column as the rank of its float value, whatever the values") {
+  // Negative and positive values, both zeros, huge and tiny magnitudes, runs of ties and NaN: the
+  // radix sort must give the same ranks as a comparison of the floats.
+  churn::detail::rng g(11);
+  const double specials[] = {-0.0, 0.0, -1e30, 1e30, -1e-30, 1e-30, -3.5, 3.5, 1.0, -1.0};
+  for (std::size_t rows : {1u, 2u, 37u, 300u, 5000u}) {
+    dataset d;
+    d.rows = rows;
+    d.cols = 3;
+    for (std::size_t r = 0; r < rows; ++r) {
+      d.x.push_back(specials[g.below(10)]);
+      d.x.push_back(g.uniform() < 0.1 ? std::nan("") : (g.uniform() - 0.5) * std::pow(10.0, static_cast<double>(g.below(20)) - 10));
+      d.x.push_back(static_cast<double>(g.below(7)) - 3);
+    }
+    const auto b = churn::detail::bin_features(d.view(), 2);
+    for (std::size_t c = 0; c < d.cols; ++c) {
+      std::vector<float> distinct;
+      for (std::size_t r = 0; r < rows; ++r)
+        if (!std::isnan(d.x[r * 3 + c])) distinct.push_back(static_cast<float>(d.x[r * 3 + c]));
+      std::sort(distinct.begin(), distinct.end());
+      distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());  // -0 == +0
+      REQUIRE(b.n_bins[c] == distinct.size());
+      for (std::size_t r = 0; r < rows; ++r) {
+        const double x = d.x[r * 3 + c];
+        const std::size_t want = std::isnan(x) ? distinct.size()
+            : static_cast<std::size_t>(std::lower_bound(distinct.begin(), distinct.end(), static_cast<float>(x)) - distinct.begin());
+        REQUIRE(b.column(c)[r] == want);
+      }
+      for (std::size_t k = 0; k < distinct.size(); ++k) CHECK(b.lower[c][k] == distinct[k]);
+    }
+  }
+  CHECK(churn::detail::float_order_key(-0.0f) == churn::detail::float_order_key(0.0f));
+  for (float f : {-1e30f, -2.5f, -1e-30f, 0.0f, 1e-30f, 2.5f, 1e30f})
+    CHECK(churn::detail::float_from_order_key(churn::detail::float_order_key(f)) == f);
+}
+
+TEST_CASE("a forest grown on data with few and many distinct values matches its one-thread twin") {
+  // Nodes sort their codes with radix digits sized to the column (one pass up to 8 bits, two beyond);
+  // columns of 2, 200, 300 and thousands of distinct values exercise each digit layout, and the forest
+  // must not depend on how work was split between threads.
+  churn::detail::rng g(5);
+  dataset d;
+  d.rows = 3000;
+  d.cols = 4;
+  for (std::size_t r = 0; r < d.rows; ++r) {
+    d.x.push_back(static_cast<double>(g.below(2)));
+    d.x.push_back(static_cast<double>(g.below(200)));
+    d.x.push_back(static_cast<double>(g.below(300)));
+    d.x.push_back(g.uniform());
+    const double s = d.x[r * 4] * 0.3 + d.x[r * 4 + 1] / 200.0 - d.x[r * 4 + 2] / 300.0 + d.x[r * 4 + 3];
+    d.y.push_back(s + 0.3 * g.uniform() > 0.8 ? 1 : 0);
+  }
+  churn::forest_params p;
+  p.n_estimators = 12;
+  p.random_state = 3;
+  p.n_jobs = 1;
+  const auto one = churn::fit_forest(p, d.view(), d.y);
+  p.n_jobs = 3;
+  const auto three = churn::fit_forest(p, d.view(), d.y);
+  CHECK(churn::dumps(one) == churn::dumps(three));
+  // Fully grown trees on noise-free-enough data fit the training rows.
+  const auto pr = one.predict_proba(d.view());
+  std::size_t right = 0;
+  for (std::size_t r = 0; r < d.rows; ++r) right += (pr[r] > 0.5) == (d.y[r] == 1);
+  CHECK(right > d.rows * 95 / 100);
+}
+
 TEST_CASE("parallel_for runs every task once and rethrows the first error on the caller") {
   std::vector<std::atomic<int>> hits(1000);
   churn::detail::parallel_for(hits.size(), 3, [&](std::size_t t, std::size_t worker) {

@@ -98,6 +98,8 @@ struct tree_scratch {
   std::vector<sort_item> items, items_tmp;
   std::vector<std::uint32_t> keys, keys_tmp;
   std::vector<group> groups;
+  std::vector<double> cum_w, cum_wp, proxy;  // per threshold, for the gini scan
+  std::vector<std::uint32_t> cum_n;
   std::vector<std::uint32_t> features;
   std::vector<grow_node> nodes;
 };
@@ -317,7 +319,7 @@ class tree_grower {
           keys[j] = k;
         }
       } else {
-        radix_sort_keys(keys, s_.keys_tmp, nb > 255 ? 2 : 1);
+        radix_sort_keys(keys, s_.keys_tmp, code_bits(nb));
       }
       groups.assign(count, tree_scratch::group{0, 0, 0, 0});
       std::size_t gi = 0;
@@ -366,20 +368,43 @@ class tree_grower {
     groups.resize(gi + 1);
   }
 
-  // Sorts keys by their upper 16 bits, the code (LSD radix, one or two byte passes; stable).
-  static void radix_sort_keys(std::vector<std::uint32_t>& keys, std::vector<std::uint32_t>& tmp, int passes) {
+  // Bits needed for codes 0..nb (nb is the missing code), at least 1.
+  static int code_bits(std::uint32_t nb) noexcept {
+    int bits = 1;
+    while (bits < 16 && (nb >> bits) != 0) ++bits;
+    return bits;
+  }
+
+  // Sorts keys by their upper 16 bits, the code, of which only the low `bits` can be set (LSD radix;
+  // stable). Digits are sized to the column: one pass up to 8 bits, else two passes of about half the
+  // bits each. Small digit tables are quick to clear and prefix-sum, which is most of the cost in the
+  // small nodes that sort, and spread the counts over more buckets than a byte split would when the
+  // codes only just exceed 8 bits (a high byte of 0 or 1 makes every increment wait for the last).
+  static void radix_sort_keys(std::vector<std::uint32_t>& keys, std::vector<std::uint32_t>& tmp, int bits) {
     tmp.resize(keys.size());
-    std::uint32_t count[2][257] = {};
-    for (const auto k : keys) {
-      ++count[0][((k >> 16) & 0xFFu) + 1];
-      ++count[1][((k >> 24) & 0xFFu) + 1];
+    const int passes = bits <= 8 ? 1 : 2;
+    const int low_bits = (bits + passes - 1) / passes;
+    const int digit_bits[2] = {low_bits, bits - low_bits};
+    std::uint32_t count[2][257];
+    for (int pass = 0; pass < passes; ++pass) std::fill(count[pass], count[pass] + (1u << digit_bits[pass]) + 1, 0u);
+    const std::uint32_t low_mask = (1u << low_bits) - 1u;
+    const int high_shift = 16 + low_bits;
+    if (passes == 1) {
+      for (const auto k : keys) ++count[0][((k >> 16) & low_mask) + 1];
+    } else {
+      for (const auto k : keys) {
+        ++count[0][((k >> 16) & low_mask) + 1];
+        ++count[1][(k >> high_shift) + 1];
+      }
     }
     for (int pass = 0; pass < passes; ++pass) {
-      const int shift = 16 + 8 * pass;
+      const int shift = pass == 0 ? 16 : high_shift;
+      const std::uint32_t mask = (1u << digit_bits[pass]) - 1u;
+      const std::uint32_t buckets = mask + 1u;
       std::uint32_t* c = count[pass];
-      if (c[1 + ((keys[0] >> shift) & 0xFFu)] == keys.size()) continue;  // one bucket: already in order
-      for (int b = 0; b < 256; ++b) c[b + 1] += c[b];
-      for (const auto k : keys) tmp[c[(k >> shift) & 0xFFu]++] = k;
+      if (c[1 + ((keys[0] >> shift) & mask)] == keys.size()) continue;  // one bucket: already in order
+      for (std::uint32_t b = 0; b < buckets; ++b) c[b + 1] += c[b];
+      for (const auto k : keys) tmp[c[(k >> shift) & mask]++] = k;
       keys.swap(tmp);
     }
   }
@@ -445,43 +470,59 @@ class tree_grower {
     return false;
   }
 
-  // The common case of evaluate_best (gini, no missing value in the node) as one tight loop: the same
-  // arithmetic and the same order as consider(), so the same split wins, but only a new best leaves
-  // the loop to be recorded.
+  // The common case of evaluate_best (gini, no missing value in the node), in three passes: running
+  // sums, then the proxy of every threshold (no dependency between thresholds, so the compiler
+  // vectorises its two divisions, the bulk of the work), then the first best. The same arithmetic in
+  // the same order as consider(), so the same split wins; only the winner goes through consider().
   void scan_gini(grow_node& n, std::uint32_t f, std::uint32_t count) {
     const auto& groups = s_.groups;
-    const std::size_t last = groups.size() - 1;
-    const double w = n.w, wp = n.wp, min_w = min_weight_leaf_;
-    const std::uint32_t min_leaf = static_cast<std::uint32_t>(p_.min_samples_leaf);
-    double best = n.split.proxy;
-    std::size_t best_i = last;
+    const std::size_t last = groups.size() - 1;  // thresholds between group i and i + 1, i < last
+    s_.cum_w.resize(last);
+    s_.cum_wp.resize(last);
+    s_.cum_n.resize(last);
+    s_.proxy.resize(last);
+    double* cw = s_.cum_w.data();
+    double* cwp = s_.cum_wp.data();
+    std::uint32_t* cn = s_.cum_n.data();
+    double* proxy = s_.proxy.data();
     double wl = 0, wpl = 0;
     std::uint32_t nl = 0;
     for (std::size_t i = 0; i < last; ++i) {
-      const auto& g = groups[i];
-      wl += g.w;
-      wpl += g.wp;
-      nl += g.n;
-      if (nl < min_leaf) continue;
-      if (count - nl < min_leaf) break;  // nl only grows
-      const double wr = w - wl;
-      if (wl < min_w || wr < min_w || wl <= 0 || wr <= 0) continue;
-      const double wpr = std::min(wr, std::max(0.0, wp - wpl));
-      const double wnl = wl - wpl, wnr = wr - wpr;
-      const double proxy = (wpl * wpl + wnl * wnl) / wl + (wpr * wpr + wnr * wnr) / wr;
-      if (proxy > best) {
-        best = proxy;
-        best_i = i;
-      }
-    }
-    if (best_i == last) return;
-    wl = 0, wpl = 0, nl = 0;
-    for (std::size_t i = 0; i <= best_i; ++i) {
       wl += groups[i].w;
       wpl += groups[i].wp;
       nl += groups[i].n;
+      cw[i] = wl;
+      cwp[i] = wpl;
+      cn[i] = nl;
     }
-    consider(n, f, wl, wpl, nl, groups[best_i].code, nl >= count - nl, 0, groups[best_i + 1].code, true);
+    // Every condition on a threshold is monotone in i (the left side only grows: weights are positive),
+    // so the allowed thresholds form one range [lo, hi); the proxy loop then has no condition in it.
+    const double w = n.w, wp = n.wp, min_w = min_weight_leaf_;
+    const std::uint32_t min_leaf = static_cast<std::uint32_t>(p_.min_samples_leaf);
+    std::size_t lo = 0, hi = last;
+    while (lo < hi && (cn[lo] < min_leaf || cw[lo] < min_w || cw[lo] <= 0)) ++lo;
+    while (hi > lo && (count - cn[hi - 1] < min_leaf || w - cw[hi - 1] < min_w || w - cw[hi - 1] <= 0)) --hi;
+    for (std::size_t i = lo; i < hi; ++i) {
+      const double l = cw[i], lp = cwp[i];
+      const double r = w - l;
+      const double rp = std::min(r, std::max(0.0, wp - lp));
+      const double ln = l - lp, rn = r - rp;
+      proxy[i] = (lp * lp + ln * ln) / l + (rp * rp + rn * rn) / r;
+    }
+    // The first threshold with the largest proxy, if that beats the node's best so far. The maximum is
+    // taken over four independent chains (max is exact, so their order does not matter), then found.
+    if (lo == hi) return;
+    double m[4] = {proxy[lo], proxy[lo], proxy[lo], proxy[lo]};
+    std::size_t i = lo;
+    for (; i + 4 <= hi; i += 4)
+      for (int k = 0; k < 4; ++k) m[k] = std::max(m[k], proxy[i + static_cast<std::size_t>(k)]);
+    for (; i < hi; ++i) m[0] = std::max(m[0], proxy[i]);
+    const double top = std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+    if (!(top > n.split.proxy)) return;
+    std::size_t best_i = lo;
+    while (proxy[best_i] != top) ++best_i;
+    consider(n, f, cw[best_i], cwp[best_i], cn[best_i], groups[best_i].code, cn[best_i] >= count - cn[best_i], 0,
+             groups[best_i + 1].code, true);
   }
 
   // Extremely randomized trees: one threshold drawn uniformly between the node's min and max value.

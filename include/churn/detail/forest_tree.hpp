@@ -100,6 +100,7 @@ struct tree_scratch {
   std::vector<group> groups;
   std::vector<double> cum_w, cum_wp, proxy;  // per threshold, for the gini scan
   std::vector<std::uint32_t> cum_n;
+  std::vector<tree_sample> right_side;  // partition buffer
   std::vector<std::uint32_t> features;
   std::vector<grow_node> nodes;
 };
@@ -206,11 +207,27 @@ class tree_grower {
     const auto& s = n.split;
     const std::uint16_t* col = X_.column(s.feature);
     const std::uint32_t missing = X_.n_bins[s.feature];
-    tree_sample* mid = std::partition(smp_ + n.begin, smp_ + n.end, [&](const tree_sample& x) {
+    // Stable and branch-free: each sample is written to both sides and only its own side advances (the
+    // side is unpredictable). Stability keeps every node's samples in row order, so the reads of a
+    // feature's codes for a node go forward through memory.
+    tree_sample* first = smp_ + n.begin;
+    const std::uint32_t count = n.end - n.begin;
+    auto& right_side = s_.right_side;
+    right_side.resize(count);
+    std::uint32_t nl = 0, nr = 0;
+    const std::uint32_t split_code = s.split_code;
+    const bool missing_left = s.missing_left;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const tree_sample x = first[i];
       const std::uint32_t c = col[x.row];
-      return c == missing ? s.missing_left : c <= s.split_code;
-    });
-    const auto m = static_cast<std::uint32_t>(mid - smp_);
+      const bool left = c == missing ? missing_left : c <= split_code;
+      first[nl] = x;
+      right_side[nr] = x;
+      nl += left;
+      nr += !left;
+    }
+    std::copy(right_side.begin(), right_side.begin() + nr, first + nl);
+    const auto m = n.begin + nl;
     const double il = node_impurity(p_.split_criterion, s.wl, s.wpl);
     const double ir = node_impurity(p_.split_criterion, s.wr, s.wpr);
     out.importance[s.feature] += n.w * n.impurity - s.wl * il - s.wr * ir;

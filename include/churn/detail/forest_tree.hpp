@@ -99,7 +99,7 @@ struct tree_scratch {
   std::vector<std::uint32_t> keys, keys_tmp;
   std::vector<group> groups;
   std::vector<double> cum_w, cum_wp, proxy;  // per threshold, for the gini scan
-  std::vector<std::uint32_t> cum_n;
+  std::vector<std::uint32_t> cum_n, cum_code;
   std::vector<tree_sample> right_side;  // partition buffer
   std::vector<std::uint32_t> features;
   std::vector<grow_node> nodes;
@@ -292,6 +292,103 @@ class tree_grower {
     return float_floor(t);
   }
 
+  // For a feature without missing values: the node's distinct codes in ascending order, and after each
+  // one the running totals (weight, class-1 weight, samples) of the node's samples up to that code, in
+  // s_.cum_*. Returns the number of distinct codes. Writing totals at every sample and advancing only
+  // where the code changes keeps the loops free of branches and of read-modify-write chains in memory.
+  std::size_t build_running_sums(const grow_node& n, std::uint32_t f) {
+    const std::uint16_t* col = X_.column(f);
+    const std::uint32_t nb = X_.n_bins[f];
+    const std::uint32_t count = n.end - n.begin;
+    const tree_sample* smp = smp_ + n.begin;
+    auto& cw = s_.cum_w;
+    auto& cwp = s_.cum_wp;
+    auto& cn = s_.cum_n;
+    auto& codes = s_.cum_code;
+    const std::size_t room = std::max<std::size_t>(count, nb) + 1;
+    if (cw.size() < room) {
+      cw.resize(room);
+      cwp.resize(room);
+      cn.resize(room);
+      codes.resize(room);
+    }
+    double wl = 0, wpl = 0;
+    std::uint32_t nl = 0;
+    std::size_t gi = 0;
+    if (nb <= 64 || nb <= 2 * count) {
+      auto* h = s_.hist.data();
+      std::fill(h, h + nb, tree_scratch::bin{0, 0, 0});
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const tree_sample& x = smp[i];
+        auto& b = h[col[x.row]];
+        b.w += x.w;
+        b.wp += x.w * x.y;
+        ++b.n;
+      }
+      // An empty bin adds zeros, which leaves the totals exactly as they are.
+      for (std::uint32_t c = 0; c < nb; ++c) {
+        wl += h[c].w;
+        wpl += h[c].wp;
+        nl += h[c].n;
+        cw[gi] = wl;
+        cwp[gi] = wpl;
+        cn[gi] = nl;
+        codes[gi] = c;
+        gi += h[c].n != 0;
+      }
+      return gi;
+    }
+    auto& keys = s_.keys;
+    keys.resize(count + 1);
+    if (count <= 0xFFFFu) {
+      // 32-bit keys (code << 16 | position in the node); ties keep the node's order.
+      for (std::uint32_t i = 0; i < count; ++i) keys[i] = (static_cast<std::uint32_t>(col[smp[i].row]) << 16) | i;
+      keys.resize(count);
+      if (count <= 48) {
+        for (std::size_t i = 1; i < count; ++i) {
+          const std::uint32_t k = keys[i];
+          std::size_t j = i;
+          for (; j > 0 && keys[j - 1] > k; --j) keys[j] = keys[j - 1];
+          keys[j] = k;
+        }
+      } else {
+        radix_sort_keys(keys, s_.keys_tmp, code_bits(nb));
+      }
+      keys.push_back(0xFFFFFFFFu);  // a code no sample has (codes stay below nb <= 65535): the last group ends
+      for (std::uint32_t j = 0; j < count; ++j) {
+        const std::uint32_t code = keys[j] >> 16;
+        const tree_sample& x = smp[keys[j] & 0xFFFFu];
+        wl += x.w;
+        wpl += x.w * x.y;
+        ++nl;
+        cw[gi] = wl;
+        cwp[gi] = wpl;
+        cn[gi] = nl;
+        codes[gi] = code;
+        gi += code != (keys[j + 1] >> 16);
+      }
+      return gi;
+    }
+    // Very large nodes (more than 65,535 samples and more than half as many as distinct codes): sort
+    // (code, weight, label) items.
+    auto& items = s_.items;
+    items.resize(count);
+    for (std::uint32_t i = 0; i < count; ++i) items[i] = {smp[i].w, col[smp[i].row], smp[i].y};
+    radix_sort(items, s_.items_tmp, nb > 255 ? 2 : 1);
+    for (std::uint32_t j = 0; j < count; ++j) {
+      const sort_item& x = items[j];
+      wl += x.w;
+      wpl += x.w * x.y;
+      ++nl;
+      cw[gi] = wl;
+      cwp[gi] = wpl;
+      cn[gi] = nl;
+      codes[gi] = x.code;
+      gi += j + 1 == count || x.code != items[j + 1].code;
+    }
+    return gi;
+  }
+
   // Builds the node's groups of equal codes for feature f (ascending; the missing group last).
   void build_groups(const grow_node& n, std::uint32_t f) {
     auto& groups = s_.groups;
@@ -451,6 +548,12 @@ class tree_grower {
 
   // Returns true when feature f is constant in the node.
   bool evaluate_best(grow_node& n, std::uint32_t f) {
+    if (p_.split_criterion == criterion::gini && !X_.has_missing[f]) {
+      const std::size_t groups = build_running_sums(n, f);
+      if (groups <= 1) return true;
+      scan_gini(n, f, n.end - n.begin, groups);
+      return false;
+    }
     build_groups(n, f);
     const auto& groups = s_.groups;
     if (groups.size() <= 1) return true;
@@ -463,10 +566,6 @@ class tree_grower {
     const std::uint32_t count = n.end - n.begin;
     double wl = 0, wpl = 0;
     std::uint32_t nl = 0;
-    if (!has_missing && p_.split_criterion == criterion::gini) {
-      scan_gini(n, f, count);
-      return false;
-    }
     for (std::size_t i = 0; i + 1 < present; ++i) {
       wl += groups[i].w;
       wpl += groups[i].wp;
@@ -491,27 +590,14 @@ class tree_grower {
   // sums, then the proxy of every threshold (no dependency between thresholds, so the compiler
   // vectorises its two divisions, the bulk of the work), then the first best. The same arithmetic in
   // the same order as consider(), so the same split wins; only the winner goes through consider().
-  void scan_gini(grow_node& n, std::uint32_t f, std::uint32_t count) {
-    const auto& groups = s_.groups;
-    const std::size_t last = groups.size() - 1;  // thresholds between group i and i + 1, i < last
-    s_.cum_w.resize(last);
-    s_.cum_wp.resize(last);
-    s_.cum_n.resize(last);
+  void scan_gini(grow_node& n, std::uint32_t f, std::uint32_t count, std::size_t groups) {
+    const std::size_t last = groups - 1;  // thresholds between group i and i + 1, i < last
     s_.proxy.resize(last);
-    double* cw = s_.cum_w.data();
-    double* cwp = s_.cum_wp.data();
-    std::uint32_t* cn = s_.cum_n.data();
+    const double* cw = s_.cum_w.data();
+    const double* cwp = s_.cum_wp.data();
+    const std::uint32_t* cn = s_.cum_n.data();
+    const std::uint32_t* codes = s_.cum_code.data();
     double* proxy = s_.proxy.data();
-    double wl = 0, wpl = 0;
-    std::uint32_t nl = 0;
-    for (std::size_t i = 0; i < last; ++i) {
-      wl += groups[i].w;
-      wpl += groups[i].wp;
-      nl += groups[i].n;
-      cw[i] = wl;
-      cwp[i] = wpl;
-      cn[i] = nl;
-    }
     // Every condition on a threshold is monotone in i (the left side only grows: weights are positive),
     // so the allowed thresholds form one range [lo, hi); the proxy loop then has no condition in it.
     const double w = n.w, wp = n.wp, min_w = min_weight_leaf_;
@@ -538,8 +624,8 @@ class tree_grower {
     if (!(top > n.split.proxy)) return;
     std::size_t best_i = lo;
     while (proxy[best_i] != top) ++best_i;
-    consider(n, f, cw[best_i], cwp[best_i], cn[best_i], groups[best_i].code, cn[best_i] >= count - cn[best_i], 0,
-             groups[best_i + 1].code, true);
+    consider(n, f, cw[best_i], cwp[best_i], cn[best_i], codes[best_i], cn[best_i] >= count - cn[best_i], 0,
+             codes[best_i + 1], true);
   }
 
   // Extremely randomized trees: one threshold drawn uniformly between the node's min and max value.

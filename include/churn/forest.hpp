@@ -272,53 +272,27 @@ class random_forest {
       }
       return;
     }
-    // Large blocks: every tree is walked for all of a block's rows before the next tree, so each tree
-    // is brought into cache once per block rather than once per handful of rows.
-    // Up to 1,024 rows a block, but at least one block per thread (of 128 rows or more), so that a
-    // batch of a few hundred rows already uses every thread it was given.
+    // Blocks of rows, one tree at a time over a whole block, so that the tree stays in cache. At least
+    // one block per thread, so that a batch of a few hundred rows already uses every thread it was
+    // given; at most about 1 MB of the block's values, so that they stay in the core's cache too.
     const int threads = detail::resolve_n_jobs(n_jobs);
     const std::size_t per_thread = (X.rows + static_cast<std::size_t>(threads) - 1) / static_cast<std::size_t>(threads);
-    const std::size_t block = std::min<std::size_t>(1024, std::max<std::size_t>(128, per_thread));
-    detail::parallel_for_blocks(X.rows, block, threads,
-                                [&](std::size_t begin, std::size_t end, std::size_t) {
-      std::vector<float> xs((end - begin) * p);
-      std::vector<double> acc(end - begin, 0.0);
-      for (std::size_t r = begin; r < end; ++r) to_float_row(X.row(r), r, xs.data() + (r - begin) * p);
+    const std::size_t cap = std::min<std::size_t>(16384, std::max<std::size_t>(1024, (std::size_t{1} << 18) / p));
+    const std::size_t block = std::min(cap, std::max(partition_min_rows, per_thread));
+    detail::parallel_for_blocks(X.rows, block, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
       const std::size_t m = end - begin;
-      // Within a tree, 16 rows advance in lockstep so that their (independent) cache misses overlap; a
-      // lane whose row reaches its leaf takes the next row at once rather than idling until the
-      // deepest of the 16 paths ends (paths in a fully grown tree differ in length a lot).
-      constexpr std::size_t lanes = 16;
-      constexpr std::uint32_t no_row = std::numeric_limits<std::uint32_t>::max();
-      const float* x = xs.data();
-      for (std::size_t t = 0; t < T; ++t) {
-        const tree_node* root = tree(t);
-        std::uint32_t pos[lanes], row[lanes];
-        const std::size_t nl = std::min(lanes, m);
-        std::size_t next = 0;
-        for (std::size_t k = 0; k < nl; ++k) pos[k] = 0, row[k] = static_cast<std::uint32_t>(next++);
-        if (nl == lanes) {
-          while (next < m) {
-            for (std::size_t k = 0; k < lanes; ++k) {
-              std::uint32_t leaf;
-              const std::uint32_t at = step(root, pos[k], x + row[k] * p, leaf);
-              if (leaf) {
-                acc[row[k]] += root[at].value;
-                row[k] = next < m ? static_cast<std::uint32_t>(next++) : no_row;
-                pos[k] = 0;
-              } else {
-                pos[k] = at;
-              }
-            }
-          }
-        }
-        for (std::size_t k = 0; k < nl; ++k) {
-          if (row[k] == no_row) continue;
-          const float* xr = x + row[k] * p;
-          const tree_node* node = root + pos[k];
-          while (!node->is_leaf()) node = node->goes_left(xr[node->feature()]) ? node + 1 : root + node->right;
-          acc[row[k]] += node->value;
-        }
+      std::vector<double> acc(m, 0.0);
+      std::vector<float> xs(m * p);
+      for (std::size_t r = begin; r < end; ++r) to_float_row(X.row(r), r, xs.data() + (r - begin) * p);
+      if (m < partition_min_rows) {
+        walk_lanes(xs.data(), m, acc.data());
+      } else {
+        std::vector<float> columns(m * p);
+        for (std::size_t r = 0; r < m; ++r)
+          for (std::size_t f = 0; f < p; ++f) columns[f * m + r] = xs[r * p + f];
+        std::vector<float>().swap(xs);
+        partition_scratch scratch(m);
+        for (std::size_t t = 0; t < T; ++t) walk_partition(tree(t), columns.data(), m, acc.data(), scratch);
       }
       for (std::size_t i = 0; i < m; ++i) out[begin + i] = acc[i] / static_cast<double>(T);
     });
@@ -366,6 +340,113 @@ class random_forest {
   }
 
  private:
+  // Below this many rows a block is walked row by row (lanes); from it on, partitioned node by node.
+  // The crossover was measured with bench/bench_predict.py (docs/benchmarks.md, "Batch prediction").
+  static constexpr std::size_t partition_min_rows = 128;
+
+  // Adds every tree's leaf value to acc[r] for the m float rows xs (row-major), tree by tree. Within a
+  // tree, 16 rows advance in lockstep so that their independent cache misses overlap; a lane whose row
+  // reaches its leaf takes the next row at once rather than idling until the deepest of the 16 paths
+  // ends (paths in a fully grown tree differ in length a lot).
+  void walk_lanes(const float* x, std::size_t m, double* acc) const noexcept {
+    const std::size_t p = p_.n_features;
+    constexpr std::size_t lanes = 16;
+    constexpr std::uint32_t no_row = std::numeric_limits<std::uint32_t>::max();
+    for (std::size_t t = 0; t < n_trees(); ++t) {
+      const tree_node* root = tree(t);
+      std::uint32_t pos[lanes], row[lanes];
+      const std::size_t nl = std::min(lanes, m);
+      std::size_t next = 0;
+      for (std::size_t k = 0; k < nl; ++k) pos[k] = 0, row[k] = static_cast<std::uint32_t>(next++);
+      if (nl == lanes) {
+        while (next < m) {
+          for (std::size_t k = 0; k < lanes; ++k) {
+            std::uint32_t leaf;
+            const std::uint32_t at = step(root, pos[k], x + row[k] * p, leaf);
+            if (leaf) {
+              acc[row[k]] += root[at].value;
+              row[k] = next < m ? static_cast<std::uint32_t>(next++) : no_row;
+              pos[k] = 0;
+            } else {
+              pos[k] = at;
+            }
+          }
+        }
+      }
+      for (std::size_t k = 0; k < nl; ++k) {
+        if (row[k] == no_row) continue;
+        const float* xr = x + row[k] * p;
+        const tree_node* node = root + pos[k];
+        while (!node->is_leaf()) node = node->goes_left(xr[node->feature()]) ? node + 1 : root + node->right;
+        acc[row[k]] += node->value;
+      }
+    }
+  }
+
+  struct partition_scratch {
+    explicit partition_scratch(std::size_t m) : rows(m), right(m) {}
+    struct segment {
+      std::uint32_t node, begin, end;
+    };
+    std::vector<std::uint32_t> rows, right;
+    std::vector<segment> stack;
+  };
+
+  // Adds the leaf value of tree `root` to acc[r] for the m rows of the column-major block x (feature f
+  // of row r at x[f * m + r]). The block's rows go down the tree together: at each node the rows that
+  // reached it are split, without branches, into those going left (kept in place) and right (moved
+  // after them), and each child then takes its share. A row-by-row walk spends most of its time
+  // choosing the next node; here each level of each row is a few instructions in a loop the processor
+  // runs at full speed, which pays off from about a hundred rows. Each row still gets its trees' values
+  // added in tree order, so results equal walk_lanes' bit for bit.
+  static void walk_partition(const tree_node* root, const float* x, std::size_t m, double* acc,
+                             partition_scratch& s) noexcept {
+    std::uint32_t* rows = s.rows.data();
+    std::uint32_t* right = s.right.data();
+    for (std::size_t r = 0; r < m; ++r) rows[r] = static_cast<std::uint32_t>(r);
+    auto& stack = s.stack;
+    stack.clear();
+    stack.push_back({0, 0, static_cast<std::uint32_t>(m)});
+    while (!stack.empty()) {
+      const auto seg = stack.back();
+      stack.pop_back();
+      const tree_node& n = root[seg.node];
+      std::uint32_t* first = rows + seg.begin;
+      const std::uint32_t count = seg.end - seg.begin;
+      if (n.is_leaf()) {
+        const double v = n.value;
+        for (std::uint32_t i = 0; i < count; ++i) acc[first[i]] += v;
+        continue;
+      }
+      const float* column = x + static_cast<std::size_t>(n.feature()) * m;
+      const float threshold = n.threshold;
+      std::uint32_t nl = 0, nr = 0;
+      // NaN compares false: "not greater" sends it left, "less or equal" right, as the node says.
+      if (n.missing_left()) {
+        for (std::uint32_t i = 0; i < count; ++i) {
+          const std::uint32_t r = first[i];
+          const bool left = !(column[r] > threshold);
+          first[nl] = r;
+          right[nr] = r;
+          nl += left;
+          nr += !left;
+        }
+      } else {
+        for (std::uint32_t i = 0; i < count; ++i) {
+          const std::uint32_t r = first[i];
+          const bool left = column[r] <= threshold;
+          first[nl] = r;
+          right[nr] = r;
+          nl += left;
+          nr += !left;
+        }
+      }
+      std::copy(right, right + nr, first + nl);
+      if (nr) stack.push_back({n.right, seg.begin + nl, seg.end});
+      if (nl) stack.push_back({seg.node + 1, seg.begin, seg.begin + nl});
+    }
+  }
+
   // Adds the mean per-tree contributions into values[0, p) and returns the bias.
   double contributions_float(const float* x, double* values) const {
     const std::size_t T = n_trees();

@@ -221,6 +221,39 @@ TEST_CASE("batch prediction equals single-row prediction exactly") {
   }
 }
 
+TEST_CASE("every batch path gives the single-row answer, with missing values going either way") {
+  // Blocks below 128 rows are walked row by row, larger ones partitioned node by node; both must add
+  // each tree's value in tree order, send NaN where the node says, and cover every row once.
+  dataset d = make_data(3000, 6, 33, 0.2);
+  churn::detail::rng g(4);
+  for (std::size_t r = 0; r < d.rows; ++r)
+    for (std::size_t c = 0; c < 2; ++c)
+      if (g.uniform() < 0.15) d.x[r * d.cols + c] = std::nan("");
+  churn::forest_params p;
+  p.n_estimators = 23;
+  p.random_state = 2;
+  const auto model = churn::fit_forest(p, d.view(), d.y);
+  std::size_t missing_left = 0, missing_right = 0;
+  for (std::size_t i = 0; i < model.n_nodes(); ++i) {
+    const auto& n = model.parts().nodes[i];
+    if (!n.is_leaf()) (n.missing_left() ? missing_left : missing_right) += 1;
+  }
+  REQUIRE(missing_left > 0);
+  REQUIRE(missing_right > 0);
+  std::vector<double> single(d.rows);
+  for (std::size_t r = 0; r < d.rows; ++r) single[r] = model.predict_proba(d.x.data() + r * d.cols);
+  for (int jobs : {1, 2, 3}) {
+    for (std::size_t rows : {5u, 127u, 128u, 129u, 255u, 256u, 1000u, 3000u}) {
+      CAPTURE(jobs);
+      CAPTURE(rows);
+      // Rows from the middle of the data, so that a block boundary is not also the data's start.
+      const std::size_t offset = d.rows - rows;
+      const auto batch = model.predict_proba(churn::matrix_view(d.x.data() + offset * d.cols, rows, d.cols), jobs);
+      for (std::size_t r = 0; r < rows; ++r) REQUIRE(batch[r] == single[offset + r]);
+    }
+  }
+}
+
 TEST_CASE("class weights shift predictions the expected way") {
   const dataset d = make_data(600, 6, 31, 0.3);
   churn::forest_params p;

@@ -505,8 +505,9 @@ def report(results: Dict[str, Any], peers: List[Peer], args) -> str:
     w("")
     w("`bench/bench_forest.py` trains churn's forest and its peers on the same data with the same settings: "
       f"max_features = floor(sqrt(p)), minimum leaf 1, bootstrap, unlimited depth where the peer allows it, "
-      f"{THREADS} threads for all. Fit time is the median of {args.repeats} runs for every peer but Spark ML "
-      "(one run; ranger timed inside R); batch throughput predicts 10,000 rows; single-row latency is the p50/p99 of calls on distinct "
+      f"{THREADS} threads for all. Fit time is the median of {args.repeats} runs (15 where training rows x trees "
+      "is under a million: those fits take milliseconds) for every peer but Spark ML (one run); ranger is timed "
+      "inside R; batch throughput predicts 10,000 rows; single-row latency is the p50/p99 of calls on distinct "
       "rows from Python after warm-up (churn through `RandomForestClassifier.predict_proba`, scikit-learn with "
       "n_jobs=1). xgboost and LightGBM run with OMP_WAIT_POLICY=PASSIVE (the machine is shared; spinning "
       "OpenMP threads collapse under oversubscription). Size is the saved model (churn: the JSON file; in memory churn uses 16 bytes per node). "
@@ -680,8 +681,10 @@ def main() -> int:
                 if T > getattr(peer, "max_trees", T) or len(y) > getattr(peer, "max_rows", len(y)):
                     continue
                 # Every peer but Spark (minutes per fit) gets the same number of fits: one run of a peer
-                # is noisier than the gap being measured on the small sets.
-                reps = 1 if isinstance(peer, Spark) else args.repeats
+                # is noisier than the gap being measured on the small sets, where fits take milliseconds
+                # and get 15 repeats.
+                small = len(ytr) * T < 1_000_000
+                reps = 1 if isinstance(peer, Spark) else (max(args.repeats, 15) if small else args.repeats)
                 try:
                     r = run_size(peer, Xtr, ytr, Xte, yte, T, mtry, seed, reps)
                     per[peer.name] = r

@@ -4,8 +4,11 @@
 // Per node and candidate feature the split search picks one of two exact methods:
 //  - a counting histogram over the feature's codes (one bin per distinct value) when the node is large
 //    relative to the number of distinct values: O(n_node + n_bins), no sort;
-//  - a sort of the node's (code, sample) pairs when the node is small: O(n_node log n_node).
-// Both produce the same groups of equal values, scanned once to evaluate every threshold.
+//  - a radix sort of the node's (code, position) keys when the node is small: O(n_node), one or two
+//    passes with digits sized to the column's codes (insertion sort below 49 samples).
+// Both produce the node's distinct values in order with their totals, scanned once to evaluate every
+// threshold. For gini on a column without NaN (the common case) they produce running totals directly
+// and the scan computes every threshold's score in a loop the compiler vectorises.
 // Bootstrap replicates are weights (counts), never copies; samples with zero weight are left out.
 //
 // Histogram subtraction (the sibling's histogram = parent - smaller child) is deliberately not used:

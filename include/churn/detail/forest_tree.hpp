@@ -295,12 +295,65 @@ class tree_grower {
     return float_floor(t);
   }
 
+  // Counts the node's samples per code of feature f into s_.hist[0, bins) (weight, class-1 weight, n).
+  void fill_histogram(const grow_node& n, std::uint32_t f, std::uint32_t bins) {
+    const std::uint16_t* col = X_.column(f);
+    const tree_sample* smp = smp_ + n.begin;
+    auto* h = s_.hist.data();
+    std::fill(h, h + bins, tree_scratch::bin{0, 0, 0});
+    for (std::uint32_t i = 0, count = n.end - n.begin; i < count; ++i) {
+      const tree_sample& x = smp[i];
+      auto& b = h[col[x.row]];
+      b.w += x.w;
+      b.wp += x.w * x.y;
+      ++b.n;
+    }
+  }
+
+  // Sorts the node's samples by their code of feature f into s_.keys, as 32-bit keys (code << 16 |
+  // position in the node): a quarter of the bytes of (code, weight, label) items to move, and ties keep
+  // the node's order. Requires fewer than 65,536 samples in the node.
+  void sort_node_keys(const grow_node& n, std::uint32_t f) {
+    const std::uint16_t* col = X_.column(f);
+    const tree_sample* smp = smp_ + n.begin;
+    const std::uint32_t count = n.end - n.begin;
+    auto& keys = s_.keys;
+    keys.resize(count);
+    for (std::uint32_t i = 0; i < count; ++i) keys[i] = (static_cast<std::uint32_t>(col[smp[i].row]) << 16) | i;
+    if (count <= 48) {
+      for (std::size_t i = 1; i < count; ++i) {
+        const std::uint32_t k = keys[i];
+        std::size_t j = i;
+        for (; j > 0 && keys[j - 1] > k; --j) keys[j] = keys[j - 1];
+        keys[j] = k;
+      }
+    } else {
+      radix_sort_keys(keys, s_.keys_tmp, code_bits(X_.n_bins[f]));
+    }
+  }
+
+  // Sorts the node's (code, weight, label) items by code into s_.items: for nodes too large for keys.
+  void sort_node_items(const grow_node& n, std::uint32_t f) {
+    const std::uint16_t* col = X_.column(f);
+    const tree_sample* smp = smp_ + n.begin;
+    const std::uint32_t count = n.end - n.begin;
+    auto& items = s_.items;
+    items.resize(count);
+    for (std::uint32_t i = 0; i < count; ++i) items[i] = {smp[i].w, col[smp[i].row], smp[i].y};
+    radix_sort(items, s_.items_tmp, X_.n_bins[f] > 255 ? 2 : 1);
+  }
+
+  // Counting wins while the bins to clear and scan are few compared with the node's samples;
+  // otherwise a radix sort of the node's codes (O(n), no comparisons).
+  static bool use_histogram(std::uint32_t bins, std::uint32_t count) noexcept {
+    return bins <= 64 || bins <= 2 * count;
+  }
+
   // For a feature without missing values: the node's distinct codes in ascending order, and after each
   // one the running totals (weight, class-1 weight, samples) of the node's samples up to that code, in
   // s_.cum_*. Returns the number of distinct codes. Writing totals at every sample and advancing only
   // where the code changes keeps the loops free of branches and of read-modify-write chains in memory.
   std::size_t build_running_sums(const grow_node& n, std::uint32_t f) {
-    const std::uint16_t* col = X_.column(f);
     const std::uint32_t nb = X_.n_bins[f];
     const std::uint32_t count = n.end - n.begin;
     const tree_sample* smp = smp_ + n.begin;
@@ -318,16 +371,9 @@ class tree_grower {
     double wl = 0, wpl = 0;
     std::uint32_t nl = 0;
     std::size_t gi = 0;
-    if (nb <= 64 || nb <= 2 * count) {
-      auto* h = s_.hist.data();
-      std::fill(h, h + nb, tree_scratch::bin{0, 0, 0});
-      for (std::uint32_t i = 0; i < count; ++i) {
-        const tree_sample& x = smp[i];
-        auto& b = h[col[x.row]];
-        b.w += x.w;
-        b.wp += x.w * x.y;
-        ++b.n;
-      }
+    if (use_histogram(nb, count)) {
+      fill_histogram(n, f, nb);
+      const auto* h = s_.hist.data();
       // An empty bin adds zeros, which leaves the totals exactly as they are.
       for (std::uint32_t c = 0; c < nb; ++c) {
         wl += h[c].w;
@@ -341,22 +387,9 @@ class tree_grower {
       }
       return gi;
     }
-    auto& keys = s_.keys;
-    keys.resize(count + 1);
     if (count <= 0xFFFFu) {
-      // 32-bit keys (code << 16 | position in the node); ties keep the node's order.
-      for (std::uint32_t i = 0; i < count; ++i) keys[i] = (static_cast<std::uint32_t>(col[smp[i].row]) << 16) | i;
-      keys.resize(count);
-      if (count <= 48) {
-        for (std::size_t i = 1; i < count; ++i) {
-          const std::uint32_t k = keys[i];
-          std::size_t j = i;
-          for (; j > 0 && keys[j - 1] > k; --j) keys[j] = keys[j - 1];
-          keys[j] = k;
-        }
-      } else {
-        radix_sort_keys(keys, s_.keys_tmp, code_bits(nb));
-      }
+      sort_node_keys(n, f);
+      auto& keys = s_.keys;
       keys.push_back(0xFFFFFFFFu);  // a code no sample has (codes stay below nb <= 65535): the last group ends
       for (std::uint32_t j = 0; j < count; ++j) {
         const std::uint32_t code = keys[j] >> 16;
@@ -372,12 +405,8 @@ class tree_grower {
       }
       return gi;
     }
-    // Very large nodes (more than 65,535 samples and more than half as many as distinct codes): sort
-    // (code, weight, label) items.
-    auto& items = s_.items;
-    items.resize(count);
-    for (std::uint32_t i = 0; i < count; ++i) items[i] = {smp[i].w, col[smp[i].row], smp[i].y};
-    radix_sort(items, s_.items_tmp, nb > 255 ? 2 : 1);
+    sort_node_items(n, f);
+    const auto& items = s_.items;
     for (std::uint32_t j = 0; j < count; ++j) {
       const sort_item& x = items[j];
       wl += x.w;
@@ -396,22 +425,12 @@ class tree_grower {
   void build_groups(const grow_node& n, std::uint32_t f) {
     auto& groups = s_.groups;
     groups.clear();
-    const std::uint16_t* col = X_.column(f);
     const std::uint32_t nb = X_.n_bins[f];
     const std::uint32_t count = n.end - n.begin;
     const tree_sample* smp = smp_ + n.begin;
-    // Counting wins while the bins to clear and scan are few compared with the node's samples;
-    // otherwise a radix sort of the node's codes (O(n), at most two byte passes, no comparisons).
-    if (nb <= 64 || nb <= 2 * count) {
-      auto* h = s_.hist.data();
-      std::fill(h, h + nb + 1, tree_scratch::bin{0, 0, 0});
-      for (std::uint32_t i = 0; i < count; ++i) {
-        const tree_sample& x = smp[i];
-        auto& b = h[col[x.row]];
-        b.w += x.w;
-        b.wp += x.w * x.y;
-        ++b.n;
-      }
+    if (use_histogram(nb, count)) {
+      fill_histogram(n, f, nb + 1);
+      const auto* h = s_.hist.data();
       // Branch-free compaction of the non-empty bins (about half of them are empty: unpredictable).
       groups.resize(static_cast<std::size_t>(nb) + 1);
       std::size_t gi = 0;
@@ -422,26 +441,13 @@ class tree_grower {
       groups.resize(gi);
       return;
     }
+    // Branch-free grouping: in small nodes most values are distinct, so a branch would mispredict.
     if (count <= 0xFFFFu) {
-      // 32-bit keys (code << 16 | position in the node): a quarter of the bytes of (code, weight,
-      // label) items to move while sorting; ties keep the node's order, so sums are as before.
-      auto& keys = s_.keys;
-      keys.resize(count);
-      for (std::uint32_t i = 0; i < count; ++i) keys[i] = (static_cast<std::uint32_t>(col[smp[i].row]) << 16) | i;
-      if (count <= 48) {
-        for (std::size_t i = 1; i < count; ++i) {
-          const std::uint32_t k = keys[i];
-          std::size_t j = i;
-          for (; j > 0 && keys[j - 1] > k; --j) keys[j] = keys[j - 1];
-          keys[j] = k;
-        }
-      } else {
-        radix_sort_keys(keys, s_.keys_tmp, code_bits(nb));
-      }
+      sort_node_keys(n, f);
       groups.assign(count, tree_scratch::group{0, 0, 0, 0});
       std::size_t gi = 0;
-      std::uint32_t prev = keys[0] >> 16;
-      for (const std::uint32_t k : keys) {
+      std::uint32_t prev = s_.keys[0] >> 16;
+      for (const std::uint32_t k : s_.keys) {
         const std::uint32_t code = k >> 16;
         const tree_sample& x = smp[k & 0xFFFFu];
         gi += code != prev;
@@ -455,25 +461,11 @@ class tree_grower {
       groups.resize(gi + 1);
       return;
     }
-    // Sort (code, weight, label) items so that the scan below reads them sequentially.
-    auto& items = s_.items;
-    items.resize(count);
-    for (std::uint32_t i = 0; i < count; ++i) items[i] = {smp[i].w, col[smp[i].row], smp[i].y};
-    if (count <= 48) {
-      for (std::size_t i = 1; i < count; ++i) {
-        const sort_item k = items[i];
-        std::size_t j = i;
-        for (; j > 0 && items[j - 1].code > k.code; --j) items[j] = items[j - 1];
-        items[j] = k;
-      }
-    } else {
-      radix_sort(items, s_.items_tmp, nb > 255 ? 2 : 1);
-    }
-    // Branch-free grouping: in small nodes most values are distinct, so a branch would mispredict.
+    sort_node_items(n, f);
     groups.assign(count, tree_scratch::group{0, 0, 0, 0});
     std::size_t gi = 0;
-    std::uint32_t prev = items[0].code;
-    for (const sort_item& x : items) {
+    std::uint32_t prev = s_.items[0].code;
+    for (const sort_item& x : s_.items) {
       gi += x.code != prev;
       prev = x.code;
       auto& g = groups[gi];

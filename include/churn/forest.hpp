@@ -401,7 +401,7 @@ class random_forest {
   // runs at full speed, which pays off from about a hundred rows. Each row still gets its trees' values
   // added in tree order, so results equal walk_lanes' bit for bit.
   static void walk_partition(const tree_node* root, const float* x, std::size_t m, double* acc,
-                             partition_scratch& s) noexcept {
+                             partition_scratch& s) {
     std::uint32_t* rows = s.rows.data();
     std::uint32_t* right = s.right.data();
     for (std::size_t r = 0; r < m; ++r) rows[r] = static_cast<std::uint32_t>(r);

@@ -440,16 +440,16 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
   a.users_.resize(n_users);
   for (std::size_t k = 0; k < n_users; ++k) {
     auto& u = a.users_[k];
-    u.id = in.str();
+    u.id = in.str("user id");
     auto id_of = [&a](std::uint32_t i) -> const std::string& { return a.users_[i].id; };
     if (u.id.empty() || !a.index_.try_emplace(u.id, static_cast<std::uint32_t>(k), id_of).second)
       throw data_error("feature accumulator bytes are corrupt: empty or repeated user id '" + u.id +
                        "' at offset " + std::to_string(in.offset()));
     u.cancel_ts = ts("cancellation time");
     u.cancel_events = in.u64();
-    u.gender.ts = ts("gender time"), u.gender.value = in.str();
-    u.location.ts = ts("location time"), u.location.value = in.str();
-    u.user_agent.ts = ts("user agent time"), u.user_agent.value = in.str();
+    u.gender.ts = ts("gender time"), u.gender.value = in.str("gender");
+    u.location.ts = ts("location time"), u.location.value = in.str("location");
+    u.user_agent.ts = ts("user agent time"), u.user_agent.value = in.str("user agent");
     u.registration.ts = ts("registration time"), u.registration.value = in.i64();
     u.days.resize(in.count(32, "days"));
     for (auto& b : u.days) {

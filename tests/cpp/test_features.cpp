@@ -516,6 +516,18 @@ TEST_CASE("bad input: clear errors, no crash") {
   for (std::size_t cut : {std::size_t(9), bytes.size() / 3, bytes.size() - 1})
     CHECK_THROWS_AS(churn::feature_accumulator::from_bytes(bytes.substr(0, cut)), churn::data_error);
   CHECK_THROWS_AS(churn::feature_accumulator::from_bytes(bytes + "x"), churn::data_error);
+  // A string byte flipped to one that is not UTF-8 (found by the Python property test): refused with
+  // the field and offset, not handed on to fail in a caller's text decoding.
+  const std::string first_user = full.finalize(window_options()).user_ids.front();
+  std::string length_prefixed(4, '\0');
+  for (int i = 0; i < 4; ++i) length_prefixed[i] = static_cast<char>((first_user.size() >> (8 * i)) & 0xFF);
+  length_prefixed += first_user;
+  const std::size_t at = bytes.find(length_prefixed);
+  REQUIRE(at != std::string::npos);
+  std::string bad_text = bytes;
+  bad_text[at + 4] = '\x80';
+  CHECK_THROWS_WITH_AS(churn::feature_accumulator::from_bytes(bad_text), doctest::Contains("not valid UTF-8"),
+                       churn::data_error);
   churn::label_options other_gap;
   other_gap.session_gap_minutes = 10;
   churn::feature_accumulator b(other_gap);

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <simdjson.h>
+
 #include "../error.hpp"
 #include "../event.hpp"
 #include "../sessions.hpp"
@@ -255,9 +257,15 @@ class byte_reader {
     return v;
   }
   std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
-  std::string str() {
+  /// A length-prefixed string. Strings in accumulator bytes come from parsed JSON, so they are valid
+  /// UTF-8; a corrupt one is refused here rather than failing later in a caller's text decoding.
+  std::string str(const char* what) {
     std::uint32_t n = u32();
+    const std::size_t at = pos_;
     auto p = take(n);
+    if (!simdjson::validate_utf8(p, n))
+      throw data_error("feature accumulator bytes are corrupt: the " + std::string(what) + " at offset " +
+                       std::to_string(at) + " is not valid UTF-8");
     return std::string(p, n);
   }
   /// A count of records of at least `min_record_bytes` each, checked against the bytes left so that a

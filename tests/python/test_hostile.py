@@ -354,6 +354,19 @@ def test_any_mutation_of_accumulator_bytes_is_loaded_or_refused(accumulator_byte
     assert table.X.shape[0] == len(table.user_ids) == table.y.shape[0]
 
 
+
+def test_accumulator_bytes_with_a_string_that_is_not_utf8_are_refused(accumulator_bytes):
+    # The case the property above once found: a user id byte turned into 0x80 loaded, then failed in
+    # Python's text decoding of finalize()'s output.
+    user = churn.FeatureAccumulator.from_bytes(accumulator_bytes).finalize(label="history").user_ids[0]
+    user = str(user).encode()
+    at = accumulator_bytes.find(len(user).to_bytes(4, "little") + user)
+    assert at >= 0
+    b = bytearray(accumulator_bytes)
+    b[at + 4] = 0x80
+    with pytest.raises(churn.DataError, match="not valid UTF-8"):
+        churn.FeatureAccumulator.from_bytes(bytes(b))
+
 # ---- the reader: properties ----------------------------------------------------------------------
 @settings(max_examples=200, deadline=None, database=None)
 @given(st.binary(max_size=400) | st.lists(st.sampled_from(

@@ -282,15 +282,17 @@ class random_forest {
     detail::parallel_for_blocks(X.rows, block, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
       const std::size_t m = end - begin;
       std::vector<double> acc(m, 0.0);
-      std::vector<float> xs(m * p);
-      for (std::size_t r = begin; r < end; ++r) to_float_row(X.row(r), r, xs.data() + (r - begin) * p);
       if (m < partition_min_rows) {
+        std::vector<float> xs(m * p);
+        for (std::size_t r = begin; r < end; ++r) to_float_row(X.row(r), r, xs.data() + (r - begin) * p);
         walk_lanes(xs.data(), m, acc.data());
       } else {
-        std::vector<float> columns(m * p);
-        for (std::size_t r = 0; r < m; ++r)
-          for (std::size_t f = 0; f < p; ++f) columns[f * m + r] = xs[r * p + f];
-        std::vector<float>().swap(xs);
+        // Column-major, so that a node's split reads one feature's values close together.
+        std::vector<float> columns(m * p), row(p);
+        for (std::size_t r = begin; r < end; ++r) {
+          to_float_row(X.row(r), r, row.data());
+          for (std::size_t f = 0; f < p; ++f) columns[f * m + (r - begin)] = row[f];
+        }
         partition_scratch scratch(m);
         for (std::size_t t = 0; t < T; ++t) walk_partition(tree(t), columns.data(), m, acc.data(), scratch);
       }

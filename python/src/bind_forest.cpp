@@ -215,7 +215,8 @@ void bind_forest(py::module_& m) {
             std::vector<double> threshold(n), value(n);
             std::vector<std::uint8_t> missing_left(n);
             for (std::size_t i = 0; i < n; ++i) {
-              feature[i] = nodes[i].is_leaf() ? -1 : nodes[i].feature();
+              // Both arms as int64: with an unsigned arm, ?: would turn -1 into 4294967295.
+              feature[i] = nodes[i].is_leaf() ? std::int64_t{-1} : static_cast<std::int64_t>(nodes[i].feature());
               threshold[i] = nodes[i].threshold;
               value[i] = nodes[i].value;
               right[i] = nodes[i].right;

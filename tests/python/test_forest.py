@@ -179,6 +179,31 @@ def test_missing_values_are_learned(data):
         est.predict(np.where(np.arange(X.shape[1]) == 1, np.inf, 0.0).reshape(1, -1))
 
 
+def test_estimators_arrays_reproduce_predictions(data):
+    # The node arrays of estimators_ are a public description of the trees: walking them must give
+    # predict_proba, leaves marked by feature -1, NaN sent the way missing_left says.
+    X, y = data
+    X = X.copy()
+    X[::7, 3] = np.nan
+    est = RandomForestClassifier(12, random_state=0).fit(X, y)
+    X32 = X.astype(np.float32)
+    rows = np.arange(len(X32))
+    total = np.zeros(len(X32))
+    for tree in est.estimators_:
+        feature, right, value = tree["feature"], tree["right"], tree["value"]
+        assert feature.dtype == np.int64 and (feature >= -1).all() and (feature < X.shape[1]).all()
+        assert (feature == -1).sum() == (right == 0).sum()  # only leaves have no right child
+        node = np.zeros(len(X32), dtype=np.int64)
+        while (feature[node] >= 0).any():
+            inner = feature[node] >= 0
+            n = node[inner]
+            x = X32[rows[inner], feature[n]]
+            left = (x <= tree["threshold"][n].astype(np.float32)) | (np.isnan(x) & tree["missing_left"][n].astype(bool))
+            node[inner] = np.where(left, n + 1, right[n])
+        total += value[node]
+    np.testing.assert_allclose(total / len(est.estimators_), est.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
+
+
 def test_save_load_and_pickle(tmp_path, data):
     X, y = data
     est = RandomForestClassifier(15, random_state=0, oob_score=True, class_weight={0: 1.0, 1: 2.0}).fit(X, y)

@@ -34,6 +34,29 @@ def rows_per_second(predict, X: np.ndarray, min_seconds: float = 0.3, max_calls:
     return len(X) / statistics.median(times)
 
 
+def mean_path_length(model, X: np.ndarray) -> float:
+    """Splits on a row's path to its leaf, averaged over rows and trees: the levels a prediction walks."""
+    X32 = X.astype(np.float32)
+    rows = np.arange(len(X32))
+    total = 0
+    for t in range(model.n_trees):
+        tree = model.tree_arrays(t)
+        feature, right = tree["feature"], tree["right"]
+        threshold = tree["threshold"].astype(np.float32)
+        missing_left = tree["missing_left"].astype(bool)
+        node = np.zeros(len(X32), dtype=np.int64)
+        while True:
+            inner = feature[node] >= 0
+            if not inner.any():
+                break
+            total += int(inner.sum())
+            n, r = node[inner], rows[inner]
+            x = X32[r, feature[n]]
+            left = (x <= threshold[n]) | (np.isnan(x) & missing_left[n])
+            node[inner] = np.where(left, n + 1, right[n])
+    return total / (len(X32) * model.n_trees)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=5000, help="training rows")
@@ -62,6 +85,13 @@ def main() -> None:
             a = rows_per_second(ours.predict_proba, batch)
             s = rows_per_second(theirs.predict_proba, batch)
             print(f"| {b:,} | {a:,.0f} | {s:,.0f} | {a / s:.1f}x |", flush=True)
+        # The per-level budget that 10x scikit-learn's throughput at the largest batch leaves
+        # (bench_predict_floor.cpp times what one level costs).
+        levels = mean_path_length(ours.model_, Xte[:2000])
+        ns_ours, ns_theirs = (args.threads * 1e9 / (rate * trees) for rate in (a, s))
+        print(f"\nAt {args.batches[-1]:,} rows, per tree and row per core: churn {ns_ours:.1f} ns, scikit-learn "
+              f"{ns_theirs:.1f} ns; paths average {levels:.1f} splits, so churn spends {ns_ours / levels:.2f} ns "
+              f"a level and 10x scikit-learn would leave {ns_theirs / 10 / levels:.2f} ns a level.")
         np.testing.assert_allclose(ours.predict_proba(Xte)[:, 1].mean(), theirs.predict_proba(Xte)[:, 1].mean(), atol=0.05)
 
 

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include <churn/detail/forest_data.hpp>
+#include <churn/detail/forest_predict.hpp>
 #include <churn/detail/forest_tree.hpp>
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/rng.hpp>
@@ -294,7 +295,8 @@ class random_forest {
           for (std::size_t f = 0; f < p; ++f) columns[f * m + (r - begin)] = row[f];
         }
         partition_scratch scratch(m);
-        for (std::size_t t = 0; t < T; ++t) walk_partition(tree(t), columns.data(), m, acc.data(), scratch);
+        const detail::split_rows_fn split = detail::best_split_rows();
+        for (std::size_t t = 0; t < T; ++t) walk_partition(tree(t), columns.data(), m, acc.data(), scratch, split);
       }
       for (std::size_t i = 0; i < m; ++i) out[begin + i] = acc[i] / static_cast<double>(T);
     });
@@ -400,10 +402,11 @@ class random_forest {
   // reached it are split, without branches, into those going left (kept in place) and right (moved
   // after them), and each child then takes its share. A row-by-row walk spends most of its time
   // choosing the next node; here each level of each row is a few instructions in a loop the processor
-  // runs at full speed, which pays off from about a hundred rows. Each row still gets its trees' values
-  // added in tree order, so results equal walk_lanes' bit for bit.
+  // runs at full speed, which pays off from about a hundred rows. `split` is the kernel of that step
+  // (detail/forest_predict.hpp). Each row still gets its trees' values added in tree order, so results
+  // equal walk_lanes' bit for bit.
   static void walk_partition(const tree_node* root, const float* x, std::size_t m, double* acc,
-                             partition_scratch& s) {
+                             partition_scratch& s, detail::split_rows_fn split) {
     std::uint32_t* rows = s.rows.data();
     std::uint32_t* right = s.right.data();
     for (std::size_t r = 0; r < m; ++r) rows[r] = static_cast<std::uint32_t>(r);
@@ -421,30 +424,9 @@ class random_forest {
         for (std::uint32_t i = 0; i < count; ++i) acc[first[i]] += v;
         continue;
       }
-      const float* column = x + static_cast<std::size_t>(n.feature()) * m;
-      const float threshold = n.threshold;
-      std::uint32_t nl = 0, nr = 0;
-      // NaN compares false: "not greater" sends it left, "less or equal" right, as the node says.
-      if (n.missing_left()) {
-        for (std::uint32_t i = 0; i < count; ++i) {
-          const std::uint32_t r = first[i];
-          const bool left = !(column[r] > threshold);
-          first[nl] = r;
-          right[nr] = r;
-          nl += left;
-          nr += !left;
-        }
-      } else {
-        for (std::uint32_t i = 0; i < count; ++i) {
-          const std::uint32_t r = first[i];
-          const bool left = column[r] <= threshold;
-          first[nl] = r;
-          right[nr] = r;
-          nl += left;
-          nr += !left;
-        }
-      }
-      std::copy(right, right + nr, first + nl);
+      const std::uint32_t nl = split(x + static_cast<std::size_t>(n.feature()) * m, first, right, count,
+                                     n.threshold, n.missing_left());
+      const std::uint32_t nr = count - nl;
       if (nr) stack.push_back({n.right, seg.begin + nl, seg.end});
       if (nl) stack.push_back({seg.node + 1, seg.begin, seg.begin + nl});
     }

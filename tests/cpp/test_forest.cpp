@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include <churn/detail/forest_predict.hpp>
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/rng.hpp>
 #include <churn/forest.hpp>
@@ -250,6 +251,45 @@ TEST_CASE("every batch path gives the single-row answer, with missing values goi
       const std::size_t offset = d.rows - rows;
       const auto batch = model.predict_proba(churn::matrix_view(d.x.data() + offset * d.cols, rows, d.cols), jobs);
       for (std::size_t r = 0; r < rows; ++r) REQUIRE(batch[r] == single[offset + r]);
+    }
+  }
+}
+
+TEST_CASE("the row-splitting kernels of batch prediction keep each side in order, NaN going either way") {
+  // The reference is std::stable_partition. The AVX-512 kernel, where this processor has it, must give
+  // the same order element for element, also around its 16-row steps and with a tail.
+  churn::detail::rng g(9);
+  std::vector<float> column(3000);
+  // Values in tenths, so that many equal the thresholds (equal goes left).
+  for (float& v : column)
+    v = g.uniform() < 0.1 ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(std::floor(g.uniform() * 10) / 10);
+  std::vector<churn::detail::split_rows_fn> kernels{churn::detail::split_rows_scalar};
+#ifdef CHURN_HAS_AVX512_SPLIT
+  if (churn::detail::has_avx512_split()) kernels.push_back(churn::detail::split_rows_avx512);
+#endif
+  MESSAGE((kernels.size() == 2 ? "checking the portable and the AVX-512 kernel"
+                                : "checking the portable kernel only (no AVX-512 here)"));
+  for (std::uint32_t count : {0u, 1u, 15u, 16u, 17u, 31u, 32u, 33u, 100u, 1000u, 3000u}) {
+    // Every other row of a stretch, as a node deep in a tree receives them.
+    std::vector<std::uint32_t> rows;
+    for (std::uint32_t r = 0; rows.size() < count; r += (count <= 1500 ? 2 : 1)) rows.push_back(r);
+    for (bool missing_left : {false, true}) {
+      for (float threshold : {-1.0f, static_cast<float>(0.3), static_cast<float>(0.5), 2.0f}) {
+        CAPTURE(count);
+        CAPTURE(missing_left);
+        CAPTURE(threshold);
+        std::vector<std::uint32_t> expected = rows;
+        const auto goes_left = [&](std::uint32_t r) {
+          return std::isnan(column[r]) ? missing_left : column[r] <= threshold;
+        };
+        const auto split = std::stable_partition(expected.begin(), expected.end(), goes_left);
+        for (auto kernel : kernels) {
+          std::vector<std::uint32_t> got = rows, scratch(count);
+          REQUIRE(kernel(column.data(), got.data(), scratch.data(), count, threshold, missing_left) ==
+                  static_cast<std::uint32_t>(split - expected.begin()));
+          REQUIRE(got == expected);
+        }
+      }
     }
   }
 }

@@ -32,6 +32,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -630,9 +631,22 @@ def main() -> int:
     ap.add_argument("--json", default=None, help="also write the raw results to this JSON file")
     ap.add_argument("--observations", default=None,
                     help="a Markdown file appended to the section (the hand-written reading of the numbers)")
+    ap.add_argument("--from-json", default=None,
+                    help="measure nothing: rewrite the docs section from the raw results of an earlier --json run "
+                         "(with --observations, after writing the reading of those numbers)")
     args = ap.parse_args()
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+        args.repeats = results.get("repeats", args.repeats)
+        args.quick = results.get("quick", args.quick)
+        section = report(results, [SimpleNamespace(**p) for p in results["peers"]], args)
+        print(section)
+        if not args.no_docs:
+            write_docs(section)
+            print("wrote docs/benchmarks.md", file=sys.stderr)
+        return 0
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     seed = 1
 
@@ -667,7 +681,9 @@ def main() -> int:
 
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
-    results: Dict[str, Any] = {"date": datetime.date.today().isoformat(), "machine": machine(), "datasets": []}
+    results: Dict[str, Any] = {"date": datetime.date.today().isoformat(), "machine": machine(), "datasets": [],
+                               "repeats": args.repeats, "quick": args.quick,
+                               "peers": [{"name": p.name, "version": p.version, "note": p.note} for p in peers]}
     print(f"# {results['machine']}", flush=True)
     for name, X, y, tree_counts, cv_trees in plan:
         p = X.shape[1]

@@ -397,9 +397,23 @@ class Spark(Peer):
             shutil.rmtree(tmp, ignore_errors=True)
 
     def close(self):
-        if self.spark is not None:
-            self.spark.stop()
-            self.spark = None
+        """Stops the session and ends the JVM, so that its background threads (garbage collection, JIT,
+        cleaners) do not run beside the next peer's measurements; the next use starts a new one."""
+        if self.spark is None:
+            return
+        from pyspark import SparkContext
+
+        self.spark.stop()
+        self.spark = None
+        gateway = SparkContext._gateway
+        if gateway is not None:
+            proc = getattr(gateway, "proc", None)
+            gateway.shutdown()
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=60)
+            SparkContext._gateway = None
+            SparkContext._jvm = None
 
 
 # ---- measurements --------------------------------------------------------------------------------
@@ -703,6 +717,8 @@ def main() -> int:
                 reps = 1 if isinstance(peer, Spark) else (max(args.repeats, 15) if small else args.repeats)
                 try:
                     r = run_size(peer, Xtr, ytr, Xte, yte, T, mtry, seed, reps)
+                    if isinstance(peer, Spark):
+                        peer.close()
                     per[peer.name] = r
                     print(f"{name:>24} T={T:<4} {peer.name:>13}: fit {fmt_time(r['fit']):>9}  "
                           f"{r['rows_per_s']:>12,.0f} rows/s  p50 {fmt_time(r['p50']):>8}  p99 {fmt_time(r['p99']):>8}  "
@@ -718,6 +734,8 @@ def main() -> int:
                     continue
                 try:
                     r = run_cv(peer, X, y, folds, cv_trees, mtry, seed)
+                    if isinstance(peer, Spark):
+                        peer.close()
                     ds["cv"][peer.name] = r
                     print(f"{name:>24} CV T={cv_trees:<4} {peer.name:>13}: AUC {r['auc'][0]:.4f} ± {r['auc'][1]:.4f}  "
                           f"AP {r['ap'][0]:.4f}  F1 {r['f1'][0]:.3f}  ({fmt_time(r['time'])})", flush=True)

@@ -752,6 +752,8 @@ def main() -> int:
     print()
     print(section)
     if args.json:
+        # Peers learn some versions while running (ranger's comes from R), so they are recorded last.
+        results["peers"] = [{"name": p.name, "version": p.version, "note": p.note} for p in peers]
         Path(args.json).write_text(json.dumps(results, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o),
                                               indent=1))
     if not args.quick and not args.no_docs:

@@ -290,7 +290,7 @@ class random_forest {
       } else {
         // Column-major, so that a node's split reads one feature's values close together. Columns
         // start one cache line apart modulo a power of two: with a block of 8,192 or 16,384 rows they
-        // would otherwise all map to the same cache sets and evict each other (10% slower when measured).
+        // would otherwise all map to the same cache sets and evict each other.
         const std::size_t stride = (m + 15) / 16 * 16 + 16;
         std::vector<float> columns(stride * p), row(p);
         for (std::size_t r = begin; r < end; ++r) {

@@ -515,7 +515,7 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
   ro.skip_names_and_songs = true;  // no feature reads them
   if (progress) {
     std::uint64_t total = 0;
-    for (const auto& f : files) total += std::filesystem::file_size(f);
+    for (const auto& f : files) total += detail::file_size(f);  // 0 for a stream (FIFO, "-")
     progress->bytes_total.store(total);
     ro.on_progress = [progress, chained = read.on_progress](std::uint64_t bytes, std::uint64_t events) {
       progress->bytes.fetch_add(bytes, std::memory_order_relaxed);

@@ -67,7 +67,9 @@ def _max_users(max_users: Optional[int]) -> Optional[int]:
 
 
 def _threads(threads: Optional[int]) -> int:
-    return 0 if threads is None else int(threads)
+    from .events import _threads as checked
+
+    return checked(threads)
 
 
 def _utc(ms: Optional[int]) -> Optional[_dt.datetime]:

@@ -1,6 +1,10 @@
 // Maps churn's C++ exceptions to Python classes. Each derives from ChurnError and from the builtin a
 // Python user would catch (ValueError for bad data or parameters, OSError for files).
+#include <filesystem>
+#include <ios>
+
 #include "common.hpp"
+#include <churn/detail/parallel.hpp>
 
 namespace py = pybind11;
 
@@ -47,6 +51,8 @@ void bind_errors(py::module_& m) {
   make_class(m, "ChurnIOError", py::make_tuple(base, py::handle(PyExc_OSError)),
              "A file could not be opened, read or written.");
 
+  m.attr("max_threads") = churn::detail::max_threads;
+
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -77,6 +83,12 @@ void bind_errors(py::module_& m) {
       raise("ChurnIOError", e);
     } catch (const churn::error& e) {
       raise("ChurnError", e);
+    } catch (const std::filesystem::filesystem_error& e) {
+      // A safety net: the library throws io_error for every I/O failure it knows of (issue 15), and an
+      // I/O failure from the standard library must still reach Python as ChurnIOError, not RuntimeError.
+      raise("ChurnIOError", e);
+    } catch (const std::ios_base::failure& e) {
+      raise("ChurnIOError", e);
     }
   });
 }

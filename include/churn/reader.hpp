@@ -168,6 +168,9 @@ read_report read_source(byte_source& source, const std::string& name, bool skip_
       sink(static_cast<const event&>(current));
     } catch (const located_data_error&) {
       throw;
+    } catch (const limit_error& e) {
+      if (e.line() != 0) throw;
+      throw e.at(name, line.number);
     } catch (const data_error& e) {
       // The sink refused the event (e.g. the user beyond feature_accumulator's max_users): say where.
       throw located_data_error(name, line.number, e.what());
@@ -282,6 +285,9 @@ read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks
         throw parse_error(e.file(), e.line() + offset, e.field(), e.reason());
       } catch (const located_data_error& e) {
         throw located_data_error(e.file(), e.line() + offset, e.reason());
+      } catch (const limit_error& e) {
+        if (e.line() == 0) throw;
+        throw e.at(e.file(), e.line() + offset);
       }
     }
     for (auto& example : reports[i].examples) example.first += offset;
@@ -444,6 +450,9 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
         throw parse_error(e.file(), e.line() + offset, e.field(), e.reason());
       } catch (const located_data_error& e) {
         throw located_data_error(e.file(), e.line() + offset, e.reason());
+      } catch (const limit_error& e) {
+        if (e.line() == 0) throw;
+        throw e.at(e.file(), e.line() + offset);
       }
     }
     read_report& r = reports[i];

@@ -46,6 +46,9 @@ void bind_errors(py::module_& m) {
   make_class(m, "DataError", py::make_tuple(base, py::handle(PyExc_ValueError)),
              "Input data (matrix, labels, feature values) that churn cannot accept. Raised at a line of a "
              "log (an absurd timestamp, the user beyond max_users), it also has .file, .line and .reason.");
+  make_class(m, "LimitError", py::make_tuple(m.attr("DataError")),
+             "A resource limit the caller set was reached (a DataError): .limit names it ('max_users', "
+             "'stop'), .value is its value; raised while a log was read, also .file and .line (else None).");
   make_class(m, "ParameterError", py::make_tuple(base, py::handle(PyExc_ValueError)),
              "A parameter outside its allowed values; has .name.");
   make_class(m, "ChurnIOError", py::make_tuple(base, py::handle(PyExc_OSError)),
@@ -71,6 +74,14 @@ void bind_errors(py::module_& m) {
       py::dict a;
       a["name"] = text(e.name());
       raise("ParameterError", e, a);
+    } catch (const churn::limit_error& e) {
+      py::dict a;
+      a["limit"] = text(e.limit());
+      a["value"] = e.value();
+      a["reason"] = text(e.reason());
+      a["file"] = e.line() ? py::object(text(e.file(), "surrogateescape")) : py::object(py::none());
+      a["line"] = e.line() ? py::object(py::int_(e.line())) : py::object(py::none());
+      raise("LimitError", e, a);
     } catch (const churn::located_data_error& e) {
       py::dict a;
       a["file"] = text(e.file(), "surrogateescape");

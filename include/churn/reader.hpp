@@ -332,7 +332,7 @@ inline std::vector<std::string> expand_paths(const std::vector<std::string>& pat
     std::error_code ec;
     auto status = fs::status(path, ec);
     // The system's reason: "no such file" only when that is what it is (a symbolic link loop said so).
-    if (ec) throw io_error("cannot open '" + path + "': " + ec.message());
+    if (ec && status.type() != fs::file_type::not_found) throw io_error("cannot open '" + path + "': " + ec.message());
     if (!fs::exists(status)) throw io_error("cannot open '" + path + "': no such file or directory");
     if (!fs::is_directory(status)) {
       files.push_back(path);

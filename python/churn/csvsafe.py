@@ -22,7 +22,7 @@ __all__ = ["neutralise", "restore", "neutralise_row", "TRIGGERS"]
 #: The first characters that make a spreadsheet evaluate a cell (OWASP's list).
 TRIGGERS = "=+-@\t\r"
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NEEDS_QUOTE = re.compile(r"'*[" + re.escape(TRIGGERS) + "]")
 _QUOTED = re.compile(r"'+[" + re.escape(TRIGGERS) + "]")
 

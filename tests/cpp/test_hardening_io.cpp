@@ -294,7 +294,7 @@ TEST_CASE("reading a directory as a log is an io_error, and a symbolic link loop
   // Inside a directory: an event file that cannot be reached is an error, not silently skipped
   // (and not a filesystem_error from the directory walk).
   write_file(dir / "good.json", slurp(small_log));
-  CHECK(io_error_of([&] { churn::expand_paths({d}); }).find("a.json': Too many levels of symbolic links") !=
+  CHECK(io_error_of([&] { churn::expand_paths({d}); }).find(".json': Too many levels of symbolic links") !=
         std::string::npos);
   CHECK(io_error_of([&] { churn::user_features(d); }).find("Too many levels of symbolic links") != std::string::npos);
 }

@@ -40,18 +40,24 @@ def assert_alive(client):
 # ---- JSON however deep -------------------------------------------------------------------------------
 @pytest.mark.parametrize("depth", [1000, 5000, 100_000])
 def test_deeply_nested_json_is_a_400_on_every_json_route(client, depth):
+    name = svc_of(client.application).fields[0].name
     for body in ("[" * depth, "[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth,
-                 '{"x": ' + "[" * depth + "]" * depth + "}"):
+                 '{"x": ' + "[" * depth + "]" * depth + "}",
+                 '{"%s": ' % name + "[" * min(depth, 900) + "]" * min(depth, 900) + "}"):  # parses: a list value
         r = client.post("/api/predict", data=body, content_type="application/json")
         assert r.status_code == 400, (depth, r.status_code)
         assert r.json["status"] == 400
     assert_alive(client)
 
 
-def test_a_deeply_nested_log_line_is_a_bad_line_not_a_500(client):
+def test_a_deeply_nested_log_line_is_never_a_500(client):
     line = b'{"ts":1538352117000,"userId":"1","sessionId":1,"page":"Home","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
     r = upload(client, line, "deep.json")
-    assert r.status_code == 400 and "line 1" in r.get_data(as_text=True)
+    # The reader skips the unknown field (simdjson's on-demand API does not descend into it): scored.
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    line = b'{"ts":1538352117000,"userId":"1","sessionId":' + b"[" * 100_000 + b"]" * 100_000 + b',"page":"Home"}\n'
+    r = upload(client, line, "deep.json")
+    assert r.status_code == 400 and "line 1, field &#39;sessionId&#39;" in r.get_data(as_text=True)
 
 
 # ---- any text in form fields, query parameters and headers -------------------------------------
@@ -84,10 +90,23 @@ def test_any_text_in_a_form_field_query_or_header_is_never_a_500(client, field, 
 
 
 # ---- file names that reach headers ---------------------------------------------------------------
+def upload_named(client, data: bytes, name: str):
+    """A multipart upload whose file name is sent as RFC 2231 filename*=UTF-8''..., which Werkzeug
+    decodes: the way a client gets CR, LF or NUL into the name the app sees."""
+    from urllib.parse import quote
+
+    boundary = "----churn-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf(client)}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename*=UTF-8''{quote(name, safe='')}\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return client.post("/batch", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+
 @pytest.mark.parametrize("name", ["evil\r\nSet-Cookie: x=1.json", "a\nb.json", "tab\there.json", 'quo"te.json',
                                   "ünïcödé – naïve.json", "\x00nul.json", "../../etc/passwd.json", "a" * 400 + ".json"])
 def test_an_upload_name_with_any_characters_can_be_downloaded(client, batch_log, name):
-    r = upload(client, batch_log.read_bytes(), name)
+    r = upload_named(client, batch_log.read_bytes(), name)
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     token = re.search(r"/batch/([0-9a-f]{32})\.csv", r.get_data(as_text=True)).group(1)
     d = client.get(f"/batch/{token}.csv")

@@ -176,9 +176,9 @@ class ModelService:
                 "--model PATH (env CHURN_WEB_MODEL_PATH).")
         try:
             model = churn.load_model(p)
+            return cls(model, p)  # checks the metadata the pages read (check_metadata)
         except (churn.ChurnError, OSError) as e:
             raise ModelLoadError(f"cannot load the model {p}: {e}") from e
-        return cls(model, p)
 
     # ---- fields -------------------------------------------------------------------------------
     def _model_feature_names(self) -> List[str]:

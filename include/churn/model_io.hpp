@@ -430,7 +430,7 @@ inline forest_part loads_forest_part(const std::string& text) { return forest_pa
 /// Writes the model to `path` as JSON. Throws io_error naming the path when the file cannot be
 /// written (a directory, no permission, disk full).
 inline void save_model(const random_forest& model, const std::string& path) {
-  detail::write_whole_file(path, dumps(model), "model file");
+  detail::write_whole_file(path, dumps(model), "model");
 }
 
 /// Reads a model saved by save_model. Throws io_error naming the path when the file cannot be read

@@ -35,16 +35,17 @@ inline std::string read_whole_file(const std::string& path, const std::string& w
   return text;
 }
 
-/// Replaces the file at `path` with `text`. @throws io_error naming the path when it cannot be
-/// created or written (a directory, no permission, disk full).
+/// Replaces the file at `path` with `text`; `what` names the contents in errors ("model").
+/// @throws io_error naming the path when it cannot be created or written (a directory, no
+/// permission, disk full).
 inline void write_whole_file(const std::string& path, const std::string& text, const std::string& what) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw io_error("cannot open " + what + " '" + path + "' for writing: " + std::strerror(errno));
+  if (!f) throw io_error("cannot open '" + path + "' for writing: " + std::strerror(errno));
   const bool wrote = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   int saved = errno;
   const bool closed = std::fclose(f) == 0;
   if (wrote && !closed) saved = errno;
-  if (!wrote || !closed) throw io_error("cannot write " + what + " '" + path + "': " + std::strerror(saved));
+  if (!wrote || !closed) throw io_error("cannot write the " + what + " to '" + path + "': " + std::strerror(saved));
 }
 
 }  // namespace churn::detail

@@ -42,7 +42,7 @@ preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)
   LD_PRELOAD="$preload" "$python" -c 'import churn._churn as m, sys; sys.exit(0 if "/build/asan/" in m.__file__ else f"not the ASan module: {m.__file__}")'
   LD_PRELOAD="$preload" "$python" -m pytest -q -p no:cacheprovider --capture=sys -x \
     python/test_events.py python/test_features.py python/test_forest.py python/test_metrics.py \
-    python/test_cv.py python/test_simulate.py python/test_hostile.py
+    python/test_cv.py python/test_simulate.py python/test_hostile.py python/test_hostile_io.py
 )
 
 step "libFuzzer targets (build/fuzz)"

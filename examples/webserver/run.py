@@ -62,9 +62,37 @@ def main(argv=None) -> int:
     import waitress
 
     # waitress buffers request bodies to disk past a few hundred kB; keep its own cap just above ours.
+    # Idle and slow clients hold a connection (a file descriptor), never a worker thread: waitress's
+    # default of 100 connections let 100 idle sockets shut everyone else out, /healthz included
+    # (issue 15). CONNECTION_LIMIT and CHANNEL_TIMEOUT are in docs/web.md; poll() because select()
+    # cannot watch descriptors beyond 1024.
+    connection_limit = int(app.config["CONNECTION_LIMIT"])
+    ensure_file_descriptors(connection_limit + 64)
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
-                   max_request_body_size=int(app.config["MAX_CONTENT_LENGTH"]) + (1 << 20), ident="churn-web")
+                   max_request_body_size=int(app.config["MAX_CONTENT_LENGTH"]) + (1 << 20), ident="churn-web",
+                   connection_limit=connection_limit, channel_timeout=int(app.config["CHANNEL_TIMEOUT"]),
+                   cleanup_interval=max(1, min(30, int(app.config["CHANNEL_TIMEOUT"]) // 2)), asyncore_use_poll=True,
+                   backlog=1024)
     return 0
+
+
+def ensure_file_descriptors(wanted: int) -> None:
+    """Raises the soft limit on open files towards `wanted` (up to the hard limit): each connection
+    waitress holds is one descriptor, and the common soft limit of 1024 would cap CONNECTION_LIMIT."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+        if target < wanted:
+            logging.getLogger("churn_web").warning(
+                "only %d open files allowed (ulimit -n): CONNECTION_LIMIT is effectively about %d", target, target - 64)
 
 
 if __name__ == "__main__":

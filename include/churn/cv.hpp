@@ -66,6 +66,7 @@ struct cv_params {
       throw parameter_error("default_threshold", detail::metrics_format_double(default_threshold), "0 to 1");
     }
     if (n_jobs == 0) throw parameter_error("n_jobs", "0", "a positive number of threads, or -1 for all cores");
+    detail::check_thread_count("n_jobs", n_jobs);
     if (n_repeats < 1) throw parameter_error("n_repeats", std::to_string(n_repeats), "an integer >= 1");
   }
 };

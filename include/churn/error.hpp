@@ -90,6 +90,39 @@ class located_data_error : public data_error {
   std::string reason_;
 };
 
+/// A resource limit the caller set was reached: `limit()` names it ("max_users" of
+/// feature_accumulator, "stop" for feature_progress::stop), `value()` is its value. Raised while a
+/// log was read, it carries the file and the 1-based line (else "" and 0), and its message is that of
+/// a located_data_error. A data_error, so code that catches those still does; a caller tells a limit
+/// from bad data by this type, never by the message (issue 15).
+class limit_error : public data_error {
+ public:
+  limit_error(std::string limit, std::uint64_t value, std::string reason, std::string file = {}, std::uint64_t line = 0)
+      : data_error(line == 0 ? reason
+                             : "data error in " + (file.empty() ? std::string("<buffer>") : file) + " at line " +
+                                   std::to_string(line) + ": " + reason),
+        limit_(std::move(limit)),
+        value_(value),
+        reason_(std::move(reason)),
+        file_(std::move(file)),
+        line_(line) {}
+
+  const std::string& limit() const noexcept { return limit_; }
+  std::uint64_t value() const noexcept { return value_; }
+  const std::string& reason() const noexcept { return reason_; }
+  const std::string& file() const noexcept { return file_; }
+  std::uint64_t line() const noexcept { return line_; }
+  /// The same limit, located at a line of a file.
+  limit_error at(std::string file, std::uint64_t line) const { return limit_error(limit_, value_, reason_, std::move(file), line); }
+
+ private:
+  std::string limit_;
+  std::uint64_t value_;
+  std::string reason_;
+  std::string file_;
+  std::uint64_t line_;
+};
+
 /// A parameter outside its allowed values. Derives from churn::error (and so is catchable as one);
 /// the message names the parameter, the value and what is allowed.
 class parameter_error : public error {

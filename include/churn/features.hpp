@@ -229,8 +229,8 @@ class feature_accumulator {
     const std::string& operator()(std::uint32_t i) const { return (*users)[i].id; }
   };
   id_of_user id_of() const { return {&users_}; }
-  data_error too_many_users() const {
-    return data_error("more than " + std::to_string(max_users_) +
+  limit_error too_many_users() const {
+    return limit_error("max_users", max_users_, "more than " + std::to_string(max_users_) +
                       " distinct users in the input (the limit max_users); raise the limit or split the log by user");
   }
   detail::user_state& user(const std::string& id) {
@@ -495,6 +495,9 @@ struct feature_progress {
   std::atomic<std::uint64_t> bytes_total{0};  ///< size of the files on disk (set before reading starts)
   std::atomic<std::uint64_t> bytes{0};        ///< bytes read so far (decompressed bytes for .gz files)
   std::atomic<std::uint64_t> events{0};       ///< events read so far
+  /// Set from any thread to stop the reading at its next block (~1-4 MB): accumulate_files then
+  /// throws limit_error "stop". For time limits (the web demo's BATCH_SECONDS).
+  std::atomic<bool> stop{false};
 };
 
 /// Aggregates event logs (files, or directories of *.json[l][.gz] files; plain or gzip) with
@@ -515,9 +518,12 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
   ro.skip_names_and_songs = true;  // no feature reads them
   if (progress) {
     std::uint64_t total = 0;
-    for (const auto& f : files) total += std::filesystem::file_size(f);
+    for (const auto& f : files) total += detail::file_size(f);  // 0 for a stream (FIFO, "-")
     progress->bytes_total.store(total);
     ro.on_progress = [progress, chained = read.on_progress](std::uint64_t bytes, std::uint64_t events) {
+      if (progress->stop.load(std::memory_order_relaxed))
+        throw limit_error("stop", 0, "stopped on request (feature_progress::stop) after " +
+                                         std::to_string(progress->bytes.load()) + " bytes");
       progress->bytes.fetch_add(bytes, std::memory_order_relaxed);
       progress->events.fetch_add(events, std::memory_order_relaxed);
       if (chained) chained(bytes, events);
@@ -531,7 +537,10 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
       accs[0].merge(accs[i]);
       accs[i] = feature_accumulator(options);  // free as we go
     }
-  } catch (const data_error& e) {  // the user limit, crossed only by the threads together
+  } catch (const limit_error& e) {  // the user limit, crossed only by the threads together
+    throw limit_error(e.limit(), e.value(), "data error in " + (files.size() == 1 ? files[0] : std::to_string(files.size()) + " files") +
+                      ": " + e.what());
+  } catch (const data_error& e) {
     throw data_error("data error in " + (files.size() == 1 ? files[0] : std::to_string(files.size()) + " files") +
                      ": " + e.what());
   }

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include <churn/detail/parallel.hpp>
 #include <churn/error.hpp>
 #include <churn/tree.hpp>
 
@@ -73,6 +74,7 @@ struct forest_params {
       if (!(w >= 0) || std::isinf(w))
         throw parameter_error("class_weight", std::to_string(w), "finite weights >= 0");
     if (n_jobs == 0) throw parameter_error("n_jobs", "0", "a positive number of threads, or -1 for all cores");
+    detail::check_thread_count("n_jobs", n_jobs);
   }
 };
 

@@ -6,8 +6,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -16,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <churn/detail/file_io.hpp>
 #include <churn/error.hpp>
 #include <churn/forest.hpp>
 #include <churn/tree.hpp>
@@ -26,6 +25,9 @@ namespace churn {
 inline constexpr const char* model_format_tag = "churn-random-forest";
 /// The newest format version this library reads and the one it writes.
 inline constexpr int model_format_version = 1;
+/// The most features a model file may declare in /n_features without listing them in /feature_names
+/// or /feature_importances (a listed count is bounded by the file's own length).
+inline constexpr std::uint64_t max_unlisted_features = 4096;
 
 namespace detail {
 
@@ -255,6 +257,14 @@ inline random_forest from_json(const nlohmann::json& j) {
     throw model_format_error("/threshold", "must be in [0, 1], got " + std::to_string(p.threshold));
   p.params = detail::params_from_json(require(j, "", "params"), "/params");
   const auto& imp = detail::get_array(require(j, "", "feature_importances"), "/feature_importances");
+  // A count must be bounded by what the file holds: a 681-byte file declaring 2^30 - 1 features
+  // loaded, and the feature names x0, x1, ... made for it took 6 GB (issue 15). A model lists its
+  // features in feature_names or feature_importances; one that lists neither may have up to
+  // max_unlisted_features (docs/model-format.md).
+  if (p.feature_names.empty() && imp.empty() && p.n_features > max_unlisted_features)
+    throw model_format_error("/n_features", std::to_string(p.n_features) + " features, but neither /feature_names nor "
+                                            "/feature_importances lists them; a model that lists neither may have at most " +
+                                            std::to_string(max_unlisted_features));
   if (!imp.empty() && imp.size() != p.n_features)
     throw model_format_error("/feature_importances", "has " + std::to_string(imp.size()) + " values, expected " +
                                                          std::to_string(p.n_features));
@@ -353,23 +363,17 @@ inline nlohmann::json parse_model_text(const std::string& text) {
 /// Parses a model from a JSON string. Throws model_format_error for invalid or truncated text.
 inline random_forest loads(const std::string& text) { return from_json(detail::parse_model_text(text)); }
 
-/// Writes the model to `path` as JSON. Throws io_error when the file cannot be written.
+/// Writes the model to `path` as JSON. Throws io_error naming the path when the file cannot be
+/// written (a directory, no permission, disk full).
 inline void save_model(const random_forest& model, const std::string& path) {
-  const std::string text = dumps(model);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw io_error("cannot open '" + path + "' for writing: " + std::strerror(errno));
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  out.close();
-  if (!out) throw io_error("cannot write the model to '" + path + "' (disk full?)");
+  detail::write_whole_file(path, dumps(model), "model");
 }
 
-/// Reads a model saved by save_model. Throws io_error when the file cannot be read and
-/// model_format_error when it is not a valid model.
+/// Reads a model saved by save_model. Throws io_error naming the path when the file cannot be read
+/// (missing, a directory, no permission: never std::ios_base::failure) and model_format_error when it
+/// is not a valid model.
 inline random_forest load_model(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot open model file '" + path + "': " + std::strerror(errno));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw io_error("cannot read model file '" + path + "'");
+  const std::string text = detail::read_whole_file(path, "model file");
   if (text.empty()) throw model_format_error("", "model file '" + path + "' is empty");
   return loads(text);
 }

@@ -23,6 +23,7 @@
 
 #include "detail/event_parser.hpp"
 #include "detail/line_input.hpp"
+#include "detail/parallel.hpp"
 #include "error.hpp"
 #include "event.hpp"
 
@@ -39,6 +40,10 @@ struct read_options {
   /// Called from the reading threads after each block with the bytes and events since the last call
   /// (so it must be thread-safe: atomics are enough). For progress displays.
   std::function<void(std::uint64_t bytes, std::uint64_t events)> on_progress;
+
+  /// Throws parameter_error for more threads than detail::max_threads (the other fields take any
+  /// value: a line buffer grows by doubling up to max_line_bytes + 1, whatever max_line_bytes is).
+  void validate() const { detail::check_thread_count("threads", threads); }
 };
 
 /// What a read saw. Every line is either an event, blank, or bad (counted under a reason).
@@ -163,6 +168,9 @@ read_report read_source(byte_source& source, const std::string& name, bool skip_
       sink(static_cast<const event&>(current));
     } catch (const located_data_error&) {
       throw;
+    } catch (const limit_error& e) {
+      if (e.line() != 0) throw;
+      throw e.at(name, line.number);
     } catch (const data_error& e) {
       // The sink refused the event (e.g. the user beyond feature_accumulator's max_users): say where.
       throw located_data_error(name, line.number, e.what());
@@ -202,6 +210,7 @@ class memory_source : public byte_source {
 };
 
 inline unsigned resolve_threads(unsigned threads) {
+  check_thread_count("threads", threads);
   if (threads != 0) return threads;
   unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : hw;
@@ -214,14 +223,13 @@ inline unsigned resolve_threads(unsigned threads) {
 /// calls: copy what you keep.
 /// @throws parse_error (strict mode) at the first bad line; io_error when the file cannot be read;
 /// located_data_error (file, line and reason) when the sink throws a data_error.
+/// A FIFO, a device or "-" (standard input) is read once, from start to end, exactly as a file with
+/// the same bytes would be.
 template <class Sink>
 read_report read_file(const std::string& path, Sink&& sink, const read_options& options = {}) {
-  if (detail::is_gzip_file(path)) {
-    detail::gzip_file_source source(path);
-    return detail::read_source(source, path, true, sink, options);
-  }
-  detail::plain_file_source source(path, 0, detail::file_size(path));
-  return detail::read_source(source, path, true, sink, options);
+  options.validate();
+  const auto source = detail::open_input(path, detail::classify_input(path));
+  return detail::read_source(*source, detail::stream_source::display_name(path), true, sink, options);
 }
 
 /// Reads JSON lines held in memory; `name` appears in errors and reports.
@@ -241,7 +249,8 @@ template <class Sink>
 read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks,
                                const read_options& options = {}) {
   if (sinks.empty()) throw error("read_file_parallel needs at least one sink");
-  if (sinks.size() == 1 || detail::is_gzip_file(path)) return read_file(path, sinks[0], options);
+  if (sinks.size() == 1 || detail::classify_input(path) != detail::input_kind::plain)
+    return read_file(path, sinks[0], options);
 
   const std::size_t parts = sinks.size();
   std::vector<std::uint64_t> bounds = detail::split_at_lines(path, parts);
@@ -276,6 +285,9 @@ read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks
         throw parse_error(e.file(), e.line() + offset, e.field(), e.reason());
       } catch (const located_data_error& e) {
         throw located_data_error(e.file(), e.line() + offset, e.reason());
+      } catch (const limit_error& e) {
+        if (e.line() == 0) throw;
+        throw e.at(e.file(), e.line() + offset);
       }
     }
     for (auto& example : reports[i].examples) example.first += offset;
@@ -296,7 +308,9 @@ read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks
 /// The files a list of paths stands for: files as given (whatever their names), directories expanded
 /// recursively, in sorted order, to the files named *.json, *.jsonl or *.ndjson, optionally + .gz
 /// (hidden files and names starting with '_' or '.', like Spark's _SUCCESS, are skipped).
-/// @throws io_error for a path that does not exist or a directory without event files.
+/// "-" (standard input) is kept as it is.
+/// @throws io_error for a path that does not exist or cannot be reached (the system's reason, e.g. a
+/// symbolic link loop), an event file in a directory that cannot be, or a directory without event files.
 inline std::vector<std::string> expand_paths(const std::vector<std::string>& paths) {
   namespace fs = std::filesystem;
   auto is_event_file = [](const fs::path& p) {
@@ -311,9 +325,15 @@ inline std::vector<std::string> expand_paths(const std::vector<std::string>& pat
   };
   std::vector<std::string> files;
   for (const auto& path : paths) {
+    if (path == "-") {  // standard input
+      files.push_back(path);
+      continue;
+    }
     std::error_code ec;
     auto status = fs::status(path, ec);
-    if (ec || !fs::exists(status)) throw io_error("cannot open '" + path + "': no such file or directory");
+    // The system's reason: "no such file" only when that is what it is (a symbolic link loop said so).
+    if (ec && status.type() != fs::file_type::not_found) throw io_error("cannot open '" + path + "': " + ec.message());
+    if (!fs::exists(status)) throw io_error("cannot open '" + path + "': no such file or directory");
     if (!fs::is_directory(status)) {
       files.push_back(path);
       continue;
@@ -322,11 +342,17 @@ inline std::vector<std::string> expand_paths(const std::vector<std::string>& pat
     for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       const auto name = it->path().filename().string();
-      if (it->is_directory() && !name.empty() && (name[0] == '.' || name[0] == '_')) {
+      // The error_code overloads: an entry that cannot be followed (a link loop) must not throw
+      // filesystem_error. One named as an event file is an io_error, not silently skipped.
+      std::error_code entry_ec;
+      const auto entry_status = it->status(entry_ec);
+      if (entry_ec && is_event_file(it->path()))
+        throw io_error("cannot open '" + it->path().string() + "': " + entry_ec.message());
+      if (fs::is_directory(entry_status) && !name.empty() && (name[0] == '.' || name[0] == '_')) {
         it.disable_recursion_pending();
         continue;
       }
-      if (it->is_regular_file() && is_event_file(it->path())) found.push_back(it->path().string());
+      if (fs::is_regular_file(entry_status) && is_event_file(it->path())) found.push_back(it->path().string());
     }
     if (ec) throw io_error("cannot list '" + path + "': " + ec.message());
     if (found.empty())
@@ -347,23 +373,28 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
                                 const read_options& options = {},
                                 std::uint64_t piece_bytes = std::uint64_t(64) << 20) {
   if (sinks.empty()) throw error("read_files_parallel needs at least one sink");
+  options.validate();
   struct piece {
     std::size_t file;
     std::uint64_t begin, end;
-    bool gzip;
+    detail::input_kind kind;
   };
   std::vector<piece> pieces;
+  piece_bytes = std::max<std::uint64_t>(piece_bytes, 1);
   for (std::size_t f = 0; f < paths.size(); ++f) {
-    if (detail::is_gzip_file(paths[f])) {
-      pieces.push_back({f, 0, 0, true});
+    const detail::input_kind kind = detail::classify_input(paths[f]);
+    if (kind != detail::input_kind::plain) {  // a gzip file or a stream is read whole by one thread
+      pieces.push_back({f, 0, 0, kind});
       continue;
     }
     std::uint64_t size = detail::file_size(paths[f]);
-    std::size_t parts = static_cast<std::size_t>(std::max<std::uint64_t>(1, (size + piece_bytes - 1) / std::max<std::uint64_t>(piece_bytes, 1)));
+    // Without size + piece_bytes - 1, which wraps for a caller's piece_bytes near 2^64.
+    std::size_t parts = static_cast<std::size_t>(std::max<std::uint64_t>(1, size / piece_bytes + (size % piece_bytes != 0)));
     // One file alone is spread over all threads even when it is small.
     if (paths.size() == 1) parts = std::max(parts, sinks.size());
     auto bounds = detail::split_at_lines(paths[f], parts);
-    for (std::size_t i = 0; i + 1 < bounds.size(); ++i) pieces.push_back({f, bounds[i], bounds[i + 1], false});
+    for (std::size_t i = 0; i + 1 < bounds.size(); ++i)
+      pieces.push_back({f, bounds[i], bounds[i + 1], detail::input_kind::plain});
   }
 
   std::vector<read_report> reports(pieces.size());
@@ -379,9 +410,10 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
       const piece& p = pieces[i];
       try {
         std::atomic<bool> stop{false};
-        if (p.gzip) {
-          detail::gzip_file_source source(paths[p.file]);
-          reports[i] = detail::read_source(source, paths[p.file], true, sinks[t], options, &stop);
+        if (p.kind != detail::input_kind::plain) {
+          const auto source = detail::open_input(paths[p.file], p.kind);
+          reports[i] = detail::read_source(*source, detail::stream_source::display_name(paths[p.file]), true,
+                                           sinks[t], options, &stop);
         } else {
           detail::plain_file_source source(paths[p.file], p.begin, p.end);
           reports[i] = detail::read_source(source, paths[p.file], p.begin == 0, sinks[t], options, &stop);
@@ -418,6 +450,9 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
         throw parse_error(e.file(), e.line() + offset, e.field(), e.reason());
       } catch (const located_data_error& e) {
         throw located_data_error(e.file(), e.line() + offset, e.reason());
+      } catch (const limit_error& e) {
+        if (e.line() == 0) throw;
+        throw e.at(e.file(), e.line() + offset);
       }
     }
     read_report& r = reports[i];

@@ -1,6 +1,20 @@
 """Type stubs for churn's compiled core, churn._churn. Each area adds its own section."""
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
+# --- errors and limits (python/src/bind_errors.cpp) ---------------------------------------------------
+
+#: The most threads any churn function starts for one call (n_jobs, threads); more is a ParameterError.
+max_threads: int
+
+class LimitError(ValueError):
+    """A resource limit the caller set was reached (a DataError): .limit names it ('max_users', 'stop'),
+    .value is its value; raised while a log was read, also .file and .line (else None)."""
+    limit: str
+    value: int
+    reason: str
+    file: Optional[str]
+    line: Optional[int]
+
 # --- simulate (python/src/bind_simulate.cpp) --------------------------------------------------------
 
 def simulate_config_names() -> List[str]:
@@ -119,6 +133,8 @@ class _FeatureProgress:
     def bytes(self) -> int: ...
     @property
     def bytes_total(self) -> int: ...
+    def stop(self) -> None:
+        """Stops the reading that polls these counters at its next block (LimitError with limit 'stop')."""
 
 class _FeatureAccumulator:
     """Mergeable per-user aggregate of an event log (see churn.FeatureAccumulator)."""

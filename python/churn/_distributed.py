@@ -51,8 +51,12 @@ def expand_paths(paths: Sequence[str]) -> List[str]:
     files: List[str] = []
     for path in paths:
         path = os.fspath(path)
-        if not os.path.exists(path):
-            raise _churn.ChurnIOError(f"cannot open '{path}': no such file or directory")
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            raise _churn.ChurnIOError(f"cannot open '{path}': no such file or directory") from None
+        except OSError as e:  # a symbolic link loop, a permission: the system's reason (issue 15)
+            raise _churn.ChurnIOError(f"cannot open '{path}': {e.strerror}") from None
         if not os.path.isdir(path):
             files.append(path)
             continue

@@ -103,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands.required = True
 
     p = commands.add_parser("scan", help="summarise event logs (events, users, pages, dates, bad lines)")
-    p.add_argument("events", nargs="+", help="JSON-lines event log(s), plain or .gz")
+    p.add_argument("events", nargs="+", help="JSON-lines event log(s), plain or .gz; - reads standard input")
     p.add_argument("--lenient", action="store_true", help="skip and count bad lines instead of stopping")
     p.add_argument("--threads", type=int, default=0, help="threads (default: all cores)")
     p.set_defaults(run=_cmd_scan)
@@ -121,7 +121,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_simulate)
 
     p = commands.add_parser("features", help="per-user features and churn labels as CSV (see docs/features.md)")
-    p.add_argument("events", nargs="+", help="JSON-lines event log(s) or directories, plain or .gz")
+    p.add_argument("events", nargs="+", help="JSON-lines event log(s) or directories, plain or .gz; - reads standard input")
     p.add_argument("--out", default="features.csv", help="CSV to write (default: features.csv)")
     p.add_argument("--label", choices=("window", "history"), default="window",
                    help="window: features before --cutoff, label = cancels within the horizon (default); "
@@ -166,6 +166,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return int(args.run(args) or 0)
     except ChurnError as e:
+        print(f"churn {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file the command writes or reads itself (not through churn's reader)
         print(f"churn {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -25,6 +25,25 @@ COLUMNS = (
 )
 
 
+def _whole_number(name: str, value: Any, low: int, high: int, allowed: str) -> int:
+    """`value` as an int in [low, high], else ParameterError: a caller's size or count must not reach the
+    binding as an overflowing or negative number (a TypeError there; issue 15)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= int(value) <= high:
+        raise _churn.ParameterError(f"invalid value for parameter '{name}': {value!r} (allowed: {allowed})")
+    return int(value)
+
+
+def _max_line_bytes(value: Any) -> int:
+    return _whole_number("max_line_bytes", value, 0, 2**64 - 1, "a number of bytes from 0 to 2**64 - 1")
+
+
+def _threads(value: Any) -> int:
+    """Threads for reading: None or 0 = all cores, else 1 .. churn.max_threads."""
+    if value is None:
+        return 0
+    return _whole_number("threads", value, 0, _churn.max_threads, f"None or 0 (all cores), or 1 to {_churn.max_threads}")
+
+
 @dataclass
 class ReadReport:
     """What a read saw: every line is an event, blank, or bad (counted by reason)."""
@@ -120,9 +139,10 @@ def read_events(path: "os.PathLike[str] | str", strict: bool = True, max_line_by
     """Reads a JSON-lines event log (plain or .gz) into an :class:`EventTable`.
 
     strict=True raises :class:`churn.ParseError` (with .file, .line, .field, .reason) at the first bad
-    line; strict=False skips bad lines and counts them in ``table.report``.
+    line; strict=False skips bad lines and counts them in ``table.report``. ``path`` may be a FIFO or
+    another stream, or ``"-"`` for standard input: read once, exactly as a file of the same bytes.
     """
-    columns, report = _churn._read_events(os.fspath(path), strict, max_line_bytes)
+    columns, report = _churn._read_events(os.fspath(path), strict, _max_line_bytes(max_line_bytes))
     return EventTable(columns, ReadReport._from_dict(report))
 
 
@@ -176,6 +196,6 @@ def scan(path: "os.PathLike[str] | str", strict: bool = True, threads: int = 0,
 
     Reads with ``threads`` threads (0: all cores). strict=False counts bad lines instead of raising.
     """
-    d = _churn._scan(os.fspath(path), strict, threads, max_line_bytes)
+    d = _churn._scan(os.fspath(path), strict, _threads(threads), _max_line_bytes(max_line_bytes))
     report = ReadReport._from_dict(d.pop("report"))
     return ScanSummary(path=os.fspath(path), report=report, **d)

@@ -67,7 +67,9 @@ def _max_users(max_users: Optional[int]) -> Optional[int]:
 
 
 def _threads(threads: Optional[int]) -> int:
-    return 0 if threads is None else int(threads)
+    from .events import _threads as checked
+
+    return checked(threads)
 
 
 def _utc(ms: Optional[int]) -> Optional[_dt.datetime]:
@@ -296,17 +298,25 @@ def merge_accumulators(accumulators: Iterable[FeatureAccumulator]) -> FeatureAcc
 
 def write_csv(table: FeatureTable, path: PathLike, decode: bool = False) -> None:
     """Writes ``user_id, <features>, churned`` as CSV (categorical columns as codes, or names with
-    decode=True). Needs no pandas."""
+    decode=True). Needs no pandas. Text cells (user ids, category names) that a spreadsheet would run
+    as a formula are neutralised with a leading quote (churn.csvsafe); numbers are written as numbers."""
     import csv
 
+    from .csvsafe import neutralise
+
     cat_cols = {i: table.categories[n] for i, n in enumerate(table.feature_names) if n in table.categories}
-    with open(os.fspath(path), "w", newline="") as f:
+    try:
+        f = open(os.fspath(path), "w", newline="")
+    except OSError as e:  # a directory, no permission: the project's error, with the path
+        raise _churn.ChurnIOError(f"cannot write '{os.fspath(path)}': {e.strerror or e}") from None
+    with f:
         w = csv.writer(f)
-        w.writerow(["user_id", *table.feature_names, "churned"])
+        w.writerow(["user_id", *(neutralise(n) for n in table.feature_names), "churned"])
         for i, uid in enumerate(table.user_ids):
             row = table.X[i]
-            cells = [(cat_cols[j][int(v)] if decode and j in cat_cols else f"{v:.10g}") for j, v in enumerate(row)]
-            w.writerow([uid, *cells, int(table.y[i])])
+            cells = [(neutralise(cat_cols[j][int(v)]) if decode and j in cat_cols else f"{v:.10g}")
+                     for j, v in enumerate(row)]
+            w.writerow([neutralise(uid), *cells, int(table.y[i])])
 
 
 def _run_with_progress(run, progress, show: bool):

@@ -232,8 +232,8 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
         n = self.n_jobs
         if n is None:
             return 1
-        if not _is_int(n) or n == 0:
-            raise _param_error("n_jobs", n, "None, a positive int, or -1 for all cores")
+        if not _is_int(n) or n == 0 or n > _churn.max_threads or n < -(2**31):
+            raise _param_error("n_jobs", n, f"None, a positive int up to {_churn.max_threads}, or -1 for all cores")
         return int(n)
 
     def _seed(self) -> int:

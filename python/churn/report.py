@@ -165,7 +165,19 @@ def write_report(model_or_path: Any, out_path: "os.PathLike[str] | str") -> str:
     model = load_model(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else model_or_path
     out = os.fspath(out_path)
     fmt = "md" if out.lower().endswith((".md", ".markdown")) else "html"
+    from .metadata import check_metadata
+
+    check_metadata(model.metadata or {})  # ModelFormatError with the JSON path, before anything is drawn
     text = render(dict(model.metadata or {}), fmt)
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(text)
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise _churn_io_error(out, e) from None
     return out
+
+
+def _churn_io_error(path: str, e: OSError) -> Exception:
+    from ._churn import ChurnIOError
+
+    return ChurnIOError(f"cannot write '{path}': {e.strerror or e}")

@@ -1,6 +1,10 @@
 // Maps churn's C++ exceptions to Python classes. Each derives from ChurnError and from the builtin a
 // Python user would catch (ValueError for bad data or parameters, OSError for files).
+#include <filesystem>
+#include <ios>
+
 #include "common.hpp"
+#include <churn/detail/parallel.hpp>
 
 namespace py = pybind11;
 
@@ -42,10 +46,15 @@ void bind_errors(py::module_& m) {
   make_class(m, "DataError", py::make_tuple(base, py::handle(PyExc_ValueError)),
              "Input data (matrix, labels, feature values) that churn cannot accept. Raised at a line of a "
              "log (an absurd timestamp, the user beyond max_users), it also has .file, .line and .reason.");
+  make_class(m, "LimitError", py::make_tuple(m.attr("DataError")),
+             "A resource limit the caller set was reached (a DataError): .limit names it ('max_users', "
+             "'stop'), .value is its value; raised while a log was read, also .file and .line (else None).");
   make_class(m, "ParameterError", py::make_tuple(base, py::handle(PyExc_ValueError)),
              "A parameter outside its allowed values; has .name.");
   make_class(m, "ChurnIOError", py::make_tuple(base, py::handle(PyExc_OSError)),
              "A file could not be opened, read or written.");
+
+  m.attr("max_threads") = churn::detail::max_threads;
 
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -65,6 +74,14 @@ void bind_errors(py::module_& m) {
       py::dict a;
       a["name"] = text(e.name());
       raise("ParameterError", e, a);
+    } catch (const churn::limit_error& e) {
+      py::dict a;
+      a["limit"] = text(e.limit());
+      a["value"] = e.value();
+      a["reason"] = text(e.reason());
+      a["file"] = e.line() ? py::object(text(e.file(), "surrogateescape")) : py::object(py::none());
+      a["line"] = e.line() ? py::object(py::int_(e.line())) : py::object(py::none());
+      raise("LimitError", e, a);
     } catch (const churn::located_data_error& e) {
       py::dict a;
       a["file"] = text(e.file(), "surrogateescape");
@@ -77,6 +94,12 @@ void bind_errors(py::module_& m) {
       raise("ChurnIOError", e);
     } catch (const churn::error& e) {
       raise("ChurnError", e);
+    } catch (const std::filesystem::filesystem_error& e) {
+      // A safety net: the library throws io_error for every I/O failure it knows of (issue 15), and an
+      // I/O failure from the standard library must still reach Python as ChurnIOError, not RuntimeError.
+      raise("ChurnIOError", e);
+    } catch (const std::ios_base::failure& e) {
+      raise("ChurnIOError", e);
     }
   });
 }

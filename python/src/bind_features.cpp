@@ -114,7 +114,9 @@ void bind_features(py::module_& m) {
       .def(py::init<>())
       .def_property_readonly("events", [](const churn::feature_progress& p) { return p.events.load(); })
       .def_property_readonly("bytes", [](const churn::feature_progress& p) { return p.bytes.load(); })
-      .def_property_readonly("bytes_total", [](const churn::feature_progress& p) { return p.bytes_total.load(); });
+      .def_property_readonly("bytes_total", [](const churn::feature_progress& p) { return p.bytes_total.load(); })
+      .def("stop", [](churn::feature_progress& p) { p.stop.store(true); },
+           "Stops the reading that polls these counters at its next block (LimitError with limit 'stop').");
 
   py::class_<churn::feature_accumulator>(m, "_FeatureAccumulator",
                                          "Mergeable per-user aggregate of an event log (see churn.FeatureAccumulator).")

@@ -310,10 +310,10 @@ def test_a_csv_with_more_rows_than_max_batch_users_is_a_413_at_the_first_row_bey
     assert no_uploads_left(tmp_path)
 
 
-def test_max_batch_users_defaults_to_500000_and_comes_from_the_environment():
+def test_max_batch_users_defaults_to_200000_and_comes_from_the_environment():
     from churn_web.config import resolve
 
-    assert resolve({"SECRET_KEY": "x"}, environ={})["MAX_BATCH_USERS"] == 500_000
+    assert resolve({"SECRET_KEY": "x"}, environ={})["MAX_BATCH_USERS"] == 200_000  # 500 000 before issue 15
     assert resolve({"SECRET_KEY": "x"}, environ={"CHURN_WEB_MAX_BATCH_USERS": "2_000"})["MAX_BATCH_USERS"] == 2000
     with pytest.raises(ValueError, match="MAX_BATCH_USERS"):
         resolve({"SECRET_KEY": "x"}, environ={"CHURN_WEB_MAX_BATCH_USERS": "0"})

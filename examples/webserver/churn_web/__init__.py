@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional
 
 import churn
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from . import config as _config
@@ -36,6 +37,23 @@ SECURITY_HEADERS = {
 }
 
 
+class JSONTooDeep(ValueError):
+    """A JSON body nested deeper than Python's parser recurses."""
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with a parser that fails like any other bad JSON, whatever the input: a body of
+    1,000 or 100,000 "[" made json.loads raise RecursionError, which is not a ValueError, so
+    request.get_json(silent=True) let it through as a 500 (issue 15). Every route that reads JSON goes
+    through this provider."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise JSONTooDeep("the JSON is nested too deeply") from None
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
@@ -45,6 +63,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     ModelService (tests), otherwise ``MODEL_PATH`` is loaded. Raises ModelLoadError or
     MissingAssetsError with the remedy when the model or the packaged assets are missing."""
     app = Flask(__name__)
+    app.json = SafeJSONProvider(app)
     settings = _config.resolve(config)
     app.config.update(settings)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", JSON_SORT_KEYS=False)

@@ -37,7 +37,7 @@ def predict():
     svc = service()
     if not request.is_json:
         return _error(415, "send the customer as JSON with Content-Type: application/json")
-    body = request.get_json(silent=True)
+    body = request.get_json(silent=True)  # None for bad JSON, however deeply nested (SafeJSONProvider)
     if body is None:
         return _error(400, "the request body is not valid JSON")
     single = isinstance(body, dict)

@@ -28,6 +28,7 @@ import numpy as np
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, session
 
 import churn
+from churn.csvsafe import neutralise, neutralise_row, restore
 
 from .forms import check_row
 from .model import ModelService
@@ -47,15 +48,46 @@ class BatchInputError(ValueError):
         self.status = status
 
 
-def too_many_users(limit: int, line: Optional[int], remedy: str) -> BatchInputError:
+class BatchLimitError(BatchInputError):
+    """An upload that asks for more work than this server gives one upload: `limit` names the setting
+    (MAX_BATCH_USERS, BATCH_SECONDS, BATCH_CONCURRENT); the message names it and what to do."""
+
+    def __init__(self, message: str, limit: str, status: int = 413):
+        super().__init__(message, status)
+        self.limit = limit
+
+
+def too_many_users(limit: int, line: Optional[int], remedy: str) -> BatchLimitError:
     """The 413 for an upload with more users than MAX_BATCH_USERS (as the API's 413 for MAX_API_ROWS)."""
     where = f"line {line}: " if line else ""
-    return BatchInputError(f"{where}more than {limit} users, the most this server scores in one upload "
-                           f"(MAX_BATCH_USERS); {remedy}", status=413)
+    return BatchLimitError(f"{where}more than {limit} users, the most this server scores in one upload "
+                           f"(MAX_BATCH_USERS); {remedy}", "MAX_BATCH_USERS")
 
 
-# churn's message for its max_users limit (the 413 tests in tests/web/test_web_hostile.py fail if it changes).
-_USER_LIMIT = re.compile(r"more than (\d+) distinct users")
+def too_slow(seconds: float) -> BatchLimitError:
+    """The 413 for an upload whose scoring passed BATCH_SECONDS."""
+    return BatchLimitError(f"scoring this upload took longer than {seconds:g} s, the most this server spends on "
+                           "one upload (BATCH_SECONDS); split it into smaller uploads (fewer users or days each)",
+                           "BATCH_SECONDS")
+
+
+class Deadline:
+    """The time budget of one upload: `check()` raises too_slow once it is spent, and a churn read given
+    `progress` is stopped at its next block (churn.LimitError 'stop') by a timer."""
+
+    def __init__(self, seconds: float):
+        self.seconds = float(seconds)
+        self.end = time.monotonic() + self.seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise too_slow(self.seconds)
+
+    def watch(self, progress) -> threading.Timer:
+        timer = threading.Timer(max(0.0, self.end - time.monotonic()), progress.stop)
+        timer.daemon = True
+        timer.start()
+        return timer
 
 
 try:  # glibc: hands freed heap pages back to the system
@@ -87,10 +119,11 @@ class BatchResult:
 class BatchStore:
     """Scored CSVs on disk for download, the newest `keep` for `ttl` seconds. One per app."""
 
-    def __init__(self, root: Path, keep: int, ttl: float):
+    def __init__(self, root: Path, keep: int, ttl: float, keep_bytes: int = 256 << 20):
         self.root = root
         self.keep = keep
         self.ttl = ttl
+        self.keep_bytes = keep_bytes  # the scored CSVs on disk together, newest first
         self._lock = threading.Lock()
         self._results: Dict[str, BatchResult] = {}
 
@@ -99,13 +132,15 @@ class BatchStore:
         os.close(fd)
         return Path(name)
 
-    def add(self, path: Path, filename: str, summary: Dict[str, object]) -> BatchResult:
+    def add(self, path: Path, filename: str, summary: Dict[str, object]) -> Optional[BatchResult]:
+        """Keeps the CSV at `path` for download; None (and the file removed) when it alone is larger
+        than keep_bytes."""
         token = secrets.token_hex(16)
         result = BatchResult(token, path, filename, time.time(), summary)
         with self._lock:
             self._results[token] = result
             self._expire_locked()
-        return result
+            return result if token in self._results else None
 
     def get(self, token: str) -> Optional[BatchResult]:
         with self._lock:
@@ -115,8 +150,15 @@ class BatchStore:
     def _expire_locked(self) -> None:
         now = time.time()
         items = sorted(self._results.values(), key=lambda r: r.created, reverse=True)
+        total = 0
         for i, r in enumerate(items):
-            if i >= self.keep or now - r.created > self.ttl:
+            try:
+                size = r.path.stat().st_size
+            except OSError:
+                size = 0
+            total += size
+            if i >= self.keep or now - r.created > self.ttl or total > self.keep_bytes:
+                total -= size
                 self._results.pop(r.token, None)
                 r.path.unlink(missing_ok=True)
 
@@ -126,7 +168,11 @@ def init_store(app) -> None:
     if base:
         Path(base).mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="churn-web-", dir=base))
-    app.extensions["churn_batches"] = BatchStore(root, int(app.config["BATCH_KEEP"]), float(app.config["BATCH_TTL_SECONDS"]))
+    app.extensions["churn_batches"] = BatchStore(root, int(app.config["BATCH_KEEP"]), float(app.config["BATCH_TTL_SECONDS"]),
+                                                 int(app.config["BATCH_KEEP_BYTES"]))
+    # At most BATCH_CONCURRENT uploads are scored at once: their memory adds up, and the other server
+    # threads stay free for the form, the API and /healthz.
+    app.extensions["churn_batch_slots"] = threading.BoundedSemaphore(int(app.config["BATCH_CONCURRENT"]))
     import atexit
     atexit.register(shutil.rmtree, root, ignore_errors=True)
 
@@ -147,8 +193,24 @@ def csrf_token() -> str:
 
 
 def csrf_ok() -> bool:
+    # compare_digest takes ASCII str or bytes only: any other text a client sends (or a tampered
+    # session value) must be a mismatch, not a TypeError and a 500 (issue 15). Compared as UTF-8 bytes.
     sent = request.form.get("csrf_token", "")
-    return bool(sent) and secrets.compare_digest(sent, session.get("csrf", ""))
+    expected = session.get("csrf", "")
+    if not sent or not isinstance(sent, str) or not isinstance(expected, str) or not expected:
+        return False
+    return secrets.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
+def download_name(filename: str) -> str:
+    """A result's file name, safe in a Content-Disposition header and on any file system: control
+    characters (CR/LF broke the header; issue 15), path separators and quotes become "_", at most 100
+    characters. Non-ASCII stays (Werkzeug sends it as RFC 6266 filename*=UTF-8'' with an ASCII
+    fallback)."""
+    stem = Path(filename).stem if filename else ""
+    safe = "".join("_" if (ord(c) < 32 or ord(c) == 127 or c in '/\\"\'' or 0xD800 <= ord(c) <= 0xDFFF) else c
+                   for c in stem).strip(" .")[:100] or "upload"
+    return safe + "-scored.csv"
 
 
 def render_page(**context):
@@ -172,7 +234,7 @@ def sniff(path: Path) -> str:
     return "jsonl" if text[:1] in (b"{", b"[") else "csv"
 
 
-def inflate(path: Path, limit: int) -> Path:
+def inflate(path: Path, limit: int, deadline: Optional[Deadline] = None) -> Path:
     """The gzip upload `path` decompressed into a plain file beside it (and `path` removed), in chunks,
     refusing more than `limit` bytes: a gzip bomb costs at most `limit` bytes of disk and reading."""
     out = path.with_suffix(".json")
@@ -184,6 +246,8 @@ def inflate(path: Path, limit: int) -> Path:
                 if not chunk:
                     break
                 written += len(chunk)
+                if deadline is not None:
+                    deadline.check()
                 if written > limit:
                     raise BatchInputError(f"the log decompresses to more than {limit / 2**20:.0f} MB, the most this "
                                           "server reads (MAX_LOG_BYTES); split it into several uploads")
@@ -210,24 +274,34 @@ def _last_timestamp(acc) -> Optional[int]:
 
 
 def features_from_log(path: Path, svc: ModelService, threads: int, strict: bool = True, notes: Optional[List[str]] = None,
-                      max_users: Optional[int] = None):
+                      max_users: Optional[int] = None, deadline: Optional[Deadline] = None):
     """Per-user features of an event log (a churn.FeatureTable), computed with the session gap the
     model was trained with and seen at the end of the log. strict=False skips bad lines and adds a
     note saying how many, with an example. More than `max_users` users is a BatchInputError (413) as
-    soon as the reader meets the first user beyond it: memory stays bounded (docs/reliability.md)."""
+    soon as the reader meets the first user beyond it: memory stays bounded (docs/reliability.md). Past
+    `deadline` the reading stops at its next block and a BatchLimitError (BATCH_SECONDS) is raised."""
     labels = svc.label_options
     gap = float(labels.get("session_gap_minutes") or 30.0)
     horizon = float(labels.get("horizon_days") or 30.0)
     acc = churn.FeatureAccumulator(session_gap_minutes=gap, max_users=max_users)
+    progress = churn._churn._FeatureProgress()
+    timer = deadline.watch(progress) if deadline is not None else None
     try:
-        report = acc.add_files([str(path)], threads=threads, strict=strict)
+        report = acc.add_files([str(path)], threads=threads, strict=strict, progress=progress)
+    except churn.LimitError as e:  # told apart by type and name, never by the message
+        if e.limit == "max_users":
+            raise too_many_users(max_users or int(e.value), e.line, "split the log by user into several uploads") from None
+        if e.limit == "stop" and deadline is not None:
+            raise too_slow(deadline.seconds) from None
+        raise
     except churn.DataError as e:
         line = getattr(e, "line", None)
-        if max_users and _USER_LIMIT.search(str(e)):
-            raise too_many_users(max_users, line, "split the log by user into several uploads") from None
         if line is not None:  # e.g. an absurd timestamp; the message without the server's temporary path
             raise BatchInputError(f"line {line}: {e.reason}") from None
         raise
+    finally:
+        if timer is not None:
+            timer.cancel()
     bad = int(report.get("bad_lines", 0)) if isinstance(report, dict) else 0
     if bad and notes is not None:
         examples = report.get("examples") or []
@@ -251,8 +325,8 @@ def align_columns(table_names: List[str], svc: ModelService) -> List[int]:
     return [index[f.name] for f in svc.fields]
 
 
-def read_features_csv(path: Path, svc: ModelService,
-                      max_rows: Optional[int] = None) -> Tuple[List[str], np.ndarray, List[str]]:
+def read_features_csv(path: Path, svc: ModelService, max_rows: Optional[int] = None,
+                      deadline: Optional[Deadline] = None) -> Tuple[List[str], np.ndarray, List[str]]:
     """(user ids, rows x fields, notes) from a CSV with a header of field names. Streams the file, and
     stops at the first row beyond `max_rows` (a BatchInputError, 413) so that memory stays bounded."""
     notes: List[str] = []
@@ -284,6 +358,8 @@ def read_features_csv(path: Path, svc: ModelService,
             if not record or all(not c.strip() for c in record):
                 continue
             line = reader.line_num
+            if deadline is not None and line % 4096 == 0:
+                deadline.check()
             if max_rows and len(ids) >= max_rows:
                 raise too_many_users(max_rows, line, "split the file into several uploads")
             if len(record) != len(header):
@@ -293,19 +369,23 @@ def read_features_csv(path: Path, svc: ModelService,
             if not checked.ok:
                 name, message = next(iter(checked.errors.items()))
                 raise BatchInputError(f"line {line}, column {name}: {message}")
-            ids.append(record[id_col].strip() if id_col is not None else str(len(ids) + 1))
+            # restore(): a user id that churn's CSVs neutralised ('=...) is the customer's own id again.
+            ids.append(restore(record[id_col].strip()) if id_col is not None else str(len(ids) + 1))
             values.extend(checked.values)
     if not ids:
         raise BatchInputError("the file has a header but no rows")
     return ids, np.frombuffer(values, dtype=np.float64).reshape(len(ids), len(svc.fields)), notes
 
 
-def score(svc: ModelService, X: np.ndarray) -> Tuple[np.ndarray, List[List[str]]]:
-    """P(churn) per row and, per row, the (up to 3) fields that pushed it up most."""
+def score(svc: ModelService, X: np.ndarray, deadline: Optional[Deadline] = None) -> Tuple[np.ndarray, List[List[str]]]:
+    """P(churn) per row and, per row, the (up to 3) fields that pushed it up most. Checks `deadline`
+    between chunks of CHUNK_ROWS rows."""
     probs = np.empty(X.shape[0])
     top: List[List[str]] = []
     names = [f.name for f in svc.fields]
     for start in range(0, X.shape[0], CHUNK_ROWS):
+        if deadline is not None:
+            deadline.check()
         part = X[start:start + CHUNK_ROWS]
         probs[start:start + len(part)] = svc.predict_proba(part)
         _, contrib = svc.contributions(part) if svc.has_contributions else (None, None)
@@ -321,13 +401,17 @@ def score(svc: ModelService, X: np.ndarray) -> Tuple[np.ndarray, List[List[str]]
 
 def write_results(out: Path, svc: ModelService, ids: List[str], X: np.ndarray, probs: np.ndarray,
                   top: List[List[str]], order: np.ndarray) -> None:
+    """The scored CSV. Text cells (user ids, reasons, category labels, the field names in the header) go
+    through churn.csvsafe.neutralise: a spreadsheet runs none of them; numbers are written as numbers."""
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["rank", "user_id", "churn_probability", "about_to_churn", "top_reasons"] + [fl.name for fl in svc.fields])
+        w.writerow(["rank", "user_id", "churn_probability", "about_to_churn", "top_reasons"]
+                   + neutralise_row(fl.name for fl in svc.fields))
         for rank, i in enumerate(order, 1):
-            values = [fl.format(X[i, fl.index]).replace(",", "") if fl.categorical else repr(float(X[i, fl.index]))
+            values = [neutralise(fl.format(X[i, fl.index]).replace(",", "")) if fl.categorical else repr(float(X[i, fl.index]))
                       for fl in svc.fields]
-            w.writerow([rank, ids[i], f"{probs[i]:.6f}", int(probs[i] >= svc.threshold), " ".join(top[i])] + values)
+            w.writerow([rank, neutralise(ids[i]), f"{probs[i]:.6f}", int(probs[i] >= svc.threshold),
+                        neutralise(" ".join(top[i]))] + values)
 
 
 # ---- routes ---------------------------------------------------------------------------------------
@@ -345,6 +429,23 @@ def upload():
     if upload is None or not upload.filename:
         return render_page(error="Choose a file to upload: an event log (.json, .jsonl, .gz) or a CSV of features."), 400
     filename = os.path.basename(upload.filename)
+    slots = current_app.extensions["churn_batch_slots"]
+    if not slots.acquire(blocking=False):
+        limit = int(current_app.config["BATCH_CONCURRENT"])
+        page = render_page(error=f"{filename}: the server is scoring {limit} other upload{'s' if limit != 1 else ''}, "
+                                 "the most it scores at once (BATCH_CONCURRENT); try again in a minute.")
+        return page, 503, {"Retry-After": "30"}
+    try:
+        return _score_upload(svc, upload, filename)
+    finally:
+        slots.release()
+
+
+def _score_upload(svc: ModelService, upload, filename: str):
+    """Scores one upload within the limits of docs/web.md: MAX_LOG_BYTES, MAX_BATCH_USERS (memory),
+    BATCH_SECONDS (time); a limit reached is a page that names it and says what to do."""
+    config = current_app.config
+    deadline = Deadline(float(config["BATCH_SECONDS"]))
     raw_path = store().new_upload_path()
     try:
         upload.save(raw_path)  # copies in chunks from Werkzeug's spooled file
@@ -354,11 +455,11 @@ def upload():
         notes: List[str] = []
         if kind in ("gzip", "jsonl"):
             if kind == "gzip":
-                raw_path = inflate(raw_path, int(current_app.config["MAX_LOG_BYTES"]))
+                raw_path = inflate(raw_path, int(config["MAX_LOG_BYTES"]), deadline)
             try:
-                table = features_from_log(raw_path, svc, int(current_app.config["FEATURE_THREADS"]),
+                table = features_from_log(raw_path, svc, int(config["FEATURE_THREADS"]),
                                           strict=not request.form.get("skip_bad_lines"), notes=notes,
-                                          max_users=int(current_app.config["MAX_BATCH_USERS"]))
+                                          max_users=int(config["MAX_BATCH_USERS"]), deadline=deadline)
             except churn.ParseError as e:
                 where = f"line {e.line}" + (f", field '{e.field}'" if getattr(e, "field", "") else "")
                 raise BatchInputError(f"{where}: {e.reason}. Fix the line, or tick “skip malformed lines”.") from None
@@ -366,6 +467,7 @@ def upload():
                 raise BatchInputError(str(e)) from None
             except churn.ChurnIOError as e:
                 raise BatchInputError(f"cannot read the upload: {e}") from None
+            deadline.check()
             ids = [str(u) for u in table.user_ids]
             if not ids:
                 raise BatchInputError("no users to score: the log has no user who has not already cancelled")
@@ -376,26 +478,31 @@ def upload():
                 notes.append(f"{left} users who already cancelled are not scored")
         else:
             try:
-                ids, X, notes = read_features_csv(raw_path, svc, int(current_app.config["MAX_BATCH_USERS"]))
+                ids, X, notes = read_features_csv(raw_path, svc, int(config["MAX_BATCH_USERS"]), deadline)
             except UnicodeDecodeError as e:
                 raise BatchInputError(f"the file is not UTF-8 text (byte {e.start}); upload a CSV or a JSON-lines log") from None
             except csv.Error as e:
                 raise BatchInputError(f"not a readable CSV: {e}") from None
             source = "CSV of features"
+        probs, top = score(svc, X, deadline)
     except BatchInputError as e:
         return render_page(error=f"{filename}: {e}"), e.status
     finally:
         raw_path.unlink(missing_ok=True)
         give_back_memory()  # the accumulator (or the CSV's Python objects) are gone by now
 
-    probs, top = score(svc, X)
     order = np.argsort(-probs, kind="stable")
     out = store().new_upload_path(".csv")
     write_results(out, svc, ids, X, probs, top, order)
     churners = int((probs >= svc.threshold).sum())
     summary = {"users": len(ids), "churners": churners, "source": source, "notes": notes}
-    result = store().add(out, Path(filename).stem + "-scored.csv", summary)
-    limit = int(current_app.config["BATCH_TABLE_ROWS"])
+    result = store().add(out, download_name(filename), summary)
+    if result is None:  # shown, but not kept: no download link
+        keep = int(config["BATCH_KEEP_BYTES"])
+        notes.append(f"The CSV of this result is larger than the {keep / 2**20:.0f} MB this server keeps for download "
+                     "(BATCH_KEEP_BYTES): split the upload to download its results.")
+        result = BatchResult("", out, download_name(filename), time.time(), summary)
+    limit = int(config["BATCH_TABLE_ROWS"])
     by_name = svc.by_name
     rows = [
         {"rank": r + 1, "user_id": ids[i], "probability": float(probs[i]), "churn": bool(probs[i] >= svc.threshold),
@@ -411,9 +518,9 @@ def template():
     svc = service()
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["user_id"] + [f.name for f in svc.fields])
-    w.writerow(["median-customer"] + ["" if f.default is None else f.format(f.default) if f.categorical else repr(f.default)
-                                      for f in svc.fields])
+    w.writerow(["user_id"] + neutralise_row(f.name for f in svc.fields))
+    w.writerow(["median-customer"] + ["" if f.default is None else neutralise(f.format(f.default)) if f.categorical
+                                      else repr(f.default) for f in svc.fields])
     return Response(buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=churn-features-template.csv"})
 

@@ -29,7 +29,13 @@ DEFAULTS: Dict[str, Any] = {
     # users, not bytes: a 1 GB log of minimal lines holds ~15 million users, many GB of per-user
     # state; a log refused at 500 000 peaks at ~0.3 GB, finalising 500 000 takes ~0.7 GB
     # (docs/reliability.md).
-    "MAX_BATCH_USERS": 500_000,
+    "MAX_BATCH_USERS": 200_000,
+    # Most seconds one batch upload may take (inflating, reading, scoring); past it the reading stops at
+    # its next block and the user gets a 413 naming the limit. A worker thread is never held longer.
+    "BATCH_SECONDS": 60,
+    # Most uploads scored at once (memory adds up: ~2.4 KB a user at the peak, so 2 x 200 000 users
+    # ~1 GB); one more gets a 503 with Retry-After, and the other server threads stay free.
+    "BATCH_CONCURRENT": 2,
     # Form: how many of the most important features are shown before the "all fields" toggle.
     "TOP_FIELDS": 8,
     # Verdict page: how many features that pushed the prediction up (and down) are explained.
@@ -39,12 +45,19 @@ DEFAULTS: Dict[str, Any] = {
     # Batch page: rows shown in the table (the CSV has every user); results kept for download.
     "BATCH_TABLE_ROWS": 500,
     "BATCH_KEEP": 20,
+    # ... and at most this many bytes of them on disk together (the oldest go first; a result larger
+    # than this alone is shown but not kept).
+    "BATCH_KEEP_BYTES": 256 * 1024 * 1024,
     "BATCH_TTL_SECONDS": 3600,
     # Temporary directory for uploads and batch results (None: the system's).
     "UPLOAD_DIR": None,
     # Threads for feature aggregation of an uploaded log (0: all cores).
     "FEATURE_THREADS": 1,
     "SECRET_KEY": None,
+    # waitress (run.py): connections held at once (idle and slow clients included: each costs a file
+    # descriptor, not a thread), and seconds of inactivity after which a connection is closed.
+    "CONNECTION_LIMIT": 1000,
+    "CHANNEL_TIMEOUT": 30,
 }
 
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int)}
@@ -104,7 +117,7 @@ def resolve(config: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         # Per process: sessions (only the upload form's CSRF token) do not survive a restart, which is fine.
         merged["SECRET_KEY"] = secrets.token_hex(32)
     for key in ("MAX_CONTENT_LENGTH", "MAX_LOG_BYTES", "MAX_BATCH_USERS", "TOP_FIELDS", "MAX_API_ROWS", "BATCH_TABLE_ROWS",
-                "BATCH_KEEP"):
+                "BATCH_KEEP", "BATCH_KEEP_BYTES", "BATCH_SECONDS", "BATCH_CONCURRENT", "CONNECTION_LIMIT", "CHANNEL_TIMEOUT"):
         if int(merged[key]) < 1:
             raise ValueError(f"configuration {key}: {merged[key]} must be at least 1")
     return merged

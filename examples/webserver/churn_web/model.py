@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 
 import churn
+from churn.metadata import check_metadata
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -151,6 +152,9 @@ class ModelService:
         self.model = model
         self.source = source
         meta = getattr(model, "metadata", None)
+        # Every metadata key the pages read, checked now with its JSON path (ModelFormatError), so that
+        # a bad file stops the server at start (run.py exits 2) instead of giving 500s later (issue 15).
+        check_metadata(meta if meta is not None else {})
         self.metadata: Dict[str, Any] = dict(meta) if isinstance(meta, Mapping) else {}
         self.fields = self._fields()
         self.by_name = {f.name: f for f in self.fields}
@@ -172,9 +176,9 @@ class ModelService:
                 "--model PATH (env CHURN_WEB_MODEL_PATH).")
         try:
             model = churn.load_model(p)
+            return cls(model, p)  # checks the metadata the pages read (check_metadata)
         except (churn.ChurnError, OSError) as e:
             raise ModelLoadError(f"cannot load the model {p}: {e}") from e
-        return cls(model, p)
 
     # ---- fields -------------------------------------------------------------------------------
     def _model_feature_names(self) -> List[str]:

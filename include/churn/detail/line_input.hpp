@@ -2,6 +2,9 @@
 // Streams the lines of a plain or gzip file (or a byte range of a plain file) through a bounded
 // buffer, so a multi-GB log is never held in memory at once. Each line is handed over in place with
 // simdjson's padding readable after it, so the JSON parser needs no copy.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -9,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,7 +108,71 @@ class gzip_file_source : public byte_source {
   gzFile file_ = nullptr;
 };
 
-/// Whether a file starts with the gzip magic bytes (the extension is not trusted).
+/// Reads a stream that can be read only once, from its first byte to its end: a FIFO, a character
+/// device, a socket, or standard input ("-"). Plain or gzip: zlib's gzread tells them apart by the first
+/// bytes in its own buffer and passes plain text through unchanged, so nothing is read twice or lost
+/// (sniffing a FIFO by opening it and reading two bytes consumed the start of the data; issue 15).
+class stream_source : public byte_source {
+ public:
+  explicit stream_source(const std::string& path) : path_(path) {
+    const int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw io_error("cannot open '" + display_name(path) + "': " + std::strerror(errno));
+    file_ = gzdopen(fd, "rb");
+    if (!file_) {
+      ::close(fd);
+      throw io_error("cannot read '" + display_name(path) + "': out of memory for its buffer");
+    }
+    gzbuffer(file_, 1 << 20);
+  }
+  ~stream_source() override { gzclose(file_); }
+  stream_source(const stream_source&) = delete;
+  stream_source& operator=(const stream_source&) = delete;
+
+  std::size_t read(char* out, std::size_t n) override {
+    if (n > (1u << 30)) n = 1u << 30;
+    const int got = gzread(file_, out, static_cast<unsigned>(n));
+    if (got < 0) {
+      int code = 0;
+      const char* message = gzerror(file_, &code);
+      throw io_error("error reading '" + display_name(path_) + "': " +
+                     (code == Z_ERRNO ? std::string(std::strerror(errno))
+                                      : std::string(message ? message : "unknown zlib error") +
+                                            " (is the stream a complete gzip stream?)"));
+    }
+    return static_cast<std::size_t>(got);
+  }
+
+  /// "<stdin>" for "-", else the path.
+  static std::string display_name(const std::string& path) { return path == "-" ? "<stdin>" : path; }
+
+ private:
+  std::string path_;
+  gzFile file_ = nullptr;
+};
+
+/// What a path stands for when it is read: a regular file, plain or gzip (told by its first bytes),
+/// or a stream read once from start to end (see stream_source).
+enum class input_kind { plain, gzip, stream };
+
+inline bool is_gzip_file(const std::string& path);
+
+/// The kind of input `path` names ("-" is standard input). Opens nothing but a regular file.
+/// @throws io_error naming the path for one that does not exist, cannot be reached (a symbolic link
+/// loop, a permission) or is a directory.
+inline input_kind classify_input(const std::string& path) {
+  if (path == "-") return input_kind::stream;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw io_error("cannot read '" + path + "': it is a directory (" + std::strerror(EISDIR) + ")");
+  if (!S_ISREG(st.st_mode)) return input_kind::stream;
+  return is_gzip_file(path) ? input_kind::gzip : input_kind::plain;
+}
+
+/// The source that reads the whole of `path` of the given kind.
+inline std::unique_ptr<byte_source> open_input(const std::string& path, input_kind kind);
+
+/// Whether a file starts with the gzip magic bytes (the extension is not trusted). Only for regular
+/// files: opening a stream to look would consume its first bytes (use classify_input).
 inline bool is_gzip_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
@@ -114,13 +182,21 @@ inline bool is_gzip_file(const std::string& path) {
   return got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
 }
 
+/// The size of a regular file (0 for a stream, whose size is unknown until it is read).
 inline std::uint64_t file_size(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
-  fseeko(f, 0, SEEK_END);
-  auto size = static_cast<std::uint64_t>(ftello(f));
-  std::fclose(f);
-  return size;
+  if (path == "-") return 0;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
+  return S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+inline std::unique_ptr<byte_source> open_input(const std::string& path, input_kind kind) {
+  switch (kind) {
+    case input_kind::gzip: return std::make_unique<gzip_file_source>(path);
+    case input_kind::stream: return std::make_unique<stream_source>(path);
+    case input_kind::plain: break;
+  }
+  return std::make_unique<plain_file_source>(path, 0, file_size(path));
 }
 
 /// Splits a plain file into `parts` contiguous byte ranges that each start at a line start.
@@ -158,6 +234,21 @@ inline std::vector<std::uint64_t> split_at_lines(const std::string& path, std::s
   return bounds;
 }
 
+/// The largest line buffer, in bytes: the padding must still fit in a size_t after it.
+inline constexpr std::size_t max_block_bytes =
+    std::numeric_limits<std::size_t>::max() / 2 - simdjson::SIMDJSON_PADDING;
+
+/// The next size of a line buffer of `block` bytes holding one unfinished line: twice as large, but
+/// no larger than max_line_bytes + 1 (one byte more than the longest line kept tells a line that is too
+/// long) nor max_block_bytes. Saturating arithmetic: `max_line_bytes` comes from the caller.
+inline std::size_t grown_block(std::size_t block, std::uint64_t max_line_bytes) noexcept {
+  const std::uint64_t limit = max_line_bytes >= std::numeric_limits<std::uint64_t>::max() - 1
+                                  ? std::numeric_limits<std::uint64_t>::max()
+                                  : max_line_bytes + 1;
+  const std::uint64_t doubled = block >= max_block_bytes / 2 ? max_block_bytes : std::uint64_t(block) * 2;
+  return static_cast<std::size_t>(std::min<std::uint64_t>({doubled, limit, max_block_bytes}));
+}
+
 /// Calls on_line(line_view) for every line of the source, and on_too_long(line_number) for a line
 /// longer than max_line_bytes (which is skipped without being buffered whole). Strips a UTF-8 BOM at
 /// the very start when skip_bom is set, and a '\r' before each '\n'. Stops early when a callback
@@ -167,7 +258,7 @@ line_scan_result for_each_line(byte_source& source, std::uint64_t max_line_bytes
                                OnLine&& on_line, OnTooLong&& on_too_long,
                                std::size_t block = input_block_bytes) {
   line_scan_result result;
-  block = std::max<std::size_t>(block, 64);
+  block = std::min(std::max<std::size_t>(block, 64), max_block_bytes);
   std::vector<char> buffer(block + simdjson::SIMDJSON_PADDING);
   std::size_t filled = 0;   // bytes of data in buffer
   std::size_t start = 0;    // start of the current (incomplete) line in buffer
@@ -190,8 +281,11 @@ line_scan_result for_each_line(byte_source& source, std::uint64_t max_line_bytes
     }
     if (filled == block) {
       // One line fills the whole buffer: grow it up to the limit, or skip the line.
-      if (block < max_line_bytes) {
-        block = static_cast<std::size_t>(std::min<std::uint64_t>(std::uint64_t(block) * 2, max_line_bytes + 1));
+      // The limit is the caller's and may be anything up to 2^64 - 1: every step saturates (block * 2
+      // and max_line_bytes + 1 once wrapped to 0 and the buffer shrank under the data; issue 15).
+      const std::size_t grown = grown_block(block, max_line_bytes);
+      if (grown > block) {
+        block = grown;
         buffer.resize(block + simdjson::SIMDJSON_PADDING);
       } else {
         skipping = true;

@@ -22,11 +22,24 @@ inline int hardware_threads() noexcept {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+/// The most threads any churn function starts for one call (docs/reliability.md). A caller's thread
+/// count sizes per-thread state before the first thread starts: n_jobs = 10^9 was a MemoryError
+/// (issue 15), not the parameter error it is now.
+inline constexpr long long max_threads = 1024;
+
+/// Throws parameter_error when `value` asks for more than max_threads threads.
+inline void check_thread_count(const char* name, long long value) {
+  if (value > max_threads)
+    throw parameter_error(name, std::to_string(value),
+                          "at most " + std::to_string(max_threads) + " threads (0 or -1: all cores)");
+}
+
 /// Resolves a scikit-learn style `n_jobs`: positive values are taken as they are, -1 means all cores,
 /// -2 all but one, and so on (never fewer than 1).
-/// Throws parameter_error for 0.
+/// Throws parameter_error for 0 and for more than max_threads.
 inline int resolve_n_jobs(int n_jobs) {
   if (n_jobs == 0) throw parameter_error("n_jobs", "0", "a positive number of threads, or -1 for all cores");
+  check_thread_count("n_jobs", n_jobs);
   if (n_jobs > 0) return n_jobs;
   return std::max(1, hardware_threads() + 1 + n_jobs);
 }

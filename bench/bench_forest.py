@@ -71,7 +71,7 @@ def sparkify_features(users: int, days: int, seed: int) -> Tuple[np.ndarray, np.
     tmp = Path(tempfile.mkdtemp(prefix="churn_bench_forest_"))
     try:
         log = tmp / "events.json"
-        churn.simulate(str(log), users=users, days=days, seed=seed)
+        churn.simulate(str(log), users=users, days=days, seed=seed, behaviour="eventsim")
         table = churn.user_features(str(log))
         X = np.ascontiguousarray(table.X, dtype=np.float64)
         y = np.asarray(table.y).astype(np.int64)

@@ -355,7 +355,7 @@ def main() -> int:
             return 1
         path = generated = os.path.join(args.dir, "events.json")
         t = time.perf_counter()
-        summary = churn.simulate(path, users=args.users, days=args.days, seed=args.seed)
+        summary = churn.simulate(path, users=args.users, days=args.days, seed=args.seed, behaviour="eventsim")
         results["generate_seconds"] = round(time.perf_counter() - t, 1)
         results["log"] = {"events": summary.events, "users": summary.users, "churned": summary.churned,
                           "bytes": summary.bytes}

@@ -7,15 +7,15 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh demo
 export PATH="$PWD/.venv/bin:$PATH"
 users="${CHURN_DEMO_USERS:-1000}"
-data=demo-data/events-${users}.json.gz
+data=demo-data/events-${users}-engagement.json.gz  # the behaviour in the name: older eventsim logs are not reused
 model=examples/webserver/model/churn_model.json
 mkdir -p demo-data "$(dirname "$model")"
 if [ ! -f "$data" ]; then
   echo "demo: simulating $users users over 60 days into $data"
-  churn simulate --users "$users" --days 60 --seed 0 --out "$data.tmp.gz"
+  churn simulate --users "$users" --days 60 --seed 0 --behaviour engagement --out "$data.tmp.gz"
   mv "$data.tmp.gz" "$data"
 fi
-if [ ! -f "$model" ]; then
+if [ ! -f "$model" ] || [ "$data" -nt "$model" ]; then
   echo "demo: building the model"
   python examples/webserver/build_model.py "$data" "$model.tmp"
   mv "$model.tmp" "$model"

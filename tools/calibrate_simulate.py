@@ -58,7 +58,7 @@ def report(args):
           "paid share of NextSong": 0.80, "events per user": real["events"] / real["distinct_users"]}
     for p in MAIN_PAGES + OTHER_PAGES:
         rf[p] = 1000 * rp[p] / rs
-    runs = [figures(churn.simulation_statistics(users=225, days=60, seed=s)) for s in range(args.seeds)]
+    runs = [figures(churn.simulation_statistics(users=225, days=60, seed=s, behaviour="eventsim")) for s in range(args.seeds)]
     print(f"| figure | real mini | simulated, seed 0 | simulated, mean of seeds 0-{args.seeds - 1} | ratio (mean / real) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for key in rf:
@@ -81,7 +81,8 @@ def fit(args):
     for i, name in enumerate(CONFIG_NAMES):
         mix = [0.0] * len(CONFIG_NAMES)
         mix[i] = 1.0
-        rows.append(churn.simulation_statistics(users=args.users, days=60, seed=100 + i, config_mix=mix))
+        rows.append(churn.simulation_statistics(users=args.users, days=60, seed=100 + i, config_mix=mix,
+                                                behaviour="eventsim"))
         print(f"ran {name}", file=sys.stderr)
 
     def col(key):

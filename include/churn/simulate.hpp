@@ -1,6 +1,8 @@
 #pragma once
 // A Sparkify-faithful event simulator: eventsim's own Markov chains (26 configs), timing, users and
-// output form, streamed in time order to a callback, a std::ostream or a (gzipped) file.
+// output form, streamed in time order to a callback, a std::ostream or a (gzipped) file; users behave
+// either as in eventsim or with a hidden engagement that drives visits and cancellations
+// (churn/engagement.hpp).
 #include <zlib.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include <churn/detail/eventsim_data.hpp>
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/sim_engine.hpp>
+#include <churn/engagement.hpp>
 #include <churn/error.hpp>
 #include <churn/event.hpp>
 
@@ -54,8 +57,13 @@ struct simulate_options {
   std::int64_t start_ms = 1538352000000;        ///< window start, epoch ms (default 2018-10-01T00:00Z)
   std::uint64_t seed = 0;
   unsigned threads = 0;                         ///< 0: all hardware threads
+  /// engagement (default): a hidden satisfaction drives visits and cancels; eventsim: the Sparkify
+  /// generator's own behaviour (cancel risk per page step).
+  churn::behaviour behaviour = churn::behaviour::engagement;
+  engagement_params engagement;                 ///< used by the engagement behaviour only
   std::vector<double> config_mix;               ///< 26 weights (simulate_config_names order); empty: default
-  double cancel_multiplier = 1.0;               ///< scales every transition into Cancel
+  double cancel_multiplier = 1.0;               ///< scales every transition into Cancel (eventsim) or
+                                                ///< the per-visit cancel probability (engagement)
   double new_users_per_day = -1.0;              ///< guest arrivals per day; negative: users * 0.0008
   std::uint32_t catalogue_songs = 100000;       ///< size of the generated song catalogue
   double alpha_sigma = 0.6;                     ///< spread (lognormal sigma) of users' in-session gaps
@@ -100,6 +108,7 @@ struct simulate_options {
       throw parameter_error("registration_mean_days", std::to_string(registration_mean_days), "(0, 3650]");
     if (gzip_level < 1 || gzip_level > 9)
       throw parameter_error("gzip_level", std::to_string(gzip_level), "1 .. 9");
+    engagement.validate();
     if (start_ms % 1000 != 0)
       throw parameter_error("start_ms", std::to_string(start_ms), "a whole second (multiple of 1000)");
   }
@@ -167,6 +176,8 @@ inline sim_settings sim_make_settings(const simulate_options& o) {
   s.beta_sigma = o.beta_sigma;
   s.beta_scale = o.beta_scale;
   s.registration_mean_days = o.registration_mean_days;
+  s.mode = o.behaviour;
+  s.engagement = o.engagement;
   return s;
 }
 
@@ -434,6 +445,81 @@ inline simulate_summary write_jsonl_file(const simulate_options& options, const 
   out.close();
   if (!out) throw io_error("simulate: cannot finish writing '" + path + "'");
   return summary;
+}
+
+/// Parameters of simulate_oracle.
+struct oracle_options {
+  std::int64_t cutoff_ms = missing_int;  ///< a UTC midnight; missing_int: the window labels' default rule
+                                         ///< (the midnight at or before the window's end - 1 s - horizon)
+  double horizon_days = 30.0;            ///< label window [cutoff, cutoff + horizon)
+  std::uint32_t draws = 200;             ///< futures simulated per user
+  std::uint64_t seed = 1;                ///< seed of the fresh randomness (not the log's seed)
+
+  void validate() const {
+    if (!(std::isfinite(horizon_days) && horizon_days > 0 && horizon_days <= 36500))
+      throw parameter_error("horizon_days", std::to_string(horizon_days), "a number of days in (0, 36500]");
+    if (draws == 0 || draws > 1'000'000) throw parameter_error("draws", std::to_string(draws), "1 .. 1,000,000");
+    if (cutoff_ms != missing_int && cutoff_ms % 86400000 != 0)
+      throw parameter_error("cutoff", std::to_string(cutoff_ms), "a UTC midnight in epoch milliseconds");
+  }
+};
+
+/// The oracle's answer: one row per user with a logged-in event before the cutoff who had not
+/// cancelled by then (the rows of a window-label feature table), in userId order.
+struct oracle_result {
+  std::int64_t cutoff_ms = 0;
+  double horizon_days = 0;
+  std::uint32_t draws = 0;
+  std::vector<std::uint64_t> user_id;   ///< the log's userId (as a number)
+  std::vector<double> probability;      ///< P(Cancellation Confirmation in [cutoff, cutoff + horizon) | state)
+  std::vector<double> satisfaction;     ///< hidden satisfaction after the last event before the cutoff
+                                        ///< (0 under the eventsim behaviour)
+};
+
+/// The ceiling of churn prediction on a simulated log: for the log that `options` simulate, the
+/// probability that each user cancels within the horizon given their exact hidden state at the cutoff
+/// (chain state, config, timing, satisfaction, a decision to cancel), estimated from `oracle.draws`
+/// futures simulated with fresh randomness (standard error at most 0.5 / sqrt(draws)). It knows more
+/// than any log shows, so no model of the log beats its ROC AUC in expectation. Parallel over users on
+/// options.threads; the result does not depend on the thread count.
+/// Throws parameter_error for invalid options or a window that does not fit in the simulated days.
+/// Cost: one simulation up to the cutoff plus `draws` simulations of the horizon.
+inline oracle_result simulate_oracle(const simulate_options& options, const oracle_options& oracle) {
+  oracle.validate();
+  detail::sim_engine engine(detail::sim_make_settings(options));
+  const auto& s = engine.world().settings;
+  const std::int64_t horizon_s = std::llround(oracle.horizon_days * 86400.0);
+  std::int64_t cutoff_s = 0;
+  if (oracle.cutoff_ms == missing_int) {
+    const std::int64_t t = s.end_s - 1 - horizon_s;
+    cutoff_s = (t >= 0 ? t / 86400 : (t - 86399) / 86400) * 86400;
+  } else {
+    cutoff_s = oracle.cutoff_ms / 1000;
+  }
+  if (cutoff_s <= s.start_s || cutoff_s + horizon_s > s.end_s)
+    throw parameter_error("cutoff", std::to_string(cutoff_s * 1000),
+                          "a midnight after the start such that cutoff + horizon is within the simulated days");
+  const auto& users = engine.users();
+  std::vector<detail::sim_engine::oracle_answer> answers(users.size());
+  constexpr std::size_t block = 16;
+  const std::size_t blocks = (users.size() + block - 1) / block;
+  detail::parallel_for(blocks, static_cast<int>(s.threads), [&](std::size_t b, std::size_t /*worker*/) {
+    const std::size_t end = std::min(users.size(), (b + 1) * block);
+    for (std::size_t u = b * block; u < end; ++u)
+      answers[u] = engine.oracle(static_cast<std::uint32_t>(u), cutoff_s, cutoff_s + horizon_s, oracle.draws,
+                                 oracle.seed);
+  });
+  oracle_result r;
+  r.cutoff_ms = cutoff_s * 1000;
+  r.horizon_days = oracle.horizon_days;
+  r.draws = oracle.draws;
+  for (std::size_t u = 0; u < answers.size(); ++u) {
+    if (!answers[u].seen || answers[u].cancelled) continue;
+    r.user_id.push_back(static_cast<std::uint64_t>(u) + 1);
+    r.probability.push_back(answers[u].probability);
+    r.satisfaction.push_back(answers[u].satisfaction);
+  }
+  return r;
 }
 
 }  // namespace churn

@@ -17,6 +17,28 @@ class LimitError(ValueError):
 
 # --- simulate (python/src/bind_simulate.cpp) --------------------------------------------------------
 
+class EngagementParams:
+    """Parameters of the engagement behaviour (docs/data.md); the defaults are the frozen calibration."""
+
+    baseline_sd: float
+    wander_sd: float
+    memory_days: float
+    trend_days: float
+    thumbs_up: float
+    add_to_playlist: float
+    add_friend: float
+    thumbs_down: float
+    roll_advert: float
+    error: float
+    help: float
+    visit_elasticity: float
+    visit_scale: float
+    cancel_per_visit: float
+    cancel_elasticity: float
+    def __init__(self) -> None: ...
+    def validate(self) -> None:
+        """Raises ParameterError naming the first invalid field."""
+
 def simulate_config_names() -> List[str]:
     """Names of eventsim's 26 configs, in the order of config_mix (Accordion first)."""
 
@@ -37,6 +59,8 @@ def _simulate_file(
     beta_sigma: float = 1.15,
     beta_scale: float = 1.0,
     progress: Optional[Callable[[int, float], None]] = None,
+    behaviour: str = "engagement",
+    engagement: Optional[EngagementParams] = None,
 ) -> Dict[str, int]:
     """Writes a simulated event log (gzip if path ends in .gz); returns the summary as a dict.
     progress(events, fraction) is called every 6 simulated hours."""
@@ -52,8 +76,31 @@ def _simulate_counts(
     new_users_per_day: float = -1.0,
     beta_sigma: float = 1.15,
     beta_scale: float = 1.0,
+    behaviour: str = "engagement",
+    engagement: Optional[EngagementParams] = None,
 ) -> Dict[str, Union[int, Dict[str, int]]]:
     """Simulates without writing and returns the summary plus page counts and paid NextSong count."""
+
+def _simulate_oracle(
+    users: int,
+    days: int,
+    seed: int,
+    start: str,
+    threads: int,
+    config_mix: Optional[Sequence[float]],
+    cancel_multiplier: float,
+    new_users_per_day: float,
+    beta_sigma: float,
+    beta_scale: float,
+    behaviour: str,
+    engagement: Optional[EngagementParams],
+    cutoff_ms: Optional[int],
+    horizon_days: float,
+    draws: int,
+    oracle_seed: int,
+) -> Dict[str, object]:
+    """The ceiling: P(cancel within the horizon | hidden state at the cutoff) per user, from `draws`
+    re-simulated futures (see churn.simulation.oracle)."""
 
 # --- metrics, cv (python/src/bind_metrics.cpp, python/src/bind_cv.cpp) ---------------------------------
 # Labels: 1-D array-likes of 0/1 (bool and integral floats accepted); scores/probabilities: 1-D floats.

@@ -109,6 +109,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_scan)
 
     p = commands.add_parser("simulate", help="write a simulated Sparkify event log (eventsim's model, see docs/data.md)")
+    p.add_argument("--behaviour", choices=("engagement", "eventsim"), default="engagement",
+                   help="engagement: a hidden satisfaction drives visits and cancellations (default); "
+                        "eventsim: the Sparkify generator's own behaviour")
     p.add_argument("--users", type=int, default=225, help="users at the start (default: 225, the mini set)")
     p.add_argument("--days", type=int, default=60, help="days simulated (default: 60)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

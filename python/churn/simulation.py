@@ -10,14 +10,57 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
+
+import numpy as np
 
 from . import _churn
 
 ProgressArg = Union[bool, Callable[[int, float], None], None]
+EngagementArg = Union["_churn.EngagementParams", Mapping[str, float], None]
 
 #: eventsim's 26 configs, in the order of ``config_mix``.
 CONFIG_NAMES = tuple(_churn.simulate_config_names())
+
+#: The behaviour models: ``"engagement"`` (default: a hidden satisfaction per user drives how often they
+#: come and whether a visit ends in a cancellation) and ``"eventsim"`` (the Sparkify generator as it is).
+BEHAVIOURS = ("engagement", "eventsim")
+
+EngagementParams = _churn.EngagementParams
+
+#: The names of the engagement parameters (fields of :class:`EngagementParams`), docs/data.md.
+ENGAGEMENT_FIELDS = (
+    "baseline_sd", "wander_sd", "memory_days", "trend_days", "thumbs_up", "add_to_playlist", "add_friend",
+    "thumbs_down", "roll_advert", "error", "help", "visit_elasticity", "visit_scale", "cancel_per_visit",
+    "cancel_elasticity",
+)
+
+
+def engagement_defaults() -> Dict[str, float]:
+    """The frozen engagement parameters (C++ ``churn::engagement_params`` defaults) as a dict."""
+    p = _churn.EngagementParams()
+    return {name: getattr(p, name) for name in ENGAGEMENT_FIELDS}
+
+
+def _engagement(engagement: EngagementArg) -> Optional["_churn.EngagementParams"]:
+    """An EngagementParams from None (defaults), an EngagementParams, or a mapping of overrides."""
+    if engagement is None or isinstance(engagement, _churn.EngagementParams):
+        return engagement
+    p = _churn.EngagementParams()
+    for name, value in dict(engagement).items():
+        if name not in ENGAGEMENT_FIELDS:
+            raise _churn.ParameterError(
+                f"invalid value for parameter 'engagement': unknown field {name!r} "
+                f"(allowed: {', '.join(ENGAGEMENT_FIELDS)})")
+        setattr(p, name, float(value))
+    return p
+
+
+def _behaviour(behaviour: str) -> str:
+    if behaviour not in BEHAVIOURS:
+        raise _churn.ParameterError(
+            f"invalid value for parameter 'behaviour': {behaviour!r} (allowed: 'engagement' or 'eventsim')")
+    return behaviour
 
 
 @dataclass(frozen=True)
@@ -114,12 +157,14 @@ def simulate(
     gzip_level: int = 6,
     beta_sigma: float = 1.15,
     beta_scale: float = 1.0,
+    behaviour: str = "engagement",
+    engagement: EngagementArg = None,
     progress: ProgressArg = False,
 ) -> SimulationSummary:
     """Write a simulated Sparkify event log (JSON lines; gzip when ``path`` ends in ``.gz``).
 
     The defaults reproduce the real mini data set's size and statistics (225 users, 60 days from
-    2018-10-01, about 23 % churn). The same arguments give the same file whatever ``threads``.
+    2018-10-01, about 22 % churn). The same arguments give the same file whatever ``threads``.
 
     Args:
         users: users present at the start (new users also arrive as guests and register).
@@ -127,11 +172,18 @@ def simulate(
         threads: 0 for all cores.
         config_mix: 26 weights for eventsim's configs (``churn.simulation.CONFIG_NAMES`` order);
             None for the calibrated mix.
-        cancel_multiplier: scales every transition into Cancel (1: as calibrated).
+        cancel_multiplier: scales every transition into Cancel (eventsim) or the per-visit cancel
+            probability (engagement); 1: as calibrated.
         new_users_per_day: guest arrivals per day; None: ``0.0008 * users``.
         beta_sigma, beta_scale: spread across users (lognormal sigma) and scale of the mean gap between
             sessions. ``beta_sigma=0.6, beta_scale=0.5`` makes churners' session counts fall below
             stayers' as in the real data, at the same churn rate (docs/data.md, "Known differences").
+        behaviour: ``"engagement"`` (default): each user's hidden satisfaction moves with what they
+            experience and sets how often they come and how likely a visit ends in a cancellation, so
+            use declines before most cancellations; ``"eventsim"``: the Sparkify generator's own
+            behaviour (a cancel is a fixed-probability step out of a page). docs/data.md.
+        engagement: the engagement parameters, an :class:`EngagementParams` or a dict of overrides
+            (``churn.simulation.ENGAGEMENT_FIELDS``); None: the frozen calibration.
         progress: True for a progress bar on stderr (rich if installed), or a callable
             ``progress(events, fraction)``.
 
@@ -151,6 +203,7 @@ def simulate(
             None if config_mix is None else [float(w) for w in config_mix],
             cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
             gzip_level, float(beta_sigma), float(beta_scale), callback,
+            behaviour=_behaviour(behaviour), engagement=_engagement(engagement),
         )
     finally:
         if display is not None:
@@ -170,6 +223,8 @@ def simulation_statistics(
     new_users_per_day: Optional[float] = None,
     beta_sigma: float = 1.15,
     beta_scale: float = 1.0,
+    behaviour: str = "engagement",
+    engagement: EngagementArg = None,
 ) -> Dict[str, Any]:
     """Simulate without writing a file and return the tallies: the summary fields plus ``pages``
     (count per page name) and ``paid_songs`` (NextSong events at level paid). Used for calibration."""
@@ -178,9 +233,88 @@ def simulation_statistics(
             users, days, seed, _date_text(start), threads,
             None if config_mix is None else [float(w) for w in config_mix],
             cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
-            float(beta_sigma), float(beta_scale),
+            float(beta_sigma), float(beta_scale), _behaviour(behaviour), _engagement(engagement),
         )
     )
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    """What :func:`oracle` returns: one row per user of a window-label feature table at the cutoff."""
+
+    cutoff_ms: int  #: the cutoff, epoch ms (a UTC midnight)
+    horizon_days: float
+    draws: int  #: futures simulated per user
+    user_id: np.ndarray  #: the log's userIds as strings
+    probability: np.ndarray  #: P(Cancellation Confirmation in [cutoff, cutoff + horizon) | hidden state)
+    satisfaction: np.ndarray  #: hidden satisfaction at the user's last event before the cutoff (engagement)
+
+    def __len__(self) -> int:
+        return len(self.user_id)
+
+    def as_dict(self) -> Dict[str, float]:
+        """userId -> probability."""
+        return dict(zip(self.user_id.tolist(), self.probability.tolist()))
+
+
+def oracle(
+    users: int = 225,
+    days: int = 60,
+    seed: int = 0,
+    start: Union[str, _dt.date] = "2018-10-01",
+    threads: int = 0,
+    *,
+    cutoff: Union[None, int, str, _dt.date] = None,
+    horizon_days: float = 30.0,
+    draws: int = 200,
+    oracle_seed: int = 1,
+    config_mix: Optional[Sequence[float]] = None,
+    cancel_multiplier: float = 1.0,
+    new_users_per_day: Optional[float] = None,
+    beta_sigma: float = 1.15,
+    beta_scale: float = 1.0,
+    behaviour: str = "engagement",
+    engagement: EngagementArg = None,
+) -> OracleResult:
+    """The ceiling of churn prediction on a simulated log: P(cancel within the horizon | hidden state).
+
+    Give the same simulation arguments as :func:`simulate` (the log is simulated again, not read). For
+    every user with a logged-in event before ``cutoff`` who has not cancelled by then (the rows of a
+    window-label feature table, ``churn.user_features(..., label="window")``), the simulator takes the
+    user's exact hidden state after their last event before the cutoff (chain state, config, timing,
+    satisfaction, a decision to cancel) and simulates ``draws`` futures with fresh randomness
+    (``oracle_seed``), each conditioned on the log showing nothing more before the cutoff; the share of
+    futures with a Cancellation Confirmation in ``[cutoff, cutoff + horizon)`` is returned (standard
+    error at most ``0.5 / sqrt(draws)``). It knows more than any log shows, so no model of the log beats
+    its ROC AUC in expectation: a ceiling, not always a reachable one.
+
+    Args:
+        cutoff: a UTC midnight, as epoch ms, ``YYYY-MM-DD`` or a date; None: the window labels' default
+            (the last midnight at or before the window's end minus the horizon). Pass a feature table's
+            ``cutoff_ms`` to score the same rows.
+        draws: futures per user (200 gives a standard error under 0.035 per user).
+
+    Raises:
+        ParameterError: an argument out of range, or a window that does not fit in the simulated days.
+    """
+    if cutoff is None:
+        cutoff_ms = None
+    elif isinstance(cutoff, (int, np.integer)):
+        cutoff_ms = int(cutoff)
+    else:
+        day = _dt.date.fromisoformat(_date_text(cutoff))
+        cutoff_ms = int(_dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc).timestamp()) * 1000
+    d = _churn._simulate_oracle(
+        users, days, seed, _date_text(start), threads,
+        None if config_mix is None else [float(w) for w in config_mix],
+        cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
+        float(beta_sigma), float(beta_scale), _behaviour(behaviour), _engagement(engagement),
+        cutoff_ms, float(horizon_days), int(draws), int(oracle_seed),
+    )
+    ids = np.asarray([str(u) for u in d["user_id"].tolist()], dtype=object)
+    return OracleResult(cutoff_ms=int(d["cutoff_ms"]), horizon_days=float(d["horizon_days"]),
+                        draws=int(d["draws"]), user_id=ids, probability=np.asarray(d["probability"]),
+                        satisfaction=np.asarray(d["satisfaction"]))
 
 
 def _cli_simulate(args: Any) -> int:
@@ -188,7 +322,8 @@ def _cli_simulate(args: Any) -> int:
     long_run = args.users * args.days >= 50_000  # about 1 M events and more
     show = not args.quiet and (args.progress or (long_run and sys.stderr.isatty()))
     summary = simulate(args.out, users=args.users, days=args.days, seed=args.seed, start=args.start,
-                       threads=args.threads, gzip_level=args.gzip_level, progress=show)
+                       threads=args.threads, gzip_level=args.gzip_level, behaviour=args.behaviour,
+                       progress=show)
     if not args.quiet:
         print(summary)
     return 0

@@ -18,7 +18,9 @@ churn::simulate_options make_options(std::int64_t users, std::int64_t days, std:
                                      const std::string& start, unsigned threads,
                                      const std::optional<std::vector<double>>& config_mix,
                                      double cancel_multiplier, double new_users_per_day, int gzip_level,
-                                     double beta_sigma, double beta_scale, const py::object& progress) {
+                                     double beta_sigma, double beta_scale, const py::object& progress,
+                                     const std::string& behaviour,
+                                     const std::optional<churn::engagement_params>& engagement) {
   // Signed here so that a negative count is a ParameterError naming it, not a pybind11 TypeError.
   if (users < 0) throw churn::parameter_error("users", std::to_string(users), "0 .. 50,000,000");
   if (days < 1 || days > 3660) throw churn::parameter_error("days", std::to_string(days), "1 .. 3660");
@@ -34,6 +36,8 @@ churn::simulate_options make_options(std::int64_t users, std::int64_t days, std:
   o.gzip_level = gzip_level;
   o.beta_sigma = beta_sigma;
   o.beta_scale = beta_scale;
+  o.behaviour = churn::parse_behaviour(behaviour);
+  if (engagement) o.engagement = *engagement;
   o.validate();
   // Called on this (the calling) thread between time slices, with the GIL released.
   o.progress = [progress](const churn::simulate_progress& p) {
@@ -62,6 +66,31 @@ py::dict summary_to_dict(const churn::simulate_summary& s) {
 }  // namespace
 
 void bind_simulate(py::module_& m) {
+  py::class_<churn::engagement_params>(m, "EngagementParams",
+                                       "Parameters of the engagement behaviour (docs/data.md); the defaults "
+                                       "are the frozen calibration.")
+      .def(py::init<>())
+      .def_readwrite("baseline_sd", &churn::engagement_params::baseline_sd)
+      .def_readwrite("wander_sd", &churn::engagement_params::wander_sd)
+      .def_readwrite("memory_days", &churn::engagement_params::memory_days)
+      .def_readwrite("trend_days", &churn::engagement_params::trend_days)
+      .def_readwrite("thumbs_up", &churn::engagement_params::thumbs_up)
+      .def_readwrite("add_to_playlist", &churn::engagement_params::add_to_playlist)
+      .def_readwrite("add_friend", &churn::engagement_params::add_friend)
+      .def_readwrite("thumbs_down", &churn::engagement_params::thumbs_down)
+      .def_readwrite("roll_advert", &churn::engagement_params::roll_advert)
+      .def_readwrite("error", &churn::engagement_params::error)
+      .def_readwrite("help", &churn::engagement_params::help)
+      .def_readwrite("visit_elasticity", &churn::engagement_params::visit_elasticity)
+      .def_readwrite("visit_scale", &churn::engagement_params::visit_scale)
+      .def_readwrite("cancel_per_visit", &churn::engagement_params::cancel_per_visit)
+      .def_readwrite("cancel_elasticity", &churn::engagement_params::cancel_elasticity)
+      .def("validate", &churn::engagement_params::validate, "Raises ParameterError naming the first invalid field.")
+      .def("__repr__", [](const churn::engagement_params& e) {
+        return "EngagementParams(baseline_sd=" + std::to_string(e.baseline_sd) + ", wander_sd=" +
+               std::to_string(e.wander_sd) + ", memory_days=" + std::to_string(e.memory_days) + ", ...)";
+      });
+
   m.def("simulate_config_names", [] {
     std::vector<std::string> names;
     for (auto n : churn::simulate_config_names()) names.emplace_back(n);
@@ -77,9 +106,11 @@ void bind_simulate(py::module_& m) {
       [](const std::string& path, std::int64_t users, std::int64_t days, std::uint64_t seed,
          const std::string& start, unsigned threads, const std::optional<std::vector<double>>& config_mix,
          double cancel_multiplier, double new_users_per_day, int gzip_level, double beta_sigma,
-         double beta_scale, const py::object& progress) {
+         double beta_scale, const py::object& progress, const std::string& behaviour,
+         const std::optional<churn::engagement_params>& engagement) {
         auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
-                              new_users_per_day, gzip_level, beta_sigma, beta_scale, progress);
+                              new_users_per_day, gzip_level, beta_sigma, beta_scale, progress, behaviour,
+                              engagement);
         churn::simulate_summary s;
         {
           py::gil_scoped_release release;
@@ -91,6 +122,7 @@ void bind_simulate(py::module_& m) {
       py::arg("start") = "2018-10-01", py::arg("threads") = 0, py::arg("config_mix") = py::none(),
       py::arg("cancel_multiplier") = 1.0, py::arg("new_users_per_day") = -1.0, py::arg("gzip_level") = 6,
       py::arg("beta_sigma") = 1.15, py::arg("beta_scale") = 1.0, py::arg("progress") = py::none(),
+      py::arg("behaviour") = "engagement", py::arg("engagement") = py::none(),
       "Writes a simulated event log (gzip if path ends in .gz); returns the summary as a dict. "
       "progress(events, fraction) is called every 6 simulated hours.");
 
@@ -98,9 +130,10 @@ void bind_simulate(py::module_& m) {
       "_simulate_counts",
       [](std::int64_t users, std::int64_t days, std::uint64_t seed, const std::string& start,
          unsigned threads, const std::optional<std::vector<double>>& config_mix, double cancel_multiplier,
-         double new_users_per_day, double beta_sigma, double beta_scale) {
+         double new_users_per_day, double beta_sigma, double beta_scale, const std::string& behaviour,
+         const std::optional<churn::engagement_params>& engagement) {
         auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
-                              new_users_per_day, 6, beta_sigma, beta_scale, py::none());
+                              new_users_per_day, 6, beta_sigma, beta_scale, py::none(), behaviour, engagement);
         std::map<std::string, std::uint64_t> pages;
         std::uint64_t paid_songs = 0;
         churn::simulate_summary s;
@@ -122,5 +155,44 @@ void bind_simulate(py::module_& m) {
       py::arg("users") = 225, py::arg("days") = 60, py::arg("seed") = 0, py::arg("start") = "2018-10-01",
       py::arg("threads") = 0, py::arg("config_mix") = py::none(), py::arg("cancel_multiplier") = 1.0,
       py::arg("new_users_per_day") = -1.0, py::arg("beta_sigma") = 1.15, py::arg("beta_scale") = 1.0,
+      py::arg("behaviour") = "engagement", py::arg("engagement") = py::none(),
       "Simulates without writing and returns the summary plus page counts and paid NextSong count.");
+
+  m.def(
+      "_simulate_oracle",
+      [](std::int64_t users, std::int64_t days, std::uint64_t seed, const std::string& start, unsigned threads,
+         const std::optional<std::vector<double>>& config_mix, double cancel_multiplier, double new_users_per_day,
+         double beta_sigma, double beta_scale, const std::string& behaviour,
+         const std::optional<churn::engagement_params>& engagement, std::optional<std::int64_t> cutoff_ms, double horizon_days,
+         std::int64_t draws, std::uint64_t oracle_seed) {
+        auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
+                              new_users_per_day, 6, beta_sigma, beta_scale, py::none(), behaviour, engagement);
+        o.progress = nullptr;
+        if (draws < 1 || draws > 1'000'000) throw churn::parameter_error("draws", std::to_string(draws), "1 .. 1,000,000");
+        churn::oracle_options q;
+        q.cutoff_ms = cutoff_ms ? *cutoff_ms : churn::missing_int;
+        q.horizon_days = horizon_days;
+        q.draws = static_cast<std::uint32_t>(draws);
+        q.seed = oracle_seed;
+        churn::oracle_result r;
+        {
+          py::gil_scoped_release release;
+          r = churn::simulate_oracle(o, q);
+        }
+        py::dict d;
+        d["cutoff_ms"] = r.cutoff_ms;
+        d["horizon_days"] = r.horizon_days;
+        d["draws"] = r.draws;
+        d["user_id"] = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(r.user_id.size()), r.user_id.data());
+        d["probability"] = py::array_t<double>(static_cast<py::ssize_t>(r.probability.size()), r.probability.data());
+        d["satisfaction"] =
+            py::array_t<double>(static_cast<py::ssize_t>(r.satisfaction.size()), r.satisfaction.data());
+        return d;
+      },
+      py::arg("users"), py::arg("days"), py::arg("seed"), py::arg("start"), py::arg("threads"),
+      py::arg("config_mix"), py::arg("cancel_multiplier"), py::arg("new_users_per_day"), py::arg("beta_sigma"),
+      py::arg("beta_scale"), py::arg("behaviour"), py::arg("engagement"), py::arg("cutoff_ms"),
+      py::arg("horizon_days"), py::arg("draws"), py::arg("oracle_seed"),
+      "The ceiling: P(cancel within the horizon | hidden state at the cutoff) per user, from `draws` "
+      "re-simulated futures (see churn.simulation.oracle).");
 }

@@ -5,6 +5,7 @@ import gzip
 import json
 from collections import Counter
 
+import numpy as np
 import pytest
 
 import churn
@@ -23,9 +24,10 @@ KEY_ORDER = ["ts", "userId", "sessionId", "page", "auth", "method", "status", "l
 
 @pytest.fixture(scope="module")
 def mini_log(tmp_path_factory):
-    """The default, mini-sized run (225 users, 60 days, seed 0), gzipped, parsed with the json module."""
+    """The mini-sized run (225 users, 60 days, seed 0) of eventsim's behaviour, whose calibration this is,
+    gzipped, parsed with the json module."""
     path = tmp_path_factory.mktemp("sim") / "mini.json.gz"
-    summary = churn.simulate(path)
+    summary = churn.simulate(path, behaviour="eventsim")
     with gzip.open(path, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     return summary, rows
@@ -129,8 +131,8 @@ def test_config_mix_and_statistics():
     happy[CONFIG_NAMES.index("Xylophone")] = 1.0
     unhappy = [0.0] * 26
     unhappy[CONFIG_NAMES.index("Oboe")] = 1.0
-    h = churn.simulation_statistics(users=300, days=30, config_mix=happy)
-    u = churn.simulation_statistics(users=300, days=30, config_mix=unhappy)
+    h = churn.simulation_statistics(users=300, days=30, config_mix=happy, behaviour="eventsim")
+    u = churn.simulation_statistics(users=300, days=30, config_mix=unhappy, behaviour="eventsim")
     assert u["churned"] > 2 * h["churned"]
     assert sum(h["pages"].values()) == h["events"]
     assert churn.simulation_statistics(users=100, days=20, cancel_multiplier=0.0)["churned"] == 0
@@ -153,6 +155,9 @@ def test_progress_callback(tmp_path):
     ({"gzip_level": 10}, "gzip_level"),
     ({"beta_scale": 0.0}, "beta_scale"),
     ({"beta_sigma": -1.0}, "beta_sigma"),
+    ({"behaviour": "sparkify"}, "behaviour"),
+    ({"engagement": {"memory_days": 0}}, "engagement.memory_days"),
+    ({"engagement": {"no_such": 1}}, "engagement"),
 ])
 def test_bad_arguments_name_the_parameter(tmp_path, kwargs, name):
     with pytest.raises(churn.ParameterError, match=f"parameter '{name}'"):
@@ -250,9 +255,56 @@ def test_stub_matches_the_binding():
 
     stub = ast.parse((Path(churn.__file__).parent / "_churn.pyi").read_text())
     declared = {f.name: f for f in stub.body if isinstance(f, ast.FunctionDef)}
-    for name in ("simulate_config_names", "default_config_mix", "_simulate_file", "_simulate_counts"):
+    for name in ("simulate_config_names", "default_config_mix", "_simulate_file", "_simulate_counts",
+                 "_simulate_oracle"):
         assert name in declared, name
         signature = getattr(_churn, name).__doc__.splitlines()[0]  # "name(a: int = 1, ...) -> ..."
         bound = re.findall(r"(\w+):", signature.split("->")[0])
         assert [a.arg for a in declared[name].args.args] == bound, name
         assert ast.get_docstring(declared[name]), name
+
+
+def test_behaviours_engagement_is_the_default_and_eventsim_differs(tmp_path):
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    churn.simulate(a, users=60, days=10, seed=3)
+    churn.simulate(b, users=60, days=10, seed=3, behaviour="engagement", threads=1)
+    churn.simulate(c, users=60, days=10, seed=3, behaviour="eventsim")
+    assert a.read_bytes() == b.read_bytes() != c.read_bytes()
+    d = tmp_path / "d.json"  # overrides as a dict or as EngagementParams
+    params = churn.simulation.EngagementParams()
+    params.cancel_per_visit = 0.0
+    assert churn.simulate(d, users=200, days=30, engagement=params).churned == 0
+    assert churn.simulate(d, users=200, days=30, engagement={"cancel_per_visit": 0.0}).churned == 0
+    assert churn.simulation.engagement_defaults()["cancel_elasticity"] == 3.5
+    assert set(churn.simulation.engagement_defaults()) == set(churn.simulation.ENGAGEMENT_FIELDS)
+
+
+def test_cli_behaviour(tmp_path):
+    out, ref = tmp_path / "e.json", tmp_path / "r.json"
+    assert cli.main(["simulate", "--users", "30", "--days", "5", "--behaviour", "eventsim", "--out", str(out),
+                     "--quiet"]) == 0
+    churn.simulate(ref, users=30, days=5, behaviour="eventsim")
+    assert out.read_bytes() == ref.read_bytes()
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--behaviour", "nope", "--out", str(out)])
+
+
+def test_oracle_rows_are_the_window_tables_and_it_ranks_churners_first(tmp_path):
+    log = tmp_path / "o.json"
+    churn.simulate(log, users=300, days=60, seed=2)
+    table = churn.user_features(log, label="window")
+    ceiling = churn.simulation.oracle(users=300, days=60, seed=2, cutoff=table.cutoff_ms, draws=100)
+    assert ceiling.cutoff_ms == table.cutoff_ms and ceiling.draws == 100 and len(ceiling) == len(table)
+    by_id = ceiling.as_dict()
+    assert set(by_id) == set(table.user_ids)
+    p = np.array([by_id[u] for u in table.user_ids])
+    y = np.asarray(table.y)
+    assert ((p >= 0) & (p <= 1)).all()
+    assert churn.metrics.roc_auc_score(y, p) > 0.7
+    assert abs(p.sum() - y.sum()) <= 3 * np.sqrt(y.sum()) + 2  # calibrated in the mean
+    # the default cutoff is the window labels' default; a date works too
+    again = churn.simulation.oracle(users=300, days=60, seed=2, cutoff=table.cutoff.date(), draws=100)
+    assert np.array_equal(again.probability, ceiling.probability)
+    assert churn.simulation.oracle(users=300, days=60, seed=2, draws=100).cutoff_ms == table.cutoff_ms
+    with pytest.raises(churn.ParameterError, match="cutoff"):
+        churn.simulation.oracle(users=20, days=20, cutoff="2018-10-05")

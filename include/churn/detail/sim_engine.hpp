@@ -14,6 +14,7 @@
 #include <churn/detail/eventsim_data.hpp>
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/sim_rng.hpp>
+#include <churn/engagement.hpp>
 #include <churn/event.hpp>
 
 namespace churn {
@@ -60,6 +61,8 @@ struct sim_settings {
   double beta_sigma = 0.0;
   double beta_scale = 1.0;
   double registration_mean_days = 0.0;
+  behaviour mode = behaviour::engagement;
+  engagement_params engagement;
 };
 
 /// A text with its JSON-escaped form.
@@ -83,6 +86,18 @@ struct sim_world {
   std::vector<std::uint32_t> song_artist;
   std::vector<std::uint32_t> song_length;     // units of 1e-5 s
   std::uint8_t cancellation_state_free = 0, cancellation_state_paid = 0;
+  // Engagement: the chain without its Cancel edges (the rest renormalised: the exact conditional of a
+  // step that does not cancel), the Cancel edge out of each state (-1: none), and each page's
+  // experience weight (NextSong's is minus the average experience of a song).
+  std::vector<double> cumulative_no_cancel;  // config_count * edge_count
+  std::array<std::int16_t, eventsim::state_count> cancel_edge{};
+  std::array<double, known_page_count + 1> experience{};
+  double visit_norm = 1.0;  // makes exp(visit_elasticity * s) mean 1 over the stationary spread of s
+  double trend_keep = 0.0, trend_step_sd = 0.0, sat_keep = 0.0;  // the daily wander's coefficients
+  // Spread of the users' fixed gaps between sessions: eventsim's beta_sigma, less (engagement) the
+  // spread the satisfaction adds, so that the visit rates spread across users as they do in eventsim.
+  // The mean session rate, E[1 / beta] = exp(sigma^2) / config beta, stays eventsim's: fixed_beta_factor.
+  double fixed_beta_sigma = 0.0, fixed_beta_factor = 1.0;
 
   static std::size_t auth_level_slot(auth a, level l) noexcept {
     const std::size_t ai = a == auth::guest ? 0 : a == auth::logged_in ? 1 : 2;
@@ -163,6 +178,12 @@ inline void sim_build_chain(sim_world& w) {
           static_cast<std::uint8_t>(s);
   }
   w.cumulative.assign(es::config_count * es::edge_count, 0.0);
+  w.cumulative_no_cancel.assign(es::config_count * es::edge_count, 0.0);
+  for (std::size_t s = 0; s < es::state_count; ++s) {
+    w.cancel_edge[s] = -1;
+    for (std::size_t k = es::edge_begin[s]; k < es::edge_begin[s + 1]; ++k)
+      if (es::states[es::edge_target[k]].page == page::cancel) w.cancel_edge[s] = static_cast<std::int16_t>(k);
+  }
   for (std::size_t c = 0; c < es::config_count; ++c) {
     for (std::size_t s = 0; s < es::state_count; ++s) {
       const std::size_t b = es::edge_begin[s], e = es::edge_begin[s + 1];
@@ -184,6 +205,19 @@ inline void sim_build_chain(sim_world& w) {
         run += p[k - b] * scale;
         w.cumulative[c * es::edge_count + k] = run;
       }
+      double cancel_mass = 0;
+      for (std::size_t k = b; k < e; ++k)
+        if (es::states[es::edge_target[k]].page == page::cancel) cancel_mass += static_cast<double>(es::edge_p[c][k]);
+      const double keep = cancel_mass < 1.0 ? 1.0 / (1.0 - cancel_mass) : 1.0;
+      run = 0;
+      for (std::size_t k = b; k < e; ++k) {
+        if (es::states[s].page == page::cancel) {
+          run = w.cumulative[c * es::edge_count + k];  // Cancel itself always confirms
+        } else if (es::states[es::edge_target[k]].page != page::cancel) {
+          run += static_cast<double>(es::edge_p[c][k]) * keep;
+        }
+        w.cumulative_no_cancel[c * es::edge_count + k] = std::min(run, 1.0);
+      }
     }
   }
   for (auto& slot : w.session_start) slot.clear();
@@ -195,9 +229,45 @@ inline void sim_build_chain(sim_world& w) {
   }
 }
 
+/// Experience weights per page. A song's own weight is minus the average experience per song of the
+/// real mini set (../shared/data/sparkify/real-statistics.json, per 1,000 NextSong: Thumbs Up 55.02,
+/// Add to Playlist 28.61, Add Friend 18.75, Thumbs Down 11.16, Roll Advert 17.24, Help 7.57, Error
+/// 1.13), so a user with the usual mix of experiences keeps their satisfaction, and the population's
+/// does not drift; free users, who see most adverts, drift down and paid users up.
+inline void sim_build_experience(sim_world& w) {
+  const auto& e = w.settings.engagement;
+  auto& x = w.experience;
+  x.fill(0.0);
+  x[static_cast<std::size_t>(page::thumbs_up)] = e.thumbs_up;
+  x[static_cast<std::size_t>(page::add_to_playlist)] = e.add_to_playlist;
+  x[static_cast<std::size_t>(page::add_friend)] = e.add_friend;
+  x[static_cast<std::size_t>(page::thumbs_down)] = e.thumbs_down;
+  x[static_cast<std::size_t>(page::roll_advert)] = e.roll_advert;
+  x[static_cast<std::size_t>(page::error)] = e.error;
+  x[static_cast<std::size_t>(page::help)] = e.help;
+  x[static_cast<std::size_t>(page::next_song)] =
+      -(e.thumbs_up * 55.02 + e.add_to_playlist * 28.61 + e.add_friend * 18.75 + e.thumbs_down * 11.16 +
+        e.roll_advert * 17.24 + e.help * 7.57 + e.error * 1.13) / 1000.0;
+  const double k = e.visit_elasticity;
+  const double var = e.baseline_sd * e.baseline_sd + e.wander_sd * e.wander_sd;
+  w.visit_norm = e.visit_scale * std::exp(-0.5 * k * k * var);
+  // Daily AR(2): trend' = a trend + noise; s' - b = m (s - b) + trend'. Stationary variance of s - b:
+  // Var(trend) (1 + a m) / ((1 - m^2)(1 - a m)); the noise is set so that it equals wander_sd^2.
+  const double a = std::exp(-1.0 / e.trend_days), m = std::exp(-1.0 / e.memory_days);
+  w.trend_keep = a;
+  w.sat_keep = m;
+  const double trend_var = e.wander_sd * e.wander_sd * (1 - m * m) * (1 - a * m) / (1 + a * m);
+  w.trend_step_sd = std::sqrt(trend_var * (1 - a * a));
+  const double sigma = w.settings.beta_sigma;
+  w.fixed_beta_sigma = w.settings.mode == behaviour::engagement ? std::sqrt(std::max(0.0, sigma * sigma - k * k * var))
+                                                                : sigma;
+  w.fixed_beta_factor = std::exp(w.fixed_beta_sigma * w.fixed_beta_sigma - sigma * sigma);
+}
+
 inline void sim_build_world(sim_world& w) {
   namespace es = eventsim;
   sim_build_chain(w);
+  sim_build_experience(w);
   w.mix = alias_table(w.settings.config_mix);
   w.metros = alias_table(sim_weights(es::metros));
   w.agents = alias_table(sim_weights(es::user_agents));
@@ -227,6 +297,12 @@ struct sim_user {
   std::uint8_t agent = 0, config = 0, state = 0;
   bool female = false;
   bool done = false;               ///< cancelled, or nothing more before the end of the run
+  // Engagement (unused by the eventsim behaviour).
+  bool intent = false;             ///< decided to cancel: takes the next Cancel edge
+  double sat = 0.0;                ///< satisfaction
+  double sat_base = 0.0;           ///< the user's long-run satisfaction
+  double trend = 0.0;              ///< the satisfaction's daily drift
+  std::int64_t sat_day = 0;        ///< the day (from the window's start) `sat` stands at
 };
 
 /// A generated event before formatting; session ids are given in time order afterwards.
@@ -314,8 +390,62 @@ class sim_engine {
 
   std::uint64_t sessions() const noexcept { return sessions_; }
 
+  /// What the oracle knows of one user at a cutoff.
+  struct oracle_answer {
+    bool seen = false;            ///< a logged-in event before the cutoff (the user is in a feature table)
+    bool cancelled = false;       ///< cancelled before the cutoff (left out of window labels)
+    double probability = 0.0;     ///< share of draws with a Cancellation Confirmation in [cutoff, end)
+    double satisfaction = 0.0;    ///< hidden satisfaction at the user's last event before the cutoff
+  };
+
+  /// The ceiling for user `index` (its initial state, before any slice was generated): replays the
+  /// user's own stream up to `cutoff` (seconds), keeps the exact state after the last event before it,
+  /// and re-simulates the future `draws` times with fresh streams derived from (oracle_seed, draw, user).
+  /// A draw whose next event falls before the cutoff contradicts what the log shows (nothing happened
+  /// between that event and the cutoff) and is redrawn, which conditions every draw on the log.
+  oracle_answer oracle(std::uint32_t index, std::int64_t cutoff, std::int64_t until, std::uint32_t draws,
+                       std::uint64_t oracle_seed) const {
+    namespace es = eventsim;
+    oracle_answer a;
+    sim_user u = users_[index];
+    sim_user snap;
+    bool any = false;
+    while (!u.done && u.next_ts < cutoff) {
+      const auto& st = es::states[u.state];
+      if (st.auth == auth::logged_in || st.auth == auth::cancelled) a.seen = true;
+      if (st.page == page::cancellation_confirmation) a.cancelled = true;
+      snap = u;
+      any = true;
+      step(u);
+    }
+    if (!any || a.cancelled) return a;
+    a.satisfaction = snap.sat;
+    std::uint32_t hits = 0;
+    for (std::uint32_t d = 0; d < draws; ++d) {
+      sim_rng rng(oracle_seed ^ (0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(d) + 1)), index);
+      sim_user w;
+      for (int attempt = 0;; ++attempt) {
+        w = snap;
+        w.rng = rng;
+        step(w);
+        rng = w.rng;
+        if (w.done || w.next_ts >= cutoff || attempt >= 10000) break;
+      }
+      while (!w.done && w.next_ts < until) {
+        if (es::states[w.state].page == page::cancellation_confirmation) {
+          ++hits;
+          break;
+        }
+        step(w);
+      }
+    }
+    a.probability = draws == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(draws);
+    return a;
+  }
+
   static constexpr std::int64_t slice_seconds = 6 * 3600;  // output does not depend on it: a speed knob
   static constexpr std::size_t block_users = 64;
+  static constexpr double visit_cap = 5.0;  // highest visit factor of the satisfaction (thinning bound)
 
  private:
   void make_users() {
@@ -355,7 +485,8 @@ class sim_engine {
     u.agent = static_cast<std::uint8_t>(world_.agents(u.rng));
     const auto& c = eventsim::configs[u.config];
     u.alpha = c.alpha * u.rng.lognormal_mean1(s.alpha_sigma);
-    u.beta = c.beta * s.beta_scale * u.rng.lognormal_mean1(s.beta_sigma);
+    u.beta = c.beta * s.beta_scale * u.rng.lognormal_mean1(world_.fixed_beta_sigma) * world_.fixed_beta_factor;
+    if (s.mode == behaviour::engagement) init_satisfaction(u, arrival < 0 ? s.start_s : arrival);
     if (arrival < 0) {
       const double back = std::min(u.rng.exponential(s.registration_mean_days * 86400.0), 5 * 365.0 * 86400.0);
       u.registration_ms = (s.start_s - static_cast<std::int64_t>(back)) * 1000;
@@ -372,14 +503,54 @@ class sim_engine {
   }
 
   /// Thinning of a Poisson process of rate 1/beta by the activity shape: the next session start after t.
+  /// Engagement: the rate is also scaled by the visit factor of the satisfaction, which wanders
+  /// between the candidate times (thinning from visit_cap times the rate).
   std::int64_t next_session_start(sim_user& u, std::int64_t t) const {
     const auto& c = eventsim::configs[u.config];
     double x = static_cast<double>(t);
+    if (world_.settings.mode == behaviour::engagement) {
+      const auto& e = world_.settings.engagement;
+      for (;;) {
+        x += u.rng.exponential(u.beta / visit_cap);
+        if (x >= static_cast<double>(world_.settings.end_s)) return world_.settings.end_s;
+        const auto at = static_cast<std::int64_t>(x);
+        wander(u, at);
+        const double factor = std::min(visit_cap, world_.visit_norm * std::exp(e.visit_elasticity * u.sat));
+        if (u.rng.uniform() * visit_cap < sim_activity(at, c) * factor) return at;
+      }
+    }
     for (;;) {
       x += u.rng.exponential(u.beta);
       if (x >= static_cast<double>(world_.settings.end_s)) return world_.settings.end_s;
       if (u.rng.uniform() < sim_activity(static_cast<std::int64_t>(x), c)) return static_cast<std::int64_t>(x);
     }
+  }
+
+  /// Moves the satisfaction forward, one day at a time, to the day of time t (days counted from the
+  /// window's start, so the path does not depend on when it is looked at): a trend that persists
+  /// about trend_days and drifts the satisfaction, which returns to the user's baseline over
+  /// memory_days (a daily AR(2) process; the wander's stationary spread is wander_sd).
+  void wander(sim_user& u, std::int64_t t) const {
+    const std::int64_t rel = t - world_.settings.start_s;
+    const std::int64_t day = rel >= 0 ? rel / 86400 : (rel - 86399) / 86400;
+    while (u.sat_day < day) {
+      u.trend = world_.trend_keep * u.trend + world_.trend_step_sd * u.rng.normal();
+      u.sat = u.sat_base + world_.sat_keep * (u.sat - u.sat_base) + u.trend;
+      ++u.sat_day;
+    }
+  }
+
+  /// Draws a user's satisfaction at day `day` from the stationary distribution of the wander.
+  void init_satisfaction(sim_user& u, std::int64_t t) const {
+    const auto& e = world_.settings.engagement;
+    const std::int64_t rel = t - world_.settings.start_s;
+    u.sat_day = rel >= 0 ? rel / 86400 : (rel - 86399) / 86400;
+    u.sat_base = e.baseline_sd * u.rng.normal();
+    const double trend_var = world_.trend_step_sd * world_.trend_step_sd / (1.0 - world_.trend_keep * world_.trend_keep);
+    const double c = 1.0 / (1.0 - world_.sat_keep * world_.trend_keep);  // Cov(s, trend) / Var(trend)
+    u.trend = std::sqrt(trend_var) * u.rng.normal();
+    const double rest = std::max(0.0, e.wander_sd * e.wander_sd - c * c * trend_var);
+    u.sat = u.sat_base + c * u.trend + std::sqrt(rest) * u.rng.normal();
   }
 
   void start_session(sim_user& u, std::int64_t t, auth a, level l) const {
@@ -399,6 +570,14 @@ class sim_engine {
     u.item = 0;
     u.next_ts = t;
     u.song_end = t;
+    if (world_.settings.mode == behaviour::engagement && a == auth::logged_in && !u.intent) {
+      // A visit: the satisfaction now decides whether it starts a cancellation.
+      const auto& e = world_.settings.engagement;
+      wander(u, t);
+      const double p = std::min(0.9, e.cancel_per_visit * world_.settings.cancel_multiplier *
+                                         std::exp(-e.cancel_elasticity * u.sat));
+      u.intent = u.rng.uniform() < p;
+    }
     if (eventsim::states[state].page == page::next_song) pick_song(u, t);
   }
 
@@ -416,14 +595,20 @@ class sim_engine {
       u.done = true;
       return;
     }
-    const double x = u.rng.uniform();
-    const double* cum = world_.cumulative.data() + static_cast<std::size_t>(u.config) * es::edge_count;
     int next = -1;
-    for (std::size_t k = es::edge_begin[u.state]; k < es::edge_begin[u.state + 1]; ++k)
-      if (x < cum[k]) {
-        next = es::edge_target[k];
-        break;
-      }
+    const bool engaged = world_.settings.mode == behaviour::engagement;
+    if (engaged && u.intent && world_.cancel_edge[u.state] >= 0) {
+      next = es::edge_target[static_cast<std::size_t>(world_.cancel_edge[u.state])];
+    } else {
+      const double x = u.rng.uniform();
+      const double* cum = (engaged ? world_.cumulative_no_cancel : world_.cumulative).data() +
+                          static_cast<std::size_t>(u.config) * es::edge_count;
+      for (std::size_t k = es::edge_begin[u.state]; k < es::edge_begin[u.state + 1]; ++k)
+        if (x < cum[k]) {
+          next = es::edge_target[k];
+          break;
+        }
+    }
     if (next < 0) {
       const auto gap = static_cast<std::int64_t>(es::configs[u.config].session_gap);
       start_session(u, next_session_start(u, u.next_ts + gap), current.auth, current.level);
@@ -442,6 +627,7 @@ class sim_engine {
       return;
     }
     if (target.page == page::next_song) pick_song(u, t);
+    if (engaged) u.sat += world_.experience[static_cast<std::size_t>(target.page)];
     u.state = static_cast<std::uint8_t>(next);
     u.item += 1;
     u.next_ts = t;

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""How close to the ceiling: the oracle beside churn's forest, scikit-learn's forest, logistic
+regression and the majority floor, on simulated logs of both behaviours and several sizes.
+
+For each behaviour ("engagement", "eventsim") and each size (users at the start; 60 days from
+2018-10-01, seed 0) the script simulates a log, computes churn's per-user features with window labels
+(churn's default cutoff, 30-day horizon), asks ``churn.simulation.oracle`` for P(cancel within the
+horizon | exact hidden state at the cutoff) of every row (200 futures per user by default), and scores
+every model on the same 5 stratified folds (``stratified_kfold(y, 5, shuffle=True, seed=0)``): ROC AUC,
+PR AUC (average precision) and F1 at the threshold tuned on each training part (3 inner folds; the
+oracle's threshold is tuned the same way on its probabilities). Figures are mean ± std over the folds.
+"closed" is (model AUC - 0.5) / (oracle AUC - 0.5): the share of the distance from the floor to the
+ceiling that the model covers.
+
+    .venv/bin/python bench/bench_ceiling.py --sizes 225,2250 --json /tmp/ceiling.json --markdown /tmp/ceiling.md
+    .venv/bin/python bench/bench_ceiling.py --sizes 22278 --draws 200     # the full size (long)
+    .venv/bin/python bench/bench_ceiling.py --from-json /tmp/ceiling.json --markdown -   # tables again
+
+The simulator's parameters were frozen (tests/cpp/test_simulate.cpp pins them) before this script
+was first run: nothing here is tuned on its output.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+import churn
+from churn import _churn
+from churn.evaluation import cross_validate
+from churn.training import compare_models
+
+METRICS = ("roc_auc", "average_precision", "f1")
+MODELS = ("oracle", "random_forest", "sklearn_random_forest", "logistic_regression", "majority")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class ProbabilityColumn:
+    """A "model" whose prediction is column 0 of X: lets the oracle's probabilities run through
+    churn.cross_validate, so that its threshold is tuned exactly as the learned models' are."""
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        return {}
+
+    def set_params(self, **params: Any) -> "ProbabilityColumn":
+        return self
+
+    def fit(self, X, y) -> "ProbabilityColumn":
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = np.asarray(X, dtype=float)[:, 0]
+        return np.column_stack([1.0 - p, p])
+
+
+def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
+    out = {}
+    for name in METRICS:
+        per_fold = [float(f["tuned"][name]) for f in result["folds"]]
+        out[name] = {"mean": float(np.mean(per_fold)), "std": float(np.std(per_fold)), "folds": per_fold}
+    return out
+
+
+def run_one(behaviour: str, users: int, args) -> Dict[str, Any]:
+    path = os.path.join(args.workdir, f"{behaviour}-{users}.json.gz")
+    sim_args = dict(users=users, days=60, seed=args.seed, behaviour=behaviour)
+    t0 = time.perf_counter()
+    if not os.path.exists(path):
+        log(f"{behaviour} {users}: simulating {path}")
+        churn.simulate(path + ".tmp.gz", gzip_level=1, **sim_args)
+        os.replace(path + ".tmp.gz", path)
+    t_sim = time.perf_counter() - t0
+    table = churn.user_features(path, label="window", horizon_days=30.0)
+    X, y = np.ascontiguousarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)
+    t1 = time.perf_counter()
+    log(f"{behaviour} {users}: {len(y)} rows, {int(y.sum())} churn in the window; oracle, {args.draws} draws")
+    orc = churn.simulation.oracle(cutoff=table.cutoff_ms, horizon_days=30.0, draws=args.draws, **sim_args)
+    t_oracle = time.perf_counter() - t1
+    by_id = orc.as_dict()
+    missing = [u for u in table.user_ids if u not in by_id]
+    if missing or len(by_id) != len(table.user_ids):
+        raise SystemExit(f"oracle rows differ from the feature table's: {len(missing)} table users without "
+                         f"an oracle row, {len(by_id)} oracle rows, {len(table.user_ids)} table rows")
+    p_oracle = np.array([by_id[u] for u in table.user_ids])
+    log(f"{behaviour} {users}: oracle took {t_oracle:.0f} s; 5-fold comparison")
+    report = compare_models(X, y, n_splits=5, seed=0, n_jobs=-1, sklearn_reference=True,
+                            log=lambda m: log("  " + m))
+    folds = _churn.stratified_kfold(y, n_splits=5, shuffle=True, seed=0)
+    models: Dict[str, Any] = {"oracle": summarise(cross_validate(ProbabilityColumn(), p_oracle[:, None], y,
+                                                                folds=folds, seed=0))}
+    for name, summary in report["models"].items():
+        models[name] = summary["metrics"]
+    return {"behaviour": behaviour, "users_option": users, "rows": int(len(y)), "churned": int(y.sum()),
+            "events": int(table.report.events), "cutoff": table.cutoff.strftime("%Y-%m-%d"),
+            "draws": args.draws, "oracle_mean_probability": float(p_oracle.mean()),
+            "seconds": {"simulate": t_sim, "oracle": t_oracle}, "models": models}
+
+
+def cell(m: Dict[str, Any]) -> str:
+    return f"{m['mean']:.3f} ± {m['std']:.3f}"
+
+
+def closed(run: Dict[str, Any], name: str) -> float:
+    ceiling = run["models"]["oracle"]["roc_auc"]["mean"] - 0.5
+    return (run["models"][name]["roc_auc"]["mean"] - 0.5) / ceiling if ceiling > 0 else float("nan")
+
+
+def markdown(results: Dict[str, Any]) -> str:
+    runs: List[Dict[str, Any]] = results["runs"]
+    lines = ["| log | rows (churn) | oracle AUC | forest AUC | sklearn forest AUC | logistic AUC | forest closed | "
+             "logistic closed |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        m = r["models"]
+        lines.append(f"| {r['behaviour']}, {r['users_option']:,} users | {r['rows']:,} ({r['churned']:,}) | "
+                     f"{cell(m['oracle']['roc_auc'])} | {cell(m['random_forest']['roc_auc'])} | "
+                     f"{cell(m['sklearn_random_forest']['roc_auc'])} | {cell(m['logistic_regression']['roc_auc'])} | "
+                     f"{100 * closed(r, 'random_forest'):.0f} % | {100 * closed(r, 'logistic_regression'):.0f} % |")
+    lines.append("")
+    for r in runs:
+        lines.append(f"**{r['behaviour']}, {r['users_option']:,} users** ({r['events']:,} events, cutoff {r['cutoff']}, "
+                     f"{r['rows']:,} rows, {r['churned']:,} churn in 30 days; oracle {r['draws']} draws, "
+                     f"{r['seconds']['oracle']:.0f} s):")
+        lines.append("")
+        lines.append("| model | ROC AUC | PR AUC | F1 (tuned threshold) |")
+        lines.append("|---|---|---|---|")
+        for name in MODELS:
+            m = r["models"][name]
+            lines.append(f"| {name} | {cell(m['roc_auc'])} | {cell(m['average_precision'])} | {cell(m['f1'])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="225,2250,22278", help="users at the start, comma-separated")
+    ap.add_argument("--behaviours", default="engagement,eventsim")
+    ap.add_argument("--draws", type=int, default=200, help="oracle futures per user (default 200)")
+    ap.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    ap.add_argument("--workdir", default="/tmp/churn_ceiling", help="where the simulated logs go")
+    ap.add_argument("--json", help="write every figure (per fold) here")
+    ap.add_argument("--markdown", help="write the tables here ('-': stdout)")
+    ap.add_argument("--from-json", help="print the tables of an earlier run")
+    args = ap.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            results = json.load(f)
+    else:
+        os.makedirs(args.workdir, exist_ok=True)
+        results = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "churn": churn.__version__,
+                   "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                               "load_average_at_start": os.getloadavg()},
+                   "runs": []}
+        for size in [int(s) for s in args.sizes.split(",")]:
+            for behaviour in args.behaviours.split(","):
+                results["runs"].append(run_one(behaviour, size, args))
+                if args.json:
+                    with open(args.json, "w") as f:
+                        json.dump(results, f, indent=1)
+        results["machine"]["load_average_at_end"] = os.getloadavg()
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+    text = markdown(results)
+    if args.markdown == "-" or not args.markdown:
+        print(text)
+    else:
+        with open(args.markdown, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+// Exact SHAP values (path-dependent TreeSHAP): the linear-time kernel against two oracles on plain
+// trees (brute force over feature subsets; per-leaf subset-size sums, which hold only non-negative
+// terms), on small random trees and on trees of depth 50 to 400 with many distinct features per path.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include <churn/detail/shap_kernel.hpp>
+
+namespace {
+
+using churn::tree_node;
+
+struct plain_tree {
+  std::vector<tree_node> nodes;
+  std::vector<double> cover;
+};
+
+// Appends a random subtree in pre-order. `spine` > 0 forces a chain of that many more levels
+// through one side (chosen at random), with small random subtrees hanging off the other side.
+void grow(plain_tree& t, std::mt19937_64& rng, std::size_t n_features, double cover, int depth_left, int spine,
+          double leaf_prob) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const std::size_t me = t.nodes.size();
+  const float value = static_cast<float>(u(rng));
+  const bool leaf = spine == 0 && (depth_left <= 0 || u(rng) < leaf_prob);
+  t.nodes.push_back(tree_node::leaf(value));
+  t.cover.push_back(cover);
+  if (leaf) return;
+  const auto feature = static_cast<std::uint32_t>(rng() % n_features);
+  const float threshold = static_cast<float>(u(rng));
+  const bool missing_left = (rng() & 1) != 0;
+  // Uneven shares, sometimes extreme, as in fully grown trees.
+  double share = u(rng);
+  if (u(rng) < 0.3) share = share < 0.5 ? 1e-3 : 1 - 1e-3;
+  const bool spine_left = (rng() & 1) != 0;
+  // Along a spine the off-spine side takes 0.1% to 5%, so that covers stay far from underflow
+  // (as they do in trained trees, where a leaf holds at least one sample) even 1,000 levels down.
+  if (spine > 0) share = 1e-3 + 0.049 * u(rng), share = spine_left ? 1 - share : share;
+  const double left_cover = cover * share;
+  const double right_cover = cover - left_cover;
+  // Off the spine: small random subtrees of at most two levels.
+  const int child_depth = spine > 0 ? 2 : depth_left - 1;
+  grow(t, rng, n_features, left_cover, child_depth, spine > 0 && spine_left ? spine - 1 : 0,
+       spine > 0 ? 0.6 : leaf_prob);
+  const auto right = static_cast<std::uint32_t>(t.nodes.size());
+  grow(t, rng, n_features, right_cover, child_depth, spine > 0 && !spine_left ? spine - 1 : 0,
+       spine > 0 ? 0.6 : leaf_prob);
+  t.nodes[me] = tree_node::split(feature, threshold, missing_left, value, right);
+}
+
+plain_tree random_tree(std::mt19937_64& rng, std::size_t n_features, int max_depth, int spine = 0) {
+  plain_tree t;
+  std::uniform_real_distribution<double> u(1.0, 100.0);
+  grow(t, rng, n_features, u(rng), spine > 0 ? 3 : max_depth, spine, 0.25);
+  return t;
+}
+
+std::vector<float> random_row(std::mt19937_64& rng, std::size_t n_features, double nan_share) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<float> x(n_features);
+  for (auto& v : x) v = u(rng) < nan_share ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(u(rng));
+  return x;
+}
+
+// v(S) of the path-dependent value function, by its definition.
+double value_of(const plain_tree& t, std::uint32_t node, const float* x, std::uint32_t set) {
+  const tree_node& n = t.nodes[node];
+  if (n.is_leaf()) return n.value;
+  const std::uint32_t l = node + 1, r = n.right;
+  if ((set >> n.feature()) & 1u) return value_of(t, n.goes_left(x[n.feature()]) ? l : r, x, set);
+  return (t.cover[l] * value_of(t, l, x, set) + t.cover[r] * value_of(t, r, x, set)) / t.cover[node];
+}
+
+// Shapley values over all 2^M subsets of M features.
+std::vector<double> brute_force(const plain_tree& t, const float* x, std::size_t M) {
+  std::vector<double> v(std::size_t{1} << M);
+  for (std::uint32_t s = 0; s < v.size(); ++s) v[s] = value_of(t, 0, x, s);
+  std::vector<double> fact(M + 1, 1.0);
+  for (std::size_t k = 1; k <= M; ++k) fact[k] = fact[k - 1] * static_cast<double>(k);
+  std::vector<double> phi(M, 0.0);
+  for (std::size_t i = 0; i < M; ++i)
+    for (std::uint32_t s = 0; s < v.size(); ++s) {
+      if ((s >> i) & 1u) continue;
+      const auto size = static_cast<std::size_t>(__builtin_popcount(s));
+      phi[i] += fact[size] * fact[M - size - 1] / fact[M] * (v[s | (1u << i)] - v[s]);
+    }
+  return phi;
+}
+
+// Per leaf: phi_i = value * (p_i - q_i) * sum_s s! (d-1-s)! / d! * e_s, where e_s sums the products
+// prod_{j in S} p_j prod_{j not in S} q_j over the subsets S of the other d - 1 path features of size
+// s, built up one feature at a time (non-negative terms only, so exact to rounding at any depth).
+// O(leaves * d^3): an independent oracle for deep trees, where brute force cannot go.
+std::vector<double> per_leaf_oracle(const plain_tree& t, const float* x, std::size_t M, double* expected) {
+  std::vector<double> phi(M, 0.0);
+  *expected = 0;
+  struct path_feature {
+    std::uint32_t feature;
+    double p, q;
+  };
+  std::vector<path_feature> path;
+  std::vector<std::uint32_t> chain;  // nodes from the root
+  // Depth-first over leaves, keeping the chain of nodes.
+  std::vector<std::pair<std::uint32_t, int>> stack{{0, 0}};
+  while (!stack.empty()) {
+    auto [node, state] = stack.back();
+    const tree_node& n = t.nodes[node];
+    if (n.is_leaf()) {
+      chain.resize(0);
+      for (const auto& s : stack) chain.push_back(s.first);
+      // Combine the chain's edges per feature.
+      path.clear();
+      for (std::size_t k = 0; k + 1 < chain.size(); ++k) {
+        const tree_node& a = t.nodes[chain[k]];
+        const std::uint32_t child = chain[k + 1];
+        const bool left = child == chain[k] + 1;
+        const double p = (a.goes_left(x[a.feature()]) == left) ? 1.0 : 0.0;
+        const double q = t.cover[child] / t.cover[chain[k]];
+        auto it = std::find_if(path.begin(), path.end(), [&](const path_feature& f) { return f.feature == a.feature(); });
+        if (it == path.end()) path.push_back({a.feature(), p, q});
+        else { it->p *= p; it->q *= q; }
+      }
+      const std::size_t d = path.size();
+      double q_all = 1;
+      for (const auto& f : path) q_all *= f.q;
+      *expected += n.value * q_all;
+      for (std::size_t i = 0; i < d; ++i) {
+        std::vector<double> e(d, 0.0);
+        e[0] = 1;
+        std::size_t m = 0;
+        for (std::size_t j = 0; j < d; ++j) {
+          if (j == i) continue;
+          ++m;
+          for (std::size_t s = m + 1; s-- > 0;) e[s] = e[s] * path[j].q + (s > 0 ? e[s - 1] * path[j].p : 0.0);
+        }
+        // s! (d-1-s)! / d! = 1 / (d * C(d-1, s))
+        double sum = 0, binom = 1;
+        for (std::size_t s = 0; s < d; ++s) {
+          sum += e[s] / (static_cast<double>(d) * binom);
+          binom = binom * static_cast<double>(d - 1 - s) / static_cast<double>(s + 1);
+        }
+        phi[path[i].feature] += n.value * (path[i].p - path[i].q) * sum;
+      }
+      stack.pop_back();
+      continue;
+    }
+    if (state == 2) { stack.pop_back(); continue; }
+    stack.back().second = state + 1;
+    stack.push_back({state == 0 ? node + 1 : n.right, 0});
+  }
+  return phi;
+}
+
+double prediction(const plain_tree& t, const float* x) { return churn::find_leaf(t.nodes.data(), x)->value; }
+
+std::vector<double> kernel(const plain_tree& t, const float* x, std::size_t M, churn::detail::shap_tree_plan& plan,
+                           churn::detail::shap_scratch& scratch) {
+  plan = churn::detail::make_shap_plan(t.nodes.data(), t.cover.data(), t.nodes.size());
+  scratch.prepare(plan.points, plan.max_depth);
+  std::vector<double> phi(M, 0.0);
+  churn::detail::tree_shap(t.nodes.data(), plan, x, phi.data(), scratch);
+  return phi;
+}
+
+}  // namespace
+
+TEST_CASE("Gauss-Legendre rule on [0, 1] integrates monomials up to degree 2n - 1 exactly") {
+  for (std::size_t n : {1, 2, 3, 7, 20, 64, 150}) {
+    std::vector<double> t, w;
+    churn::detail::gauss_legendre_01(n, t, w);
+    for (std::size_t deg = 0; deg <= 2 * n - 1; deg += std::max<std::size_t>(1, n / 5)) {
+      double s = 0;
+      for (std::size_t k = 0; k < n; ++k) s += w[k] * std::pow(t[k], static_cast<double>(deg));
+      CHECK(s == doctest::Approx(1.0 / static_cast<double>(deg + 1)).epsilon(1e-13));
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      CHECK(t[k] > 0.0);
+      CHECK(t[k] < 1.0);
+      if (k > 0) CHECK(t[k] > t[k - 1]);
+    }
+  }
+}
+
+TEST_CASE("tree SHAP equals brute-force Shapley values of the path-dependent game on small random trees") {
+  std::mt19937_64 rng(42);
+  churn::detail::shap_tree_plan plan;
+  churn::detail::shap_scratch scratch;
+  int checked = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const std::size_t M = 1 + rng() % 8;
+    const plain_tree t = random_tree(rng, M, 1 + static_cast<int>(rng() % 9));
+    const auto x = random_row(rng, M, trial % 3 == 0 ? 0.3 : 0.0);
+    const auto phi = kernel(t, x.data(), M, plan, scratch);
+    const auto ref = brute_force(t, x.data(), M);
+    double total = plan.expected;
+    for (std::size_t i = 0; i < M; ++i) {
+      CHECK(phi[i] == doctest::Approx(ref[i]).epsilon(0).scale(1).epsilon(1e-12));
+      REQUIRE(std::fabs(phi[i] - ref[i]) <= 1e-12);
+      total += phi[i];
+    }
+    CHECK(std::fabs(plan.expected - value_of(t, 0, x.data(), 0)) <= 1e-12);
+    CHECK(std::fabs(total - prediction(t, x.data())) <= 1e-12);
+    ++checked;
+  }
+  CHECK(checked == 300);
+}
+
+TEST_CASE("tree SHAP on trees with long repeated-feature paths (depth 60, 6 features) equals brute force") {
+  std::mt19937_64 rng(7);
+  churn::detail::shap_tree_plan plan;
+  churn::detail::shap_scratch scratch;
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::size_t M = 6;
+    const plain_tree t = random_tree(rng, M, 0, 60);
+    const auto x = random_row(rng, M, 0.2);
+    const auto phi = kernel(t, x.data(), M, plan, scratch);
+    CHECK(plan.max_depth >= 60);
+    const auto ref = brute_force(t, x.data(), M);
+    double total = plan.expected;
+    for (std::size_t i = 0; i < M; ++i) {
+      REQUIRE(std::fabs(phi[i] - ref[i]) <= 1e-12);
+      total += phi[i];
+    }
+    CHECK(std::fabs(total - prediction(t, x.data())) <= 1e-12);
+  }
+}
+
+TEST_CASE("tree SHAP stays exact on deep trees with many distinct features per path (depth 50 to 120)") {
+  std::mt19937_64 rng(2024);
+  churn::detail::shap_tree_plan plan;
+  churn::detail::shap_scratch scratch;
+  for (int spine : {50, 64, 120}) {
+    for (int trial = 0; trial < 2; ++trial) {
+      const std::size_t M = static_cast<std::size_t>(spine) + 20;
+      const plain_tree t = random_tree(rng, M, 0, spine);
+      // Rows that follow the spine a long way: the hardest case for cancellation, where p = 1 on
+      // most of a deep path. Mix in random rows and missing values.
+      for (int r = 0; r < 4; ++r) {
+        auto x = random_row(rng, M, r == 3 ? 0.3 : 0.0);
+        const auto phi = kernel(t, x.data(), M, plan, scratch);
+        CHECK(plan.max_depth >= static_cast<std::size_t>(spine));
+        double expected = 0;
+        const auto ref = per_leaf_oracle(t, x.data(), M, &expected);
+        double total = plan.expected, max_err = 0;
+        for (std::size_t i = 0; i < M; ++i) {
+          max_err = std::max(max_err, std::fabs(phi[i] - ref[i]));
+          total += phi[i];
+        }
+        INFO("spine " << spine << ", distinct features on the deepest path " << plan.max_distinct);
+        CHECK(max_err <= 1e-12);
+        CHECK(std::fabs(plan.expected - expected) <= 1e-12);
+        CHECK(std::fabs(total - prediction(t, x.data())) <= 1e-11);
+      }
+    }
+  }
+}
+
+TEST_CASE("tree SHAP keeps additivity on a path of 1,000 levels with 1,000 distinct features") {
+  std::mt19937_64 rng(99);
+  churn::detail::shap_tree_plan plan;
+  churn::detail::shap_scratch scratch;
+  const std::size_t M = 1100;
+  const plain_tree t = random_tree(rng, M, 0, 1000);
+  for (int r = 0; r < 3; ++r) {
+    const auto x = random_row(rng, M, r == 2 ? 0.3 : 0.0);
+    const auto phi = kernel(t, x.data(), M, plan, scratch);
+    CHECK(plan.max_depth >= 1000);
+    double total = plan.expected;
+    for (double v : phi) {
+      REQUIRE(std::isfinite(v));
+      total += v;
+    }
+    CHECK(std::fabs(total - prediction(t, x.data())) <= 1e-10);
+  }
+}
+
+TEST_CASE("the per-leaf oracle itself agrees with brute force on small trees") {
+  std::mt19937_64 rng(5);
+  for (int trial = 0; trial < 100; ++trial) {
+    const std::size_t M = 1 + rng() % 7;
+    const plain_tree t = random_tree(rng, M, 1 + static_cast<int>(rng() % 8));
+    const auto x = random_row(rng, M, 0.2);
+    double expected = 0;
+    const auto a = per_leaf_oracle(t, x.data(), M, &expected);
+    const auto b = brute_force(t, x.data(), M);
+    for (std::size_t i = 0; i < M; ++i) REQUIRE(std::fabs(a[i] - b[i]) <= 1e-12);
+  }
+}
+
+TEST_CASE("a single-leaf tree has no contributions and its value as the expected value") {
+  plain_tree t;
+  t.nodes.push_back(tree_node::leaf(0.25f));
+  t.cover.push_back(3.0);
+  churn::detail::shap_tree_plan plan;
+  churn::detail::shap_scratch scratch;
+  const float x[2] = {0.5f, 0.5f};
+  const auto phi = kernel(t, x, 2, plan, scratch);
+  CHECK(phi[0] == 0.0);
+  CHECK(phi[1] == 0.0);
+  CHECK(plan.expected == 0.25);
+}

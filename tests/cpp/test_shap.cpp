@@ -162,9 +162,9 @@ double prediction(const plain_tree& t, const float* x) { return churn::find_leaf
 std::vector<double> kernel(const plain_tree& t, const float* x, std::size_t M, churn::detail::shap_tree_plan& plan,
                            churn::detail::shap_scratch& scratch) {
   plan = churn::detail::make_shap_plan(t.nodes.data(), t.cover.data(), t.nodes.size());
-  scratch.prepare(plan.points, plan.max_depth);
+  const churn::detail::shap_rule rule(plan.points);
   std::vector<double> phi(M, 0.0);
-  churn::detail::tree_shap(t.nodes.data(), plan, x, phi.data(), scratch);
+  churn::detail::tree_shap(plan, rule, x, phi.data(), scratch);
   return phi;
 }
 

@@ -92,14 +92,92 @@ inline void gauss_legendre_01(std::size_t n, std::vector<double>& t, std::vector
   }
 }
 
+// Four doubles as one value: GCC/Clang vector extensions compile each operation to one AVX (or two
+// SSE2) instructions; elsewhere a plain struct with the same operators.
+#if defined(__GNUC__) || defined(__clang__)
+typedef double shap_v4 __attribute__((vector_size(32)));
+inline shap_v4 shap_splat(double x) noexcept { return shap_v4{x, x, x, x}; }
+inline double shap_hsum(shap_v4 a) noexcept { return (a[0] + a[1]) + (a[2] + a[3]); }
+#else
+struct shap_v4 {
+  double v[4];
+  double operator[](int i) const noexcept { return v[i]; }
+};
+inline shap_v4 shap_splat(double x) noexcept { return {{x, x, x, x}}; }
+inline shap_v4 operator+(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] + b.v[0], a.v[1] + b.v[1], a.v[2] + b.v[2], a.v[3] + b.v[3]}}; }
+inline shap_v4 operator-(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] - b.v[0], a.v[1] - b.v[1], a.v[2] - b.v[2], a.v[3] - b.v[3]}}; }
+inline shap_v4 operator*(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] * b.v[0], a.v[1] * b.v[1], a.v[2] * b.v[2], a.v[3] * b.v[3]}}; }
+inline shap_v4 operator/(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] / b.v[0], a.v[1] / b.v[1], a.v[2] / b.v[2], a.v[3] / b.v[3]}}; }
+inline shap_v4& operator+=(shap_v4& a, shap_v4 b) noexcept { return a = a + b; }
+inline double shap_hsum(shap_v4 a) noexcept { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
+#endif
+
+/// The number of quadrature points the walk uses for a tree whose paths have at most `distinct`
+/// distinct features: ceil(distinct / 2) is enough for exactness; it is rounded up to a multiple of 4
+/// (whole SIMD registers; a compiled kernel of fixed size for each multiple up to 32).
+inline std::size_t shap_points(std::size_t distinct) {
+  const std::size_t n = std::max<std::size_t>(1, (distinct + 1) / 2);
+  return (n + 3) / 4 * 4;
+}
+
+/// A quadrature rule in the form the walk uses it, in groups of four points.
+struct shap_rule {
+  std::size_t points = 0;  ///< a multiple of 4
+  std::vector<shap_v4> t, one_minus_t, w, w_over_one_minus_t, inv_one_minus_t;
+
+  /// The Gauss-Legendre rule of `n` points (a multiple of 4, at least 4).
+  explicit shap_rule(std::size_t n = 4) : points(n) {
+    std::vector<double> tt, ww;
+    gauss_legendre_01(n, tt, ww);
+    const std::size_t m = n / 4;
+    t.resize(m);
+    one_minus_t.resize(m);
+    w.resize(m);
+    w_over_one_minus_t.resize(m);
+    inv_one_minus_t.resize(m);
+    for (std::size_t g = 0; g < m; ++g)
+      for (int j = 0; j < 4; ++j) {
+        const std::size_t k = 4 * g + static_cast<std::size_t>(j);
+        t[g][j] = tt[k];
+        one_minus_t[g][j] = 1.0 - tt[k];
+        w[g][j] = ww[k];
+        w_over_one_minus_t[g][j] = ww[k] / (1.0 - tt[k]);
+        inv_one_minus_t[g][j] = 1.0 / (1.0 - tt[k]);
+      }
+  }
+};
+
+/// One internal node of a tree as the per-row walk takes it (internal nodes in pre-order; leaves are
+/// folded into their parents).
+struct shap_step {
+  double q;             ///< cumulative cover ratio of the node's incoming edge's feature (root: 1)
+  double q_left;        ///< the same for the edge into the left child
+  double q_right;       ///< ... and into the right child
+  float v_left;         ///< the left child's value if it is a leaf, else 0 (it then adds nothing)
+  float v_right;        ///< the same for the right child
+  float threshold;      ///< the node's split: go left when x <= threshold
+  std::uint32_t info;   ///< split feature | missing_left_bit | is_left_child_bit
+  std::uint32_t pops;   ///< frames to finish (subtrees that ended) before this node's frame is pushed
+  std::uint32_t prev;   ///< frame of the nearest edge above the node's incoming edge on the same feature (0: none)
+  std::uint32_t child_prev;  ///< the same for the edges into its children (they split on the node's feature)
+  std::uint32_t pad = 0;
+
+  static constexpr std::uint32_t missing_left_bit = tree_node::missing_left_bit;
+  static constexpr std::uint32_t is_left_bit = 1u << 31;
+  std::uint32_t feature() const noexcept { return info & tree_node::feature_mask; }
+  bool goes_left(float x) const noexcept {
+    return (x <= threshold) | ((x != x) & ((info & missing_left_bit) != 0));
+  }
+  bool is_left() const noexcept { return (info & is_left_bit) != 0; }
+};
+
 /// What the per-row walk needs of one tree, computed once from its structure and covers.
 struct shap_tree_plan {
-  std::vector<double> q;           ///< per node: cumulative cover ratio of its incoming edge's feature (root: 1)
-  std::vector<std::uint32_t> prev; ///< per node: frame of the nearest ancestor edge on the same feature (0: none)
-  std::size_t max_depth = 0;       ///< edges on the longest root-to-leaf path
-  std::size_t max_distinct = 0;    ///< most distinct features on one root-to-leaf path (D)
-  std::size_t points = 1;          ///< quadrature points, ceil(D / 2), at least 1
-  double expected = 0;             ///< v(empty set) = sum_L value_L prod_j q_j: the tree's expected value
+  std::vector<shap_step> steps;  ///< internal nodes in pre-order (empty for a single-leaf tree)
+  std::size_t max_depth = 0;     ///< edges on the longest root-to-leaf path
+  std::size_t max_distinct = 0;  ///< most distinct features on one root-to-leaf path (D)
+  std::size_t points = 4;        ///< quadrature points (shap_points(D))
+  double expected = 0;           ///< v(empty set) = sum_L value_L prod_j q_j: the tree's expected value
 };
 
 /// Builds the plan of the pre-order tree nodes[0, n) with training covers cover[0, n).
@@ -107,28 +185,58 @@ struct shap_tree_plan {
 /// Cost O(n) time, O(depth + features used) extra memory.
 inline shap_tree_plan make_shap_plan(const tree_node* nodes, const double* cover, std::size_t n) {
   shap_tree_plan plan;
-  plan.q.assign(n, 1.0);
-  plan.prev.assign(n, 0);
   std::uint32_t max_feature = 0;
+  std::size_t internal = 0;
   for (std::size_t i = 0; i < n; ++i)
-    if (!nodes[i].is_leaf()) max_feature = std::max(max_feature, nodes[i].feature());
+    if (!nodes[i].is_leaf()) {
+      max_feature = std::max(max_feature, nodes[i].feature());
+      ++internal;
+    }
+  plan.steps.reserve(internal);
+  std::vector<double> q(n, 1.0);
   // last_frame[j]: frame (depth + 1) of the nearest open edge splitting on j, 0 if none.
   std::vector<std::uint32_t> last_frame(static_cast<std::size_t>(max_feature) + 1, 0);
   struct item {
     std::uint32_t node;
     std::uint32_t depth;     // edges from the root
     std::uint32_t distinct;  // distinct features on the path to the node
+    std::uint32_t prev;      // prev frame of the edge into the node
     double prod_q;           // prod over the path's distinct features of their cumulative q
     std::uint32_t state;     // 0: enter, 1: left done, 2: both done
+    bool is_left;
   };
   std::vector<item> stack;
-  stack.push_back({0, 0, 0, 1.0, 0});
-  // Undo log: at each open edge, the feature and the last_frame value it replaced.
+  stack.push_back({0, 0, 0, 0, 1.0, 0, false});
+  // At each open edge, the feature and the last_frame value it replaced.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> undo;
   double expected = 0;
+  std::uint32_t top = 0;  // frame of the last internal node entered (0 before the root)
   while (!stack.empty()) {
     item& it = stack.back();
     const tree_node& node = nodes[it.node];
+    if (!node.is_leaf() && it.state == 0) {
+      // Enter an internal node: its step, with its children's cover ratios.
+      const std::uint32_t j = node.feature();
+      const std::uint32_t child_prev = last_frame[j];
+      const double q_prev = child_prev == 0 ? 1.0 : q[stack[child_prev - 1].node];
+      const std::uint32_t l = it.node + 1, r = node.right;
+      q[l] = cover[l] / cover[it.node] * q_prev;
+      q[r] = cover[r] / cover[it.node] * q_prev;
+      shap_step st;
+      st.q = q[it.node];
+      st.q_left = q[l];
+      st.q_right = q[r];
+      st.v_left = nodes[l].is_leaf() ? nodes[l].value : 0.0f;
+      st.v_right = nodes[r].is_leaf() ? nodes[r].value : 0.0f;
+      st.threshold = node.threshold;
+      st.info = j | (node.missing_left() ? shap_step::missing_left_bit : 0u) | (it.is_left ? shap_step::is_left_bit : 0u);
+      const std::uint32_t frame = it.depth + 1;
+      st.pops = top + 1 - frame;  // frames frame .. top are finished first
+      st.prev = it.prev;
+      st.child_prev = child_prev;
+      plan.steps.push_back(st);
+      top = frame;
+    }
     if (node.is_leaf() || it.state == 2) {
       if (node.is_leaf()) {
         expected += static_cast<double>(node.value) * it.prod_q;
@@ -143,142 +251,171 @@ inline shap_tree_plan make_shap_plan(const tree_node* nodes, const double* cover
       continue;
     }
     const std::uint32_t child = it.state == 0 ? it.node + 1 : node.right;
+    const bool child_is_left = it.state == 0;
     ++it.state;
     const std::uint32_t j = node.feature();
     const std::uint32_t prev = last_frame[j];
-    const double r = cover[child] / cover[it.node];
-    // Frame f holds the node at depth f - 1, which is stack[f - 1]: the prev edge's lower node.
-    const double q_prev = prev == 0 ? 1.0 : plan.q[stack[prev - 1].node];
-    plan.q[child] = r * q_prev;
-    plan.prev[child] = prev;
-    const double prod_q = it.prod_q / q_prev * plan.q[child];
+    const double q_prev = prev == 0 ? 1.0 : q[stack[prev - 1].node];
+    const double prod_q = it.prod_q / q_prev * q[child];
     const std::uint32_t distinct = it.distinct + (prev == 0 ? 1u : 0u);
     const std::uint32_t depth = it.depth + 1;
     undo.emplace_back(j, prev);
     last_frame[j] = depth + 1;  // the frame of `child` in the per-row walk is its depth + 1
-    stack.push_back({child, depth, distinct, prod_q, 0});
+    stack.push_back({child, depth, distinct, prev, prod_q, 0, child_is_left});
   }
   plan.expected = expected;
-  plan.points = std::max<std::size_t>(1, (plan.max_distinct + 1) / 2);
+  plan.points = shap_points(plan.max_distinct);
   return plan;
 }
 
 /// Per-thread scratch of the per-row walk, reusable across trees and rows.
 struct shap_scratch {
-  std::vector<double> t, w, one_minus_t;  // the rule in use
-  std::size_t points = 0;
-  std::vector<double> poly;  // per frame: f, 1/f, P, G, S (points values each)
   struct frame {
-    std::uint32_t node;
-    std::uint32_t state;
-    double p;
-    double q;
+    double p;               // cumulative p of the incoming edge's feature (0 or 1)
+    double q;               // cumulative q of the same
+    std::uint32_t prev;     // frame of the previous edge on the same feature (0: none)
+    std::uint32_t feature;  // the feature of the incoming edge (the parent's split)
+    std::uint32_t left;     // 1 if x goes left at this node
+    std::uint32_t pad;
   };
   std::vector<frame> frames;
+  std::vector<shap_v4> poly;  // per frame: 1/f, P, G, S (points / 4 groups each)
 
-  void prepare(std::size_t n_points, std::size_t max_depth) {
-    if (points != n_points) {
-      gauss_legendre_01(n_points, t, w);
-      one_minus_t.resize(n_points);
-      for (std::size_t k = 0; k < n_points; ++k) one_minus_t[k] = 1.0 - t[k];
-      points = n_points;
-    }
+  void prepare(std::size_t points, std::size_t max_depth) {
     const std::size_t n_frames = max_depth + 2;
     if (frames.size() < n_frames) frames.resize(n_frames);
-    if (poly.size() < n_frames * 5 * n_points) poly.resize(n_frames * 5 * n_points);
+    if (poly.size() < n_frames * 4 * (points / 4)) poly.resize(n_frames * 4 * (points / 4));
   }
 };
 
-/// Adds the SHAP values of one tree at the float row x to phi[feature] (phi has one entry per
-/// feature the tree uses, at least). Requires `scratch.prepare(plan.points, plan.max_depth)`.
-/// Cost O(n_nodes * plan.points).
-inline void tree_shap(const tree_node* nodes, const shap_tree_plan& plan, const float* x, double* phi,
-                      shap_scratch& scratch) noexcept {
-  const std::size_t n = scratch.points;
-  const double* t = scratch.t.data();
-  const double* w = scratch.w.data();
-  const double* omt = scratch.one_minus_t.data();
-  double* poly = scratch.poly.data();
+/// The walk for a rule of 4 * M points (M > 0: fixed at compile time; M == 0: rule.points / 4 at run
+/// time). Internal nodes are taken in pre-order; each pushes a frame, and the frames of subtrees that
+/// ended are finished first. No branch depends on the shape of the tree except the count of frames
+/// to finish; frame 0 is a sink that absorbs the updates of "no previous edge".
+template <std::size_t M>
+void tree_shap_walk(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,
+                    shap_scratch& scratch) noexcept {
+  const std::size_t m = M > 0 ? M : rule.points / 4;
+  const std::size_t n_steps = plan.steps.size();
+  if (n_steps == 0) return;
+  const shap_step* steps = plan.steps.data();
+  const shap_v4* t = rule.t.data();
+  const shap_v4* omt = rule.one_minus_t.data();
+  const shap_v4* w = rule.w.data();
+  const shap_v4* inv_omt = rule.inv_one_minus_t.data();
   auto* frames = scratch.frames.data();
-  const std::size_t stride = 5 * n;
-  // Frame 0 is the unit factor of "no earlier edge": p = q = 1, f = 1/f = 1; its S collects nothing
-  // useful (it is written to and never read) and keeps the walk free of branches on "has prev".
-  // Frame 1 is the root; frame h holds the node at depth h - 1.
-  {
-    double* f0 = poly;
-    for (std::size_t k = 0; k < n; ++k) {
-      f0[k] = 1.0;
-      f0[n + k] = 1.0;
-      f0[4 * n + k] = 0.0;
-    }
-    frames[0] = {0, 0, 1.0, 1.0};
-    double* f1 = poly + stride;
-    for (std::size_t k = 0; k < n; ++k) {
-      f1[k] = 1.0;
-      f1[n + k] = 1.0;
-      f1[2 * n + k] = 1.0;
-      f1[3 * n + k] = 0.0;
-      f1[4 * n + k] = 0.0;
-    }
-    frames[1] = {0, 0, 1.0, 1.0};
+  shap_v4* poly = scratch.poly.data();
+  const std::size_t stride = 4 * m;  // 1/f, P, G, S
+  const shap_v4 zero = shap_splat(0.0), one = shap_splat(1.0);
+  for (std::size_t k = 0; k < m; ++k) {
+    poly[k] = one;               // frame 0: 1/f = 1
+    poly[stride + m + k] = one;  // root: P = 1
+    poly[stride + 3 * m + k] = zero;
   }
-  std::size_t h = 1;
-  for (;;) {
-    auto& fr = frames[h];
-    const tree_node& node = nodes[fr.node];
-    double* cur = poly + h * stride;
-    if (node.is_leaf() || fr.state == 2) {
-      double* G = cur + 3 * n;
-      if (node.is_leaf()) {
-        const double v = static_cast<double>(node.value);
-        const double* P = cur + 2 * n;
-        for (std::size_t k = 0; k < n; ++k) G[k] = v * P[k];
-      }
-      if (h == 1) break;
-      // Finish the edge into this node: credit its feature, pass G up and to the previous edge.
-      const std::uint32_t prev = plan.prev[fr.node];
-      const double* inv_f = cur + n;
-      const double* S = cur + 4 * n;
-      double sum = 0;
-      for (std::size_t k = 0; k < n; ++k) sum += w[k] * (G[k] - S[k]) * inv_f[k];
-      const tree_node& parent = nodes[frames[h - 1].node];
-      phi[parent.feature()] += (fr.p - fr.q) * sum;
-      double* G_parent = poly + (h - 1) * stride + 3 * n;
-      double* S_prev = poly + prev * stride + 4 * n;
-      for (std::size_t k = 0; k < n; ++k) {
-        G_parent[k] += G[k];
-        S_prev[k] += G[k];
-      }
-      --h;
-      continue;
+  frames[0] = {1.0, 1.0, 0, 0, 0, 0};
+  // Finishes frame h: credits the feature of its incoming edge with (p - q) * integral of
+  // (G - S) / f, then passes G up to the parent and to the previous edge on the same feature.
+  auto finish = [&](std::size_t h) {
+    const auto& fr = frames[h];
+    shap_v4* cur = poly + h * stride;
+    const shap_v4* inv_f = cur;
+    const shap_v4* G = cur + 2 * m;
+    const shap_v4* S = cur + 3 * m;
+    shap_v4* G_parent = cur - stride + 2 * m;
+    shap_v4* S_prev = poly + fr.prev * stride + 3 * m;
+    shap_v4 acc = zero;
+    for (std::size_t k = 0; k < m; ++k) {
+      const shap_v4 g = G[k];
+      acc += w[k] * (g - S[k]) * inv_f[k];
+      G_parent[k] += g;
+      S_prev[k] += g;
     }
-    // Enter a child.
-    const std::uint32_t child = fr.state == 0 ? fr.node + 1 : node.right;
-    const bool left = node.goes_left(x[node.feature()]);
-    const bool follows = (fr.state == 0) == left;
-    ++fr.state;
-    const std::uint32_t prev = plan.prev[child];
-    const double p = follows ? frames[prev].p : 0.0;
-    const double q = plan.q[child];
-    auto& next = frames[h + 1];
-    next = {child, 0, p, q};
-    double* nx = cur + stride;
-    const double* inv_f_prev = poly + prev * stride + n;
-    const double* P_parent = cur + 2 * n;
-    double* f = nx;
-    double* inv_f = nx + n;
-    double* P = nx + 2 * n;
-    double* G = nx + 3 * n;
-    double* S = nx + 4 * n;
-    for (std::size_t k = 0; k < n; ++k) {
-      const double fk = q * omt[k] + p * t[k];
-      f[k] = fk;
-      inv_f[k] = 1.0 / fk;
-      P[k] = P_parent[k] * fk * inv_f_prev[k];
-      G[k] = 0.0;
-      S[k] = 0.0;
-    }
+    phi[fr.feature] += (fr.p - fr.q) * shap_hsum(acc);
+  };
+  std::size_t h = 0;
+  for (std::size_t i = 0; i < n_steps; ++i) {
+    const shap_step& st = steps[i];
+    for (std::uint32_t k = 0; k < st.pops; ++k) finish(h--);
     ++h;
+    auto& fr = frames[h];
+    shap_v4* cur = poly + h * stride;
+    shap_v4* inv_f = cur;
+    shap_v4* P = cur + m;
+    shap_v4* G = cur + 2 * m;
+    shap_v4* S = cur + 3 * m;
+    if (h > 1) {
+      // The edge into this node: its factor f = q (1 - t) + p t.
+      const auto& parent = frames[h - 1];
+      const double p = (st.is_left() == (parent.left != 0)) ? frames[st.prev].p : 0.0;
+      const double q = st.q;
+      fr.p = p;
+      fr.q = q;
+      fr.prev = st.prev;  // fr.feature was set by the parent
+      const shap_v4 pv = shap_splat(p), qv = shap_splat(q);
+      const shap_v4* P_u = P - stride;
+      const shap_v4* inv_f_prev = poly + st.prev * stride;
+      if (p == 0.0) {
+        // f = q (1 - t): 1/f without a division.
+        const shap_v4 inv_q = shap_splat(1.0 / q);
+        for (std::size_t k = 0; k < m; ++k) {
+          P[k] = P_u[k] * qv * omt[k] * inv_f_prev[k];
+          inv_f[k] = inv_q * inv_omt[k];
+        }
+      } else {
+        for (std::size_t k = 0; k < m; ++k) {
+          const shap_v4 fk = qv * omt[k] + pv * t[k];
+          P[k] = P_u[k] * fk * inv_f_prev[k];
+          inv_f[k] = one / fk;
+        }
+      }
+      for (std::size_t k = 0; k < m; ++k) S[k] = zero;
+    }
+    const std::uint32_t feature = st.feature();
+    const bool left = st.goes_left(x[feature]);
+    fr.left = left ? 1u : 0u;
+    // The parent's feature is what the children's edges credit: stored in the child frames.
+    frames[h + 1].feature = feature;
+    // The leaf children, together: a leaf is its own last edge on this feature and has nothing below,
+    // so its G - S = v P_c and (G - S) / f_c = v P_u / f_prev (no division). Both children share
+    // f_prev, hence H = P_u / f_prev, one integral of H, and G = H * (a (1 - t) + b t) with
+    // a = sum v q, b = sum v p over the leaf children (an internal child has v = 0 here).
+    const double p_prev = frames[st.child_prev].p;
+    const double v_l = static_cast<double>(st.v_left), v_r = static_cast<double>(st.v_right);
+    const double p_l = left ? p_prev : 0.0, p_r = left ? 0.0 : p_prev;
+    const double a = v_l * st.q_left + v_r * st.q_right;
+    const double b = v_l * p_l + v_r * p_r;
+    const double credit = (p_l - st.q_left) * v_l + (p_r - st.q_right) * v_r;
+    const shap_v4 av = shap_splat(a), bv = shap_splat(b);
+    const shap_v4* inv_f_cp = poly + st.child_prev * stride;
+    shap_v4* S_cp = poly + st.child_prev * stride + 3 * m;
+    shap_v4 acc = zero;
+    for (std::size_t k = 0; k < m; ++k) {
+      const shap_v4 H = P[k] * inv_f_cp[k];
+      acc += w[k] * H;
+      const shap_v4 g = H * (av * omt[k] + bv * t[k]);
+      G[k] = g;
+      S_cp[k] += g;
+    }
+    phi[feature] += credit * shap_hsum(acc);
+  }
+  while (h > 1) finish(h--);
+}
+
+/// Adds the SHAP values of one tree at the float row x to phi[feature] (phi has an entry for every
+/// feature the tree splits on). `rule` has plan.points points. Cost O(n_nodes * plan.points).
+inline void tree_shap(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,
+                      shap_scratch& scratch) {
+  scratch.prepare(rule.points, plan.max_depth);
+  switch (rule.points / 4) {
+    case 1: return tree_shap_walk<1>(plan, rule, x, phi, scratch);
+    case 2: return tree_shap_walk<2>(plan, rule, x, phi, scratch);
+    case 3: return tree_shap_walk<3>(plan, rule, x, phi, scratch);
+    case 4: return tree_shap_walk<4>(plan, rule, x, phi, scratch);
+    case 5: return tree_shap_walk<5>(plan, rule, x, phi, scratch);
+    case 6: return tree_shap_walk<6>(plan, rule, x, phi, scratch);
+    case 7: return tree_shap_walk<7>(plan, rule, x, phi, scratch);
+    case 8: return tree_shap_walk<8>(plan, rule, x, phi, scratch);
+    default: return tree_shap_walk<0>(plan, rule, x, phi, scratch);
   }
 }
 

@@ -125,8 +125,9 @@ struct shap_rule {
   std::size_t points = 0;  ///< a multiple of 4
   std::vector<shap_v4> t, one_minus_t, w, w_over_one_minus_t, inv_one_minus_t;
 
+  shap_rule() = default;  ///< no points: a placeholder
   /// The Gauss-Legendre rule of `n` points (a multiple of 4, at least 4).
-  explicit shap_rule(std::size_t n = 4) : points(n) {
+  explicit shap_rule(std::size_t n) : points(n) {
     std::vector<double> tt, ww;
     gauss_legendre_01(n, tt, ww);
     const std::size_t m = n / 4;

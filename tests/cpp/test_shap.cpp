@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <limits>
 #include <random>
 #include <vector>
@@ -437,4 +440,39 @@ TEST_CASE("the loader validates cover: present, numbers, finite, positive, child
   j["trees"][0]["cover"][0] = j["trees"][0]["cover"][0].get<double>() * 1.5;
   CHECK(error_of(j).find("model format error at /trees/0/cover/0: node cover") == 0);
   CHECK(error_of(j).find("is not the sum of its children's") != std::string::npos);
+}
+
+TEST_CASE("fuzz corpus: the version 2 model explains; each cover regression file is rejected at its cover") {
+  auto read = [](const std::string& name) {
+    const std::string path = std::string(CHURN_TEST_DATA_DIR) + "/../fuzz/corpus/model/" + name;
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in, "missing corpus file " << path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const auto model = churn::loads(read("small-v2-cover.json"));
+  REQUIRE(model.has_cover());
+  std::vector<double> row(model.n_features(), std::numeric_limits<double>::quiet_NaN());
+  const churn::tree_explainer ex(model);
+  const auto phi = ex.shap_values(churn::matrix_view(row.data(), 1, row.size()));
+  double s = ex.expected_value();
+  for (double v : phi) s += v;
+  CHECK(std::fabs(s - model.predict_proba(row.data())) <= 1e-12);
+  // Version 1 corpus files still load, without cover.
+  CHECK_FALSE(churn::loads(read("small.json")).has_cover());
+  const std::pair<const char*, const char*> bad[] = {
+      {"regression-cover-missing.json", "model format error at /trees/2/cover: missing required field 'cover'"},
+      {"regression-cover-negative.json", "model format error at /trees/1/cover/1: node cover -"},
+      {"regression-cover-not-sum.json", "model format error at /trees/0/cover/0: node cover "},
+      {"regression-cover-underflow.json", "is below 1e-200 times the root's"},
+  };
+  for (const auto& [name, expected] : bad) {
+    CAPTURE(name);
+    std::string message = "loaded";
+    try {
+      churn::loads(read(name));
+    } catch (const churn::model_format_error& e) {
+      message = e.what();
+    }
+    CHECK(message.find(expected) != std::string::npos);
+  }
 }

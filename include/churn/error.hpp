@@ -62,6 +62,13 @@ class model_format_error : public error {
   std::string path_;
 };
 
+/// A model that lacks what an operation needs, e.g. SHAP values from a model loaded from a file of
+/// format version 1, which keeps no training cover. The message says what to do (refit, re-save).
+class model_capability_error : public error {
+ public:
+  using error::error;
+};
+
 /// Input data (a matrix, labels, feature values) that the algorithms cannot accept.
 class data_error : public error {
  public:

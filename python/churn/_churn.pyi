@@ -238,6 +238,23 @@ class ForestModel:
     def loads(text: str) -> "ForestModel": ...
     @staticmethod
     def load(path: str) -> "ForestModel": ...
+    @property
+    def has_cover(self) -> bool:
+        """Whether the trees keep their training cover (False for a model read from a format version 1 file: no SHAP values)."""
+
+# --- SHAP (python/src/bind_shap.cpp; use churn.RandomForestClassifier.shap_values) -------------------
+class TreeExplainer:
+    """Exact path-dependent TreeSHAP values of a ForestModel's P(class 1). Immutable and thread-safe; shap_values releases the GIL."""
+    expected_value: float
+    n_features: int
+    n_trees: int
+    max_depth: int
+    max_distinct_features: int
+    def __init__(self, model: ForestModel) -> None:
+        """Plans every tree of `model` (O(nodes)). Raises ModelCapabilityError for a model without training cover (loaded from a format version 1 file)."""
+    def shap_values(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+        """SHAP values, rows x features: each row plus expected_value sums to P(class 1). The same whatever n_jobs."""
+
 def fit_forest(X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None, *, n_estimators: int = 100, criterion: str = "gini", splitter: str = "best", max_depth: int = 0, min_samples_split: int = 2, min_samples_leaf: int = 1, min_weight_fraction_leaf: float = 0.0, max_features: str = "sqrt", max_features_value: float = 0.0, max_leaf_nodes: int = 0, min_impurity_decrease: float = 0.0, bootstrap: bool = True, max_samples: int = 0, max_samples_fraction: float = 0.0, class_weight: str = "none", class_weights: Tuple[float, float] = (1.0, 1.0), oob_score: bool = False, n_jobs: int = 1, random_state: int = 0, feature_names: List[str] = ...) -> ForestModel: ...
 def load_forest_model(path: str) -> ForestModel: ...
 class ForestPart:

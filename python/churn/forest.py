@@ -463,6 +463,32 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
         Xa = self._check_X(X)
         return self.model_.contributions(Xa, self._n_threads() if Xa.shape[0] > 256 else 1)
 
+    def _explainer(self):
+        # Planning the trees costs O(nodes): done once per fitted model and kept (not pickled).
+        model = self._model()
+        cached = self.__dict__.get("_shap_explainer")
+        if cached is None or cached[0] is not model:
+            cached = (model, _churn.TreeExplainer(model))
+            self._shap_explainer = cached
+        return cached[1]
+
+    @property
+    def expected_value_(self) -> float:
+        """The expected value of P(second class) under the trees' training cover (shap's
+        ``expected_value`` for the second class): each row's ``shap_values`` sum to ``predict_proba``
+        minus it. Raises ModelCapabilityError for a model loaded from a format version 1 file."""
+        return float(self._explainer().expected_value)
+
+    def shap_values(self, X) -> np.ndarray:
+        """Exact SHAP values of P(second class), shape (n_samples, n_features): path-dependent TreeSHAP,
+        equal to ``shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")`` on the same
+        trees, in time linear in depth. ``expected_value_ + shap_values(X).sum(axis=1)`` equals
+        ``predict_proba(X)[:, 1]``. Values are compared as float32 and NaN follows each node's missing
+        direction, as in prediction; the result does not depend on ``n_jobs``. Releases the GIL.
+        Raises ModelCapabilityError for a model loaded from a format version 1 file (refit it)."""
+        Xa = self._check_X(X)
+        return self._explainer().shap_values(Xa, self._n_threads())
+
     def explain(self, x) -> Dict[str, Any]:
         """Contributions for one row as a dict: probability, bias and {feature name: contribution}."""
         row = x if hasattr(x, "columns") else np.asarray(x, dtype=np.float64).reshape(1, -1)
@@ -505,7 +531,9 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
 
     @property
     def estimators_(self) -> List[Dict[str, np.ndarray]]:
-        """The trees as node arrays (pre-order; see docs/model-format.md)."""
+        """The trees as node arrays (pre-order; see docs/model-format.md): feature, threshold, value,
+        right, missing_left and cover (each node's weighted training sample count, as scikit-learn's
+        ``weighted_n_node_samples``; absent for a model read from a format version 1 file)."""
         model = self._model()
         return [model.tree_arrays(t) for t in range(model.n_trees)]
 
@@ -560,6 +588,7 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
 
     def __getstate__(self) -> Dict[str, Any]:
         state = dict(self.__dict__)
+        state.pop("_shap_explainer", None)
         if "model_" in state:
             state["model_"] = self.to_json()
             state.pop("metadata_", None)

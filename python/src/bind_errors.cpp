@@ -51,6 +51,9 @@ void bind_errors(py::module_& m) {
              "'stop'), .value is its value; raised while a log was read, also .file and .line (else None).");
   make_class(m, "ParameterError", py::make_tuple(base, py::handle(PyExc_ValueError)),
              "A parameter outside its allowed values; has .name.");
+  make_class(m, "ModelCapabilityError", py::make_tuple(base, py::handle(PyExc_ValueError)),
+             "The model lacks what an operation needs (SHAP values from a model loaded from a format version 1 "
+             "file, which keeps no training cover): refit it with this version and save it again.");
   make_class(m, "ChurnIOError", py::make_tuple(base, py::handle(PyExc_OSError)),
              "A file could not be opened, read or written.");
 
@@ -90,6 +93,8 @@ void bind_errors(py::module_& m) {
       raise("DataError", e, a);
     } catch (const churn::data_error& e) {
       raise("DataError", e);
+    } catch (const churn::model_capability_error& e) {
+      raise("ModelCapabilityError", e);
     } catch (const churn::io_error& e) {
       raise("ChurnIOError", e);
     } catch (const churn::error& e) {

@@ -1,0 +1,453 @@
+#pragma once
+// Exact path-dependent TreeSHAP for one tree, in time linear in the depth of each leaf path, with a
+// numerically stable evaluation. The public interface is churn/shap.hpp; this header works on one
+// plain pre-order tree (churn::tree_node array + a parallel array of training covers).
+//
+// ## The value function
+// Path-dependent TreeSHAP (Lundberg et al. 2020, "From local explanations to global understanding with
+// explainable AI for trees") explains a tree f at x with the game v(S) = E[f | x_S]: walking down, a
+// split on a feature in S sends the row where x goes; a split on a feature outside S takes both
+// children, weighted by their share of the node's training cover, r_e = cover(child) / cover(node).
+// v(S) is a sum over leaves L of v_L(S) = value_L * prod over the path's edges e of
+// (feature(e) in S ? [x follows e] : r_e). Grouping the edges of each distinct feature j of the path:
+//     v_L(S) = value_L * prod_{j in S} p_j * prod_{j in D_L \ S} q_j,
+// with p_j = prod [x follows e] and q_j = prod r_e over the path's edges that split on j, D_L the
+// distinct features of the path (d_L of them). A feature not in D_L is a null player of v_L.
+//
+// ## Shapley values of one leaf as an integral
+// With the Beta integral |S|! (d - 1 - |S|)! / d! = int_0^1 t^|S| (1 - t)^(d - 1 - |S|) dt, the
+// Shapley value of feature i in D_L for v_L is
+//     phi_i(L) = value_L * (p_i - q_i) * int_0^1 prod_{j in D_L, j != i} f_j(t) dt,
+//     f_j(t) = q_j (1 - t) + p_j t,
+// and summing over S becomes the product of binomials f_j: no subset enumeration. (This is the form
+// Linear TreeShap, Yu et al. NeurIPS 2022, starts from.) The integrand is a polynomial of degree
+// d_L - 1, so an n-point Gauss-Legendre rule on [0, 1] integrates it exactly once 2n - 1 >= d_L - 1:
+// n = ceil(D / 2) points for a tree whose paths have at most D distinct features.
+//
+// ## Linear time over the tree, in value form
+// Every polynomial is kept as its values at the n quadrature points t_k, never as coefficients:
+// products and quotients are pointwise, integrals are dot products with the weights w_k. Linear
+// TreeShap's published coefficient form (products of binomials expanded into monomial coefficients,
+// divided back out by synthetic division) cancels catastrophically past a dozen levels; here every
+// stored value is a product of positive numbers (f_j(t_k) > 0 for interior t_k, since q_j > 0), and
+// every quotient is by a positive number, so the relative error grows only linearly with depth.
+//
+// One depth-first walk per row. For a node c reached by an edge e splitting on feature i:
+//   - down: P_c(t) = P_parent(t) * f_e(t) / f_prev(t), the product of the current factors of every
+//     distinct feature of the path, where prev is the nearest edge above e splitting on the same
+//     feature (f_prev = 1 if none) and p_e, q_e are cumulative over i's edges down to e;
+//   - up:   G_c(t) = sum over leaves L below c of value_L * P_L(t);
+//   - S_c(t) = sum of G over the topmost edges below e that split on i again. Leaves below those have
+//     a later factor for i; the others (G_c - S_c) have f_e as their last factor of i, so
+//         phi_i += (p_e - q_e) * sum_k w_k (G_c(t_k) - S_c(t_k)) / f_e(t_k)
+//     credits each leaf exactly once, at its last edge on feature i. G_c is then added to S_prev.
+// Every node costs O(n) whatever its depth, so a tree costs O(nodes * D / 2) per row, against
+// O(leaves * depth^2) for the original TreeSHAP. The sum over features of phi_i is v(N) - v(empty):
+// with expected = v(empty) = sum_L value_L prod_{j in D_L} q_j, expected + sum phi = f(x) (efficiency).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <churn/tree.hpp>
+
+namespace churn::detail {
+
+/// The n-point Gauss-Legendre rule mapped to [0, 1]: nodes t (ascending) and weights w (sum 1).
+/// Exact for polynomials of degree <= 2n - 1. Nodes by Newton's method on P_n from Chebyshev-like
+/// starting points (converges to full double precision for any n used here).
+inline void gauss_legendre_01(std::size_t n, std::vector<double>& t, std::vector<double>& w) {
+  t.assign(n, 0.0);
+  w.assign(n, 0.0);
+  const double pi = 3.14159265358979323846;
+  for (std::size_t i = 0; i < (n + 1) / 2; ++i) {
+    double z = std::cos(pi * (static_cast<double>(i) + 0.75) / (static_cast<double>(n) + 0.5));
+    double dp = 1;
+    for (int iter = 0; iter < 100; ++iter) {
+      double p0 = 1, p1 = 0;
+      for (std::size_t j = 1; j <= n; ++j) {
+        const double p2 = p1;
+        p1 = p0;
+        p0 = ((2.0 * static_cast<double>(j) - 1.0) * z * p1 - (static_cast<double>(j) - 1.0) * p2) / static_cast<double>(j);
+      }
+      dp = static_cast<double>(n) * (z * p0 - p1) / (z * z - 1.0);
+      const double dz = p0 / dp;
+      z -= dz;
+      if (std::fabs(dz) <= 1e-16) break;
+    }
+    // Recompute the derivative at the converged node for the weight.
+    double p0 = 1, p1 = 0;
+    for (std::size_t j = 1; j <= n; ++j) {
+      const double p2 = p1;
+      p1 = p0;
+      p0 = ((2.0 * static_cast<double>(j) - 1.0) * z * p1 - (static_cast<double>(j) - 1.0) * p2) / static_cast<double>(j);
+    }
+    dp = static_cast<double>(n) * (z * p0 - p1) / (z * z - 1.0);
+    const double weight = 1.0 / ((1.0 - z * z) * dp * dp);  // on [-1, 1]: 2 / ((1 - z^2) P'^2), halved
+    t[i] = 0.5 * (1.0 - z);
+    t[n - 1 - i] = 0.5 * (1.0 + z);
+    w[i] = weight;
+    w[n - 1 - i] = weight;
+  }
+}
+
+// Four doubles as one value: GCC/Clang vector extensions compile each operation to one AVX (or two
+// SSE2) instructions; elsewhere a plain struct with the same operators.
+#if defined(__GNUC__) || defined(__clang__)
+// Stored in std::vector<double> and accessed through this type: aligned(8) makes every load and store
+// an unaligned one (as fast on aligned data), may_alias makes the access through doubles legal.
+typedef double shap_v4 __attribute__((vector_size(32), aligned(8), may_alias));
+inline double shap_hsum(const shap_v4& a) noexcept { return (a[0] + a[1]) + (a[2] + a[3]); }
+#else
+struct shap_v4 {
+  double v[4];
+  double operator[](int i) const noexcept { return v[i]; }
+};
+inline shap_v4 operator+(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] + b.v[0], a.v[1] + b.v[1], a.v[2] + b.v[2], a.v[3] + b.v[3]}}; }
+inline shap_v4 operator-(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] - b.v[0], a.v[1] - b.v[1], a.v[2] - b.v[2], a.v[3] - b.v[3]}}; }
+inline shap_v4 operator*(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] * b.v[0], a.v[1] * b.v[1], a.v[2] * b.v[2], a.v[3] * b.v[3]}}; }
+inline shap_v4 operator/(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] / b.v[0], a.v[1] / b.v[1], a.v[2] / b.v[2], a.v[3] / b.v[3]}}; }
+inline shap_v4& operator+=(shap_v4& a, shap_v4 b) noexcept { return a = a + b; }
+inline double shap_hsum(const shap_v4& a) noexcept { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
+#endif
+
+/// The number of quadrature points the walk uses for a tree whose paths have at most `distinct`
+/// distinct features: ceil(distinct / 2) is enough for exactness; it is rounded up to a multiple of 4
+/// (whole SIMD registers; a compiled kernel of fixed size for each multiple up to 32).
+inline std::size_t shap_points(std::size_t distinct) {
+  const std::size_t n = std::max<std::size_t>(1, (distinct + 1) / 2);
+  return (n + 3) / 4 * 4;
+}
+
+/// Values stored as doubles, read four at a time.
+inline const shap_v4* as_v4(const std::vector<double>& a) noexcept { return reinterpret_cast<const shap_v4*>(a.data()); }
+inline shap_v4* as_v4(std::vector<double>& a) noexcept { return reinterpret_cast<shap_v4*>(a.data()); }
+
+/// A quadrature rule in the form the walk uses it.
+struct shap_rule {
+  std::size_t points = 0;  ///< a multiple of 4
+  std::vector<double> t, one_minus_t, w, inv_one_minus_t;
+
+  shap_rule() = default;  ///< no points: a placeholder
+  /// The Gauss-Legendre rule of `n` points (a multiple of 4, at least 4).
+  explicit shap_rule(std::size_t n) : points(n) {
+    gauss_legendre_01(n, t, w);
+    one_minus_t.resize(n);
+    inv_one_minus_t.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      one_minus_t[k] = 1.0 - t[k];
+      inv_one_minus_t[k] = 1.0 / (1.0 - t[k]);
+    }
+  }
+};
+
+/// One internal node of a tree as the per-row walk takes it (internal nodes in pre-order; leaves are
+/// folded into their parents).
+struct shap_step {
+  double q;             ///< cumulative cover ratio of the node's incoming edge's feature (root: 1)
+  double q_left;        ///< the same for the edge into the left child
+  double q_right;       ///< ... and into the right child
+  float v_left;         ///< the left child's value if it is a leaf, else 0 (it then adds nothing)
+  float v_right;        ///< the same for the right child
+  float threshold;      ///< the node's split: go left when x <= threshold
+  std::uint32_t info;   ///< split feature | missing_left_bit | is_left_child_bit
+  std::uint32_t pops;   ///< frames to finish (subtrees that ended) before this node's frame is pushed
+  std::uint32_t prev;   ///< frame of the nearest edge above the node's incoming edge on the same feature (0: none)
+  std::uint32_t child_prev;  ///< the same for the edges into its children (they split on the node's feature)
+  std::uint32_t pad = 0;
+
+  static constexpr std::uint32_t missing_left_bit = tree_node::missing_left_bit;
+  static constexpr std::uint32_t is_left_bit = 1u << 31;
+  std::uint32_t feature() const noexcept { return info & tree_node::feature_mask; }
+  bool goes_left(float x) const noexcept {
+    return (x <= threshold) | ((x != x) & ((info & missing_left_bit) != 0));
+  }
+  bool is_left() const noexcept { return (info & is_left_bit) != 0; }
+};
+
+/// What the per-row walk needs of one tree, computed once from its structure and covers.
+struct shap_tree_plan {
+  std::vector<shap_step> steps;  ///< internal nodes in pre-order (empty for a single-leaf tree)
+  std::size_t max_depth = 0;     ///< edges on the longest root-to-leaf path
+  std::size_t max_distinct = 0;  ///< most distinct features on one root-to-leaf path (D)
+  std::size_t points = 4;        ///< quadrature points (shap_points(D))
+  double expected = 0;           ///< v(empty set) = sum_L value_L prod_j q_j: the tree's expected value
+};
+
+/// Builds the plan of the pre-order tree nodes[0, n) with training covers cover[0, n).
+/// Requires: a valid pre-order tree (as the loader and the trainer guarantee), cover > 0 everywhere.
+/// Cost O(n) time, O(depth + features used) extra memory.
+inline shap_tree_plan make_shap_plan(const tree_node* nodes, const double* cover, std::size_t n) {
+  shap_tree_plan plan;
+  std::uint32_t max_feature = 0;
+  std::size_t internal = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (!nodes[i].is_leaf()) {
+      max_feature = std::max(max_feature, nodes[i].feature());
+      ++internal;
+    }
+  plan.steps.reserve(internal);
+  std::vector<double> q(n, 1.0);
+  // last_frame[j]: frame (depth + 1) of the nearest open edge splitting on j, 0 if none.
+  std::vector<std::uint32_t> last_frame(static_cast<std::size_t>(max_feature) + 1, 0);
+  struct item {
+    std::uint32_t node;
+    std::uint32_t depth;     // edges from the root
+    std::uint32_t distinct;  // distinct features on the path to the node
+    std::uint32_t prev;      // prev frame of the edge into the node
+    double prod_q;           // prod over the path's distinct features of their cumulative q
+    std::uint32_t state;     // 0: enter, 1: left done, 2: both done
+    bool is_left;
+  };
+  std::vector<item> stack;
+  stack.push_back({0, 0, 0, 0, 1.0, 0, false});
+  // At each open edge, the feature and the last_frame value it replaced.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> undo;
+  double expected = 0;
+  std::uint32_t top = 0;  // frame of the last internal node entered (0 before the root)
+  while (!stack.empty()) {
+    item& it = stack.back();
+    const tree_node& node = nodes[it.node];
+    if (!node.is_leaf() && it.state == 0) {
+      // Enter an internal node: its step, with its children's cover ratios.
+      const std::uint32_t j = node.feature();
+      const std::uint32_t child_prev = last_frame[j];
+      const double q_prev = child_prev == 0 ? 1.0 : q[stack[child_prev - 1].node];
+      const std::uint32_t l = it.node + 1, r = node.right;
+      q[l] = cover[l] / cover[it.node] * q_prev;
+      q[r] = cover[r] / cover[it.node] * q_prev;
+      shap_step st;
+      st.q = q[it.node];
+      st.q_left = q[l];
+      st.q_right = q[r];
+      st.v_left = nodes[l].is_leaf() ? nodes[l].value : 0.0f;
+      st.v_right = nodes[r].is_leaf() ? nodes[r].value : 0.0f;
+      st.threshold = node.threshold;
+      st.info = j | (node.missing_left() ? shap_step::missing_left_bit : 0u) | (it.is_left ? shap_step::is_left_bit : 0u);
+      const std::uint32_t frame = it.depth + 1;
+      st.pops = top + 1 - frame;  // frames frame .. top are finished first
+      st.prev = it.prev;
+      st.child_prev = child_prev;
+      plan.steps.push_back(st);
+      top = frame;
+    }
+    if (node.is_leaf() || it.state == 2) {
+      if (node.is_leaf()) {
+        expected += static_cast<double>(node.value) * it.prod_q;
+        plan.max_depth = std::max<std::size_t>(plan.max_depth, it.depth);
+        plan.max_distinct = std::max<std::size_t>(plan.max_distinct, it.distinct);
+      }
+      if (it.node != 0) {  // close the edge into this node
+        last_frame[undo.back().first] = undo.back().second;
+        undo.pop_back();
+      }
+      stack.pop_back();
+      continue;
+    }
+    const std::uint32_t child = it.state == 0 ? it.node + 1 : node.right;
+    const bool child_is_left = it.state == 0;
+    ++it.state;
+    const std::uint32_t j = node.feature();
+    const std::uint32_t prev = last_frame[j];
+    const double q_prev = prev == 0 ? 1.0 : q[stack[prev - 1].node];
+    const double prod_q = it.prod_q / q_prev * q[child];
+    const std::uint32_t distinct = it.distinct + (prev == 0 ? 1u : 0u);
+    const std::uint32_t depth = it.depth + 1;
+    undo.emplace_back(j, prev);
+    last_frame[j] = depth + 1;  // the frame of `child` in the per-row walk is its depth + 1
+    stack.push_back({child, depth, distinct, prev, prod_q, 0, child_is_left});
+  }
+  plan.expected = expected;
+  plan.points = shap_points(plan.max_distinct);
+  return plan;
+}
+
+/// Per-thread scratch of the per-row walk, reusable across trees and rows.
+struct shap_scratch {
+  struct frame {
+    double p;               // cumulative p of the incoming edge's feature (0 or 1)
+    double q;               // cumulative q of the same
+    std::uint32_t prev;     // frame of the previous edge on the same feature (0: none)
+    std::uint32_t feature;  // the feature of the incoming edge (the parent's split)
+    std::uint32_t left;     // 1 if x goes left at this node
+    std::uint32_t pad;
+  };
+  std::vector<frame> frames;
+  std::vector<double> poly;  // per frame: 1/f, P, G, S (`points` values each)
+
+  void prepare(std::size_t points, std::size_t max_depth) {
+    const std::size_t n_frames = max_depth + 2;
+    if (frames.size() < n_frames) frames.resize(n_frames);
+    if (poly.size() < n_frames * 4 * points) poly.resize(n_frames * 4 * points);
+  }
+};
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define CHURN_SHAP_AVX2 1
+#define CHURN_SHAP_INLINE __attribute__((always_inline)) inline
+#else
+#define CHURN_SHAP_INLINE inline
+#endif
+
+/// The walk for a rule of 4 * M points (M > 0: fixed at compile time; M == 0: rule.points / 4 at run
+/// time). Internal nodes are taken in pre-order; each pushes a frame, and the frames of subtrees that
+/// ended are finished first. No branch depends on the shape of the tree except the count of frames
+/// to finish; frame 0 is a sink that absorbs the updates of "no previous edge". Always inlined into
+/// its callers below, so that each is compiled for its own instruction set.
+template <std::size_t M>
+CHURN_SHAP_INLINE void tree_shap_walk(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,
+                                      shap_scratch& scratch) noexcept {
+  const std::size_t m = M > 0 ? M : rule.points / 4;
+  const std::size_t n_steps = plan.steps.size();
+  if (n_steps == 0) return;
+  const shap_step* steps = plan.steps.data();
+  const shap_v4* t = as_v4(rule.t);
+  const shap_v4* omt = as_v4(rule.one_minus_t);
+  const shap_v4* w = as_v4(rule.w);
+  const shap_v4* inv_omt = as_v4(rule.inv_one_minus_t);
+  auto* frames = scratch.frames.data();
+  shap_v4* poly = as_v4(scratch.poly);
+  const std::size_t stride = 4 * m;  // 1/f, P, G, S
+  const shap_v4 zero = shap_v4{0.0, 0.0, 0.0, 0.0}, one = shap_v4{1.0, 1.0, 1.0, 1.0};
+  for (std::size_t k = 0; k < m; ++k) {
+    poly[k] = one;               // frame 0: 1/f = 1
+    poly[stride + m + k] = one;  // root: P = 1
+    poly[stride + 3 * m + k] = zero;
+  }
+  frames[0] = {1.0, 1.0, 0, 0, 0, 0};
+  std::size_t h = 0;
+  for (std::size_t i = 0;; ++i) {
+    // Finish the frames of the subtrees that ended (at the end: every frame above the root's). To
+    // finish frame h: credit the feature of its incoming edge with (p - q) * integral of (G - S) / f,
+    // then pass G up to the parent and to the previous edge on the same feature.
+    std::size_t pops = i < n_steps ? steps[i].pops : h - 1;
+    for (; pops > 0; --pops, --h) {
+      const auto& fr = frames[h];
+      shap_v4* cur = poly + h * stride;
+      const shap_v4* inv_f = cur;
+      const shap_v4* G = cur + 2 * m;
+      const shap_v4* S = cur + 3 * m;
+      shap_v4* G_parent = cur - stride + 2 * m;
+      shap_v4* S_prev = poly + fr.prev * stride + 3 * m;
+      shap_v4 acc = zero;
+      for (std::size_t k = 0; k < m; ++k) {
+        const shap_v4 g = G[k];
+        acc += w[k] * (g - S[k]) * inv_f[k];
+        G_parent[k] += g;
+        S_prev[k] += g;
+      }
+      phi[fr.feature] += (fr.p - fr.q) * shap_hsum(acc);
+    }
+    if (i == n_steps) break;
+    const shap_step& st = steps[i];
+    ++h;
+    auto& fr = frames[h];
+    shap_v4* cur = poly + h * stride;
+    shap_v4* inv_f = cur;
+    shap_v4* P = cur + m;
+    shap_v4* G = cur + 2 * m;
+    shap_v4* S = cur + 3 * m;
+    if (h > 1) {
+      // The edge into this node: its factor f = q (1 - t) + p t.
+      const auto& parent = frames[h - 1];
+      const double p = (st.is_left() == (parent.left != 0)) ? frames[st.prev].p : 0.0;
+      const double q = st.q;
+      fr.p = p;
+      fr.q = q;
+      fr.prev = st.prev;  // fr.feature was set by the parent
+      const shap_v4 pv = shap_v4{p, p, p, p}, qv = shap_v4{q, q, q, q};
+      const shap_v4* P_u = P - stride;
+      const shap_v4* inv_f_prev = poly + st.prev * stride;
+      if (p == 0.0) {
+        // f = q (1 - t): 1/f without a division.
+        const double r = 1.0 / q;
+        const shap_v4 inv_q = shap_v4{r, r, r, r};
+        for (std::size_t k = 0; k < m; ++k) {
+          P[k] = P_u[k] * qv * omt[k] * inv_f_prev[k];
+          inv_f[k] = inv_q * inv_omt[k];
+        }
+      } else {
+        for (std::size_t k = 0; k < m; ++k) {
+          const shap_v4 fk = qv * omt[k] + pv * t[k];
+          P[k] = P_u[k] * fk * inv_f_prev[k];
+          inv_f[k] = one / fk;
+        }
+      }
+      for (std::size_t k = 0; k < m; ++k) S[k] = zero;
+    }
+    const std::uint32_t feature = st.feature();
+    const bool left = st.goes_left(x[feature]);
+    fr.left = left ? 1u : 0u;
+    // The parent's feature is what the children's edges credit: stored in the child frames.
+    frames[h + 1].feature = feature;
+    // The leaf children, together: a leaf is its own last edge on this feature and has nothing below,
+    // so its G - S = v P_c and (G - S) / f_c = v P_u / f_prev (no division). Both children share
+    // f_prev, hence H = P_u / f_prev, one integral of H, and G = H * (a (1 - t) + b t) with
+    // a = sum v q, b = sum v p over the leaf children (an internal child has v = 0 here).
+    const double p_prev = frames[st.child_prev].p;
+    const double v_l = static_cast<double>(st.v_left), v_r = static_cast<double>(st.v_right);
+    const double p_l = left ? p_prev : 0.0, p_r = left ? 0.0 : p_prev;
+    const double a = v_l * st.q_left + v_r * st.q_right;
+    const double b = v_l * p_l + v_r * p_r;
+    const double credit = (p_l - st.q_left) * v_l + (p_r - st.q_right) * v_r;
+    const shap_v4 av = shap_v4{a, a, a, a}, bv = shap_v4{b, b, b, b};
+    const shap_v4* inv_f_cp = poly + st.child_prev * stride;
+    shap_v4* S_cp = poly + st.child_prev * stride + 3 * m;
+    shap_v4 acc = zero;
+    for (std::size_t k = 0; k < m; ++k) {
+      const shap_v4 H = P[k] * inv_f_cp[k];
+      acc += w[k] * H;
+      const shap_v4 g = H * (av * omt[k] + bv * t[k]);
+      G[k] = g;
+      S_cp[k] += g;
+    }
+    phi[feature] += credit * shap_hsum(acc);
+  }
+}
+
+// The walk compiled for the build's instruction set, and (on x86-64 with GCC or Clang) for AVX2 + FMA,
+// chosen at run time: a build for any x86-64 processor then uses 256-bit vectors where they exist.
+#define CHURN_SHAP_DISPATCH(name, attribute)                                                        \
+  attribute inline void name(const shap_tree_plan& plan, const shap_rule& rule, const float* x,     \
+                             double* phi, shap_scratch& scratch) noexcept {                         \
+    switch (rule.points / 4) {                                                                      \
+      case 1: return tree_shap_walk<1>(plan, rule, x, phi, scratch);                                \
+      case 2: return tree_shap_walk<2>(plan, rule, x, phi, scratch);                                \
+      case 3: return tree_shap_walk<3>(plan, rule, x, phi, scratch);                                \
+      case 4: return tree_shap_walk<4>(plan, rule, x, phi, scratch);                                \
+      case 5: return tree_shap_walk<5>(plan, rule, x, phi, scratch);                                \
+      case 6: return tree_shap_walk<6>(plan, rule, x, phi, scratch);                                \
+      case 7: return tree_shap_walk<7>(plan, rule, x, phi, scratch);                                \
+      case 8: return tree_shap_walk<8>(plan, rule, x, phi, scratch);                                \
+      default: return tree_shap_walk<0>(plan, rule, x, phi, scratch);                               \
+    }                                                                                               \
+  }
+CHURN_SHAP_DISPATCH(tree_shap_portable, )
+#ifdef CHURN_SHAP_AVX2
+CHURN_SHAP_DISPATCH(tree_shap_avx2, __attribute__((target("avx2,fma"))))
+#endif
+#undef CHURN_SHAP_DISPATCH
+
+/// Whether tree_shap runs the AVX2 + FMA build of the walk on this processor.
+inline bool shap_uses_avx2() noexcept {
+#ifdef CHURN_SHAP_AVX2
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+#else
+  return false;
+#endif
+}
+
+/// Adds the SHAP values of one tree at the float row x to phi[feature] (phi has an entry for every
+/// feature the tree splits on). `rule` has plan.points points. Cost O(n_nodes * plan.points).
+inline void tree_shap(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,
+                      shap_scratch& scratch) {
+  scratch.prepare(rule.points, plan.max_depth);
+#ifdef CHURN_SHAP_AVX2
+  if (shap_uses_avx2()) return tree_shap_avx2(plan, rule, x, phi, scratch);
+#endif
+  tree_shap_portable(plan, rule, x, phi, scratch);
+}
+
+}  // namespace churn::detail

@@ -45,6 +45,7 @@ struct feature_report {
   std::uint64_t users_seen = 0;              ///< distinct non-empty user ids
   std::uint64_t users_in_table = 0;
   std::uint64_t users_churned = 0;           ///< rows labelled 1
+  std::uint64_t users_cancelled_ever = 0;    ///< users with a Cancellation Confirmation anywhere in the log
   std::uint64_t users_cancelled_before_cutoff = 0;       ///< window mode: left out
   std::uint64_t users_without_events_before_cutoff = 0;  ///< window mode: not yet users at the cutoff
   std::uint64_t users_active_after_cancellation = 0;     ///< history mode: events after their cancellation
@@ -341,6 +342,7 @@ inline feature_table feature_accumulator::finalize(const label_options& options)
     const detail::user_state& u = users_[i];
     r.cancellation_events += u.cancel_events;
     const bool cancelled = u.cancel_ts != detail::no_ts_min;
+    r.users_cancelled_ever += cancelled;
     int label = 0;
     if (window) {
       if (!detail::summarise(u, utc_day(cutoff), cutoff, cutoff, gap_ms_, s)) {
@@ -423,6 +425,7 @@ inline feature_table feature_accumulator::finalize(const label_options& options,
   r.guest_events = last.guest_events;
   r.logged_out_events = last.logged_out_events;
   r.cancellation_events = last.cancellation_events;
+  r.users_cancelled_ever = last.users_cancelled_ever;
   r.users_seen = last.users_seen;
   r.first_ts = last.first_ts;
   r.last_ts = last.last_ts;

@@ -62,16 +62,17 @@ def verdict(models: Dict[str, Any], *, forest: str = "random_forest", metric: st
         beats = bool(diff["folds"] >= 2 and diff["mean"] - 2 * diff["se"] > 0)
         out["baselines"][name] = {"beats": beats, "forest": f_mean, "baseline": float(b["mean"]),
                                   "difference": diff["mean"], "se": diff["se"], "folds": diff["folds"]}
-        parts.append(f"{_BASELINE_NAMES[name]} {float(b['mean']):.3f} ({diff['mean']:+.3f} ± {diff['se']:.3f} s.e.)")
+        parts.append(f"{float(b['mean']):.3f} for {_BASELINE_NAMES[name]} (difference {diff['mean']:+.3f} ± "
+                     f"{diff['se']:.3f} s.e.)")
         if not beats:
             not_beaten.append(name)
     out["forest_beats_all"] = not not_beaten
-    against = "; ".join(parts)
+    against = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     folds = len(f_folds)
     if not not_beaten:
         out["prefer"] = forest
-        out["sentence"] = (f"The forest beats every baseline: ROC AUC {f_mean:.3f} against {against}, "
-                           f"over {folds} folds.")
+        out["sentence"] = (f"The forest beats every baseline in ROC AUC over {folds} folds: {f_mean:.3f} against "
+                           f"{against}.")
         out["warning"] = None
         return out
     # Not better than always saying "the base rate": no ranking can be trusted. Otherwise the baseline
@@ -85,8 +86,8 @@ def verdict(models: Dict[str, Any], *, forest: str = "random_forest", metric: st
                   "(a longer log, more cutoffs with --every-days, a longer horizon)")
     else:
         advice = f"prefer {_BASELINE_NAMES[best]}, which is simpler and at least as good"
-    out["sentence"] = (f"Warning: the forest does not beat {names} (ROC AUC {f_mean:.3f} against {against}, "
-                       f"over {folds} folds; a win needs a difference above two standard errors): {advice}.")
+    out["sentence"] = (f"Warning: the forest does not beat {names} in ROC AUC over {folds} folds ({f_mean:.3f} against "
+                       f"{against}; a win needs a mean paired difference above two standard errors): {advice}.")
     out["warning"] = out["sentence"]
     return out
 

@@ -226,14 +226,13 @@ def test_train_on_snapshots_validates_out_of_time_and_by_user(log, tmp_path):
     assert set(report["out_of_time"]["models"]) == {"random_forest", "logistic_regression", "majority"}
 
 
-def test_one_cutoff_tables_keep_stratified_folds_and_warn_on_few_churners(tmp_path):
+def test_one_cutoff_tables_keep_stratified_folds_and_warn_on_few_churners(tmp_path, hand_log):
     from churn.training import evaluate
 
-    path = tmp_path / "small.json"
-    churn.simulate(path, users=225, days=60, seed=0)
-    t = churn.user_features(path)
-    if not 10 <= int(t.y.sum()) < 50:
-        pytest.skip(f"this simulator gives {int(t.y.sum())} churners here")
-    report = evaluate(path, forest_params={"n_estimators": 20}, log=None)
-    assert report["validation"]["scheme"] == "stratified_kfold"
-    assert any(w.startswith(f"warning: only {int(t.y.sum())} of {len(t)} rows are churners") for w in report["warnings"])
+    path = hand_log(tmp_path / "few.json", users=60, churners=12)
+    report = evaluate(path, horizon_days=7, forest_params={"n_estimators": 10}, log=None)
+    assert report["validation"]["scheme"] == "stratified_kfold" and report["out_of_time"] is None
+    assert "warning: only 12 of 60 rows are churners" in report["warnings"][0]
+    assert "--every-days 7" in report["warnings"][0]
+    # Nothing tells these churners apart before they leave: the verdict must not claim a win.
+    assert not report["verdict"]["forest_beats_all"] and report["verdict"]["warning"] in report["warnings"]

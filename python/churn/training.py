@@ -33,6 +33,7 @@ import numpy as np
 from . import __version__, _churn
 from .evaluation import LogisticRegression, cross_validate, group_codes, stratified_group_kfold
 from .features import FeatureTable, user_features
+from .calibration import choose_calibration, reliability
 from .verdict import gains, positives_warning, verdict
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -167,7 +168,7 @@ def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict
             if log:
                 log("scikit-learn is not installed: no reference model")
     report: Dict[str, Any] = {"n_splits": n_splits, "seed": seed, "validation": validation, "models": {},
-                              "oof_proba": {}}
+                              "oof_proba": {}, "folds": folds}
     for name, estimator in candidates.items():
         if log:
             log(f"cross-validating {name} ({n_splits} folds)")
@@ -395,6 +396,10 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     timings["cross_validation"] = time.perf_counter() - t0
     steps(comparison["verdict"]["sentence"])
     threshold = float(_churn.best_f1_threshold(y_train, comparison["oof_proba"]["random_forest"])["threshold"])
+    # Calibration of the displayed probability, chosen on the same out-of-fold predictions and folds.
+    calibration = choose_calibration(y_train, comparison["oof_proba"]["random_forest"], comparison["folds"])
+    steps(f"calibration: {calibration.method} (cross-validated log loss " + ", ".join(
+        f"{m} {v:.4f}" for m, v in calibration.cv_log_loss.items()) + ")")
 
     t0 = time.perf_counter()
     steps(f"fitting the final forest on {len(y_train)} rows")
@@ -453,6 +458,12 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
         "verdict": comparison["verdict"],
         "gains": {"test": gains(y_test, proba, source="the withheld test set"), "cv": comparison["gains"]},
         "warnings": warnings + ([comparison["verdict"]["warning"]] if comparison["verdict"]["warning"] else []),
+        "calibration": {**calibration.to_json(),
+                        "rule": "isotonic or Platt, whichever has the lower cross-validated log loss on the "
+                                "out-of-fold probabilities of the training part; none when neither improves",
+                        "applies_to": "the displayed P(churn); the threshold applies to the raw probability",
+                        "test": {"before": reliability(y_test, proba),
+                                 "after": reliability(y_test, calibration.apply(proba))}},
         "test": {
             "metrics": test_metrics,
             "confusion_matrix": [[int(v) for v in row] for row in test["confusion_matrix"]],

@@ -56,6 +56,10 @@ struct cv_params {
   /// test parts must be disjoint within each repetition, and the out-of-fold arrays hold one value per
   /// sample and repetition.
   int n_repeats = 1;
+  /// The group of each sample (e.g. the user of each row of a snapshot table), or empty. With groups
+  /// the inner folds that tune the threshold are stratified_group_kfold(y[train], groups[train], ...):
+  /// no group on both sides of an inner split either.
+  std::vector<std::int64_t> groups;
 
   /// Throws parameter_error naming the offending field.
   void validate() const {
@@ -76,7 +80,9 @@ struct fold_report {
   std::size_t n_train = 0;
   std::size_t n_test = 0;
   double threshold = 0.5;  ///< chosen from the training part only (inner out-of-fold predictions)
-  std::uint64_t inner_seed = 0;  ///< seed of the inner folds: stratified_kfold(y[train], inner_splits, true, inner_seed)
+  /// seed of the inner folds: stratified_kfold(y[train], inner_splits, true, inner_seed), or
+  /// stratified_group_kfold(y[train], groups[train], inner_splits, true, inner_seed) with groups
+  std::uint64_t inner_seed = 0;
   double inner_f1 = std::numeric_limits<double>::quiet_NaN();  ///< F1 of that choice on the inner predictions
   binary_metrics tuned;       ///< test-fold metrics with predictions proba >= threshold
   binary_metrics at_default;  ///< test-fold metrics with predictions proba >= default_threshold
@@ -293,10 +299,15 @@ inline threshold_choice tune_threshold(const std::vector<int>& y_train, const st
 /// the pooled inner out-of-fold probabilities scored by best_f1_threshold. Only X_train and y_train are
 /// seen, which is what makes the tuned threshold honest.
 /// Throws parameter_error when inner_splits exceeds the smallest class of y_train, and whatever fit throws.
+/// With `groups_train` (one group per training row; empty: none) the inner folds are
+/// stratified_group_kfold(y_train, groups_train, inner_splits, true, seed): no group on both sides.
 template <class Fit>
 threshold_choice tune_threshold(const Fit& fit, const row_matrix& X_train, const std::vector<int>& y_train,
-                                int inner_splits = 3, std::uint64_t seed = 0) {
-  const std::vector<fold> inner = stratified_kfold(y_train, inner_splits, true, seed & 0xffffffffULL);
+                                int inner_splits = 3, std::uint64_t seed = 0,
+                                const std::vector<std::int64_t>& groups_train = {}) {
+  const std::vector<fold> inner =
+      groups_train.empty() ? stratified_kfold(y_train, inner_splits, true, seed & 0xffffffffULL)
+                           : stratified_group_kfold(y_train, groups_train, inner_splits, true, seed & 0xffffffffULL);
   std::vector<std::vector<double>> inner_proba;
   inner_proba.reserve(inner.size());
   for (const fold& f : inner) {
@@ -335,6 +346,10 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
   const std::size_t per_repeat = folds.size() / n_repeats;
   const std::size_t n_folds = folds.size();
   const auto inner_splits = static_cast<std::size_t>(params.inner_splits);
+  const bool grouped = !params.groups.empty();
+  if (grouped && params.groups.size() != n)
+    throw parameter_error("groups", std::to_string(params.groups.size()) + " values",
+                          "one group per sample (" + std::to_string(n) + ") or none");
 
   // Inner folds first (cheap, and their errors are about the data, so report them before any fit).
   std::vector<std::vector<int>> y_train(n_folds);
@@ -354,7 +369,13 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
                                   ": the training part of fold " + std::to_string(f) + " has only " +
                                   std::to_string(smallest) + " samples of its smaller class");
       }
-      inner[f] = stratified_kfold(y_train[f], params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
+      if (grouped) {
+        std::vector<std::int64_t> g(folds[f].train.size());
+        for (std::size_t i = 0; i < g.size(); ++i) g[i] = params.groups[folds[f].train[i]];
+        inner[f] = stratified_group_kfold(y_train[f], g, params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
+      } else {
+        inner[f] = stratified_kfold(y_train[f], params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
+      }
     }
   }
 

@@ -24,6 +24,7 @@
 #include <Eigen/Core>
 
 #include "detail/features_compute.hpp"
+#include "detail/features_snapshots.hpp"
 #include "detail/features_state.hpp"
 #include "detail/string_index.hpp"
 #include "error.hpp"
@@ -44,6 +45,7 @@ struct feature_report {
   std::uint64_t users_seen = 0;              ///< distinct non-empty user ids
   std::uint64_t users_in_table = 0;
   std::uint64_t users_churned = 0;           ///< rows labelled 1
+  std::uint64_t users_cancelled_ever = 0;    ///< users with a Cancellation Confirmation anywhere in the log
   std::uint64_t users_cancelled_before_cutoff = 0;       ///< window mode: left out
   std::uint64_t users_without_events_before_cutoff = 0;  ///< window mode: not yet users at the cutoff
   std::uint64_t users_active_after_cancellation = 0;     ///< history mode: events after their cancellation
@@ -53,8 +55,14 @@ struct feature_report {
   std::int64_t label_end_ms = missing_int;   ///< window mode: end of the label window
   bool label_window_complete = true;         ///< window mode: the log reaches the end of the label window
   read_report read;                          ///< what the reader saw (when built from files)
+  /// Snapshot tables only (empty otherwise): the cutoffs, ascending, and the rows and churned rows at
+  /// each. Then users_in_table and users_churned count rows, the left-out counts are summed over the
+  /// cutoffs, cutoff_ms is the last cutoff and label_end_ms the end of its label window.
+  std::vector<std::int64_t> snapshot_cutoffs;
+  std::vector<std::uint64_t> snapshot_rows, snapshot_churned;
 
   std::string summary() const {
+    if (!snapshot_cutoffs.empty()) return snapshot_summary();
     std::ostringstream o;
     o << events << " events, " << anonymous_events << " without a user id (" << guest_events << " guest, "
       << logged_out_events << " logged out), " << cancellation_events << " cancellation events excluded\n"
@@ -72,6 +80,24 @@ struct feature_report {
         << " users have events after their cancellation (included in history mode)";
     return o.str();
   }
+
+ private:
+  std::string snapshot_summary() const {
+    std::ostringstream o;
+    o << events << " events, " << anonymous_events << " without a user id, " << cancellation_events
+      << " cancellation events excluded\n"
+      << users_seen << " users seen; " << snapshot_cutoffs.size() << " snapshots, " << users_in_table << " rows, "
+      << users_churned << " churned";
+    for (std::size_t i = 0; i < snapshot_cutoffs.size(); ++i)
+      o << "\n  cutoff " << format_utc(snapshot_cutoffs[i]) << ": " << snapshot_rows[i] << " users, "
+        << snapshot_churned[i] << " churned";
+    o << "\nleft out over all cutoffs: " << users_cancelled_before_cutoff << " user-cutoffs cancelled before, "
+      << users_without_events_before_cutoff << " without events before";
+    if (!label_window_complete)
+      o << "\nwarning: the log ends at " << format_utc(last_ts) << ", before the label window of the last cutoff "
+        << "does (" << format_utc(label_end_ms) << "): later cancellations are unseen (labelled 0)";
+    return o.str();
+  }
 };
 
 /// One row per user, one column per feature, with labels, ids and what each column means.
@@ -81,6 +107,9 @@ struct feature_table {
   Eigen::MatrixXd X;
   Eigen::VectorXi labels;              ///< 1: cancelled (in the label window, or ever in history mode)
   std::vector<std::string> user_ids;   ///< row order: user ids, numbers by value, then text
+  /// Window mode: the cutoff of each row (epoch ms; all the same unless this is a snapshot table, whose
+  /// rows are ordered by cutoff, then user). Empty in history mode.
+  std::vector<std::int64_t> cutoffs;
   std::vector<feature_info> features;  ///< column order
   label_options options;               ///< as used (the cutoff resolved in window mode)
   feature_report report;
@@ -217,6 +246,13 @@ class feature_accumulator {
   /// Throws parameter_error for invalid options, data_error when no event was added.
   feature_table finalize(const label_options& options = {}) const;
 
+  /// The snapshot table: one row per (user, cutoff) for the cutoffs of `snapshots` (window mode only;
+  /// options.cutoff_ms is ignored), rows ordered by cutoff, then user. Row for row the concatenation of
+  /// finalize() under each cutoff. Throws parameter_error for invalid options or history mode,
+  /// data_error when no event was added or when the log is too short for any scheduled cutoff.
+  /// Complexity: that of finalize() times the number of cutoffs; the events are not read again.
+  feature_table finalize(const label_options& options, const snapshot_options& snapshots) const;
+
   /// Compact, platform-independent bytes; equal accumulators (same aggregate) give equal bytes.
   std::string to_bytes() const;
   /// The accumulator saved by to_bytes(), without a user limit (the limit is not part of the
@@ -306,6 +342,7 @@ inline feature_table feature_accumulator::finalize(const label_options& options)
     const detail::user_state& u = users_[i];
     r.cancellation_events += u.cancel_events;
     const bool cancelled = u.cancel_ts != detail::no_ts_min;
+    r.users_cancelled_ever += cancelled;
     int label = 0;
     if (window) {
       if (!detail::summarise(u, utc_day(cutoff), cutoff, cutoff, gap_ms_, s)) {
@@ -334,6 +371,7 @@ inline feature_table feature_accumulator::finalize(const label_options& options)
       label = cancelled;
     }
     t.user_ids.push_back(u.id);
+    if (window) t.cutoffs.push_back(cutoff);
     labels.push_back(label);
     r.users_churned += label;
     for (const auto& spec : specs) values.push_back(spec.value(s));
@@ -345,6 +383,74 @@ inline feature_table feature_accumulator::finalize(const label_options& options)
     for (Eigen::Index j = 0; j < cols; ++j) t.X(i, j) = values[static_cast<std::size_t>(i * cols + j)];
   t.labels = Eigen::Map<Eigen::VectorXi>(labels.data(), rows);
   r.users_in_table = t.user_ids.size();
+  return t;
+}
+
+inline feature_table feature_accumulator::finalize(const label_options& options,
+                                                  const snapshot_options& snapshots) const {
+  options.validate();
+  snapshots.validate();
+  if (options.mode != label_mode::window)
+    throw parameter_error("label", "'history'", "'window' for snapshots (history mode has no cutoff)");
+  if (!snapshots.enabled())
+    throw parameter_error("cutoffs", "none", "a list of cutoffs or every_days >= 1");
+  if (events_ == 0) throw data_error("no events: cannot build a feature table from an empty log");
+  std::vector<std::int64_t> cuts = snapshots.cutoffs_ms;
+  std::sort(cuts.begin(), cuts.end());
+  if (cuts.empty()) {
+    cuts = snapshot_schedule(first_ts_, last_ts_, snapshots.every_days, options.horizon_days,
+                             snapshots.min_history_days);
+    if (cuts.empty())
+      throw data_error("the log is too short for snapshots: it runs from " + format_utc(first_ts_) + " to " +
+                       format_utc(last_ts_) + ", and a cutoff needs " + std::to_string(snapshots.min_history_days) +
+                       " days of history before it (min_history_days) and " + std::to_string(options.horizon_days) +
+                       " days of log after it (horizon_days); use a longer log, a shorter horizon or less history");
+  }
+  std::vector<feature_table> parts;
+  parts.reserve(cuts.size());
+  Eigen::Index rows = 0;
+  for (std::int64_t c : cuts) {
+    label_options o = options;
+    o.cutoff_ms = c;
+    parts.push_back(finalize(o));
+    rows += parts.back().X.rows();
+  }
+  feature_table t;
+  t.features = parts.back().features;
+  t.options = parts.back().options;  // the last cutoff: the one closest to "now"
+  feature_report& r = t.report;
+  const feature_report& last = parts.back().report;
+  r.events = last.events;
+  r.anonymous_events = last.anonymous_events;
+  r.guest_events = last.guest_events;
+  r.logged_out_events = last.logged_out_events;
+  r.cancellation_events = last.cancellation_events;
+  r.users_cancelled_ever = last.users_cancelled_ever;
+  r.users_seen = last.users_seen;
+  r.first_ts = last.first_ts;
+  r.last_ts = last.last_ts;
+  r.cutoff_ms = last.cutoff_ms;
+  r.label_end_ms = last.label_end_ms;
+  t.X.resize(rows, static_cast<Eigen::Index>(t.features.size()));
+  t.labels.resize(rows);
+  Eigen::Index at = 0;
+  for (auto& p : parts) {
+    const Eigen::Index n = p.X.rows();
+    t.X.middleRows(at, n) = p.X;
+    t.labels.segment(at, n) = p.labels;
+    at += n;
+    t.user_ids.insert(t.user_ids.end(), std::make_move_iterator(p.user_ids.begin()),
+                      std::make_move_iterator(p.user_ids.end()));
+    t.cutoffs.insert(t.cutoffs.end(), p.cutoffs.begin(), p.cutoffs.end());
+    r.users_in_table += p.report.users_in_table;
+    r.users_churned += p.report.users_churned;
+    r.users_cancelled_before_cutoff += p.report.users_cancelled_before_cutoff;
+    r.users_without_events_before_cutoff += p.report.users_without_events_before_cutoff;
+    r.label_window_complete = r.label_window_complete && p.report.label_window_complete;
+    r.snapshot_cutoffs.push_back(p.report.cutoff_ms);
+    r.snapshot_rows.push_back(p.report.users_in_table);
+    r.snapshot_churned.push_back(p.report.users_churned);
+  }
   return t;
 }
 
@@ -554,6 +660,21 @@ inline feature_table user_features(const std::vector<std::string>& paths, const 
   read_report report;
   feature_accumulator acc = accumulate_files(paths, options, read, progress, &report);
   feature_table t = acc.finalize(options);
+  t.report.read = std::move(report);
+  return t;
+}
+
+/// The snapshot table of event log files: one read, one row per (user, cutoff). See
+/// feature_accumulator::finalize(options, snapshots).
+inline feature_table user_features(const std::vector<std::string>& paths, const label_options& options,
+                                   const snapshot_options& snapshots, const read_options& read = {},
+                                   feature_progress* progress = nullptr) {
+  snapshots.validate();
+  if (options.mode != label_mode::window)
+    throw parameter_error("label", "'history'", "'window' for snapshots (history mode has no cutoff)");
+  read_report report;
+  feature_accumulator acc = accumulate_files(paths, options, read, progress, &report);
+  feature_table t = acc.finalize(options, snapshots);
   t.report.read = std::move(report);
   return t;
 }

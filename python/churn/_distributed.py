@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import _churn
-from .features import FeatureAccumulator, FeatureTable, _cutoff_ms
+from .features import FeatureAccumulator, FeatureTable, _cutoff_ms, _snapshot_args
 
 #: Plain files are cut into pieces of about this many bytes (gzip files are one piece each).
 DEFAULT_BLOCKSIZE = 64 << 20
@@ -263,18 +263,22 @@ def combine_reports(reports: List[Dict[str, Any]], max_examples: int = 5) -> Dic
     return total
 
 
-def finalize(partial: Partial, label: str = "window", cutoff: Any = None, horizon_days: float = 30.0) -> FeatureTable:
-    """The FeatureTable of a merged partial result, as churn.user_features would give it."""
+def finalize(partial: Partial, label: str = "window", cutoff: Any = None, horizon_days: float = 30.0, *,
+             cutoffs: Any = None, every_days: Optional[int] = None, min_history_days: float = 14.0) -> FeatureTable:
+    """The FeatureTable of a merged partial result, as churn.user_features would give it (a snapshot
+    table with cutoffs or every_days: all cutoffs from the one merged aggregate)."""
     data, reports = partial
     acc = FeatureAccumulator.from_bytes(data)
-    table = acc.finalize(label=label, cutoff=cutoff, horizon_days=horizon_days)
+    table = acc.finalize(label=label, cutoff=cutoff, horizon_days=horizon_days, cutoffs=cutoffs,
+                         every_days=every_days, min_history_days=min_history_days)
     table.report.read = combine_reports(reports)
     return table
 
 
 def check_options(options: Dict[str, Any]) -> Dict[str, Any]:
     """The keyword options of churn.user_features, checked early (before a cluster is busy)."""
-    allowed = {"label", "cutoff", "horizon_days", "session_gap_minutes", "strict", "threads", "progress"}
+    allowed = {"label", "cutoff", "horizon_days", "session_gap_minutes", "strict", "threads", "progress",
+               "cutoffs", "every_days", "min_history_days"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise TypeError(f"unexpected option(s) {', '.join(unknown)}; churn.user_features accepts "
@@ -286,6 +290,10 @@ def check_options(options: Dict[str, Any]) -> Dict[str, Any]:
         "session_gap_minutes": float(options.get("session_gap_minutes", 30.0)),
         "strict": bool(options.get("strict", True)),
     }
+    # Checked here, before the cluster is busy; passed on as given.
+    _snapshot_args(options.get("cutoffs"), options.get("every_days"), float(options.get("min_history_days", 14.0)))
+    out["snapshots"] = {"cutoffs": options.get("cutoffs"), "every_days": options.get("every_days"),
+                        "min_history_days": float(options.get("min_history_days", 14.0))}
     if out["label"] not in ("window", "history"):
         raise _churn.ParameterError(
             f"invalid value for parameter 'label': {out['label']!r} (allowed: 'window', 'history')")

@@ -30,6 +30,20 @@ def _cmd_features(args: argparse.Namespace) -> int:
     return _cli_features(args)
 
 
+def _cutoff_list(text: str) -> List[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _snapshot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--every-days", type=int, default=None, metavar="N",
+                   help="snapshots: one row per user every N days (from the first cutoff with --min-history-days "
+                        "of history to the last whose label window lies in the log)")
+    p.add_argument("--cutoffs", type=_cutoff_list, default=None, metavar="DATE,DATE,...",
+                   help="snapshots at these UTC dates (YYYY-MM-DD, comma-separated)")
+    p.add_argument("--min-history-days", type=float, default=14.0,
+                   help="history before the first scheduled cutoff (default: 14)")
+
+
 def _label_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", choices=("window", "history"), default="window",
                    help="window: predict cancellation in (cutoff, cutoff+horizon] (default); history: leaks")
@@ -37,6 +51,7 @@ def _label_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--horizon-days", type=float, default=30.0, help="label window length (default 30)")
     p.add_argument("--session-gap-minutes", type=float, default=30.0)
     p.add_argument("--lenient", action="store_true", help="skip and count bad lines instead of stopping")
+    _snapshot_args(p)
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -66,7 +81,8 @@ def _forest_params(args: argparse.Namespace) -> dict:
 
 def _label_kwargs(args: argparse.Namespace) -> dict:
     return dict(label=args.label, cutoff=args.cutoff, horizon_days=args.horizon_days,
-                session_gap_minutes=args.session_gap_minutes, strict=not args.lenient)
+                session_gap_minutes=args.session_gap_minutes, strict=not args.lenient, cutoffs=args.cutoffs,
+                every_days=args.every_days, min_history_days=args.min_history_days)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -80,11 +96,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .training import evaluate, format_comparison
+    from .training import evaluate, format_evaluation
 
     report = evaluate(args.events, n_splits=args.folds, seed=args.seed, forest_params=_forest_params(args),
                       n_jobs=args.jobs, sklearn_reference=args.sklearn, **_label_kwargs(args))
-    print(format_comparison(report["models"]))
+    print(format_evaluation(report))
     return 0
 
 
@@ -136,6 +152,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="threads (default: all cores)")
     p.add_argument("--lenient", action="store_true", help="skip and count bad lines instead of stopping")
     p.add_argument("--decode", action="store_true", help="write category names instead of codes")
+    _snapshot_args(p)
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(run=_cmd_features)

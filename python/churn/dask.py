@@ -125,7 +125,7 @@ def user_features(data: Any, client: Any = None, *, blocksize: int = _d.DEFAULT_
     blocksize: plain files are cut into pieces of about this many bytes, one task each.
     split_every: fan-in of the merge tree.
     options: those of :func:`churn.user_features` (label, cutoff, horizon_days, session_gap_minutes,
-        strict; ``progress=True`` shows Dask's progress bar; ``threads`` is ignored: a task is one
+        strict, and for a snapshot table cutoffs or every_days with min_history_days; ``progress=True`` shows Dask's progress bar; ``threads`` is ignored: a task is one
         thread, the cluster supplies the parallelism).
 
     Raises ParseError naming the file (or partition) and the line, as churn.user_features does.
@@ -133,7 +133,7 @@ def user_features(data: Any, client: Any = None, *, blocksize: int = _d.DEFAULT_
     o = _d.check_options(options)
     partial = _compute(_merged(data, o["session_gap_minutes"], o["strict"], int(blocksize), int(split_every)),
                        client, bool(options.get("progress", False)))
-    return _d.finalize(partial, o["label"], o["cutoff"], o["horizon_days"])
+    return _d.finalize(partial, o["label"], o["cutoff"], o["horizon_days"], **o["snapshots"])
 
 
 def _run_fits(client: Any):

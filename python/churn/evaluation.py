@@ -16,8 +16,10 @@ from ._churn import (
     _cross_validate_builtin,
     _cross_validate_callable,
     _fit_logistic,
+    _stratified_group_kfold,
     _tune_threshold_builtin,
     _tune_threshold_callable,
+    out_of_time_split,
     repeated_stratified_kfold,
     stratified_kfold,
     train_test_split_stratified,
@@ -26,7 +28,10 @@ from ._churn import (
 __all__ = [
     "LogisticRegression",
     "cross_validate",
+    "group_codes",
+    "out_of_time_split",
     "repeated_stratified_kfold",
+    "stratified_group_kfold",
     "stratified_kfold",
     "train_test_split_stratified",
     "tune_threshold",
@@ -85,6 +90,26 @@ class LogisticRegression:
         return f"LogisticRegression(C={self.C!r}, max_iter={self.max_iter!r}, tol={self.tol!r}, standardize={self.standardize!r})"
 
 
+def group_codes(groups) -> Optional[np.ndarray]:
+    """Integer codes of any group labels (user ids as strings or numbers), in the order of their sorted
+    distinct values (np.unique), so that grouped splits are those scikit-learn makes for the labels
+    themselves. None stays None."""
+    if groups is None:
+        return None
+    values = np.asarray(groups)
+    if values.ndim != 1:
+        raise ValueError(f"groups must be 1-D; got shape {values.shape}")
+    return np.unique(values, return_inverse=True)[1].astype(np.int64).reshape(-1)
+
+
+def stratified_group_kfold(y, groups, n_splits: int = 5, shuffle: bool = True, seed: int = 0):
+    """(train_indices, test_indices) pairs identical to scikit-learn's ``StratifiedGroupKFold(n_splits,
+    shuffle=shuffle, random_state=seed).split(X, y, groups)``: no group (user) in two test folds, the
+    classes spread over the folds as evenly as the groups allow. Raises DataError when a class occurs in
+    fewer groups than folds (scikit-learn warns and makes test folds without it)."""
+    return _stratified_group_kfold(y, group_codes(groups), n_splits, shuffle, seed)
+
+
 def _clone(estimator):
     try:
         from sklearn.base import clone
@@ -119,6 +144,7 @@ def cross_validate(
     default_threshold: float = 0.5,
     n_jobs: int = 1,
     n_repeats: Optional[int] = None,
+    groups=None,
 ) -> Dict[str, Any]:
     """Cross-validates a binary classifier and reports every metric per fold and as mean/std.
 
@@ -134,6 +160,9 @@ def cross_validate(
     sample i in repetition r.
     inner_splits: stratified folds inside each training part whose out-of-fold predictions choose the
     F1-maximising threshold (0: use default_threshold); the test fold is never used to choose it.
+    groups: the group of each row (e.g. table.user_ids of a snapshot table). The default folds are then
+    ``stratified_group_kfold(y, groups, n_splits, shuffle, seed)`` and the inner folds that tune the
+    threshold are grouped too: no user on both sides of any split.
     n_jobs: threads for the fits of churn's own models (-1: all cores). Estimators called through Python
     are fitted one at a time (a forest's fit still uses its own n_jobs). Results never depend on n_jobs.
 
@@ -144,29 +173,39 @@ def cross_validate(
     """
     if n_repeats is None:
         n_repeats = int(getattr(folds, "n_repeats", 1))
-    fold_list = _resolve_folds(folds, X, y, n_splits, shuffle, seed, n_repeats)
+    codes = group_codes(groups)
+    if folds is None and codes is not None:
+        if n_repeats > 1:
+            raise ValueError("n_repeats > 1 with groups: pass the folds (repeated grouped folds are not built in)")
+        fold_list = _stratified_group_kfold(y, codes, n_splits, shuffle, seed)
+    elif hasattr(folds, "split") and codes is not None:
+        fold_list = list(folds.split(X, y, groups))
+    else:
+        fold_list = _resolve_folds(folds, X, y, n_splits, shuffle, seed, n_repeats)
     builtin = _builtin(estimator)
     if builtin is not None:
         return _cross_validate_builtin(
-            builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed, n_jobs, n_repeats
+            builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed, n_jobs, n_repeats, codes
         )
     return _cross_validate_callable(
-        _fit_function(estimator), X, y, fold_list, inner_splits, default_threshold, seed, n_repeats
+        _fit_function(estimator), X, y, fold_list, inner_splits, default_threshold, seed, n_repeats, codes
     )
 
 
-def tune_threshold(estimator, X, y, *, inner_splits: int = 3, seed: int = 0) -> Dict[str, float]:
+def tune_threshold(estimator, X, y, *, inner_splits: int = 3, seed: int = 0, groups=None) -> Dict[str, float]:
     """The F1-maximising decision threshold for a model trained on (X, y), chosen exactly as
     cross_validate chooses it inside each training fold: out-of-fold probabilities from
     ``stratified_kfold(y, inner_splits, True, seed)``, then the distinct probability t maximising F1 of
     ``p >= t`` (the lowest on ties). Use it on the whole training set for the final model's threshold.
+    With groups (one per row), the inner folds are ``stratified_group_kfold(y, groups, inner_splits,
+    True, seed)``.
 
     Returns ``{"threshold", "f1", "precision", "recall"}`` (the last three on those out-of-fold predictions).
     """
     builtin = _builtin(estimator)
     if builtin is not None:
-        return _tune_threshold_builtin(builtin[0], X, y, builtin[1], inner_splits, seed)
-    return _tune_threshold_callable(_fit_function(estimator), X, y, inner_splits, seed)
+        return _tune_threshold_builtin(builtin[0], X, y, builtin[1], inner_splits, seed, group_codes(groups))
+    return _tune_threshold_callable(_fit_function(estimator), X, y, inner_splits, seed, group_codes(groups))
 
 
 def _builtin(estimator):

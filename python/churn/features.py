@@ -98,6 +98,13 @@ class FeatureReport:
     label_window_complete: bool
     read: Optional[Dict[str, Any]]
     summary: str
+    #: Users with a Cancellation Confirmation anywhere in the log (whether or not in a label window).
+    users_cancelled_ever: int = 0
+    #: Snapshot tables only (empty otherwise): the cutoffs (epoch ms, ascending) and the rows and
+    #: churned rows at each; users_in_table and users_churned then count rows.
+    snapshot_cutoffs: List[int] = field(default_factory=list)
+    snapshot_rows: List[int] = field(default_factory=list)
+    snapshot_churned: List[int] = field(default_factory=list)
 
     def __str__(self) -> str:
         return self.summary
@@ -105,8 +112,9 @@ class FeatureReport:
 
 @dataclass
 class FeatureTable:
-    """One row per user. ``X`` is float64 (users x features, Fortran order); categorical columns hold
-    codes into ``categories[name]`` (0 "unknown", 1 "other"); ``y`` is 1 for churn."""
+    """One row per user (a snapshot table: one row per user and cutoff). ``X`` is float64 (rows x
+    features, Fortran order); categorical columns hold codes into ``categories[name]`` (0 "unknown",
+    1 "other"); ``y`` is 1 for churn; ``cutoffs`` (window mode) the cutoff of each row in epoch ms."""
 
     X: np.ndarray
     y: np.ndarray
@@ -121,6 +129,7 @@ class FeatureTable:
     horizon_days: float
     session_gap_minutes: float
     report: FeatureReport = field(repr=False)
+    cutoffs: Optional[np.ndarray] = field(default=None, repr=False)
 
     @classmethod
     def _from_dict(cls, d: Dict[str, Any]) -> "FeatureTable":
@@ -135,12 +144,29 @@ class FeatureTable:
             label=d["label"], cutoff_ms=d["cutoff_ms"], horizon_days=d["horizon_days"],
             session_gap_minutes=d["session_gap_minutes"],
             report=FeatureReport(**d["report"]),
+            cutoffs=d.get("cutoffs"),
         )
 
     @property
     def cutoff(self) -> Optional[_dt.datetime]:
         """The window-mode cutoff as a UTC datetime (None in history mode)."""
         return _utc(self.cutoff_ms)
+
+    @property
+    def is_snapshots(self) -> bool:
+        """True for a snapshot table (rows at several cutoffs; one user may have several rows)."""
+        return bool(self.report.snapshot_cutoffs)
+
+    @property
+    def snapshot_cutoffs(self) -> List[int]:
+        """The cutoffs of a snapshot table (epoch ms, ascending); [] otherwise."""
+        return list(self.report.snapshot_cutoffs)
+
+    @property
+    def groups(self) -> np.ndarray:
+        """One group number per row, the same for all rows of one user (for grouped folds)."""
+        _, inverse = np.unique(np.asarray(self.user_ids, dtype=object).astype(str), return_inverse=True)
+        return inverse.astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.user_ids)
@@ -159,11 +185,18 @@ class FeatureTable:
         ]
 
     def to_pandas(self, decode: bool = False):
-        """A DataFrame indexed by user_id with one column per feature and ``churned``. With
-        decode=True categorical columns become pandas Categoricals of their names."""
+        """A DataFrame indexed by user_id (a snapshot table: by user_id and cutoff, a UTC timestamp) with
+        one column per feature and ``churned``. With decode=True categorical columns become pandas
+        Categoricals of their names."""
         import pandas as pd
 
-        df = pd.DataFrame(self.X, columns=self.feature_names, index=pd.Index(self.user_ids, name="user_id"))
+        if self.is_snapshots:
+            index = pd.MultiIndex.from_arrays(
+                [self.user_ids, pd.to_datetime(np.asarray(self.cutoffs, dtype=np.int64), unit="ms", utc=True)],
+                names=["user_id", "cutoff"])
+        else:
+            index = pd.Index(self.user_ids, name="user_id")
+        df = pd.DataFrame(self.X, columns=self.feature_names, index=index)
         if decode:
             for name, cats in self.categories.items():
                 df[name] = pd.Categorical.from_codes(df[name].to_numpy().astype(np.int64), categories=cats)
@@ -172,13 +205,20 @@ class FeatureTable:
 
     def __repr__(self) -> str:
         where = f"cutoff {_churn._format_utc(self.cutoff_ms)}" if self.cutoff_ms is not None else "history"
+        if self.is_snapshots:
+            cuts = self.report.snapshot_cutoffs
+            return (f"<FeatureTable {len(self)} rows (users x {len(cuts)} cutoffs {_churn._format_utc(cuts[0])}.."
+                    f"{_churn._format_utc(cuts[-1])}) x {len(self.feature_names)} features, {int(self.y.sum())} "
+                    f"churned, horizon {self.horizon_days:g} days>")
         return (f"<FeatureTable {len(self)} users x {len(self.feature_names)} features, "
                 f"{int(self.y.sum())} churned, label={self.label!r}, {where}>")
 
 
 def user_features(path_or_paths: Union[PathLike, Sequence[PathLike]], label: str = "window", cutoff: Any = None,
                   horizon_days: float = 30.0, session_gap_minutes: float = 30.0, threads: Optional[int] = None,
-                  strict: bool = True, progress: Any = None, max_users: Optional[int] = None) -> FeatureTable:
+                  strict: bool = True, progress: Any = None, max_users: Optional[int] = None,
+                  cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
+                  min_history_days: float = 14.0) -> FeatureTable:
     """Per-user features and churn labels of one or more event logs (JSON lines, plain or .gz).
 
     label: "window" (default): features from events before ``cutoff``, label 1 when the user cancels
@@ -195,11 +235,36 @@ def user_features(path_or_paths: Union[PathLike, Sequence[PathLike]], label: str
         0.5 KB each while reading, 1.4 KB at the peak), so a service reading untrusted logs sets one:
         the first user beyond it raises DataError (with .file and .line when a reading thread crossed
         it) before more memory is taken; each thread holds at most max_users users.
+    cutoffs: a snapshot table, one row per (user, cutoff) at each of these UTC midnights (any form
+        ``cutoff`` takes), rows ordered by cutoff, then user; row for row what one call per cutoff
+        gives, from one read of the log. Each row's cutoff is in ``table.cutoffs``.
+    every_days: a snapshot table on a schedule: a cutoff every this many days, back from the default
+        cutoff (the last whose whole label window lies in the log) while ``min_history_days`` of log
+        lie before the cutoff (default 14: the longest look-back of any feature).
     """
     d = _churn._user_features(_paths(path_or_paths), label, _cutoff_ms(cutoff), float(horizon_days),
                               float(session_gap_minutes), _threads(threads), bool(strict), progress,
-                              _max_users(max_users))
+                              _max_users(max_users), *_snapshot_args(cutoffs, every_days, min_history_days))
     return FeatureTable._from_dict(d)
+
+
+def _snapshot_args(cutoffs: Optional[Sequence[Any]], every_days: Optional[int], min_history_days: float):
+    """(cutoffs in ms or None, every_days as int, min_history_days) for the binding."""
+    if isinstance(cutoffs, (str, bytes)):
+        raise _churn.ParameterError(
+            f"invalid value for parameter 'cutoffs': {cutoffs!r} (allowed: a list of cutoffs; for one cutoff use "
+            "cutoff=)")
+    ms = None if cutoffs is None else [_cutoff_ms(c) for c in cutoffs]
+    if ms is not None and any(c is None for c in ms):
+        raise _churn.ParameterError("invalid value for parameter 'cutoffs': None in the list (allowed: UTC midnights)")
+    if every_days is None:
+        every = 0
+    elif isinstance(every_days, bool) or not isinstance(every_days, (int, np.integer)) or every_days < 1:
+        raise _churn.ParameterError(
+            f"invalid value for parameter 'every_days': {every_days!r} (allowed: None or a whole number of days >= 1)")
+    else:
+        every = int(every_days)
+    return ms, every, float(min_history_days)
 
 
 class FeatureAccumulator:
@@ -235,9 +300,13 @@ class FeatureAccumulator:
         self._acc.merge(other._acc)
         return self
 
-    def finalize(self, label: str = "window", cutoff: Any = None, horizon_days: float = 30.0) -> FeatureTable:
-        """The feature table under the given labelling (see :func:`user_features`)."""
-        return FeatureTable._from_dict(self._acc.finalize(label, _cutoff_ms(cutoff), float(horizon_days)))
+    def finalize(self, label: str = "window", cutoff: Any = None, horizon_days: float = 30.0, *,
+                 cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
+                 min_history_days: float = 14.0) -> FeatureTable:
+        """The feature table under the given labelling (see :func:`user_features`); with cutoffs or
+        every_days a snapshot table."""
+        return FeatureTable._from_dict(self._acc.finalize(label, _cutoff_ms(cutoff), float(horizon_days),
+                                                          *_snapshot_args(cutoffs, every_days, min_history_days)))
 
     def to_bytes(self) -> bytes:
         """Compact platform-independent bytes; equal aggregates give equal bytes."""
@@ -297,7 +366,8 @@ def merge_accumulators(accumulators: Iterable[FeatureAccumulator]) -> FeatureAcc
 
 
 def write_csv(table: FeatureTable, path: PathLike, decode: bool = False) -> None:
-    """Writes ``user_id, <features>, churned`` as CSV (categorical columns as codes, or names with
+    """Writes ``user_id, <features>, churned`` as CSV (a snapshot table: ``user_id, cutoff,
+    <features>, churned`` with the cutoff as YYYY-MM-DD; categorical columns as codes, or names with
     decode=True). Needs no pandas. Text cells (user ids, category names) that a spreadsheet would run
     as a formula are neutralised with a leading quote (churn.csvsafe); numbers are written as numbers."""
     import csv
@@ -305,18 +375,21 @@ def write_csv(table: FeatureTable, path: PathLike, decode: bool = False) -> None
     from .csvsafe import neutralise
 
     cat_cols = {i: table.categories[n] for i, n in enumerate(table.feature_names) if n in table.categories}
+    snapshots = table.is_snapshots
+    dates = {c: _churn._format_utc(c) for c in table.report.snapshot_cutoffs}
     try:
         f = open(os.fspath(path), "w", newline="")
     except OSError as e:  # a directory, no permission: the project's error, with the path
         raise _churn.ChurnIOError(f"cannot write '{os.fspath(path)}': {e.strerror or e}") from None
     with f:
         w = csv.writer(f)
-        w.writerow(["user_id", *(neutralise(n) for n in table.feature_names), "churned"])
+        w.writerow(["user_id", *(["cutoff"] if snapshots else []), *(neutralise(n) for n in table.feature_names), "churned"])
         for i, uid in enumerate(table.user_ids):
             row = table.X[i]
             cells = [(neutralise(cat_cols[j][int(v)]) if decode and j in cat_cols else f"{v:.10g}")
                      for j, v in enumerate(row)]
-            w.writerow([neutralise(uid), *cells, int(table.y[i])])
+            key = [neutralise(uid), dates[int(table.cutoffs[i])]] if snapshots else [neutralise(uid)]
+            w.writerow([*key, *cells, int(table.y[i])])
 
 
 def _run_with_progress(run, progress, show: bool):
@@ -375,7 +448,8 @@ def _cli_features(args) -> int:
     def run():
         return user_features(args.events, label=args.label, cutoff=args.cutoff, horizon_days=args.horizon_days,
                              session_gap_minutes=args.session_gap_minutes, threads=args.threads,
-                             strict=not args.lenient, progress=progress)
+                             strict=not args.lenient, progress=progress, cutoffs=args.cutoffs,
+                             every_days=args.every_days, min_history_days=args.min_history_days)
 
     table = _run_with_progress(run, progress, show)
     write_csv(table, args.out, decode=args.decode)
@@ -383,7 +457,8 @@ def _cli_features(args) -> int:
         print(table.report.summary, file=sys.stderr)
         if table.report.read and table.report.read.get("bad_lines"):
             print(table.report.read["summary"], file=sys.stderr)
-        print(f"wrote {len(table)} users x {len(table.feature_names)} features to {args.out}", file=sys.stderr)
+        what = f"rows ({len(table.snapshot_cutoffs)} cutoffs)" if table.is_snapshots else "users"
+        print(f"wrote {len(table)} {what} x {len(table.feature_names)} features to {args.out}", file=sys.stderr)
     return 0
 
 

@@ -522,6 +522,25 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
         self.metadata_ = value
 
     @property
+    def calibration(self):
+        """The calibration of P(churn) stored in the metadata by ``churn train`` (a
+        :class:`churn.calibration.Calibration`), or None. Raises ModelFormatError when it is malformed."""
+        meta = self.metadata
+        data = meta.get("calibration") if isinstance(meta, dict) else None
+        if data is None:
+            return None
+        from .calibration import Calibration
+
+        return Calibration.from_json(data)
+
+    def predict_calibrated_proba(self, X) -> np.ndarray:
+        """Calibrated P(churn) of each row (the raw ``predict_proba[:, 1]`` when there is no calibration).
+        The decision rule (``threshold``) applies to the raw probabilities."""
+        p = self.predict_proba(X)[:, 1]
+        cal = self.calibration
+        return p if cal is None else cal.apply(p)
+
+    @property
     def feature_names(self) -> List[str]:
         return self._names()
 
@@ -633,4 +652,6 @@ def load_model(path: "str | os.PathLike[str]") -> RandomForestClassifier:
     """Loads a model saved by ``RandomForestClassifier.save`` (or by C++ ``churn::save_model``), validating
     it; raises ModelFormatError (with the JSON path of the problem) for corrupt files and ChurnIOError
     when the file cannot be read."""
-    return RandomForestClassifier._from_native(_churn.ForestModel.load(os.fspath(path)))
+    model = RandomForestClassifier._from_native(_churn.ForestModel.load(os.fspath(path)))
+    model.calibration  # a stored calibration is validated now, not at the first prediction
+    return model

@@ -1,14 +1,21 @@
 """From an event log to a validated, saved model: the pipeline behind ``churn train``, ``churn
 evaluate`` and ``examples/webserver/build_model.py``.
 
-1. read and aggregate the events into per-user features and labels (``churn.user_features``);
-2. split off a stratified, withheld test set;
-3. 5-fold stratified cross-validation on the training part: the random forest beside the baselines
-   (always-majority, L2 logistic regression), in the same folds, the F1 threshold tuned inside each
-   training fold;
-4. the final forest on the whole training part, its decision threshold the one maximising F1 on the
+1. read and aggregate the events into per-user features and labels (``churn.user_features``; with
+   ``every_days`` or ``cutoffs`` a snapshot table, one row per user and cutoff);
+2. check that there is something to learn (a log without cancellations is an error that says so; fewer
+   than 50 churned rows a warning that says what to do);
+3. split off a withheld test set: stratified by label for a one-cutoff table; for a snapshot table
+   out of time (test on the last cutoff T, train on rows whose label window ends by T), or, when the
+   log has no room for that, by user (no user on both sides);
+4. 5-fold cross-validation on the training part: the random forest beside the baselines
+   (always-majority, L2 logistic regression), in the same folds (stratified; grouped by user for a
+   snapshot table), the F1 threshold tuned inside each training fold (grouped too), and a verdict:
+   does the forest beat each baseline by more than two standard errors of the paired differences?
+5. the final forest on the whole training part, its decision threshold the one maximising F1 on the
    cross-validated (out-of-fold) probabilities of the training part;
-5. one evaluation on the withheld test set; everything the web app needs goes into the model's metadata
+6. one evaluation on the withheld test set, with gains (the share of churners reached by calling the
+   top 5/10/20 % by risk); everything the web app needs goes into the model's metadata
    (see docs/model-metadata.md), and the model is saved.
 """
 from __future__ import annotations
@@ -24,8 +31,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from . import __version__, _churn
-from .evaluation import LogisticRegression, cross_validate
+from .evaluation import LogisticRegression, cross_validate, group_codes, stratified_group_kfold
 from .features import FeatureTable, user_features
+from .calibration import choose_calibration, reliability
+from .verdict import gains, positives_warning, verdict
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -121,15 +130,27 @@ def _forest(params: Dict[str, Any], seed: int, n_jobs: int):
 
 def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict[str, Any]] = None,
                    n_splits: int = 5, seed: int = 0, n_jobs: int = -1, sklearn_reference: bool = False,
-                   log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
-    """Cross-validates the forest and the baselines on the same stratified folds.
+                   log: Optional[Callable[[str], None]] = None, groups: Any = None) -> Dict[str, Any]:
+    """Cross-validates the forest and the baselines on the same folds: stratified k-fold, or with
+    ``groups`` (the user of each row of a snapshot table) stratified group k-fold, the inner threshold
+    folds grouped too, so that no user is on both sides of any split.
 
-    Returns ``{"n_splits", "seed", "models": {name: {"metrics": {metric: {mean, std, folds}},
-    "threshold": {...}, "seconds": float}}, "oof_proba": {name: array}}``. With sklearn_reference, also
-    scikit-learn's RandomForestClassifier with the same settings (when scikit-learn is installed).
+    Returns ``{"n_splits", "seed", "validation", "models": {name: {"metrics": {metric: {mean, std,
+    folds}}, "threshold": {...}, "seconds": float}}, "oof_proba": {name: array}, "verdict": {...}}``
+    (see :func:`churn.verdict.verdict`). With sklearn_reference, also scikit-learn's
+    RandomForestClassifier with the same settings (when scikit-learn is installed).
     """
     params = {**DEFAULT_FOREST_PARAMS, **(forest_params or {})}
-    folds = _churn.stratified_kfold(y, n_splits=n_splits, shuffle=True, seed=seed)
+    codes = group_codes(groups)
+    if codes is None:
+        folds = _churn.stratified_kfold(y, n_splits=n_splits, shuffle=True, seed=seed)
+        validation = {"scheme": "stratified_kfold",
+                      "description": f"{n_splits}-fold stratified cross-validation (one row per user)"}
+    else:
+        folds = stratified_group_kfold(y, codes, n_splits=n_splits, shuffle=True, seed=seed)
+        validation = {"scheme": "stratified_group_kfold",
+                      "description": f"{n_splits}-fold stratified group cross-validation by user (no user in two "
+                                     "folds; the threshold tuned on grouped inner folds)"}
     candidates: Dict[str, Any] = {
         "random_forest": _forest(params, seed, n_jobs),
         "logistic_regression": LogisticRegression(),
@@ -146,17 +167,134 @@ def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict
         except ImportError:
             if log:
                 log("scikit-learn is not installed: no reference model")
-    report: Dict[str, Any] = {"n_splits": n_splits, "seed": seed, "models": {}, "oof_proba": {}}
+    report: Dict[str, Any] = {"n_splits": n_splits, "seed": seed, "validation": validation, "models": {},
+                              "oof_proba": {}, "folds": folds}
     for name, estimator in candidates.items():
         if log:
             log(f"cross-validating {name} ({n_splits} folds)")
         start = time.perf_counter()
-        result = cross_validate(estimator, X, y, folds=folds, seed=seed)
+        result = cross_validate(estimator, X, y, folds=folds, seed=seed, groups=codes)
         summary = _summarise_cv(result)
         summary["seconds"] = time.perf_counter() - start
         report["models"][name] = summary
         report["oof_proba"][name] = np.asarray(result["oof_proba"], dtype=float)
+    report["verdict"] = verdict(report["models"], validation=validation["scheme"])
+    report["gains"] = gains(y, report["oof_proba"]["random_forest"], source="cross-validated, out of fold")
     return report
+
+
+def check_learnable(table: FeatureTable, n_splits: int) -> List[str]:
+    """Raises DataError when the table has nothing to learn from, saying exactly why (no cancellation in
+    the log at all; none in the label windows; too few of a class for the folds). Returns the warnings
+    (fewer than 50 churned rows), each a plain sentence saying how many and what to do."""
+    r = table.report
+    y = np.asarray(table.y)
+    n, n_pos = int(y.size), int(y.sum())
+    span = ""
+    if r.first_ts is not None and r.last_ts is not None:
+        span = f", {_churn._format_utc(r.first_ts)[:10]} to {_churn._format_utc(r.last_ts)[:10]}"
+    if r.users_cancelled_ever == 0 and n_pos == 0:
+        raise _churn.DataError(
+            f"the log has no 'Cancellation Confirmation' event at all ({r.events} events of {r.users_seen} users"
+            f"{span}): no user can be labelled as churned, so there is nothing to learn or evaluate. A churn model "
+            "needs a log that records cancellations (a Sparkify churn data set, or `churn simulate`); the Udacity "
+            "log_data sample, for one, has none")
+    if n_pos == 0:
+        where = (f"the label windows of {len(table.snapshot_cutoffs)} cutoffs" if table.is_snapshots
+                 else f"the label window from {_churn._format_utc(table.cutoff_ms)} ({table.horizon_days:g} days)"
+                 if table.cutoff_ms is not None else "the table")
+        raise _churn.DataError(
+            f"no row is labelled churned: {r.users_cancelled_ever} users cancel in the log, but none in {where} "
+            f"({r.users_cancelled_before_cutoff} cancelled before the cutoff and are left out); use an earlier "
+            "cutoff, a longer horizon (--horizon-days) or snapshots at many cutoffs (--every-days 7)")
+    if n_pos == n:
+        raise _churn.DataError(f"every one of the {n} rows is labelled churned: there is no one who stayed to learn from")
+    min_class = min(n_pos, n - n_pos)
+    groups = len(set(table.user_ids)) if table.is_snapshots else None
+    churners = len({u for u, v in zip(table.user_ids, y) if v}) if table.is_snapshots else n_pos
+    needed = n_splits * 2
+    if min_class < needed or churners < needed:
+        what = (f"{n_pos} churned rows of {churners} users and {n - n_pos} rows that stayed ({groups} users)"
+                if table.is_snapshots else f"{n_pos} churned and {n - n_pos} stayed")
+        raise _churn.DataError(
+            f"too few churners to evaluate: {what}; {n_splits}-fold cross-validation on the training part needs "
+            f"at least {needed} of each (use a longer log, snapshots at many cutoffs (--every-days 7) or a longer "
+            "horizon)")
+    warning = positives_warning(n_pos, n, table.is_snapshots)
+    return [warning] if warning else []
+
+
+def _snapshot_groups(table: FeatureTable) -> Optional[np.ndarray]:
+    return group_codes(table.user_ids) if table.is_snapshots else None
+
+
+def out_of_time_evaluation(table: FeatureTable, *, forest_params: Optional[Dict[str, Any]] = None, seed: int = 0,
+                           n_jobs: int = -1, inner_splits: int = 3,
+                           log: Optional[Callable[[str], None]] = None) -> Optional[Dict[str, Any]]:
+    """Out-of-time validation of a snapshot table: test on the rows at the last cutoff T, train on the
+    rows whose label window ends by T (cutoff + horizon <= T); each model's threshold tuned on grouped
+    inner folds of the training part only. None when the table has no room for it (no training row,
+    or too few churners in either part). Returns ``{"split_ms", "split", "n_train", "n_test",
+    "models": {name: metrics}, "gains"}``."""
+    if not table.is_snapshots:
+        return None
+    T = int(table.snapshot_cutoffs[-1])
+    try:
+        train_idx, test_idx = _churn.out_of_time_split(table.cutoffs, table.horizon_days, T)
+    except _churn.DataError:
+        return None
+    X = np.ascontiguousarray(table.X, dtype=np.float64)
+    y = np.asarray(table.y, dtype=np.int64)
+    y_tr, y_te = y[train_idx], y[test_idx]
+    codes = group_codes(np.asarray(table.user_ids, dtype=object)[train_idx].astype(str))
+    churners_train = len(set(codes[y_tr == 1].tolist()))
+    if churners_train < 2 * inner_splits or y_te.sum() == 0 or y_te.sum() == y_te.size:
+        return None
+    params = {**DEFAULT_FOREST_PARAMS, **(forest_params or {})}
+    candidates = {"random_forest": _forest(params, seed, n_jobs), "logistic_regression": LogisticRegression(),
+                  "majority": "majority"}
+    out: Dict[str, Any] = {"split_ms": T, "split": _churn._format_utc(T), "horizon_days": table.horizon_days,
+                           "n_train": int(y_tr.size), "n_test": int(y_te.size), "churned_train": int(y_tr.sum()),
+                           "churned_test": int(y_te.sum()), "models": {}}
+    if log:
+        log(f"out-of-time validation: train on {y_tr.size} rows with cutoff + {table.horizon_days:g} days <= "
+            f"{out['split']}, test on the {y_te.size} rows at {out['split']}")
+    for name, est in candidates.items():
+        choice = _churn_tune(est, X[train_idx], y_tr, seed, codes, inner_splits)
+        model = _fit(est, X[train_idx], y_tr)
+        proba = _proba(model, X[test_idx])
+        metrics = _churn.evaluate_binary(y_te, proba, float(choice))
+        out["models"][name] = {k: float(v) for k, v in metrics.items() if k != "confusion_matrix"}
+        out["models"][name]["threshold"] = float(choice)
+        if name == "random_forest":
+            out["gains"] = gains(y_te, proba, source=f"out of time, the rows at {out['split']}")
+    return out
+
+
+def _churn_tune(estimator, X, y, seed, groups, inner_splits) -> float:
+    from .evaluation import tune_threshold
+
+    return float(tune_threshold(estimator, X, y, inner_splits=inner_splits, seed=seed, groups=groups)["threshold"])
+
+
+def _fit(estimator, X, y):
+    if estimator == "majority":
+        return float(np.mean(y))
+    model = _clone_estimator(estimator)
+    model.fit(X, y)
+    return model
+
+
+def _proba(model, X) -> np.ndarray:
+    if isinstance(model, float):
+        return np.full(X.shape[0], model)
+    return np.asarray(model.predict_proba(X))[:, 1]
+
+
+def _clone_estimator(estimator):
+    from .evaluation import _clone
+
+    return _clone(estimator)
 
 
 def format_comparison(models: Dict[str, Any]) -> str:
@@ -182,16 +320,26 @@ class TrainResult:
     test_metrics: Dict[str, Any]
     model_path: Optional[str] = None
     timings: Dict[str, float] = field(default_factory=dict)
+    warnings: List[str] = field(default_factory=list)
 
     def summary(self) -> str:
         m = self.test_metrics
+        meta = getattr(self.model, "metadata", None) or {}
+        validation = meta.get("validation", {})
         lines = [
+            f"validation: {validation.get('description', self.comparison['validation']['description'])}",
             format_comparison(self.comparison["models"]),
             "",
-            f"withheld test set ({m['n']} users, threshold {self.model.threshold:.3f}): "
+            self.comparison["verdict"]["sentence"],
+            "",
+            f"withheld test set ({validation.get('test_description', str(m['n']) + ' rows')}, threshold "
+            f"{self.model.threshold:.3f}): "
             f"F1 {m['f1']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
             f"ROC AUC {m['roc_auc']:.3f}  PR AUC {m['average_precision']:.3f}",
         ]
+        if meta.get("gains", {}).get("test"):
+            lines.append(meta["gains"]["test"]["sentence"])
+        lines.extend(self.warnings)
         if self.model_path:
             lines.append(f"model saved to {self.model_path}")
         return "\n".join(lines)
@@ -201,12 +349,15 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
           label: str = "window", cutoff: Any = None, horizon_days: float = 30.0,
           session_gap_minutes: float = 30.0, test_size: float = 0.2, n_splits: int = 5, seed: int = 0,
           forest_params: Optional[Dict[str, Any]] = None, n_jobs: int = -1, strict: bool = True,
-          sklearn_reference: bool = False, log: Optional[Callable[[str], None]] = _log_to_stderr) -> TrainResult:
+          sklearn_reference: bool = False, log: Optional[Callable[[str], None]] = _log_to_stderr,
+          cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
+          min_history_days: float = 14.0) -> TrainResult:
     """Builds, validates and (when model_path is given) saves a churn model from event logs.
 
-    The labelling options are those of :func:`churn.user_features`; forest_params override
+    The labelling options are those of :func:`churn.user_features` (``every_days`` or ``cutoffs`` make
+    a snapshot table, validated without leaks: see the module docstring); forest_params override
     ``DEFAULT_FOREST_PARAMS`` (scikit-learn's names). Raises ChurnError subclasses on bad input, and
-    DataError when the data cannot support the evaluation (too few users of a class for the folds).
+    DataError when the data cannot support the evaluation (no cancellations; too few churners).
     """
     steps = _Steps(log)
     timings: Dict[str, float] = {}
@@ -220,37 +371,44 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     steps(f"reading and aggregating {', '.join(paths)}")
     table = user_features(paths, label=label, cutoff=cutoff, horizon_days=horizon_days,
                           session_gap_minutes=session_gap_minutes, strict=strict,
-                          threads=None if n_jobs < 1 else n_jobs)
+                          threads=None if n_jobs < 1 else n_jobs, cutoffs=cutoffs, every_days=every_days,
+                          min_history_days=min_history_days)
     timings["features"] = time.perf_counter() - t0
     X, y = np.ascontiguousarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)
     n_pos = int(y.sum())
-    steps(f"{len(y)} users, {n_pos} churned ({n_pos / max(len(y), 1):.1%}), {X.shape[1]} features; "
+    n_users = len(set(table.user_ids))
+    rows = (f"{len(y)} rows ({n_users} users x {len(table.snapshot_cutoffs)} cutoffs)" if table.is_snapshots
+            else f"{len(y)} users")
+    steps(f"{rows}, {n_pos} churned ({n_pos / max(len(y), 1):.1%}), {X.shape[1]} features; "
           f"{table.report.events} events")
-    min_class = min(n_pos, len(y) - n_pos)
-    needed = n_splits * 2
-    if min_class < needed:
-        raise _churn.DataError(
-            f"too few users of one class to evaluate: {n_pos} churned and {len(y) - n_pos} stayed; "
-            f"{n_splits}-fold cross-validation on a {1 - test_size:.0%} training part needs at least "
-            f"{needed} of each (use a longer log, a later cutoff or a longer horizon)")
+    warnings = check_learnable(table, n_splits)
+    for w in warnings:
+        steps(w)
 
-    train_idx, test_idx = _churn.train_test_split_stratified(y, test_size=test_size, seed=seed)
+    train_idx, test_idx, validation = _withheld_split(table, y, test_size, seed, n_splits)
+    steps(f"validation: {validation['description']}; withheld test: {validation['test_description']}")
     X_train, y_train, X_test, y_test = X[train_idx], y[train_idx], X[test_idx], y[test_idx]
+    groups_train = None if not table.is_snapshots else np.asarray(table.user_ids, dtype=object)[train_idx].astype(str)
 
     t0 = time.perf_counter()
     comparison = compare_models(X_train, y_train, forest_params=params, n_splits=n_splits, seed=seed,
-                                n_jobs=n_jobs, sklearn_reference=sklearn_reference, log=steps)
+                                n_jobs=n_jobs, sklearn_reference=sklearn_reference, log=steps, groups=groups_train)
     timings["cross_validation"] = time.perf_counter() - t0
+    steps(comparison["verdict"]["sentence"])
     threshold = float(_churn.best_f1_threshold(y_train, comparison["oof_proba"]["random_forest"])["threshold"])
+    # Calibration of the displayed probability, chosen on the same out-of-fold predictions and folds.
+    calibration = choose_calibration(y_train, comparison["oof_proba"]["random_forest"], comparison["folds"])
+    steps(f"calibration: {calibration.method} (cross-validated log loss " + ", ".join(
+        f"{m} {v:.4f}" for m, v in calibration.cv_log_loss.items()) + ")")
 
     t0 = time.perf_counter()
-    steps(f"fitting the final forest on {len(y_train)} users")
+    steps(f"fitting the final forest on {len(y_train)} rows")
     model = _forest(params, seed, n_jobs)
     # Fitted on named columns, the saved model carries the feature names (the app and `explain` use them).
     model.fit(_named(X_train, table.feature_names), y_train)
     timings["final_fit"] = time.perf_counter() - t0
 
-    steps(f"evaluating once on the withheld test set ({len(y_test)} users)")
+    steps(f"evaluating once on the withheld test set ({len(y_test)} rows)")
     X_test = _named(X_test, table.feature_names)
     proba = model.predict_proba(X_test)[:, 1]
     test = _churn.evaluate_binary(y_test, proba, threshold)
@@ -271,6 +429,11 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
                     if k != "confusion_matrix"}
     test_metrics["n"] = int(len(y_test))
     fingerprint = data_fingerprint(paths)
+    labels = {"mode": table.label, "cutoff_ms": table.cutoff_ms, "horizon_days": table.horizon_days,
+              "session_gap_minutes": table.session_gap_minutes}
+    if table.is_snapshots:
+        labels.update({"snapshot_cutoffs_ms": table.snapshot_cutoffs, "every_days": every_days,
+                       "min_history_days": min_history_days if every_days else None})
     metadata = {
         "kind": "churn-model",
         "library_version": __version__,
@@ -278,19 +441,29 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
         "threshold": threshold,
         "threshold_rule": "maximises F1 on the cross-validated (out-of-fold) probabilities of the training part",
         "features": features,
-        "labels": {"mode": table.label, "cutoff_ms": table.cutoff_ms, "horizon_days": table.horizon_days,
-                   "session_gap_minutes": table.session_gap_minutes},
+        "labels": labels,
         "data": {
             "source": ", ".join(os.path.basename(p.rstrip("/")) for p in paths),
             **fingerprint,
             "events": int(table.report.events),
-            "users": int(len(y)), "churned": n_pos,
+            "users": n_users, "rows": int(len(y)), "churned": n_pos,
             "rows_train": int(len(y_train)), "rows_test": int(len(y_test)),
             "positive_rate": float(n_pos / len(y)),
             "first_ts": table.report.first_ts, "last_ts": table.report.last_ts,
         },
         "params": {**params, "random_state": seed},
-        "cv": {"n_splits": n_splits, "seed": seed, "models": comparison["models"]},
+        "validation": validation,
+        "cv": {"n_splits": n_splits, "seed": seed, "scheme": comparison["validation"]["scheme"],
+               "models": comparison["models"]},
+        "verdict": comparison["verdict"],
+        "gains": {"test": gains(y_test, proba, source="the withheld test set"), "cv": comparison["gains"]},
+        "warnings": warnings + ([comparison["verdict"]["warning"]] if comparison["verdict"]["warning"] else []),
+        "calibration": {**calibration.to_json(),
+                        "rule": "isotonic or Platt, whichever has the lower cross-validated log loss on the "
+                                "out-of-fold probabilities of the training part; none when neither improves",
+                        "applies_to": "the displayed P(churn); the threshold applies to the raw probability",
+                        "test": {"before": reliability(y_test, proba),
+                                 "after": reliability(y_test, calibration.apply(proba))}},
         "test": {
             "metrics": test_metrics,
             "confusion_matrix": [[int(v) for v in row] for row in test["confusion_matrix"]],
@@ -301,7 +474,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
         "timings_seconds": timings,
     }
     model.threshold = threshold
-    model.metadata = metadata
+    model.metadata = _json_safe(metadata)
     saved = None
     if model_path is not None:
         saved = os.fspath(model_path)
@@ -309,7 +482,55 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
         model.save(saved)
         steps(f"saved the model to {saved}")
     return TrainResult(model=model, table=table, comparison=comparison, test_metrics=test_metrics,
-                       model_path=saved, timings=timings)
+                       model_path=saved, timings=timings, warnings=metadata["warnings"])
+
+
+def _withheld_split(table: FeatureTable, y: np.ndarray, test_size: float, seed: int, n_splits: int):
+    """(train rows, test rows, validation description) for train(): see the module docstring."""
+    if not table.is_snapshots:
+        train_idx, test_idx = _churn.train_test_split_stratified(y, test_size=test_size, seed=seed)
+        return train_idx, test_idx, {
+            "scheme": "stratified_kfold", "test": "stratified_holdout",
+            "description": f"{n_splits}-fold stratified cross-validation on the training part (one row per user)",
+            "test_description": f"a stratified {test_size:.0%} of the users ({len(test_idx)} rows)"}
+    T = int(table.snapshot_cutoffs[-1])
+    cv = (f"{n_splits}-fold stratified group cross-validation by user on the training part (no user in two folds; "
+          "threshold tuned on grouped inner folds)")
+    try:
+        train_idx, test_idx = _churn.out_of_time_split(table.cutoffs, table.horizon_days, T)
+        y_tr = y[train_idx]
+        users = np.asarray(table.user_ids, dtype=object)[train_idx]
+        if len(set(users[y_tr == 1].tolist())) >= 2 * n_splits and 0 < y[test_idx].sum() < test_idx.size:
+            return train_idx, test_idx, {
+                "scheme": "stratified_group_kfold", "test": "out_of_time", "split_ms": T,
+                "split": _churn._format_utc(T),
+                "description": cv,
+                "test_description": (f"out of time: the {len(test_idx)} rows at the last cutoff {_churn._format_utc(T)}; "
+                                     f"training only on the {len(train_idx)} rows whose {table.horizon_days:g}-day "
+                                     f"label window ends by then (cutoff + horizon <= {_churn._format_utc(T)})")}
+    except _churn.DataError:
+        pass
+    # No room for an out-of-time test (too few cutoffs a horizon before the last): hold out users.
+    k = max(2, int(round(1 / test_size)))
+    train_idx, test_idx = stratified_group_kfold(y, group_codes(table.user_ids), n_splits=k, shuffle=True, seed=seed)[0]
+    return np.asarray(train_idx), np.asarray(test_idx), {
+        "scheme": "stratified_group_kfold", "test": "group_holdout", "description": cv,
+        "test_description": (f"the rows of a stratified 1/{k} of the users ({len(test_idx)} rows; no user on both "
+                             "sides). The log has no room for an out-of-time test: it needs cutoffs one horizon "
+                             "before the last (a shorter --horizon-days or a longer log)")}
+
+
+def _json_safe(value):
+    """NaN and infinities as None, numpy scalars as Python numbers (the model file is strict JSON)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
 
 
 def _named(X: np.ndarray, names: List[str]):
@@ -329,16 +550,54 @@ def _finite(values: np.ndarray) -> List[Optional[float]]:
 def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "window", cutoff: Any = None,
              horizon_days: float = 30.0, session_gap_minutes: float = 30.0, n_splits: int = 5, seed: int = 0,
              forest_params: Optional[Dict[str, Any]] = None, n_jobs: int = -1, strict: bool = True,
-             sklearn_reference: bool = False,
-             log: Optional[Callable[[str], None]] = _log_to_stderr) -> Dict[str, Any]:
-    """The model comparison alone, cross-validated over all users (no withheld test set)."""
+             sklearn_reference: bool = False, log: Optional[Callable[[str], None]] = _log_to_stderr,
+             cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
+             min_history_days: float = 14.0) -> Dict[str, Any]:
+    """The model comparison alone, cross-validated over all rows (no withheld test set): stratified
+    k-fold for a one-cutoff table; for a snapshot table stratified group k-fold by user plus an
+    out-of-time validation (``"out_of_time"``, None when the log has no room for it). Adds
+    ``"verdict"``, ``"gains"`` and ``"warnings"`` (see :func:`compare_models`, :func:`check_learnable`)."""
     steps = _Steps(log)
     paths = _paths_of(events)
     steps(f"reading and aggregating {', '.join(paths)}")
     table = user_features(paths, label=label, cutoff=cutoff, horizon_days=horizon_days,
                           session_gap_minutes=session_gap_minutes, strict=strict,
-                          threads=None if n_jobs < 1 else n_jobs)
+                          threads=None if n_jobs < 1 else n_jobs, cutoffs=cutoffs, every_days=every_days,
+                          min_history_days=min_history_days)
     X, y = np.ascontiguousarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)
-    steps(f"{len(y)} users, {int(y.sum())} churned, {X.shape[1]} features")
-    return compare_models(X, y, forest_params=forest_params, n_splits=n_splits, seed=seed, n_jobs=n_jobs,
-                          sklearn_reference=sklearn_reference, log=steps)
+    what = (f"{len(y)} rows ({len(set(table.user_ids))} users x {len(table.snapshot_cutoffs)} cutoffs)"
+            if table.is_snapshots else f"{len(y)} users")
+    steps(f"{what}, {int(y.sum())} churned, {X.shape[1]} features")
+    warnings = check_learnable(table, n_splits)
+    for w in warnings:
+        steps(w)
+    groups = np.asarray(table.user_ids, dtype=object).astype(str) if table.is_snapshots else None
+    report = compare_models(X, y, forest_params=forest_params, n_splits=n_splits, seed=seed, n_jobs=n_jobs,
+                            sklearn_reference=sklearn_reference, log=steps, groups=groups)
+    report["out_of_time"] = out_of_time_evaluation(table, forest_params=forest_params, seed=seed, n_jobs=n_jobs,
+                                                   log=steps) if table.is_snapshots else None
+    if table.is_snapshots and report["out_of_time"] is None:
+        warnings.append("note: no out-of-time validation: the log has no room for training rows whose label window "
+                        "ends by the last cutoff (use a shorter --horizon-days or a longer log)")
+    if report["verdict"]["warning"]:
+        warnings.append(report["verdict"]["warning"])
+    report["warnings"] = warnings
+    return report
+
+
+def format_evaluation(report: Dict[str, Any]) -> str:
+    """What ``churn evaluate`` prints: the scheme, the table, the out-of-time results, the verdict, the
+    gains and the warnings."""
+    lines = [f"validation: {report['validation']['description']}", format_comparison(report["models"]), ""]
+    oot = report.get("out_of_time")
+    if oot:
+        lines.append(f"out of time: trained on {oot['n_train']} rows whose label window ends by {oot['split']}, "
+                     f"tested on the {oot['n_test']} rows at {oot['split']} ({oot['churned_test']} churned)")
+        for name, m in oot["models"].items():
+            lines.append(f"  {name:<22} ROC AUC {m['roc_auc']:.3f}  PR AUC {m['average_precision']:.3f}  "
+                         f"F1 {m['f1']:.3f}")
+        lines.append("")
+    lines.append(report["verdict"]["sentence"])
+    lines.append(report["gains"]["sentence"])
+    lines.extend(w for w in report.get("warnings", []) if w != report["verdict"]["sentence"])
+    return "\n".join(lines)

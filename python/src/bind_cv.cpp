@@ -98,9 +98,19 @@ py::dict result_to_dict(churn::cv_result&& r) {
   return out;
 }
 
+/// None: no groups; otherwise one integer group code per sample (churn.evaluation codes any labels).
+std::vector<std::int64_t> groups_from_python(const py::object& groups) {
+  if (groups.is_none()) return {};
+  auto a = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(groups);
+  if (!a || a.ndim() != 1)
+    throw churn::parameter_error("groups", "an object of another shape or type", "None or a 1-D array of group codes");
+  return std::vector<std::int64_t>(a.data(), a.data() + a.size());
+}
+
 churn::cv_params cv_params_from(int inner_splits, double default_threshold, const py::int_& seed, int n_jobs,
-                                int n_repeats) {
+                                int n_repeats, const py::object& groups = py::none()) {
   churn::cv_params p;
+  p.groups = groups_from_python(groups);
   p.n_repeats = n_repeats;
   p.inner_splits = inner_splits;
   p.default_threshold = default_threshold;
@@ -206,6 +216,34 @@ void bind_cv(py::module_& m) {
       "shuffle=shuffle, random_state=seed).split(X, y). y holds integer labels; raises ParameterError when "
       "n_splits exceeds the smallest class.");
   m.def(
+      "_stratified_group_kfold",
+      [](const py::handle& y, const py::object& groups, int n_splits, bool shuffle, const py::int_& seed) {
+        const auto labels = labels_from_python(y, "y");
+        const auto g = groups_from_python(groups);
+        const auto folds = churn::stratified_group_kfold(labels, g, n_splits, shuffle, seed_from_python(seed));
+        py::list out;
+        for (const auto& f : folds) out.append(py::make_tuple(indices_to_numpy(f.train), indices_to_numpy(f.test)));
+        return out;
+      },
+      py::arg("y"), py::arg("groups"), py::arg("n_splits") = 5, py::arg("shuffle") = true, py::arg("seed") = 0,
+      "List of (train_indices, test_indices) identical to scikit-learn's StratifiedGroupKFold(n_splits, "
+      "shuffle=shuffle, random_state=seed).split(X, y, groups), for integer group codes. Use "
+      "churn.stratified_group_kfold.");
+  m.def(
+      "out_of_time_split",
+      [](const py::handle& cutoffs_ms, double horizon_days, std::int64_t split_ms) {
+        auto a = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(cutoffs_ms);
+        if (!a || a.ndim() != 1)
+          throw churn::parameter_error("cutoffs_ms", "an object of another shape or type", "a 1-D array of epoch ms");
+        const std::vector<std::int64_t> c(a.data(), a.data() + a.size());
+        const auto f = churn::out_of_time_split(c, horizon_days, split_ms);
+        return py::make_tuple(indices_to_numpy(f.train), indices_to_numpy(f.test));
+      },
+      py::arg("cutoffs_ms"), py::arg("horizon_days"), py::arg("split_ms"),
+      "(train_indices, test_indices) of a snapshot table's out-of-time split at T = split_ms: test on the rows "
+      "with cutoff >= T, train on the rows with cutoff + horizon <= T (no training label sees the test period). "
+      "Raises DataError when either part is empty.");
+  m.def(
       "repeated_stratified_kfold",
       [](const py::handle& y, int n_splits, int n_repeats, const py::int_& seed) {
         const auto labels = labels_from_python(y, "y");
@@ -288,8 +326,8 @@ void bind_cv(py::module_& m) {
       "_cross_validate_builtin",
       [](const std::string& model, const py::handle& X, const py::handle& y, const py::handle& folds,
          const py::dict& model_params, int inner_splits, double default_threshold, const py::int_& seed, int n_jobs,
-         int n_repeats) {
-        const auto cp = cv_params_from(inner_splits, default_threshold, seed, n_jobs, n_repeats);
+         int n_repeats, const py::object& groups) {
+        const auto cp = cv_params_from(inner_splits, default_threshold, seed, n_jobs, n_repeats, groups);
         const auto M = matrix_from_python(X, "X");
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
@@ -300,38 +338,43 @@ void bind_cv(py::module_& m) {
         return result_to_dict(std::move(r));
       },
       py::arg("model"), py::arg("X"), py::arg("y"), py::arg("folds"), py::arg("model_params"), py::arg("inner_splits"),
-      py::arg("default_threshold"), py::arg("seed"), py::arg("n_jobs"), py::arg("n_repeats") = 1);
+      py::arg("default_threshold"), py::arg("seed"), py::arg("n_jobs"), py::arg("n_repeats") = 1,
+      py::arg("groups") = py::none());
 
   m.def(
       "_tune_threshold_builtin",
       [](const std::string& model, const py::handle& X, const py::handle& y, const py::dict& model_params,
-         int inner_splits, const py::int_& seed) {
+         int inner_splits, const py::int_& seed, const py::object& groups) {
         const auto M = matrix_from_python(X, "X");
         const auto labels = labels_from_python(y, "y");
         const auto s = seed_from_python(seed);
+        const auto g = groups_from_python(groups);
         const auto c = with_builtin_fit(model, model_params, [&](const auto& fit) {
-          return churn::tune_threshold(fit, M, labels, inner_splits, s);
+          return churn::tune_threshold(fit, M, labels, inner_splits, s, g);
         });
         return choice_to_dict(c);
       },
-      py::arg("model"), py::arg("X"), py::arg("y"), py::arg("model_params"), py::arg("inner_splits"), py::arg("seed"));
+      py::arg("model"), py::arg("X"), py::arg("y"), py::arg("model_params"), py::arg("inner_splits"), py::arg("seed"),
+      py::arg("groups") = py::none());
 
   m.def(
       "_tune_threshold_callable",
-      [](const py::function& fit, const py::handle& X, const py::handle& y, int inner_splits, const py::int_& seed) {
+      [](const py::function& fit, const py::handle& X, const py::handle& y, int inner_splits, const py::int_& seed,
+         const py::object& groups) {
         const auto M = matrix_from_python(X, "X");
         const auto labels = labels_from_python(y, "y");
-        const auto c = churn::tune_threshold(python_fit{fit}, M, labels, inner_splits, seed_from_python(seed));
+        const auto c = churn::tune_threshold(python_fit{fit}, M, labels, inner_splits, seed_from_python(seed),
+                                             groups_from_python(groups));
         return choice_to_dict(c);
       },
-      py::arg("fit"), py::arg("X"), py::arg("y"), py::arg("inner_splits"), py::arg("seed"));
+      py::arg("fit"), py::arg("X"), py::arg("y"), py::arg("inner_splits"), py::arg("seed"), py::arg("groups") = py::none());
 
   m.def(
       "_cross_validate_callable",
       [](const py::function& fit, const py::handle& X, const py::handle& y, const py::handle& folds, int inner_splits,
-         double default_threshold, const py::int_& seed, int n_repeats) {
+         double default_threshold, const py::int_& seed, int n_repeats, const py::object& groups) {
         // Python models run on this thread only, holding the GIL: n_jobs is 1.
-        const auto cp = cv_params_from(inner_splits, default_threshold, seed, 1, n_repeats);
+        const auto cp = cv_params_from(inner_splits, default_threshold, seed, 1, n_repeats, groups);
         const auto M = matrix_from_python(X, "X");
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
@@ -339,5 +382,5 @@ void bind_cv(py::module_& m) {
         return result_to_dict(std::move(r));
       },
       py::arg("fit"), py::arg("X"), py::arg("y"), py::arg("folds"), py::arg("inner_splits"),
-      py::arg("default_threshold"), py::arg("seed"), py::arg("n_repeats") = 1);
+      py::arg("default_threshold"), py::arg("seed"), py::arg("n_repeats") = 1, py::arg("groups") = py::none());
 }

@@ -36,6 +36,8 @@ py::dict table_to_dict(churn::feature_table&& t) {
   d["X"] = matrix_to_numpy(std::move(t.X));
   d["y"] = to_numpy(y);
   d["user_ids"] = py::cast(t.user_ids);
+  d["cutoffs"] = t.options.mode == churn::label_mode::window ? py::object(churn_py::move_to_numpy(std::move(t.cutoffs)))
+                                                             : py::object(py::none());
   py::list features;
   for (const auto& f : t.features) {
     py::dict fd;
@@ -61,6 +63,7 @@ py::dict table_to_dict(churn::feature_table&& t) {
   rd["users_seen"] = r.users_seen;
   rd["users_in_table"] = r.users_in_table;
   rd["users_churned"] = r.users_churned;
+  rd["users_cancelled_ever"] = r.users_cancelled_ever;
   rd["users_cancelled_before_cutoff"] = r.users_cancelled_before_cutoff;
   rd["users_without_events_before_cutoff"] = r.users_without_events_before_cutoff;
   rd["users_active_after_cancellation"] = r.users_active_after_cancellation;
@@ -69,6 +72,9 @@ py::dict table_to_dict(churn::feature_table&& t) {
   rd["cutoff_ms"] = ts_or_none(r.cutoff_ms);
   rd["label_end_ms"] = ts_or_none(r.label_end_ms);
   rd["label_window_complete"] = r.label_window_complete;
+  rd["snapshot_cutoffs"] = py::cast(r.snapshot_cutoffs);
+  rd["snapshot_rows"] = py::cast(r.snapshot_rows);
+  rd["snapshot_churned"] = py::cast(r.snapshot_churned);
   rd["read"] = r.read.lines ? py::object(churn_py::read_report_to_dict(r.read)) : py::object(py::none());
   rd["summary"] = r.summary();
   d["report"] = rd;
@@ -84,6 +90,27 @@ churn::label_options make_label_options(const std::string& label, std::optional<
   o.session_gap_minutes = session_gap_minutes;
   o.validate();
   return o;
+}
+
+/// None and 0: a single cutoff; otherwise snapshots at the given cutoffs or on a schedule.
+churn::snapshot_options make_snapshots(std::optional<std::vector<std::int64_t>> cutoffs, int every_days,
+                                       double min_history_days) {
+  churn::snapshot_options s;
+  if (cutoffs) {
+    if (cutoffs->empty())
+      throw churn::parameter_error("cutoffs", "[]", "None or a non-empty list of UTC midnights");
+    s.cutoffs_ms = *cutoffs;
+  }
+  s.every_days = every_days;
+  s.min_history_days = min_history_days;
+  s.validate();
+  return s;
+}
+
+/// The snapshot table when snapshots are asked for, else the single-cutoff table.
+churn::feature_table finalize_any(const churn::feature_accumulator& acc, const churn::label_options& o,
+                                  const churn::snapshot_options& s) {
+  return s.enabled() ? acc.finalize(o, s) : acc.finalize(o);
 }
 
 /// None: no limit (0 in C++); otherwise at least one user.
@@ -169,16 +196,19 @@ void bind_features(py::module_& m) {
       .def(
           "finalize",
           [](const churn::feature_accumulator& acc, const std::string& label, std::optional<std::int64_t> cutoff_ms,
-             double horizon_days) {
+             double horizon_days, std::optional<std::vector<std::int64_t>> cutoffs, int every_days,
+             double min_history_days) {
             auto o = make_label_options(label, cutoff_ms, horizon_days, acc.session_gap_minutes());
+            auto s = make_snapshots(std::move(cutoffs), every_days, min_history_days);
             churn::feature_table t;
             {
               py::gil_scoped_release release;
-              t = acc.finalize(o);
+              t = finalize_any(acc, o, s);
             }
             return table_to_dict(std::move(t));
           },
           py::arg("label") = "window", py::arg("cutoff_ms") = py::none(), py::arg("horizon_days") = 30.0,
+          py::arg("cutoffs") = py::none(), py::arg("every_days") = 0, py::arg("min_history_days") = 14.0,
           "The feature table as a dict (X, y, user_ids, features, report, ...).")
       .def("to_bytes", [](const churn::feature_accumulator& acc) { return py::bytes(acc.to_bytes()); })
       .def_static("from_bytes",
@@ -195,20 +225,23 @@ void bind_features(py::module_& m) {
       "_user_features",
       [](const std::vector<std::string>& paths, const std::string& label, std::optional<std::int64_t> cutoff_ms,
          double horizon_days, double session_gap_minutes, int threads, bool strict,
-         churn::feature_progress* progress, std::optional<std::int64_t> max_users) {
+         churn::feature_progress* progress, std::optional<std::int64_t> max_users,
+         std::optional<std::vector<std::int64_t>> cutoffs, int every_days, double min_history_days) {
         auto o = make_label_options(label, cutoff_ms, horizon_days, session_gap_minutes);
         o.max_users = make_max_users(max_users);
+        auto s = make_snapshots(std::move(cutoffs), every_days, min_history_days);
         auto r = make_read_options(strict, threads);
         churn::feature_table t;
         {
           py::gil_scoped_release release;
-          t = churn::user_features(paths, o, r, progress);
+          t = s.enabled() ? churn::user_features(paths, o, s, r, progress) : churn::user_features(paths, o, r, progress);
         }
         return table_to_dict(std::move(t));
       },
       py::arg("paths"), py::arg("label") = "window", py::arg("cutoff_ms") = py::none(),
       py::arg("horizon_days") = 30.0, py::arg("session_gap_minutes") = 30.0, py::arg("threads") = 0,
       py::arg("strict") = true, py::arg("progress") = nullptr, py::arg("max_users") = py::none(),
+      py::arg("cutoffs") = py::none(), py::arg("every_days") = 0, py::arg("min_history_days") = 14.0,
       "Feature table of event log files, as a dict. Use churn.user_features.");
 
   m.def("_parse_cutoff", [](const std::string& text) { return churn::parse_cutoff(text); }, py::arg("text"));

@@ -434,3 +434,51 @@ TEST_CASE("repeated stratified k-fold continues one generator and cross_validate
   cp.n_repeats = 5;
   CHECK_THROWS_AS(churn::cross_validate(fit, X, y, rep, cp), churn::data_error);
 }
+
+TEST_CASE("stratified_group_kfold: a partition, no group in two folds, classes spread, errors named") {
+  std::mt19937_64 rng(5);
+  for (int trial = 0; trial < 30; ++trial) {
+    std::vector<int> y;
+    std::vector<std::int64_t> groups;
+    for (std::int64_t g = 0; g < 40; ++g) {
+      const int rows = 1 + static_cast<int>(rng() % 5);
+      const bool churner = rng() % 4 == 0;
+      for (int r = 0; r < rows; ++r) {
+        groups.push_back(g * 7 % 40);
+        y.push_back(churner && r == rows - 1 ? 1 : 0);
+      }
+    }
+    const auto folds = churn::stratified_group_kfold(y, groups, 4, trial % 2 == 0, static_cast<std::uint64_t>(trial));
+    REQUIRE(folds.size() == 4);
+    std::vector<int> tested(y.size(), 0);
+    for (const auto& f : folds) {
+      CHECK(f.train.size() + f.test.size() == y.size());
+      CHECK(std::is_sorted(f.test.begin(), f.test.end()));
+      std::set<std::int64_t> test_groups;
+      for (auto i : f.test) test_groups.insert(groups[i]), ++tested[i];
+      for (auto i : f.train) CHECK(test_groups.count(groups[i]) == 0);
+      int pos = 0;
+      for (auto i : f.test) pos += y[i];
+      CHECK(pos > 0);
+    }
+    CHECK(std::all_of(tested.begin(), tested.end(), [](int t) { return t == 1; }));
+  }
+  std::vector<int> y{0, 0, 1, 1, 0, 0};
+  std::vector<std::int64_t> g{1, 1, 2, 2, 3, 3};
+  CHECK_THROWS_WITH_AS(churn::stratified_group_kfold(y, g, 2), doctest::Contains("occurs in only 1 group"),
+                       churn::data_error);
+  CHECK_THROWS_AS(churn::stratified_group_kfold(y, g, 4), churn::parameter_error);
+  CHECK_THROWS_AS(churn::stratified_group_kfold(y, {1, 2}, 2), churn::parameter_error);
+  CHECK_THROWS_AS(churn::stratified_group_kfold({}, {}, 2), churn::data_error);
+}
+
+TEST_CASE("out_of_time_split: training labels end by T, tests from T on, the rows between in neither") {
+  const std::int64_t d = 86'400'000;
+  std::vector<std::int64_t> cutoffs{0, 7 * d, 14 * d, 21 * d, 28 * d, 28 * d, 21 * d};
+  const auto f = churn::out_of_time_split(cutoffs, 14, 28 * d);
+  CHECK(f.train == std::vector<std::size_t>{0, 1, 2});
+  CHECK(f.test == std::vector<std::size_t>{4, 5});
+  CHECK_THROWS_WITH_AS(churn::out_of_time_split(cutoffs, 40, 28 * d), doctest::Contains("no rows to train on"),
+                       churn::data_error);
+  CHECK_THROWS_AS(churn::out_of_time_split(cutoffs, 14, 29 * d), churn::data_error);
+}

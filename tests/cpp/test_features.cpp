@@ -776,3 +776,80 @@ TEST_CASE("a sink's data_error while reading names the file and line, in serial 
   std::filesystem::remove(path);
   std::filesystem::remove(far);
 }
+
+TEST_CASE("snapshots: one row per (user, cutoff), row for row the tables of single cutoffs") {
+  const auto events = simulated(200, 11);
+  churn::feature_accumulator acc;
+  for (const auto& e : events) acc.add(e);
+  churn::label_options o;
+  o.horizon_days = 14;
+  churn::snapshot_options s;
+  s.every_days = 7;
+  const auto t = acc.finalize(o, s);
+  // The schedule: weekly back from the default cutoff, while 14 days of history lie before the cutoff.
+  const auto& cuts = t.report.snapshot_cutoffs;
+  REQUIRE(cuts.size() >= 4);
+  CHECK(cuts.back() == churn::default_cutoff(acc.last_ts(), 14));
+  CHECK(cuts.front() - acc.first_ts() >= 14 * day_ms);
+  CHECK(cuts.front() - 7 * day_ms - acc.first_ts() < 14 * day_ms);
+  for (std::size_t i = 1; i < cuts.size(); ++i) CHECK(cuts[i] - cuts[i - 1] == 7 * day_ms);
+  CHECK(cuts == churn::snapshot_schedule(acc.first_ts(), acc.last_ts(), 7, 14, 14));
+
+  Eigen::Index at = 0;
+  std::uint64_t churned = 0;
+  for (std::size_t k = 0; k < cuts.size(); ++k) {
+    INFO("cutoff " << churn::format_utc(cuts[k]));
+    churn::label_options one = o;
+    one.cutoff_ms = cuts[k];
+    const auto single = acc.finalize(one);
+    const Eigen::Index n = single.X.rows();
+    REQUIRE(at + n <= t.X.rows());
+    CHECK(t.X.middleRows(at, n) == single.X);
+    CHECK(t.labels.segment(at, n) == single.labels);
+    CHECK(std::vector<std::string>(t.user_ids.begin() + at, t.user_ids.begin() + at + n) == single.user_ids);
+    for (Eigen::Index i = 0; i < n; ++i) CHECK(t.cutoffs[static_cast<std::size_t>(at + i)] == cuts[k]);
+    CHECK(t.report.snapshot_rows[k] == static_cast<std::uint64_t>(n));
+    CHECK(t.report.snapshot_churned[k] == single.report.users_churned);
+    churned += single.report.users_churned;
+    at += n;
+  }
+  CHECK(at == t.X.rows());
+  CHECK(t.report.users_in_table == static_cast<std::uint64_t>(t.X.rows()));
+  CHECK(t.report.users_churned == churned);
+  CHECK(churned > 0);
+  CHECK(t.report.summary().find(std::to_string(cuts.size()) + " snapshots") != std::string::npos);
+
+  // Explicit cutoffs, in any order: the same rows, sorted by cutoff.
+  churn::snapshot_options given;
+  given.cutoffs_ms = {cuts[2], cuts[0]};
+  const auto g = acc.finalize(o, given);
+  CHECK(g.report.snapshot_cutoffs == std::vector<std::int64_t>{cuts[0], cuts[2]});
+  CHECK(g.X.rows() == static_cast<Eigen::Index>(t.report.snapshot_rows[0] + t.report.snapshot_rows[2]));
+  CHECK(g.X.topRows(static_cast<Eigen::Index>(t.report.snapshot_rows[0])) ==
+        t.X.topRows(static_cast<Eigen::Index>(t.report.snapshot_rows[0])));
+}
+
+TEST_CASE("snapshots: bad options and too short a log are clear errors") {
+  churn::feature_accumulator acc;
+  for (const auto& e : fixture()) acc.add(e);
+  churn::label_options o;
+  churn::snapshot_options s;
+  CHECK_THROWS_AS(acc.finalize(o, s), churn::parameter_error);  // neither cutoffs nor a schedule
+  s.cutoffs_ms = {T, T};
+  CHECK_THROWS_WITH_AS(acc.finalize(o, s), doctest::Contains("twice"), churn::parameter_error);
+  s.cutoffs_ms = {T + 1};
+  CHECK_THROWS_WITH_AS(acc.finalize(o, s), doctest::Contains("UTC midnights"), churn::parameter_error);
+  s.cutoffs_ms = {T};
+  s.every_days = 7;
+  CHECK_THROWS_WITH_AS(acc.finalize(o, s), doctest::Contains("every_days"), churn::parameter_error);
+  s.every_days = 0;
+  churn::label_options h;
+  h.mode = churn::label_mode::history;
+  CHECK_THROWS_WITH_AS(acc.finalize(h, s), doctest::Contains("snapshots"), churn::parameter_error);
+  churn::snapshot_options weekly;
+  weekly.every_days = 7;
+  weekly.min_history_days = 365;
+  CHECK_THROWS_WITH_AS(acc.finalize(o, weekly), doctest::Contains("too short for snapshots"), churn::data_error);
+  churn::feature_accumulator empty;
+  CHECK_THROWS_AS(empty.finalize(o, weekly), churn::data_error);
+}

@@ -88,6 +88,18 @@ def test_files_and_folders_give_the_local_table(client, logs, label):
     assert remote.report.read["lines"] == local.report.read["lines"]
 
 
+def test_snapshots_give_the_local_snapshot_table(client, logs):
+    local = churn.user_features(str(logs), horizon_days=14, every_days=7)
+    assert len(local.snapshot_cutoffs) >= 2
+    remote = cdask.user_features([str(logs)], client=client, blocksize=BLOCK, horizon_days=14, every_days=7)
+    assert_same_table(remote, local)
+    np.testing.assert_array_equal(remote.cutoffs, local.cutoffs)
+    assert remote.snapshot_cutoffs == local.snapshot_cutoffs
+    assert remote.report.snapshot_rows == local.report.snapshot_rows
+    with pytest.raises(churn.ParameterError, match="every_days"):
+        cdask.user_features([str(logs)], client=client, blocksize=BLOCK, horizon_days=14, every_days=-1)
+
+
 def test_bag_and_dataframe_partitions_give_the_local_table(client, logs):
     path = str(logs / "a.json")
     local = churn.user_features(path, cutoff="2018-10-20")

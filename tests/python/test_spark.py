@@ -82,6 +82,18 @@ def test_paths_give_the_local_table(spark, logs, label):
     assert_same_table(cspark.user_features(uris, spark=spark, label=label), local)
 
 
+def test_snapshots_give_the_local_snapshot_table(spark, logs):
+    local = churn.user_features(str(logs), horizon_days=14, every_days=7)
+    assert len(local.snapshot_cutoffs) >= 2
+    remote = cspark.user_features(str(logs), spark=spark, blocksize=BLOCK, horizon_days=14, every_days=7)
+    assert_same_table(remote, local)
+    np.testing.assert_array_equal(remote.cutoffs, local.cutoffs)
+    assert remote.snapshot_cutoffs == local.snapshot_cutoffs
+    assert remote.report.snapshot_rows == local.report.snapshot_rows
+    with pytest.raises(churn.ParameterError, match="every_days"):
+        cspark.user_features(str(logs), spark=spark, blocksize=BLOCK, horizon_days=14, every_days=-1)
+
+
 def test_dataframes_of_events_and_of_lines_give_the_local_table(spark, logs):
     path = str(logs / "a.json")
     local = churn.user_features(path, cutoff="2018-10-25")

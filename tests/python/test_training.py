@@ -87,11 +87,17 @@ def test_report_html_and_markdown(trained, tmp_path):
     assert md.count("data:image/png;base64,") == 5 and "| F1 |" in md
 
 
-def test_too_few_churners_is_a_clear_error(tmp_path):
-    path = tmp_path / "tiny.json"
-    churn.simulate(path, users=20, days=10, seed=0)
-    with pytest.raises(churn.DataError, match="too few users of one class"):
-        train(path, None, forest_params={"n_estimators": 5}, log=None)
+def test_too_few_churners_is_a_clear_error(tmp_path, hand_log):
+    path = hand_log(tmp_path / "few.json", users=30, churners=3)
+    with pytest.raises(churn.DataError, match="too few churners to evaluate: 3 churned and 27 stayed"):
+        train(path, None, horizon_days=7, forest_params={"n_estimators": 5}, log=None)
+    # Cancellations in the log, none in the label window (the cutoff after them).
+    with pytest.raises(churn.DataError, match="no row is labelled churned: 3 users cancel in the log, but none"):
+        train(path, None, horizon_days=2, forest_params={"n_estimators": 5}, log=None)
+    # No cancellation at all.
+    quiet = hand_log(tmp_path / "quiet.json", users=30, churners=0)
+    with pytest.raises(churn.DataError, match="no 'Cancellation Confirmation' event at all"):
+        train(quiet, None, horizon_days=7, forest_params={"n_estimators": 5}, log=None)
 
 
 def test_bad_forest_parameter_fails_before_reading(tmp_path):

@@ -1,0 +1,86 @@
+"""Calibration of P(churn): the methods against scikit-learn, the choice by cross-validated log loss,
+Brier score on held-out folds, and the round trip through the model file."""
+import json
+
+import numpy as np
+import pytest
+
+import churn
+from churn.calibration import Calibration, choose_calibration, fit_calibration, reliability
+
+
+def distorted(n, seed):
+    rng = np.random.default_rng(seed)
+    true = rng.beta(1, 6, n)                      # a ~14 % base rate
+    y = (rng.random(n) < true).astype(int)
+    raw = true ** 0.45                            # vote-share-like: far too high, order kept
+    return y, raw
+
+
+def test_isotonic_and_platt_match_sklearn():
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    y, raw = distorted(2000, 0)
+    raw = np.round(raw, 2)  # ties, as vote shares have
+    iso = fit_calibration("isotonic", y, raw)
+    grid = np.linspace(0, 1, 501)
+    sk = IsotonicRegression(out_of_bounds="clip").fit(raw, y)
+    np.testing.assert_allclose(iso.apply(grid), sk.predict(grid), atol=1e-12)
+    platt = fit_calibration("platt", y, raw)
+    s = np.log(np.clip(raw, 1e-6, 1 - 1e-6) / (1 - np.clip(raw, 1e-6, 1 - 1e-6)))
+    lr = LogisticRegression(C=1e9, tol=1e-12, max_iter=10000).fit(s[:, None], y)
+    np.testing.assert_allclose(platt.apply(raw), lr.predict_proba(s[:, None])[:, 1], atol=1e-5)
+
+
+def test_choice_by_cross_validated_log_loss_never_worsens_brier_on_held_out_folds():
+    y, raw = distorted(3000, 1)
+    folds = churn.stratified_kfold(y, n_splits=5, seed=0)
+    for train, test in folds:
+        inner = churn.stratified_kfold(y[train], n_splits=5, seed=1)
+        cal = choose_calibration(y[train], raw[train], inner)
+        assert cal.method in ("platt", "isotonic")
+        before = np.mean((raw[test] - y[test]) ** 2)
+        after = np.mean((cal.apply(raw[test]) - y[test]) ** 2)
+        assert after < before
+    # Already calibrated: "none" is chosen unless a method is really better, and the Brier score holds.
+    rng = np.random.default_rng(2)
+    p = rng.beta(1, 6, 3000)
+    y = (rng.random(3000) < p).astype(int)
+    cal = choose_calibration(y, p, churn.stratified_kfold(y, n_splits=5, seed=0))
+    assert cal.cv_log_loss[cal.method] == min(cal.cv_log_loss.values())
+    assert cal.cv_brier[cal.method] <= cal.cv_brier["none"] + 1e-3
+
+
+def test_calibration_round_trips_and_is_validated_at_load(tmp_path):
+    y, raw = distorted(800, 3)
+    for method in ("none", "platt", "isotonic"):
+        cal = fit_calibration(method, y, raw)
+        back = Calibration.from_json(json.loads(json.dumps(cal.to_json())))
+        np.testing.assert_array_equal(back.apply(raw), cal.apply(raw))
+    X = np.column_stack([raw, np.arange(raw.size) % 7])
+    model = churn.RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    cal = fit_calibration("isotonic", y, model.predict_proba(X)[:, 1])
+    model.metadata = {"calibration": cal.to_json()}
+    path = tmp_path / "m.json"
+    model.save(path)
+    loaded = churn.load_model(path)
+    np.testing.assert_array_equal(loaded.predict_calibrated_proba(X), cal.apply(model.predict_proba(X)[:, 1]))
+    doc = json.loads(path.read_text())
+    for bad, where in (({"method": "magic"}, "calibration.method"),
+                       ({"method": "platt", "a": "1", "b": 0}, "calibration.a"),
+                       ({"method": "isotonic", "x": [0, 1], "y": [0.5, 0.2]}, "calibration.y"),
+                       ({"method": "isotonic", "x": [0, 1], "y": [0.1]}, "calibration.y")):
+        doc["metadata"]["calibration"] = bad
+        path.write_text(json.dumps(doc))
+        with pytest.raises(churn.ModelFormatError, match=where.replace(".", r"\.")):
+            churn.load_model(path)
+
+
+def test_reliability_bins():
+    y = np.array([0, 0, 1, 1, 1])
+    p = np.array([0.05, 0.15, 0.15, 0.95, 1.0])
+    r = reliability(y, p)
+    assert [b["rows"] for b in r["bins"]] == [1, 2, 2]
+    assert r["bins"][1]["observed"] == 0.5 and r["bins"][2]["mean_predicted"] == pytest.approx(0.975)
+    assert r["brier"] == pytest.approx(np.mean((p - y) ** 2))

@@ -248,6 +248,27 @@ TEST_CASE("a FIFO in the parallel readers and the feature accumulator is read on
   }
 }
 
+TEST_CASE("a gzip file or stream cut short is an io_error, not a shorter log") {
+  temp_dir dir("truncated");
+  std::string log;
+  const std::string text = slurp(data_dir + "/events/quirks.jsonl").substr(3);
+  while (log.size() < (std::size_t(1) << 20)) log += text + "\n";
+  const std::string gz = gzip_text(log);
+  for (std::size_t cut : {std::size_t(2), std::size_t(10), gz.size() / 2, gz.size() - 9}) {
+    CAPTURE(cut);
+    write_file(dir / "cut.json.gz", gz.substr(0, cut));
+    churn::read_options lenient;
+    lenient.strict = false;
+    // Half a file was read as half the events and one bad line, silently.
+    CHECK(io_error_of([&] { read_path(dir / "cut.json.gz", lenient); }).find("error decompressing") != std::string::npos);
+    const std::string fifo = dir / ("fifo" + std::to_string(cut));
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    auto writer = feed_fifo(fifo, gz.substr(0, cut));
+    CHECK(io_error_of([&] { read_path(fifo, lenient); }).find("truncated") != std::string::npos);
+    writer.join();
+  }
+}
+
 TEST_CASE("\"-\" reads standard input") {
   temp_dir dir("stdin");
   const std::string log = slurp(data_dir + "/events/quirks.jsonl");

@@ -21,9 +21,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const churn::error&) {
     return 0;
   }
-  // A few KB of JSON can claim a billion features; a caller's row has to be that wide, so rows are
-  // only built for models of plausible width (the loader itself allocated nothing per feature).
+  // Counts are bounded by the file (issue 15): features that neither feature_names nor
+  // feature_importances lists are at most max_unlisted_features, listed ones as many as the list.
   const std::size_t p = model.n_features();
+  const auto& parts = model.parts();
+  if (parts.feature_names.empty() && parts.feature_importances.empty() ? p > churn::max_unlisted_features
+                                                                       : p > text.size())
+    std::abort();
+  // A listed count can still be large for a large file; a caller's row has to be that wide, so rows
+  // are only built for models of plausible width (the loader itself allocated nothing per feature).
   if (p > 4096) return 0;
   const double specials[] = {0.0, -1.0, 1e30, -1e30, std::numeric_limits<double>::quiet_NaN(), 0.5, 1e-300};
   constexpr std::size_t rows = 6;

@@ -376,6 +376,10 @@ def test_accumulator_bytes_with_a_string_that_is_not_utf8_are_refused(accumulato
 def test_lenient_reading_accounts_for_every_line(tmp_path_factory, blob):
     f = tmp_path_factory.mktemp("r") / "x.jsonl"
     f.write_bytes(blob)
+    if blob.startswith(b"\x1f\x8b"):  # gzip magic: random bytes after it are never a complete gzip file
+        with pytest.raises(churn.ChurnIOError):  # (b"\x1f\x8b" alone read as an empty log before issue 15)
+            churn.read_events(f, strict=False)
+        return
     table = churn.read_events(f, strict=False)
     r = table.report
     assert r.lines == r.events + r.blank_lines + r.bad_lines

@@ -159,6 +159,22 @@ def test_standard_input_is_dash_in_the_command_line(tmp_path, log):
 
 
 # ---- every I/O failure is ChurnIOError with the path ---------------------------------------------
+@pytest.mark.parametrize("keep", [2, 10, 0.5, -9])
+def test_a_truncated_gzip_log_is_an_error_not_a_shorter_log(tmp_path, log, keep):
+    import gzip
+
+    gz = gzip.compress(log.read_bytes())
+    cut = gz[:int(len(gz) * keep) if isinstance(keep, float) else keep]
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(cut)
+    # Half a file read as half the events and one bad line, without a word.
+    with pytest.raises(churn.ChurnIOError, match="error decompressing"):
+        churn.read_events(path, strict=False)
+    with pytest.raises(churn.ChurnIOError, match="error decompressing"):
+        churn.user_features(path, threads=2)
+
+
+
 def test_io_failures_are_churn_io_errors_naming_the_path(tmp_path, log):
     d = tmp_path / "adir"
     d.mkdir()

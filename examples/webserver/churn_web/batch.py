@@ -321,13 +321,14 @@ def score(svc: ModelService, X: np.ndarray) -> Tuple[np.ndarray, List[List[str]]
 
 def write_results(out: Path, svc: ModelService, ids: List[str], X: np.ndarray, probs: np.ndarray,
                   top: List[List[str]], order: np.ndarray) -> None:
+    verdicts = svc.churns(probs)
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["rank", "user_id", "churn_probability", "about_to_churn", "top_reasons"] + [fl.name for fl in svc.fields])
         for rank, i in enumerate(order, 1):
             values = [fl.format(X[i, fl.index]).replace(",", "") if fl.categorical else repr(float(X[i, fl.index]))
                       for fl in svc.fields]
-            w.writerow([rank, ids[i], f"{probs[i]:.6f}", int(probs[i] >= svc.threshold), " ".join(top[i])] + values)
+            w.writerow([rank, ids[i], f"{probs[i]:.6f}", int(verdicts[i]), " ".join(top[i])] + values)
 
 
 # ---- routes ---------------------------------------------------------------------------------------
@@ -392,13 +393,14 @@ def upload():
     order = np.argsort(-probs, kind="stable")
     out = store().new_upload_path(".csv")
     write_results(out, svc, ids, X, probs, top, order)
-    churners = int((probs >= svc.threshold).sum())
+    verdicts = svc.churns(probs)
+    churners = int(verdicts.sum())
     summary = {"users": len(ids), "churners": churners, "source": source, "notes": notes}
     result = store().add(out, Path(filename).stem + "-scored.csv", summary)
     limit = int(current_app.config["BATCH_TABLE_ROWS"])
     by_name = svc.by_name
     rows = [
-        {"rank": r + 1, "user_id": ids[i], "probability": float(probs[i]), "churn": bool(probs[i] >= svc.threshold),
+        {"rank": r + 1, "user_id": ids[i], "probability": float(probs[i]), "churn": bool(verdicts[i]),
          "reasons": [by_name[n].label for n in top[i]]}
         for r, i in enumerate(order[:limit])
     ]

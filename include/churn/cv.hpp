@@ -84,8 +84,8 @@ struct fold_report {
   /// stratified_group_kfold(y[train], groups[train], inner_splits, true, inner_seed) with groups
   std::uint64_t inner_seed = 0;
   double inner_f1 = std::numeric_limits<double>::quiet_NaN();  ///< F1 of that choice on the inner predictions
-  binary_metrics tuned;       ///< test-fold metrics with predictions proba >= threshold
-  binary_metrics at_default;  ///< test-fold metrics with predictions proba >= default_threshold
+  binary_metrics tuned;       ///< test-fold metrics with predictions proba > threshold
+  binary_metrics at_default;  ///< test-fold metrics with predictions proba > default_threshold
   confusion_matrix_counts tuned_confusion;
   confusion_matrix_counts default_confusion;
 };
@@ -108,7 +108,7 @@ struct cv_result {
   /// Out-of-fold arrays, n_repeats * n values: [r * n + i] is sample i in repetition r.
   std::vector<double> oof_proba;  ///< from the model of the fold that tested the sample; NaN if none
   std::vector<int> oof_fold;      ///< the (global) index of the fold that tested the sample, -1 if none
-  std::vector<int> oof_pred;      ///< oof_proba >= that fold's tuned threshold; -1 if none
+  std::vector<int> oof_pred;      ///< oof_proba > that fold's tuned threshold; -1 if none
 };
 
 /// JSON of one fold, with the keys of the Python dict (n_train, n_test, threshold, inner_seed, inner_f1,
@@ -426,7 +426,7 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
       const std::size_t s = (f / per_repeat) * n + folds[f].test[i];
       result.oof_proba[s] = proba[i];
       result.oof_fold[s] = static_cast<int>(f);
-      result.oof_pred[s] = proba[i] >= rep.threshold ? 1 : 0;
+      result.oof_pred[s] = proba[i] > rep.threshold ? 1 : 0;
     }
     tuned[f] = rep.tuned;
     at_default[f] = rep.at_default;

@@ -6,9 +6,12 @@
 // Conventions:
 // - labels are std::vector<int> holding 0 or 1; 1 is the positive class (churn);
 // - scores and probabilities are std::vector<double> of the positive class;
-// - a hard prediction from a probability is `p >= threshold` (scikit-learn's threshold semantics in
-//   precision_recall_curve and TunedThresholdClassifierCV). Note that `predict` of a scikit-learn
-//   classifier is argmax, i.e. `p > 0.5`: the two differ only for p exactly 0.5.
+// - a hard prediction from a probability is `p > threshold`, everywhere in churn: the metrics, the
+//   model's predict(), the threshold tuning, the web app. At 0.5 this is scikit-learn's `predict`
+//   (argmax of predict_proba, a tie going to the first class). Forest probabilities are multiples of
+//   1/n_trees, so ties with a threshold are common; a tuned threshold (best_f1_threshold) therefore lies
+//   strictly between two adjacent scores. Only the curves (roc_curve, precision_recall_curve,
+//   confusion_matrix_at_thresholds) keep scikit-learn's `score >= threshold` for their points.
 // - where scikit-learn warns and returns a placeholder for an undefined ranking metric (ROC AUC with one
 //   class in y_true, average precision without positives), these functions throw churn::data_error;
 //   evaluate_binary() reports NaN instead so that a report never aborts.
@@ -95,10 +98,10 @@ inline confusion_matrix_counts confusion_matrix(const std::vector<int>& y_true, 
   return c;
 }
 
-/// Hard predictions `p >= threshold` (see the header comment for how this relates to predict()).
+/// Hard predictions `p > threshold`, the rule of random_forest::predict (see the header comment).
 inline std::vector<int> predict_at_threshold(const std::vector<double>& proba, double threshold) {
   std::vector<int> out(proba.size());
-  for (std::size_t i = 0; i < proba.size(); ++i) out[i] = proba[i] >= threshold ? 1 : 0;
+  for (std::size_t i = 0; i < proba.size(); ++i) out[i] = proba[i] > threshold ? 1 : 0;
   return out;
 }
 
@@ -407,7 +410,7 @@ inline void to_json(nlohmann::json& j, const confusion_matrix_counts& c) {
 }
 
 /// All metrics of positive-class probabilities `proba` against y_true, hard predictions being
-/// `proba >= threshold`; zero divisions give 0 (scikit-learn's default), undefined ranking metrics NaN.
+/// `proba > threshold` (as random_forest::predict); zero divisions give 0 (scikit-learn's default), undefined ranking metrics NaN.
 /// Throws data_error on bad input.
 inline binary_metrics evaluate_binary(const std::vector<int>& y_true, const std::vector<double>& proba,
                                       double threshold, confusion_matrix_counts* confusion_out = nullptr) {
@@ -439,10 +442,19 @@ struct threshold_choice {
   double recall = 0.0;
 };
 
-/// The score t maximising F1 of `score >= t` over the distinct scores (the thresholds of
-/// precision_recall_curve). Among equal F1 the lowest threshold wins (the first maximum in
-/// precision_recall_curve's increasing order, i.e. numpy's argmax there). F1 is computed from counts as
-/// 2TP / (2TP + FP + FN), so ties are exact. Throws data_error on bad input or without positives.
+/// The decision threshold t maximising F1 of `score > t` (the rule of random_forest::predict and of
+/// evaluate_binary), with the F1, precision and recall that rule gives on (y_true, y_score).
+///
+/// The candidates are the cuts between adjacent distinct scores: the cut below the k-th highest score
+/// flags exactly the samples scoring at least that score (the thresholds of precision_recall_curve, and
+/// the counts of confusion_matrix_at_thresholds). The threshold returned lies strictly between the two
+/// adjacent scores (their midpoint; the lower one where no double lies between them), so that a score
+/// equal to an observed one is never on the edge. The cut below the lowest score (everything positive)
+/// is at half that score, and offered only when the lowest score is above 0: no threshold in [0, 1]
+/// flags a probability of 0. Among equal F1 the lowest threshold wins (numpy's argmax along
+/// precision_recall_curve's increasing order). F1 is computed from counts as 2TP / (2TP + FP + FN), so
+/// ties are exact. When no cut is possible (every score 0 or below and equal) the result is the lowest
+/// score with F1 0. Throws data_error on bad input or without positives.
 inline threshold_choice best_f1_threshold(const std::vector<int>& y_true, const std::vector<double>& y_score) {
   threshold_counts c = confusion_matrix_at_thresholds(y_true, y_score);
   const double pos = c.tps.back();
@@ -450,18 +462,31 @@ inline threshold_choice best_f1_threshold(const std::vector<int>& y_true, const 
     throw data_error("best_f1_threshold: y_true has no positive samples (" + std::to_string(y_true.size()) +
                      " samples); no threshold has a positive F1");
   }
+  const std::size_t n_cuts = c.thresholds.size();
   threshold_choice best;
+  best.threshold = c.thresholds.back();
   best.f1 = -1.0;
-  // Highest threshold first: `>=` lets a later (lower) threshold with equal F1 win.
-  for (std::size_t k = 0; k < c.thresholds.size(); ++k) {
+  // Highest score first: `>=` lets a later (lower) threshold with equal F1 win.
+  for (std::size_t k = 0; k < n_cuts; ++k) {
+    const double above = c.thresholds[k];
+    double cut;
+    if (k + 1 < n_cuts) {
+      const double below = c.thresholds[k + 1];
+      cut = below + (above - below) / 2;
+      if (!(cut > below && cut < above)) cut = below;  // adjacent doubles: `score > below` is the same cut
+    } else {
+      if (!(above > 0.0)) continue;
+      cut = above / 2;
+    }
     const double f1 = 2.0 * c.tps[k] / (2.0 * c.tps[k] + c.fps[k] + (pos - c.tps[k]));
     if (f1 >= best.f1) {
       best.f1 = f1;
-      best.threshold = c.thresholds[k];
+      best.threshold = cut;
       best.precision = c.tps[k] / (c.tps[k] + c.fps[k]);
       best.recall = c.tps[k] / pos;
     }
   }
+  if (best.f1 < 0) best.f1 = 0.0;
   return best;
 }
 

@@ -141,9 +141,9 @@ def precision_recall_curve(y_true: _Labels, y_score: _Scores, *, drop_intermedia
 def confusion_matrix_at_thresholds(y_true: _Labels, y_score: _Scores) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(tns, fps, fns, tps, thresholds) at every distinct score, highest first (a sample is positive when score >= threshold), as scikit-learn's confusion_matrix_at_thresholds."""
 def best_f1_threshold(y_true: _Labels, y_score: _Scores) -> Dict[str, float]:
-    """The score t maximising F1 of `score >= t` (the lowest such t on ties) as a dict with threshold, f1, precision and recall."""
+    """The threshold t maximising F1 of `score > t` (the rule of predict), strictly between two adjacent scores (the lowest such t on ties), as a dict with threshold, f1, precision and recall (of that rule)."""
 def evaluate_binary(y_true: _Labels, proba: _Scores, threshold: float = 0.5) -> Dict[str, Any]:
-    """Every metric of positive-class probabilities at `proba >= threshold`, as a dict (nan where a ranking metric is undefined), with the confusion matrix."""
+    """Every metric of positive-class probabilities at `proba > threshold` (the rule of predict), as a dict (nan where a ranking metric is undefined), with the confusion matrix."""
 def stratified_kfold(y: _Labels, n_splits: int = 5, shuffle: bool = True, seed: int = 0) -> List[Tuple[np.ndarray, np.ndarray]]:
     """List of (train_indices, test_indices) identical to scikit-learn's StratifiedKFold(n_splits, shuffle=shuffle, random_state=seed).split(X, y). y holds integer labels; raises ParameterError when n_splits exceeds the smallest class."""
 def _stratified_group_kfold(y: _Labels, groups: Optional[np.ndarray], n_splits: int = 5, shuffle: bool = True, seed: int = 0) -> List[Tuple[np.ndarray, np.ndarray]]:

@@ -90,7 +90,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     result = train(args.events, args.model, test_size=args.test_size, n_splits=args.folds, seed=args.seed,
                    forest_params=_forest_params(args), n_jobs=args.jobs, sklearn_reference=args.sklearn,
-                   **_label_kwargs(args))
+                   threshold=args.threshold, **_label_kwargs(args))
     print(result.summary())
     return 0
 
@@ -161,6 +161,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("events", nargs="+", help="event log(s) or folders, plain or .gz")
     p.add_argument("--model", required=True, help="where to save the model (JSON)")
     p.add_argument("--test-size", type=float, default=0.2, help="withheld share of users (default 0.2)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="decision threshold: churn when P(churn) > it (default: the one maximising F1 on the "
+                        "training part's out-of-fold probabilities; 0.5 is scikit-learn's predict)")
     _label_args(p)
     _model_args(p)
     p.set_defaults(run=_cmd_train)

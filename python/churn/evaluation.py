@@ -83,8 +83,8 @@ class LogisticRegression:
         return np.column_stack([1.0 - p1, p1])
 
     def predict(self, X, threshold: float = 0.5) -> np.ndarray:
-        """1 where P(class 1) >= threshold, else 0."""
-        return (self._model().predict_proba(X) >= threshold).astype(np.int64)
+        """1 where P(class 1) > threshold, else 0 (the rule of every churn model's predict)."""
+        return (self._model().predict_proba(X) > threshold).astype(np.int64)
 
     def __repr__(self) -> str:
         return f"LogisticRegression(C={self.C!r}, max_iter={self.max_iter!r}, tol={self.tol!r}, standardize={self.standardize!r})"
@@ -195,10 +195,11 @@ def cross_validate(
 def tune_threshold(estimator, X, y, *, inner_splits: int = 3, seed: int = 0, groups=None) -> Dict[str, float]:
     """The F1-maximising decision threshold for a model trained on (X, y), chosen exactly as
     cross_validate chooses it inside each training fold: out-of-fold probabilities from
-    ``stratified_kfold(y, inner_splits, True, seed)``, then the distinct probability t maximising F1 of
-    ``p >= t`` (the lowest on ties). Use it on the whole training set for the final model's threshold.
-    With groups (one per row), the inner folds are ``stratified_group_kfold(y, groups, inner_splits,
-    True, seed)``.
+    ``stratified_kfold(y, inner_splits, True, seed)``, then the threshold t maximising F1 of ``p > t``
+    (the rule of ``predict``), strictly between two adjacent out-of-fold probabilities (the lowest on
+    ties; see ``churn.metrics.best_f1_threshold``). Use it on the whole training set for the final
+    model's threshold. With groups (one per row), the inner folds are ``stratified_group_kfold(y,
+    groups, inner_splits, True, seed)``.
 
     Returns ``{"threshold", "f1", "precision", "recall"}`` (the last three on those out-of-fold predictions).
     """

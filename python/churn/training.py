@@ -349,18 +349,24 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
           label: str = "window", cutoff: Any = None, horizon_days: float = 30.0,
           session_gap_minutes: float = 30.0, test_size: float = 0.2, n_splits: int = 5, seed: int = 0,
           forest_params: Optional[Dict[str, Any]] = None, n_jobs: int = -1, strict: bool = True,
-          sklearn_reference: bool = False, log: Optional[Callable[[str], None]] = _log_to_stderr,
+          sklearn_reference: bool = False, threshold: Optional[float] = None,
+          log: Optional[Callable[[str], None]] = _log_to_stderr,
           cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
           min_history_days: float = 14.0) -> TrainResult:
     """Builds, validates and (when model_path is given) saves a churn model from event logs.
 
     The labelling options are those of :func:`churn.user_features` (``every_days`` or ``cutoffs`` make
     a snapshot table, validated without leaks: see the module docstring); forest_params override
-    ``DEFAULT_FOREST_PARAMS`` (scikit-learn's names). Raises ChurnError subclasses on bad input, and
-    DataError when the data cannot support the evaluation (no cancellations; too few churners).
+    ``DEFAULT_FOREST_PARAMS`` (scikit-learn's names). The model's decision threshold (churn when
+    P(churn) > threshold, the rule of its ``predict``) is the one maximising F1 on the training part's
+    out-of-fold probabilities, or ``threshold`` when given (0.5: scikit-learn's ``predict``). Raises
+    ChurnError subclasses on bad input, and DataError when the data cannot support the evaluation (no
+    cancellations; too few churners).
     """
     steps = _Steps(log)
     timings: Dict[str, float] = {}
+    if threshold is not None and not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
+        raise _churn.ParameterError(f"invalid value for parameter 'threshold': {threshold!r}; allowed: a float in [0, 1]")
     paths = _paths_of(events)
     params = {**DEFAULT_FOREST_PARAMS, **(forest_params or {})}
     # Estimators validate parameters when fitted (scikit-learn's convention): a fit on two rows checks
@@ -395,7 +401,12 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
                                 n_jobs=n_jobs, sklearn_reference=sklearn_reference, log=steps, groups=groups_train)
     timings["cross_validation"] = time.perf_counter() - t0
     steps(comparison["verdict"]["sentence"])
-    threshold = float(_churn.best_f1_threshold(y_train, comparison["oof_proba"]["random_forest"])["threshold"])
+    if threshold is None:
+        threshold_rule = "maximises F1 on the cross-validated (out-of-fold) probabilities of the training part"
+        threshold = float(_churn.best_f1_threshold(y_train, comparison["oof_proba"]["random_forest"])["threshold"])
+    else:
+        threshold_rule = "given"
+        threshold = float(threshold)
     # Calibration of the displayed probability, chosen on the same out-of-fold predictions and folds.
     calibration = choose_calibration(y_train, comparison["oof_proba"]["random_forest"], comparison["folds"])
     steps(f"calibration: {calibration.method} (cross-validated log loss " + ", ".join(
@@ -410,7 +421,9 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
 
     steps(f"evaluating once on the withheld test set ({len(y_test)} rows)")
     X_test = _named(X_test, table.feature_names)
+    model.threshold = threshold
     proba = model.predict_proba(X_test)[:, 1]
+    # The metrics at the threshold use the rule of the model's own predict (p > threshold).
     test = _churn.evaluate_binary(y_test, proba, threshold)
     fpr, tpr, roc_thr = _churn.roc_curve(y_test, proba)
     precision, recall, pr_thr = _churn.precision_recall_curve(y_test, proba, drop_intermediate=True)
@@ -439,7 +452,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
         "library_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "threshold": threshold,
-        "threshold_rule": "maximises F1 on the cross-validated (out-of-fold) probabilities of the training part",
+        "threshold_rule": threshold_rule,
         "features": features,
         "labels": labels,
         "data": {

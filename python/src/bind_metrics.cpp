@@ -164,8 +164,8 @@ void bind_metrics(py::module_& m) {
         return d;
       },
       py::arg("y_true"), py::arg("y_score"),
-      "The score t maximising F1 of `score >= t` (the lowest such t on ties) as a dict with threshold, f1, "
-      "precision and recall.");
+      "The threshold t maximising F1 of `score > t` (the rule of predict), strictly between two adjacent scores "
+      "(the lowest such t on ties), as a dict with threshold, f1, precision and recall (of that rule).");
   m.def(
       "evaluate_binary",
       [](const py::handle& y_true, const py::handle& proba, double threshold) {
@@ -178,7 +178,7 @@ void bind_metrics(py::module_& m) {
         return d;
       },
       py::arg("y_true"), py::arg("proba"), py::arg("threshold") = 0.5,
-      "Every metric of positive-class probabilities at `proba >= threshold`, as a dict (nan where a ranking "
+      "Every metric of positive-class probabilities at `proba > threshold` (the rule of predict), as a dict (nan where a ranking "
       "metric is undefined), with the confusion matrix.");
   m.attr("binary_metric_names") = py::cast(churn::binary_metric_names());
 }

@@ -17,6 +17,7 @@
 #include <churn/forest.hpp>
 #include <churn/forest_fit.hpp>
 #include <churn/forest_inspect.hpp>
+#include <churn/metrics.hpp>
 #include <churn/model_io.hpp>
 
 namespace {
@@ -582,6 +583,37 @@ TEST_CASE("thresholds, bootstrap sizes and sample weights of zero") {
   const auto a = churn::fit_forest(q, d.view(), d.y);
   const auto b = churn::fit_forest(q, twice.view(), twice.y, sw);
   CHECK(a.predict_proba(d.view()) == b.predict_proba(d.view()));
+}
+
+TEST_CASE("one decision rule: predict(), the metrics and a tuned threshold agree on probabilities at the threshold") {
+  const dataset d = make_data(400, 4, 7, 0.3);
+  churn::forest_params p;
+  p.n_estimators = 4;  // fully grown trees have pure leaves: probabilities are multiples of 1/4, many 0.5
+  auto model = churn::fit_forest(p, d.view(), d.y);
+  const auto pr = model.predict_proba(d.view());
+  const auto at_half = static_cast<std::size_t>(std::count(pr.begin(), pr.end(), 0.5));
+  REQUIRE(at_half > 0);
+  for (double t : {0.5, 0.25, 0.75}) {
+    CAPTURE(t);
+    model.set_threshold(t);
+    const auto pred = model.predict(d.view());
+    CHECK(pred == churn::predict_at_threshold(pr, t));
+    for (std::size_t i = 0; i < d.rows; ++i)
+      if (pr[i] == t) CHECK(pred[i] == 0);  // scikit-learn's argmax: a tie goes to the first class
+    churn::confusion_matrix_counts c;
+    churn::evaluate_binary(d.y, pr, t, &c);
+    const auto direct = churn::confusion_matrix(d.y, pred);
+    CHECK(c.tp == direct.tp);
+    CHECK(c.fp == direct.fp);
+    CHECK(c.tn == direct.tn);
+    CHECK(c.fn == direct.fn);
+  }
+  // A tuned threshold lies strictly between two observed probabilities, and the F1 it reports is the F1
+  // of the model's own predictions with it.
+  const auto choice = churn::best_f1_threshold(d.y, pr);
+  CHECK(std::find(pr.begin(), pr.end(), choice.threshold) == pr.end());
+  model.set_threshold(choice.threshold);
+  CHECK(choice.f1 == churn::f1_score(d.y, model.predict(d.view())));
 }
 
 TEST_CASE("columns with more distinct values than codes are binned, not rejected") {

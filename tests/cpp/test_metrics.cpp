@@ -162,30 +162,65 @@ TEST_CASE("log loss clips to machine epsilon; Brier is the mean squared error") 
   CHECK(churn::brier_score_loss({0, 0}, {0.1, 0.3}) == doctest::Approx(0.05));
 }
 
-TEST_CASE("best_f1_threshold sweeps every distinct score and prefers the lower threshold on ties") {
+TEST_CASE("best_f1_threshold cuts between adjacent scores and reports the F1 of p > threshold") {
   std::mt19937 gen(99);
   for (int rep = 0; rep < 100; ++rep) {
     auto c = make_case(gen, 10 + rep, 3 + rep % 20);
     if (std::count(c.y.begin(), c.y.end(), 1) == 0) continue;
     const auto best = churn::best_f1_threshold(c.y, c.s);
-    std::set<double> ts(c.s.begin(), c.s.end());
+    const std::set<double> distinct(c.s.begin(), c.s.end());
+    const std::vector<double> ts(distinct.begin(), distinct.end());
     double best_f1 = -1.0;
     double best_t = 0.0;
-    for (double t : ts) {  // ascending: strict > keeps the lowest threshold among equal F1
-      const double f1 = churn::f1_score(c.y, churn::predict_at_threshold(c.s, t));
+    for (std::size_t i = 0; i < ts.size(); ++i) {  // ascending: strict > keeps the lowest threshold among equal F1
+      const double below = i > 0 ? ts[i - 1] : 0.0;
+      if (i == 0 && !(ts[0] > 0.0)) continue;  // no threshold in [0, 1] flags a score of 0
+      const double cut = below + (ts[i] - below) / 2;
+      CHECK(cut > below);
+      CHECK(cut < ts[i]);
+      const auto flagged = churn::predict_at_threshold(c.s, cut);
+      for (std::size_t k = 0; k < c.s.size(); ++k) CHECK(flagged[k] == (c.s[k] >= ts[i] ? 1 : 0));
+      const double f1 = churn::f1_score(c.y, flagged);
       if (f1 > best_f1) {
         best_f1 = f1;
-        best_t = t;
+        best_t = cut;
       }
     }
     CHECK(best.f1 == best_f1);
     CHECK(best.threshold == best_t);
+    const auto at_best = churn::predict_at_threshold(c.s, best.threshold);
+    CHECK(best.f1 == churn::f1_score(c.y, at_best));
+    CHECK(best.precision == churn::precision_score(c.y, at_best));
+    CHECK(best.recall == churn::recall_score(c.y, at_best));
   }
-  // F1 is 2/3 at 0.9 (TP 1, FN 1) and again at 0.6 (TP 2, FP 2); the lower threshold wins.
+  // F1 is 2/3 flagging 0.9 (TP 1, FN 1) and again flagging everything (TP 2, FP 2); the lower cut wins,
+  // half the lowest score.
   const auto b = churn::best_f1_threshold({1, 0, 0, 1}, {0.9, 0.8, 0.7, 0.6});
-  CHECK(b.threshold == 0.6);
+  CHECK(b.threshold == 0.3);
   CHECK(b.f1 == doctest::Approx(2.0 / 3.0));
   CHECK(b.recall == 1.0);
+  // Forest-like scores with ties: the cut lies strictly between 0.5 and 0.75, so p == 0.5 stays class 0
+  // and the reported F1 is the one predict() gives.
+  const auto t = churn::best_f1_threshold({1, 1, 0, 0, 0, 1}, {0.75, 0.75, 0.5, 0.5, 0.25, 0.5});
+  CHECK(t.threshold == 0.625);
+  CHECK(t.f1 == doctest::Approx(0.8));
+  // Everything scores 0: no threshold flags anything; F1 0 at threshold 0.
+  const auto z = churn::best_f1_threshold({1, 0}, {0.0, 0.0});
+  CHECK(z.threshold == 0.0);
+  CHECK(z.f1 == 0.0);
+}
+
+TEST_CASE("a probability exactly at the threshold is class 0 in every metric") {
+  const std::vector<int> y{1, 0, 1, 0};
+  const std::vector<double> p{0.5, 0.5, 0.75, 0.25};
+  CHECK(churn::predict_at_threshold(p, 0.5) == std::vector<int>{0, 0, 1, 0});
+  churn::confusion_matrix_counts c;
+  const auto m = churn::evaluate_binary(y, p, 0.5, &c);
+  CHECK(c.tp == 1);
+  CHECK(c.fn == 1);
+  CHECK(c.fp == 0);
+  CHECK(c.tn == 2);
+  CHECK(m.recall == 0.5);
 }
 
 TEST_CASE("evaluate_binary agrees with the individual functions and reports NaN when undefined") {

@@ -112,7 +112,7 @@ def test_logistic_regression_equals_sklearn_on_standardised_features(C):
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-7)
     np.testing.assert_allclose(ours.model_.coef, theirs[-1].coef_[0], atol=1e-6)
     assert ours.model_.converged
-    np.testing.assert_array_equal(ours.predict(X), (ours.predict_proba(X)[:, 1] >= 0.5).astype(int))
+    np.testing.assert_array_equal(ours.predict(X), (ours.predict_proba(X)[:, 1] > 0.5).astype(int))
 
 
 def sklearn_threshold(Xt, yt, make_model, inner_seed, inner_splits=3):
@@ -122,7 +122,9 @@ def sklearn_threshold(Xt, yt, make_model, inner_seed, inner_splits=3):
         oof[ite] = make_model().fit(Xt[itr], yt[itr]).predict_proba(Xt[ite])[:, 1]
     _, fps, fns, tps, thr = confusion_matrix_at_thresholds(yt, oof)
     f1 = 2 * tps / (2 * tps + fps + fns)
-    return thr[::-1][np.argmax(f1[::-1])]
+    k = len(thr) - 1 - np.argmax(f1[::-1])  # the lowest threshold among equal F1
+    # Stored strictly between that score and the next lower one, for the rule p > t.
+    return (thr[k + 1] + (thr[k] - thr[k + 1]) / 2) if k + 1 < len(thr) else thr[k] / 2
 
 
 def sklearn_reference(X, y, folds, make_model, inner_seeds):
@@ -133,7 +135,7 @@ def sklearn_reference(X, y, folds, make_model, inner_seeds):
         Xt, yt = X[train], y[train]
         threshold = sklearn_threshold(Xt, yt, make_model, inner_seed)
         p = make_model().fit(Xt, yt).predict_proba(X[test])[:, 1]
-        out.append((threshold, roc_auc_score(y[test], p), f1_score(y[test], (p >= threshold).astype(int)), p))
+        out.append((threshold, roc_auc_score(y[test], p), f1_score(y[test], (p > threshold).astype(int)), p))
     return out
 
 

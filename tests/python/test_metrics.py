@@ -115,13 +115,24 @@ def test_best_f1_threshold_is_the_first_maximum_along_sklearns_counts():
             continue
         tns, fps, fns, tps, thresholds = sklearn_metrics.confusion_matrix_at_thresholds(y, s)
         f1 = 2 * tps / (2 * tps + fps + fns)
-        # Increasing thresholds (precision_recall_curve's order): argmax takes the lowest among equals.
-        k = np.argmax(f1[::-1])
+        if thresholds[-1] == 0:  # no threshold in [0, 1] flags a score of 0: that cut is not offered
+            f1 = f1[:-1]
         best = cm.best_f1_threshold(y, s)
-        assert best["threshold"] == thresholds[::-1][k]
+        if len(f1) == 0:
+            assert best["f1"] == 0 and best["threshold"] == 0
+            continue
+        # Increasing thresholds (precision_recall_curve's order): argmax takes the lowest among equals.
+        k = len(f1) - 1 - np.argmax(f1[::-1])
         assert best["f1"] == pytest.approx(f1.max(), abs=ATOL)
-        y_hat = (s >= best["threshold"]).astype(int)
+        # The threshold lies strictly between the chosen score and the next lower one (0 below the lowest),
+        # so that `s > threshold` flags exactly the scores >= the chosen one.
+        below = thresholds[k + 1] if k + 1 < len(thresholds) else 0.0
+        assert below < best["threshold"] < thresholds[k]
+        assert best["threshold"] == below + (thresholds[k] - below) / 2
+        y_hat = (s > best["threshold"]).astype(int)
         assert best["f1"] == pytest.approx(sklearn_metrics.f1_score(y, y_hat), abs=ATOL)
+        assert best["precision"] == pytest.approx(sklearn_metrics.precision_score(y, y_hat), abs=ATOL)
+        assert best["recall"] == pytest.approx(sklearn_metrics.recall_score(y, y_hat), abs=ATOL)
 
 
 def test_evaluate_binary_bundles_the_same_numbers():
@@ -130,7 +141,7 @@ def test_evaluate_binary_bundles_the_same_numbers():
             continue
         for t in (0.3, 0.5):
             d = cm.evaluate_binary(y, s, t)
-            y_hat = (s >= t).astype(int)
+            y_hat = (s > t).astype(int)  # the rule of predict()
             assert d["f1"] == pytest.approx(sk(sklearn_metrics.f1_score, y, y_hat), abs=ATOL)
             assert d["balanced_accuracy"] == pytest.approx(sklearn_metrics.balanced_accuracy_score(y, y_hat), abs=ATOL)
             assert d["roc_auc"] == pytest.approx(sklearn_metrics.roc_auc_score(y, s), abs=ATOL)

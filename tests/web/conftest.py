@@ -45,7 +45,7 @@ def make_metadata(model, table, X_tr, y_tr, X_te, y_te, threshold: float) -> dic
     from sklearn import metrics as skm
 
     proba = model.predict_proba(X_te)[:, 1]
-    pred = (proba >= threshold).astype(int)
+    pred = (proba > threshold).astype(int)  # the rule of predict()
     fpr, tpr, thr = skm.roc_curve(y_te, proba)
     precision, recall, pr_thr = skm.precision_recall_curve(y_te, proba)
     importances = np.asarray(model.feature_importances_, dtype=float)

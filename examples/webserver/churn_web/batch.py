@@ -403,6 +403,7 @@ def write_results(out: Path, svc: ModelService, ids: List[str], X: np.ndarray, p
                   top: List[List[str]], order: np.ndarray) -> None:
     """The scored CSV. Text cells (user ids, reasons, category labels, the field names in the header) go
     through churn.csvsafe.neutralise: a spreadsheet runs none of them; numbers are written as numbers."""
+    verdicts = svc.churns(probs)
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["rank", "user_id", "churn_probability", "about_to_churn", "top_reasons"]
@@ -410,7 +411,7 @@ def write_results(out: Path, svc: ModelService, ids: List[str], X: np.ndarray, p
         for rank, i in enumerate(order, 1):
             values = [neutralise(fl.format(X[i, fl.index]).replace(",", "")) if fl.categorical else repr(float(X[i, fl.index]))
                       for fl in svc.fields]
-            w.writerow([rank, neutralise(ids[i]), f"{probs[i]:.6f}", int(probs[i] >= svc.threshold),
+            w.writerow([rank, neutralise(ids[i]), f"{probs[i]:.6f}", int(verdicts[i]),
                         neutralise(" ".join(top[i]))] + values)
 
 
@@ -494,7 +495,8 @@ def _score_upload(svc: ModelService, upload, filename: str):
     order = np.argsort(-probs, kind="stable")
     out = store().new_upload_path(".csv")
     write_results(out, svc, ids, X, probs, top, order)
-    churners = int((probs >= svc.threshold).sum())
+    verdicts = svc.churns(probs)
+    churners = int(verdicts.sum())
     summary = {"users": len(ids), "churners": churners, "source": source, "notes": notes}
     result = store().add(out, download_name(filename), summary)
     if result is None:  # shown, but not kept: no download link
@@ -505,7 +507,7 @@ def _score_upload(svc: ModelService, upload, filename: str):
     limit = int(config["BATCH_TABLE_ROWS"])
     by_name = svc.by_name
     rows = [
-        {"rank": r + 1, "user_id": ids[i], "probability": float(probs[i]), "churn": bool(probs[i] >= svc.threshold),
+        {"rank": r + 1, "user_id": ids[i], "probability": float(probs[i]), "churn": bool(verdicts[i]),
          "reasons": [by_name[n].label for n in top[i]]}
         for r, i in enumerate(order[:limit])
     ]

@@ -247,12 +247,17 @@ class ModelService:
             return out[:, p], out[:, :p]
         return None, out
 
+    def churns(self, probs) -> np.ndarray:
+        """The verdicts for probabilities: P(churn) > threshold, the rule of the model's own predict()."""
+        return np.asarray(probs, dtype=np.float64) > self.threshold
+
     def predict(self, X: np.ndarray, explain: bool = True) -> List[Prediction]:
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         probs = self.predict_proba(X)
+        verdicts = self.churns(probs)
         bias, contrib = self.contributions(X) if explain else (None, None)
         return [
-            Prediction(float(p), bool(p >= self.threshold),
+            Prediction(float(p), bool(verdicts[i]),
                        None if bias is None else float(bias[i]),
                        None if contrib is None else contrib[i])
             for i, p in enumerate(probs)

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__, _churn
 from .evaluation import LogisticRegression, cross_validate
-from .features import FeatureTable, user_features
+from .features import FeatureTable, require_rows, user_features
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -226,13 +226,9 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     n_pos = int(y.sum())
     steps(f"{len(y)} users, {n_pos} churned ({n_pos / max(len(y), 1):.1%}), {X.shape[1]} features; "
           f"{table.report.events} events")
-    min_class = min(n_pos, len(y) - n_pos)
-    needed = n_splits * 2
-    if min_class < needed:
-        raise _churn.DataError(
-            f"too few users of one class to evaluate: {n_pos} churned and {len(y) - n_pos} stayed; "
-            f"{n_splits}-fold cross-validation on a {1 - test_size:.0%} training part needs at least "
-            f"{needed} of each (use a longer log, a later cutoff or a longer horizon)")
+    steps(who_is_in_the_table(table))
+    _require_both_classes(table, paths, n_splits * 2,
+                          f"{n_splits}-fold cross-validation on a {1 - test_size:.0%} training part")
 
     train_idx, test_idx = _churn.train_test_split_stratified(y, test_size=test_size, seed=seed)
     X_train, y_train, X_test, y_test = X[train_idx], y[train_idx], X[test_idx], y[test_idx]
@@ -305,11 +301,55 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     saved = None
     if model_path is not None:
         saved = os.fspath(model_path)
-        os.makedirs(os.path.dirname(os.path.abspath(saved)), exist_ok=True)
-        model.save(saved)
+        folder, name = os.path.split(os.path.abspath(saved))
+        os.makedirs(folder, exist_ok=True)
+        # Saved under a hidden name and renamed: a server reading the path never sees half a model.
+        partial = os.path.join(folder, f".{name}.partial")
+        try:
+            model.save(partial)
+            os.replace(partial, saved)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
         steps(f"saved the model to {saved}")
     return TrainResult(model=model, table=table, comparison=comparison, test_metrics=test_metrics,
                        model_path=saved, timings=timings)
+
+
+def who_is_in_the_table(table: FeatureTable) -> str:
+    """One line: which of the log's users are rows of the table, and what "churned" means there (the
+    log's own user and cancellation counts are larger: they include users left out at the cutoff)."""
+    r = table.report
+    if table.cutoff is None:
+        return (f"the table holds all {r.users_seen:,} users of the log; churned = cancelled at any time "
+                "(history labels)")
+    return (f"the table holds the users active before the cutoff {table.cutoff:%Y-%m-%d} who had not cancelled "
+            f"by then ({len(table):,} of the log's {r.users_seen:,}: {r.users_cancelled_before_cutoff:,} had "
+            f"cancelled, {r.users_without_events_before_cutoff:,} arrived later); churned = cancelled within "
+            f"{table.horizon_days:g} days after it")
+
+
+def _require_both_classes(table: FeatureTable, paths: Sequence[str], needed: int, what: str) -> None:
+    """DataError unless the table has at least `needed` users of each class: why it is empty, or how
+    many of each it has, with what to change."""
+    require_rows(table, paths)
+    y = np.asarray(table.y)
+    n_pos = int(y.sum())
+    if min(n_pos, len(y) - n_pos) < needed:
+        r = table.report
+        span = ""
+        if r.first_ts is not None and r.last_ts is not None:
+            first = _dt.datetime.fromtimestamp(r.first_ts / 1000, _dt.timezone.utc)
+            last = _dt.datetime.fromtimestamp(r.last_ts / 1000, _dt.timezone.utc)
+            span = f"the log runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+            if table.cutoff is not None:
+                span += f", the cutoff is {table.cutoff:%Y-%m-%d} with a {table.horizon_days:g}-day horizon"
+            span += "; "
+        raise _churn.DataError(
+            f"too few users of one class to evaluate: {n_pos} churned and {len(y) - n_pos} stayed ({span}"
+            f"{r.users_cancelled_before_cutoff} cancelled before the cutoff and are not in the table); "
+            f"{what} needs at least {needed} of each. Use a longer log, a longer --horizon-days, or a "
+            "--cutoff that leaves more cancellations after it")
 
 
 def _named(X: np.ndarray, names: List[str]):
@@ -340,5 +380,7 @@ def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "windo
                           threads=None if n_jobs < 1 else n_jobs)
     X, y = np.ascontiguousarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)
     steps(f"{len(y)} users, {int(y.sum())} churned, {X.shape[1]} features")
+    steps(who_is_in_the_table(table))
+    _require_both_classes(table, paths, n_splits, f"{n_splits}-fold cross-validation")
     return compare_models(X, y, forest_params=forest_params, n_splits=n_splits, seed=seed, n_jobs=n_jobs,
                           sklearn_reference=sklearn_reference, log=steps)

@@ -122,3 +122,22 @@ def test_docs_web_md_api_example_is_the_apps_own_answer(client, app):
 
         demo_app = create_app({"MODEL_PATH": str(demo), "TESTING": True})
         assert demo_app.test_client().post("/api/predict?explain=2", json=body).get_json() == shown
+
+
+def test_run_py_on_a_busy_port_says_so_without_a_traceback(model_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    web = ROOT / "examples" / "webserver"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(web), os.environ.get("PYTHONPATH")])))
+        done = subprocess.run([sys.executable, str(web / "run.py"), "--host", "127.0.0.1", "--port", str(port),
+                               "--model", str(model_path)], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2
+    assert f"port {port} is already in use" in done.stderr and "PORT=N bash scripts/demo.sh" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

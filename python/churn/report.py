@@ -300,11 +300,17 @@ class Section:
     figures: List[Tuple[str, str]] = field(default_factory=list)  #: (caption, SVG) after the body
 
 
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> str:
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "",
+                text_columns: Sequence[int] = ()) -> str:
+    """A table; the first column heads the rows; `text_columns` are aligned left (numbers right)."""
     esc = html.escape
+
+    def cls(i: int) -> str:
+        return " class='text'" if i in text_columns else ""
+
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    head = "".join(f"<th scope='col'>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join((f"<th scope='row'>{esc(c)}</th>" if i == 0 else f"<td>{esc(c)}</td>")
+    head = "".join(f"<th scope='col'{cls(i)}>{esc(h)}</th>" for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join((f"<th scope='row'>{esc(c)}</th>" if i == 0 else f"<td{cls(i)}>{esc(c)}</td>")
                                     for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<div class='scroll'><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
@@ -396,7 +402,7 @@ def section_metrics(meta: Mapping[str, Any]) -> Optional[Section]:
         rows.append(row)
     folds = _get(meta, "cv", "n_splits")
     caption = f"Cross-validation ({folds} folds, mean ± std) and the withheld test set" if folds else "Metrics"
-    body = _html_table(header, rows, caption)
+    body = _html_table(header, rows, caption, text_columns=[len(header) - 1])
     md = f"{caption}\n\n" + _md_table(header, rows)
     cm = _get(meta, "test", "confusion_matrix")
     if isinstance(cm, list) and len(cm) == 2 and all(isinstance(r, list) and len(r) == 2 for r in cm):
@@ -468,7 +474,7 @@ def section_importance(meta: Mapping[str, Any]) -> Optional[Section]:
         rows.append(row)
     body = f"<p>{html.escape(explanation)}</p>"
     md = explanation
-    return Section("importance", "Feature importance", body + _html_table(header, rows),
+    return Section("importance", "Feature importance", body + _html_table(header, rows, text_columns=[1]),
                    md + "\n\n" + _md_table(header, rows), [("Feature importance", chart)])
 
 
@@ -487,10 +493,21 @@ _CSS = (
     ".scroll{overflow-x:auto;margin:1em 0}table{border-collapse:collapse}"
     "caption{text-align:left;font-weight:600;padding:.3em 0}"
     "td,th{border:1px solid #ced4da;padding:.3em .6em;text-align:right;vertical-align:top}"
-    "th[scope=row],td:last-child{text-align:left}th[scope=col]{background:#f1f3f5}"
+    "th[scope=row],.text{text-align:left}th[scope=col]{background:#f1f3f5}td.text{min-width:14em}"
     ".figures{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;flex:1 1 340px;max-width:100%}"
+    "figure.wide{flex-basis:100%;max-width:760px}"
     "figure svg{width:100%;height:auto;font-family:inherit}figcaption{color:#6c757d;font-size:.9em}"
 )
+
+
+def _wide(svg: str) -> str:
+    """Charts drawn wider than 400 units get a row of their own (their labels stay readable)."""
+    head = svg[:200]
+    try:
+        width = float(head.split("viewBox='0 0 ", 1)[1].split(" ", 1)[0])
+    except (IndexError, ValueError):
+        return ""
+    return " class='wide'" if width > 400 else ""
 
 
 def render(meta: Mapping[str, Any], fmt: str = "html",
@@ -517,8 +534,8 @@ def render(meta: Mapping[str, Any], fmt: str = "html",
         out.append(f"<section id='{esc(s.id)}'><h2>{esc(s.title)}</h2>{s.html}")
         if s.figures:
             out.append("<div class='figures'>" + "".join(
-                f"<figure>{svg}<figcaption>{esc(caption)}</figcaption></figure>" for caption, svg in s.figures)
-                + "</div>")
+                f"<figure{_wide(svg)}>{svg}<figcaption>{esc(caption)}</figcaption></figure>"
+                for caption, svg in s.figures) + "</div>")
         out.append("</section>")
     out.append("</body></html>")
     return "".join(out)

@@ -373,7 +373,8 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
                 raise ValueError("feature_names differ from the names X carries; pass one or the other")
             names = given
         if y is None:
-            raise ValueError("y is required unless X is a churn.FeatureTable (which carries its labels)")
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None "
+                             "(only a churn.FeatureTable carries its own labels)")
         Xa = _as_matrix(X)
         if names is not None and len(names) != Xa.shape[1]:
             raise ValueError(f"{len(names)} feature names for X with {Xa.shape[1]} columns")

@@ -188,6 +188,18 @@ def test_every_command_and_snippet_of_using_it(tmp_path):
                 assert done.returncode == 0, f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}"
                 CHECKS[key](done, tmp_path)
                 ran.append(key)
+        elif lang == "python" and "churn.dask" in code:
+            try:
+                import dask.distributed  # noqa: F401 - the dask extra is optional
+            except ImportError:
+                continue
+            done = run([sys.executable, "-c", code], tmp_path, timeout=300)
+            assert done.returncode == 0, done.stderr
+            import churn
+
+            expected = len(churn.user_features(tmp_path / "events.json.gz"))
+            assert done.stdout.strip().splitlines()[-1] == f"{expected} users"
+            ran.append("dask")
         elif lang == "python":
             done = run([sys.executable, "-c", code], tmp_path, timeout=300)
             assert done.returncode == 0, done.stderr
@@ -201,4 +213,4 @@ def test_every_command_and_snippet_of_using_it(tmp_path):
             out = compile_and_run(code, tmp_path)
             assert re.fullmatch(r"\d+ songs\n", out) and int(out.split()[0]) > 10_000
             ran.append("cpp")
-    assert ran[:2] == ["simulate", "scan"] and "run.py" in ran and ran[-2:] == ["python", "cpp"]
+    assert ran[:2] == ["simulate", "scan"] and "run.py" in ran and "python" in ran and "cpp" in ran

@@ -124,7 +124,12 @@ def test_report_svg_charts_are_well_formed_xml(trained):
 def test_too_few_churners_is_a_clear_error(tmp_path):
     path = tmp_path / "tiny.json"
     churn.simulate(path, users=20, days=10, seed=0)
-    with pytest.raises(churn.DataError, match="too few users of one class"):
+    with pytest.raises(churn.DataError, match="too few users of one class") as e:
+        train(path, None, forest_params={"n_estimators": 5}, horizon_days=3, log=None)
+    assert "the log runs from 2018-10-01 to 2018-10-10, the cutoff is 2018-10-07" in str(e.value)
+    assert "--horizon-days" in str(e.value)
+    # With the default 30-day horizon the 10-day log leaves nobody in the table: that is said instead.
+    with pytest.raises(churn.DataError, match="no users: the log runs from 2018-10-01 to 2018-10-10"):
         train(path, None, forest_params={"n_estimators": 5}, log=None)
 
 

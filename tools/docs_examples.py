@@ -25,11 +25,11 @@ START, END = "<!-- api-example:start -->", "<!-- api-example:end -->"
 
 def api_block(model: Path) -> str:
     from churn_web import create_app
-    from churn_web.api_page import api_examples
+    from churn_web.api_page import api_examples, shown_answer
 
     app = create_app({"MODEL_PATH": str(model), "TESTING": True})
     example = next(e for e in api_examples(app) if e.id == "predict")
-    answer = json.dumps(example.answer, indent=1, ensure_ascii=False)
+    answer = json.dumps(shown_answer(example.answer), indent=1, ensure_ascii=False)
     return (f"{START}\n```sh\n{example.curl('localhost:3001')}\n```\n```json\n{answer}\n```\n{END}")
 
 

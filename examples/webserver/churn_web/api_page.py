@@ -40,22 +40,48 @@ class Example:
                 f"     -d {shlex.quote(json.dumps(self.body))}")
 
 
-def example_customer(svc: ModelService, n: int = 3) -> Dict[str, Any]:
-    """A customer for the examples: the n most important numeric fields at the training data's 95th
-    percentile (a customer well above the median), and the most important categorical field at its
-    median category (by label). Every other field takes the training median."""
+def example_customer(svc: ModelService, n: int = 8) -> Dict[str, Any]:
+    """A customer worth showing, found with the live model: starting from the median customer, the most
+    important numeric fields in turn (at most n) take their training 5th or 95th percentile, whichever
+    gives the higher churn probability, until the model flags the customer (the warning signs this
+    model knows). Every other field takes the training median."""
+    import numpy as np
+
+    row = svc.defaults_row()
     body: Dict[str, Any] = {}
-    numeric = [f for f in svc.fields_by_importance() if not f.categorical]
+    numeric = [f for f in svc.fields_by_importance() if not f.categorical and f.default is not None]
     for f in numeric[:n]:
-        value = f.q95 if f.q95 is not None else (f.default if f.default is not None else 0.0)
-        if f.upper_bound is not None:
-            value = min(value, f.upper_bound)
-        body[f.name] = int(round(value)) if f.step == "1" else round(float(value), 3)
-    categorical = [f for f in svc.fields_by_importance() if f.categorical and f.categories]
-    if categorical:
-        f = categorical[0]
-        body[f.name] = f.categories[int(f.default or 0)]
+        best = None
+        for value in (f.q05, f.q95):
+            if value is None:
+                continue
+            if f.upper_bound is not None:
+                value = min(value, f.upper_bound)
+            value = float(round(value)) if f.step == "1" else round(float(value), 3)
+            trial = row.copy()
+            trial[f.index] = value
+            p = float(svc.predict_proba(trial[None, :])[0])
+            if best is None or p > best[0]:
+                best = (p, value)
+        if best is not None:
+            row[f.index] = best[1]
+            body[f.name] = int(best[1]) if f.step == "1" else best[1]
+            if best[0] > svc.threshold:
+                break
+    if not np.isfinite(row).all():  # a model without training ranges: the median customer
+        return {}
     return body
+
+
+def shown_answer(answer: Any) -> Any:
+    """An answer as the page and the docs show it: the list of defaulted fields cut to three."""
+    def cut(item: Any) -> Any:
+        if isinstance(item, dict) and isinstance(item.get("defaulted"), list) and len(item["defaulted"]) > 3:
+            rest = len(item["defaulted"]) - 3
+            return {**item, "defaulted": item["defaulted"][:3] + [f"... {rest} more"]}
+        return item
+
+    return [cut(a) for a in answer] if isinstance(answer, list) else cut(answer)
 
 
 def _shorten(value: Any, keep: int = 2) -> Any:
@@ -106,7 +132,7 @@ def api_examples(app: Flask) -> List[Example]:
         else:
             response = client.post(path, json=body)
         answer = response.get_json()
-        shown = answer
+        shown = shown_answer(answer)
         if id_ == "model" and isinstance(answer, dict):
             shown = dict(answer)
             shown["fields"] = _shorten(answer.get("fields", []), 1)

@@ -113,7 +113,8 @@ def test_docs_web_md_api_example_is_the_apps_own_answer(client, app):
     response = client.post("/api/predict?explain=2", json=body)
     assert response.status_code == 200, response.get_json()
     answer = shown_answer(response.get_json())
-    assert set(shown) == set(answer), "the same keys"
+    optional = {"warnings"}  # another model's training range may flag the values
+    assert set(shown) - optional == set(answer) - optional, "the same keys"
     assert shown["verdict"] == ("about to churn" if shown["churn"] else "likely to stay")
     assert len(shown["reasons_up"]) <= 2 and len(shown["reasons_down"]) <= 2
     for r in shown["reasons_up"] + shown["reasons_down"]:

@@ -100,37 +100,18 @@ def shot(driver, out: Path, name: str, width: int = 1280, max_height: int = 2600
     return path
 
 
-def risky_customer(url: str) -> dict:
-    """A customer the model flags, for the verdict picture: the API page's example customer (the most
-    important fields at the 95th percentile of training), found through the live API."""
-    import json
+def flagged_customer(model: Path) -> dict:
+    """A customer the model flags, for the verdict picture: the API page's example customer (found with
+    the model itself, churn_web.api_page.example_customer)."""
+    import warnings
 
     sys.path.insert(0, str(WEB))
-    with urllib.request.urlopen(url + "/api/model", timeout=10) as r:
-        model = json.load(r)
-    fields = sorted(model["fields"], key=lambda f: -(f.get("importance") or 0))
-    # Try the usual warning signs: fewer visits, more thumbs down, days away; keep the first the model flags.
-    candidates = []
-    for n in (3, 5, 8):
-        body = {}
-        for f in fields[:n]:
-            if f["kind"] == "categorical":
-                continue
-            low, high = f.get("q05"), f.get("q95")
-            name = f["name"]
-            value = high if any(k in name for k in ("days_since", "thumbs_down", "downgrade", "errors", "advert",
-                                                    "gap")) else low
-            if value is None:
-                continue
-            body[name] = round(value) if f.get("integer") else round(value, 3)
-        candidates.append(body)
-    for body in candidates:
-        req = urllib.request.Request(url + "/api/predict?explain=0", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            if json.load(r)["churn"]:
-                return body
-    return candidates[-1]
+    from churn_web.api_page import example_customer
+    from churn_web.model import ModelService
+
+    with warnings.catch_warnings():  # the app predicts from arrays in the model's column order
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        return example_customer(ModelService.load(str(model)))
 
 
 def main(argv=None) -> int:
@@ -161,7 +142,7 @@ def main(argv=None) -> int:
             wait_for(driver, "#predict-button")
             shot(driver, out, "form")
 
-            driver.get(url + "/go?" + urllib.parse.urlencode(risky_customer(url)))
+            driver.get(url + "/go?" + urllib.parse.urlencode(flagged_customer(model)))
             wait_for(driver, "#verdict")
             shot(driver, out, "verdict")
 

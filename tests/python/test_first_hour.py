@@ -159,3 +159,12 @@ def test_progress_on_a_gz_log_counts_compressed_bytes(tmp_path):
     assert progress.bytes == size, "progress ends exactly at the compressed size"
     with gzip.open(path, "rb") as f:
         assert len(f.read()) > 4 * size  # so the old count would have overshot the total fourfold
+
+
+def test_features_on_the_real_sparkify_month_says_why_it_is_empty(sparkify_sample, tmp_path, capsys):
+    """The issue's case: the real one-month sample with the default 30-day horizon."""
+    out = tmp_path / "f.csv"
+    assert main(["features", str(sparkify_sample), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no users: the log runs from 2018-11-01 to 2018-11-30" in err and "--horizon-days" in err
+    assert not out.exists()

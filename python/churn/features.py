@@ -322,10 +322,12 @@ def why_empty(table: FeatureTable, sources: Sequence[str] = ()) -> str:
         # The usual case: a log shorter than the horizon, where the default cutoff (log end - horizon)
         # falls before the first event.
         shorter = max(1, int(days // 2))
+        new_cutoff = (r.last_ts - shorter * _DAY_MS) // _DAY_MS * _DAY_MS
         return (f"no users: {span} ({days:.0f} days), and the cutoff {_day(cutoff)} (features before it, label: "
                 f"leaves within {horizon:g} days after it) is at or before the first event, so no user has "
-                f"events before the cutoff. Use a shorter horizon (e.g. --horizon-days {shorter}), a cutoff "
-                f"inside the log (--cutoff between {_day(r.first_ts + _DAY_MS)} and {_day(r.last_ts)}), or a "
+                f"events before the cutoff. Use a shorter horizon: --horizon-days {shorter} puts the cutoff at "
+                f"{_day(new_cutoff)}, with {shorter} days of the log to see who leaves; or give --cutoff "
+                f"YYYY-MM-DD after {_day(r.first_ts)} with a horizon that ends by {_day(r.last_ts)}; or use a "
                 "longer log")
     if r.users_cancelled_before_cutoff and r.users_cancelled_before_cutoff + r.users_without_events_before_cutoff \
             >= r.users_seen:

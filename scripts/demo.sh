@@ -10,15 +10,15 @@ users="${CHURN_DEMO_USERS:-1000}"
 data=demo-data/events-${users}-engagement.json.gz  # the behaviour in the name: older eventsim logs are not reused
 model=examples/webserver/model/churn_model.json
 mkdir -p demo-data "$(dirname "$model")"
+# churn simulate and build_model.py write under a hidden name and rename when done: an interrupted
+# run leaves nothing under the real names, so the tests below stay right.
 if [ ! -f "$data" ]; then
   echo "demo: simulating $users users over 60 days into $data"
-  churn simulate --users "$users" --days 60 --seed 0 --behaviour engagement --out "$data.tmp.gz"
-  mv "$data.tmp.gz" "$data"
+  churn simulate --users "$users" --days 60 --seed 0 --behaviour engagement --out "$data"
 fi
 if [ ! -f "$model" ] || [ "$data" -nt "$model" ]; then
   echo "demo: building the model"
-  python examples/webserver/build_model.py "$data" "$model.tmp"
-  mv "$model.tmp" "$model"
+  python examples/webserver/build_model.py "$data" "$model"
 fi
 echo "demo: serving on http://localhost:${PORT:-3001}/ (Ctrl-C stops)"
 exec python examples/webserver/run.py --model "$model" --port "${PORT:-3001}"

@@ -10,6 +10,7 @@ variables, then the options below. See docs/web.md.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -56,23 +57,35 @@ def main(argv=None) -> int:
     shown_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     print(f"churn web demo: model {svc.source} ({len(svc.fields)} features, threshold {svc.threshold:.3f}); "
           f"http://{shown_host}:{args.port}/", flush=True)
-    if args.dev:
-        app.run(host=args.host, port=args.port, debug=False, use_reloader=True)
-        return 0
-    import waitress
+    try:
+        if args.dev:
+            app.run(host=args.host, port=args.port, debug=False, use_reloader=True)
+            return 0
+        import waitress
 
-    # waitress buffers request bodies to disk past a few hundred kB; keep its own cap just above ours.
-    # Idle and slow clients hold a connection (a file descriptor), never a worker thread: waitress's
-    # default of 100 connections let 100 idle sockets shut everyone else out, /healthz included
-    # (issue 15). CONNECTION_LIMIT and CHANNEL_TIMEOUT are in docs/web.md; poll() because select()
-    # cannot watch descriptors beyond 1024.
-    connection_limit = int(app.config["CONNECTION_LIMIT"])
-    ensure_file_descriptors(connection_limit + 64)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
-                   max_request_body_size=int(app.config["MAX_CONTENT_LENGTH"]) + (1 << 20), ident="churn-web",
-                   connection_limit=connection_limit, channel_timeout=int(app.config["CHANNEL_TIMEOUT"]),
-                   cleanup_interval=max(1, min(30, int(app.config["CHANNEL_TIMEOUT"]) // 2)), asyncore_use_poll=True,
-                   backlog=1024)
+        # waitress buffers request bodies to disk past a few hundred kB; keep its own cap just above ours.
+        # Idle and slow clients hold a connection (a file descriptor), never a worker thread: waitress's
+        # default of 100 connections let 100 idle sockets shut everyone else out, /healthz included
+        # (issue 15). CONNECTION_LIMIT and CHANNEL_TIMEOUT are in docs/web.md; poll() because select()
+        # cannot watch descriptors beyond 1024.
+        connection_limit = int(app.config["CONNECTION_LIMIT"])
+        ensure_file_descriptors(connection_limit + 64)
+        waitress.serve(app, host=args.host, port=args.port, threads=args.threads,
+                       max_request_body_size=int(app.config["MAX_CONTENT_LENGTH"]) + (1 << 20), ident="churn-web",
+                       connection_limit=connection_limit, channel_timeout=int(app.config["CHANNEL_TIMEOUT"]),
+                       cleanup_interval=max(1, min(30, int(app.config["CHANNEL_TIMEOUT"]) // 2)), asyncore_use_poll=True,
+                       backlog=1024)
+    except OSError as e:
+        if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            reason = {errno.EADDRINUSE: f"port {args.port} is already in use (another server, or an earlier "
+                                        "demo still running?). Stop it, or choose another port",
+                      errno.EACCES: f"port {args.port} needs privileges this user lacks. Choose a port above 1023",
+                      errno.EADDRNOTAVAIL: f"{args.host} is not an address of this machine. Use --host 0.0.0.0 "
+                                           "or 127.0.0.1"}[e.errno]
+            print(f"run.py: cannot listen on {args.host}:{args.port}: {reason}: --port N, or "
+                  "PORT=N bash scripts/demo.sh.", file=sys.stderr)
+            return 2
+        raise
     return 0
 
 

@@ -599,7 +599,7 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
 /// Counters a caller can poll from another thread while files are aggregated (for progress bars).
 struct feature_progress {
   std::atomic<std::uint64_t> bytes_total{0};  ///< size of the files on disk (set before reading starts)
-  std::atomic<std::uint64_t> bytes{0};        ///< bytes read so far (decompressed bytes for .gz files)
+  std::atomic<std::uint64_t> bytes{0};        ///< bytes of the files read so far (compressed bytes for .gz)
   std::atomic<std::uint64_t> events{0};       ///< events read so far
   /// Set from any thread to stop the reading at its next block (~1-4 MB): accumulate_files then
   /// throws limit_error "stop". For time limits (the web demo's BATCH_SECONDS).

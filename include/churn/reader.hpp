@@ -37,8 +37,9 @@ struct read_options {
   /// Leave firstName, lastName and song empty in the events (their types are still checked, so the
   /// same lines are bad): for consumers that never read them, such as the feature accumulator.
   bool skip_names_and_songs = false;
-  /// Called from the reading threads after each block with the bytes and events since the last call
-  /// (so it must be thread-safe: atomics are enough). For progress displays.
+  /// Called from the reading threads after each block with the input bytes (compressed bytes for
+  /// .gz, so that they add up to the size on disk) and events since the last call (so it must be
+  /// thread-safe: atomics are enough). For progress displays.
   std::function<void(std::uint64_t bytes, std::uint64_t events)> on_progress;
 
   /// Throws parameter_error for more threads than detail::max_threads (the other fields take any
@@ -106,7 +107,7 @@ inline std::string problem_key(const line_problem& p) {
   return p.field.empty() ? p.reason : p.field + ": " + p.reason;
 }
 
-/// Passes reads through and reports progress (bytes, and events counted since the last report).
+/// Passes reads through and reports progress (input bytes, and events counted since the last report).
 class progress_source : public byte_source {
  public:
   progress_source(byte_source& inner, const read_options& options, const std::uint64_t& events)
@@ -114,14 +115,17 @@ class progress_source : public byte_source {
   std::size_t preferred_block() const override { return inner_.preferred_block(); }
   std::size_t read(char* out, std::size_t n) override {
     report();
-    std::size_t got = inner_.read(out, n);
-    pending_bytes_ += got;
-    return got;
+    return inner_.read(out, n);
   }
+  std::uint64_t input_bytes() const override { return inner_.input_bytes(); }
   void report() {
-    if (!options_.on_progress || (pending_bytes_ == 0 && events_ == reported_events_)) return;
-    options_.on_progress(pending_bytes_, events_ - reported_events_);
-    pending_bytes_ = 0;
+    if (!options_.on_progress) return;
+    // The inner source's count, not the bytes handed out: a gzip stream hands out ~8x what it reads.
+    const std::uint64_t now = inner_.input_bytes();
+    const std::uint64_t bytes = now > reported_bytes_ ? now - reported_bytes_ : 0;
+    if (bytes == 0 && events_ == reported_events_) return;
+    options_.on_progress(bytes, events_ - reported_events_);
+    reported_bytes_ += bytes;
     reported_events_ = events_;
   }
 
@@ -129,7 +133,7 @@ class progress_source : public byte_source {
   byte_source& inner_;
   const read_options& options_;
   const std::uint64_t& events_;
-  std::uint64_t pending_bytes_ = 0;
+  std::uint64_t reported_bytes_ = 0;
   std::uint64_t reported_events_ = 0;
 };
 
@@ -203,6 +207,7 @@ class memory_source : public byte_source {
     offset_ += n;
     return n;
   }
+  std::uint64_t input_bytes() const override { return offset_; }
 
  private:
   std::string_view data_;

@@ -83,4 +83,26 @@ inline scan_summary scan_file(const std::string& path, const read_options& optio
   return total;
 }
 
+/// Scans files and folders (folders stand for their event files, see expand_paths()), one file after
+/// the other with `options.threads` threads each. Returns the summary of all of them together (users
+/// and sessions counted once across files); `per_file`, when given, receives one summary per file.
+/// Throws io_error, parse_error (strict mode).
+inline scan_summary scan_files(const std::vector<std::string>& paths, const read_options& options = {},
+                               std::vector<scan_summary>* per_file = nullptr) {
+  const std::vector<std::string> files = expand_paths(paths);
+  scan_summary total;
+  read_report reports;
+  reports.source = files.size() == 1 ? files[0] : std::to_string(files.size()) + " files";
+  for (const auto& file : files) {
+    scan_summary one = scan_file(file, options);
+    total.merge(one);
+    reports.merge(one.report);
+    if (files.size() > 1) reports.files.push_back(one.report);
+    if (per_file) per_file->push_back(std::move(one));
+  }
+  total.finish();
+  total.report = std::move(reports);
+  return total;
+}
+
 }  // namespace churn

@@ -117,6 +117,8 @@ struct simulate_options {
 /// What a run produced.
 struct simulate_summary {
   std::uint64_t events = 0;
+  /// sessions of logged-in users, as scan_summary counts them (distinct userId + sessionId; guests'
+  /// and logged-out sessions have no userId and are not counted)
   std::uint64_t sessions = 0;
   std::uint64_t users = 0;             ///< distinct non-empty userIds in the output
   std::uint64_t churned = 0;           ///< users with a Cancellation Confirmation
@@ -196,6 +198,12 @@ class sim_counter {
         seen_[e.user] = 1;
         ++s_.users;
       }
+      // Session ids are unique across users in the simulator: one flag per id counts (user, session).
+      if (e.session_id >= session_seen_.size()) session_seen_.resize(std::max<std::size_t>(e.session_id + 1, 2 * session_seen_.size()));
+      if (!session_seen_[e.session_id]) {
+        session_seen_[e.session_id] = true;
+        ++s_.sessions;
+      }
     } else {
       ++s_.anonymous_events;
     }
@@ -207,6 +215,7 @@ class sim_counter {
  private:
   simulate_summary s_;
   std::vector<std::uint8_t> seen_;
+  std::vector<bool> session_seen_;
 };
 
 inline void sim_append_int(std::string& out, std::int64_t v) {
@@ -338,9 +347,7 @@ simulate_summary sim_run(const simulate_options& options, Consume&& consume) {
     if (options.progress)
       options.progress({counter.summary().events, static_cast<double>(k + 1) / static_cast<double>(n)});
   }
-  auto summary = counter.summary();
-  summary.sessions = engine.sessions();
-  return summary;
+  return counter.summary();
 }
 
 /// Compresses `text` as one complete gzip member (members concatenate into a valid .gz file).

@@ -212,6 +212,10 @@ class _FeatureAccumulator:
 
 def _user_features(paths: List[str], label: str = "window", cutoff_ms: Optional[int] = None, horizon_days: float = 30.0, session_gap_minutes: float = 30.0, threads: int = 0, strict: bool = True, progress: Optional[_FeatureProgress] = None, max_users: Optional[int] = None, cutoffs: Optional[List[int]] = None, every_days: int = 0, min_history_days: float = 14.0) -> Dict[str, Any]: ...
 def _parse_cutoff(text: str) -> int: ...
+def _scan(paths: List[str], strict: bool = True, threads: int = 0, max_line_bytes: int = 67108864) -> Dict[str, Any]:
+    """Summarises event logs: files and folders; one dict per file under 'files' when there are several."""
+def _expand_paths(paths: List[str]) -> List[str]:
+    """The event files that files and folders stand for (churn::expand_paths)."""
 def _format_utc(ts: int) -> str: ...
 
 # --- forest (python/src/bind_forest.cpp; use churn.RandomForestClassifier / churn.load_model) ---------

@@ -13,8 +13,7 @@ from . import __version__
 def _cmd_scan(args: argparse.Namespace) -> int:
     from .events import scan
 
-    for path in args.events:
-        print(scan(path, strict=not args.lenient, threads=args.threads))
+    print(scan(args.events, strict=not args.lenient, threads=args.threads))
     return 0
 
 
@@ -119,7 +118,8 @@ def _build_parser() -> argparse.ArgumentParser:
     commands.required = True
 
     p = commands.add_parser("scan", help="summarise event logs (events, users, pages, dates, bad lines)")
-    p.add_argument("events", nargs="+", help="JSON-lines event log(s), plain or .gz; - reads standard input")
+    p.add_argument("events", nargs="+", help="JSON-lines event log(s) or folders, plain or .gz (- reads standard "
+                                             "input); several give a line per file and the total")
     p.add_argument("--lenient", action="store_true", help="skip and count bad lines instead of stopping")
     p.add_argument("--threads", type=int, default=0, help="threads (default: all cores)")
     p.set_defaults(run=_cmd_scan)

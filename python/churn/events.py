@@ -4,11 +4,14 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _churn
+
+#: What ``sessions`` counts in scan summaries (and in ``churn simulate``'s summary).
+SESSIONS_COUNTED = "distinct userId + sessionId of logged-in users"
 
 #: Integer columns use this value where the log had null or no value.
 MISSING_INT = np.iinfo(np.int64).min
@@ -162,6 +165,8 @@ class ScanSummary:
     auths: Dict[str, int]
     levels: Dict[str, int]
     report: ReadReport = field(repr=False)
+    #: One summary per file when several files (or a folder) were scanned; empty for one file.
+    files: List["ScanSummary"] = field(default_factory=list, repr=False)
 
     @property
     def first_time(self) -> Optional[_dt.datetime]:
@@ -172,11 +177,20 @@ class ScanSummary:
         return None if self.last_ts is None else _dt.datetime.fromtimestamp(self.last_ts / 1000, _dt.timezone.utc)
 
     def __str__(self) -> str:
-        lines = [
+        lines = []
+        if self.files:
+            lines.append(f"{'file':<40} {'events':>12} {'users':>8} {'sessions':>9} {'bad':>6}  dates (UTC)")
+            for f in self.files:
+                span = f"{f.first_time:%Y-%m-%d} .. {f.last_time:%Y-%m-%d}" if f.first_time is not None else "-"
+                lines.append(f"{_short(f.path, 40):<40} {f.events:>12,} {f.users:>8,} {f.sessions:>9,} "
+                             f"{f.report.bad_lines:>6,}  {span}")
+            lines.append("")
+            lines.append(f"total of {len(self.files)} files (users and sessions counted once across files)")
+        lines += [
             f"{self.path}",
             f"  events            {self.events:>12,}",
             f"  users             {self.users:>12,}  ({self.churned_users:,} reached Cancellation Confirmation)",
-            f"  sessions          {self.sessions:>12,}",
+            f"  sessions          {self.sessions:>12,}  ({SESSIONS_COUNTED})",
             f"  anonymous rows    {self.anonymous_events:>12,}  (empty userId: guests, logged out)",
             f"  bad lines         {self.report.bad_lines:>12,}",
         ]
@@ -190,12 +204,31 @@ class ScanSummary:
         return "\n".join(lines)
 
 
-def scan(path: "os.PathLike[str] | str", strict: bool = True, threads: int = 0,
-         max_line_bytes: int = 64 << 20) -> ScanSummary:
-    """Summarises an event log: events, users, churned users, sessions, pages, time range, bad lines.
+def _short(path: str, width: int) -> str:
+    return path if len(path) <= width else "..." + path[-(width - 3):]
 
-    Reads with ``threads`` threads (0: all cores). strict=False counts bad lines instead of raising.
-    """
-    d = _churn._scan(os.fspath(path), strict, _threads(threads), _max_line_bytes(max_line_bytes))
+
+def _summary_of(d: Dict[str, Any], path: str) -> ScanSummary:
     report = ReadReport._from_dict(d.pop("report"))
-    return ScanSummary(path=os.fspath(path), report=report, **d)
+    files = [_summary_of(f, f["report"]["source"]) for f in d.pop("files", [])]
+    return ScanSummary(path=path, report=report, files=files, **d)
+
+
+def scan(path_or_paths: "os.PathLike[str] | str | Sequence[os.PathLike[str] | str]", strict: bool = True,
+         threads: int = 0, max_line_bytes: int = 64 << 20) -> ScanSummary:
+    """Summarises event logs: events, users, churned users, sessions, pages, time range, bad lines.
+
+    path_or_paths: a file, a folder (its *.json, *.jsonl, *.ndjson files, plain or .gz, recursively)
+    or a list of them; with more than one file, the summary is their total (users and sessions counted
+    once) and ``files`` holds one summary per file. Reads with ``threads`` threads (0: all cores).
+    strict=False counts bad lines instead of raising.
+    """
+    if isinstance(path_or_paths, (str, bytes, os.PathLike)):
+        paths = [os.fsdecode(path_or_paths)]
+    else:
+        paths = [os.fsdecode(p) for p in path_or_paths]
+    if not paths:
+        raise _churn.ParameterError(
+            "invalid value for parameter 'path_or_paths': [] (allowed: a path or a non-empty list of paths)")
+    d = _churn._scan(paths, strict, _threads(threads), _max_line_bytes(max_line_bytes))
+    return _summary_of(d, ", ".join(paths))

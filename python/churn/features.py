@@ -365,6 +365,58 @@ def merge_accumulators(accumulators: Iterable[FeatureAccumulator]) -> FeatureAcc
     return out
 
 
+def _day(ms: Optional[int]) -> str:
+    return "?" if ms is None else _utc(ms).strftime("%Y-%m-%d")
+
+
+def why_empty(table: FeatureTable, sources: Sequence[str] = ()) -> str:
+    """Why a feature table has no rows, and what to change: the log's span against the cutoff and the
+    horizon, or what the reader found instead of users' events."""
+    r = table.report
+    where = ", ".join(sources) if sources else "the input"
+    if r.events == 0:
+        read = r.read or {}
+        bad = read.get("bad_lines", 0)
+        return (f"no users: {where} holds no events ({read.get('lines', 0):,} lines read, {bad:,} bad). "
+                "Check the paths: a folder is searched for *.json, *.jsonl and their .gz files"
+                + ("; --lenient skipped the bad lines, so look at them first" if bad else ""))
+    if r.users_seen == 0:
+        return (f"no users: all {r.events:,} events have an empty userId (guests and logged-out pages); "
+                "a log needs events of logged-in users")
+    span = f"the log runs from {_day(r.first_ts)} to {_day(r.last_ts)}"
+    if table.label == "history":
+        return (f"no users: {span} and every one of its {r.users_seen:,} users has only cancellation events; "
+                "use a log with their activity")
+    days = (r.last_ts - r.first_ts) / _DAY_MS if r.first_ts is not None and r.last_ts is not None else 0.0
+    cutoff, horizon = r.cutoff_ms, table.horizon_days
+    if cutoff is not None and r.first_ts is not None and cutoff <= r.first_ts:
+        # The usual case: a log shorter than the horizon, where the default cutoff (log end - horizon)
+        # falls before the first event.
+        shorter = max(1, int(days // 2))
+        new_cutoff = (r.last_ts - shorter * _DAY_MS) // _DAY_MS * _DAY_MS
+        return (f"no users: {span} ({days:.0f} days), and the cutoff {_day(cutoff)} (features before it, label: "
+                f"leaves within {horizon:g} days after it) is at or before the first event, so no user has "
+                f"events before the cutoff. Use a shorter horizon: --horizon-days {shorter} puts the cutoff at "
+                f"{_day(new_cutoff)}, with {shorter} days of the log to see who leaves; or give --cutoff "
+                f"YYYY-MM-DD after {_day(r.first_ts)} with a horizon that ends by {_day(r.last_ts)}; or use a "
+                "longer log")
+    if r.users_cancelled_before_cutoff and r.users_cancelled_before_cutoff + r.users_without_events_before_cutoff \
+            >= r.users_seen:
+        return (f"no users: {span}; the cutoff is {_day(cutoff)} and all {r.users_seen:,} users had either "
+                f"cancelled before it ({r.users_cancelled_before_cutoff:,}) or had no events before it "
+                f"({r.users_without_events_before_cutoff:,}). Use an earlier --cutoff")
+    return (f"no users: {span}; the cutoff is {_day(cutoff)} with a {horizon:g}-day horizon; of "
+            f"{r.users_seen:,} users {r.users_cancelled_before_cutoff:,} cancelled before the cutoff and "
+            f"{r.users_without_events_before_cutoff:,} had no events before it. Move --cutoff inside the log")
+
+
+def require_rows(table: FeatureTable, sources: Sequence[str] = ()) -> FeatureTable:
+    """The table, or DataError saying why it is empty and what to change."""
+    if len(table) == 0:
+        raise _churn.DataError(why_empty(table, sources))
+    return table
+
+
 def write_csv(table: FeatureTable, path: PathLike, decode: bool = False) -> None:
     """Writes ``user_id, <features>, churned`` as CSV (a snapshot table: ``user_id, cutoff,
     <features>, churned`` with the cutoff as YYYY-MM-DD; categorical columns as codes, or names with
@@ -452,6 +504,7 @@ def _cli_features(args) -> int:
                              every_days=args.every_days, min_history_days=args.min_history_days)
 
     table = _run_with_progress(run, progress, show)
+    require_rows(table, args.events)
     write_csv(table, args.out, decode=args.decode)
     if not args.quiet:
         print(table.report.summary, file=sys.stderr)
@@ -462,5 +515,5 @@ def _cli_features(args) -> int:
     return 0
 
 
-__all__ = ["FeatureAccumulator", "FeatureReport", "FeatureTable", "merge_accumulators", "user_features",
-           "write_csv"]
+__all__ = ["FeatureAccumulator", "FeatureReport", "FeatureTable", "merge_accumulators", "require_rows",
+           "user_features", "why_empty", "write_csv"]

@@ -105,6 +105,16 @@ def _feature_names_of(X: Any) -> Optional[np.ndarray]:
     return None
 
 
+def _unpack_table(X: Any, y: Any):
+    """(X, y, names): a churn.FeatureTable gives its matrix, its labels (when y is None) and its
+    feature names; anything else passes through with names None."""
+    from .features import FeatureTable
+
+    if isinstance(X, FeatureTable):
+        return X.X, (X.y if y is None else y), np.asarray(list(X.feature_names), dtype=object)
+    return X, y, None
+
+
 def _as_matrix(X: Any) -> np.ndarray:
     """X as a C-contiguous float64 2-D array, with scikit-learn's messages for the usual mistakes."""
     if X is None:
@@ -338,20 +348,36 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
         return p
 
     # ---- fitting -----------------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None) -> "RandomForestClassifier":
-        """Trains the forest. X: (n_samples, n_features) numbers (NaN = missing); y: two classes.
-        sample_weight: optional non-negative weights. Releases the GIL while training."""
-        f = self._fit_inputs(X, y, sample_weight)
+    def fit(self, X, y=None, sample_weight=None, feature_names=None) -> "RandomForestClassifier":
+        """Trains the forest. X: (n_samples, n_features) numbers (NaN = missing), a DataFrame, or a
+        :class:`churn.FeatureTable` (its ``X``, and its ``y`` when y is not given); y: two classes.
+        sample_weight: optional non-negative weights. feature_names: the columns' names for a bare
+        array (a DataFrame's or a FeatureTable's names are taken from it); they become
+        ``feature_names_in_`` and name the features in ``explain`` and the saved model.
+        Releases the GIL while training."""
+        f = self._fit_inputs(X, y, sample_weight, feature_names)
         model = _churn.fit_forest(f.X, f.codes, f.sample_weight, feature_names=f.feature_names, **f.params)
         self._set_fitted(self._labelled(model, f), f.names)
         return self
 
-    def _fit_inputs(self, X, y, sample_weight=None) -> "_FitInputs":
+    def _fit_inputs(self, X, y, sample_weight=None, feature_names=None) -> "_FitInputs":
         """The checked arrays and the native parameters of a fit (the seed drawn once, here): what
         ``fit`` passes to C++, and what churn.dask / churn.spark ship to the workers that grow tree
         ranges (churn._distributed.fit_tree_range)."""
-        names = _feature_names_of(X)
+        X, y, names = _unpack_table(X, y)
+        if names is None:
+            names = _feature_names_of(X)
+        if feature_names is not None:
+            given = np.asarray([str(n) for n in feature_names], dtype=object)
+            if names is not None and (len(given) != len(names) or np.any(given != names)):
+                raise ValueError("feature_names differ from the names X carries; pass one or the other")
+            names = given
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None "
+                             "(only a churn.FeatureTable carries its own labels)")
         Xa = _as_matrix(X)
+        if names is not None and len(names) != Xa.shape[1]:
+            raise ValueError(f"{len(names)} feature names for X with {Xa.shape[1]} columns")
         ya = _as_labels(y, Xa.shape[0])
         classes, codes = np.unique(ya, return_inverse=True)
         if len(classes) > 2:
@@ -415,7 +441,9 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
     def _check_X(self, X) -> np.ndarray:
         model = self._model()
         fitted_names = getattr(self, "feature_names_in_", None)
-        names = _feature_names_of(X)
+        X, _, names = _unpack_table(X, None)
+        if names is None:
+            names = _feature_names_of(X)
         if fitted_names is not None and names is None:
             warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was fitted with feature "
                           "names", UserWarning, stacklevel=3)
@@ -492,7 +520,10 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
     def explain(self, x) -> Dict[str, Any]:
         """Contributions for one row as a dict: probability, bias and {feature name: contribution}."""
         row = x if hasattr(x, "columns") else np.asarray(x, dtype=np.float64).reshape(1, -1)
-        c = self.contributions(row)[0]
+        with warnings.catch_warnings():
+            # A bare row is fine here: the answer names every value by the fitted feature names.
+            warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
+            c = self.contributions(row)[0]
         names = self._names()
         return {"probability": float(c.sum()), "bias": float(c[-1]),
                 "contributions": {n: float(v) for n, v in zip(names, c[:-1])}}

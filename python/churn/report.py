@@ -1,160 +1,544 @@
 """``churn report MODEL``: a self-contained HTML or Markdown report of a trained model, from its
-metadata alone (see docs/model-metadata.md): metrics, ROC and PR curves, confusion matrix, feature
-importances and the probability histogram by class. Plots are drawn with matplotlib and embedded (SVG
-in HTML, PNG data URIs in Markdown), so the file stands alone."""
+metadata alone (see docs/model-metadata.md).
+
+It leads with plain words for a retention team (of 100 customers who will leave, how many the model
+flags; of those it flags, how many leave), then the detailed tables and charts. The charts are inline
+SVG drawn here (no plotting library, no script, no network): the file stands alone and reads on a phone.
+
+The report is a list of sections (``SECTIONS``): each is a function of the metadata that returns a
+:class:`Section` (its HTML and Markdown) or None when the metadata lacks what it shows. Add a section
+by adding a function to the list (or pass ``sections=`` to :func:`render`).
+"""
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import html
-import io
+import math
 import os
-from typing import Any, Dict, List, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 _METRIC_LABELS = {
     "f1": "F1", "precision": "Precision", "recall": "Recall", "accuracy": "Accuracy",
     "balanced_accuracy": "Balanced accuracy", "roc_auc": "ROC AUC", "average_precision": "PR AUC (AP)",
     "log_loss": "Log loss", "brier": "Brier score",
 }
+#: What each metric means, in one line each, for the detailed tables.
+METRIC_MEANINGS = {
+    "f1": "balance of precision and recall (1 is perfect)",
+    "precision": "share of flagged customers who really left",
+    "recall": "share of leaving customers the model flagged",
+    "accuracy": "share of customers classified right (high even for a useless model when few leave)",
+    "balanced_accuracy": "mean of the recall of leavers and of stayers (0.5 is chance)",
+    "roc_auc": "chance that a random leaver scores above a random stayer (0.5 is chance)",
+    "average_precision": "area under the precision-recall curve (the churn rate is chance)",
+    "log_loss": "penalty for confident wrong probabilities (lower is better)",
+    "brier": "mean squared error of the probabilities (lower is better)",
+}
+PERMUTATION_EXPLANATION = (
+    "Permutation importance is how much the model's ROC AUC on the withheld test set drops when one "
+    "feature's values are shuffled between customers. Near zero means the model does not need that "
+    "feature (the others carry the same information); a small negative value means shuffling it made "
+    "the score slightly better by chance, which is noise from a test set of {n} customers, not a sign "
+    "that the feature misleads the model. Impurity importance is how much the forest's splits on a "
+    "feature purify its training data (they sum to 1); it favours features with many distinct values.")
+
+_COLORS = {"forest": "#0d6efd", "stayed": "#198754", "churned": "#dc3545", "grey": "#6c757d",
+           "impurity": "#0d6efd", "permutation": "#fd7e14"}
 
 
-def _figures(meta: Dict[str, Any]) -> List[Tuple[str, Any]]:
+def _date(ms: Any) -> Optional[str]:
+    """Epoch milliseconds as a UTC date (YYYY-MM-DD), or None."""
+    if isinstance(ms, (int, float)) and not isinstance(ms, bool) and math.isfinite(ms):
+        return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%d")
+    return None
+
+
+def _get(mapping: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(mapping, Mapping):
+            return None
+        mapping = mapping.get(key)
+    return mapping
+
+
+def _number(value: Any) -> Optional[float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Plain words
+
+
+@dataclass
+class PlainSummary:
+    """What the model does for a retention team, from the withheld test set's confusion matrix."""
+
+    customers: int              #: test customers (never seen in training)
+    leavers: int                #: of them, those who left within the horizon
+    flagged: int                #: those the model flagged
+    caught: int                 #: flagged and left
+    horizon_days: Optional[float]
+    found_per_100_leavers: Optional[int]   #: recall, per 100 leavers
+    leave_per_100_flagged: Optional[int]   #: precision, per 100 flagged
+    leave_per_100_random: int              #: the churn rate, per 100 customers picked at random
+    flagged_per_100: int                   #: share flagged, per 100 customers
+    sentences: List[str] = field(default_factory=list)
+
+
+def plain_summary(meta: Mapping[str, Any]) -> Optional[PlainSummary]:
+    """The model's test result in words a retention team reads, or None without a confusion matrix."""
+    cm = _get(meta, "test", "confusion_matrix")
+    if not (isinstance(cm, list) and len(cm) == 2 and all(isinstance(r, list) and len(r) == 2 for r in cm)):
+        return None
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("churn report needs matplotlib: pip install 'churn[report]'") from e
-
-    test = meta.get("test", {})
-    figures = []
-
-    roc = test.get("roc_curve")
-    if roc:
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-        ax.plot(roc["fpr"], roc["tpr"], lw=2, label=f"forest (AUC {test['metrics'].get('roc_auc', float('nan')):.3f})")
-        ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="chance")
-        ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC curve (test set)")
-        ax.legend(loc="lower right")
-        figures.append(("ROC curve", fig))
-
-    pr = test.get("pr_curve")
-    if pr:
-        fig, ax = plt.subplots(figsize=(4.5, 4))
-        ax.step(pr["recall"], pr["precision"], where="post", lw=2,
-                label=f"forest (AP {test['metrics'].get('average_precision', float('nan')):.3f})")
-        base = meta.get("data", {}).get("positive_rate")
-        if base is not None:
-            ax.axhline(base, ls="--", c="grey", lw=1, label="churn rate")
-        ax.set(xlabel="Recall", ylabel="Precision", title="Precision-recall curve (test set)", ylim=(0, 1.05))
-        ax.legend(loc="lower left")
-        figures.append(("Precision-recall curve", fig))
-
-    cm = test.get("confusion_matrix")
-    if cm:
-        fig, ax = plt.subplots(figsize=(4, 3.6))
-        ax.imshow(cm, cmap="Blues")
-        for i in range(2):
-            for j in range(2):
-                ax.text(j, i, str(cm[i][j]), ha="center", va="center", fontsize=14,
-                        color="white" if cm[i][j] > max(map(max, cm)) / 2 else "black")
-        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["stays", "churns"], yticklabels=["stayed", "churned"],
-               xlabel="predicted", ylabel="actual", title=f"Confusion matrix at {meta.get('threshold', 0.5):.2f}")
-        figures.append(("Confusion matrix", fig))
-
-    features = meta.get("features", [])
-    if features:
-        top = sorted(features, key=lambda f: f.get("importance", 0.0), reverse=True)[:15][::-1]
-        fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(top) + 1))
-        ax.barh([f["name"] for f in top], [f.get("importance", 0.0) for f in top])
-        ax.set(xlabel="impurity importance", title="Feature importance (top 15)")
-        fig.tight_layout()
-        figures.append(("Feature importance", fig))
-
-    probabilities = test.get("probabilities")
-    if probabilities:
-        fig, ax = plt.subplots(figsize=(5.5, 3.6))
-        bins = [i / 20 for i in range(21)]
-        ax.hist(probabilities.get("stayed", []), bins=bins, alpha=0.6, label="stayed")
-        ax.hist(probabilities.get("churned", []), bins=bins, alpha=0.6, label="churned")
-        ax.axvline(meta.get("threshold", 0.5), c="black", ls="--", lw=1, label="threshold")
-        ax.set(xlabel="predicted probability of churn", ylabel="users", title="Probabilities by class (test set)")
-        ax.legend()
-        figures.append(("Probability histogram", fig))
-    return figures
+        (tn, fp), (fn, tp) = [[int(v) for v in row] for row in cm]
+    except (TypeError, ValueError):
+        return None
+    n = tn + fp + fn + tp
+    if n <= 0:
+        return None
+    leavers, flagged = tp + fn, tp + fp
+    horizon = _number(_get(meta, "labels", "horizon_days"))
+    within = f" within {horizon:g} days" if horizon else ""
+    recall = round(100 * tp / leavers) if leavers else None
+    precision = round(100 * tp / flagged) if flagged else None
+    base = round(100 * leavers / n)
+    flag_rate = round(100 * flagged / n)
+    sentences = []
+    if recall is not None:
+        sentences.append(f"Of every 100 customers who will leave{within}, the model flags about {recall}.")
+    if precision is not None:
+        sentences.append(f"Of every 100 customers it flags, about {precision} do leave; picking 100 customers "
+                         f"at random would find about {base}.")
+    else:
+        sentences.append("It flagged none of the test customers.")
+    sentences.append(f"It flags about {flag_rate} of every 100 customers: the list a retention team would "
+                     "contact.")
+    sentences.append(f"Measured on {n:,} customers the model never saw while it was trained, {leavers:,} of "
+                     f"whom left{within}.")
+    return PlainSummary(customers=n, leavers=leavers, flagged=flagged, caught=tp, horizon_days=horizon,
+                        found_per_100_leavers=recall, leave_per_100_flagged=precision,
+                        leave_per_100_random=base, flagged_per_100=flag_rate, sentences=sentences)
 
 
-def _embed(fig, fmt: str) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, bbox_inches="tight", dpi=110)
-    plt.close(fig)
-    data = buffer.getvalue()
-    if fmt == "svg":
-        text = data.decode("utf-8")
-        return text[text.find("<svg"):]
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+def top_signals(meta: Mapping[str, Any], k: int = 5) -> List[Dict[str, Any]]:
+    """The k features the model relies on most (by permutation importance on the test set when
+    present, else impurity importance), with their descriptions."""
+    features = [f for f in (meta.get("features") or []) if isinstance(f, Mapping)]
+    key = "permutation_importance" if any(_number(f.get("permutation_importance")) is not None
+                                          for f in features) else "importance"
+    ranked = sorted(features, key=lambda f: _number(f.get(key)) or 0.0, reverse=True)
+    return [{"name": f.get("name", "?"), "description": f.get("description") or f.get("name", "?"),
+             "importance": _number(f.get(key)) or 0.0, "by": key} for f in ranked[:k]]
 
 
-def _metric_rows(meta: Dict[str, Any]) -> List[List[str]]:
+# ---------------------------------------------------------------------------------------------------
+# Inline SVG charts (no library: a handful of shapes each)
+
+def _fmt_tick(v: float) -> str:
+    return f"{v:g}" if abs(v) >= 0.01 or v == 0 else f"{v:.0e}"
+
+
+def svg_line_chart(series: Sequence[Tuple[str, Sequence[float], Sequence[float], str, bool]], *, title: str,
+                   xlabel: str, ylabel: str, width: int = 360, height: int = 320) -> str:
+    """Curves on [0, 1] x [0, 1]: series of (label, xs, ys, colour, dashed)."""
+    esc = html.escape
+    left, right, top, bottom = 48, 12, 28, 64
+    pw, ph = width - left - right, height - top - bottom
+
+    def px(x: float) -> float:
+        return left + pw * min(max(x, 0.0), 1.0)
+
+    def py(y: float) -> float:
+        return top + ph * (1 - min(max(y, 0.0), 1.0))
+
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' role='img' "
+           f"aria-label='{esc(title)}'><title>{esc(title)}</title>",
+           f"<text x='{width / 2}' y='16' text-anchor='middle' font-size='13' font-weight='600'>{esc(title)}</text>",
+           f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#adb5bd'/>"]
+    for t in (0, 0.25, 0.5, 0.75, 1):
+        out.append(f"<line x1='{px(t):.1f}' x2='{px(t):.1f}' y1='{top}' y2='{top + ph}' stroke='#e9ecef'/>"
+                   f"<line x1='{left}' x2='{left + pw}' y1='{py(t):.1f}' y2='{py(t):.1f}' stroke='#e9ecef'/>"
+                   f"<text x='{px(t):.1f}' y='{top + ph + 14}' text-anchor='middle' font-size='10'>{t:g}</text>"
+                   f"<text x='{left - 4}' y='{py(t) + 3:.1f}' text-anchor='end' font-size='10'>{t:g}</text>")
+    out.append(f"<text x='{left + pw / 2}' y='{top + ph + 30}' text-anchor='middle' font-size='11'>{esc(xlabel)}</text>"
+               f"<text transform='translate(12 {top + ph / 2}) rotate(-90)' text-anchor='middle' "
+               f"font-size='11'>{esc(ylabel)}</text>")
+    for i, (label, xs, ys, colour, dashed) in enumerate(series):
+        points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in zip(xs, ys))
+        dash = " stroke-dasharray='4 3'" if dashed else ""
+        out.append(f"<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='{1 if dashed else 2}'"
+                   f"{dash}/>")
+        ly = top + ph + 44 + 0 * i
+        lx = left + i * (pw / max(len(series), 1))
+        out.append(f"<line x1='{lx:.1f}' x2='{lx + 16:.1f}' y1='{ly - 4}' y2='{ly - 4}' stroke='{colour}' "
+                   f"stroke-width='2'{dash}/><text x='{lx + 20:.1f}' y='{ly}' font-size='10'>{esc(label)}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def svg_bar_chart(labels: Sequence[str], groups: Sequence[Tuple[str, Sequence[float], str]], *, title: str,
+                  xlabel: str, width: int = 560) -> str:
+    """Horizontal bars, one row per label, one bar per group (name, values, colour); values may be
+    negative (the zero line is drawn)."""
+    esc = html.escape
+    row_h = 8 + 10 * len(groups)
+    left, right, top = 190, 16, 28
+    height = top + row_h * len(labels) + 58
+    pw = width - left - right
+    values = [v for _, vs, _ in groups for v in vs if _number(v) is not None]
+    lo, hi = min([0.0, *values]), max([0.0, *values])
+    if hi == lo:
+        hi = lo + 1.0
+
+    def px(v: float) -> float:
+        return left + pw * (v - lo) / (hi - lo)
+
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' role='img' "
+           f"aria-label='{esc(title)}'><title>{esc(title)}</title>",
+           f"<text x='{width / 2}' y='16' text-anchor='middle' font-size='13' font-weight='600'>{esc(title)}</text>"]
+    for r, label in enumerate(labels):
+        y0 = top + r * row_h
+        out.append(f"<text x='{left - 6}' y='{y0 + row_h / 2 + 3:.1f}' text-anchor='end' font-size='10'>"
+                   f"{esc(label)}</text>")
+        for g, (_, vs, colour) in enumerate(groups):
+            v = _number(vs[r]) if r < len(vs) else None
+            if v is None:
+                continue
+            x0, x1 = sorted((px(0.0), px(v)))
+            out.append(f"<rect x='{x0:.1f}' y='{y0 + 4 + 10 * g}' width='{max(x1 - x0, 0.5):.1f}' height='8' "
+                       f"fill='{colour}'><title>{esc(label)}: {v:.4f}</title></rect>")
+    base = top + row_h * len(labels)
+    out.append(f"<line x1='{px(0):.1f}' x2='{px(0):.1f}' y1='{top}' y2='{base}' stroke='#495057'/>")
+    for t in _ticks(lo, hi):
+        out.append(f"<text x='{px(t):.1f}' y='{base + 14}' text-anchor='middle' font-size='10'>{_fmt_tick(t)}</text>")
+    out.append(f"<text x='{left + pw / 2}' y='{base + 30}' text-anchor='middle' font-size='11'>{esc(xlabel)}</text>")
+    for g, (name, _, colour) in enumerate(groups):
+        lx = left + g * 160
+        out.append(f"<rect x='{lx}' y='{base + 40}' width='10' height='10' fill='{colour}'/>"
+                   f"<text x='{lx + 14}' y='{base + 49}' font-size='10'>{esc(name)}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _ticks(lo: float, hi: float, n: int = 4) -> List[float]:
+    span = hi - lo
+    step = 10 ** math.floor(math.log10(span / n))
+    for m in (1, 2, 5, 10):
+        if span / (step * m) <= n:
+            step *= m
+            break
+    start = math.ceil(lo / step) * step
+    ticks, t = [], start
+    while t <= hi + 1e-12:
+        ticks.append(round(t, 10))
+        t += step
+    return ticks
+
+
+def svg_histogram(groups: Sequence[Tuple[str, Sequence[float], str]], *, threshold: Optional[float], title: str,
+                  xlabel: str, bins: int = 20, width: int = 560, height: int = 300) -> str:
+    """Counts of values in [0, 1] by bin, one bar per group and bin, with the threshold marked."""
+    esc = html.escape
+    left, right, top, bottom = 44, 12, 28, 70
+    pw, ph = width - left - right, height - top - bottom
+    counts = []
+    for _, values, _ in groups:
+        c = [0] * bins
+        for v in values:
+            if _number(v) is not None:
+                c[min(bins - 1, max(0, int(v * bins)))] += 1
+        counts.append(c)
+    peak = max([1, *[max(c) for c in counts]])
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' role='img' "
+           f"aria-label='{esc(title)}'><title>{esc(title)}</title>",
+           f"<text x='{width / 2}' y='16' text-anchor='middle' font-size='13' font-weight='600'>{esc(title)}</text>",
+           f"<line x1='{left}' x2='{left + pw}' y1='{top + ph}' y2='{top + ph}' stroke='#495057'/>"]
+    bw = pw / bins
+    for b in range(bins):
+        for g, (name, _, colour) in enumerate(groups):
+            h = ph * counts[g][b] / peak
+            x = left + b * bw + 1 + g * (bw - 2) / len(groups)
+            out.append(f"<rect x='{x:.1f}' y='{top + ph - h:.1f}' width='{(bw - 2) / len(groups):.1f}' "
+                       f"height='{h:.1f}' fill='{colour}'><title>{esc(name)} {b / bins:.2f}–{(b + 1) / bins:.2f}: "
+                       f"{counts[g][b]}</title></rect>")
+    for t in (0, 0.25, 0.5, 0.75, 1):
+        out.append(f"<text x='{left + pw * t:.1f}' y='{top + ph + 14}' text-anchor='middle' font-size='10'>{t:g}</text>")
+    for t in _ticks(0, peak, 3):
+        y = top + ph * (1 - t / peak)
+        out.append(f"<text x='{left - 4}' y='{y + 3:.1f}' text-anchor='end' font-size='10'>{_fmt_tick(t)}</text>")
+    if threshold is not None:
+        x = left + pw * min(max(threshold, 0.0), 1.0)
+        out.append(f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{top}' y2='{top + ph}' stroke='#212529' "
+                   f"stroke-dasharray='4 3'/><text x='{x + 4:.1f}' y='{top + 10}' font-size='10'>threshold "
+                   f"{threshold:.2f}</text>")
+    out.append(f"<text x='{left + pw / 2}' y='{top + ph + 30}' text-anchor='middle' font-size='11'>{esc(xlabel)}</text>")
+    for g, (name, _, colour) in enumerate(groups):
+        lx = left + g * 140
+        out.append(f"<rect x='{lx}' y='{top + ph + 42}' width='10' height='10' fill='{colour}'/>"
+                   f"<text x='{lx + 14}' y='{top + ph + 51}' font-size='10'>{esc(name)}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sections
+
+
+@dataclass
+class Section:
+    """One part of the report: a heading, then its body as HTML and as Markdown."""
+
+    id: str
+    title: str
+    html: str
+    markdown: str
+    figures: List[Tuple[str, str]] = field(default_factory=list)  #: (caption, SVG) after the body
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "",
+                text_columns: Sequence[int] = ()) -> str:
+    """A table; the first column heads the rows; `text_columns` are aligned left (numbers right)."""
+    esc = html.escape
+
+    def cls(i: int) -> str:
+        return " class='text'" if i in text_columns else ""
+
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    head = "".join(f"<th scope='col'{cls(i)}>{esc(h)}</th>" for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join((f"<th scope='row'>{esc(c)}</th>" if i == 0 else f"<td{cls(i)}>{esc(c)}</td>")
+                                    for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<div class='scroll'><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def cell(c: str) -> str:
+        return str(c).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(cell, r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def section_plain_words(meta: Mapping[str, Any]) -> Optional[Section]:
+    """The lead: what the model does, in words a retention team reads."""
+    summary = plain_summary(meta)
+    if summary is None:
+        return None
+    esc = html.escape
+    signals = top_signals(meta)
+    items = "".join(f"<li>{esc(s)}</li>" for s in summary.sentences)
+    body = f"<ul class='plain'>{items}</ul>"
+    md = "\n".join(f"- {s}" for s in summary.sentences)
+    if signals:
+        body += ("<p>What the model looks at most: " +
+                 "; ".join(esc(s["description"]) for s in signals) + ".</p>")
+        md += "\n\nWhat the model looks at most: " + "; ".join(s["description"] for s in signals) + "."
+    return Section("summary", "What the model does", body, md)
+
+
+def section_data(meta: Mapping[str, Any]) -> Optional[Section]:
+    """Where the model comes from: data, labelling, split, threshold, library."""
+    data = meta.get("data") if isinstance(meta.get("data"), Mapping) else {}
+    labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+    facts: List[Tuple[str, str]] = []
+    span = (_date(data.get("first_ts")), _date(data.get("last_ts")))
+    facts.append(("Data", f"{data.get('source', '?')}: {_count(data.get('events'))} events"
+                          + (f" from {span[0]} to {span[1]}" if all(span) else "")
+                          + f"; {_count(data.get('users'))} customers in the table, {_count(data.get('churned'))} of "
+                            "them left"))
+    if labels.get("mode") == "window":
+        cutoff = _date(labels.get("cutoff_ms")) or "the cutoff"
+        facts.append(("Question", f"will a customer leave within {labels.get('horizon_days', '?'):g} days after "
+                                  f"{cutoff}? Features come from the events before {cutoff}; customers who had "
+                                  "already cancelled by then are not in the table"
+                      if isinstance(labels.get("horizon_days"), (int, float)) else f"window labels, cutoff {cutoff}"))
+    elif labels.get("mode"):
+        facts.append(("Labels", f"{labels['mode']} mode (features from a customer's whole history: leaks; "
+                                "for comparison only)"))
+    if data.get("rows_train") is not None:
+        facts.append(("Split", f"{_count(data.get('rows_train'))} customers for training and cross-validation, "
+                               f"{_count(data.get('rows_test'))} withheld for the test"))
+    threshold = _number(meta.get("threshold"))
+    if threshold is not None:
+        facts.append(("Threshold", f"flags a customer when the predicted probability is at least {threshold:.3f}"
+                                   + (f" ({meta['threshold_rule']})" if meta.get("threshold_rule") else "")))
+    created = meta.get("created")
+    facts.append(("Made by", f"churn {meta.get('library_version', '?')}"
+                             + (f" on {str(created).replace('T', ' ').replace('Z', ' UTC')}" if created else "")))
+    esc = html.escape
+    body = "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts) + "</dl>"
+    md = "\n".join(f"- **{k}**: {v}" for k, v in facts)
+    return Section("data", "Data and labels", body, md)
+
+
+def _count(value: Any) -> str:
+    v = _number(value)
+    return "?" if v is None else f"{int(v):,}"
+
+
+def section_metrics(meta: Mapping[str, Any]) -> Optional[Section]:
+    """Cross-validated and test metrics, with what each means; the confusion matrix."""
+    cv_models = _get(meta, "cv", "models") or {}
+    test = _get(meta, "test", "metrics") or {}
+    if not cv_models and not test:
+        return None
+    names = [n for n in cv_models if isinstance(cv_models[n], Mapping)]
+    header = ["Metric"] + [f"CV {n.replace('_', ' ')}" for n in names] + ["Test (forest)", "Meaning"]
     rows = []
-    cv_models = meta.get("cv", {}).get("models", {})
-    test = meta.get("test", {}).get("metrics", {})
-    for name in ("f1", "precision", "recall", "roc_auc", "average_precision", "accuracy", "balanced_accuracy",
-                 "log_loss", "brier"):
-        row = [_METRIC_LABELS[name]]
-        for model in cv_models.values():
-            m = model.get("metrics", {}).get(name)
-            row.append(f"{m['mean']:.3f} ± {m['std']:.3f}" if m else "")
-        row.append(f"{test[name]:.3f}" if name in test else "")
+    for key, label in _METRIC_LABELS.items():
+        row = [label]
+        for n in names:
+            m = _get(cv_models[n], "metrics", key)
+            mean, std = _number(_get(m, "mean")), _number(_get(m, "std"))
+            row.append(f"{mean:.3f} ± {std:.3f}" if mean is not None and std is not None else "")
+        value = _number(test.get(key)) if isinstance(test, Mapping) else None
+        row.append(f"{value:.3f}" if value is not None else "")
+        row.append(METRIC_MEANINGS.get(key, ""))
         rows.append(row)
-    return rows
+    folds = _get(meta, "cv", "n_splits")
+    caption = f"Cross-validation ({folds} folds, mean ± std) and the withheld test set" if folds else "Metrics"
+    body = _html_table(header, rows, caption, text_columns=[len(header) - 1])
+    md = f"{caption}\n\n" + _md_table(header, rows)
+    cm = _get(meta, "test", "confusion_matrix")
+    if isinstance(cm, list) and len(cm) == 2 and all(isinstance(r, list) and len(r) == 2 for r in cm):
+        cm_header = ["Test customers", "not flagged", "flagged"]
+        cm_rows = [["stayed", str(cm[0][0]), str(cm[0][1])], ["left", str(cm[1][0]), str(cm[1][1])]]
+        body += _html_table(cm_header, cm_rows, "Confusion matrix at the threshold")
+        md += "\n\nConfusion matrix at the threshold\n\n" + _md_table(cm_header, cm_rows)
+    return Section("metrics", "Detailed metrics", body, md)
 
 
-def render(meta: Dict[str, Any], fmt: str = "html") -> str:
-    """The report as text, "html" or "md"."""
-    data = meta.get("data", {})
-    labels = meta.get("labels", {})
-    cv_names = list(meta.get("cv", {}).get("models", {}))
-    header = ["metric"] + [f"CV {n}" for n in cv_names] + ["test (forest)"]
-    rows = _metric_rows(meta)
-    facts = [
-        ("data", f"{data.get('source', '?')}: {data.get('events', '?')} events, {data.get('users', '?')} users, "
-                 f"{data.get('churned', '?')} churned"),
-        ("labels", f"{labels.get('mode', '?')} mode, cutoff {labels.get('cutoff_ms')}, "
-                   f"horizon {labels.get('horizon_days')} days"),
-        ("split", f"{data.get('rows_train', '?')} users for training and CV, {data.get('rows_test', '?')} withheld"),
-        ("threshold", f"{meta.get('threshold', 0.5):.3f} ({meta.get('threshold_rule', '')})"),
-        ("library", f"churn {meta.get('library_version', '?')}, created {meta.get('created', '?')}"),
-    ]
-    figures = _figures(meta)
+def section_curves(meta: Mapping[str, Any]) -> Optional[Section]:
+    """ROC and precision-recall curves, and the test probabilities by class."""
+    test = meta.get("test") if isinstance(meta.get("test"), Mapping) else {}
+    figures = []
+    roc = test.get("roc_curve") if isinstance(test.get("roc_curve"), Mapping) else None
+    if roc and roc.get("fpr"):
+        auc = _number(_get(test, "metrics", "roc_auc"))
+        figures.append(("ROC curve", svg_line_chart(
+            [(f"forest (AUC {auc:.3f})" if auc is not None else "forest", roc["fpr"], roc["tpr"],
+              _COLORS["forest"], False), ("chance", [0, 1], [0, 1], _COLORS["grey"], True)],
+            title="ROC curve (test set)", xlabel="share of stayers flagged (false positive rate)",
+            ylabel="share of leavers flagged (recall)")))
+    pr = test.get("pr_curve") if isinstance(test.get("pr_curve"), Mapping) else None
+    if pr and pr.get("recall"):
+        ap = _number(_get(test, "metrics", "average_precision"))
+        series = [(f"forest (AP {ap:.3f})" if ap is not None else "forest", pr["recall"], pr["precision"],
+                   _COLORS["forest"], False)]
+        base = _number(_get(meta, "data", "positive_rate"))
+        if base is not None:
+            series.append(("churn rate", [0, 1], [base, base], _COLORS["grey"], True))
+        figures.append(("Precision-recall curve", svg_line_chart(
+            series, title="Precision-recall curve (test set)", xlabel="share of leavers flagged (recall)",
+            ylabel="share of flagged who leave (precision)")))
+    probabilities = test.get("probabilities") if isinstance(test.get("probabilities"), Mapping) else None
+    if probabilities:
+        figures.append(("Probability histogram", svg_histogram(
+            [("stayed", probabilities.get("stayed") or [], _COLORS["stayed"]),
+             ("left", probabilities.get("churned") or [], _COLORS["churned"])],
+            threshold=_number(meta.get("threshold")), title="Predicted probabilities by what happened (test set)",
+            xlabel="predicted probability of leaving")))
+    if not figures:
+        return None
+    return Section("curves", "Curves", "", "", figures)
+
+
+def section_importance(meta: Mapping[str, Any]) -> Optional[Section]:
+    """Feature importances (impurity and permutation), with why permutation ones can be negative."""
+    features = [f for f in (meta.get("features") or []) if isinstance(f, Mapping)]
+    if not features:
+        return None
+    has_perm = any(_number(f.get("permutation_importance")) is not None for f in features)
+    ranked = sorted(features, key=lambda f: _number(f.get("importance")) or 0.0, reverse=True)
+    top = ranked[:15]
+    groups = [("impurity", [_number(f.get("importance")) or 0.0 for f in top], _COLORS["impurity"])]
+    if has_perm:
+        groups.append(("permutation (test ROC AUC drop)", [_number(f.get("permutation_importance")) or 0.0
+                                                           for f in top], _COLORS["permutation"]))
+    chart = svg_bar_chart([str(f.get("name", "?")) for f in top], groups, title="Feature importance (top 15)",
+                          xlabel="importance")
+    n_test = _get(meta, "data", "rows_test")
+    explanation = PERMUTATION_EXPLANATION.format(n=_count(n_test) if n_test is not None else "few")
+    header = ["Feature", "Meaning", "Impurity"] + (["Permutation"] if has_perm else [])
+    rows = []
+    for f in ranked:
+        row = [str(f.get("name", "?")), str(f.get("description", "")), f"{_number(f.get('importance')) or 0.0:.3f}"]
+        if has_perm:
+            p = _number(f.get("permutation_importance"))
+            row.append("" if p is None else f"{p:+.4f}")
+        rows.append(row)
+    body = f"<p>{html.escape(explanation)}</p>"
+    md = explanation
+    return Section("importance", "Feature importance", body + _html_table(header, rows, text_columns=[1]),
+                   md + "\n\n" + _md_table(header, rows), [("Feature importance", chart)])
+
+
+#: The report's sections, in order. Each takes the metadata and returns a Section or None.
+SECTIONS: List[Callable[[Mapping[str, Any]], Optional[Section]]] = [
+    section_plain_words, section_data, section_metrics, section_curves, section_importance,
+]
+
+_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:0 auto;"
+    "padding:1em;line-height:1.45;color:#212529}"
+    "h1{font-size:1.7em}h2{font-size:1.3em;margin-top:1.6em;border-bottom:1px solid #dee2e6}"
+    ".plain{font-size:1.15em}.plain li{margin:.3em 0}"
+    "dl{display:grid;grid-template-columns:max-content 1fr;gap:.25em 1em}dt{font-weight:600}dd{margin:0}"
+    "@media (max-width:600px){dl{grid-template-columns:1fr}dd{margin-bottom:.5em}}"
+    ".scroll{overflow-x:auto;margin:1em 0}table{border-collapse:collapse}"
+    "caption{text-align:left;font-weight:600;padding:.3em 0}"
+    "td,th{border:1px solid #ced4da;padding:.3em .6em;text-align:right;vertical-align:top}"
+    "th[scope=row],.text{text-align:left}th[scope=col]{background:#f1f3f5}td.text{min-width:14em}"
+    ".figures{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;flex:1 1 340px;max-width:100%}"
+    "figure.wide{flex-basis:100%;max-width:760px}"
+    "figure svg{width:100%;height:auto;font-family:inherit}figcaption{color:#6c757d;font-size:.9em}"
+)
+
+
+def _wide(svg: str) -> str:
+    """Charts drawn wider than 400 units get a row of their own (their labels stay readable)."""
+    head = svg[:200]
+    try:
+        width = float(head.split("viewBox='0 0 ", 1)[1].split(" ", 1)[0])
+    except (IndexError, ValueError):
+        return ""
+    return " class='wide'" if width > 400 else ""
+
+
+def render(meta: Mapping[str, Any], fmt: str = "html",
+           sections: Optional[Sequence[Callable[[Mapping[str, Any]], Optional[Section]]]] = None) -> str:
+    """The report as text, "html" (one self-contained page: inline CSS and SVG, no script) or "md"
+    (Markdown with the charts as SVG data URIs)."""
+    parts = [s for s in (make(meta) for make in (SECTIONS if sections is None else sections)) if s is not None]
     if fmt == "md":
         out = ["# churn model report", ""]
-        out += [f"- **{k}**: {v}" for k, v in facts] + [""]
-        out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
-        for title, fig in figures:
-            out += [f"## {title}", "", f"![{title}]({_embed(fig, 'png')})", ""]
+        for s in parts:
+            out += [f"## {s.title}", ""]
+            if s.markdown:
+                out += [s.markdown, ""]
+            for caption, svg in s.figures:
+                uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+                out += [f"![{caption}]({uri})", ""]
         return "\n".join(out)
     esc = html.escape
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>churn model report</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
-        "th:first-child,td:first-child{text-align:left}figure{display:inline-block;margin:1em}"
-        "figure svg{max-width:100%;height:auto}</style></head><body>",
-        "<h1>churn model report</h1><ul>",
-        *[f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in facts],
-        "</ul><h2>Metrics</h2><table><tr>",
-        *[f"<th>{esc(h)}</th>" for h in header], "</tr>",
-        *["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows],
-        "</table><h2>Plots</h2>",
-        *[f"<figure aria-label='{esc(t)}'>{_embed(fig, 'svg')}<figcaption>{esc(t)}</figcaption></figure>"
-          for t, fig in figures],
-        "</body></html>",
-    ]
-    return "".join(parts)
+    out = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+           "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+           "<title>churn model report</title>", f"<style>{_CSS}</style></head><body>",
+           "<h1>churn model report</h1>"]
+    for s in parts:
+        out.append(f"<section id='{esc(s.id)}'><h2>{esc(s.title)}</h2>{s.html}")
+        if s.figures:
+            out.append("<div class='figures'>" + "".join(
+                f"<figure{_wide(svg)}>{svg}<figcaption>{esc(caption)}</figcaption></figure>"
+                for caption, svg in s.figures) + "</div>")
+        out.append("</section>")
+    out.append("</body></html>")
+    return "".join(out)
 
 
 def write_report(model_or_path: Any, out_path: "os.PathLike[str] | str") -> str:
@@ -181,3 +565,7 @@ def _churn_io_error(path: str, e: OSError) -> Exception:
     from ._churn import ChurnIOError
 
     return ChurnIOError(f"cannot write '{path}': {e.strerror or e}")
+
+
+__all__ = ["PlainSummary", "Section", "SECTIONS", "plain_summary", "render", "svg_bar_chart", "svg_histogram",
+           "svg_line_chart", "top_signals", "write_report"]

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import sys
@@ -71,7 +72,7 @@ class SimulationSummary:
     events: int
     users: int  #: distinct non-empty userIds in the log
     churned: int  #: users with a Cancellation Confirmation
-    sessions: int
+    sessions: int  #: sessions of logged-in users: distinct userId + sessionId, as churn.scan counts them
     anonymous_events: int  #: rows with an empty userId (Guest, Logged Out)
     registrations: int  #: Submit Registration events
     bytes: int  #: bytes written (compressed size for .gz)
@@ -90,7 +91,8 @@ class SimulationSummary:
         span = f", {day(self.first_ts)} .. {day(self.last_ts)} UTC" if self.events else ""
         return (
             f"{self.path}: {self.events:,} events, {self.users:,} users, {self.churned:,} churned "
-            f"({100 * self.churn_rate:.1f} %), {self.sessions:,} sessions, {self.bytes / 1e6:,.1f} MB{span}"
+            f"({100 * self.churn_rate:.1f} %), {self.sessions:,} sessions of logged-in users, "
+            f"{self.bytes / 1e6:,.1f} MB{span}"
         )
 
 
@@ -321,9 +323,21 @@ def _cli_simulate(args: Any) -> int:
     """``churn simulate``: the progress bar appears for long runs on a terminal, or with --progress."""
     long_run = args.users * args.days >= 50_000  # about 1 M events and more
     show = not args.quiet and (args.progress or (long_run and sys.stderr.isatty()))
-    summary = simulate(args.out, users=args.users, days=args.days, seed=args.seed, start=args.start,
-                       threads=args.threads, gzip_level=args.gzip_level, behaviour=args.behaviour,
-                       progress=show)
+    # Written beside the target under a hidden name, then renamed: an interrupted run leaves no
+    # half-written log under the real name, and the summary names the real file.
+    out = os.fspath(args.out)
+    folder, name = os.path.split(os.path.abspath(out))
+    suffix = ".gz" if name.lower().endswith(".gz") else ""
+    partial = os.path.join(folder, f".{name}.partial{suffix}")
+    try:
+        summary = simulate(partial, users=args.users, days=args.days, seed=args.seed, start=args.start,
+                           threads=args.threads, gzip_level=args.gzip_level, behaviour=args.behaviour,
+                           progress=show)
+        os.replace(partial, out)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    summary = dataclasses.replace(summary, path=out)
     if not args.quiet:
         print(summary)
     return 0

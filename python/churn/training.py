@@ -32,7 +32,7 @@ import numpy as np
 
 from . import __version__, _churn
 from .evaluation import LogisticRegression, cross_validate, group_codes, stratified_group_kfold
-from .features import FeatureTable, user_features
+from .features import FeatureTable, require_rows, user_features
 from .calibration import choose_calibration, reliability
 from .verdict import gains, positives_warning, verdict
 
@@ -183,10 +183,11 @@ def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict
     return report
 
 
-def check_learnable(table: FeatureTable, n_splits: int) -> List[str]:
-    """Raises DataError when the table has nothing to learn from, saying exactly why (no cancellation in
-    the log at all; none in the label windows; too few of a class for the folds). Returns the warnings
-    (fewer than 50 churned rows), each a plain sentence saying how many and what to do."""
+def check_learnable(table: FeatureTable, n_splits: int, sources: Sequence[str] = ()) -> List[str]:
+    """Raises DataError when the table has nothing to learn from, saying exactly why (no rows at all;
+    no cancellation in the log at all; none in the label windows; too few of a class for the folds).
+    Returns the warnings (fewer than 50 churned rows), each a plain sentence saying how many and what to
+    do."""
     r = table.report
     y = np.asarray(table.y)
     n, n_pos = int(y.size), int(y.sum())
@@ -199,6 +200,7 @@ def check_learnable(table: FeatureTable, n_splits: int) -> List[str]:
             f"{span}): no user can be labelled as churned, so there is nothing to learn or evaluate. A churn model "
             "needs a log that records cancellations (a Sparkify churn data set, or `churn simulate`); the Udacity "
             "log_data sample, for one, has none")
+    require_rows(table, sources)  # empty: why (the log's span, the cutoff, the horizon) and what to change
     if n_pos == 0:
         where = (f"the label windows of {len(table.snapshot_cutoffs)} cutoffs" if table.is_snapshots
                  else f"the label window from {_churn._format_utc(table.cutoff_ms)} ({table.horizon_days:g} days)"
@@ -219,7 +221,7 @@ def check_learnable(table: FeatureTable, n_splits: int) -> List[str]:
         raise _churn.DataError(
             f"too few churners to evaluate: {what}; {n_splits}-fold cross-validation on the training part needs "
             f"at least {needed} of each (use a longer log, snapshots at many cutoffs (--every-days 7) or a longer "
-            "horizon)")
+            "horizon (--horizon-days))")
     warning = positives_warning(n_pos, n, table.is_snapshots)
     return [warning] if warning else []
 
@@ -387,7 +389,8 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
             else f"{len(y)} users")
     steps(f"{rows}, {n_pos} churned ({n_pos / max(len(y), 1):.1%}), {X.shape[1]} features; "
           f"{table.report.events} events")
-    warnings = check_learnable(table, n_splits)
+    steps(who_is_in_the_table(table))
+    warnings = check_learnable(table, n_splits, paths)
     for w in warnings:
         steps(w)
 
@@ -491,8 +494,16 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     saved = None
     if model_path is not None:
         saved = os.fspath(model_path)
-        os.makedirs(os.path.dirname(os.path.abspath(saved)), exist_ok=True)
-        model.save(saved)
+        folder, name = os.path.split(os.path.abspath(saved))
+        os.makedirs(folder, exist_ok=True)
+        # Saved under a hidden name and renamed: a server reading the path never sees half a model.
+        partial = os.path.join(folder, f".{name}.partial")
+        try:
+            model.save(partial)
+            os.replace(partial, saved)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
         steps(f"saved the model to {saved}")
     return TrainResult(model=model, table=table, comparison=comparison, test_metrics=test_metrics,
                        model_path=saved, timings=timings, warnings=metadata["warnings"])
@@ -546,6 +557,23 @@ def _json_safe(value):
     return value
 
 
+def who_is_in_the_table(table: FeatureTable) -> str:
+    """One line: which of the log's users are rows of the table, and what "churned" means there (the
+    log's own user and cancellation counts are larger: they include users left out at the cutoff)."""
+    r = table.report
+    if table.is_snapshots:
+        return (f"the table holds one row per user and cutoff ({len(table):,} rows of {len(set(table.user_ids)):,} "
+                f"users at {len(table.snapshot_cutoffs)} cutoffs), each from the user's events before that cutoff; "
+                f"churned = cancelled within {table.horizon_days:g} days after the row's cutoff")
+    if table.cutoff is None:
+        return (f"the table holds all {r.users_seen:,} users of the log; churned = cancelled at any time "
+                "(history labels)")
+    return (f"the table holds the users active before the cutoff {table.cutoff:%Y-%m-%d} who had not cancelled "
+            f"by then ({len(table):,} of the log's {r.users_seen:,}: {r.users_cancelled_before_cutoff:,} had "
+            f"cancelled, {r.users_without_events_before_cutoff:,} arrived later); churned = cancelled within "
+            f"{table.horizon_days:g} days after it")
+
+
 def _named(X: np.ndarray, names: List[str]):
     """X with its column names: a pandas DataFrame when pandas is installed."""
     try:
@@ -581,7 +609,8 @@ def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "windo
     what = (f"{len(y)} rows ({len(set(table.user_ids))} users x {len(table.snapshot_cutoffs)} cutoffs)"
             if table.is_snapshots else f"{len(y)} users")
     steps(f"{what}, {int(y.sum())} churned, {X.shape[1]} features")
-    warnings = check_learnable(table, n_splits)
+    steps(who_is_in_the_table(table))
+    warnings = check_learnable(table, n_splits, paths)
     for w in warnings:
         steps(w)
     groups = np.asarray(table.user_ids, dtype=object).astype(str) if table.is_snapshots else None

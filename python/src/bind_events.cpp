@@ -25,6 +25,22 @@ churn::read_options make_options(bool strict, unsigned threads, std::uint64_t ma
   return options;
 }
 
+py::dict scan_to_dict(const churn::scan_summary& s) {
+  py::dict d;
+  d["events"] = s.events;
+  d["anonymous_events"] = s.anonymous_events;
+  d["users"] = s.users.size();
+  d["churned_users"] = s.churned_users.size();
+  d["sessions"] = s.sessions;
+  d["first_ts"] = s.first_ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(s.first_ts));
+  d["last_ts"] = s.last_ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(s.last_ts));
+  d["pages"] = s.pages;
+  d["auths"] = s.auths;
+  d["levels"] = s.levels;
+  d["report"] = churn_py::read_report_to_dict(s.report);
+  return d;
+}
+
 }  // namespace
 
 void bind_events(py::module_& m) {
@@ -69,27 +85,26 @@ void bind_events(py::module_& m) {
 
   m.def(
       "_scan",
-      [](const std::string& path, bool strict, unsigned threads, std::uint64_t max_line_bytes) {
-        churn::scan_summary s;
+      [](const std::vector<std::string>& paths, bool strict, unsigned threads, std::uint64_t max_line_bytes) {
+        churn::scan_summary total;
+        std::vector<churn::scan_summary> files;
         {
           py::gil_scoped_release release;
-          s = churn::scan_file(path, make_options(strict, threads, max_line_bytes));
+          total = churn::scan_files(paths, make_options(strict, threads, max_line_bytes), &files);
         }
-        py::dict d;
-        d["events"] = s.events;
-        d["anonymous_events"] = s.anonymous_events;
-        d["users"] = s.users.size();
-        d["churned_users"] = s.churned_users.size();
-        d["sessions"] = s.sessions;
-        d["first_ts"] = s.first_ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(s.first_ts));
-        d["last_ts"] = s.last_ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(s.last_ts));
-        d["pages"] = s.pages;
-        d["auths"] = s.auths;
-        d["levels"] = s.levels;
-        d["report"] = churn_py::read_report_to_dict(s.report);
+        py::dict d = scan_to_dict(total);
+        py::list per_file;
+        if (files.size() > 1)
+          for (const auto& f : files) per_file.append(scan_to_dict(f));
+        d["files"] = per_file;
         return d;
       },
-      py::arg("path"), py::arg("strict") = true, py::arg("threads") = 0u,
+      py::arg("paths"), py::arg("strict") = true, py::arg("threads") = 0u,
       py::arg("max_line_bytes") = std::uint64_t(64) << 20,
-      "Summarises an event log (dict). Use churn.scan.");
+      "Summarises event logs: files and folders (dict, with one dict per file under 'files' when there "
+      "are several). Use churn.scan.");
+
+  m.def(
+      "_expand_paths", [](const std::vector<std::string>& paths) { return churn::expand_paths(paths); },
+      py::arg("paths"), "The event files that files and folders stand for (churn::expand_paths).");
 }

@@ -132,6 +132,16 @@ TEST_CASE("each kind of bad line has its own message") {
       {R"({"ts":4})", "page", "missing required field"},
       {R"({"page":"Home"})", "ts", "missing required field"},
       {R"([1,2])", "", "expected a JSON object, got an array"},
+      {R"(null)", "", "expected a JSON object, got null"},
+      {R"(42)", "", "expected a JSON object, got a number"},
+      {R"("x")", "", "expected a JSON object, got a string"},
+      // Text that is not JSON at all, whatever its first letter suggests (n: null, t/f: a boolean).
+      {R"(not json at all)", "", "not JSON (expected a JSON object)"},
+      {R"(nothing here)", "", "not JSON (expected a JSON object)"},
+      {R"(the end)", "", "not JSON (expected a JSON object)"},
+      {R"(false alarm)", "", "not JSON (expected a JSON object)"},
+      {R"(12 monkeys)", "", "not JSON (expected a JSON object)"},
+      {R"("quoted" text)", "", "not JSON (expected a JSON object)"},
       {R"({"ts":5,"page":"Home"} {"ts":6})", "", "unexpected content after the JSON object"},
       {R"({"ts":5,"page":"Home"} x)", "", "invalid JSON (JSON document ended early in the middle of an object or array.)"},
       {R"({"ts":6,"page":"Home","length":"long"})", "length", "expected a number, got a string"},
@@ -368,8 +378,20 @@ TEST_CASE("several files and folders, plain and gzip, read in parallel with per-
     CHECK(report.files[0].lines == 3000);
     CHECK(report.files[1].lines == 1000);
     CHECK(progress_events.load() == 4000);
-    CHECK(progress_bytes.load() == a.size() + b.size());
+    // Progress counts bytes on disk: the gzip file's compressed size, so a bar reaches 100% at the end.
+    CHECK(progress_bytes.load() == a.size() + fs::file_size(dir / "part" / "b.jsonl.gz"));
+    CHECK(fs::file_size(dir / "part" / "b.jsonl.gz") < b.size() / 4);
   }
+
+  // scan_files takes the folder like the feature reader does: a total and one summary per file.
+  std::vector<churn::scan_summary> per_file;
+  auto scanned = churn::scan_files({dir.string()}, {}, &per_file);
+  CHECK(scanned.events == 4000);
+  REQUIRE(per_file.size() == 2);
+  CHECK(per_file[0].events == 3000);
+  CHECK(per_file[1].events == 1000);
+  CHECK(scanned.report.files.size() == 2);
+  CHECK(scanned.report.source == "2 files");
 
   // A bad line deep in the second piece of the plain file: its number is that of the whole file.
   std::string bad = a;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <churn/reader.hpp>
+#include <churn/scan.hpp>
 #include <churn/simulate.hpp>
 
 namespace {
@@ -358,6 +359,21 @@ TEST_CASE("the project's reader reads the simulated log with zero bad lines in s
   CHECK(report.events == events);
   CHECK(std::count(text.begin(), text.end(), '\n') == static_cast<std::ptrdiff_t>(events));
   CHECK(songs > events / 2);
+}
+
+TEST_CASE("the simulator's summary counts users and sessions as scan does") {
+  auto o = small(150, 20);
+  std::ostringstream out;
+  const auto summary = churn::write_jsonl(o, out);
+  const std::string text = out.str();
+  churn::scan_summary scanned;
+  churn::read_buffer(text, [&](const churn::event& e) { scanned.add(e); });
+  scanned.finish();
+  CHECK(summary.events == scanned.events);
+  CHECK(summary.users == scanned.users.size());
+  CHECK(summary.anonymous_events == scanned.anonymous_events);
+  CHECK(summary.sessions == scanned.sessions);  // one definition: logged-in users' (userId, sessionId)
+  CHECK(summary.sessions > 0);
 }
 
 TEST_CASE("files: plain and .gz hold the same text; the reader reads the .gz; bad paths are io_errors") {

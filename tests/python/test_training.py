@@ -1,5 +1,7 @@
 """The train / evaluate / report pipeline on small simulated data."""
+import datetime
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,15 +78,47 @@ def test_forest_beats_majority_baseline(trained):
     assert models["random_forest"]["metrics"]["roc_auc"]["mean"] > models["majority"]["metrics"]["roc_auc"]["mean"]
 
 
-def test_report_html_and_markdown(trained, tmp_path):
-    pytest.importorskip("matplotlib")
+def test_report_html_and_markdown_need_no_plotting_library(trained, tmp_path):
     from churn.report import write_report
 
     _, model_path = trained
-    html = Path(write_report(model_path, tmp_path / "r.html")).read_text()
-    assert html.count("<svg") == 5 and "ROC curve" in html and "http" not in html.split("<svg")[0]
+    # Drawn without matplotlib: a run where importing it fails still writes every chart.
+    code = ("import sys; sys.modules['matplotlib'] = None; from churn.report import write_report; "
+            f"print(write_report({str(model_path)!r}, {str(tmp_path / 'r.html')!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("<svg") == 4 and "ROC curve" in html and "Precision-recall curve" in html
+    assert "<script" not in html and not re.search(r"(src|href)=['\"]?https?:", html), "self-contained"
+    assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in html
+    meta = churn.load_model(model_path).metadata
+    cutoff = datetime.datetime.fromtimestamp(meta["labels"]["cutoff_ms"] / 1000, datetime.timezone.utc)
+    assert f"{cutoff:%Y-%m-%d}" in html and str(meta["labels"]["cutoff_ms"]) not in html, "dates as dates"
+    (tn, fp), (fn, tp) = meta["test"]["confusion_matrix"]
+    lead = html.index("What the model does")
+    assert lead < html.index("Detailed metrics") < html.index("Feature importance")
+    assert f"the model flags about {round(100 * tp / (tp + fn))}." in html
+    if tp + fp:
+        assert f"Of every 100 customers it flags, about {round(100 * tp / (tp + fp))} do leave" in html
+    assert "a small negative value means shuffling it made" in html
     md = Path(write_report(model_path, tmp_path / "r.md")).read_text()
-    assert md.count("data:image/png;base64,") == 5 and "| F1 |" in md
+    assert md.count("data:image/svg+xml;base64,") == 4 and "| F1 |" in md and "What the model does" in md
+
+
+def test_report_svg_charts_are_well_formed_xml(trained):
+    import xml.etree.ElementTree as ET
+
+    from churn.report import SECTIONS, render
+
+    _, model_path = trained
+    meta = churn.load_model(model_path).metadata
+    svgs = [svg for make in SECTIONS for s in [make(meta)] if s for _, svg in s.figures]
+    assert len(svgs) == 4
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        assert root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}title") is not None
+    # A metadata without curves or features still renders (each section is optional).
+    assert "What the model does" not in render({}) and "<h1>" in render({})
 
 
 def test_too_few_churners_is_a_clear_error(tmp_path, hand_log):
@@ -98,6 +132,17 @@ def test_too_few_churners_is_a_clear_error(tmp_path, hand_log):
     quiet = hand_log(tmp_path / "quiet.json", users=30, churners=0)
     with pytest.raises(churn.DataError, match="no 'Cancellation Confirmation' event at all"):
         train(quiet, None, horizon_days=7, forest_params={"n_estimators": 5}, log=None)
+
+
+def test_too_few_users_of_a_class_say_the_span_and_what_to_change(tmp_path):
+    path = tmp_path / "tiny.json"
+    churn.simulate(path, users=20, days=10, seed=0)
+    with pytest.raises(churn.DataError, match="too few churners|no row is labelled churned") as e:
+        train(path, None, forest_params={"n_estimators": 5}, horizon_days=3, log=None)
+    assert "--horizon-days" in str(e.value)
+    # With the default 30-day horizon the 10-day log leaves nobody in the table: that is said instead.
+    with pytest.raises(churn.DataError, match="no users: the log runs from 2018-10-01 to 2018-10-10"):
+        train(path, None, forest_params={"n_estimators": 5}, log=None)
 
 
 def test_bad_forest_parameter_fails_before_reading(tmp_path):

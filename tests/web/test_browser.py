@@ -213,3 +213,69 @@ def test_phone_width(driver, live_server):
         shot(driver, "phone")
     finally:
         driver.set_window_size(size["width"], size["height"])
+
+
+def test_threshold_label_sits_under_its_marker(driver, live_server):
+    """The verdict gauge's 'threshold N%' label is centred under the threshold line (issue 20: it sat
+    ~250 px away on a desktop), at desktop and at phone width."""
+    size = driver.get_window_size()
+    try:
+        for width in (1280, 390):
+            driver.set_window_size(width, 900)
+            # The median customer (an empty value takes the training median).
+            driver.get(live_server + f"/go?{api_model(live_server)['fields'][0]['name']}=")
+            wait_for(driver, "#verdict")
+            marker, label, gauge = driver.execute_script(
+                "var m = document.querySelector('.gauge-threshold').getBoundingClientRect();"
+                "var l = document.getElementById('threshold-label').getBoundingClientRect();"
+                "var g = document.querySelector('.gauge').getBoundingClientRect();"
+                "return [m.left + m.width / 2, [l.left, l.right], [g.left, g.right]];")
+            # Under the marker (centred on it unless that would push it out of the gauge), inside the gauge.
+            assert label[0] <= marker <= label[1], f"at {width}px the label {label} is not under the marker {marker}"
+            assert gauge[0] - 1 <= label[0] and label[1] <= gauge[1] + 1
+            if width == 1280:
+                shot(driver, "verdict-gauge")
+    finally:
+        driver.set_window_size(size["width"], size["height"])
+    assert csp_violations(driver) == []
+
+
+def test_api_page_from_the_navigation(driver, live_server):
+    driver.get(live_server + "/")
+    driver.find_element("link text", "API").click()
+    wait_for(driver, "#endpoints")
+    assert driver.current_url == live_server + "/api"
+    curls = [e.text for e in driver.find_elements("css selector", "code.curl")]
+    assert len(curls) == 5 and all(live_server in c for c in curls), "examples name this server"
+    # The first example, sent as shown, gets the answer shown.
+    first = curls[0]
+    body = first.split("-d '", 1)[1].rstrip("'")
+    req = urllib.request.Request(first.split("'")[1], data=body.encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        answer = json.load(r)
+    from churn_web.api_page import shown_answer
+
+    shown = json.loads(driver.find_elements("css selector", ".api-answer code")[0].text)
+    assert shown == shown_answer(answer)
+    raw = by_css(driver, "#raw-json-link").get_attribute("href")
+    assert raw == live_server + "/api/model"
+    shot(driver, "api")
+    assert csp_violations(driver) == []
+
+
+def test_model_page_leads_with_plain_words(driver, live_server):
+    driver.get(live_server + "/model")
+    plain = wait_for(driver, "#plain-words")
+    meta = api_model(live_server)["metadata"]
+    (tn, fp), (fn, tp) = meta["test"]["confusion_matrix"]
+    text = plain.text
+    assert f"the model flags about {round(100 * tp / (tp + fn))}." in text
+    if tp + fp:
+        assert f"Of every 100 customers it flags, about {round(100 * tp / (tp + fp))} do leave" in text
+    # It is the first thing under the title, above the detailed tables and charts.
+    tops = driver.execute_script(
+        "return ['plain-words', 'test-metrics', 'cv-table', 'importance-chart', 'feature-table'].map(function (id) {"
+        " var e = document.getElementById(id); return e ? e.getBoundingClientRect().top : null; });")
+    present = [t for t in tops if t is not None]
+    assert present == sorted(present) and tops[0] == present[0]
+    assert tops[0] < driver.execute_script("return window.innerHeight"), "visible without scrolling"

@@ -80,11 +80,12 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
         service = ModelService.load(app.config["MODEL_PATH"])
     app.extensions["churn_model"] = service
 
-    from . import api, assets, batch, model_page, views
+    from . import api, api_page, assets, batch, model_page, views
 
     app.register_blueprint(assets.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_page.bp)
     app.register_blueprint(batch.bp)
     app.register_blueprint(model_page.bp)
     batch.init_store(app)

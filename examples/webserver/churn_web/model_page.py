@@ -7,6 +7,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from flask import Blueprint, current_app, render_template
 
+from churn.report import METRIC_MEANINGS, PERMUTATION_EXPLANATION, plain_summary, top_signals
+
 from .model import ModelService, format_number
 
 bp = Blueprint("model_page", __name__)
@@ -51,7 +53,7 @@ def _metric_rows(metrics: Mapping[str, Any]) -> List[Dict[str, str]]:
     for key, name in METRIC_NAMES.items():  # a fixed order, and only metrics (not counts or thresholds)
         value = metrics.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append({"name": name, "value": f"{value:.3f}"})
+            rows.append({"name": name, "value": f"{value:.3f}", "meaning": METRIC_MEANINGS.get(key, "")})
     return rows
 
 
@@ -123,8 +125,11 @@ def model_page():
     cv_metrics, cv_rows = _cv_table(cv)
     labels = svc.label_options
     params = meta.get("params") if isinstance(meta.get("params"), Mapping) else {}
+    rows_test = (meta.get("data") or {}).get("rows_test") if isinstance(meta.get("data"), Mapping) else None
     return render_template(
-        "model.html", meta=meta, data=meta.get("data") if isinstance(meta.get("data"), Mapping) else {},
+        "model.html", meta=meta, plain=plain_summary(meta), signals=top_signals(meta),
+        permutation_text=PERMUTATION_EXPLANATION.format(n=format_number(rows_test) if rows_test else "few"),
+        has_permutation=any(f.permutation_importance is not None for f in svc.fields), data=meta.get("data") if isinstance(meta.get("data"), Mapping) else {},
         labels=labels, cutoff=_date(labels.get("cutoff_ms")),
         test_metrics=_metric_rows(test.get("metrics") or {}) if isinstance(test.get("metrics"), Mapping) else [],
         confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,

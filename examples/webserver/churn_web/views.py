@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Dict, Mapping
 
 import numpy as np
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, send_from_directory, url_for
 
 from .explain import reasons
 from .forms import check_row
@@ -35,6 +35,13 @@ def default_values() -> Dict[str, str]:
         # Six significant digits: short to read, and the same leaf as the exact median in practice.
         out[f.name] = "" if d is None else (f.categories[int(d)] if f.categorical else format(d, ".6g"))
     return out
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico on every site (also when showing the API's JSON): no 404 in the log.
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=86400)
 
 
 @bp.route("/")

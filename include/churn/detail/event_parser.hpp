@@ -100,7 +100,9 @@ class event_parser {
     ondemand::json_type type;
     if (auto err = doc.type().get(type)) return invalid_json(err, problem);
     if (type != ondemand::json_type::object) {
-      problem = {"", std::string("expected a JSON object, got ") + json_type_name(type)};
+      // Only a line that really is another JSON value is named by its type; other text is "not JSON".
+      problem = {"", is_whole_scalar(data, size, type) ? std::string("expected a JSON object, got ") + json_type_name(type)
+                                                : std::string("not JSON (expected a JSON object)")};
       return false;
     }
     if (auto err = doc.get_object().get(object)) return invalid_json(err, problem);
@@ -222,6 +224,29 @@ class event_parser {
     char text[32];
     std::snprintf(text, sizeof text, "%.17g", d);
     return text;
+  }
+
+  /// Whether a line whose first byte announced `type` (not an object) is a whole JSON value of it:
+  /// simdjson's type() looks at the first byte only, and "not json" starts like null.
+  static bool is_whole_scalar(const char* data, std::size_t size, ondemand::json_type type) noexcept {
+    std::string_view text(data, size);
+    const auto first = text.find_first_not_of(" \t\r\n");
+    const auto last = text.find_last_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return false;
+    text = text.substr(first, last - first + 1);
+    switch (type) {
+      case ondemand::json_type::array: return true;  // the reader only needs to say it is not an object
+      case ondemand::json_type::null: return text == "null";
+      case ondemand::json_type::boolean: return text == "true" || text == "false";
+      case ondemand::json_type::number:
+        return text.find_first_not_of("0123456789+-.eE") == std::string_view::npos;
+      case ondemand::json_type::string: {
+        std::size_t i = 1;
+        while (i < text.size() && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
+        return i == text.size() - 1;
+      }
+      default: return false;
+    }
   }
 
   static bool invalid_json(simdjson::error_code err, line_problem& problem) {

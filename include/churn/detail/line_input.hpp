@@ -48,6 +48,9 @@ class byte_source {
   virtual std::size_t preferred_block() const { return input_block_bytes; }
   /// Reads up to n bytes; returns 0 at the end. Throws io_error.
   virtual std::size_t read(char* out, std::size_t n) = 0;
+  /// Bytes taken from the underlying input so far: what read() returned, except for a compressed
+  /// source, where it is the compressed bytes consumed (progress against the size on disk).
+  virtual std::uint64_t input_bytes() const = 0;
 };
 
 class plain_file_source : public byte_source {
@@ -71,13 +74,16 @@ class plain_file_source : public byte_source {
     std::size_t got = std::fread(out, 1, n, file_);
     if (got < n && std::ferror(file_)) throw io_error("error reading '" + path_ + "': " + std::strerror(errno));
     remaining_ = got < n ? 0 : remaining_ - got;
+    consumed_ += got;
     return got;
   }
+  std::uint64_t input_bytes() const override { return consumed_; }
 
  private:
   std::string path_;
   std::FILE* file_ = nullptr;
   std::uint64_t remaining_;
+  std::uint64_t consumed_ = 0;
 };
 
 /// At the end of a gzip stream: zlib reports a stream cut short ("unexpected end of file") as the soft
@@ -113,6 +119,11 @@ class gzip_file_source : public byte_source {
     }
     if (got == 0) check_complete(file_, path_);
     return static_cast<std::size_t>(got);
+  }
+  std::uint64_t input_bytes() const override {
+    // zlib's position in the compressed file (its read-ahead buffer not yet inflated excluded).
+    z_off_t offset = gzoffset(file_);
+    return offset < 0 ? 0 : static_cast<std::uint64_t>(offset);
   }
 
  private:

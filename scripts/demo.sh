@@ -11,7 +11,7 @@ data=demo-data/events-${users}-engagement.json.gz  # the behaviour in the name: 
 model=examples/webserver/model/churn_model.json
 mkdir -p demo-data "$(dirname "$model")"
 # churn simulate and build_model.py write under a hidden name and rename when done: an interrupted
-# run leaves nothing under the real names, so the tests below stay right.
+# run leaves nothing under the real names, so the `[ -f ]` checks below never see half a file.
 if [ ! -f "$data" ]; then
   echo "demo: simulating $users users over 60 days into $data"
   churn simulate --users "$users" --days 60 --seed 0 --behaviour engagement --out "$data"

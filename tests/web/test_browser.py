@@ -202,7 +202,7 @@ def test_phone_width(driver, live_server):
     size = driver.get_window_size()
     driver.set_window_size(390, 844)
     try:
-        for path in ("/", "/batch", "/model"):
+        for path in ("/", "/batch", "/model", "/api"):
             driver.get(live_server + path)
             time.sleep(0.3)
             overflow = driver.execute_script(

@@ -365,7 +365,7 @@ def section_data(meta: Mapping[str, Any]) -> Optional[Section]:
                                f"{_count(data.get('rows_test'))} withheld for the test"))
     threshold = _number(meta.get("threshold"))
     if threshold is not None:
-        facts.append(("Threshold", f"flags a customer when the predicted probability is at least {threshold:.3f}"
+        facts.append(("Threshold", f"flags a customer when the predicted probability is above {threshold:.3f}"
                                    + (f" ({meta['threshold_rule']})" if meta.get("threshold_rule") else "")))
     created = meta.get("created")
     facts.append(("Made by", f"churn {meta.get('library_version', '?')}"

@@ -34,6 +34,7 @@ class short_reads : public churn::detail::byte_source {
     offset_ += n;
     return n;
   }
+  std::uint64_t input_bytes() const override { return offset_; }
 
  private:
   std::string_view data_;

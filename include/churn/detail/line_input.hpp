@@ -163,8 +163,12 @@ class stream_source : public byte_source {
                                             " (is the stream a complete gzip stream?)"));
     }
     if (got == 0) check_complete(file_, display_name(path_));
+    returned_ += static_cast<std::uint64_t>(got);
     return static_cast<std::size_t>(got);
   }
+  /// The bytes read() returned: a stream's compressed position cannot be asked for (no lseek on a pipe),
+  /// and its size is unknown anyway, so progress over a stream counts what was read.
+  std::uint64_t input_bytes() const override { return returned_; }
 
   /// "<stdin>" for "-", else the path.
   static std::string display_name(const std::string& path) { return path == "-" ? "<stdin>" : path; }
@@ -172,6 +176,7 @@ class stream_source : public byte_source {
  private:
   std::string path_;
   gzFile file_ = nullptr;
+  std::uint64_t returned_ = 0;
 };
 
 /// What a path stands for when it is read: a regular file, plain or gzip (told by its first bytes),

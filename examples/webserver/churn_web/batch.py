@@ -501,7 +501,8 @@ def _score_upload(svc: ModelService, upload, filename: str):
     result = store().add(out, download_name(filename), summary)
     if result is None:  # shown, but not kept: no download link
         keep = int(config["BATCH_KEEP_BYTES"])
-        notes.append(f"The CSV of this result is larger than the {keep / 2**20:.0f} MB this server keeps for download "
+        shown = f"{keep / 2**20:.0f} MB" if keep >= 2**20 else f"{keep} bytes"
+        notes.append(f"The CSV of this result is larger than the {shown} this server keeps for download "
                      "(BATCH_KEEP_BYTES): split the upload to download its results.")
         result = BatchResult("", out, download_name(filename), time.time(), summary)
     limit = int(config["BATCH_TABLE_ROWS"])

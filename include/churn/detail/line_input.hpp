@@ -324,14 +324,17 @@ line_scan_result for_each_line(byte_source& source, std::uint64_t max_line_bytes
     std::size_t got = source.read(buffer.data() + filled, block - filled);
     result.bytes += got;
     if (got == 0) eof = true;
-    if (at_file_start && filled + got >= 3) {
-      if (std::memcmp(buffer.data(), "\xEF\xBB\xBF", 3) == 0) start = 3;
-      at_file_start = false;
-    }
     std::size_t scan_from = filled;
     filled += got;
     std::memset(buffer.data() + filled, 0, simdjson::SIMDJSON_PADDING);
-    if (eof && at_file_start) at_file_start = false;
+    if (at_file_start) {
+      // Decide on a BOM only once the first 3 bytes are in, before any line is scanned: a stream may
+      // deliver one byte a read, and a BOM after a first short line was stripped (found by fuzz_limits).
+      if (filled < 3 && !eof) continue;
+      if (filled >= 3 && std::memcmp(buffer.data(), "\xEF\xBB\xBF", 3) == 0) start = 3;
+      at_file_start = false;
+      scan_from = 0;
+    }
 
     std::size_t pos = std::max(scan_from, start);
     while (pos < filled) {

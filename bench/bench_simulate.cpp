@@ -55,6 +55,20 @@ void BM_generate(benchmark::State& state) {
   report(state, s);
 }
 
+// The same generation under eventsim's behaviour (the default above is engagement): the two should
+// run at the same speed (issue 17), and events per second are comparable since both match the real
+// events per user.
+void BM_generate_eventsim(benchmark::State& state) {
+  auto o = options(state);
+  o.behaviour = churn::behaviour::eventsim;
+  churn::simulate_summary s;
+  std::uint64_t songs = 0;
+  for (auto _ : state)
+    s = churn::simulate(o, [&](const churn::event& e) { songs += e.page == churn::page::next_song; });
+  benchmark::DoNotOptimize(songs);
+  report(state, s);
+}
+
 void BM_text(benchmark::State& state) {
   const auto o = options(state);
   null_buffer buffer;
@@ -80,6 +94,7 @@ void BM_file_gzip6(benchmark::State& state) { file_bench(state, "churn_bench_sim
 }  // namespace
 
 BENCHMARK(BM_generate)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_generate_eventsim)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_text)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_file_plain)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 BENCHMARK(BM_file_gzip1)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);

@@ -29,10 +29,11 @@ inline behaviour parse_behaviour(std::string_view text) {
 }
 
 /// Parameters of the engagement behaviour. Satisfaction s is a number per user, 0 for the average
-/// user; a user's session rate is eventsim's times exp(visit_elasticity * s) (mean 1 over users), and
-/// each logged-in visit starts a decision to cancel with probability
-/// cancel_per_visit * exp(-cancel_elasticity * s) (at most 0.9); the user then cancels at the first
-/// page from which eventsim's chain leads to Cancel (Settings, Downgrade, Roll Advert, Thumbs Down).
+/// user; a user's session rate is eventsim's times visit_scale * exp(visit_elasticity * s) (normalised
+/// to mean 1 over users), and on each day a registered user decides to cancel with probability
+/// cancel_per_day * exp(-cancel_elasticity * s) (at most 0.9); they then come within about a day,
+/// whatever their usual rhythm, and cancel at the first page from which eventsim's chain leads to
+/// Cancel (Settings, Downgrade, Roll Advert, Thumbs Down): that visit ends in a cancellation.
 /// Day by day s follows a trend that persists about trend_days and returns towards the user's own
 /// baseline over memory_days (an AR(2) process: disengagement builds over days to weeks, and most
 /// users recover); every page adds its experience weight, and every
@@ -52,8 +53,8 @@ struct engagement_params {
   double error = -0.08;
   double help = -0.02;
   double visit_elasticity = 1.5;    ///< session rate factor exp(visit_elasticity * s), normalised
-  double visit_scale = 0.72;        ///< scales every user's session rate (fitted to events per user)
-  double cancel_per_visit = 0.021;  ///< probability that a visit of an average user starts a cancellation
+  double visit_scale = 0.65;        ///< scales every user's session rate (fitted to events per user)
+  double cancel_per_day = 0.0014;   ///< probability that an average user decides to cancel on a given day
   double cancel_elasticity = 3.5;
 
   /// Throws parameter_error naming the first invalid field.
@@ -76,7 +77,7 @@ struct engagement_params {
     check("help", help, -1, 1);
     check("visit_elasticity", visit_elasticity, 0, 3);
     check("visit_scale", visit_scale, 0.01, 100);
-    check("cancel_per_visit", cancel_per_visit, 0, 0.9);
+    check("cancel_per_day", cancel_per_day, 0, 0.9);
     check("cancel_elasticity", cancel_elasticity, 0, 5);
   }
 };

@@ -33,7 +33,7 @@ class EngagementParams:
     help: float
     visit_elasticity: float
     visit_scale: float
-    cancel_per_visit: float
+    cancel_per_day: float
     cancel_elasticity: float
     def __init__(self) -> None: ...
     def validate(self) -> None:

@@ -32,7 +32,7 @@ EngagementParams = _churn.EngagementParams
 #: The names of the engagement parameters (fields of :class:`EngagementParams`), docs/data.md.
 ENGAGEMENT_FIELDS = (
     "baseline_sd", "wander_sd", "memory_days", "trend_days", "thumbs_up", "add_to_playlist", "add_friend",
-    "thumbs_down", "roll_advert", "error", "help", "visit_elasticity", "visit_scale", "cancel_per_visit",
+    "thumbs_down", "roll_advert", "error", "help", "visit_elasticity", "visit_scale", "cancel_per_day",
     "cancel_elasticity",
 )
 

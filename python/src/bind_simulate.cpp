@@ -83,7 +83,7 @@ void bind_simulate(py::module_& m) {
       .def_readwrite("help", &churn::engagement_params::help)
       .def_readwrite("visit_elasticity", &churn::engagement_params::visit_elasticity)
       .def_readwrite("visit_scale", &churn::engagement_params::visit_scale)
-      .def_readwrite("cancel_per_visit", &churn::engagement_params::cancel_per_visit)
+      .def_readwrite("cancel_per_day", &churn::engagement_params::cancel_per_day)
       .def_readwrite("cancel_elasticity", &churn::engagement_params::cancel_elasticity)
       .def("validate", &churn::engagement_params::validate, "Raises ParameterError naming the first invalid field.")
       .def("__repr__", [](const churn::engagement_params& e) {

@@ -570,8 +570,8 @@ TEST_CASE("engagement parameters are frozen (docs/data.md): a change here is del
   CHECK(e.error == -0.08);
   CHECK(e.help == -0.02);
   CHECK(e.visit_elasticity == 1.5);
-  CHECK(e.visit_scale == 0.72);
-  CHECK(e.cancel_per_visit == 0.021);
+  CHECK(e.visit_scale == 0.65);
+  CHECK(e.cancel_per_day == 0.0014);
   CHECK(e.cancel_elasticity == 3.5);
   CHECK(churn::simulate_options{}.behaviour == churn::behaviour::engagement);
   auto o = small();

@@ -272,9 +272,9 @@ def test_behaviours_engagement_is_the_default_and_eventsim_differs(tmp_path):
     assert a.read_bytes() == b.read_bytes() != c.read_bytes()
     d = tmp_path / "d.json"  # overrides as a dict or as EngagementParams
     params = churn.simulation.EngagementParams()
-    params.cancel_per_visit = 0.0
+    params.cancel_per_day = 0.0
     assert churn.simulate(d, users=200, days=30, engagement=params).churned == 0
-    assert churn.simulate(d, users=200, days=30, engagement={"cancel_per_visit": 0.0}).churned == 0
+    assert churn.simulate(d, users=200, days=30, engagement={"cancel_per_day": 0.0}).churned == 0
     assert churn.simulation.engagement_defaults()["cancel_elasticity"] == 3.5
     assert set(churn.simulation.engagement_defaults()) == set(churn.simulation.ENGAGEMENT_FIELDS)
 

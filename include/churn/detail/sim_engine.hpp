@@ -446,6 +446,7 @@ class sim_engine {
   static constexpr std::int64_t slice_seconds = 6 * 3600;  // output does not depend on it: a speed knob
   static constexpr std::size_t block_users = 64;
   static constexpr double visit_cap = 5.0;  // highest visit factor of the satisfaction (thinning bound)
+  static constexpr double cancel_visit_delay = 86400.0;  // mean wait from a decision to cancel to the visit
 
  private:
   void make_users() {
@@ -514,7 +515,17 @@ class sim_engine {
         x += u.rng.exponential(u.beta / visit_cap);
         if (x >= static_cast<double>(world_.settings.end_s)) return world_.settings.end_s;
         const auto at = static_cast<std::int64_t>(x);
-        wander(u, at);
+        const std::int64_t decided = wander(u, at);
+        if (decided >= 0) {
+          // Decided to cancel on that day: comes to do it within about a day (at a time of day when
+          // users come), whatever their usual rhythm.
+          double y = static_cast<double>(std::max(decided, t));
+          for (;;) {
+            y += u.rng.exponential(cancel_visit_delay);
+            if (y >= static_cast<double>(world_.settings.end_s)) return world_.settings.end_s;
+            if (u.rng.uniform() < sim_activity(static_cast<std::int64_t>(y), c)) return static_cast<std::int64_t>(y);
+          }
+        }
         const double factor = std::min(visit_cap, world_.visit_norm * std::exp(e.visit_elasticity * u.sat));
         if (u.rng.uniform() * visit_cap < sim_activity(at, c) * factor) return at;
       }
@@ -530,14 +541,28 @@ class sim_engine {
   /// window's start, so the path does not depend on when it is looked at): a trend that persists
   /// about trend_days and drifts the satisfaction, which returns to the user's baseline over
   /// memory_days (a daily AR(2) process; the wander's stationary spread is wander_sd).
-  void wander(sim_user& u, std::int64_t t) const {
-    const std::int64_t rel = t - world_.settings.start_s;
+  /// Each day also decides, from that day's satisfaction, whether the user makes up their mind to
+  /// cancel (probability cancel_per_day * exp(-cancel_elasticity * s), at most 0.9; registered users
+  /// only). Returns the start (seconds) of the day the user decided, or -1.
+  std::int64_t wander(sim_user& u, std::int64_t t) const {
+    const auto& s = world_.settings;
+    const std::int64_t rel = t - s.start_s;
     const std::int64_t day = rel >= 0 ? rel / 86400 : (rel - 86399) / 86400;
+    std::int64_t decided = -1;
     while (u.sat_day < day) {
       u.trend = world_.trend_keep * u.trend + world_.trend_step_sd * u.rng.normal();
       u.sat = u.sat_base + world_.sat_keep * (u.sat - u.sat_base) + u.trend;
       ++u.sat_day;
+      if (!u.intent && eventsim::states[u.state].auth != auth::guest) {
+        const double p = std::min(0.9, s.engagement.cancel_per_day * s.cancel_multiplier *
+                                           std::exp(-s.engagement.cancel_elasticity * u.sat));
+        if (u.rng.uniform() < p) {
+          u.intent = true;
+          decided = s.start_s + u.sat_day * 86400;
+        }
+      }
     }
+    return decided;
   }
 
   /// Draws a user's satisfaction at day `day` from the stationary distribution of the wander.
@@ -570,14 +595,6 @@ class sim_engine {
     u.item = 0;
     u.next_ts = t;
     u.song_end = t;
-    if (world_.settings.mode == behaviour::engagement && a == auth::logged_in && !u.intent) {
-      // A visit: the satisfaction now decides whether it starts a cancellation.
-      const auto& e = world_.settings.engagement;
-      wander(u, t);
-      const double p = std::min(0.9, e.cancel_per_visit * world_.settings.cancel_multiplier *
-                                         std::exp(-e.cancel_elasticity * u.sat));
-      u.intent = u.rng.uniform() < p;
-    }
     if (eventsim::states[state].page == page::next_song) pick_song(u, t);
   }
 

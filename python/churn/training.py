@@ -339,7 +339,7 @@ class TrainResult:
         ]
         if meta.get("gains", {}).get("test"):
             lines.append(meta["gains"]["test"]["sentence"])
-        lines.extend(self.warnings)
+        lines.extend(w for w in self.warnings if w != self.comparison["verdict"]["sentence"])
         if self.model_path:
             lines.append(f"model saved to {self.model_path}")
         return "\n".join(lines)

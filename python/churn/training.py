@@ -224,10 +224,6 @@ def check_learnable(table: FeatureTable, n_splits: int) -> List[str]:
     return [warning] if warning else []
 
 
-def _snapshot_groups(table: FeatureTable) -> Optional[np.ndarray]:
-    return group_codes(table.user_ids) if table.is_snapshots else None
-
-
 def out_of_time_evaluation(table: FeatureTable, *, forest_params: Optional[Dict[str, Any]] = None, seed: int = 0,
                            n_jobs: int = -1, inner_splits: int = 3,
                            log: Optional[Callable[[str], None]] = None) -> Optional[Dict[str, Any]]:

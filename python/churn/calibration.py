@@ -33,19 +33,36 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def _fit_platt(y: np.ndarray, p: np.ndarray) -> Tuple[float, float]:
-    """(a, b) minimising the log loss of sigmoid(a * logit(p) + b), by Newton's method with a tiny L2
-    term that keeps it finite on separable data."""
+    """(a, b) minimising the log loss of sigmoid(a * logit(p) + b) plus a tiny L2 term on a (finite on
+    separable data), by Newton's method with a backtracking line search (a plain Newton step can
+    overshoot when many raw probabilities are 0 or 1, as a forest's vote shares are)."""
     s = _logit(p)
+
+    def objective(a: float, b: float) -> float:
+        z = a * s + b
+        # log(1 + e^z) - y z, computed stably
+        return float(np.sum(np.logaddexp(0, z) - y * z) + 0.5e-6 * a * a)
+
     a, b = 1.0, 0.0
+    f = objective(a, b)
     for _ in range(100):
-        z = np.clip(a * s + b, -35, 35)
-        q = 1 / (1 + np.exp(-z))
+        q = 1 / (1 + np.exp(-np.clip(a * s + b, -35, 35)))
         w = q * (1 - q)
         g = np.array([np.sum((q - y) * s) + 1e-6 * a, np.sum(q - y)])
         h = np.array([[np.sum(w * s * s) + 1e-6, np.sum(w * s)], [np.sum(w * s), np.sum(w) + 1e-12]])
         step = np.linalg.solve(h, g)
-        a, b = a - step[0], b - step[1]
-        if np.max(np.abs(step)) < 1e-10:
+        t = 1.0
+        while t > 1e-10:
+            na, nb = a - t * step[0], b - t * step[1]
+            nf = objective(na, nb)
+            if nf <= f:
+                break
+            t /= 2
+        else:
+            break
+        converged = abs(f - nf) <= 1e-12 * max(1.0, abs(f))
+        a, b, f = na, nb, nf
+        if converged:
             break
     return float(a), float(b)
 

@@ -226,10 +226,6 @@ def check_learnable(table: FeatureTable, n_splits: int, sources: Sequence[str] =
     return [warning] if warning else []
 
 
-def _snapshot_groups(table: FeatureTable) -> Optional[np.ndarray]:
-    return group_codes(table.user_ids) if table.is_snapshots else None
-
-
 def out_of_time_evaluation(table: FeatureTable, *, forest_params: Optional[Dict[str, Any]] = None, seed: int = 0,
                            n_jobs: int = -1, inner_splits: int = 3,
                            log: Optional[Callable[[str], None]] = None) -> Optional[Dict[str, Any]]:
@@ -341,7 +337,7 @@ class TrainResult:
         ]
         if meta.get("gains", {}).get("test"):
             lines.append(meta["gains"]["test"]["sentence"])
-        lines.extend(self.warnings)
+        lines.extend(w for w in self.warnings if w != self.comparison["verdict"]["sentence"])
         if self.model_path:
             lines.append(f"model saved to {self.model_path}")
         return "\n".join(lines)

@@ -84,3 +84,15 @@ def test_reliability_bins():
     assert [b["rows"] for b in r["bins"]] == [1, 2, 2]
     assert r["bins"][1]["observed"] == 0.5 and r["bins"][2]["mean_predicted"] == pytest.approx(0.975)
     assert r["brier"] == pytest.approx(np.mean((p - y) ** 2))
+
+
+def test_platt_stays_sane_on_vote_shares_with_many_zeros():
+    """Forest vote shares are often exactly 0 or 1; a plain Newton step overshot there (log loss 8)."""
+    rng = np.random.default_rng(0)
+    p = np.round(rng.beta(0.3, 3, 900), 2)
+    p[rng.random(900) < 0.4] = 0
+    y = (rng.random(900) < 0.05).astype(int)
+    cal = choose_calibration(y, p, churn.stratified_kfold(y, n_splits=5, seed=0))
+    base = -np.mean(y * np.log(y.mean()) + (1 - y) * np.log(1 - y.mean()))  # the base rate's log loss
+    assert cal.cv_log_loss["platt"] < base + 0.02
+    assert cal.cv_log_loss[cal.method] < cal.cv_log_loss["none"]

@@ -10,6 +10,8 @@ import io
 import os
 from typing import Any, Dict, List, Tuple
 
+from .report_shap import section_shap
+
 _METRIC_LABELS = {
     "f1": "F1", "precision": "Precision", "recall": "Recall", "accuracy": "Accuracy",
     "balanced_accuracy": "Balanced accuracy", "roc_auc": "ROC AUC", "average_precision": "PR AUC (AP)",
@@ -129,6 +131,7 @@ def render(meta: Dict[str, Any], fmt: str = "html") -> str:
         ("library", f"churn {meta.get('library_version', '?')}, created {meta.get('created', '?')}"),
     ]
     figures = _figures(meta)
+    shap = section_shap(meta)
     if fmt == "md":
         out = ["# churn model report", ""]
         out += [f"- **{k}**: {v}" for k, v in facts] + [""]
@@ -136,6 +139,11 @@ def render(meta: Dict[str, Any], fmt: str = "html") -> str:
         out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
         for title, fig in figures:
             out += [f"## {title}", "", f"![{title}]({_embed(fig, 'png')})", ""]
+        if shap is not None:
+            out += [f"## {shap.title}", "", shap.markdown, ""]
+            for caption, svg in shap.figures:
+                uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+                out += [f"![{caption}]({uri})", ""]
         return "\n".join(out)
     esc = html.escape
     parts = [
@@ -152,6 +160,10 @@ def render(meta: Dict[str, Any], fmt: str = "html") -> str:
         "</table><h2>Plots</h2>",
         *[f"<figure aria-label='{esc(t)}'>{_embed(fig, 'svg')}<figcaption>{esc(t)}</figcaption></figure>"
           for t, fig in figures],
+        *([] if shap is None else [
+            f"<section id='{shap.id}'><h2>{esc(shap.title)}</h2>{shap.html}",
+            *[f"<figure aria-label='{esc(c)}'>{svg}<figcaption>{esc(c)}</figcaption></figure>" for c, svg in shap.figures],
+            "</section>"]),
         "</body></html>",
     ]
     return "".join(parts)

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import zlib
+from urllib.parse import urlencode
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +31,11 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 import churn
 
 from .forms import check_row
-from .model import ModelService
+from .model import ModelService, service
 
 bp = Blueprint("batch", __name__, url_prefix="/batch")
 
 ID_COLUMNS = ("user_id", "userId", "userid", "id")
-CHUNK_ROWS = 8192  # rows per contributions call: bounds the (rows x features) scratch array
 ALLOWED_NAME = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -54,8 +54,16 @@ def too_many_users(limit: int, line: Optional[int], remedy: str) -> BatchInputEr
                            f"(MAX_BATCH_USERS); {remedy}", status=413)
 
 
-# churn's message for its max_users limit (the 413 tests in tests/web/test_web_hostile.py fail if it changes).
+# A typed limit error (issue 15 adds churn.LimitError); until the core has it, churn's message for its
+# max_users limit is the only sign. Delete the fallback once churn.LimitError is on main.
+_LIMIT_ERROR = getattr(churn, "LimitError", None)
 _USER_LIMIT = re.compile(r"more than (\d+) distinct users")
+
+
+def _is_user_limit(e: Exception) -> bool:
+    if _LIMIT_ERROR is not None:
+        return isinstance(e, _LIMIT_ERROR) and getattr(e, "limit", "") == "max_users"
+    return bool(_USER_LIMIT.search(str(e)))
 
 
 try:  # glibc: hands freed heap pages back to the system
@@ -135,10 +143,6 @@ def store() -> BatchStore:
     return current_app.extensions["churn_batches"]
 
 
-def service() -> ModelService:
-    return current_app.extensions["churn_model"]
-
-
 # ---- CSRF: the upload is the one state-changing form --------------------------------------------
 def csrf_token() -> str:
     if "csrf" not in session:
@@ -199,46 +203,24 @@ def inflate(path: Path, limit: int) -> Path:
     return out
 
 
-def _utc_midnight_after(ts_ms: int) -> int:
-    day = 86_400_000
-    return (ts_ms // day + 1) * day
-
-
-def _last_timestamp(acc) -> Optional[int]:
-    last = acc.last_ts
-    return None if last is None else int(last)
-
-
-def features_from_log(path: Path, svc: ModelService, threads: int, strict: bool = True, notes: Optional[List[str]] = None,
-                      max_users: Optional[int] = None):
-    """Per-user features of an event log (a churn.FeatureTable), computed with the session gap the
-    model was trained with and seen at the end of the log. strict=False skips bad lines and adds a
-    note saying how many, with an example. More than `max_users` users is a BatchInputError (413) as
-    soon as the reader meets the first user beyond it: memory stays bounded (docs/reliability.md)."""
-    labels = svc.label_options
-    gap = float(labels.get("session_gap_minutes") or 30.0)
-    horizon = float(labels.get("horizon_days") or 30.0)
-    acc = churn.FeatureAccumulator(session_gap_minutes=gap, max_users=max_users)
+def score_log(path: Path, svc: ModelService, threads: int, strict: bool = True,
+              max_users: Optional[int] = None, explain: int = 3) -> "churn.ScoreResult":
+    """Every user of an event log scored by churn.score (features with the model's own options, as of
+    the UTC midnight after the last event; probabilities, verdicts, reasons, what the log lacks).
+    More than `max_users` users is a BatchInputError (413) as soon as the reader meets the first user
+    beyond it: memory stays bounded (docs/reliability.md)."""
     try:
-        report = acc.add_files([str(path)], threads=threads, strict=strict)
+        return churn.score(svc.model, [str(path)], explain=explain if svc.has_explanations else 0,
+                           strict=strict, threads=threads, max_users=max_users)
+    except churn.ParseError:
+        raise
     except churn.DataError as e:
         line = getattr(e, "line", None)
-        if max_users and _USER_LIMIT.search(str(e)):
+        if max_users and _is_user_limit(e):
             raise too_many_users(max_users, line, "split the log by user into several uploads") from None
         if line is not None:  # e.g. an absurd timestamp; the message without the server's temporary path
             raise BatchInputError(f"line {line}: {e.reason}") from None
         raise
-    bad = int(report.get("bad_lines", 0)) if isinstance(report, dict) else 0
-    if bad and notes is not None:
-        examples = report.get("examples") or []
-        example = f" (e.g. line {examples[0][0]}: {examples[0][1]})" if examples else ""
-        notes.append(f"{bad} malformed line{'s' if bad != 1 else ''} skipped{example}")
-    last = _last_timestamp(acc)
-    if acc.events == 0 or last is None:
-        raise BatchInputError("the log has no events")
-    # Window features use only the events before the cutoff: a cutoff at the midnight after the last
-    # event sees them all, which is what a model trained on window labels expects of "now".
-    return acc.finalize(label="window", cutoff=_utc_midnight_after(last), horizon_days=horizon)
 
 
 def align_columns(table_names: List[str], svc: ModelService) -> List[int]:
@@ -300,34 +282,25 @@ def read_features_csv(path: Path, svc: ModelService,
     return ids, np.frombuffer(values, dtype=np.float64).reshape(len(ids), len(svc.fields)), notes
 
 
-def score(svc: ModelService, X: np.ndarray) -> Tuple[np.ndarray, List[List[str]]]:
-    """P(churn) per row and, per row, the (up to 3) fields that pushed it up most."""
-    probs = np.empty(X.shape[0])
-    top: List[List[str]] = []
-    names = [f.name for f in svc.fields]
-    for start in range(0, X.shape[0], CHUNK_ROWS):
-        part = X[start:start + CHUNK_ROWS]
-        probs[start:start + len(part)] = svc.predict_proba(part)
-        _, contrib = svc.contributions(part) if svc.has_contributions else (None, None)
-        for i in range(len(part)):
-            if contrib is None:
-                top.append([])
-                continue
-            c = contrib[i]
-            order = np.argsort(-c, kind="stable")[:3]
-            top.append([names[j] for j in order if c[j] > 1e-9])
-    return probs, top
+def verdict_link(svc: ModelService, x: np.ndarray, absent: List[str]) -> str:
+    """The query string of this customer's verdict page (/go) with their values filled in."""
+    params = {}
+    for f in svc.fields:
+        v = float(x[f.index])
+        params[f.name] = f.format(v) if f.categorical else (str(int(v)) if v.is_integer() else repr(v))
+    if absent:
+        params["absent"] = ",".join(absent)
+    return urlencode(params)
 
 
-def write_results(out: Path, svc: ModelService, ids: List[str], X: np.ndarray, probs: np.ndarray,
-                  top: List[List[str]], order: np.ndarray) -> None:
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["rank", "user_id", "churn_probability", "about_to_churn", "top_reasons"] + [fl.name for fl in svc.fields])
-        for rank, i in enumerate(order, 1):
-            values = [fl.format(X[i, fl.index]).replace(",", "") if fl.categorical else repr(float(X[i, fl.index]))
-                      for fl in svc.fields]
-            w.writerow([rank, ids[i], f"{probs[i]:.6f}", int(probs[i] >= svc.threshold), " ".join(top[i])] + values)
+def table_rows(svc: ModelService, result: "churn.ScoreResult", limit: int) -> List[Dict[str, object]]:
+    """The highest risks for the page: probability as on the verdict page, reasons, verdict link."""
+    rows = []
+    for row in result.rows(top=3)[:limit]:
+        i = row["index"]
+        row["link"] = verdict_link(svc, result.X[i], result.not_in_log)
+        rows.append(row)
+    return rows
 
 
 # ---- routes ---------------------------------------------------------------------------------------
@@ -356,9 +329,9 @@ def upload():
             if kind == "gzip":
                 raw_path = inflate(raw_path, int(current_app.config["MAX_LOG_BYTES"]))
             try:
-                table = features_from_log(raw_path, svc, int(current_app.config["FEATURE_THREADS"]),
-                                          strict=not request.form.get("skip_bad_lines"), notes=notes,
-                                          max_users=int(current_app.config["MAX_BATCH_USERS"]))
+                result = score_log(raw_path, svc, int(current_app.config["FEATURE_THREADS"]),
+                                   strict=not request.form.get("skip_bad_lines"),
+                                   max_users=int(current_app.config["MAX_BATCH_USERS"]))
             except churn.ParseError as e:
                 where = f"line {e.line}" + (f", field '{e.field}'" if getattr(e, "field", "") else "")
                 raise BatchInputError(f"{where}: {e.reason}. Fix the line, or tick “skip malformed lines”.") from None
@@ -366,14 +339,10 @@ def upload():
                 raise BatchInputError(str(e)) from None
             except churn.ChurnIOError as e:
                 raise BatchInputError(f"cannot read the upload: {e}") from None
-            ids = [str(u) for u in table.user_ids]
-            if not ids:
+            if not len(result):
                 raise BatchInputError("no users to score: the log has no user who has not already cancelled")
-            X = np.ascontiguousarray(np.asarray(table.X, dtype=np.float64)[:, align_columns(table.feature_names, svc)])
-            left = int(table.report.users_cancelled_before_cutoff)
+            notes = result.notes
             source = "event log"
-            if left:
-                notes.append(f"{left} users who already cancelled are not scored")
         else:
             try:
                 ids, X, notes = read_features_csv(raw_path, svc, int(current_app.config["MAX_BATCH_USERS"]))
@@ -381,6 +350,8 @@ def upload():
                 raise BatchInputError(f"the file is not UTF-8 text (byte {e.start}); upload a CSV or a JSON-lines log") from None
             except csv.Error as e:
                 raise BatchInputError(f"not a readable CSV: {e}") from None
+            result = churn.score_features(svc.model, X, ids, explain=3 if svc.has_explanations else 0)
+            result.notes = notes
             source = "CSV of features"
     except BatchInputError as e:
         return render_page(error=f"{filename}: {e}"), e.status
@@ -388,21 +359,14 @@ def upload():
         raw_path.unlink(missing_ok=True)
         give_back_memory()  # the accumulator (or the CSV's Python objects) are gone by now
 
-    probs, top = score(svc, X)
-    order = np.argsort(-probs, kind="stable")
     out = store().new_upload_path(".csv")
-    write_results(out, svc, ids, X, probs, top, order)
-    churners = int((probs >= svc.threshold).sum())
-    summary = {"users": len(ids), "churners": churners, "source": source, "notes": notes}
-    result = store().add(out, Path(filename).stem + "-scored.csv", summary)
-    limit = int(current_app.config["BATCH_TABLE_ROWS"])
-    by_name = svc.by_name
-    rows = [
-        {"rank": r + 1, "user_id": ids[i], "probability": float(probs[i]), "churn": bool(probs[i] >= svc.threshold),
-         "reasons": [by_name[n].label for n in top[i]]}
-        for r, i in enumerate(order[:limit])
-    ]
-    return render_page(result=result, rows=rows, filename=filename, shown=len(rows))
+    result.write_csv(out, top=3, values=True, categories={f.name: f.categories for f in svc.fields if f.categorical})
+    summary = {"users": len(result), "churners": int(result.churn.sum()), "source": source, "notes": notes,
+               "not_in_log": result.not_in_log, "warnings": result.warnings,
+               "explain_error": result.explain_error}
+    stored = store().add(out, Path(filename).stem + "-scored.csv", summary)
+    rows = table_rows(svc, result, int(current_app.config["BATCH_TABLE_ROWS"]))
+    return render_page(result=stored, rows=rows, filename=filename, shown=len(rows))
 
 
 @bp.route("/template.csv")

@@ -5,9 +5,10 @@ import datetime as dt
 import math
 from typing import Any, Dict, List, Mapping, Optional
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
-from .model import ModelService, format_number
+from .explain import shap_summary
+from .model import ModelService, format_number, service
 
 bp = Blueprint("model_page", __name__)
 
@@ -17,10 +18,6 @@ METRIC_NAMES = {
     "log_loss": "Log loss", "brier": "Brier score",
 }
 MAX_CURVE_POINTS = 400
-
-
-def service() -> ModelService:
-    return current_app.extensions["churn_model"]
 
 
 def _numbers(value: Any) -> List[float]:
@@ -128,6 +125,6 @@ def model_page():
         labels=labels, cutoff=_date(labels.get("cutoff_ms")),
         test_metrics=_metric_rows(test.get("metrics") or {}) if isinstance(test.get("metrics"), Mapping) else [],
         confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,
-        charts=chart_data(svc), fields=svc.fields_by_importance(), fmt=format_number,
+        charts=chart_data(svc), fields=svc.fields_by_importance(), fmt=format_number, shap=shap_summary(meta),
         n_trees=getattr(svc.model, "n_estimators", None) or getattr(svc.model, "n_trees", None),
     )

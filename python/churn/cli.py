@@ -96,6 +96,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A whole number of 0 or more (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return value
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .scoring import _cli_predict
 
@@ -166,7 +177,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a model saved by churn train")
     p.add_argument("events", nargs="+", help="JSON-lines event log(s) or folders, plain or .gz")
     p.add_argument("--out", default="scores.csv", help="CSV to write (default: scores.csv)")
-    p.add_argument("--explain", type=int, default=3, help="reasons per user (default: 3; 0 for none, faster)")
+    p.add_argument("--explain", type=_count, default=3, help="reasons per user (default: 3; 0 for none, faster)")
     p.add_argument("--cutoff", default=None,
                    help="score as of this UTC date, YYYY-MM-DD: features from the events before it "
                         "(default: the midnight after the last event)")

@@ -77,6 +77,35 @@ del _page, _stems, _stem, _suffix
 PAGE_COUNTS: Dict[str, str] = {page: name for name, page in FEATURE_PAGES.items()
                                if not name.endswith(("_per_song", "_per_session"))}
 
+#: Short names in words for churn's features (docs/features.md); other columns use their description.
+LABELS: Dict[str, str] = {
+    "events": "events", "songs": "songs played", "sessions": "sessions", "active_days": "active days",
+    "events_per_session": "events per session", "songs_per_session": "songs per session",
+    "songs_per_active_day": "songs per active day", "listening_hours": "listening hours",
+    "distinct_artists": "distinct artists", "distinct_artists_per_song": "distinct artists per song",
+    "errors": "errors", "help": "Help visits", "settings": "Settings visits", "save_settings": "settings saved",
+    "roll_adverts": "adverts", "downgrade_visits": "Downgrade page visits", "upgrade_visits": "Upgrade page visits",
+    "level_paid": "on the paid plan (1 yes, 0 no)", "upgrades": "upgrades", "downgrades": "downgrades",
+    "paid_share": "share of events on the paid plan", "tenure_days": "days since registration",
+    "observed_days": "days since the first visit", "days_since_last_event": "days since the last visit",
+    "events_last_7d": "events in the last 7 days", "events_last_14d": "events in the last 14 days",
+    "songs_last_7d": "songs in the last 7 days", "songs_last_14d": "songs in the last 14 days",
+    "trend_7d": "activity trend, last 7 days against before (1 = steady)",
+    "trend_14d": "activity trend, last 14 days against before (1 = steady)",
+    "mean_session_minutes": "mean session length in minutes", "max_session_minutes": "longest session in minutes",
+    "mean_session_gap_hours": "mean hours between sessions", "gender": "gender", "platform": "platform",
+    "browser": "browser", "state": "state",
+}
+for _stem, _words in (("thumbs_up", "thumbs up"), ("thumbs_down", "thumbs down"),
+                      ("add_to_playlist", "songs added to playlists"), ("add_friend", "friends added")):
+    LABELS[_stem] = _words
+    LABELS[_stem + "_per_song"] = _words + " per song"
+    LABELS[_stem + "_per_session"] = _words + " per session"
+for _stem in ("roll_adverts", "errors", "help", "settings", "downgrade_visits", "upgrade_visits"):
+    LABELS.setdefault(_stem + "_per_session", LABELS[_stem] + " per session")
+LABELS["roll_adverts_per_song"] = "adverts per song"
+del _stem, _words
+
 #: A categorical value held by at least this share of the training customers is typical.
 TYPICAL_CATEGORY_SHARE = 0.25
 #: A group whose push is smaller than this (probability units) is not offered as a reason.
@@ -139,9 +168,10 @@ class FeatureInfo:
 
     @property
     def label(self) -> str:
+        if self.name in LABELS:
+            return LABELS[self.name]
         # Descriptions such as "Thumbs Down / songs" are formulas: the name reads better then.
-        text = self.description if self.description and " / " not in self.description else self.name.replace("_", " ")
-        return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+        return self.description if self.description and " / " not in self.description else self.name.replace("_", " ")
 
     def format(self, value: float) -> str:
         if self.categorical:
@@ -420,6 +450,6 @@ def explanation_summary(model: Any, X: np.ndarray, names: Sequence[str],
     }
 
 
-__all__ = ["GROUPS", "FEATURE_PAGES", "PAGE_COUNTS", "PERCENTILES", "Driver", "Explainer", "Explanation",
+__all__ = ["GROUPS", "LABELS", "FEATURE_PAGES", "PAGE_COUNTS", "PERCENTILES", "Driver", "Explainer", "Explanation",
            "FeatureInfo", "Reason", "explanation_summary", "feature_infos", "group_of", "groups_for", "pages_in",
            "training_profile"]

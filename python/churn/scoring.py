@@ -91,6 +91,7 @@ class ScoreResult:
     threshold: float
     explanations: Optional[List[Explanation]]  # None when explain=0 or the model cannot be explained
     not_in_log: List[str] = field(default_factory=list)  # pages the training data has and the log lacks
+    out_of_range: Dict[str, int] = field(default_factory=dict)  # feature -> users outside its training range
     warnings: List[str] = field(default_factory=list)  # where the log is unlike the training data
     notes: List[str] = field(default_factory=list)  # bad lines skipped, users not scored, ...
     cutoff_ms: Optional[int] = None
@@ -163,9 +164,10 @@ def _date(ms: Optional[int]) -> str:
 
 def compare_with_training(X: np.ndarray, names: Sequence[str], metadata: Mapping[str, Any], *,
                           first_ts: Optional[int] = None, last_ts: Optional[int] = None,
-                          cutoff_ms: Optional[int] = None) -> Dict[str, List[str]]:
+                          cutoff_ms: Optional[int] = None) -> Dict[str, Any]:
     """Where a scored table is unlike the model's training data: {'not_in_log': pages the training
-    data has and X lacks, 'warnings': sentences about the period, new pages and values out of range}."""
+    data has and X lacks, 'warnings': sentences about the period, new pages and values out of range,
+    'out_of_range': {feature: users outside its training range}}."""
     warnings: List[str] = []
     data = metadata.get("data") or {}
     expl = metadata.get("explanations") or {}
@@ -211,7 +213,7 @@ def compare_with_training(X: np.ndarray, names: Sequence[str], metadata: Mapping
         more = f" and {len(outside) - 6} more" if len(outside) > 6 else ""
         warnings.append(f"values outside the training range: {listed}{more}; the forest treats them as the "
                         "nearest value it saw")
-    return {"not_in_log": not_in_log, "warnings": warnings}
+    return {"not_in_log": not_in_log, "warnings": warnings, "out_of_range": {name: n for n, name in outside}}
 
 
 def score_features(model: Any, X: np.ndarray, user_ids: Optional[Sequence[str]] = None, *, explain: int = 3,
@@ -290,6 +292,7 @@ def score(model: Any, paths: Union[PathLike, Sequence[PathLike]], cutoff: Any = 
     absent = [n for n in names if FEATURE_PAGES.get(n) in set(found["not_in_log"])]
     result = score_features(model, X, table.user_ids, explain=explain, absent=absent, threads=threads)
     result.not_in_log, result.warnings, result.notes = found["not_in_log"], found["warnings"], notes
+    result.out_of_range = found["out_of_range"]
     result.cutoff_ms, result.table = cut, table
     return result
 

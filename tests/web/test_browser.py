@@ -99,8 +99,12 @@ def test_fill_the_form_and_read_the_verdict(driver, live_server):
     assert "about to churn" in verdict or "likely to stay" in verdict
     expected = api_probability(live_server, values, model["fields"])
     assert by_css(driver, "#probability").text == f"{expected * 100:.0f}%"
-    assert ("about to churn" in verdict) == (expected >= model["threshold"])
+    assert ("about to churn" in verdict) == (expected > model["threshold"])
     assert driver.find_elements("css selector", ".reason"), "the verdict explains itself"
+    for item in driver.find_elements("css selector", ".reason-item"):
+        text = item.text
+        assert " points" in text and "of customers" in text, text  # group, push, values against the population
+        assert "typical" not in item.find_element("css selector", ".drivers").text
     shot(driver, "verdict")
     assert csp_violations(driver) == []
 
@@ -165,8 +169,9 @@ def test_upload_a_log_and_download_the_csv(driver, live_server, batch_log_gz, br
     by_css(driver, "#batch-submit").click()
     title = wait_for(driver, "#result-title", timeout=60).text
     rows = driver.find_elements("css selector", "#batch-table tbody tr")
-    probs = [float(r.find_element("css selector", ".prob").text) for r in rows]
+    probs = [int(r.find_element("css selector", ".prob").text.rstrip("%")) for r in rows]
     assert probs and probs == sorted(probs, reverse=True)
+    assert driver.find_elements("css selector", "#batch-table .batch-reason"), "the table gives reasons"
     shot(driver, "batch")
     by_css(driver, "#download-csv").click()
     deadline = time.monotonic() + 30
@@ -180,7 +185,7 @@ def test_upload_a_log_and_download_the_csv(driver, live_server, batch_log_gz, br
     with open(done[0], newline="") as fh:
         table = list(csv.DictReader(fh))
     assert f"{len(table)} users" in title
-    assert [round(float(r["churn_probability"]), 3) for r in table[: len(probs)]] == probs
+    assert [round(float(r["churn_probability"]) * 100) for r in table[: len(probs)]] == probs
 
 
 def test_model_page_draws_its_charts(driver, live_server):
@@ -188,8 +193,9 @@ def test_model_page_draws_its_charts(driver, live_server):
     wait_for(driver, "#importance-chart")
     time.sleep(0.8)  # the charts animate in
     n = driver.execute_script("return window.Chart ? Object.keys(Chart.instances).length : -1")
-    assert n == 4
-    for canvas in ("roc-chart", "pr-chart", "importance-chart", "histogram-chart"):
+    assert n == 7
+    for canvas in ("roc-chart", "pr-chart", "importance-chart", "histogram-chart", "shap-groups-chart",
+                   "shap-features-chart", "shap-beeswarm-chart"):
         painted = driver.execute_script(
             "var c = document.getElementById(arguments[0]); var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
             "var n = 0; for (var i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;", canvas)
@@ -213,3 +219,17 @@ def test_phone_width(driver, live_server):
         shot(driver, "phone")
     finally:
         driver.set_window_size(size["width"], size["height"])
+
+
+def test_batch_row_opens_that_customers_verdict(driver, live_server, batch_log):
+    driver.get(live_server + "/batch")
+    by_css(driver, "#batch-file").send_keys(str(batch_log))
+    by_css(driver, "#batch-submit").click()
+    wait_for(driver, "#result-title", timeout=60)
+    first = driver.find_elements("css selector", "#batch-table tbody tr")[0]
+    shown = first.find_element("css selector", ".prob").text
+    first.find_element("css selector", "a.user-link").click()
+    wait_for(driver, "#verdict")
+    assert by_css(driver, "#probability").text == shown, "the verdict page scores the same values"
+    shot(driver, "verdict-from-batch")
+    assert csp_violations(driver) == []

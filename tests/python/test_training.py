@@ -82,7 +82,7 @@ def test_report_html_and_markdown(trained, tmp_path):
 
     _, model_path = trained
     html = Path(write_report(model_path, tmp_path / "r.html")).read_text()
-    assert html.count("<svg") == 5 and "ROC curve" in html and "http" not in html.split("<svg")[0]
+    assert html.count("<svg") == 5 + 3 and "ROC curve" in html  # five plots and the SHAP section's three and "http" not in html.split("<svg")[0]
     md = Path(write_report(model_path, tmp_path / "r.md")).read_text()
     assert md.count("data:image/png;base64,") == 5 and "| F1 |" in md
 

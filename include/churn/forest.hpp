@@ -42,6 +42,10 @@ struct forest_contents {
   double threshold = 0.5;                   ///< predict() says class 1 when P(class 1) > threshold
   std::vector<tree_node> nodes;             ///< all trees, concatenated, each in pre-order
   std::vector<std::uint32_t> tree_offsets;  ///< tree t is nodes[tree_offsets[t], tree_offsets[t+1])
+  /// Per node, beside `nodes`: the weighted count of the node's training samples (bootstrap counts x
+  /// sample weights x class weights; shap's node_sample_weight). Empty for a model read from a format
+  /// version 1 file, which did not keep it: such a model predicts but cannot give SHAP values.
+  std::vector<double> cover;
   std::vector<double> feature_importances;  ///< impurity-based (MDI), sums to 1 (or all 0)
   double oob_score = std::numeric_limits<double>::quiet_NaN();  ///< NaN when not computed
   std::vector<double> oob_probability;      ///< per training row; NaN for rows never out of bag (not saved)
@@ -64,8 +68,10 @@ class random_forest {
   std::size_t n_leaves() const noexcept {
     return static_cast<std::size_t>(std::count_if(p_.nodes.begin(), p_.nodes.end(), [](const tree_node& n) { return n.is_leaf(); }));
   }
-  /// Bytes taken by the nodes (16 per node) and the tree offsets.
-  std::size_t memory_bytes() const noexcept { return p_.nodes.size() * sizeof(tree_node) + p_.tree_offsets.size() * 4; }
+  /// Bytes taken by the nodes (16 per node), their training cover (8 per node) and the tree offsets.
+  std::size_t memory_bytes() const noexcept {
+    return p_.nodes.size() * sizeof(tree_node) + p_.cover.size() * sizeof(double) + p_.tree_offsets.size() * 4;
+  }
   const std::vector<std::string>& feature_names() const noexcept { return p_.feature_names; }
   const nlohmann::json& classes() const noexcept { return p_.classes; }
   const forest_params& params() const noexcept { return p_.params; }
@@ -79,6 +85,12 @@ class random_forest {
   forest_contents release() && noexcept { return std::move(p_); }
   const tree_node* tree(std::size_t t) const noexcept { return p_.nodes.data() + p_.tree_offsets[t]; }
   std::size_t tree_size(std::size_t t) const noexcept { return p_.tree_offsets[t + 1] - p_.tree_offsets[t]; }
+  /// Whether the nodes' training cover is known (false only for models read from version 1 files).
+  bool has_cover() const noexcept { return !p_.cover.empty(); }
+  /// The training cover of tree t's nodes, parallel to tree(t); null when !has_cover().
+  const double* tree_cover(std::size_t t) const noexcept {
+    return p_.cover.empty() ? nullptr : p_.cover.data() + p_.tree_offsets[t];
+  }
 
   double threshold() const noexcept { return p_.threshold; }
   /// Throws parameter_error unless 0 <= t <= 1.
@@ -240,6 +252,17 @@ class random_forest {
       if (!problem.ok())
         throw model_format_error("/trees/" + std::to_string(t) + "/" + problem.field + "/" + std::to_string(problem.node),
                                  problem.message);
+    }
+    if (!p_.cover.empty()) {
+      if (p_.cover.size() != p_.nodes.size())
+        throw model_format_error("/trees", "the cover array has " + std::to_string(p_.cover.size()) + " values for " +
+                                               std::to_string(p_.nodes.size()) + " nodes");
+      for (std::size_t t = 0; t + 1 < off.size(); ++t) {
+        const auto problem = detail::check_cover(p_.nodes.data() + off[t], p_.cover.data() + off[t], off[t + 1] - off[t]);
+        if (!problem.ok())
+          throw model_format_error("/trees/" + std::to_string(t) + "/" + problem.field + "/" + std::to_string(problem.node),
+                                   problem.message);
+      }
     }
   }
 

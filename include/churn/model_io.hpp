@@ -24,8 +24,9 @@ namespace churn {
 
 /// The format tag of a saved forest.
 inline constexpr const char* model_format_tag = "churn-random-forest";
-/// The newest format version this library reads and the one it writes.
-inline constexpr int model_format_version = 1;
+/// The newest format version this library reads and the one it writes. Version 2 added each node's
+/// training cover; a model without it (read from a version 1 file) is written as version 1 again.
+inline constexpr int model_format_version = 2;
 
 namespace detail {
 
@@ -178,7 +179,7 @@ inline nlohmann::json to_json(const random_forest& model) {
   const forest_contents& p = model.contents();
   nlohmann::json j;
   j["format"] = model_format_tag;
-  j["format_version"] = model_format_version;
+  j["format_version"] = model.has_cover() ? model_format_version : 1;
   j["n_features"] = p.n_features;
   j["feature_names"] = p.feature_names;
   j["classes"] = p.classes;
@@ -209,6 +210,10 @@ inline nlohmann::json to_json(const random_forest& model) {
     tj["value"] = std::move(value);
     tj["right"] = std::move(right);
     tj["missing_left"] = std::move(missing_left);
+    if (model.has_cover()) {
+      const double* cover = model.tree_cover(t);
+      tj["cover"] = std::vector<double>(cover, cover + n);
+    }
     trees.push_back(std::move(tj));
   }
   j["trees"] = std::move(trees);
@@ -325,6 +330,17 @@ inline random_forest from_json(const nlohmann::json& j) {
     }
     const auto problem = detail::check_tree(p.nodes.data() + base, n, p.n_features);
     if (!problem.ok()) throw model_format_error(tp + "/" + problem.field + "/" + std::to_string(problem.node), problem.message);
+    if (version >= 2) {
+      // Each node's training cover (version 2 on); random_forest's check validates the values.
+      const auto& cover = detail::get_array(require(tj, tp, "cover"), tp + "/cover");
+      if (cover.size() != n)
+        throw model_format_error(tp + "/cover", "has " + std::to_string(cover.size()) + " entries, expected " +
+                                                    std::to_string(n) + " (the length of " + tp + "/feature)");
+      for (std::size_t i = 0; i < n; ++i) p.cover.push_back(detail::get_number(cover[i], tp + "/cover/" + std::to_string(i)));
+      const auto cover_problem = detail::check_cover(p.nodes.data() + base, p.cover.data() + base, n);
+      if (!cover_problem.ok())
+        throw model_format_error(tp + "/cover/" + std::to_string(cover_problem.node), cover_problem.message);
+    }
     p.tree_offsets.push_back(static_cast<std::uint32_t>(p.nodes.size()));
   }
   return random_forest(std::move(p));

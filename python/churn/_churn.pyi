@@ -175,8 +175,9 @@ class ForestModel:
     def loads(text: str) -> "ForestModel": ...
     @staticmethod
     def load(path: str) -> "ForestModel": ...
+    @property
     def has_cover(self) -> bool:
-        """Whether the trees keep their training cover (False for a model loaded from a format version 1 file: no SHAP values)."""
+        """Whether the trees keep their training cover (False for a model read from a format version 1 file: no SHAP values)."""
 
 # --- SHAP (python/src/bind_shap.cpp; use churn.RandomForestClassifier.shap_values) -------------------
 class TreeExplainer:

@@ -531,7 +531,9 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
 
     @property
     def estimators_(self) -> List[Dict[str, np.ndarray]]:
-        """The trees as node arrays (pre-order; see docs/model-format.md)."""
+        """The trees as node arrays (pre-order; see docs/model-format.md): feature, threshold, value,
+        right, missing_left and cover (each node's weighted training sample count, as scikit-learn's
+        ``weighted_n_node_samples``; absent for a model read from a format version 1 file)."""
         model = self._model()
         return [model.tree_arrays(t) for t in range(model.n_trees)]
 

@@ -231,9 +231,18 @@ void bind_forest(py::module_& m) {
             d["value"] = move_to_numpy(std::move(value));
             d["right"] = move_to_numpy(std::move(right));
             d["missing_left"] = move_to_numpy(std::move(missing_left));
+            if (f.has_cover()) {
+              const double* cover = f.tree_cover(t);
+              d["cover"] = move_to_numpy(std::vector<double>(cover, cover + n));
+            }
             return d;
           },
-          py::arg("tree"), "The nodes of one tree (pre-order; left child of i is i + 1; feature -1 marks a leaf).")
+          py::arg("tree"),
+          "The nodes of one tree (pre-order; left child of i is i + 1; feature -1 marks a leaf); 'cover' (the nodes' "
+          "weighted training sample counts) unless the model was read from a format version 1 file.")
+      .def_property_readonly("has_cover", &churn::random_forest::has_cover,
+                             "Whether the trees keep their training cover (False for a model read from a format version 1 "
+                             "file: no SHAP values).")
       .def("dumps", [](const churn::random_forest& f) { return churn::dumps(f); }, "The model as JSON text.")
       .def(
           "save", [](const churn::random_forest& f, const std::string& path) { churn::save_model(f, path); }, py::arg("path"))

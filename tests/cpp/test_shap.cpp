@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <limits>
 #include <random>
 #include <vector>
@@ -304,4 +307,172 @@ TEST_CASE("a single-leaf tree has no contributions and its value as the expected
   CHECK(phi[0] == 0.0);
   CHECK(phi[1] == 0.0);
   CHECK(plan.expected == 0.25);
+}
+
+// ---- the forest: cover from training, tree_explainer, model files ------------------------------------
+
+#include <churn/forest_fit.hpp>
+#include <churn/model_io.hpp>
+#include <churn/shap.hpp>
+
+namespace {
+
+churn::random_forest small_forest(std::size_t rows, std::size_t cols, std::uint64_t seed, double nan_share,
+                                  std::vector<double>& X, const std::vector<double>& weights = {}) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> nd;
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  X.assign(rows * cols, 0.0);
+  std::vector<int> y(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) X[r * cols + c] = u(rng) < nan_share ? std::nan("") : nd(rng);
+    const double a = std::isnan(X[r * cols]) ? 0 : X[r * cols], b = std::isnan(X[r * cols + 1]) ? 0 : X[r * cols + 1];
+    y[r] = a + b + nd(rng) > 0 ? 1 : 0;
+  }
+  churn::forest_params p;
+  p.n_estimators = 15;
+  p.random_state = seed;
+  return churn::fit_forest(p, churn::matrix_view(X.data(), rows, cols), y, weights);
+}
+
+}  // namespace
+
+TEST_CASE("a trained forest keeps each node's cover: positive, children summing to their parent") {
+  std::vector<double> X;
+  std::vector<double> w(300);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.25 + static_cast<double>(i % 7) * 0.5;
+  const auto forest = small_forest(300, 5, 3, 0.1, X, w);
+  REQUIRE(forest.has_cover());
+  for (std::size_t t = 0; t < forest.n_trees(); ++t) {
+    const churn::tree_node* nodes = forest.tree(t);
+    const double* cover = forest.tree_cover(t);
+    for (std::size_t i = 0; i < forest.tree_size(t); ++i) {
+      CHECK(cover[i] > 0);
+      if (!nodes[i].is_leaf()) CHECK(cover[i + 1] + cover[nodes[i].right] == doctest::Approx(cover[i]).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("tree_explainer: additivity against predict_proba, the same values for any number of threads") {
+  std::vector<double> X;
+  const auto forest = small_forest(400, 6, 5, 0.15, X);
+  const churn::tree_explainer ex(forest);
+  const churn::matrix_view view(X.data(), 400, 6);
+  const auto phi = ex.shap_values(view, 1);
+  const auto proba = forest.predict_proba(view);
+  double worst = 0;
+  for (std::size_t r = 0; r < 400; ++r) {
+    double s = ex.expected_value();
+    for (std::size_t f = 0; f < 6; ++f) s += phi[r * 6 + f];
+    worst = std::max(worst, std::fabs(s - proba[r]));
+  }
+  CHECK(worst <= 1e-9);
+  CHECK(ex.shap_values(view, 2) == phi);
+  CHECK(ex.shap_values(view, 3) == phi);
+  // One row on several threads takes the trees in parallel: the same bits.
+  const churn::matrix_view one(X.data() + 7 * 6, 1, 6);
+  const auto single = ex.shap_values(one, 2);
+  CHECK(std::equal(single.begin(), single.end(), phi.begin() + 7 * 6));
+  CHECK(churn::shap_values(forest, view, 2) == phi);
+  CHECK(churn::shap_expected_value(forest) == ex.expected_value());
+}
+
+TEST_CASE("tree_explainer rejects bad input as prediction does") {
+  std::vector<double> X;
+  const auto forest = small_forest(200, 4, 9, 0.0, X);
+  const churn::tree_explainer ex(forest);
+  CHECK_THROWS_AS(ex.shap_values(churn::matrix_view(X.data(), 10, 3)), churn::data_error);
+  X[2 * 4 + 1] = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH_AS(ex.shap_values(churn::matrix_view(X.data(), 10, 4)), doctest::Contains("X[2, 1] = inf"), churn::data_error);
+  CHECK_THROWS_AS(ex.shap_values(churn::matrix_view(X.data(), 1, 4), 0), churn::parameter_error);
+}
+
+TEST_CASE("model files: version 2 keeps cover; version 1 files load, predict, and cannot explain") {
+  std::vector<double> X;
+  const auto forest = small_forest(200, 4, 11, 0.1, X);
+  const std::string text = churn::dumps(forest);
+  auto j = nlohmann::json::parse(text);
+  CHECK(j["format_version"] == 2);
+  const auto again = churn::loads(text);
+  CHECK(churn::dumps(again) == text);
+  const churn::matrix_view view(X.data(), 50, 4);
+  CHECK(churn::shap_values(again, view) == churn::shap_values(forest, view));
+
+  j["format_version"] = 1;
+  for (auto& t : j["trees"]) t.erase("cover");
+  const auto old = churn::loads(j.dump());
+  CHECK_FALSE(old.has_cover());
+  CHECK(old.predict_proba(view) == forest.predict_proba(view));
+  CHECK_THROWS_WITH_AS(churn::tree_explainer{old}, doctest::Contains("refit the model"), churn::model_capability_error);
+  // Saved again, it stays a version 1 file (it has no cover to write).
+  CHECK(nlohmann::json::parse(churn::dumps(old))["format_version"] == 1);
+  CHECK(churn::dumps(churn::loads(churn::dumps(old))) == churn::dumps(old));
+}
+
+TEST_CASE("the loader validates cover: present, numbers, finite, positive, children summing to the parent") {
+  std::vector<double> X;
+  const auto forest = small_forest(100, 3, 13, 0.0, X);
+  const auto base = nlohmann::json::parse(churn::dumps(forest));
+  auto error_of = [](const nlohmann::json& j) {
+    try {
+      churn::loads(j.dump());
+    } catch (const churn::model_format_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  auto j = base;
+  j["trees"][0].erase("cover");
+  CHECK(error_of(j) == "model format error at /trees/0/cover: missing required field 'cover'");
+  j = base;
+  j["trees"][1]["cover"].erase(0);
+  CHECK(error_of(j).find("model format error at /trees/1/cover: has ") == 0);
+  j = base;
+  j["trees"][0]["cover"][2] = "x";
+  CHECK(error_of(j) == "model format error at /trees/0/cover/2: expected a number, got string");
+  j = base;
+  j["trees"][0]["cover"][1] = -1.0;
+  CHECK(error_of(j).find("model format error at /trees/0/cover/1: node cover -1") == 0);
+  j = base;
+  j["trees"][0]["cover"][1] = 0.0;
+  CHECK(error_of(j).find("is not a finite positive weight") != std::string::npos);
+  j = base;
+  j["trees"][0]["cover"][0] = j["trees"][0]["cover"][0].get<double>() * 1.5;
+  CHECK(error_of(j).find("model format error at /trees/0/cover/0: node cover") == 0);
+  CHECK(error_of(j).find("is not the sum of its children's") != std::string::npos);
+}
+
+TEST_CASE("fuzz corpus: the version 2 model explains; each cover regression file is rejected at its cover") {
+  auto read = [](const std::string& name) {
+    const std::string path = std::string(CHURN_TEST_DATA_DIR) + "/../fuzz/corpus/model/" + name;
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in, "missing corpus file " << path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const auto model = churn::loads(read("small-v2-cover.json"));
+  REQUIRE(model.has_cover());
+  std::vector<double> row(model.n_features(), std::numeric_limits<double>::quiet_NaN());
+  const churn::tree_explainer ex(model);
+  const auto phi = ex.shap_values(churn::matrix_view(row.data(), 1, row.size()));
+  double s = ex.expected_value();
+  for (double v : phi) s += v;
+  CHECK(std::fabs(s - model.predict_proba(row.data())) <= 1e-12);
+  // Version 1 corpus files still load, without cover.
+  CHECK_FALSE(churn::loads(read("small.json")).has_cover());
+  const std::pair<const char*, const char*> bad[] = {
+      {"regression-cover-missing.json", "model format error at /trees/2/cover: missing required field 'cover'"},
+      {"regression-cover-negative.json", "model format error at /trees/1/cover/1: node cover -"},
+      {"regression-cover-not-sum.json", "model format error at /trees/0/cover/0: node cover "},
+      {"regression-cover-underflow.json", "is below 1e-200 times the root's"},
+  };
+  for (const auto& [name, expected] : bad) {
+    CAPTURE(name);
+    std::string message = "loaded";
+    try {
+      churn::loads(read(name));
+    } catch (const churn::model_format_error& e) {
+      message = e.what();
+    }
+    CHECK(message.find(expected) != std::string::npos);
+  }
 }

@@ -1,6 +1,7 @@
 // Fuzzes the model loader. A model file is data from anywhere: any bytes either load a model or throw
 // churn::error (model_format_error). A model that loads must predict on a few rows without crashing,
-// give probabilities in [0, 1], and survive a save/load round trip with the same predictions.
+// give probabilities in [0, 1], explain them with SHAP values that add up (when it has cover), and
+// survive a save/load round trip with the same predictions.
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 
 #include <churn/error.hpp>
 #include <churn/model_io.hpp>
+#include <churn/shap.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -35,6 +37,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Six rows take the blocked path, one row the lockstep walk: both add the trees in the same order.
   for (std::size_t r = 0; r < rows; ++r)
     if (model.predict_proba(X.data() + r * p) != out[r]) std::abort();
+  // A model with cover explains the rows: finite values that add up to the probability.
+  if (model.has_cover()) {
+    const churn::tree_explainer ex(model);
+    const auto phi = ex.shap_values(churn::matrix_view(X.data(), rows, p), 2);
+    for (std::size_t r = 0; r < rows; ++r) {
+      double s = ex.expected_value();
+      for (std::size_t j = 0; j < p; ++j) s += phi[r * p + j];
+      if (!(std::fabs(s - out[r]) <= 1e-6)) std::abort();
+    }
+  }
   const auto again = churn::loads(churn::dumps(model));
   for (std::size_t r = 0; r < rows; ++r)
     if (again.predict_proba(X.data() + r * p) != model.predict_proba(X.data() + r * p)) std::abort();

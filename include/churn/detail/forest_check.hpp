@@ -65,4 +65,26 @@ inline tree_problem check_tree(const tree_node* nodes, std::size_t n, std::size_
   return {};
 }
 
+/// Checks the training cover of one tree that passed check_tree: every value finite and positive,
+/// at least 1e-200 times the root's, and each internal node's children summing to it within a relative 1e-6 (the sums are of weights
+/// added in different orders, so they may differ in the last digits; anything more is corruption).
+inline tree_problem check_cover(const tree_node* nodes, const double* cover, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(std::isfinite(cover[i]) && cover[i] > 0))
+      return {"cover", i, "node cover " + std::to_string(cover[i]) + " is not a finite positive weight"};
+    // SHAP's cover ratios must stay far from underflow; no training set spans 200 orders of magnitude.
+    if (!(cover[i] >= 1e-200 * cover[0]))
+      return {"cover", i, "node cover " + std::to_string(cover[i]) + " is below 1e-200 times the root's (" +
+                              std::to_string(cover[0]) + ")"};
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (nodes[i].is_leaf()) continue;
+    const double children = cover[i + 1] + cover[nodes[i].right];
+    if (!(std::fabs(children - cover[i]) <= 1e-6 * cover[i]))
+      return {"cover", i, "node cover " + std::to_string(cover[i]) + " is not the sum of its children's (" +
+                              std::to_string(cover[i + 1]) + " + " + std::to_string(cover[nodes[i].right]) + ")"};
+  }
+  return {};
+}
+
 }  // namespace churn::detail

@@ -194,12 +194,14 @@ inline grown_trees grow_tree_range(const forest_params& params, const forest_tra
   if (total_nodes >= std::numeric_limits<std::uint32_t>::max())
     throw data_error("the forest has too many nodes (" + std::to_string(total_nodes) + "); use fewer or smaller trees");
   parts.nodes.reserve(total_nodes);
+  parts.cover.reserve(total_nodes);
   // Mean decrease in impurity, normalised per tree (here) and then over the forest (join_tree_ranges),
   // as scikit-learn does. A tree that adds nothing keeps zeros: adding +0.0 leaves every sum as it is.
   out.tree_importances.assign(count * p, 0.0);
   for (std::size_t k = 0; k < count; ++k) {
     auto& t = trees[k];
     parts.nodes.insert(parts.nodes.end(), t.nodes.begin(), t.nodes.end());
+    parts.cover.insert(parts.cover.end(), t.cover.begin(), t.cover.end());
     parts.tree_offsets.push_back(static_cast<std::uint32_t>(parts.nodes.size()));
     if (t.nodes.size() > 1 && t.root_weight > 0) {
       double s = 0;
@@ -208,6 +210,7 @@ inline grown_trees grow_tree_range(const forest_params& params, const forest_tra
         for (std::size_t f = 0; f < p; ++f) out.tree_importances[k * p + f] = t.importance[f] / s;
     }
     std::vector<tree_node>().swap(t.nodes);
+    std::vector<double>().swap(t.cover);
   }
   return out;
 }
@@ -277,12 +280,16 @@ inline forest_contents join_grown_trees(std::vector<grown_trees>& parts) {
     if (k == 0) {
       out = std::move(part.contents);  // reuses the first part's nodes (all of them for fit_forest)
       out.nodes.reserve(total_nodes);
+      if (!out.cover.empty()) out.cover.reserve(total_nodes);
       out.tree_offsets.reserve(T + 1);
       continue;
     }
     const forest_contents q = std::move(part.contents);
     const auto base = static_cast<std::uint32_t>(out.nodes.size());
     out.nodes.insert(out.nodes.end(), q.nodes.begin(), q.nodes.end());
+    // Cover is kept only when every range has it (ranges read from version 1 files have none).
+    if (q.cover.empty()) std::vector<double>().swap(out.cover);
+    else if (!out.cover.empty()) out.cover.insert(out.cover.end(), q.cover.begin(), q.cover.end());
     for (std::size_t t = 1; t < q.tree_offsets.size(); ++t) out.tree_offsets.push_back(base + q.tree_offsets[t]);
   }
   const double isum = std::accumulate(importance.begin(), importance.end(), 0.0);

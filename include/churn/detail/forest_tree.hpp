@@ -112,6 +112,7 @@ struct tree_scratch {
 /// (sum over the tree's splits of w*imp - wl*imp_l - wr*imp_r, not yet normalised).
 struct grown_tree {
   std::vector<tree_node> nodes;
+  std::vector<double> cover;  ///< per node: the weighted count of its training samples (as nodes)
   std::vector<double> importance;
   double root_weight = 0;
 };
@@ -681,6 +682,8 @@ class tree_grower {
     const auto& nodes = s_.nodes;
     out.nodes.clear();
     out.nodes.reserve(nodes.size());
+    out.cover.clear();
+    out.cover.reserve(nodes.size());
     struct item {
       std::uint32_t id;
       std::int64_t parent;  // flat index of the parent whose right child this is, or -1
@@ -693,6 +696,7 @@ class tree_grower {
       if (it.parent >= 0) out.nodes[static_cast<std::size_t>(it.parent)].right = pos;
       const auto& n = nodes[it.id];
       const float value = n.w > 0 ? static_cast<float>(std::min(1.0, std::max(0.0, n.wp / n.w))) : 0.0f;
+      out.cover.push_back(n.w);
       if (n.left < 0 || !n.split.found) {
         out.nodes.push_back(tree_node::leaf(value));
       } else {

@@ -95,21 +95,21 @@ inline void gauss_legendre_01(std::size_t n, std::vector<double>& t, std::vector
 // Four doubles as one value: GCC/Clang vector extensions compile each operation to one AVX (or two
 // SSE2) instructions; elsewhere a plain struct with the same operators.
 #if defined(__GNUC__) || defined(__clang__)
-typedef double shap_v4 __attribute__((vector_size(32)));
-inline shap_v4 shap_splat(double x) noexcept { return shap_v4{x, x, x, x}; }
-inline double shap_hsum(shap_v4 a) noexcept { return (a[0] + a[1]) + (a[2] + a[3]); }
+// Stored in std::vector<double> and accessed through this type: aligned(8) makes every load and store
+// an unaligned one (as fast on aligned data), may_alias makes the access through doubles legal.
+typedef double shap_v4 __attribute__((vector_size(32), aligned(8), may_alias));
+inline double shap_hsum(const shap_v4& a) noexcept { return (a[0] + a[1]) + (a[2] + a[3]); }
 #else
 struct shap_v4 {
   double v[4];
   double operator[](int i) const noexcept { return v[i]; }
 };
-inline shap_v4 shap_splat(double x) noexcept { return {{x, x, x, x}}; }
 inline shap_v4 operator+(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] + b.v[0], a.v[1] + b.v[1], a.v[2] + b.v[2], a.v[3] + b.v[3]}}; }
 inline shap_v4 operator-(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] - b.v[0], a.v[1] - b.v[1], a.v[2] - b.v[2], a.v[3] - b.v[3]}}; }
 inline shap_v4 operator*(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] * b.v[0], a.v[1] * b.v[1], a.v[2] * b.v[2], a.v[3] * b.v[3]}}; }
 inline shap_v4 operator/(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] / b.v[0], a.v[1] / b.v[1], a.v[2] / b.v[2], a.v[3] / b.v[3]}}; }
 inline shap_v4& operator+=(shap_v4& a, shap_v4 b) noexcept { return a = a + b; }
-inline double shap_hsum(shap_v4 a) noexcept { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
+inline double shap_hsum(const shap_v4& a) noexcept { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
 #endif
 
 /// The number of quadrature points the walk uses for a tree whose paths have at most `distinct`
@@ -120,31 +120,25 @@ inline std::size_t shap_points(std::size_t distinct) {
   return (n + 3) / 4 * 4;
 }
 
-/// A quadrature rule in the form the walk uses it, in groups of four points.
+/// Values stored as doubles, read four at a time.
+inline const shap_v4* as_v4(const std::vector<double>& a) noexcept { return reinterpret_cast<const shap_v4*>(a.data()); }
+inline shap_v4* as_v4(std::vector<double>& a) noexcept { return reinterpret_cast<shap_v4*>(a.data()); }
+
+/// A quadrature rule in the form the walk uses it.
 struct shap_rule {
   std::size_t points = 0;  ///< a multiple of 4
-  std::vector<shap_v4> t, one_minus_t, w, w_over_one_minus_t, inv_one_minus_t;
+  std::vector<double> t, one_minus_t, w, inv_one_minus_t;
 
   shap_rule() = default;  ///< no points: a placeholder
   /// The Gauss-Legendre rule of `n` points (a multiple of 4, at least 4).
   explicit shap_rule(std::size_t n) : points(n) {
-    std::vector<double> tt, ww;
-    gauss_legendre_01(n, tt, ww);
-    const std::size_t m = n / 4;
-    t.resize(m);
-    one_minus_t.resize(m);
-    w.resize(m);
-    w_over_one_minus_t.resize(m);
-    inv_one_minus_t.resize(m);
-    for (std::size_t g = 0; g < m; ++g)
-      for (int j = 0; j < 4; ++j) {
-        const std::size_t k = 4 * g + static_cast<std::size_t>(j);
-        t[g][j] = tt[k];
-        one_minus_t[g][j] = 1.0 - tt[k];
-        w[g][j] = ww[k];
-        w_over_one_minus_t[g][j] = ww[k] / (1.0 - tt[k]);
-        inv_one_minus_t[g][j] = 1.0 / (1.0 - tt[k]);
-      }
+    gauss_legendre_01(n, t, w);
+    one_minus_t.resize(n);
+    inv_one_minus_t.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      one_minus_t[k] = 1.0 - t[k];
+      inv_one_minus_t[k] = 1.0 / (1.0 - t[k]);
+    }
   }
 };
 
@@ -280,63 +274,73 @@ struct shap_scratch {
     std::uint32_t pad;
   };
   std::vector<frame> frames;
-  std::vector<shap_v4> poly;  // per frame: 1/f, P, G, S (points / 4 groups each)
+  std::vector<double> poly;  // per frame: 1/f, P, G, S (`points` values each)
 
   void prepare(std::size_t points, std::size_t max_depth) {
     const std::size_t n_frames = max_depth + 2;
     if (frames.size() < n_frames) frames.resize(n_frames);
-    if (poly.size() < n_frames * 4 * (points / 4)) poly.resize(n_frames * 4 * (points / 4));
+    if (poly.size() < n_frames * 4 * points) poly.resize(n_frames * 4 * points);
   }
 };
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define CHURN_SHAP_AVX2 1
+#define CHURN_SHAP_INLINE __attribute__((always_inline)) inline
+#else
+#define CHURN_SHAP_INLINE inline
+#endif
 
 /// The walk for a rule of 4 * M points (M > 0: fixed at compile time; M == 0: rule.points / 4 at run
 /// time). Internal nodes are taken in pre-order; each pushes a frame, and the frames of subtrees that
 /// ended are finished first. No branch depends on the shape of the tree except the count of frames
-/// to finish; frame 0 is a sink that absorbs the updates of "no previous edge".
+/// to finish; frame 0 is a sink that absorbs the updates of "no previous edge". Always inlined into
+/// its callers below, so that each is compiled for its own instruction set.
 template <std::size_t M>
-void tree_shap_walk(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,
-                    shap_scratch& scratch) noexcept {
+CHURN_SHAP_INLINE void tree_shap_walk(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,
+                                      shap_scratch& scratch) noexcept {
   const std::size_t m = M > 0 ? M : rule.points / 4;
   const std::size_t n_steps = plan.steps.size();
   if (n_steps == 0) return;
   const shap_step* steps = plan.steps.data();
-  const shap_v4* t = rule.t.data();
-  const shap_v4* omt = rule.one_minus_t.data();
-  const shap_v4* w = rule.w.data();
-  const shap_v4* inv_omt = rule.inv_one_minus_t.data();
+  const shap_v4* t = as_v4(rule.t);
+  const shap_v4* omt = as_v4(rule.one_minus_t);
+  const shap_v4* w = as_v4(rule.w);
+  const shap_v4* inv_omt = as_v4(rule.inv_one_minus_t);
   auto* frames = scratch.frames.data();
-  shap_v4* poly = scratch.poly.data();
+  shap_v4* poly = as_v4(scratch.poly);
   const std::size_t stride = 4 * m;  // 1/f, P, G, S
-  const shap_v4 zero = shap_splat(0.0), one = shap_splat(1.0);
+  const shap_v4 zero = shap_v4{0.0, 0.0, 0.0, 0.0}, one = shap_v4{1.0, 1.0, 1.0, 1.0};
   for (std::size_t k = 0; k < m; ++k) {
     poly[k] = one;               // frame 0: 1/f = 1
     poly[stride + m + k] = one;  // root: P = 1
     poly[stride + 3 * m + k] = zero;
   }
   frames[0] = {1.0, 1.0, 0, 0, 0, 0};
-  // Finishes frame h: credits the feature of its incoming edge with (p - q) * integral of
-  // (G - S) / f, then passes G up to the parent and to the previous edge on the same feature.
-  auto finish = [&](std::size_t h) {
-    const auto& fr = frames[h];
-    shap_v4* cur = poly + h * stride;
-    const shap_v4* inv_f = cur;
-    const shap_v4* G = cur + 2 * m;
-    const shap_v4* S = cur + 3 * m;
-    shap_v4* G_parent = cur - stride + 2 * m;
-    shap_v4* S_prev = poly + fr.prev * stride + 3 * m;
-    shap_v4 acc = zero;
-    for (std::size_t k = 0; k < m; ++k) {
-      const shap_v4 g = G[k];
-      acc += w[k] * (g - S[k]) * inv_f[k];
-      G_parent[k] += g;
-      S_prev[k] += g;
-    }
-    phi[fr.feature] += (fr.p - fr.q) * shap_hsum(acc);
-  };
   std::size_t h = 0;
-  for (std::size_t i = 0; i < n_steps; ++i) {
+  for (std::size_t i = 0;; ++i) {
+    // Finish the frames of the subtrees that ended (at the end: every frame above the root's). To
+    // finish frame h: credit the feature of its incoming edge with (p - q) * integral of (G - S) / f,
+    // then pass G up to the parent and to the previous edge on the same feature.
+    std::size_t pops = i < n_steps ? steps[i].pops : h - 1;
+    for (; pops > 0; --pops, --h) {
+      const auto& fr = frames[h];
+      shap_v4* cur = poly + h * stride;
+      const shap_v4* inv_f = cur;
+      const shap_v4* G = cur + 2 * m;
+      const shap_v4* S = cur + 3 * m;
+      shap_v4* G_parent = cur - stride + 2 * m;
+      shap_v4* S_prev = poly + fr.prev * stride + 3 * m;
+      shap_v4 acc = zero;
+      for (std::size_t k = 0; k < m; ++k) {
+        const shap_v4 g = G[k];
+        acc += w[k] * (g - S[k]) * inv_f[k];
+        G_parent[k] += g;
+        S_prev[k] += g;
+      }
+      phi[fr.feature] += (fr.p - fr.q) * shap_hsum(acc);
+    }
+    if (i == n_steps) break;
     const shap_step& st = steps[i];
-    for (std::uint32_t k = 0; k < st.pops; ++k) finish(h--);
     ++h;
     auto& fr = frames[h];
     shap_v4* cur = poly + h * stride;
@@ -352,12 +356,13 @@ void tree_shap_walk(const shap_tree_plan& plan, const shap_rule& rule, const flo
       fr.p = p;
       fr.q = q;
       fr.prev = st.prev;  // fr.feature was set by the parent
-      const shap_v4 pv = shap_splat(p), qv = shap_splat(q);
+      const shap_v4 pv = shap_v4{p, p, p, p}, qv = shap_v4{q, q, q, q};
       const shap_v4* P_u = P - stride;
       const shap_v4* inv_f_prev = poly + st.prev * stride;
       if (p == 0.0) {
         // f = q (1 - t): 1/f without a division.
-        const shap_v4 inv_q = shap_splat(1.0 / q);
+        const double r = 1.0 / q;
+        const shap_v4 inv_q = shap_v4{r, r, r, r};
         for (std::size_t k = 0; k < m; ++k) {
           P[k] = P_u[k] * qv * omt[k] * inv_f_prev[k];
           inv_f[k] = inv_q * inv_omt[k];
@@ -386,7 +391,7 @@ void tree_shap_walk(const shap_tree_plan& plan, const shap_rule& rule, const flo
     const double a = v_l * st.q_left + v_r * st.q_right;
     const double b = v_l * p_l + v_r * p_r;
     const double credit = (p_l - st.q_left) * v_l + (p_r - st.q_right) * v_r;
-    const shap_v4 av = shap_splat(a), bv = shap_splat(b);
+    const shap_v4 av = shap_v4{a, a, a, a}, bv = shap_v4{b, b, b, b};
     const shap_v4* inv_f_cp = poly + st.child_prev * stride;
     shap_v4* S_cp = poly + st.child_prev * stride + 3 * m;
     shap_v4 acc = zero;
@@ -399,7 +404,39 @@ void tree_shap_walk(const shap_tree_plan& plan, const shap_rule& rule, const flo
     }
     phi[feature] += credit * shap_hsum(acc);
   }
-  while (h > 1) finish(h--);
+}
+
+// The walk compiled for the build's instruction set, and (on x86-64 with GCC or Clang) for AVX2 + FMA,
+// chosen at run time: a build for any x86-64 processor then uses 256-bit vectors where they exist.
+#define CHURN_SHAP_DISPATCH(name, attribute)                                                        \
+  attribute inline void name(const shap_tree_plan& plan, const shap_rule& rule, const float* x,     \
+                             double* phi, shap_scratch& scratch) noexcept {                         \
+    switch (rule.points / 4) {                                                                      \
+      case 1: return tree_shap_walk<1>(plan, rule, x, phi, scratch);                                \
+      case 2: return tree_shap_walk<2>(plan, rule, x, phi, scratch);                                \
+      case 3: return tree_shap_walk<3>(plan, rule, x, phi, scratch);                                \
+      case 4: return tree_shap_walk<4>(plan, rule, x, phi, scratch);                                \
+      case 5: return tree_shap_walk<5>(plan, rule, x, phi, scratch);                                \
+      case 6: return tree_shap_walk<6>(plan, rule, x, phi, scratch);                                \
+      case 7: return tree_shap_walk<7>(plan, rule, x, phi, scratch);                                \
+      case 8: return tree_shap_walk<8>(plan, rule, x, phi, scratch);                                \
+      default: return tree_shap_walk<0>(plan, rule, x, phi, scratch);                               \
+    }                                                                                               \
+  }
+CHURN_SHAP_DISPATCH(tree_shap_portable, )
+#ifdef CHURN_SHAP_AVX2
+CHURN_SHAP_DISPATCH(tree_shap_avx2, __attribute__((target("avx2,fma"))))
+#endif
+#undef CHURN_SHAP_DISPATCH
+
+/// Whether tree_shap runs the AVX2 + FMA build of the walk on this processor.
+inline bool shap_uses_avx2() noexcept {
+#ifdef CHURN_SHAP_AVX2
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+#else
+  return false;
+#endif
 }
 
 /// Adds the SHAP values of one tree at the float row x to phi[feature] (phi has an entry for every
@@ -407,17 +444,10 @@ void tree_shap_walk(const shap_tree_plan& plan, const shap_rule& rule, const flo
 inline void tree_shap(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,
                       shap_scratch& scratch) {
   scratch.prepare(rule.points, plan.max_depth);
-  switch (rule.points / 4) {
-    case 1: return tree_shap_walk<1>(plan, rule, x, phi, scratch);
-    case 2: return tree_shap_walk<2>(plan, rule, x, phi, scratch);
-    case 3: return tree_shap_walk<3>(plan, rule, x, phi, scratch);
-    case 4: return tree_shap_walk<4>(plan, rule, x, phi, scratch);
-    case 5: return tree_shap_walk<5>(plan, rule, x, phi, scratch);
-    case 6: return tree_shap_walk<6>(plan, rule, x, phi, scratch);
-    case 7: return tree_shap_walk<7>(plan, rule, x, phi, scratch);
-    case 8: return tree_shap_walk<8>(plan, rule, x, phi, scratch);
-    default: return tree_shap_walk<0>(plan, rule, x, phi, scratch);
-  }
+#ifdef CHURN_SHAP_AVX2
+  if (shap_uses_avx2()) return tree_shap_avx2(plan, rule, x, phi, scratch);
+#endif
+  tree_shap_portable(plan, rule, x, phi, scratch);
 }
 
 }  // namespace churn::detail

@@ -269,3 +269,15 @@ def test_report_has_the_shap_section(model_path, tmp_path):
     assert html.count("<circle") >= 100  # the beeswarm's dots
     md = Path(write_report(model_path, tmp_path / "r.md")).read_text()
     assert "## What moves the predictions (SHAP)" in md and "| recent activity |" in md
+
+
+def test_the_real_sparkify_sample_lacks_pages_and_says_so(model, sparkify_sample):
+    """The real sample has no Thumbs Up, Add Friend or Roll Advert events at all: they are reported once
+    as not in the log and never offered as a reason (issue 18)."""
+    result = churn.score(model, sparkify_sample, explain=5)
+    assert {"Thumbs Up", "Add Friend", "Roll Advert"} <= set(result.not_in_log)
+    absent = set(result.absent_features)
+    assert {"thumbs_up", "add_friend_per_session", "roll_adverts_per_song"} <= absent
+    drivers = {d.feature for e in result.explanations for r in e.up + e.down for d in r.drivers}
+    assert drivers and not drivers & absent
+    assert result.warnings  # its period and scale differ from the simulated training data

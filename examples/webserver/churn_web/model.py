@@ -16,7 +16,7 @@ import numpy as np
 
 import churn
 from churn.reasons import FEATURE_PAGES, Explanation
-from churn.scoring import model_feature_names, score_features
+from churn.scoring import model_feature_names, model_threshold, score_features, verdict_words  # noqa: F401 (re-exported)
 from flask import current_app
 
 NUMERIC = "numeric"
@@ -153,24 +153,19 @@ class ModelService:
     def __init__(self, model: Any, source: str = ""):
         self.model = model
         self.source = source
-        meta = getattr(model, "metadata", None)
+        meta = model.metadata
         self.metadata: Dict[str, Any] = dict(meta) if isinstance(meta, Mapping) else {}
         self.fields = self._fields()
         self.by_name = {f.name: f for f in self.fields}
         self._by_importance = sorted(self.fields, key=lambda f: (-f.importance, f.index))
         self.default_text = {f.name: "—" if f.default is None else f.format(f.default) for f in self.fields}
-        t = _number(self.metadata.get("threshold"))
-        if t is None or not 0 <= t <= 1:
-            t = _number(getattr(model, "threshold", None))
-        self.threshold = t if t is not None and 0 <= t <= 1 else 0.5
+        self.threshold = model_threshold(model, self.metadata)
         # Reasons need SHAP values, which need the trees' node covers (model format 2 and later).
         try:
             model.expected_value_
             self.explain_error: Optional[str] = None
         except churn.ModelCapabilityError as e:
             self.explain_error = str(e)
-        except AttributeError:
-            self.explain_error = "this model has no SHAP values (not a churn forest)"
 
     @property
     def has_explanations(self) -> bool:
@@ -197,9 +192,9 @@ class ModelService:
         # The forest's own column names; for a forest fitted without names (x0, x1, ...), the metadata's.
         names = model_feature_names(self.model, self.metadata if len(by_name) == len(entries) else {})
         if not names:
-            n = _safe_int(getattr(self.model, "n_features_in_", None) or getattr(self.model, "n_features", None)) or 0
+            n = int(self.model.n_features)
             names = [f"x{i}" for i in range(n)]
-        importances = getattr(self.model, "feature_importances_", None)
+        importances = self.model.feature_importances_
         fields = []
         for i, name in enumerate(names):
             e = by_name.get(name, {})
@@ -251,7 +246,7 @@ class ModelService:
             "threshold": self.threshold,
             "n_features": len(self.fields),
             "fields": [f.to_json() for f in self.fields],
-            "n_estimators": _safe_int(getattr(self.model, "n_estimators", None)),
+            "n_estimators": int(self.model.n_estimators),
             "explanations": self.has_explanations,
             "metadata": meta,
         }
@@ -260,15 +255,3 @@ class ModelService:
 def service() -> ModelService:
     """The app's model (loaded once by create_app)."""
     return current_app.extensions["churn_model"]
-
-
-def _safe_int(v: Any) -> Optional[int]:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def verdict_words(churns: bool) -> str:
-    return "about to churn" if churns else "likely to stay"
-

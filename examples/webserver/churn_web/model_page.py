@@ -126,5 +126,5 @@ def model_page():
         test_metrics=_metric_rows(test.get("metrics") or {}) if isinstance(test.get("metrics"), Mapping) else [],
         confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,
         charts=chart_data(svc), fields=svc.fields_by_importance(), fmt=format_number, shap=shap_summary(meta),
-        n_trees=getattr(svc.model, "n_estimators", None) or getattr(svc.model, "n_trees", None),
+        n_trees=svc.model.n_estimators,
     )

@@ -19,11 +19,11 @@ import tempfile
 import threading
 import time
 import zlib
-from urllib.parse import urlencode
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+from urllib.parse import urlencode
 
 import numpy as np
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, session

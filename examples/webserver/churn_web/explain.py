@@ -3,7 +3,7 @@ advice for the retention team, the JSON form, and the model page's global view (
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from churn.reasons import Reason
 

@@ -70,6 +70,13 @@ def api_probability(url: str, values: dict, fields: list) -> float:
         return json.load(r)["probability"]
 
 
+def api_predict(url: str, values: dict, fields: list) -> dict:
+    body = {f["name"]: values[f["name"]] if f["kind"] == "categorical" else float(values[f["name"]]) for f in fields}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
 def api_model(url: str) -> dict:
     with urllib.request.urlopen(url + "/api/model", timeout=10) as r:
         return json.load(r)
@@ -100,7 +107,15 @@ def test_fill_the_form_and_read_the_verdict(driver, live_server):
     expected = api_probability(live_server, values, model["fields"])
     assert by_css(driver, "#probability").text == f"{expected * 100:.0f}%"
     assert ("about to churn" in verdict) == (expected > model["threshold"])
-    assert driver.find_elements("css selector", ".reason"), "the verdict explains itself"
+    # The page's reasons are the API's (the same library call), groups and pushes in the same order.
+    explained = api_predict(live_server + "/api/predict?explain=4", values, model["fields"])
+    shown = [e.text for e in driver.find_elements("css selector", ".reason")]
+    expected = explained["reasons_up"] + explained["reasons_down"]
+    assert len(shown) == len(expected)
+    for text, r in zip(shown, expected):
+        assert text.lower().startswith(r["label"]) and f"{r['push'] * 100:+.1f} points" in text
+    if not expected:
+        assert "Nothing unusual in this customer's profile pushes the risk up" in by_css(driver, "body").text
     for item in driver.find_elements("css selector", ".reason-item"):
         text = item.text
         assert " points" in text and "of customers" in text, text  # group, push, values against the population

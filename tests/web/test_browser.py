@@ -120,7 +120,7 @@ def test_fill_the_form_and_read_the_verdict(driver, live_server):
         text = item.text
         assert " points" in text and "of customers" in text, text  # group, push, values against the population
         assert "typical" not in item.find_element("css selector", ".drivers").text
-    shot(driver, "verdict")
+    shot(driver, "verdict-form")
     assert csp_violations(driver) == []
 
 
@@ -246,5 +246,5 @@ def test_batch_row_opens_that_customers_verdict(driver, live_server, batch_log):
     first.find_element("css selector", "a.user-link").click()
     wait_for(driver, "#verdict")
     assert by_css(driver, "#probability").text == shown, "the verdict page scores the same values"
-    shot(driver, "verdict-from-batch")
+    shot(driver, "verdict")  # the README picture: a customer with reasons
     assert csp_violations(driver) == []

@@ -220,8 +220,12 @@ def test_predict_cli_lenient_and_strict(model_path, scored_log, tmp_path, capsys
     out = tmp_path / "s.csv"
     assert cli.main(["predict", str(model_path), str(bad), "--out", str(out)]) == 2
     assert "line 6" in capsys.readouterr().err
-    assert cli.main(["predict", str(model_path), str(bad), "--out", str(out), "--lenient"]) == 0
-    assert "1 malformed line skipped" in capsys.readouterr().err
+    assert cli.main(["predict", str(model_path), str(bad), "--out", str(out), "--lenient", "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "1 malformed line skipped" in err and "events" in err  # the summary and the progress line
+    with pytest.raises(SystemExit):
+        cli.main(["predict", str(model_path), str(bad), "--explain", "-1"])
+    assert "expected a whole number of 0 or more" in capsys.readouterr().err
 
 
 def test_predict_cli_neutralises_formula_cells(model_path, scored_log, tmp_path):

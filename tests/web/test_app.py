@@ -671,3 +671,15 @@ def test_batch_csv_template_scores_as_the_median_customer(client, app):
     scored = read_download(client, upload(client, r.data, "template.csv").get_data(as_text=True))
     median = client.post("/api/predict", json={}).get_json()
     assert float(scored[0]["churn_probability"]) == pytest.approx(median["probability"], abs=1e-6)
+
+
+def test_the_app_holds_no_scoring_logic():
+    """Issue 16: one model accessor, and no feature computation or message-text matching in the app:
+    logs are scored by churn.score, rows by churn.score_features."""
+    web = Path(__file__).resolve().parents[2] / "examples" / "webserver" / "churn_web"
+    sources = {p.name: p.read_text() for p in web.glob("*.py")}
+    assert sum(src.count("def service(") for src in sources.values()) == 1
+    for name, src in sources.items():
+        assert "FeatureAccumulator" not in src and "finalize(" not in src, name
+        assert "contributions" not in src, name
+    assert "churn.score(" in sources["batch.py"] and "churn.score_features(" in sources["batch.py"]

@@ -16,6 +16,7 @@
 #include "forest_fit.hpp"
 #include "forest_ranges.hpp"
 #include "forest_inspect.hpp"
+#include "shap.hpp"
 #include "model_io.hpp"
 #include "metrics.hpp"
 #include "split.hpp"

@@ -118,7 +118,7 @@ void bind_forest(py::module_& m) {
       .def_property_readonly("n_trees", &churn::random_forest::n_trees)
       .def_property_readonly("n_nodes", &churn::random_forest::n_nodes)
       .def_property_readonly("n_leaves", &churn::random_forest::n_leaves)
-      .def_property_readonly("memory_bytes", &churn::random_forest::memory_bytes, "Bytes of the node arrays (16 per node).")
+      .def_property_readonly("memory_bytes", &churn::random_forest::memory_bytes, "Bytes of the node arrays (16 per node) and their training cover (8 per node).")
       .def_property("feature_names", &churn::random_forest::feature_names, &churn::random_forest::set_feature_names)
       .def_property(
           "classes_json", [](const churn::random_forest& f) { return f.classes().dump(); },

@@ -124,12 +124,15 @@ def test_dataframe_names_and_bad_input():
     df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     est = RandomForestClassifier(n_estimators=5, random_state=0).fit(df, y)
     assert est.shap_values(df.iloc[:3]).shape == (3, 4)
-    with pytest.raises(ValueError, match="expecting 4 features"):
-        est.shap_values(X[:, :3])
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.shap_values(pd.DataFrame(X[:, :3], columns=["a", "b", "c"]))
     bad = X[:2].copy()
     bad[1, 2] = np.inf
     with pytest.raises(churn.DataError, match=r"X\[1, 2\] = inf"):
-        est.shap_values(bad)
+        est.shap_values(pd.DataFrame(bad, columns=df.columns))
+    plain = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        plain.shap_values(X[:, :3])
     with pytest.raises(NotFittedError):
         RandomForestClassifier().shap_values(X)
 

@@ -23,6 +23,7 @@ from .events import EventTable, ReadReport, ScanSummary, read_events, scan  # no
 from .features import FeatureAccumulator, FeatureReport, FeatureTable, merge_accumulators, user_features  # noqa: E402,E501
 from .simulation import SimulationSummary, simulate, simulation_statistics  # noqa: E402
 from . import metrics  # noqa: E402
+from .scoring import ScoreResult, score, score_features  # noqa: E402
 from .evaluation import (  # noqa: E402
     LogisticRegression,
     cross_validate,
@@ -80,6 +81,9 @@ __all__ = [
     "simulate",
     "simulation_statistics",
     "metrics",
+    "ScoreResult",
+    "score",
+    "score_features",
     "LogisticRegression",
     "cross_validate",
     "out_of_time_split",

@@ -111,6 +111,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A whole number of 0 or more (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return value
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .scoring import _cli_predict
+
+    return _cli_predict(args)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churn", description="Churn prediction from Sparkify-style event logs.")
     parser.add_argument("--version", action="version", version=f"churn {__version__}")
@@ -178,6 +195,21 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a model saved by churn train")
     p.add_argument("--out", default=None, help="output file, .html or .md (default: MODEL-report.html)")
     p.set_defaults(run=_cmd_report)
+
+    p = commands.add_parser("predict", help="score every user of event logs with a saved model, with reasons (CSV)")
+    p.add_argument("model", help="a model saved by churn train")
+    p.add_argument("events", nargs="+", help="JSON-lines event log(s) or folders, plain or .gz")
+    p.add_argument("--out", default="scores.csv", help="CSV to write (default: scores.csv)")
+    p.add_argument("--explain", type=_count, default=3, help="reasons per user (default: 3; 0 for none, faster)")
+    p.add_argument("--cutoff", default=None,
+                   help="score as of this UTC date, YYYY-MM-DD: features from the events before it "
+                        "(default: the midnight after the last event)")
+    p.add_argument("--values", action="store_true", help="add every feature value to the CSV")
+    p.add_argument("--threads", type=int, default=0, help="threads (default: all cores)")
+    p.add_argument("--lenient", action="store_true", help="skip and count bad lines instead of stopping")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    p.set_defaults(run=_cmd_predict)
 
     return parser
 

@@ -19,6 +19,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .report_shap import section_shap
+
 _METRIC_LABELS = {
     "f1": "F1", "precision": "Precision", "recall": "Recall", "accuracy": "Accuracy",
     "balanced_accuracy": "Balanced accuracy", "roc_auc": "ROC AUC", "average_precision": "PR AUC (AP)",
@@ -480,7 +482,7 @@ def section_importance(meta: Mapping[str, Any]) -> Optional[Section]:
 
 #: The report's sections, in order. Each takes the metadata and returns a Section or None.
 SECTIONS: List[Callable[[Mapping[str, Any]], Optional[Section]]] = [
-    section_plain_words, section_data, section_metrics, section_curves, section_importance,
+    section_plain_words, section_data, section_metrics, section_curves, section_importance, section_shap,
 ]
 
 _CSS = (

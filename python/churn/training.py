@@ -35,6 +35,7 @@ from .evaluation import LogisticRegression, cross_validate, group_codes, stratif
 from .features import FeatureTable, require_rows, user_features
 from .calibration import choose_calibration, reliability
 from .verdict import gains, positives_warning, verdict
+from .reasons import explanation_summary, pages_in, training_profile
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -433,9 +434,16 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     for j, info in enumerate(table.feature_info()):
         entry = dict(info)
         entry.update(feature_distribution(X_train[:, j]))
+        entry.update(training_profile(X_train[:, j], info["kind"] == "categorical", len(info["categories"])))
         entry["importance"] = float(importances[j])
         entry["permutation_importance"] = float(permutation["importances_mean"][j])
         features.append(entry)
+
+    steps("explaining the forest (exact SHAP values per feature and group)")
+    t0 = time.perf_counter()
+    explanations = explanation_summary(model, X, table.feature_names, features, seed=seed)
+    explanations["pages"] = pages_in(X_train, table.feature_names)
+    timings["explanations"] = time.perf_counter() - t0
 
     test_metrics = {k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in test.items()
                     if k != "confusion_matrix"}
@@ -483,6 +491,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
             "pr_curve": {"precision": precision.tolist(), "recall": recall.tolist(), "thresholds": _finite(pr_thr)},
             "probabilities": {"churned": proba[y_test == 1].tolist(), "stayed": proba[y_test == 0].tolist()},
         },
+        "explanations": explanations,
         "timings_seconds": timings,
     }
     model.threshold = threshold

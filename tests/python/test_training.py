@@ -88,7 +88,11 @@ def test_report_html_and_markdown_need_no_plotting_library(trained, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     html = (tmp_path / "r.html").read_text()
-    assert html.count("<svg") == 4 and "ROC curve" in html and "Precision-recall curve" in html
+    from churn.report_shap import section_shap
+
+    shap_figures = len(section_shap(churn.load_model(model_path).metadata).figures)
+    assert shap_figures == 3  # mean |SHAP| per group and per feature, and the beeswarm
+    assert html.count("<svg") == 4 + shap_figures and "ROC curve" in html and "Precision-recall curve" in html
     assert "<script" not in html and not re.search(r"(src|href)=['\"]?https?:", html), "self-contained"
     assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in html
     meta = churn.load_model(model_path).metadata
@@ -102,7 +106,7 @@ def test_report_html_and_markdown_need_no_plotting_library(trained, tmp_path):
         assert f"Of every 100 customers it flags, about {round(100 * tp / (tp + fp))} do leave" in html
     assert "a small negative value means shuffling it made" in html
     md = Path(write_report(model_path, tmp_path / "r.md")).read_text()
-    assert md.count("data:image/svg+xml;base64,") == 4 and "| F1 |" in md and "What the model does" in md
+    assert md.count("data:image/svg+xml;base64,") == 4 + shap_figures and "| F1 |" in md and "What the model does" in md
 
 
 def test_report_svg_charts_are_well_formed_xml(trained):
@@ -113,7 +117,7 @@ def test_report_svg_charts_are_well_formed_xml(trained):
     _, model_path = trained
     meta = churn.load_model(model_path).metadata
     svgs = [svg for make in SECTIONS for s in [make(meta)] if s for _, svg in s.figures]
-    assert len(svgs) == 4
+    assert len(svgs) == 4 + 3  # the four charts and the SHAP section's three
     for svg in svgs:
         root = ET.fromstring(svg)
         assert root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}title") is not None

@@ -23,6 +23,7 @@ WEB = ROOT / "examples" / "webserver"
 sys.path.insert(0, str(WEB))
 
 import churn  # noqa: E402
+from churn.reasons import explanation_summary, pages_in, training_profile  # noqa: E402
 
 HORIZON_DAYS = 14.0
 SESSION_GAP = 30.0
@@ -53,9 +54,13 @@ def make_metadata(model, table, X_tr, y_tr, X_te, y_te, threshold: float) -> dic
     for j, info in enumerate(table.feature_info()):
         entry = dict(info)
         entry.update(_distribution(X_tr[:, j]))
+        # What reasons need, as churn train stores it (churn.reasons).
+        entry.update(training_profile(X_tr[:, j], info["kind"] == "categorical", len(info["categories"])))
         entry["importance"] = float(importances[j])
         entry["permutation_importance"] = None
         features.append(entry)
+    explanations = explanation_summary(model, np.vstack([X_tr, X_te]), table.feature_names, features)
+    explanations["pages"] = pages_in(X_tr, table.feature_names)
     test_metrics = {
         "accuracy": skm.accuracy_score(y_te, pred), "precision": skm.precision_score(y_te, pred, zero_division=0),
         "recall": skm.recall_score(y_te, pred), "f1": skm.f1_score(y_te, pred),
@@ -70,9 +75,11 @@ def make_metadata(model, table, X_tr, y_tr, X_te, y_te, threshold: float) -> dic
         "labels": {"mode": table.label, "cutoff_ms": table.cutoff_ms, "horizon_days": table.horizon_days,
                    "session_gap_minutes": table.session_gap_minutes},
         "data": {"source": "simulated.json", "events": int(table.report.events), "users": len(table),
+                 "first_ts": table.report.first_ts, "last_ts": table.report.last_ts,
                  "churned": int(table.y.sum()), "rows_train": len(y_tr), "rows_test": len(y_te),
                  "positive_rate": float(table.y.mean())},
         "params": {"n_estimators": 40, "max_features": "sqrt"},
+        "explanations": explanations,
         "cv": {"n_splits": 3, "seed": 0, "models": {
             "random_forest": {"metrics": {"f1": {"mean": 0.5, "std": 0.1, "folds": [0.4, 0.5, 0.6]},
                                           "roc_auc": {"mean": 0.8, "std": 0.05, "folds": [0.75, 0.8, 0.85]}}},

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import churn
+from churn.reasons import Explainer, groups_for
 from churn_web import create_app
 from churn_web.assets import MissingAssetsError
 from churn_web.model import ModelLoadError, ModelService
@@ -192,21 +193,44 @@ def test_verdict_matches_the_model(client, app, trained):
             numeric[k] = svc.by_name[k].categories.index(v)
     p = direct_probability(model, svc, numeric)
     assert f"<strong id=\"probability\">{p * 100:.0f}%</strong>" in html
-    assert ("about to churn" if p >= svc.threshold else "likely to stay") in html
+    assert ("about to churn" if p > svc.threshold else "likely to stay") in html
     assert f"{svc.threshold * 100:.0f}%" in html
 
 
-def test_verdict_explains_with_the_largest_contributions(client, app, trained):
+def test_verdict_gives_grouped_shap_reasons(client, app, trained):
     svc, model = svc_of(app), trained[1]
-    r = client.get("/go", query_string=form_defaults(app))
+    f = numeric_count_field(svc)
+    values = form_defaults(app)
+    values[f.name] = str(round(f.max))  # far from typical: a value that can be a reason
+    r = client.get("/go", query_string=values)
     html = r.get_data(as_text=True)
     row = np.asarray([svc.fields[i].default for i in range(len(svc.fields))], dtype=float)
-    _, contrib = svc.contributions(row[None, :])
-    strongest = svc.fields[int(np.argmax(np.abs(contrib[0])))]
-    reasons = re.findall(r'<span class="reason">(.*?)</span>', html)
-    assert reasons, "the verdict page lists reasons"
-    names = (strongest.description[:20], strongest.label[:20])
-    assert any(n and n in r for r in reasons for n in names)
+    row[f.index] = round(f.max)
+    ex = Explainer(model).explain(row[None, :], top=int(app.config["TOP_REASONS"]))[0]
+    assert ex.up or ex.down
+    for reason in ex.up + ex.down:
+        assert f"<strong>{reason.label[:1].upper() + reason.label[1:]}</strong>" in html
+        assert f"{reason.points} points" in html
+        for d in reason.drivers:
+            assert d.comparison in html
+    assert "typical)" not in html, "a typical value is never given as a cause"
+    assert f"({ex.expected_value * 100:.0f}%)" in html
+
+
+def test_verdict_leaves_out_pages_the_log_lacks(client, app):
+    svc = svc_of(app)
+    values = form_defaults(app)
+    thumbs = [f.name for f in svc.fields if f.name.startswith("thumbs_up")]
+    for name in thumbs:
+        values[name] = "0"
+    with_page = client.get("/go", query_string=values).get_data(as_text=True)
+    without = client.get("/go", query_string={**values, "absent": "Thumbs Up,Bogus"}).get_data(as_text=True)
+    assert "Not in this customer's log: Thumbs Up (" in without  # unknown page names are ignored
+    assert "Bogus" not in without.split('id="not-in-log"')[1].split("</p>")[0]
+    assert "Not in this customer's log" not in with_page
+    reasons = " ".join(re.findall(r'<ol class="list-group list-group-numbered" id="reasons-(?:up|down)">(.*?)</ol>',
+                                  without, flags=re.S))
+    assert "thumbs up" not in reasons.lower()
 
 
 def test_missing_form_field_takes_the_median(client, app, trained):
@@ -323,15 +347,24 @@ def test_api_predict_one_and_many(client, app, trained):
     assert many.json[1]["probability"] == pytest.approx(direct_probability(model, svc, {f.name: round(f.max * 2)}))
     assert "warnings" in many.json[1]
     for item in many.json:
-        assert item["churn"] == (item["probability"] >= svc.threshold)
+        assert item["churn"] == (item["probability"] > svc.threshold)
 
 
-def test_api_contributions_sum_to_the_probability(client, app):
-    svc = svc_of(app)
+def test_api_reasons_are_grouped_shap_values(client, app, trained):
+    svc, model = svc_of(app), trained[1]
     j = client.post("/api/predict?explain=100", json={}).get_json()
-    total = sum(r["contribution"] for r in j["reasons_up"] + j["reasons_down"])
-    bias, _ = svc.contributions(svc.defaults_row()[None, :])
-    assert bias[0] + total == pytest.approx(j["probability"], abs=1e-6)
+    assert j["expected_value"] == pytest.approx(model.expected_value_)
+    phi = model.shap_values(svc.defaults_row()[None, :])[0]
+    names = [f.name for f in svc.fields]
+    for r in j["reasons_up"] + j["reasons_down"]:
+        members = [g for g in groups_for(names) if g[0] == r["group"]][0][2]
+        assert r["push"] == pytest.approx(sum(phi[k] for k in members), abs=1e-9)
+        assert r["direction"] == ("up" if r["push"] > 0 else "down")
+        assert r["drivers"] and all(d["comparison"] != "typical" for d in r["drivers"])
+    pushes = [abs(r["push"]) for r in j["reasons_up"]]
+    assert pushes == sorted(pushes, reverse=True)
+    none = client.post("/api/predict?explain=0", json={}).get_json()
+    assert "reasons_up" not in none and none["probability"] == j["probability"]
 
 
 def test_api_null_takes_the_median_and_categories_accept_labels(client, app):
@@ -463,7 +496,7 @@ def test_batch_event_log_scores_every_user_sorted_by_risk(client, app, batch_log
     r = upload(client, batch_log.read_bytes(), "batch.json")
     assert r.status_code == 200, r.get_data(as_text=True)[:2000]
     html = r.get_data(as_text=True)
-    shown = [float(p) for p in re.findall(r'<td class="prob">([0-9.]+)</td>', html)]
+    shown = [int(p) for p in re.findall(r'<td class="prob">([0-9]+)%</td>', html)]
     assert shown and shown == sorted(shown, reverse=True)
     rows = read_download(client, html)
     expected = expected_scores(app, batch_log)
@@ -472,6 +505,47 @@ def test_batch_event_log_scores_every_user_sorted_by_risk(client, app, batch_log
         assert float(row["churn_probability"]) == pytest.approx(expected[row["user_id"]], abs=1e-6)
     probs = [float(row["churn_probability"]) for row in rows]
     assert probs == sorted(probs, reverse=True) and [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_batch_table_rows_link_to_their_verdict_and_give_reasons(client, app, batch_log):
+    svc = svc_of(app)
+    html = upload(client, batch_log.read_bytes(), "batch.json").get_data(as_text=True)
+    links = re.findall(r'<a href="(/go\?[^"]+)" class="user-link"[^>]*>([^<]+)</a>', html)
+    shown = re.findall(r'<td class="prob">([0-9]+%)</td>', html)
+    assert links and len(links) == len(shown)
+    rows = {r["user_id"]: r for r in read_download(client, html)}
+    for (href, uid), prob in list(zip(links, shown))[:5]:
+        verdict = client.get(href.replace("&amp;", "&")).get_data(as_text=True)
+        assert f'<strong id="probability">{prob}</strong>' in verdict, uid
+        assert float(rows[uid]["churn_probability"]) * 100 == pytest.approx(float(prob.rstrip("%")), abs=0.5)
+    reasons = re.findall(r'<div class="batch-reason">(.*?)</div>', html, flags=re.S)
+    assert reasons, "the table gives reasons"
+    assert all(("▲ +" in r or "▼ -" in r) and " customer" in r for r in reasons)
+    # The CSV's reasons are the same, in words with the push: "recent activity +12.3 pp (...)".
+    assert any(r["reason_1"] and " pp (" in r["reason_1"] for r in rows.values())
+    assert "This log is unlike the data the model learnt from" in html  # 20 days against a 31-day training window
+
+
+def test_batch_log_without_a_page_says_not_in_this_log(client, app, batch_log, tmp_path):
+    lines = [ln for ln in batch_log.read_text().splitlines() if json.loads(ln).get("page") != "Thumbs Up"]
+    html = upload(client, ("\n".join(lines) + "\n").encode(), "no-thumbs.json").get_data(as_text=True)
+    assert "<strong>Not in this log:</strong> Thumbs Up" in html
+    reasons = " ".join(re.findall(r'<div class="batch-reason">(.*?)</div>', html, flags=re.S)).lower()
+    assert "thumbs up" not in reasons
+    assert "absent=Thumbs+Up" in html  # the verdict links carry it
+
+
+def test_model_page_shows_shap_beside_the_importances(client, app, trained):
+    html = client.get("/model").get_data(as_text=True)
+    assert 'id="shap-section"' in html and 'id="shap-beeswarm-chart"' in html and "shap_charts.js" in html
+    data = json.loads(re.search(r'<script type="application/json" id="shap-data">(.*?)</script>', html, re.S).group(1))
+    meta = trained[1].metadata["explanations"]
+    assert len(data["groups"]["labels"]) == len(meta["groups"])
+    assert data["groups"]["values"] == sorted(data["groups"]["values"], reverse=True)
+    top = max(meta["mean_abs_shap"], key=meta["mean_abs_shap"].get)
+    assert data["features"]["labels"][0] == top
+    assert data["beeswarm"] and len(data["beeswarm"][0]["points"]) == meta["rows"]
+    assert "Mean |SHAP| (points)" in html
 
 
 def test_batch_gzip_log_gives_the_same_result(client, batch_log, batch_log_gz):
@@ -597,3 +671,15 @@ def test_batch_csv_template_scores_as_the_median_customer(client, app):
     scored = read_download(client, upload(client, r.data, "template.csv").get_data(as_text=True))
     median = client.post("/api/predict", json={}).get_json()
     assert float(scored[0]["churn_probability"]) == pytest.approx(median["probability"], abs=1e-6)
+
+
+def test_the_app_holds_no_scoring_logic():
+    """Issue 16: one model accessor, and no feature computation or message-text matching in the app:
+    logs are scored by churn.score, rows by churn.score_features."""
+    web = Path(__file__).resolve().parents[2] / "examples" / "webserver" / "churn_web"
+    sources = {p.name: p.read_text() for p in web.glob("*.py")}
+    assert sum(src.count("def service(") for src in sources.values()) == 1
+    for name, src in sources.items():
+        assert "FeatureAccumulator" not in src and "finalize(" not in src, name
+        assert "contributions" not in src, name
+    assert "churn.score(" in sources["batch.py"] and "churn.score_features(" in sources["batch.py"]

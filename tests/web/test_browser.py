@@ -70,6 +70,13 @@ def api_probability(url: str, values: dict, fields: list) -> float:
         return json.load(r)["probability"]
 
 
+def api_predict(url: str, values: dict, fields: list) -> dict:
+    body = {f["name"]: values[f["name"]] if f["kind"] == "categorical" else float(values[f["name"]]) for f in fields}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
 def api_model(url: str) -> dict:
     with urllib.request.urlopen(url + "/api/model", timeout=10) as r:
         return json.load(r)
@@ -99,9 +106,21 @@ def test_fill_the_form_and_read_the_verdict(driver, live_server):
     assert "about to churn" in verdict or "likely to stay" in verdict
     expected = api_probability(live_server, values, model["fields"])
     assert by_css(driver, "#probability").text == f"{expected * 100:.0f}%"
-    assert ("about to churn" in verdict) == (expected >= model["threshold"])
-    assert driver.find_elements("css selector", ".reason"), "the verdict explains itself"
-    shot(driver, "verdict")
+    assert ("about to churn" in verdict) == (expected > model["threshold"])
+    # The page's reasons are the API's (the same library call), groups and pushes in the same order.
+    explained = api_predict(live_server + "/api/predict?explain=4", values, model["fields"])
+    shown = [e.text for e in driver.find_elements("css selector", ".reason")]
+    expected = explained["reasons_up"] + explained["reasons_down"]
+    assert len(shown) == len(expected)
+    for text, r in zip(shown, expected):
+        assert text.lower().startswith(r["label"]) and f"{r['push'] * 100:+.1f} points" in text
+    if not expected:
+        assert "Nothing unusual in this customer's profile pushes the risk up" in by_css(driver, "body").text
+    for item in driver.find_elements("css selector", ".reason-item"):
+        text = item.text
+        assert " points" in text and "of customers" in text, text  # group, push, values against the population
+        assert "typical" not in item.find_element("css selector", ".drivers").text
+    shot(driver, "verdict-form")
     assert csp_violations(driver) == []
 
 
@@ -165,8 +184,9 @@ def test_upload_a_log_and_download_the_csv(driver, live_server, batch_log_gz, br
     by_css(driver, "#batch-submit").click()
     title = wait_for(driver, "#result-title", timeout=60).text
     rows = driver.find_elements("css selector", "#batch-table tbody tr")
-    probs = [float(r.find_element("css selector", ".prob").text) for r in rows]
+    probs = [int(r.find_element("css selector", ".prob").text.rstrip("%")) for r in rows]
     assert probs and probs == sorted(probs, reverse=True)
+    assert driver.find_elements("css selector", "#batch-table .batch-reason"), "the table gives reasons"
     shot(driver, "batch")
     by_css(driver, "#download-csv").click()
     deadline = time.monotonic() + 30
@@ -180,7 +200,7 @@ def test_upload_a_log_and_download_the_csv(driver, live_server, batch_log_gz, br
     with open(done[0], newline="") as fh:
         table = list(csv.DictReader(fh))
     assert f"{len(table)} users" in title
-    assert [round(float(r["churn_probability"]), 3) for r in table[: len(probs)]] == probs
+    assert [round(float(r["churn_probability"]) * 100) for r in table[: len(probs)]] == probs
 
 
 def test_model_page_draws_its_charts(driver, live_server):
@@ -188,8 +208,9 @@ def test_model_page_draws_its_charts(driver, live_server):
     wait_for(driver, "#importance-chart")
     time.sleep(0.8)  # the charts animate in
     n = driver.execute_script("return window.Chart ? Object.keys(Chart.instances).length : -1")
-    assert n == 4
-    for canvas in ("roc-chart", "pr-chart", "importance-chart", "histogram-chart"):
+    assert n == 7
+    for canvas in ("roc-chart", "pr-chart", "importance-chart", "histogram-chart", "shap-groups-chart",
+                   "shap-features-chart", "shap-beeswarm-chart"):
         painted = driver.execute_script(
             "var c = document.getElementById(arguments[0]); var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
             "var n = 0; for (var i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;", canvas)
@@ -279,3 +300,17 @@ def test_model_page_leads_with_plain_words(driver, live_server):
     present = [t for t in tops if t is not None]
     assert present == sorted(present) and tops[0] == present[0]
     assert tops[0] < driver.execute_script("return window.innerHeight"), "visible without scrolling"
+
+
+def test_batch_row_opens_that_customers_verdict(driver, live_server, batch_log):
+    driver.get(live_server + "/batch")
+    by_css(driver, "#batch-file").send_keys(str(batch_log))
+    by_css(driver, "#batch-submit").click()
+    wait_for(driver, "#result-title", timeout=60)
+    first = driver.find_elements("css selector", "#batch-table tbody tr")[0]
+    shown = first.find_element("css selector", ".prob").text
+    first.find_element("css selector", "a.user-link").click()
+    wait_for(driver, "#verdict")
+    assert by_css(driver, "#probability").text == shown, "the verdict page scores the same values"
+    shot(driver, "verdict")  # the README picture: a customer with reasons
+    assert csp_violations(driver) == []

@@ -6,15 +6,11 @@ from typing import Any, Dict, List
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
-from .explain import reasons
+from .explain import reason_json
 from .forms import check_row
-from .model import ModelService, verdict_words
+from .model import service, verdict_words
 
 bp = Blueprint("api", __name__)
-
-
-def service() -> ModelService:
-    return current_app.extensions["churn_model"]
 
 
 def _error(status: int, message: str, **extra: Any):
@@ -69,17 +65,19 @@ def predict():
         all_warnings.append(checked.warnings)
         defaulted.append(checked.defaulted)
 
-    preds = svc.predict(X, explain=top > 0)
+    preds = svc.predict(X, explain=top)
     out = []
     for i, p in enumerate(preds):
         item: Dict[str, Any] = {
             "probability": p.probability, "churn": p.churn, "verdict": verdict_words(p.churn),
             "threshold": svc.threshold,
         }
-        if top > 0 and p.contributions is not None:
-            up, down = reasons(svc.fields, X[i], p.contributions, top)
-            item["reasons_up"] = [r.to_json() for r in up]
-            item["reasons_down"] = [r.to_json() for r in down]
+        if p.explanation is not None:
+            item["expected_value"] = p.explanation.expected_value
+            item["reasons_up"] = [reason_json(r) for r in p.explanation.up]
+            item["reasons_down"] = [reason_json(r) for r in p.explanation.down]
+        elif top > 0 and svc.explain_error:
+            item["reasons_error"] = svc.explain_error
         if all_warnings[i]:
             item["warnings"] = all_warnings[i]
         if defaulted[i]:

@@ -23,6 +23,7 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+from urllib.parse import urlencode
 
 import numpy as np
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_file, session
@@ -31,12 +32,11 @@ import churn
 from churn.csvsafe import neutralise, neutralise_row, restore
 
 from .forms import check_row
-from .model import ModelService
+from .model import ModelService, service
 
 bp = Blueprint("batch", __name__, url_prefix="/batch")
 
 ID_COLUMNS = ("user_id", "userId", "userid", "id")
-CHUNK_ROWS = 8192  # rows per contributions call: bounds the (rows x features) scratch array
 ALLOWED_NAME = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -181,10 +181,6 @@ def store() -> BatchStore:
     return current_app.extensions["churn_batches"]
 
 
-def service() -> ModelService:
-    return current_app.extensions["churn_model"]
-
-
 # ---- CSRF: the upload is the one state-changing form --------------------------------------------
 def csrf_token() -> str:
     if "csrf" not in session:
@@ -263,36 +259,26 @@ def inflate(path: Path, limit: int, deadline: Optional[Deadline] = None) -> Path
     return out
 
 
-def _utc_midnight_after(ts_ms: int) -> int:
-    day = 86_400_000
-    return (ts_ms // day + 1) * day
-
-
-def _last_timestamp(acc) -> Optional[int]:
-    last = acc.last_ts
-    return None if last is None else int(last)
-
-
-def features_from_log(path: Path, svc: ModelService, threads: int, strict: bool = True, notes: Optional[List[str]] = None,
-                      max_users: Optional[int] = None, deadline: Optional[Deadline] = None):
-    """Per-user features of an event log (a churn.FeatureTable), computed with the session gap the
-    model was trained with and seen at the end of the log. strict=False skips bad lines and adds a
-    note saying how many, with an example. More than `max_users` users is a BatchInputError (413) as
-    soon as the reader meets the first user beyond it: memory stays bounded (docs/reliability.md). Past
-    `deadline` the reading stops at its next block and a BatchLimitError (BATCH_SECONDS) is raised."""
-    labels = svc.label_options
-    gap = float(labels.get("session_gap_minutes") or 30.0)
-    horizon = float(labels.get("horizon_days") or 30.0)
-    acc = churn.FeatureAccumulator(session_gap_minutes=gap, max_users=max_users)
+def score_log(path: Path, svc: ModelService, threads: int, strict: bool = True,
+              max_users: Optional[int] = None, deadline: Optional[Deadline] = None,
+              explain: int = 3) -> "churn.ScoreResult":
+    """Every user of an event log scored by churn.score (features with the model's own options, as of
+    the UTC midnight after the last event; probabilities, verdicts, reasons, what the log lacks).
+    More than `max_users` users is a BatchLimitError (413) as soon as the reader meets the first user
+    beyond it: memory stays bounded (docs/reliability.md). Past `deadline` the reading stops at its
+    next block and a BatchLimitError (BATCH_SECONDS) is raised."""
     progress = churn._churn._FeatureProgress()
     timer = deadline.watch(progress) if deadline is not None else None
     try:
-        report = acc.add_files([str(path)], threads=threads, strict=strict, progress=progress)
+        return churn.score(svc.model, [str(path)], explain=explain if svc.has_explanations else 0,
+                           strict=strict, threads=threads, max_users=max_users, progress=progress)
     except churn.LimitError as e:  # told apart by type and name, never by the message
         if e.limit == "max_users":
             raise too_many_users(max_users or int(e.value), e.line, "split the log by user into several uploads") from None
         if e.limit == "stop" and deadline is not None:
             raise too_slow(deadline.seconds) from None
+        raise
+    except churn.ParseError:
         raise
     except churn.DataError as e:
         line = getattr(e, "line", None)
@@ -302,17 +288,6 @@ def features_from_log(path: Path, svc: ModelService, threads: int, strict: bool 
     finally:
         if timer is not None:
             timer.cancel()
-    bad = int(report.get("bad_lines", 0)) if isinstance(report, dict) else 0
-    if bad and notes is not None:
-        examples = report.get("examples") or []
-        example = f" (e.g. line {examples[0][0]}: {examples[0][1]})" if examples else ""
-        notes.append(f"{bad} malformed line{'s' if bad != 1 else ''} skipped{example}")
-    last = _last_timestamp(acc)
-    if acc.events == 0 or last is None:
-        raise BatchInputError("the log has no events")
-    # Window features use only the events before the cutoff: a cutoff at the midnight after the last
-    # event sees them all, which is what a model trained on window labels expects of "now".
-    return acc.finalize(label="window", cutoff=_utc_midnight_after(last), horizon_days=horizon)
 
 
 def align_columns(table_names: List[str], svc: ModelService) -> List[int]:
@@ -377,42 +352,25 @@ def read_features_csv(path: Path, svc: ModelService, max_rows: Optional[int] = N
     return ids, np.frombuffer(values, dtype=np.float64).reshape(len(ids), len(svc.fields)), notes
 
 
-def score(svc: ModelService, X: np.ndarray, deadline: Optional[Deadline] = None) -> Tuple[np.ndarray, List[List[str]]]:
-    """P(churn) per row and, per row, the (up to 3) fields that pushed it up most. Checks `deadline`
-    between chunks of CHUNK_ROWS rows."""
-    probs = np.empty(X.shape[0])
-    top: List[List[str]] = []
-    names = [f.name for f in svc.fields]
-    for start in range(0, X.shape[0], CHUNK_ROWS):
-        if deadline is not None:
-            deadline.check()
-        part = X[start:start + CHUNK_ROWS]
-        probs[start:start + len(part)] = svc.predict_proba(part)
-        _, contrib = svc.contributions(part) if svc.has_contributions else (None, None)
-        for i in range(len(part)):
-            if contrib is None:
-                top.append([])
-                continue
-            c = contrib[i]
-            order = np.argsort(-c, kind="stable")[:3]
-            top.append([names[j] for j in order if c[j] > 1e-9])
-    return probs, top
+def verdict_link(svc: ModelService, x: np.ndarray, absent: List[str]) -> str:
+    """The query string of this customer's verdict page (/go) with their values filled in."""
+    params = {}
+    for f in svc.fields:
+        v = float(x[f.index])
+        params[f.name] = f.format(v) if f.categorical else (str(int(v)) if v.is_integer() else repr(v))
+    if absent:
+        params["absent"] = ",".join(absent)
+    return urlencode(params)
 
 
-def write_results(out: Path, svc: ModelService, ids: List[str], X: np.ndarray, probs: np.ndarray,
-                  top: List[List[str]], order: np.ndarray) -> None:
-    """The scored CSV. Text cells (user ids, reasons, category labels, the field names in the header) go
-    through churn.csvsafe.neutralise: a spreadsheet runs none of them; numbers are written as numbers."""
-    verdicts = svc.churns(probs)
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["rank", "user_id", "churn_probability", "about_to_churn", "top_reasons"]
-                   + neutralise_row(fl.name for fl in svc.fields))
-        for rank, i in enumerate(order, 1):
-            values = [neutralise(fl.format(X[i, fl.index]).replace(",", "")) if fl.categorical else repr(float(X[i, fl.index]))
-                      for fl in svc.fields]
-            w.writerow([rank, neutralise(ids[i]), f"{probs[i]:.6f}", int(verdicts[i]),
-                        neutralise(" ".join(top[i]))] + values)
+def table_rows(svc: ModelService, result: "churn.ScoreResult", limit: int) -> List[Dict[str, object]]:
+    """The highest risks for the page: probability as on the verdict page, reasons, verdict link."""
+    rows = []
+    for row in result.rows(top=3)[:limit]:
+        i = row["index"]
+        row["link"] = verdict_link(svc, result.X[i], result.not_in_log)
+        rows.append(row)
+    return rows
 
 
 # ---- routes ---------------------------------------------------------------------------------------
@@ -458,9 +416,9 @@ def _score_upload(svc: ModelService, upload, filename: str):
             if kind == "gzip":
                 raw_path = inflate(raw_path, int(config["MAX_LOG_BYTES"]), deadline)
             try:
-                table = features_from_log(raw_path, svc, int(config["FEATURE_THREADS"]),
-                                          strict=not request.form.get("skip_bad_lines"), notes=notes,
-                                          max_users=int(config["MAX_BATCH_USERS"]), deadline=deadline)
+                result = score_log(raw_path, svc, int(config["FEATURE_THREADS"]),
+                                   strict=not request.form.get("skip_bad_lines"),
+                                   max_users=int(config["MAX_BATCH_USERS"]), deadline=deadline)
             except churn.ParseError as e:
                 where = f"line {e.line}" + (f", field '{e.field}'" if getattr(e, "field", "") else "")
                 raise BatchInputError(f"{where}: {e.reason}. Fix the line, or tick “skip malformed lines”.") from None
@@ -469,14 +427,10 @@ def _score_upload(svc: ModelService, upload, filename: str):
             except churn.ChurnIOError as e:
                 raise BatchInputError(f"cannot read the upload: {e}") from None
             deadline.check()
-            ids = [str(u) for u in table.user_ids]
-            if not ids:
+            if not len(result):
                 raise BatchInputError("no users to score: the log has no user who has not already cancelled")
-            X = np.ascontiguousarray(np.asarray(table.X, dtype=np.float64)[:, align_columns(table.feature_names, svc)])
-            left = int(table.report.users_cancelled_before_cutoff)
+            notes = result.notes
             source = "event log"
-            if left:
-                notes.append(f"{left} users who already cancelled are not scored")
         else:
             try:
                 ids, X, notes = read_features_csv(raw_path, svc, int(config["MAX_BATCH_USERS"]), deadline)
@@ -484,35 +438,30 @@ def _score_upload(svc: ModelService, upload, filename: str):
                 raise BatchInputError(f"the file is not UTF-8 text (byte {e.start}); upload a CSV or a JSON-lines log") from None
             except csv.Error as e:
                 raise BatchInputError(f"not a readable CSV: {e}") from None
+            deadline.check()
+            result = churn.score_features(svc.model, X, ids, explain=3 if svc.has_explanations else 0)
+            result.notes = notes
             source = "CSV of features"
-        probs, top = score(svc, X, deadline)
     except BatchInputError as e:
         return render_page(error=f"{filename}: {e}"), e.status
     finally:
         raw_path.unlink(missing_ok=True)
         give_back_memory()  # the accumulator (or the CSV's Python objects) are gone by now
 
-    order = np.argsort(-probs, kind="stable")
     out = store().new_upload_path(".csv")
-    write_results(out, svc, ids, X, probs, top, order)
-    verdicts = svc.churns(probs)
-    churners = int(verdicts.sum())
-    summary = {"users": len(ids), "churners": churners, "source": source, "notes": notes}
-    result = store().add(out, download_name(filename), summary)
-    if result is None:  # shown, but not kept: no download link
+    result.write_csv(out, top=3, values=True, categories={f.name: f.categories for f in svc.fields if f.categorical})
+    summary = {"users": len(result), "churners": int(result.churn.sum()), "source": source, "notes": notes,
+               "not_in_log": result.not_in_log, "warnings": result.warnings,
+               "explain_error": result.explain_error}
+    stored = store().add(out, download_name(filename), summary)
+    if stored is None:  # shown, but not kept: no download link
         keep = int(config["BATCH_KEEP_BYTES"])
         shown = f"{keep / 2**20:.0f} MB" if keep >= 2**20 else f"{keep} bytes"
         notes.append(f"The CSV of this result is larger than the {shown} this server keeps for download "
                      "(BATCH_KEEP_BYTES): split the upload to download its results.")
-        result = BatchResult("", out, download_name(filename), time.time(), summary)
-    limit = int(config["BATCH_TABLE_ROWS"])
-    by_name = svc.by_name
-    rows = [
-        {"rank": r + 1, "user_id": ids[i], "probability": float(probs[i]), "churn": bool(verdicts[i]),
-         "reasons": [by_name[n].label for n in top[i]]}
-        for r, i in enumerate(order[:limit])
-    ]
-    return render_page(result=result, rows=rows, filename=filename, shown=len(rows))
+        stored = BatchResult("", out, download_name(filename), time.time(), summary)
+    rows = table_rows(svc, result, int(config["BATCH_TABLE_ROWS"]))
+    return render_page(result=stored, rows=rows, filename=filename, shown=len(rows))
 
 
 @bp.route("/template.csv")

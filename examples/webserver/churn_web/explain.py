@@ -1,12 +1,11 @@
-"""Turns the forest's per-prediction contributions into sentences a retention team can act on."""
+"""What the pages show of churn's reasons (churn.reasons: SHAP values per feature group, in words):
+advice for the retention team, the JSON form, and the model page's global view (mean |SHAP|)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+import math
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
-
-from .model import Field, format_number
+from churn.reasons import Reason
 
 # (name prefixes, the level of the value at which the advice applies, the advice). The first match
 # wins; the names are those of churn's feature catalogue (docs/features.md); other models simply get
@@ -35,62 +34,58 @@ def action_for(name: str, level: str) -> Optional[str]:
     return None
 
 
-@dataclass
-class Reason:
-    field: Field
-    value: float
-    contribution: float  # change of P(churn), in probability units
-
-    @property
-    def direction(self) -> str:
-        return "up" if self.contribution > 0 else "down"
-
-    @property
-    def points(self) -> str:
-        """The contribution in percentage points, signed."""
-        return f"{self.contribution * 100:+.1f}"
-
-    @property
-    def level(self) -> str:
-        """'high', 'low' or 'typical' against the training quartiles (empty when unknown)."""
-        f = self.field
-        if f.categorical or f.q25 is None or f.q75 is None:
-            return ""
-        if self.value > f.q75:
-            return "high"
-        if self.value < f.q25:
-            return "low"
-        return "typical"
-
-    @property
-    def sentence(self) -> str:
-        f = self.field
-        # Descriptions such as "Thumbs Down / songs" are formulas; the field's name reads better then.
-        what = f.description if f.description and " / " not in f.description else f.label
-        value = f.format(self.value)
-        unit = f" {f.unit}" if f.unit and not f.categorical and f.unit not in ("code", "0/1") else ""
-        text = f"{what[:1].upper() + what[1:]}: {value}{unit}"
-        if self.level and f.median is not None:
-            text += f" ({self.level}; the median customer has {format_number(f.median, f.integer)})"
-        verb = "raises" if self.contribution > 0 else "lowers"
-        return f"{text} — {verb} the churn risk by {abs(self.contribution) * 100:.1f} points."
-
-    @property
-    def action(self) -> Optional[str]:
-        return action_for(self.field.name, self.level) if self.contribution > 0 else None
-
-    def to_json(self) -> dict:
-        return {"feature": self.field.name, "value": self.field.format(self.value) if self.field.categorical else self.value,
-                "contribution": self.contribution, "explanation": self.sentence, "suggestion": self.action}
+def suggestion(reason: Reason) -> Optional[str]:
+    """Advice for a reason that raises the risk: from its strongest driver with advice, if any."""
+    if reason.push <= 0:
+        return None
+    for d in reason.drivers:
+        text = action_for(d.feature, d.standing)
+        if text:
+            return text
+    return None
 
 
-def reasons(fields: Sequence[Field], row: Sequence[float], contributions: Optional[np.ndarray],
-            top: int) -> Tuple[List[Reason], List[Reason]]:
-    """The features that pushed this prediction up most, and those that pulled it down most."""
-    if contributions is None:
-        return [], []
-    c = np.asarray(contributions, dtype=np.float64)
-    order = np.argsort(-np.abs(c), kind="stable")
-    up = [Reason(fields[i], float(row[i]), float(c[i])) for i in order if c[i] > 1e-9][:top]
-    down = [Reason(fields[i], float(row[i]), float(c[i])) for i in order if c[i] < -1e-9][:top]
-    return up, down
+def reason_json(reason: Reason) -> Dict[str, Any]:
+    """A reason as the API returns it: churn's JSON form plus the suggestion."""
+    out = reason.to_json()
+    out["suggestion"] = suggestion(reason)
+    return out
+
+
+def _finite(v: Any) -> Optional[float]:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def shap_summary(metadata: Mapping[str, Any], top: int = 15) -> Optional[Dict[str, Any]]:
+    """The model page's SHAP view from the metadata's ``explanations`` (written by churn train): mean
+    |SHAP| per group and for the `top` features, in percentage points, and the beeswarm sample. None
+    when the model carries none."""
+    ex = metadata.get("explanations")
+    if not isinstance(ex, Mapping):
+        return None
+    groups = [g for g in ex.get("groups") or [] if isinstance(g, Mapping) and _finite(g.get("mean_abs_shap")) is not None]
+    per_feature = ex.get("mean_abs_shap") if isinstance(ex.get("mean_abs_shap"), Mapping) else {}
+    features = sorted(((str(k), _finite(v)) for k, v in per_feature.items() if _finite(v) is not None),
+                      key=lambda kv: -kv[1])
+    swarm = []
+    for entry in ex.get("beeswarm") or []:
+        if not isinstance(entry, Mapping):
+            continue
+        shap, pct = entry.get("shap") or [], entry.get("percentile") or []
+        points = [{"x": round(100 * s, 3), "p": _finite(p) if i < len(pct) else None}
+                  for i, (s, p) in enumerate(zip(shap, pct + [None] * (len(shap) - len(pct))))
+                  if _finite(s) is not None]
+        swarm.append({"feature": str(entry.get("feature", "?")), "points": points,
+                      "categorical": bool(entry.get("categorical"))})
+    if not groups and not features:
+        return None
+    groups.sort(key=lambda g: -g["mean_abs_shap"])
+    return {
+        "rows": ex.get("rows"), "expected_value": _finite(ex.get("expected_value")),
+        "groups": {"labels": [str(g.get("label")) for g in groups],
+                   "values": [round(100 * g["mean_abs_shap"], 3) for g in groups],
+                   "members": [list(g.get("features") or []) for g in groups]},
+        "features": {"labels": [k for k, _ in features[:top]], "values": [round(100 * v, 3) for _, v in features[:top]]},
+        "all_features": {k: round(100 * v, 3) for k, v in features},
+        "beeswarm": swarm,
+    }

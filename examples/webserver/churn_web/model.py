@@ -1,20 +1,24 @@
 """The loaded model and what the pages need to know about it, read from its metadata.
 
-No model code lives here: predictions and contributions come from the churn package. This module
-only reads the metadata contract (docs/model-metadata.md) and copes with models that lack parts of
-it (the forest's own feature names, its impurity importances, a 0.5 threshold).
+No model code lives here: predictions and reasons come from the churn package (churn.score_features,
+churn.reasons). This module only reads the metadata contract (docs/model-metadata.md) and copes with
+models that lack parts of it (the forest's own feature names, its impurity importances, a 0.5
+threshold). `service()` is the one accessor of the app's model.
 """
 from __future__ import annotations
 
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 import churn
 from churn.metadata import check_metadata
+from churn.reasons import FEATURE_PAGES, Explanation
+from churn.scoring import model_feature_names, model_threshold, score_features, verdict_words  # noqa: F401 (re-exported)
+from flask import current_app
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -141,8 +145,7 @@ def format_number(value: float, integer: bool = False) -> str:
 class Prediction:
     probability: float
     churn: bool
-    bias: Optional[float]
-    contributions: Optional[np.ndarray]  # per field, in column order
+    explanation: Optional[Explanation]  # reasons (churn.reasons); None when not asked for or not possible
 
 
 class ModelService:
@@ -160,12 +163,17 @@ class ModelService:
         self.by_name = {f.name: f for f in self.fields}
         self._by_importance = sorted(self.fields, key=lambda f: (-f.importance, f.index))
         self.default_text = {f.name: "—" if f.default is None else f.format(f.default) for f in self.fields}
-        t = _number(self.metadata.get("threshold"))
-        if t is None or not 0 <= t <= 1:
-            t = _number(getattr(model, "threshold", None))
-        self.threshold = t if t is not None and 0 <= t <= 1 else 0.5
-        self.has_contributions = callable(getattr(model, "feature_contributions", None)) or callable(
-            getattr(model, "contributions", None))
+        self.threshold = model_threshold(model, self.metadata)
+        # Reasons need SHAP values, which need the trees' node covers (model format 2 and later).
+        try:
+            model.expected_value_
+            self.explain_error: Optional[str] = None
+        except churn.ModelCapabilityError as e:
+            self.explain_error = str(e)
+
+    @property
+    def has_explanations(self) -> bool:
+        return self.explain_error is None
 
     @classmethod
     def load(cls, path: "str | os.PathLike[str]") -> "ModelService":
@@ -181,26 +189,16 @@ class ModelService:
             raise ModelLoadError(f"cannot load the model {p}: {e}") from e
 
     # ---- fields -------------------------------------------------------------------------------
-    def _model_feature_names(self) -> List[str]:
-        for attr in ("feature_names_in_", "feature_names"):
-            names = getattr(self.model, attr, None)
-            if names is not None and len(names):
-                return [str(n) for n in names]
-        return []
-
     def _fields(self) -> List[Field]:
-        names = self._model_feature_names()
         entries = self.metadata.get("features")
         entries = [e for e in entries if isinstance(e, Mapping)] if isinstance(entries, list) else []
         by_name: Dict[str, Mapping[str, Any]] = {str(e.get("name")): e for e in entries if isinstance(e.get("name"), str)}
-        placeholder = all(n == f"x{i}" for i, n in enumerate(names))
-        if (not names or placeholder) and len(by_name) == len(entries) and (not names or len(entries) == len(names)):
-            # A forest fitted without column names (x0, x1, ...): the metadata names its columns, in order.
-            names = [str(e.get("name")) for e in entries] or names
+        # The forest's own column names; for a forest fitted without names (x0, x1, ...), the metadata's.
+        names = model_feature_names(self.model, self.metadata if len(by_name) == len(entries) else {})
         if not names:
-            n = _safe_int(getattr(self.model, "n_features_in_", None) or getattr(self.model, "n_features", None)) or 0
+            n = int(self.model.n_features)
             names = [f"x{i}" for i in range(n)]
-        importances = getattr(self.model, "feature_importances_", None)
+        importances = self.model.feature_importances_
         fields = []
         for i, name in enumerate(names):
             e = by_name.get(name, {})
@@ -228,40 +226,20 @@ class ModelService:
     # ---- predictions --------------------------------------------------------------------------
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(churn) for each row of X (rows x fields, float64)."""
-        p = np.asarray(self.model.predict_proba(np.ascontiguousarray(X, dtype=np.float64)))
-        return p[:, 1] if p.ndim == 2 else p
-
-    def contributions(self, X: np.ndarray):
-        """(bias per row, contributions rows x fields), or (None, None) when the model has none."""
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        fn = getattr(self.model, "feature_contributions", None) or getattr(self.model, "contributions", None)
-        if fn is None:
-            return None, None
-        out = fn(X)
-        if isinstance(out, tuple):  # (contributions, bias)
-            values, bias = out
-            return np.asarray(bias, dtype=np.float64).reshape(-1), np.asarray(values, dtype=np.float64)
-        out = np.asarray(out, dtype=np.float64)
-        p = len(self.fields)
-        if out.ndim == 2 and out.shape[1] == p + 1:  # the bias in the last column
-            return out[:, p], out[:, :p]
-        return None, out
+        return churn.score_features(self.model, X, explain=0).probability
 
     def churns(self, probs) -> np.ndarray:
         """The verdicts for probabilities: P(churn) > threshold, the rule of the model's own predict()."""
         return np.asarray(probs, dtype=np.float64) > self.threshold
 
-    def predict(self, X: np.ndarray, explain: bool = True) -> List[Prediction]:
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        probs = self.predict_proba(X)
-        verdicts = self.churns(probs)
-        bias, contrib = self.contributions(X) if explain else (None, None)
-        return [
-            Prediction(float(p), bool(verdicts[i]),
-                       None if bias is None else float(bias[i]),
-                       None if contrib is None else contrib[i])
-            for i, p in enumerate(probs)
-        ]
+    def predict(self, X: np.ndarray, explain: int = 3, absent_pages: Sequence[str] = ()) -> List[Prediction]:
+        """Probability, verdict (the model's rule, P > threshold) and up to `explain` reasons each way;
+        features counting `absent_pages` (pages the customer's log never records) are never reasons."""
+        absent = [f.name for f in self.fields if FEATURE_PAGES.get(f.name) in set(absent_pages)]
+        result = score_features(self.model, X, explain=explain if self.has_explanations else 0, absent=absent)
+        ex = result.explanations
+        return [Prediction(float(p), bool(c), None if ex is None else ex[i])
+                for i, (p, c) in enumerate(zip(result.probability, result.churn))]
 
     # ---- metadata helpers ---------------------------------------------------------------------
     @property
@@ -276,19 +254,12 @@ class ModelService:
             "threshold": self.threshold,
             "n_features": len(self.fields),
             "fields": [f.to_json() for f in self.fields],
-            "n_estimators": _safe_int(getattr(self.model, "n_estimators", None)),
-            "explanations": self.has_contributions,
+            "n_estimators": int(self.model.n_estimators),
+            "explanations": self.has_explanations,
             "metadata": meta,
         }
 
 
-def _safe_int(v: Any) -> Optional[int]:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def verdict_words(churns: bool) -> str:
-    return "about to churn" if churns else "likely to stay"
-
+def service() -> ModelService:
+    """The app's model (loaded once by create_app)."""
+    return current_app.extensions["churn_model"]

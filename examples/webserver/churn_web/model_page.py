@@ -5,11 +5,12 @@ import datetime as dt
 import math
 from typing import Any, Dict, List, Mapping, Optional
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
 from churn.report import METRIC_MEANINGS, PERMUTATION_EXPLANATION, plain_summary, top_signals
 
-from .model import ModelService, format_number
+from .explain import shap_summary
+from .model import ModelService, format_number, service
 
 bp = Blueprint("model_page", __name__)
 
@@ -19,10 +20,6 @@ METRIC_NAMES = {
     "log_loss": "Log loss", "brier": "Brier score",
 }
 MAX_CURVE_POINTS = 400
-
-
-def service() -> ModelService:
-    return current_app.extensions["churn_model"]
 
 
 def _numbers(value: Any) -> List[float]:
@@ -133,6 +130,6 @@ def model_page():
         labels=labels, cutoff=_date(labels.get("cutoff_ms")),
         test_metrics=_metric_rows(test.get("metrics") or {}) if isinstance(test.get("metrics"), Mapping) else [],
         confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,
-        charts=chart_data(svc), fields=svc.fields_by_importance(), fmt=format_number,
-        n_trees=getattr(svc.model, "n_estimators", None) or getattr(svc.model, "n_trees", None),
+        charts=chart_data(svc), fields=svc.fields_by_importance(), fmt=format_number, shap=shap_summary(meta),
+        n_trees=svc.model.n_estimators,
     )

@@ -6,15 +6,13 @@ from typing import Dict, Mapping
 import numpy as np
 from flask import Blueprint, current_app, redirect, render_template, request, send_from_directory, url_for
 
-from .explain import reasons
+from churn.reasons import FEATURE_PAGES
+
+from .explain import suggestion
 from .forms import check_row
-from .model import ModelService, verdict_words
+from .model import service, verdict_words
 
 bp = Blueprint("views", __name__)
-
-
-def service() -> ModelService:
-    return current_app.extensions["churn_model"]
 
 
 def _form_context(values: Mapping[str, str], errors: Dict[str, str], warnings: Dict[str, str]):
@@ -62,11 +60,16 @@ def go():
     if not checked.ok:
         return render_template("master.html", **_form_context(raw, checked.errors, checked.warnings)), 400
     row = np.asarray(checked.values, dtype=np.float64)
-    pred = svc.predict(row[None, :])[0]
-    up, down = reasons(svc.fields, row, pred.contributions, int(current_app.config["TOP_REASONS"]))
+    # A batch row links here with the pages its log lacks (absent=Thumbs Up,...): said once, never a reason.
+    known = set(FEATURE_PAGES.values())
+    absent = sorted({p for p in request.args.get("absent", "").split(",") if p in known})
+    pred = svc.predict(row[None, :], explain=int(current_app.config["TOP_REASONS"]), absent_pages=absent)[0]
+    ex = pred.explanation
     return render_template(
         "go.html", prediction=pred, verdict=verdict_words(pred.churn), threshold=svc.threshold,
-        up=up, down=down, warnings=checked.warnings, defaulted=checked.defaulted,
+        explanation=ex, up=ex.up if ex else [], down=ex.down if ex else [], suggestion=suggestion,
+        explain_error=svc.explain_error, absent=absent,
+        warnings=checked.warnings, defaulted=checked.defaulted,
         values_table=[(f.label, f.format(row[f.index]), svc.default_text[f.name]) for f in svc.fields_by_importance()],
         query=request.query_string.decode(),
     )

@@ -287,7 +287,8 @@ def test_a_log_with_more_users_than_max_batch_users_is_a_413_at_the_first_user_b
                        "FEATURE_THREADS": 2})
     r = upload(app2.test_client(), blob, "many.json")
     html = r.get_data(as_text=True)
-    assert r.status_code == 413 and "many.json: more than 50 users, the most this server scores" in html
+    # (When one thread happens to take both pieces of the file, it crosses the limit itself, at line 51.)
+    assert r.status_code == 413 and re.search(r"many.json: (line 51: )?more than 50 users, the most this server scores", html)
     assert str(tmp_path) not in html
 
 

@@ -227,7 +227,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
                           session_gap_minutes=session_gap_minutes, strict=strict,
                           threads=None if n_jobs < 1 else n_jobs)
     timings["features"] = time.perf_counter() - t0
-    X, y = np.ascontiguousarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)
+    X, y = np.asarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)  # a view: no copy
     n_pos = int(y.sum())
     steps(f"{len(y)} users, {n_pos} churned ({n_pos / max(len(y), 1):.1%}), {X.shape[1]} features; "
           f"{table.report.events} events")
@@ -350,7 +350,7 @@ def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "windo
     table = user_features(paths, label=label, cutoff=cutoff, horizon_days=horizon_days,
                           session_gap_minutes=session_gap_minutes, strict=strict,
                           threads=None if n_jobs < 1 else n_jobs)
-    X, y = np.ascontiguousarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)
+    X, y = np.asarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)  # a view: no copy
     steps(f"{len(y)} users, {int(y.sum())} churned, {X.shape[1]} features")
     return compare_models(X, y, forest_params=forest_params, n_splits=n_splits, seed=seed, n_jobs=n_jobs,
                           sklearn_reference=sklearn_reference, log=steps)

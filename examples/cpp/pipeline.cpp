@@ -13,12 +13,10 @@
 
 namespace {
 
-// cross_validate hands the model row-major matrices; the forest reads a matrix_view of them.
+// cross_validate hands the model its rows as row-major matrices; the forest reads a view of them.
 struct forest_model {
   churn::random_forest forest;
-  std::vector<double> predict_proba(const churn::row_matrix& X) const {
-    return forest.predict_proba(churn::matrix_view(X.data(), X.rows(), X.cols()));
-  }
+  std::vector<double> predict_proba(const churn::row_matrix& X) const { return forest.predict_proba(churn::as_view(X)); }
 };
 
 }  // namespace
@@ -42,7 +40,7 @@ int main(int argc, char** argv) try {
   std::cout << table.X.rows() << " users, " << table.X.cols() << " features, "
             << table.labels.sum() << " churned\n";
 
-  const churn::row_matrix X = table.X;  // column-major table -> row-major rows for the model
+  const churn::matrix_view X = churn::as_view(table.X);  // the column-major table as it is (no copy)
   const std::vector<int> y(table.labels.data(), table.labels.data() + table.labels.size());
 
   churn::forest_params params;
@@ -50,24 +48,24 @@ int main(int argc, char** argv) try {
   params.n_jobs = -1;
   params.random_state = 7;
   auto fit = [&](const churn::row_matrix& X_train, const std::vector<int>& y_train) {
-    return forest_model{churn::fit_forest(params, churn::matrix_view(X_train.data(), X_train.rows(), X_train.cols()),
-                                          y_train)};
+    return forest_model{churn::fit_forest(params, churn::as_view(X_train), y_train)};
   };
   const auto folds = churn::stratified_kfold(y, 5, true, 7);
   const churn::cv_result cv = churn::cross_validate(fit, X, y, folds);
   std::cout << "5-fold CV: F1 " << cv.tuned.mean.f1 << " +- " << cv.tuned.std.f1 << ", ROC AUC "
             << cv.tuned.mean.roc_auc << "\n";
 
-  churn::random_forest model = fit(X, y).forest;
+  churn::random_forest model = churn::fit_forest(params, X, y);
   model.set_feature_names(table.feature_names());
   model.set_threshold(cv.threshold_mean);
   const std::string path = (dir / "model.json").string();
   churn::save_model(model, path);
   const churn::random_forest loaded = churn::load_model(path);
 
-  const double p = loaded.predict_proba(X.row(0).data());
+  const churn::matrix_view first_user(X.row(0), 1, X.cols, X.row_stride, X.col_stride);
+  const double p = loaded.predict_proba(first_user)[0];
   std::cout << "user " << table.user_ids[0] << ": P(churn) = " << p << " (threshold " << loaded.threshold() << ")\n";
-  if (p != model.predict_proba(X.row(0).data())) {
+  if (p != model.predict_proba(first_user)[0]) {
     std::cerr << "loaded model predicts differently\n";
     return 1;
   }

@@ -29,19 +29,14 @@
 
 #include <churn/detail/cv_matrix.hpp>
 #include <churn/detail/cv_random.hpp>
-#include <churn/detail/forest_data.hpp>
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/rng.hpp>
 #include <churn/error.hpp>
+#include <churn/matrix_view.hpp>
 #include <churn/metrics.hpp>
 #include <churn/split.hpp>
 
 namespace churn {
-
-/// A row-major matrix as the forest's read-only view (no copy; valid while X lives).
-inline matrix_view as_view(const row_matrix& X) {
-  return matrix_view(X.data(), static_cast<std::size_t>(X.rows()), static_cast<std::size_t>(X.cols()));
-}
 
 /// Parameters of cross_validate.
 struct cv_params {
@@ -222,9 +217,10 @@ inline void cv_check_folds(const std::vector<fold>& folds, std::size_t n, std::s
 /// The numpy seed of fold f's inner folds.
 inline std::uint64_t cv_inner_seed(std::uint64_t seed, std::size_t f) { return derive_seed(seed, f) & 0xffffffffULL; }
 
-inline row_matrix cv_rows(const row_matrix& X, const std::vector<std::size_t>& rows) {
-  row_matrix out(static_cast<Eigen::Index>(rows.size()), X.cols());
-  for (std::size_t r = 0; r < rows.size(); ++r) out.row(static_cast<Eigen::Index>(r)) = X.row(static_cast<Eigen::Index>(rows[r]));
+// The rows `rows` of X as a row-major matrix: the training or test part a fit function receives.
+inline row_matrix cv_rows(const matrix_view& X, const std::vector<std::size_t>& rows) {
+  row_matrix out(static_cast<Eigen::Index>(rows.size()), static_cast<Eigen::Index>(X.cols));
+  for (std::size_t r = 0; r < rows.size(); ++r) X.copy_row(rows[r], out.data() + r * X.cols);
   return out;
 }
 
@@ -237,7 +233,7 @@ inline std::vector<int> cv_take(const std::vector<int>& y, const std::vector<std
 // One fit of cross_validate: on the outer fold's training rows (inner == nullptr) predicting its test
 // rows, or on inner fold `inner` of those training rows predicting the inner test rows.
 template <class Fit>
-void cv_run_task(const Fit& fit, const row_matrix& X, const fold& outer, const std::vector<int>& y_train,
+void cv_run_task(const Fit& fit, const matrix_view& X, const fold& outer, const std::vector<int>& y_train,
                  const fold* inner, std::vector<double>& out) {
   if (inner == nullptr) {
     auto model = fit(cv_rows(X, outer.train), y_train);
@@ -302,9 +298,12 @@ inline threshold_choice tune_threshold(const std::vector<int>& y_train, const st
 /// With `groups_train` (one group per training row; empty: none) the inner folds are
 /// stratified_group_kfold(y_train, groups_train, inner_splits, true, seed): no group on both sides.
 template <class Fit>
-threshold_choice tune_threshold(const Fit& fit, const row_matrix& X_train, const std::vector<int>& y_train,
+threshold_choice tune_threshold(const Fit& fit, const matrix_view& X_train, const std::vector<int>& y_train,
                                 int inner_splits = 3, std::uint64_t seed = 0,
                                 const std::vector<std::int64_t>& groups_train = {}) {
+  if (X_train.rows != y_train.size())
+    throw data_error("tune_threshold: X_train has " + std::to_string(X_train.rows) + " rows but y_train has " +
+                     std::to_string(y_train.size()) + " labels");
   const std::vector<fold> inner =
       groups_train.empty() ? stratified_kfold(y_train, inner_splits, true, seed & 0xffffffffULL)
                            : stratified_group_kfold(y_train, groups_train, inner_splits, true, seed & 0xffffffffULL);
@@ -317,6 +316,13 @@ threshold_choice tune_threshold(const Fit& fit, const row_matrix& X_train, const
   return tune_threshold(y_train, inner, inner_proba);
 }
 
+/// tune_threshold on any Eigen matrix with its values in memory (viewed, not copied).
+template <class Fit, class Derived>
+threshold_choice tune_threshold(const Fit& fit, const Eigen::DenseBase<Derived>& X_train, const std::vector<int>& y_train,
+                                int inner_splits = 3, std::uint64_t seed = 0) {
+  return tune_threshold(fit, as_view(X_train), y_train, inner_splits, seed);
+}
+
 /// Cross-validates the model made by `fit` over `folds` (normally stratified_kfold(y, ...)).
 ///
 /// For each fold: a model is fitted on the training rows and predicts the test rows; separately, the
@@ -327,16 +333,16 @@ threshold_choice tune_threshold(const Fit& fit, const row_matrix& X_train, const
 ///
 /// The n_folds * (inner_splits + 1) fits are independent tasks run on n_jobs threads; each writes its
 /// own result, so the output does not depend on n_jobs.
-/// Requires: X.rows() == y.size(); y binary; each training part with both classes and at least
+/// Requires: X.rows == y.size(); y binary; each training part with both classes and at least
 /// inner_splits members of each; the test parts disjoint within each of params.n_repeats repetitions.
 /// Throws data_error / parameter_error naming the problem, and rethrows the first exception a fit or
 /// predict threw.
 template <class Fit>
-cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<int>& y,
+cv_result cross_validate(const Fit& fit, const matrix_view& X, const std::vector<int>& y,
                          const std::vector<fold>& folds, const cv_params& params = {}) {
   params.validate();
   detail::metrics_check_labels("cross_validate", "y", y);
-  const auto n = static_cast<std::size_t>(X.rows());
+  const std::size_t n = X.rows;
   if (y.size() != n) {
     throw data_error("cross_validate: X has " + std::to_string(n) + " rows but y has " + std::to_string(y.size()) +
                      " labels");
@@ -441,6 +447,14 @@ cv_result cross_validate(const Fit& fit, const row_matrix& X, const std::vector<
   for (const auto& r : result.folds) sq += (r.threshold - result.threshold_mean) * (r.threshold - result.threshold_mean);
   result.threshold_std = std::sqrt(sq / static_cast<double>(n_folds));
   return result;
+}
+
+/// cross_validate on any Eigen matrix with its values in memory (viewed, not copied): the column-major
+/// feature table as it is, a row_matrix, a block.
+template <class Fit, class Derived>
+cv_result cross_validate(const Fit& fit, const Eigen::DenseBase<Derived>& X, const std::vector<int>& y,
+                         const std::vector<fold>& folds, const cv_params& params = {}) {
+  return cross_validate(fit, as_view(X), y, folds, params);
 }
 
 }  // namespace churn

@@ -23,6 +23,7 @@
 #include <churn/detail/parallel.hpp>
 #include <churn/error.hpp>
 #include <churn/forest_params.hpp>
+#include <churn/matrix_view.hpp>
 #include <churn/tree.hpp>
 
 namespace churn {
@@ -135,7 +136,7 @@ class random_forest {
       // Both paths add the trees' values in tree order, so they agree bit for bit.
       std::vector<float> x(p);
       for (std::size_t r = 0; r < X.rows; ++r) {
-        to_float_row(X.row(r), r, x.data());
+        to_float_row(X, r, x.data());
         out[r] = predict_proba_float(x.data());
       }
       return;
@@ -152,7 +153,7 @@ class random_forest {
       std::vector<double> acc(m, 0.0);
       if (m < detail::partition_min_rows) {
         std::vector<float> xs(m * p);
-        for (std::size_t r = begin; r < end; ++r) to_float_row(X.row(r), r, xs.data() + (r - begin) * p);
+        for (std::size_t r = begin; r < end; ++r) to_float_row(X, r, xs.data() + (r - begin) * p);
         detail::walk_lanes(trees(), xs.data(), m, acc.data());
       } else {
         // Column-major, so that a node's split reads one feature's values close together. Columns
@@ -161,7 +162,7 @@ class random_forest {
         const std::size_t stride = (m + 15) / 16 * 16 + 16;
         std::vector<float> columns(stride * p), row(p);
         for (std::size_t r = begin; r < end; ++r) {
-          to_float_row(X.row(r), r, row.data());
+          to_float_row(X, r, row.data());
           for (std::size_t f = 0; f < p; ++f) columns[f * stride + (r - begin)] = row[f];
         }
         detail::partition_scratch scratch(m);
@@ -205,7 +206,7 @@ class random_forest {
                                 [&](std::size_t begin, std::size_t end, std::size_t) {
       std::vector<float> x(p);
       for (std::size_t r = begin; r < end; ++r) {
-        to_float_row(X.row(r), r, x.data());
+        to_float_row(X, r, x.data());
         double* o = out + r * (p + 1);
         std::fill(o, o + p, 0.0);
         o[p] = detail::path_contributions(trees(), x.data(), o);
@@ -226,6 +227,16 @@ class random_forest {
 
   void to_float_row(const double* row, std::size_t r, float* x) const {
     for (std::size_t f = 0; f < p_.n_features; ++f) x[f] = detail::checked_float(row[f], r, f);
+  }
+
+  void to_float_row(const matrix_view& X, std::size_t r, float* x) const {
+    const double* row = X.row(r);
+    if (X.rows_contiguous()) {
+      for (std::size_t f = 0; f < p_.n_features; ++f) x[f] = detail::checked_float(row[f], r, f);
+    } else {
+      for (std::size_t f = 0; f < p_.n_features; ++f)
+        x[f] = detail::checked_float(row[static_cast<std::ptrdiff_t>(f) * X.col_stride], r, f);
+    }
   }
 
   void check() const {

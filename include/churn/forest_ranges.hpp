@@ -51,10 +51,10 @@ inline std::uint64_t data_digest(const matrix_view& X, const int* y, const doubl
   add(X.rows);
   add(X.cols);
   for (std::size_t r = 0; r < X.rows; ++r) {
-    const double* row = X.row(r);
     for (std::size_t c = 0; c < X.cols; ++c) {
+      const double v = X(r, c);
       std::uint64_t bits;
-      std::memcpy(&bits, row + c, sizeof bits);
+      std::memcpy(&bits, &v, sizeof bits);
       add(bits);
     }
   }

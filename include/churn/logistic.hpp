@@ -15,6 +15,7 @@
 #include <churn/detail/cv_matrix.hpp>
 #include <churn/detail/metrics_check.hpp>
 #include <churn/error.hpp>
+#include <churn/matrix_view.hpp>
 
 namespace churn {
 
@@ -44,9 +45,9 @@ inline double logistic_sigmoid(double z) noexcept {
 /// log(1 + exp(z)) without overflow.
 inline double logistic_softplus(double z) noexcept { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
 
-inline void logistic_check_finite(const char* fn, const row_matrix& X) {
-  for (Eigen::Index r = 0; r < X.rows(); ++r) {
-    for (Eigen::Index c = 0; c < X.cols(); ++c) {
+inline void logistic_check_finite(const char* fn, const matrix_view& X) {
+  for (std::size_t r = 0; r < X.rows; ++r) {
+    for (std::size_t c = 0; c < X.cols; ++c) {
       if (!std::isfinite(X(r, c))) {
         throw data_error(std::string(fn) + ": X[" + std::to_string(r) + ", " + std::to_string(c) + "] = " +
                          metrics_format_double(X(r, c)) +
@@ -55,6 +56,8 @@ inline void logistic_check_finite(const char* fn, const row_matrix& X) {
     }
   }
 }
+
+inline void logistic_check_finite(const char* fn, const row_matrix& X) { logistic_check_finite(fn, as_view(X)); }
 
 }  // namespace detail
 

@@ -116,13 +116,15 @@ def _unpack_table(X: Any, y: Any):
 
 
 def _as_matrix(X: Any) -> np.ndarray:
-    """X as a C-contiguous float64 2-D array, with scikit-learn's messages for the usual mistakes."""
+    """X as a float64 2-D array (any order and strides: the native code reads a strided view, so a
+    float64 array, e.g. the column-major feature table, is not copied), with scikit-learn's messages for
+    the usual mistakes."""
     if X is None:
         raise ValueError("Expected 2D array, got None instead.")
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise TypeError("Sparse data was passed, but churn's RandomForestClassifier needs dense data; "
                         "use X.toarray() to convert to a dense numpy array.")
-    if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2 and X.flags.c_contiguous:
+    if isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2:
         arr = X
     else:
         if hasattr(X, "dtypes") and hasattr(X, "to_numpy"):
@@ -138,7 +140,7 @@ def _as_matrix(X: Any) -> np.ndarray:
                              "array.reshape(1, -1) if it contains a single sample.")
         if arr.ndim > 2:
             raise ValueError(f"Found array with dim {arr.ndim}. RandomForestClassifier expected <= 2.")
-        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        arr = np.asarray(arr, dtype=np.float64)
     if arr.shape[0] < 1:
         raise ValueError(f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
     if arr.shape[1] < 1:

@@ -379,7 +379,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
                           threads=None if n_jobs < 1 else n_jobs, cutoffs=cutoffs, every_days=every_days,
                           min_history_days=min_history_days)
     timings["features"] = time.perf_counter() - t0
-    X, y = np.ascontiguousarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)
+    X, y = np.asarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)  # a view: no copy
     n_pos = int(y.sum())
     n_users = len(set(table.user_ids))
     rows = (f"{len(y)} rows ({n_users} users x {len(table.snapshot_cutoffs)} cutoffs)" if table.is_snapshots
@@ -610,7 +610,7 @@ def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "windo
                           session_gap_minutes=session_gap_minutes, strict=strict,
                           threads=None if n_jobs < 1 else n_jobs, cutoffs=cutoffs, every_days=every_days,
                           min_history_days=min_history_days)
-    X, y = np.ascontiguousarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)
+    X, y = np.asarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)  # a view: no copy
     what = (f"{len(y)} rows ({len(set(table.user_ids))} users x {len(table.snapshot_cutoffs)} cutoffs)"
             if table.is_snapshots else f"{len(y)} users")
     steps(f"{what}, {int(y.sum())} churned, {X.shape[1]} features")

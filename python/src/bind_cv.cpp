@@ -328,7 +328,8 @@ void bind_cv(py::module_& m) {
          const py::dict& model_params, int inner_splits, double default_threshold, const py::int_& seed, int n_jobs,
          int n_repeats, const py::object& groups) {
         const auto cp = cv_params_from(inner_splits, default_threshold, seed, n_jobs, n_repeats, groups);
-        const auto M = matrix_from_python(X, "X");
+        const auto X_arg = churn_py::matrix_view_from_python(X, "X");
+        const churn::matrix_view& M = X_arg.view;
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
         // Checked here so that the message gives the row of X, not of a fold's subset.
@@ -345,7 +346,8 @@ void bind_cv(py::module_& m) {
       "_tune_threshold_builtin",
       [](const std::string& model, const py::handle& X, const py::handle& y, const py::dict& model_params,
          int inner_splits, const py::int_& seed, const py::object& groups) {
-        const auto M = matrix_from_python(X, "X");
+        const auto X_arg = churn_py::matrix_view_from_python(X, "X");
+        const churn::matrix_view& M = X_arg.view;
         const auto labels = labels_from_python(y, "y");
         const auto s = seed_from_python(seed);
         const auto g = groups_from_python(groups);
@@ -361,7 +363,8 @@ void bind_cv(py::module_& m) {
       "_tune_threshold_callable",
       [](const py::function& fit, const py::handle& X, const py::handle& y, int inner_splits, const py::int_& seed,
          const py::object& groups) {
-        const auto M = matrix_from_python(X, "X");
+        const auto X_arg = churn_py::matrix_view_from_python(X, "X");
+        const churn::matrix_view& M = X_arg.view;
         const auto labels = labels_from_python(y, "y");
         const auto c = churn::tune_threshold(python_fit{fit}, M, labels, inner_splits, seed_from_python(seed),
                                              groups_from_python(groups));
@@ -375,7 +378,8 @@ void bind_cv(py::module_& m) {
          double default_threshold, const py::int_& seed, int n_repeats, const py::object& groups) {
         // Python models run on this thread only, holding the GIL: n_jobs is 1.
         const auto cp = cv_params_from(inner_splits, default_threshold, seed, 1, n_repeats, groups);
-        const auto M = matrix_from_python(X, "X");
+        const auto X_arg = churn_py::matrix_view_from_python(X, "X");
+        const churn::matrix_view& M = X_arg.view;
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
         auto r = churn::cross_validate(python_fit{fit}, M, labels, fs, cp);

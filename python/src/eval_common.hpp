@@ -9,6 +9,7 @@
 
 #include <churn/detail/cv_matrix.hpp>
 #include <churn/detail/metrics_check.hpp>
+#include <churn/matrix_view.hpp>
 #include <churn/error.hpp>
 #include <churn/metrics.hpp>
 
@@ -71,6 +72,25 @@ inline std::vector<double> scores_from_python(const py::handle& obj, const std::
   std::vector<double> out(static_cast<std::size_t>(r.shape(0)));
   for (py::ssize_t i = 0; i < r.shape(0); ++i) out[static_cast<std::size_t>(i)] = r(i);
   return out;
+}
+
+/// A 2-D array-like of numbers viewed as a churn::matrix_view: no copy when it holds doubles, in any
+/// order and with any strides (a column-major feature table, a slice); other dtypes are converted once.
+/// `keep` holds the array the view points into.
+struct matrix_arg {
+  py::array_t<double> keep;
+  churn::matrix_view view;
+};
+
+inline matrix_arg matrix_view_from_python(const py::handle& obj, const std::string& name) {
+  py::array arr = as_numpy(obj, name, 2);
+  auto a = py::array_t<double, py::array::forcecast>::ensure(arr);
+  constexpr auto size = static_cast<py::ssize_t>(sizeof(double));
+  if (a.strides(0) % size != 0 || a.strides(1) % size != 0)  // unaligned strides (a packed record array)
+    a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
+  const churn::matrix_view view(a.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)),
+                                static_cast<std::ptrdiff_t>(a.strides(0) / size), static_cast<std::ptrdiff_t>(a.strides(1) / size));
+  return {std::move(a), view};
 }
 
 /// A 2-D array-like of numbers as a row-major double matrix (one copy).

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -15,6 +16,8 @@
 #include <churn/forest.hpp>
 #include <churn/forest_fit.hpp>
 #include <churn/logistic.hpp>
+#include <churn/matrix_view.hpp>
+#include <churn/model_io.hpp>
 
 namespace {
 
@@ -481,4 +484,74 @@ TEST_CASE("out_of_time_split: training labels end by T, tests from T on, the row
   CHECK_THROWS_WITH_AS(churn::out_of_time_split(cutoffs, 40, 28 * d), doctest::Contains("no rows to train on"),
                        churn::data_error);
   CHECK_THROWS_AS(churn::out_of_time_split(cutoffs, 14, 29 * d), churn::data_error);
+}
+
+TEST_CASE("one strided view: every layout of the same matrix gives the same forest, predictions and folds") {
+  std::mt19937 gen(43);
+  churn::row_matrix X;
+  std::vector<int> y;
+  make_problem(gen, 160, 5, X, y);
+  X(3, 1) = std::numeric_limits<double>::quiet_NaN();  // missing values travel through every layout
+  const Eigen::MatrixXd col_major = X;                 // the feature table's layout
+  Eigen::MatrixXd wide = Eigen::MatrixXd::Zero(X.rows() + 3, X.cols() + 2);
+  wide.block(2, 1, X.rows(), X.cols()) = X;            // a block: outer stride != rows
+  const auto block = wide.block(2, 1, X.rows(), X.cols());
+
+  const churn::matrix_view rv = churn::as_view(X);
+  const churn::matrix_view cv = churn::as_view(col_major);
+  const churn::matrix_view bv = churn::as_view(block);
+  CHECK(rv.row_stride == X.cols());
+  CHECK(rv.col_stride == 1);
+  CHECK(cv.row_stride == 1);
+  CHECK(cv.col_stride == X.rows());
+  CHECK(bv.col_stride == wide.rows());
+  CHECK(bv.data == &wide(2, 1));
+  for (Eigen::Index r = 0; r < X.rows(); ++r)
+    for (Eigen::Index c = 0; c < X.cols(); ++c) {
+      const auto rr = static_cast<std::size_t>(r), cc = static_cast<std::size_t>(c);
+      if (std::isnan(X(r, c))) {
+        CHECK(std::isnan(cv(rr, cc)));
+        CHECK(std::isnan(bv(rr, cc)));
+      } else {
+        CHECK(cv(rr, cc) == X(r, c));
+        CHECK(bv(rr, cc) == X(r, c));
+      }
+    }
+  // A view never copies: it points into the matrix.
+  CHECK(cv.data == col_major.data());
+
+  churn::forest_params fp;
+  fp.n_estimators = 15;
+  fp.random_state = 5;
+  fp.oob_score = true;
+  const auto from_rows = churn::fit_forest(fp, rv, y);
+  const auto from_cols = churn::fit_forest(fp, cv, y);
+  const auto from_block = churn::fit_forest(fp, bv, y);
+  CHECK(churn::dumps(from_cols) == churn::dumps(from_rows));
+  CHECK(churn::dumps(from_block) == churn::dumps(from_rows));
+  CHECK(from_cols.oob_probability().size() == from_rows.oob_probability().size());
+  const auto p = from_rows.predict_proba(rv);
+  CHECK(from_rows.predict_proba(cv) == p);  // the batch paths (lanes and partition) on strided rows
+  CHECK(from_rows.predict_proba(bv, 2) == p);
+  const churn::matrix_view few(cv.data, 3, cv.cols, cv.row_stride, cv.col_stride);  // the few-rows path
+  const auto p3 = from_rows.predict_proba(few);
+  CHECK(std::vector<double>(p.begin(), p.begin() + 3) == p3);
+
+  const auto fit = [&fp](const churn::row_matrix& Xt, const std::vector<int>& yt) {
+    churn::forest_params q = fp;
+    q.oob_score = false;
+    return churn::fit_forest(q, churn::as_view(Xt), yt);
+  };
+  const auto folds = churn::stratified_kfold(y, 3, true, 0);
+  const auto a = churn::cross_validate(fit, X, y, folds);
+  const auto b = churn::cross_validate(fit, col_major, y, folds);
+  const auto c = churn::cross_validate(fit, bv, y, folds);
+  CHECK(a.oof_proba == b.oof_proba);
+  CHECK(a.oof_proba == c.oof_proba);
+  CHECK(a.threshold_mean == b.threshold_mean);
+  const auto t1 = churn::tune_threshold(fit, X, y, 3, 9);
+  const auto t2 = churn::tune_threshold(fit, col_major, y, 3, 9);
+  CHECK(t1.threshold == t2.threshold);
+  CHECK_THROWS_AS(churn::tune_threshold(fit, churn::matrix_view(cv.data, 10, cv.cols, cv.row_stride, cv.col_stride), y),
+                  churn::data_error);
 }

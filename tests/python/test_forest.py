@@ -284,3 +284,28 @@ def test_extra_trees_and_entropy(data):
                    {"max_leaf_nodes": 30}, {"max_samples": 0.5}):
         est = RandomForestClassifier(40, random_state=0, **params).fit(X[:1000], y[:1000])
         assert roc_auc_score(y[1000:], est.predict_proba(X[1000:])[:, 1]) > 0.85, params
+
+
+def test_any_memory_layout_is_read_in_place_with_the_same_result():
+    """One strided view (issue 16): a Fortran-ordered table (the feature table's layout) or a slice is
+    read where it lies, and gives the forest, the predictions and the cross-validation of its C-ordered
+    copy."""
+    from churn.forest import _as_matrix
+
+    X, y = make_classification(n_samples=240, n_features=8, random_state=4)
+    layouts = {"c": np.ascontiguousarray(X), "fortran": np.asfortranarray(X),
+               "slice": np.asfortranarray(np.repeat(X, 2, axis=1))[:, ::2]}  # column stride 2 x rows
+    for name, arr in layouts.items():
+        np.testing.assert_array_equal(arr, X)
+        assert _as_matrix(arr) is arr, name  # no copy on the way to the native code
+    ref = RandomForestClassifier(12, random_state=0, oob_score=True).fit(layouts["c"], y)
+    for name, arr in layouts.items():
+        m = RandomForestClassifier(12, random_state=0, oob_score=True).fit(arr, y)
+        assert m.to_json() == ref.to_json(), name
+        np.testing.assert_array_equal(m.predict_proba(arr), ref.predict_proba(X))
+        np.testing.assert_array_equal(m.oob_decision_function_, ref.oob_decision_function_)
+    folds = churn.stratified_kfold(y, n_splits=3, seed=0)
+    cv_ref = churn.cross_validate("logistic", layouts["c"], y, folds, seed=1)
+    for name, arr in layouts.items():
+        cv = churn.cross_validate("logistic", arr, y, folds, seed=1)
+        np.testing.assert_array_equal(cv["oof_proba"], cv_ref["oof_proba"])

@@ -17,22 +17,9 @@
 
 #include <churn/detail/parallel.hpp>
 #include <churn/error.hpp>
+#include <churn/matrix_view.hpp>
 
 namespace churn {
-
-/// A read-only row-major matrix of doubles (no copy): rows x cols values, row r at data + r * stride.
-struct matrix_view {
-  const double* data = nullptr;
-  std::size_t rows = 0;
-  std::size_t cols = 0;
-  std::size_t stride = 0;  ///< distance between rows in values; 0 means cols
-
-  matrix_view() = default;
-  matrix_view(const double* d, std::size_t r, std::size_t c, std::size_t s = 0)
-      : data(d), rows(r), cols(c), stride(s == 0 ? c : s) {}
-  const double* row(std::size_t r) const noexcept { return data + r * stride; }
-  double operator()(std::size_t r, std::size_t c) const noexcept { return data[r * stride + c]; }
-};
 
 namespace detail {
 

@@ -29,7 +29,8 @@ QUIRKS = ROOT / "tests" / "data" / "events" / "quirks.jsonl"
 @pytest.fixture(scope="module")
 def log(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("io") / "log.json"
-    churn.simulate(path, users=30, days=10, seed=5)
+    # eventsim's behaviour: some of its 30 users cancel within 10 days (the models below need both classes).
+    churn.simulate(path, users=30, days=10, seed=5, behaviour="eventsim")
     return path
 
 

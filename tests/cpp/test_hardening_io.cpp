@@ -371,6 +371,7 @@ class trickle_source : public churn::detail::byte_source {
     offset_ += n;
     return n;
   }
+  std::uint64_t input_bytes() const override { return offset_; }
 
  private:
   std::string data_;

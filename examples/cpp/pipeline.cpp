@@ -3,6 +3,7 @@
 //
 //   pipeline [EVENTS]      (without EVENTS, a small log is simulated into a temporary file)
 #include <churn/churn.hpp>
+#include <churn/simulate.hpp>
 
 #include <cstdio>
 #include <filesystem>

@@ -1,19 +1,24 @@
 #pragma once
-// The whole churn library. Each header can also be included on its own.
+// The churn library: every header but the event simulator. Each header can also be included on its own.
+// The simulator (its tables are large) is opt-in: #include <churn/simulate.hpp>.
 #include "version.hpp"
 #include "error.hpp"
 #include "event.hpp"
 #include "event_table.hpp"
 #include "reader.hpp"
 #include "scan.hpp"
-#include "simulate.hpp"
 #include "sessions.hpp"
 #include "labels.hpp"
 #include "features.hpp"
 #include "tree.hpp"
+#include "forest_params.hpp"
 #include "forest.hpp"
+#include "forest_fit.hpp"
+#include "forest_ranges.hpp"
+#include "forest_inspect.hpp"
 #include "model_io.hpp"
 #include "metrics.hpp"
+#include "split.hpp"
 #include "cv.hpp"
 #include "logistic.hpp"
 #include "baseline.hpp"

@@ -177,7 +177,7 @@ inline forest_params params_from_json(const nlohmann::json& j, const std::string
 
 /// The model as a JSON document (see docs/model-format.md).
 inline nlohmann::json to_json(const random_forest& model) {
-  const forest_parts& p = model.parts();
+  const forest_contents& p = model.contents();
   nlohmann::json j;
   j["format"] = model_format_tag;
   j["format_version"] = model_format_version;
@@ -239,7 +239,7 @@ inline random_forest from_json(const nlohmann::json& j) {
                                                     "); upgrade churn");
   if (version < 1) throw model_format_error("/format_version", "invalid version " + std::to_string(version));
 
-  forest_parts p;
+  forest_contents p;
   p.n_features = get_uint(require(j, "", "n_features"), "/n_features");
   if (p.n_features == 0 || p.n_features > tree_node::max_features)
     throw model_format_error("/n_features", "out of range: " + std::to_string(p.n_features));
@@ -362,70 +362,6 @@ inline nlohmann::json parse_model_text(const std::string& text) {
 
 /// Parses a model from a JSON string. Throws model_format_error for invalid or truncated text.
 inline random_forest loads(const std::string& text) { return from_json(detail::parse_model_text(text)); }
-
-/// The format tag of a forest part (a range of trees on its way from the machine that grew it to
-/// combine_forests; a transport format, not one to keep models in: see docs/distributed.md).
-inline constexpr const char* forest_part_format_tag = "churn-forest-part";
-
-/// A forest part as a JSON document: its range and data fingerprint, the per-tree importances and,
-/// under "forest", its trees in the model format (with the whole forest's params).
-inline nlohmann::json to_json(const forest_part& part) {
-  nlohmann::json j;
-  j["format"] = forest_part_format_tag;
-  j["format_version"] = model_format_version;
-  j["first_tree"] = part.first_tree;
-  j["n_rows"] = part.n_rows;
-  j["data_digest"] = part.data_digest;
-  j["tree_importances"] = part.tree_importances;
-  j["forest"] = to_json(part.trees);
-  return j;
-}
-
-/// Rebuilds a forest part from its JSON document, validating everything (the trees as from_json
-/// does). Throws model_format_error with the JSON path of the first problem.
-inline forest_part forest_part_from_json(const nlohmann::json& j) {
-  using detail::get_uint;
-  using detail::require;
-  if (!j.is_object()) throw model_format_error("", "expected a JSON object at the top level, got " + detail::json_type(j));
-  auto fmt = j.find("format");
-  if (fmt == j.end() || !fmt->is_string() || fmt->get<std::string>() != forest_part_format_tag)
-    throw model_format_error("/format", std::string("expected the format tag '") + forest_part_format_tag +
-                                            "': this is not a churn forest part");
-  const auto& ver = require(j, "", "format_version");
-  if (!ver.is_number_integer() || ver.get<std::int64_t>() < 1 || ver.get<std::int64_t>() > model_format_version)
-    throw model_format_error("/format_version", "unsupported version " + ver.dump() + " (this library reads 1 to " +
-                                                    std::to_string(model_format_version) + "); use the same churn everywhere");
-  forest_part part;
-  part.first_tree = get_uint(require(j, "", "first_tree"), "/first_tree");
-  part.n_rows = get_uint(require(j, "", "n_rows"), "/n_rows");
-  part.data_digest = get_uint(require(j, "", "data_digest"), "/data_digest");
-  try {
-    part.trees = from_json(require(j, "", "forest"));
-  } catch (const model_format_error& e) {
-    const std::string prefix = "model format error at " + (e.path().empty() ? std::string("/") : e.path()) + ": ";
-    throw model_format_error("/forest" + e.path(), std::string(e.what()).substr(prefix.size()));
-  }
-  const std::size_t n_trees = part.trees.n_trees();
-  // Without first_tree + n_trees, which wraps for a first_tree near 2^64.
-  if (part.first_tree > part.trees.params().n_estimators || n_trees > part.trees.params().n_estimators - part.first_tree)
-    throw model_format_error("/first_tree", "trees " + std::to_string(part.first_tree) + ".." +
-                                                std::to_string(part.first_tree + n_trees - 1) + " reach beyond n_estimators = " +
-                                                std::to_string(part.trees.params().n_estimators));
-  const auto& imp = detail::get_array(require(j, "", "tree_importances"), "/tree_importances");
-  if (imp.size() != n_trees * part.trees.n_features())
-    throw model_format_error("/tree_importances", "has " + std::to_string(imp.size()) + " values, expected " +
-                                                      std::to_string(n_trees * part.trees.n_features()) + " (trees x features)");
-  part.tree_importances.reserve(imp.size());
-  for (std::size_t i = 0; i < imp.size(); ++i)
-    part.tree_importances.push_back(detail::get_number(imp[i], "/tree_importances/" + std::to_string(i)));
-  return part;
-}
-
-/// The part as a compact JSON string.
-inline std::string dumps(const forest_part& part) { return to_json(part).dump(); }
-
-/// Parses a part from dumps(part). Throws model_format_error for invalid or truncated text.
-inline forest_part loads_forest_part(const std::string& text) { return forest_part_from_json(detail::parse_model_text(text)); }
 
 /// Writes the model to `path` as JSON. Throws io_error naming the path when the file cannot be
 /// written (a directory, no permission, disk full).

@@ -1,7 +1,7 @@
 """Model evaluation: stratified folds and splits identical to scikit-learn's, the logistic-regression
 baseline, and cross-validation with the decision threshold tuned inside each training fold.
 
-The algorithms are C++ (churn/cv.hpp, churn/logistic.hpp); this module only chooses the path:
+The algorithms are C++ (churn/split.hpp, churn/cv.hpp, churn/logistic.hpp); this module only chooses the path:
 churn's own models (``"logistic"``, ``"majority"``, :class:`LogisticRegression`) are cross-validated
 entirely in C++ with the GIL released, any other scikit-learn-style estimator through Python callbacks.
 """

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include <churn/forest.hpp>
+#include <churn/forest_fit.hpp>
+#include <churn/forest_inspect.hpp>
+#include <churn/forest_ranges.hpp>
 #include <churn/model_io.hpp>
 
 #include "common.hpp"
@@ -282,28 +285,28 @@ void bind_forest(py::module_& m) {
       },
       forest_param_args());
 
-  py::class_<churn::forest_part>(m, "ForestPart",
+  py::class_<churn::tree_range>(m, "ForestPart",
                                  "Trees first_tree .. first_tree + n_trees - 1 of a forest, grown by fit_forest_trees; "
                                  "combine_forests joins the parts into the forest fit_forest grows. Pickles as JSON.")
-      .def_property_readonly("first_tree", [](const churn::forest_part& p) { return p.first_tree; })
-      .def_property_readonly("n_trees", &churn::forest_part::n_trees)
-      .def_property_readonly("n_estimators", [](const churn::forest_part& p) { return p.trees.params().n_estimators; },
+      .def_property_readonly("first_tree", [](const churn::tree_range& p) { return p.first_tree; })
+      .def_property_readonly("n_trees", &churn::tree_range::n_trees)
+      .def_property_readonly("n_estimators", [](const churn::tree_range& p) { return p.trees.params().n_estimators; },
                              "Trees in the whole forest.")
-      .def_property_readonly("n_rows", [](const churn::forest_part& p) { return p.n_rows; }, "Rows of the training data.")
-      .def("dumps", [](const churn::forest_part& p) { return churn::dumps(p); }, "The part as JSON text.")
+      .def_property_readonly("n_rows", [](const churn::tree_range& p) { return p.n_rows; }, "Rows of the training data.")
+      .def("dumps", [](const churn::tree_range& p) { return churn::dumps(p); }, "The part as JSON text.")
       .def_static(
           "loads",
           [](const std::string& text) {
             py::gil_scoped_release release;
-            return churn::loads_forest_part(text);
+            return churn::loads_tree_range(text);
           },
           py::arg("text"))
-      .def(py::pickle([](const churn::forest_part& p) { return py::make_tuple(churn::dumps(p)); },
+      .def(py::pickle([](const churn::tree_range& p) { return py::make_tuple(churn::dumps(p)); },
                       [](const py::tuple& state) {
                         if (state.size() != 1) throw churn::data_error("a pickled ForestPart holds one JSON text");
-                        return churn::loads_forest_part(state[0].cast<std::string>());
+                        return churn::loads_tree_range(state[0].cast<std::string>());
                       }))
-      .def("__repr__", [](const churn::forest_part& p) {
+      .def("__repr__", [](const churn::tree_range& p) {
         return "<churn.ForestPart trees " + std::to_string(p.first_tree) + ".." + std::to_string(p.end_tree() - 1) + " of " +
                std::to_string(p.trees.params().n_estimators) + ", " + std::to_string(p.trees.n_nodes()) + " nodes>";
       });
@@ -339,7 +342,7 @@ void bind_forest(py::module_& m) {
 
   m.def(
       "combine_forests",
-      [](std::vector<churn::forest_part> parts, const dense& X, const labels_array& y, const py::object& sample_weight) {
+      [](std::vector<churn::tree_range> parts, const dense& X, const labels_array& y, const py::object& sample_weight) {
         const auto v = view_of(X);
         auto labels = labels_of(y, v.rows);
         const auto sw = weights_of(sample_weight);

@@ -13,6 +13,7 @@
 #include <churn/baseline.hpp>
 #include <churn/cv.hpp>
 #include <churn/forest.hpp>
+#include <churn/forest_fit.hpp>
 #include <churn/logistic.hpp>
 
 namespace {

@@ -15,6 +15,8 @@
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/rng.hpp>
 #include <churn/forest.hpp>
+#include <churn/forest_fit.hpp>
+#include <churn/forest_inspect.hpp>
 #include <churn/model_io.hpp>
 
 namespace {
@@ -149,7 +151,7 @@ TEST_CASE("a forest fits a separable problem perfectly") {
 }
 
 TEST_CASE("probabilities match a hand-computed tiny forest") {
-  churn::forest_parts parts;
+  churn::forest_contents parts;
   parts.n_features = 2;
   // Tree 0: x0 <= 0.5 ? (x1 <= 1 ? 0.2 : 0.6) : 0.9 ; NaN in x0 goes left.
   // Tree 1: x1 <= 2 ? 0.0 : 1.0 ; NaN in x1 goes right.
@@ -236,7 +238,7 @@ TEST_CASE("every batch path gives the single-row answer, with missing values goi
   const auto model = churn::fit_forest(p, d.view(), d.y);
   std::size_t missing_left = 0, missing_right = 0;
   for (std::size_t i = 0; i < model.n_nodes(); ++i) {
-    const auto& n = model.parts().nodes[i];
+    const auto& n = model.contents().nodes[i];
     if (!n.is_leaf()) (n.missing_left() ? missing_left : missing_right) += 1;
   }
   REQUIRE(missing_left > 0);

@@ -14,6 +14,8 @@
 
 #include <churn/detail/rng.hpp>
 #include <churn/forest.hpp>
+#include <churn/forest_fit.hpp>
+#include <churn/forest_ranges.hpp>
 #include <churn/model_io.hpp>
 
 namespace {
@@ -53,9 +55,9 @@ std::vector<std::string> names(std::size_t p) {
 }
 
 // Grows the forest as parts of the given sizes (summing to n_estimators).
-std::vector<churn::forest_part> grow_parts(const churn::forest_params& p, const dataset& d, const std::vector<double>& w,
+std::vector<churn::tree_range> grow_parts(const churn::forest_params& p, const dataset& d, const std::vector<double>& w,
                                            const std::vector<std::size_t>& sizes) {
-  std::vector<churn::forest_part> parts;
+  std::vector<churn::tree_range> parts;
   std::size_t first = 0;
   for (std::size_t count : sizes) {
     parts.push_back(churn::fit_forest_trees(p, d.view(), d.y, w, names(d.cols), first, count));
@@ -133,16 +135,16 @@ TEST_CASE("parts combine in any order, from any number of threads, after a trip 
   p.oob_score = true;
   const churn::random_forest local = churn::fit_forest(p, d.view(), d.y, {}, names(d.cols));
 
-  std::vector<churn::forest_part> parts;
+  std::vector<churn::tree_range> parts;
   churn::forest_params threaded = p;
   threaded.n_jobs = 3;  // n_jobs never changes the trees
   parts.push_back(churn::fit_forest_trees(threaded, d.view(), d.y, {}, names(d.cols), 12, 8));
   parts.push_back(churn::fit_forest_trees(p, d.view(), d.y, {}, names(d.cols), 0, 5));
   parts.push_back(churn::fit_forest_trees(threaded, d.view(), d.y, {}, names(d.cols), 5, 7));
-  std::vector<churn::forest_part> shipped;
+  std::vector<churn::tree_range> shipped;
   for (const auto& part : parts) {
     const std::string text = churn::dumps(part);
-    churn::forest_part back = churn::loads_forest_part(text);
+    churn::tree_range back = churn::loads_tree_range(text);
     CHECK(churn::dumps(back) == text);
     CHECK(back.first_tree == part.first_tree);
     CHECK(back.data_digest == part.data_digest);
@@ -159,7 +161,7 @@ TEST_CASE("a part is the range's trees of the local forest") {
   p.n_estimators = 10;
   p.random_state = 9;
   const churn::random_forest local = churn::fit_forest(p, d.view(), d.y);
-  const churn::forest_part part = churn::fit_forest_trees(p, d.view(), d.y, {}, {}, 6, 3);
+  const churn::tree_range part = churn::fit_forest_trees(p, d.view(), d.y, {}, {}, 6, 3);
   REQUIRE(part.n_trees() == 3);
   CHECK(part.end_tree() == 9);
   CHECK(part.n_rows == 200);
@@ -184,9 +186,9 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
   auto part = [&](std::size_t first, std::size_t count, const churn::forest_params& q, const dataset& data) {
     return churn::fit_forest_trees(q, data.view(), data.y, {}, names(data.cols), first, count);
   };
-  auto combine = [&](std::vector<churn::forest_part> parts) { return churn::combine_forests(std::move(parts), d.view(), d.y); };
-  auto two = [](churn::forest_part a, churn::forest_part b) {
-    std::vector<churn::forest_part> v;
+  auto combine = [&](std::vector<churn::tree_range> parts) { return churn::combine_forests(std::move(parts), d.view(), d.y); };
+  auto two = [](churn::tree_range a, churn::tree_range b) {
+    std::vector<churn::tree_range> v;
     v.push_back(std::move(a));
     v.push_back(std::move(b));
     return v;
@@ -202,7 +204,7 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
                          "trees 3..4 are missing: no part holds them (the forest has n_estimators = 10 trees)", churn::data_error);
     CHECK_THROWS_WITH_AS(combine(two(part(0, 3, p, d), part(3, 4, p, d))),
                          "trees 7..9 are missing: no part holds them (the forest has n_estimators = 10 trees)", churn::data_error);
-    std::vector<churn::forest_part> late;
+    std::vector<churn::tree_range> late;
     late.push_back(part(2, 8, p, d));
     CHECK_THROWS_WITH_AS(combine(std::move(late)),
                          "trees 0..1 are missing: no part holds them (the forest has n_estimators = 10 trees)", churn::data_error);
@@ -262,7 +264,7 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
                          "the part with trees 5..9 has 5 features, but the part with trees 0..4 has 4; all parts must be grown "
                          "on the same columns",
                          churn::data_error);
-    std::vector<churn::forest_part> renamed;
+    std::vector<churn::tree_range> renamed;
     renamed.push_back(part(0, 5, p, d));
     renamed.push_back(churn::fit_forest_trees(p, d.view(), d.y, {}, {"a", "b", "c", "d"}, 5, 5));
     CHECK_THROWS_WITH_AS(combine(std::move(renamed)),
@@ -285,19 +287,19 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
       j[key] = std::move(value);
       return j.dump();
     };
-    CHECK_THROWS_WITH_AS(churn::loads_forest_part(churn::dumps(churn::fit_forest(p, d.view(), d.y))),
+    CHECK_THROWS_WITH_AS(churn::loads_tree_range(churn::dumps(churn::fit_forest(p, d.view(), d.y))),
                          "model format error at /format: expected the format tag 'churn-forest-part': this is not a churn "
                          "forest part",
                          churn::model_format_error);
-    CHECK_THROWS_WITH_AS(churn::loads_forest_part(edited("first_tree", 7)),
+    CHECK_THROWS_WITH_AS(churn::loads_tree_range(edited("first_tree", 7)),
                          "model format error at /first_tree: trees 7..11 reach beyond n_estimators = 10",
                          churn::model_format_error);
-    CHECK_THROWS_WITH_AS(churn::loads_forest_part(edited("tree_importances", nlohmann::json::array({1.0}))),
+    CHECK_THROWS_WITH_AS(churn::loads_tree_range(edited("tree_importances", nlohmann::json::array({1.0}))),
                          "model format error at /tree_importances: has 1 values, expected 20 (trees x features)",
                          churn::model_format_error);
     auto j = nlohmann::json::parse(text);
     j["forest"]["trees"][2]["right"][0] = 1;
-    CHECK_THROWS_WITH_AS(churn::loads_forest_part(j.dump()), doctest::Contains("model format error at /forest/trees/2/right/0: "),
+    CHECK_THROWS_WITH_AS(churn::loads_tree_range(j.dump()), doctest::Contains("model format error at /forest/trees/2/right/0: "),
                          churn::model_format_error);
   }
 }

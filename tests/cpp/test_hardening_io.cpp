@@ -22,6 +22,8 @@
 #include <churn/cv.hpp>
 #include <churn/features.hpp>
 #include <churn/forest.hpp>
+#include <churn/forest_params.hpp>
+#include <churn/forest_ranges.hpp>
 #include <churn/model_io.hpp>
 #include <churn/reader.hpp>
 #include <churn/scan.hpp>
@@ -347,14 +349,14 @@ TEST_CASE("a model file's n_features is bounded by what the file lists") {
 
 TEST_CASE("a forest part whose first_tree is near 2^64 is refused (no wrapped sum)") {
   const auto m = churn::loads(slurp(data_dir + "/../fuzz/corpus/model/tiny.json"));
-  churn::forest_part part;
+  churn::tree_range part;
   part.trees = m;
   part.first_tree = 0;
   part.tree_importances.assign(m.n_trees() * m.n_features(), 0.0);
   nlohmann::json j = churn::to_json(part);
-  REQUIRE_NOTHROW(churn::forest_part_from_json(j));
+  REQUIRE_NOTHROW(churn::tree_range_from_json(j));
   j["first_tree"] = std::numeric_limits<std::uint64_t>::max();
-  CHECK_THROWS_WITH_AS(churn::forest_part_from_json(j), doctest::Contains("/first_tree"), churn::model_format_error);
+  CHECK_THROWS_WITH_AS(churn::tree_range_from_json(j), doctest::Contains("/first_tree"), churn::model_format_error);
 }
 
 namespace {

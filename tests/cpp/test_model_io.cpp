@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <churn/detail/rng.hpp>
+#include <churn/forest_fit.hpp>
 #include <churn/model_io.hpp>
 
 namespace {
@@ -153,7 +154,7 @@ TEST_CASE("the tree checker rejects cycles and gaps in hand-made trees") {
                            tree_node::leaf(0.3f)};
   const auto problem = churn::detail::check_tree(gap, 4, 1);
   CHECK(problem.message == "1 node(s) unreachable from the root");
-  churn::forest_parts parts;
+  churn::forest_contents parts;
   parts.n_features = 1;
   parts.nodes.assign(std::begin(cyc), std::end(cyc));
   parts.tree_offsets = {0, 3};

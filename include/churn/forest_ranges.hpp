@@ -252,7 +252,7 @@ inline tree_range tree_range_from_json(const nlohmann::json& j) {
     throw model_format_error("/forest" + e.path(), std::string(e.what()).substr(prefix.size()));
   }
   const std::size_t n_trees = part.trees.n_trees();
-  // Without first_tree + n_trees, which wraps for a first_tree near 2^64.
+  // Without first_tree + n_trees, which wraps for a first_tree near 2^64 (issue 15).
   if (part.first_tree > part.trees.params().n_estimators || n_trees > part.trees.params().n_estimators - part.first_tree)
     throw model_format_error("/first_tree", "trees " + std::to_string(part.first_tree) + ".." +
                                                 std::to_string(part.first_tree + n_trees - 1) + " reach beyond n_estimators = " +

@@ -22,6 +22,7 @@
 #include <churn/cv.hpp>
 #include <churn/features.hpp>
 #include <churn/forest.hpp>
+#include <churn/forest_params.hpp>
 #include <churn/forest_ranges.hpp>
 #include <churn/model_io.hpp>
 #include <churn/reader.hpp>

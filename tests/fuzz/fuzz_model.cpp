@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Counts are bounded by the file (issue 15): features that neither feature_names nor
   // feature_importances lists are at most max_unlisted_features, listed ones as many as the list.
   const std::size_t p = model.n_features();
-  const auto& parts = model.parts();
+  const auto& parts = model.contents();
   if (parts.feature_names.empty() && parts.feature_importances.empty() ? p > churn::max_unlisted_features
                                                                        : p > text.size())
     std::abort();

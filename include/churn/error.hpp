@@ -55,11 +55,15 @@ class model_format_error : public error {
  public:
   model_format_error(std::string path, const std::string& what)
       : error("model format error at " + (path.empty() ? std::string("/") : path) + ": " + what),
-        path_(std::move(path)) {}
+        path_(std::move(path)), reason_(what) {}
+  /// The JSON path of the bad element ("" for the document itself).
   const std::string& path() const noexcept { return path_; }
+  /// What is wrong there, without the location (what() is "model format error at <path>: <reason>").
+  const std::string& reason() const noexcept { return reason_; }
 
  private:
   std::string path_;
+  std::string reason_;
 };
 
 /// A model that lacks what an operation needs, e.g. SHAP values from a model loaded from a file of

@@ -248,8 +248,7 @@ inline tree_range tree_range_from_json(const nlohmann::json& j) {
   try {
     part.trees = from_json(require(j, "", "forest"));
   } catch (const model_format_error& e) {
-    const std::string prefix = "model format error at " + (e.path().empty() ? std::string("/") : e.path()) + ": ";
-    throw model_format_error("/forest" + e.path(), std::string(e.what()).substr(prefix.size()));
+    throw model_format_error("/forest" + e.path(), e.reason());
   }
   const std::size_t n_trees = part.trees.n_trees();
   // Without first_tree + n_trees, which wraps for a first_tree near 2^64 (issue 15).

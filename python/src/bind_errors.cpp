@@ -42,7 +42,7 @@ void bind_errors(py::module_& m) {
   make_class(m, "ParseError", py::make_tuple(base, py::handle(PyExc_ValueError)),
              "A line of an event log could not be read; has .file, .line, .field and .reason.");
   make_class(m, "ModelFormatError", py::make_tuple(base, py::handle(PyExc_ValueError)),
-             "A saved model is corrupt, truncated or of an unsupported version; has .path.");
+             "A saved model is corrupt, truncated or of an unsupported version; has .path and .reason.");
   make_class(m, "DataError", py::make_tuple(base, py::handle(PyExc_ValueError)),
              "Input data (matrix, labels, feature values) that churn cannot accept. Raised at a line of a "
              "log (an absurd timestamp, the user beyond max_users), it also has .file, .line and .reason.");
@@ -72,6 +72,7 @@ void bind_errors(py::module_& m) {
     } catch (const churn::model_format_error& e) {
       py::dict a;
       a["path"] = text(e.path());
+      a["reason"] = text(e.reason());
       raise("ModelFormatError", e, a);
     } catch (const churn::parameter_error& e) {
       py::dict a;

@@ -162,3 +162,32 @@ TEST_CASE("the tree checker rejects cycles and gaps in hand-made trees") {
   parts.tree_offsets = {0, 3};
   CHECK_THROWS_WITH_AS(churn::random_forest{parts}, doctest::Contains("/trees/0/right/0"), churn::model_format_error);
 }
+
+TEST_CASE("a model file saved by churn 0.1 (format_version 1) keeps loading and predicting the same") {
+  // tests/data/model_v1.json was written by this library's save; its metadata holds probe rows and the
+  // probabilities the model gave them when it was saved. Never regenerate it: a change that breaks it
+  // breaks every saved model.
+  const churn::random_forest m = churn::load_model(std::string(CHURN_TEST_DATA_DIR) + "/model_v1.json");
+  CHECK(m.n_features() == 3);
+  CHECK(m.n_trees() == 3);
+  CHECK(m.feature_names() == std::vector<std::string>{"songs", "thumbs_down_share", "days_active"});
+  CHECK(m.classes() == nlohmann::json::array({"stayed", "churned"}));
+  CHECK(m.threshold() == 0.4);
+  CHECK(m.params().class_weight == churn::class_weight_mode::balanced);
+  CHECK(m.params().tree.max_depth == 3);
+  const auto& golden = m.metadata().at("golden");
+  const auto& rows = golden.at("rows");
+  REQUIRE(rows.size() == 4);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    std::vector<double> row;
+    for (const auto& v : rows[i]) row.push_back(v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>());
+    CHECK(m.predict_proba(row.data()) == golden.at("proba")[i].get<double>());
+  }
+}
+
+TEST_CASE("model_format_error carries its path and reason apart") {
+  const churn::model_format_error e("/trees/2/right/0", "right child index 9 out of range");
+  CHECK(e.path() == "/trees/2/right/0");
+  CHECK(e.reason() == "right child index 9 out of range");
+  CHECK(std::string(e.what()) == "model format error at /trees/2/right/0: right child index 9 out of range");
+}

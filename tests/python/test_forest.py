@@ -243,6 +243,9 @@ def test_corrupt_files_are_rejected(tmp_path, data):
         with pytest.raises(churn.ModelFormatError) as e:
             churn.load_model(p)
         messages.add(str(e.value))
+        # The path and the reason apart, so that no caller has to take the message apart.
+        where = e.value.path if e.value.path else "/"
+        assert str(e.value) == f"model format error at {where}: {e.value.reason}"
     assert len(messages) == len(cases)
     with pytest.raises(churn.ChurnIOError):
         churn.load_model(tmp_path / "missing.json")
@@ -309,3 +312,15 @@ def test_any_memory_layout_is_read_in_place_with_the_same_result():
     for name, arr in layouts.items():
         cv = churn.cross_validate("logistic", arr, y, folds, seed=1)
         np.testing.assert_array_equal(cv["oof_proba"], cv_ref["oof_proba"])
+
+
+def test_the_model_file_of_churn_0_1_keeps_loading():
+    """tests/data/model_v1.json, saved by this version, keeps loading in every later one (its metadata
+    holds probe rows and the probabilities it gave them)."""
+    from pathlib import Path
+
+    model = churn.load_model(Path(__file__).resolve().parents[1] / "data" / "model_v1.json")
+    golden = model.metadata["golden"]
+    rows = np.array([[np.nan if v is None else v for v in row] for row in golden["rows"]], dtype=np.float64)
+    np.testing.assert_array_equal(model.predict_proba(rows)[:, 1], golden["proba"])
+    assert list(model.classes_) == ["stayed", "churned"] and model.threshold == 0.4

@@ -149,9 +149,10 @@ def test_the_scored_csv_neutralises_formulas_keeps_numbers_and_round_trips(clien
             float(cell)
     assert any(c.startswith("'=HYPERLINK") for c in ids) and "''=quoted" in ids and "plain" in ids
     svc = svc_of(client.application)
+    assert sum(name in svc.by_name for name in header) == len(svc.fields), "every feature is a column"
     for row in body:
-        for name, cell in zip(header[5:], row[5:]):
-            if not svc.by_name[name].categorical:
+        for name, cell in zip(header, row):
+            if name in svc.by_name and not svc.by_name[name].categorical:
                 float(cell)  # numbers stay numbers, negative ones too
     probs = {r[1]: r[2] for r in body}
 

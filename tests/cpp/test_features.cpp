@@ -711,7 +711,9 @@ TEST_CASE("max_users on files: the error names the file and the line of the firs
   try {
     (void)churn::accumulate_files({path}, o);
     FAIL("no error");
-  } catch (const churn::located_data_error& e) {
+  } catch (const churn::limit_error& e) {  // typed: a caller tells a limit from bad data without the message
+    CHECK(e.limit() == "max_users");
+    CHECK(e.value() == 4);
     CHECK(e.file() == path);
     CHECK(e.line() == 9);  // users 100..103 take lines 1-8
     CHECK(e.reason() == limit_message(4));
@@ -746,7 +748,7 @@ TEST_CASE("max_users on files: the error names the file and the line of the firs
     try {
       (void)churn::accumulate_files({crowded_path}, o, r);
       FAIL("no error");
-    } catch (const churn::located_data_error& e) {
+    } catch (const churn::limit_error& e) {
       CHECK(e.line() == 305);
       CHECK(e.reason() == limit_message(5));
     }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <cmath>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -464,7 +465,9 @@ inline std::string feature_accumulator::to_bytes() const {
   w.out.append(detail::accumulator_magic.data(), detail::accumulator_magic.size());
   w.u32(detail::accumulator_version);
   w.i64(gap_ms_);
-  w.u64(static_cast<std::uint64_t>(gap_minutes_ * 1e6));  // for messages only
+  // For messages only. Rounded, not truncated: from_bytes' value comes back exactly (truncating
+  // 3e-6 * 1e6 = 2.9999... gave 2, so bytes changed at each round trip; found by fuzz_features).
+  w.u64(static_cast<std::uint64_t>(std::llround(gap_minutes_ * 1e6)));
   w.u64(events_);
   w.u64(anonymous_);
   w.u64(guest_);
@@ -535,7 +538,11 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
   a.gap_ms_ = in.i64();
   if (a.gap_ms_ <= 0)
     throw data_error("feature accumulator bytes are corrupt: session gap " + std::to_string(a.gap_ms_) + " ms");
-  a.gap_minutes_ = double(in.u64()) / 1e6;
+  const std::uint64_t gap_micro_minutes = in.u64();
+  if (gap_micro_minutes > 10'000'000'000'000ULL)  // label_options allows at most 1e7 minutes
+    throw data_error("feature accumulator bytes are corrupt: session gap of " + std::to_string(gap_micro_minutes) +
+                     " millionths of a minute (at most 1e7 minutes)");
+  a.gap_minutes_ = double(gap_micro_minutes) / 1e6;
   a.events_ = in.u64();
   a.anonymous_ = in.u64();
   a.guest_ = in.u64();

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import pytest
 
@@ -67,13 +67,14 @@ def run(argv: List[str], cwd: Path, timeout: float = 900) -> subprocess.Complete
 
 
 # ---- what each command promises ----------------------------------------------------------------------
-def check_simulate(done, cwd: Path) -> None:
-    assert (cwd / "events.json.gz").is_file()
-    assert re.search(r"events\.json\.gz: [\d,]+ events, [\d,]+ users, [\d,]+ churned", done.stdout), done.stdout
+def check_simulate(done, cwd: Path, argv: Sequence[str] = ()) -> None:
+    out = argv[list(argv).index("--out") + 1] if "--out" in argv else "events.json.gz"
+    assert (cwd / out).is_file()
+    assert re.search(re.escape(out) + r": [\d,]+ events, [\d,]+ users, [\d,]+ churned", done.stdout), done.stdout
     assert ".partial" not in done.stdout and not list(cwd.glob(".*partial*")), "no temporary names left"
 
 
-def check_scan(done, cwd: Path) -> None:
+def check_scan(done, cwd: Path, argv: Sequence[str] = ()) -> None:
     out = done.stdout
     for word in ("events", "users", "sessions", "bad lines", "time range", "NextSong"):  # pages, dates
         assert word in out, (word, out)
@@ -81,22 +82,28 @@ def check_scan(done, cwd: Path) -> None:
     assert re.search(r"bad lines\s+0\b", out)
 
 
-def check_features(done, cwd: Path) -> None:
+def check_features(done, cwd: Path, argv: Sequence[str] = ()) -> None:
     with open(cwd / "features.csv", newline="") as f:
         rows = list(csv.reader(f))
+    if "--every-days" in argv:  # snapshots: one row per user and cutoff
+        assert rows[0][:2] == ["user_id", "cutoff"] and rows[0][-1] == "churned"
+        keys = [(r[0], r[1]) for r in rows[1:]]
+        assert len(keys) == len(set(keys)) > 50 and len({c for _, c in keys}) > 1
+        assert f"wrote {len(keys)} rows" in done.stderr
+        return
     assert rows[0][0] == "user_id" and rows[0][-1] == "churned"
     ids = [r[0] for r in rows[1:]]
     assert len(ids) == len(set(ids)) > 50, "one row per user"
     assert f"wrote {len(ids)} users" in done.stderr
 
 
-def check_evaluate(done, cwd: Path) -> None:
+def check_evaluate(done, cwd: Path, argv: Sequence[str] = ()) -> None:
     for name in ("random_forest", "logistic_regression", "majority"):
         assert name in done.stdout
     assert "cross-validating random_forest (5 folds)" in done.stderr
 
 
-def check_train(done, cwd: Path, model: str = "model.json") -> None:
+def check_train(done, cwd: Path, argv: Sequence[str] = (), model: str = "model.json") -> None:
     assert "withheld test set" in done.stdout and "random_forest" in done.stdout
     assert (cwd / model).is_file() and not list(cwd.glob(".*partial*"))
     assert "the table holds the users active before the cutoff" in done.stderr
@@ -106,7 +113,7 @@ def check_train(done, cwd: Path, model: str = "model.json") -> None:
     assert meta["cv"]["n_splits"] == 5 and meta["data"]["rows_test"] > 0
 
 
-def check_report(done, cwd: Path) -> None:
+def check_report(done, cwd: Path, argv: Sequence[str] = ()) -> None:
     path = cwd / "model-report.html"
     assert done.stdout.strip() == "model-report.html" and path.is_file()
     html = path.read_text(encoding="utf-8")
@@ -117,13 +124,21 @@ def check_report(done, cwd: Path) -> None:
     assert "1970-" not in html and "cutoff_ms" not in html and not re.search(r"\b1\d{12}\b", html), "dates as dates"
 
 
-def check_build_model(done, cwd: Path) -> None:
+def check_predict(done, cwd: Path, argv: Sequence[str] = ()) -> None:
+    with open(cwd / "scores.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][:5] == ["rank", "user_id", "churn_probability", "verdict", "about_to_churn"], rows[0]
+    assert len(rows) > 50 and all(0 <= float(r[2]) <= 1 for r in rows[1:])
+    assert any(h.startswith("reason_") for h in rows[0]), "with reasons"
+
+
+def check_build_model(done, cwd: Path, argv: Sequence[str] = ()) -> None:
     check_train(done, cwd)
 
 
 CHECKS: Dict[str, Callable] = {
     "simulate": check_simulate, "scan": check_scan, "features": check_features, "evaluate": check_evaluate,
-    "train": check_train, "report": check_report, "build_model.py": check_build_model,
+    "train": check_train, "report": check_report, "build_model.py": check_build_model, "predict": check_predict,
 }
 
 
@@ -186,7 +201,7 @@ def test_every_command_and_snippet_of_using_it(tmp_path):
                 assert key in CHECKS, f"README command {' '.join(argv)!r} has no check in test_readme.py"
                 done = run(argv, tmp_path)
                 assert done.returncode == 0, f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}"
-                CHECKS[key](done, tmp_path)
+                CHECKS[key](done, tmp_path, argv)
                 ran.append(key)
         elif lang == "python" and "churn.dask" in code:
             try:
@@ -206,11 +221,14 @@ def test_every_command_and_snippet_of_using_it(tmp_path):
             lines = done.stdout.splitlines()
             assert re.fullmatch(r"\d+ events", lines[0]) and int(lines[0].split()[0]) > 10_000
             assert "sessions" in done.stdout and "time range" in done.stdout
-            assert 0.0 <= float(lines[-1]) <= 1.0
+            # churn.score's rows: user, probability and reasons (the snippet prints the first five)
+            scored = [i for i, line in enumerate(lines) if re.match(r"\S+ \d+% \[", line)]
+            assert 1 <= len(scored) <= 5 and scored == list(range(scored[0], len(lines)))
+            assert 0.0 <= float(lines[scored[0] - 1]) <= 1.0  # explain()'s probability, printed before
             assert "Warning" not in done.stderr, done.stderr
             ran.append("python")
         elif lang == "cpp":
             out = compile_and_run(code, tmp_path)
             assert re.fullmatch(r"\d+ songs\n", out) and int(out.split()[0]) > 10_000
             ran.append("cpp")
-    assert ran[:2] == ["simulate", "scan"] and "run.py" in ran and "python" in ran and "cpp" in ran
+    assert ran[:3] == ["simulate", "simulate", "scan"] and "predict" in ran and "run.py" in ran and "python" in ran and "cpp" in ran

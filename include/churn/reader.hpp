@@ -29,6 +29,11 @@
 
 namespace churn {
 
+/// The simdjson kernel the reader was compiled with in this translation unit: "haswell" (AVX2),
+/// "westmere" (SSE4.2), "fallback" (portable), ... simdjson 3.0's on-demand API chooses it at compile
+/// time from the compiler's target flags (CMake option CHURN_SIMD for the project's own targets).
+inline const char* simd_kernel() noexcept { return SIMDJSON_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION); }
+
 struct read_options {
   bool strict = true;               ///< throw at the first bad line (else skip, count and report)
   unsigned threads = 1;             ///< threads for read_file_parallel; 0 means all cores

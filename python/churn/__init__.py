@@ -18,6 +18,7 @@ from ._churn import (  # noqa: E402
     ParameterError,
     ParseError,
     __version__,
+    build_info,
 )
 from .events import EventTable, ReadReport, ScanSummary, read_events, scan  # noqa: E402
 from .features import FeatureAccumulator, FeatureReport, FeatureTable, merge_accumulators, user_features  # noqa: E402,E501
@@ -59,6 +60,7 @@ def __dir__():
 
 __all__ = [
     "__version__",
+    "build_info",
     "ChurnError",
     "ChurnIOError",
     "DataError",

@@ -278,3 +278,9 @@ def fit_forest_trees(X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.nd
     """Grows only trees first_tree .. first_tree + n_trees - 1 of the forest fit_forest grows with the same arguments (e.g. on one worker of a cluster). Releases the GIL."""
 def combine_forests(parts: List[ForestPart], X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None) -> ForestModel:
     """Joins the parts grown by fit_forest_trees (in any order) into the forest fit_forest grows from the same data and parameters, bit for bit; X, y, sample_weight: the parts' training data (checked; the OOB estimates are recomputed from it). Releases the GIL."""
+
+# --- build (python/src/bind_build.cpp) --------------------------------------------------------------
+
+def build_info() -> Dict[str, Union[str, bool]]:
+    """How the compiled core was built: 'version', 'simd' (the reader's simdjson kernel: 'fallback' is
+    portable, 'haswell' needs AVX2), 'avx2', 'simdjson', 'compiler', 'debug'."""

@@ -89,6 +89,22 @@ void check_quirks(const std::vector<churn::event>& events) {
 
 }  // namespace
 
+TEST_CASE("the reader's simdjson kernel is the host's SIMD when CHURN_SIMD asks for it") {
+  const std::string kernel = churn::simd_kernel();
+  CHECK((kernel == "fallback" || kernel == "westmere" || kernel == "haswell" || kernel == "icelake" ||
+         kernel == "arm64" || kernel == "ppc64"));
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  const bool host_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+                         __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("pclmul");
+  if (CHURN_TEST_SIMD_REQUESTED && host_avx2) {
+    // CMakeLists.txt's host check once compared a movemask that is always 0 with -1: never AVX2.
+    CHECK((kernel == "haswell" || kernel == "icelake"));
+  }
+  if (!CHURN_TEST_SIMD_REQUESTED) CHECK((kernel == "fallback" || kernel == "westmere"));
+#endif
+}
+
 TEST_CASE("quirks of real files: BOM, CRLF, blank lines, key order, nulls, floats, missing keys") {
   churn::read_report report;
   check_quirks(read_all(data_dir + "/events/quirks.jsonl", {}, &report));

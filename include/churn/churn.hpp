@@ -3,6 +3,7 @@
 // The simulator (its tables are large) is opt-in: #include <churn/simulate.hpp>.
 #include "version.hpp"
 #include "error.hpp"
+#include "dates.hpp"
 #include "event.hpp"
 #include "event_table.hpp"
 #include "reader.hpp"

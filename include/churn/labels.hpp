@@ -16,15 +16,13 @@
 #include <string>
 #include <string_view>
 
+#include "dates.hpp"
 #include "error.hpp"
 #include "event.hpp"
 
 namespace churn {
 
 enum class label_mode : std::uint8_t { window, history };
-
-inline constexpr std::int64_t ms_per_day = 86'400'000;
-inline constexpr std::int64_t ms_per_hour = 3'600'000;
 
 inline std::string_view to_string(label_mode m) noexcept {
   return m == label_mode::window ? std::string_view("window") : std::string_view("history");
@@ -77,49 +75,12 @@ struct label_options {
   }
 };
 
-/// floor(a / b) for b > 0, also for negative a (timestamps before 1970).
-inline std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
-  std::int64_t q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-/// The UTC day number (days since 1970-01-01) of an epoch-millisecond time.
-inline std::int64_t utc_day(std::int64_t ts_ms) noexcept { return floor_div(ts_ms, ms_per_day); }
-
 /// The default window-mode cutoff for a log whose last event is at `last_ts`: the UTC midnight at or
 /// before last_ts - horizon.
 inline std::int64_t default_cutoff(std::int64_t last_ts, double horizon_days) {
   label_options o;
   o.horizon_days = horizon_days;
   return utc_day(last_ts - o.horizon_ms()) * ms_per_day;
-}
-
-/// "YYYY-MM-DD" for the UTC day of `ts_ms`, with "THH:MM:SSZ" unless it is a midnight.
-inline std::string format_utc(std::int64_t ts_ms) {
-  std::int64_t days = utc_day(ts_ms);
-  std::int64_t ms_of_day = ts_ms - days * ms_per_day;
-  // Civil-from-days (H. Hinnant's algorithm): no dependence on the C library's time zone state.
-  std::int64_t z = days + 719468;
-  std::int64_t era = floor_div(z, 146097);
-  std::int64_t doe = z - era * 146097;
-  std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  std::int64_t y = yoe + era * 400;
-  std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  std::int64_t mp = (5 * doy + 2) / 153;
-  std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  char buf[96];
-  if (ms_of_day == 0) {
-    std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y), static_cast<long long>(m),
-                  static_cast<long long>(d));
-  } else {
-    std::int64_t s = ms_of_day / 1000;
-    std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", static_cast<long long>(y),
-                  static_cast<long long>(m), static_cast<long long>(d), static_cast<long long>(s / 3600),
-                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
-  }
-  return buf;
 }
 
 /// Parses a cutoff given as "YYYY-MM-DD" (UTC midnight) or as epoch milliseconds.
@@ -140,20 +101,8 @@ inline std::int64_t parse_cutoff(std::string_view text) {
       throw bad();
     }
   }
-  int y = 0, m = 0, d = 0;
-  char tail = 0;
-  if (text.size() != 10 || std::sscanf(std::string(text).c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
-      m < 1 || m > 12 || d < 1 || d > 31)
-    throw bad();
-  // Days-from-civil (H. Hinnant).
-  std::int64_t yy = m <= 2 ? y - 1 : y;
-  std::int64_t era = floor_div(yy, 400);
-  std::int64_t yoe = yy - era * 400;
-  std::int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  std::int64_t days = era * 146097 + doe - 719468;
-  if (format_utc(days * ms_per_day) != text) throw bad();  // e.g. 2018-02-30
-  return days * ms_per_day;
+  if (auto ms = try_parse_date(text)) return *ms;
+  throw bad();
 }
 
 }  // namespace churn

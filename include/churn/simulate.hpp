@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include <churn/dates.hpp>
 #include <churn/detail/eventsim_data.hpp>
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/sim_engine.hpp>
@@ -130,30 +131,12 @@ struct simulate_summary {
   std::int64_t last_ts = missing_int;
 };
 
-/// Epoch milliseconds of 00:00 UTC on a "YYYY-MM-DD" date. Throws parameter_error otherwise.
+/// Epoch milliseconds of 00:00 UTC on a "YYYY-MM-DD" date from 1970 on (churn::parse_date). Throws
+/// parameter_error naming 'start' otherwise.
 inline std::int64_t parse_start_date(std::string_view date) {
-  auto fail = [&] { throw parameter_error("start", "'" + std::string(date) + "'", "a date YYYY-MM-DD"); };
-  if (date.size() != 10 || date[4] != '-' || date[7] != '-') fail();
-  int y = 0, m = 0, d = 0;
-  auto num = [&](std::size_t pos, std::size_t len, int& out) {
-    auto r = std::from_chars(date.data() + pos, date.data() + pos + len, out);
-    if (r.ec != std::errc() || r.ptr != date.data() + pos + len) fail();
-  };
-  num(0, 4, y);
-  num(5, 2, m);
-  num(8, 2, d);
-  static constexpr int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > month_days[m - 1]) fail();
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (m == 2 && d == 29 && !leap) fail();
-  // Days from civil (H. Hinnant's algorithm).
-  const int yy = y - (m <= 2);
-  const int era = yy / 400;
-  const int yoe = yy - era * 400;
-  const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  const std::int64_t days = static_cast<std::int64_t>(era) * 146097 + doe - 719468;
-  return days * 86400000;
+  const auto ms = try_parse_date(date);
+  if (!ms || *ms < 0) throw parameter_error("start", "'" + std::string(date) + "'", "a date YYYY-MM-DD");
+  return *ms;
 }
 
 namespace detail {
@@ -163,7 +146,7 @@ inline sim_settings sim_make_settings(const simulate_options& o) {
   sim_settings s;
   s.users = o.users;
   s.start_s = o.start_ms / 1000;
-  s.end_s = s.start_s + static_cast<std::int64_t>(o.days) * 86400;
+  s.end_s = s.start_s + static_cast<std::int64_t>(o.days) * seconds_per_day;
   s.seed = o.seed;
   s.threads = o.threads == 0 ? static_cast<unsigned>(hardware_threads()) : o.threads;
   if (o.config_mix.empty()) {
@@ -466,7 +449,7 @@ struct oracle_options {
     if (!(std::isfinite(horizon_days) && horizon_days > 0 && horizon_days <= 36500))
       throw parameter_error("horizon_days", std::to_string(horizon_days), "a number of days in (0, 36500]");
     if (draws == 0 || draws > 1'000'000) throw parameter_error("draws", std::to_string(draws), "1 .. 1,000,000");
-    if (cutoff_ms != missing_int && cutoff_ms % 86400000 != 0)
+    if (cutoff_ms != missing_int && cutoff_ms % ms_per_day != 0)
       throw parameter_error("cutoff", std::to_string(cutoff_ms), "a UTC midnight in epoch milliseconds");
   }
 };
@@ -495,11 +478,10 @@ inline oracle_result simulate_oracle(const simulate_options& options, const orac
   oracle.validate();
   detail::sim_engine engine(detail::sim_make_settings(options));
   const auto& s = engine.world().settings;
-  const std::int64_t horizon_s = std::llround(oracle.horizon_days * 86400.0);
+  const std::int64_t horizon_s = std::llround(oracle.horizon_days * double(seconds_per_day));
   std::int64_t cutoff_s = 0;
   if (oracle.cutoff_ms == missing_int) {
-    const std::int64_t t = s.end_s - 1 - horizon_s;
-    cutoff_s = (t >= 0 ? t / 86400 : (t - 86399) / 86400) * 86400;
+    cutoff_s = floor_div(s.end_s - 1 - horizon_s, seconds_per_day) * seconds_per_day;
   } else {
     cutoff_s = oracle.cutoff_ms / 1000;
   }

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include <churn/dates.hpp>
 #include <churn/detail/cv_random.hpp>
 #include <churn/detail/metrics_check.hpp>
 #include <churn/error.hpp>
@@ -388,7 +389,7 @@ inline std::vector<fold> stratified_group_kfold(const std::vector<int>& y, const
 inline fold out_of_time_split(const std::vector<std::int64_t>& cutoffs_ms, double horizon_days, std::int64_t split_ms) {
   if (!(std::isfinite(horizon_days) && horizon_days > 0))
     throw parameter_error("horizon_days", std::to_string(horizon_days), "a positive number of days");
-  const auto horizon_ms = static_cast<std::int64_t>(std::llround(horizon_days * 86'400'000.0));
+  const auto horizon_ms = static_cast<std::int64_t>(std::llround(horizon_days * double(ms_per_day)));
   fold f;
   for (std::size_t i = 0; i < cutoffs_ms.size(); ++i) {
     if (cutoffs_ms[i] >= split_ms) f.test.push_back(i);

@@ -284,3 +284,11 @@ def combine_forests(parts: List[ForestPart], X: np.ndarray, y: np.ndarray, sampl
 def build_info() -> Dict[str, Union[str, bool]]:
     """How the compiled core was built: 'version', 'simd' (the reader's simdjson kernel: 'fallback' is
     portable, 'haswell' needs AVX2), 'avx2', 'simdjson', 'compiler', 'debug'."""
+
+# --- dates (python/src/bind_dates.cpp) --------------------------------------------------------------
+
+#: Milliseconds in a day: the one constant for epoch-millisecond arithmetic on UTC days.
+MS_PER_DAY: int
+
+def _parse_date(text: str, parameter: str = "date") -> int: ...
+def _format_utc(ts_ms: int) -> str: ...

@@ -21,7 +21,7 @@ from . import _churn
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-_DAY_MS = 86_400_000
+_DAY_MS = _churn.MS_PER_DAY  # the library's one constant (churn/dates.hpp)
 
 
 def _paths(path_or_paths: Union[PathLike, Sequence[PathLike]]) -> List[str]:

@@ -33,7 +33,7 @@ warnings.filterwarnings("ignore", message="X does not have valid feature names",
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-_DAY_MS = 86_400_000
+_DAY_MS = _churn.MS_PER_DAY  # the library's one constant (churn/dates.hpp)
 #: Rows scored (and explained) at a time: bounds the scratch arrays.
 CHUNK_ROWS = 8192
 

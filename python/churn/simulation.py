@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _churn
+from .features import _cutoff_ms
 
 ProgressArg = Union[bool, Callable[[int, float], None], None]
 EngagementArg = Union["_churn.EngagementParams", Mapping[str, float], None]
@@ -299,13 +300,9 @@ def oracle(
     Raises:
         ParameterError: an argument out of range, or a window that does not fit in the simulated days.
     """
-    if cutoff is None:
-        cutoff_ms = None
-    elif isinstance(cutoff, (int, np.integer)):
-        cutoff_ms = int(cutoff)
-    else:
-        day = _dt.date.fromisoformat(_date_text(cutoff))
-        cutoff_ms = int(_dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc).timestamp()) * 1000
+    if isinstance(cutoff, _dt.datetime):
+        _date_text(cutoff)  # a TypeError: the cutoff is a day
+    cutoff_ms = _cutoff_ms(cutoff)  # the library's one date parser
     d = _churn._simulate_oracle(
         users, days, seed, _date_text(start), threads,
         None if config_mix is None else [float(w) for w in config_mix],

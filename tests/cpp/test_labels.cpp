@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
+#include <churn/dates.hpp>
 #include <churn/features.hpp>
 #include <churn/labels.hpp>
 
@@ -29,6 +32,31 @@ TEST_CASE("cutoff parsing and formatting (UTC)") {
   CHECK_THROWS_AS(churn::parse_cutoff(""), churn::parameter_error);
   CHECK(churn::utc_day(-1) == -1);
   CHECK(churn::utc_day(day) == 1);
+}
+
+TEST_CASE("one date parser: cutoffs, the simulator's start and parse_date agree on every day") {
+  // Every day of 1970-2100 (leap years, century rules) round-trips through format_utc, and the three
+  // entry points give the same milliseconds.
+  for (std::int64_t day = 0; day < 47'847; ++day) {
+    const std::string text = churn::format_utc(day * churn::ms_per_day);
+    REQUIRE(churn::parse_date(text) == day * churn::ms_per_day);
+    REQUIRE(churn::parse_cutoff(text) == day * churn::ms_per_day);
+    REQUIRE(churn::days_from_civil(std::stoi(text.substr(0, 4)), std::stoi(text.substr(5, 2)),
+                                   std::stoi(text.substr(8, 2))) == day);
+  }
+  CHECK(churn::parse_date("1600-02-29") == churn::days_from_civil(1600, 2, 29) * churn::ms_per_day);
+  CHECK(churn::parse_date("1969-12-31") == -churn::ms_per_day);
+  for (const char* bad : {"2019-02-29", "1900-02-29", "2018-04-31", "2018-00-10", "2018-13-01", "2018-1x-01",
+                          "18-10-01", "2018/10/01", "2018-10-1 ", " 2018-10-01", "+018-10-01", "-001-01-01", ""}) {
+    INFO(bad);
+    CHECK_FALSE(churn::try_parse_date(bad).has_value());
+    CHECK_THROWS_WITH_AS(churn::parse_date(bad, "day"),
+                         ("invalid value for parameter 'day': '" + std::string(bad) + "' (allowed: a date YYYY-MM-DD)")
+                             .c_str(),
+                         churn::parameter_error);
+  }
+  CHECK(churn::ms_per_day == 24 * churn::ms_per_hour);
+  CHECK(churn::ms_per_day == churn::seconds_per_day * 1000);
 }
 
 TEST_CASE("options are validated with the parameter, the value and what is allowed") {

@@ -27,13 +27,26 @@ inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t index) noexce
 }
 
 /// xoshiro256** (Blackman & Vigna): small, fast, statistically strong. Meets UniformRandomBitGenerator.
+/// The library's one generator: the forest, cross-validation and the simulator (sim_rng.hpp) draw from it.
 class rng {
  public:
   using result_type = std::uint64_t;
 
+  /// The forest's and cross-validation's seeding: the four state words are splitmix64(seed) expanded.
   explicit rng(std::uint64_t seed = 0) noexcept {
     std::uint64_t s = seed;
     for (auto& word : state_) word = splitmix64(s);
+  }
+
+  /// The simulator's seeding: an independent stream for (seed, stream), e.g. one per user, so that
+  /// results do not depend on threads. Kept apart from the constructor's seeding because the
+  /// simulator's calibrated outputs are fixed by it.
+  static rng for_stream(std::uint64_t seed, std::uint64_t stream) noexcept {
+    std::uint64_t x = seed;
+    std::uint64_t mixed = splitmix64(x) ^ (stream * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL);
+    rng g;
+    for (auto& word : g.state_) word = splitmix64(mixed);
+    return g;
   }
 
   static constexpr result_type min() noexcept { return 0; }

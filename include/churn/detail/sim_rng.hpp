@@ -1,43 +1,31 @@
 #pragma once
-// Random numbers for the simulator: a fixed generator (xoshiro256**, seeded through splitmix64) and
-// hand-written distributions. The std:: distributions are not used on purpose: their algorithms differ
+// Random numbers for the simulator: the library's generator (detail::rng, xoshiro256**) seeded per
+// stream, and hand-written distributions. The std:: distributions are not used on purpose: their algorithms differ
 // between standard libraries, and the simulator promises the same events for the same seed everywhere.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-#include <churn/detail/rng.hpp>  // splitmix64
+#include <churn/detail/rng.hpp>
 
 namespace churn {
 namespace detail {
 
-/// xoshiro256** (Blackman and Vigna), with the distributions the simulator needs.
+/// The simulator's draws: the library's xoshiro256** (detail::rng) seeded per (seed, stream), with the
+/// distributions the simulator needs.
 class sim_rng {
  public:
   sim_rng() noexcept : sim_rng(0, 0) {}
   /// An independent stream for (seed, stream): e.g. one per user, so results do not depend on threads.
-  sim_rng(std::uint64_t seed, std::uint64_t stream) noexcept {
-    std::uint64_t x = seed;
-    std::uint64_t mixed = splitmix64(x) ^ (stream * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL);
-    for (auto& word : s_) word = splitmix64(mixed);
-  }
+  sim_rng(std::uint64_t seed, std::uint64_t stream) noexcept : engine_(rng::for_stream(seed, stream)) {}
 
-  std::uint64_t next() noexcept {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
+  std::uint64_t next() noexcept { return engine_(); }
 
   /// Uniform in [0, 1), 53 random bits.
-  double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  /// Uniform integer in [0, n), 0 < n < 2^53.
+  double uniform() noexcept { return engine_.uniform(); }
+  /// Uniform integer in [0, n), 0 < n < 2^53, by scaling a uniform double (not rng::below's rejection
+  /// method: the simulator's streams, and so its calibrated outputs, are fixed by this one).
   std::uint64_t below(std::uint64_t n) noexcept {
     const auto i = static_cast<std::uint64_t>(uniform() * static_cast<double>(n));
     return i < n ? i : n - 1;
@@ -54,8 +42,7 @@ class sim_rng {
   double lognormal_mean1(double sigma) noexcept { return std::exp(sigma * normal() - 0.5 * sigma * sigma); }
 
  private:
-  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t s_[4];
+  rng engine_;
 };
 
 /// Draws an index with probability proportional to its weight in O(1) (Walker/Vose alias method).

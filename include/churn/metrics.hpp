@@ -21,7 +21,6 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -380,9 +379,10 @@ inline std::vector<double> to_vector(const binary_metrics& m) {
           m.roc_auc,  m.average_precision, m.log_loss,  m.brier};
 }
 
-/// Inverse of to_vector. Throws std::invalid_argument when v does not have 9 elements.
+/// Inverse of to_vector. Throws parameter_error when v does not have 9 elements.
 inline binary_metrics binary_metrics_from_vector(const std::vector<double>& v) {
-  if (v.size() != 9) throw std::invalid_argument("binary_metrics_from_vector: expected 9 values");
+  if (v.size() != 9)
+    throw parameter_error("v", std::to_string(v.size()) + " values", "9 values, in the order of binary_metric_names()");
   binary_metrics m;
   m.accuracy = v[0];
   m.balanced_accuracy = v[1];

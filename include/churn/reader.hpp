@@ -258,7 +258,7 @@ read_report read_buffer(std::string_view jsonl, Sink&& sink, const read_options&
 template <class Sink>
 read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks,
                                const read_options& options = {}) {
-  if (sinks.empty()) throw error("read_file_parallel needs at least one sink");
+  if (sinks.empty()) throw parameter_error("sinks", "an empty vector", "at least one sink");
   if (sinks.size() == 1 || detail::classify_input(path) != detail::input_kind::plain)
     return read_file(path, sinks[0], options);
 
@@ -382,7 +382,7 @@ template <class Sink>
 read_report read_files_parallel(const std::vector<std::string>& paths, std::vector<Sink>& sinks,
                                 const read_options& options = {},
                                 std::uint64_t piece_bytes = std::uint64_t(64) << 20) {
-  if (sinks.empty()) throw error("read_files_parallel needs at least one sink");
+  if (sinks.empty()) throw parameter_error("sinks", "an empty vector", "at least one sink");
   options.validate();
   struct piece {
     std::size_t file;

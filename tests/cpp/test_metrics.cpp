@@ -66,6 +66,16 @@ double brute_average_precision(const std::vector<int>& y, const std::vector<doub
 
 }  // namespace
 
+TEST_CASE("binary_metrics_from_vector: a vector of the wrong length is a parameter_error (a churn::error)") {
+  const churn::binary_metrics m = churn::binary_metrics_from_vector({1, 2, 3, 4, 5, 6, 7, 8, 9});
+  CHECK(m.brier == 9);
+  CHECK(churn::to_vector(m).size() == 9);
+  CHECK_THROWS_WITH_AS(churn::binary_metrics_from_vector({1, 2}),
+                       "invalid value for parameter 'v': 2 values (allowed: 9 values, in the order of "
+                       "binary_metric_names())",
+                       churn::parameter_error);
+}
+
 TEST_CASE("worked examples: ROC AUC and average precision with ties") {
   // From the peers note (section 9) and scikit-learn's docstrings.
   CHECK(churn::roc_auc_score({1, 0, 1, 0, 1}, {.9, .9, .3, .3, .1}) == doctest::Approx(1.0 / 3.0).epsilon(1e-15));

@@ -253,6 +253,14 @@ TEST_CASE("a truncated gzip file is an io_error") {
   fs::remove(path);
 }
 
+TEST_CASE("parallel reading without a sink is a parameter_error (a churn::error)") {
+  std::vector<std::function<void(const churn::event&)>> none;
+  CHECK_THROWS_WITH_AS(churn::read_file_parallel("any.json", none),
+                       "invalid value for parameter 'sinks': an empty vector (allowed: at least one sink)",
+                       churn::parameter_error);
+  CHECK_THROWS_AS(churn::read_files_parallel({"any.json"}, none), churn::parameter_error);
+}
+
 TEST_CASE("parallel reading gives the same events and counts for any number of threads") {
   std::mt19937 rng(7);
   std::string text;

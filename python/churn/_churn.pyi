@@ -152,7 +152,7 @@ def out_of_time_split(cutoffs_ms: Any, horizon_days: float, split_ms: int) -> Tu
     """(train_indices, test_indices) of a snapshot table's out-of-time split at T = split_ms: test on the rows with cutoff >= T, train on the rows with cutoff + horizon <= T (no training label sees the test period). Raises DataError when either part is empty."""
 def repeated_stratified_kfold(y: _Labels, n_splits: int = 5, n_repeats: int = 5, seed: int = 0) -> List[Tuple[np.ndarray, np.ndarray]]:
     """List of n_splits * n_repeats (train_indices, test_indices) identical to scikit-learn's RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed).split(X, y)."""
-def train_test_split_stratified(y: _Labels, test_size: Union[float, int] = 0.25, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+def stratified_train_test_split(y: _Labels, test_size: Union[float, int] = 0.25, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     """(train_indices, test_indices) identical to scikit-learn's train_test_split(..., test_size=test_size, stratify=y, random_state=seed) (indices in scikit-learn's shuffled order). test_size: a fraction in (0, 1) or an int number of samples."""
 
 class _LogisticModel:

@@ -256,7 +256,7 @@ void bind_cv(py::module_& m) {
       "List of n_splits * n_repeats (train_indices, test_indices) identical to scikit-learn's "
       "RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed).split(X, y).");
   m.def(
-      "train_test_split_stratified",
+      "stratified_train_test_split",
       [](const py::handle& y, const py::object& test_size, const py::int_& seed) {
         churn::split_params p;
         if (py::isinstance<py::bool_>(test_size)) {

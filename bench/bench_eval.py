@@ -75,7 +75,7 @@ def main():
     compare("stratified 5-fold, 25k", lambda: churn.stratified_kfold(y, 5, True, 0),
             lambda: list(StratifiedKFold(5, shuffle=True, random_state=0).split(y, y)),
             lambda a, b: all((u[1] == v[1]).all() for u, v in zip(a, b)))
-    compare("stratified train/test split, 25k", lambda: churn.train_test_split_stratified(y, 0.2, 0),
+    compare("stratified train/test split, 25k", lambda: churn.stratified_train_test_split(y, 0.2, 0),
             lambda: train_test_split(np.arange(n), test_size=0.2, stratify=y, random_state=0),
             lambda a, b: (a[1] == b[1]).all())
 
@@ -85,10 +85,10 @@ def main():
             lambda: make_pipeline(StandardScaler(), SkLogisticRegression()).fit(X, yx),
             lambda a, b: np.allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-3))  # lbfgs default tol
     folds = churn.stratified_kfold(yx, 5, True, 0)
-    res = churn.cross_validate("logistic", X, yx, folds, n_jobs=2)
+    res = churn.cross_validate("logistic", X, yx, folds, threads=2)
     seeds = [f["inner_seed"] for f in res["folds"]]
     compare("cross-validation protocol, logistic, 5 x (3+1) fits, 5000 x 20",
-            lambda: churn.cross_validate("logistic", X, yx, folds, n_jobs=2)["tuned"]["mean"]["f1"],
+            lambda: churn.cross_validate("logistic", X, yx, folds, threads=2)["tuned"]["mean"]["f1"],
             lambda: sklearn_protocol(X, yx, folds, seeds), lambda a, b: abs(a - b) < 1e-3)
 
     print(f"load average before: {os.getloadavg()[0]:.2f}; median of {r} runs; milliseconds")

@@ -97,7 +97,7 @@ def f1_at(y: np.ndarray, proba: np.ndarray, folds, threshold: float = 0.5) -> Di
 def comparison(table, seed: int, params: Dict[str, Any]) -> Dict[str, Any]:
     X, y = np.ascontiguousarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)
     log(f"{table.label} labels: {len(y)} users, {int(y.sum())} churned; 5-fold comparison")
-    report = compare_models(X, y, forest_params=params, n_splits=5, seed=seed, n_jobs=-1,
+    report = compare_models(X, y, forest_params=params, n_splits=5, seed=seed, threads=None,
                             sklearn_reference=True, log=lambda m: log("  " + m))
     folds = _churn.stratified_kfold(y, n_splits=5, shuffle=True, seed=seed)
     for name, summary in report["models"].items():

@@ -32,6 +32,7 @@ from .evaluation import (  # noqa: E402
     repeated_stratified_kfold,
     stratified_group_kfold,
     stratified_kfold,
+    stratified_train_test_split,
     train_test_split_stratified,
     tune_threshold,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "repeated_stratified_kfold",
     "stratified_group_kfold",
     "stratified_kfold",
+    "stratified_train_test_split",
     "train_test_split_stratified",
     "tune_threshold",
     "RandomForestClassifier",

@@ -60,7 +60,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class-weight", default=None, choices=("balanced", "balanced_subsample"))
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=-1, help="threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=0, help="threads (default: all cores)")
+    # Deprecated name of --threads (-1: all cores), kept for one release.
+    p.add_argument("--jobs", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--sklearn", action="store_true", help="add scikit-learn's forest as a reference model")
 
 
@@ -84,11 +86,19 @@ def _label_kwargs(args: argparse.Namespace) -> dict:
                 every_days=args.every_days, min_history_days=args.min_history_days)
 
 
+def _threads_of(args: argparse.Namespace) -> int:
+    if args.jobs is None:
+        return args.threads
+    print("churn: --jobs is deprecated and will be removed in the next release; use --threads (0: all cores)",
+          file=sys.stderr)
+    return args.jobs if args.jobs > 0 else 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training import train
 
     result = train(args.events, args.model, test_size=args.test_size, n_splits=args.folds, seed=args.seed,
-                   forest_params=_forest_params(args), n_jobs=args.jobs, sklearn_reference=args.sklearn,
+                   forest_params=_forest_params(args), threads=_threads_of(args), sklearn_reference=args.sklearn,
                    threshold=args.threshold, **_label_kwargs(args))
     print(result.summary())
     return 0
@@ -98,7 +108,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .training import evaluate, format_evaluation
 
     report = evaluate(args.events, n_splits=args.folds, seed=args.seed, forest_params=_forest_params(args),
-                      n_jobs=args.jobs, sklearn_reference=args.sklearn, **_label_kwargs(args))
+                      threads=_threads_of(args), sklearn_reference=args.sklearn, **_label_kwargs(args))
     print(format_evaluation(report))
     return 0
 

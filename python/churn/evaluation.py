@@ -22,8 +22,9 @@ from ._churn import (
     out_of_time_split,
     repeated_stratified_kfold,
     stratified_kfold,
-    train_test_split_stratified,
+    stratified_train_test_split,
 )
+from ._deprecation import deprecated_alias, n_jobs_from_threads, renamed_keyword, threads_from_n_jobs
 
 __all__ = [
     "LogisticRegression",
@@ -33,9 +34,13 @@ __all__ = [
     "repeated_stratified_kfold",
     "stratified_group_kfold",
     "stratified_kfold",
+    "stratified_train_test_split",
     "train_test_split_stratified",
     "tune_threshold",
 ]
+
+#: Deprecated: the old name of :func:`stratified_train_test_split` (removed in the next release).
+train_test_split_stratified = deprecated_alias(stratified_train_test_split, "train_test_split_stratified")
 
 
 class LogisticRegression:
@@ -131,6 +136,7 @@ def _resolve_folds(folds, X, y, n_splits: int, shuffle: bool, seed: int, n_repea
     return list(folds)
 
 
+@renamed_keyword("n_jobs", "threads", threads_from_n_jobs)
 def cross_validate(
     estimator: Union[str, LogisticRegression, Any],
     X,
@@ -142,7 +148,7 @@ def cross_validate(
     seed: int = 0,
     inner_splits: int = 3,
     default_threshold: float = 0.5,
-    n_jobs: int = 1,
+    threads: Optional[int] = 1,
     n_repeats: Optional[int] = None,
     groups=None,
 ) -> Dict[str, Any]:
@@ -163,8 +169,9 @@ def cross_validate(
     groups: the group of each row (e.g. table.user_ids of a snapshot table). The default folds are then
     ``stratified_group_kfold(y, groups, n_splits, shuffle, seed)`` and the inner folds that tune the
     threshold are grouped too: no user on both sides of any split.
-    n_jobs: threads for the fits of churn's own models (-1: all cores). Estimators called through Python
-    are fitted one at a time (a forest's fit still uses its own n_jobs). Results never depend on n_jobs.
+    threads: threads for the fits of churn's own models (None or 0: all cores). Estimators called through
+    Python are fitted one at a time (a forest's fit still uses its own n_jobs). Results never depend on
+    it. (``n_jobs``, -1 for all cores, is its deprecated name.)
 
     Returns a dict: ``folds`` (per fold: n_train, n_test, threshold, inner_seed, inner_f1, ``tuned`` and
     ``at_default`` metric dicts, confusion matrices), ``tuned`` and ``at_default`` (``mean`` and ``std``
@@ -185,7 +192,8 @@ def cross_validate(
     builtin = _builtin(estimator)
     if builtin is not None:
         return _cross_validate_builtin(
-            builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed, n_jobs, n_repeats, codes
+            builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed,
+            n_jobs_from_threads(threads), n_repeats, codes
         )
     return _cross_validate_callable(
         _fit_function(estimator), X, y, fold_list, inner_splits, default_threshold, seed, n_repeats, codes

@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from . import __version__, _churn
+from ._deprecation import n_jobs_from_threads, renamed_keyword, threads_from_n_jobs
 from .evaluation import LogisticRegression, cross_validate, group_codes, stratified_group_kfold
 from .features import FeatureTable, require_rows, user_features
 from .calibration import choose_calibration, reliability
@@ -123,14 +124,15 @@ def _summarise_cv(result: Dict[str, Any]) -> Dict[str, Any]:
     return {"metrics": metrics, "threshold": {"mean": float(np.mean(thresholds)), "folds": thresholds}}
 
 
-def _forest(params: Dict[str, Any], seed: int, n_jobs: int):
+def _forest(params: Dict[str, Any], seed: int, threads: Optional[int]):
     from .forest import RandomForestClassifier
 
-    return RandomForestClassifier(**{**params, "random_state": seed, "n_jobs": n_jobs})
+    return RandomForestClassifier(**{**params, "random_state": seed, "n_jobs": n_jobs_from_threads(threads)})
 
 
+@renamed_keyword("n_jobs", "threads", threads_from_n_jobs)
 def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict[str, Any]] = None,
-                   n_splits: int = 5, seed: int = 0, n_jobs: int = -1, sklearn_reference: bool = False,
+                   n_splits: int = 5, seed: int = 0, threads: Optional[int] = None, sklearn_reference: bool = False,
                    log: Optional[Callable[[str], None]] = None, groups: Any = None) -> Dict[str, Any]:
     """Cross-validates the forest and the baselines on the same folds: stratified k-fold, or with
     ``groups`` (the user of each row of a snapshot table) stratified group k-fold, the inner threshold
@@ -153,7 +155,7 @@ def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict
                       "description": f"{n_splits}-fold stratified group cross-validation by user (no user in two "
                                      "folds; the threshold tuned on grouped inner folds)"}
     candidates: Dict[str, Any] = {
-        "random_forest": _forest(params, seed, n_jobs),
+        "random_forest": _forest(params, seed, threads),
         "logistic_regression": LogisticRegression(),
         "majority": "majority",
     }
@@ -164,7 +166,7 @@ def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict
             sk_params = {k: v for k, v in params.items() if k in ("n_estimators", "max_features", "min_samples_leaf",
                                                                    "class_weight", "bootstrap", "max_depth")}
             candidates["sklearn_random_forest"] = SkForest(**sk_params, random_state=seed,
-                                                           n_jobs=n_jobs if n_jobs > 0 else -1)
+                                                           n_jobs=n_jobs_from_threads(threads))
         except ImportError:
             if log:
                 log("scikit-learn is not installed: no reference model")
@@ -227,8 +229,9 @@ def check_learnable(table: FeatureTable, n_splits: int, sources: Sequence[str] =
     return [warning] if warning else []
 
 
+@renamed_keyword("n_jobs", "threads", threads_from_n_jobs)
 def out_of_time_evaluation(table: FeatureTable, *, forest_params: Optional[Dict[str, Any]] = None, seed: int = 0,
-                           n_jobs: int = -1, inner_splits: int = 3,
+                           threads: Optional[int] = None, inner_splits: int = 3,
                            log: Optional[Callable[[str], None]] = None) -> Optional[Dict[str, Any]]:
     """Out-of-time validation of a snapshot table: test on the rows at the last cutoff T, train on the
     rows whose label window ends by T (cutoff + horizon <= T); each model's threshold tuned on grouped
@@ -250,7 +253,7 @@ def out_of_time_evaluation(table: FeatureTable, *, forest_params: Optional[Dict[
     if churners_train < 2 * inner_splits or y_te.sum() == 0 or y_te.sum() == y_te.size:
         return None
     params = {**DEFAULT_FOREST_PARAMS, **(forest_params or {})}
-    candidates = {"random_forest": _forest(params, seed, n_jobs), "logistic_regression": LogisticRegression(),
+    candidates = {"random_forest": _forest(params, seed, threads), "logistic_regression": LogisticRegression(),
                   "majority": "majority"}
     out: Dict[str, Any] = {"split_ms": T, "split": _churn._format_utc(T), "horizon_days": table.horizon_days,
                            "n_train": int(y_tr.size), "n_test": int(y_te.size), "churned_train": int(y_tr.sum()),
@@ -344,10 +347,11 @@ class TrainResult:
         return "\n".join(lines)
 
 
+@renamed_keyword("n_jobs", "threads", threads_from_n_jobs)
 def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[PathLike] = None, *,
           label: str = "window", cutoff: Any = None, horizon_days: float = 30.0,
           session_gap_minutes: float = 30.0, test_size: float = 0.2, n_splits: int = 5, seed: int = 0,
-          forest_params: Optional[Dict[str, Any]] = None, n_jobs: int = -1, strict: bool = True,
+          forest_params: Optional[Dict[str, Any]] = None, threads: Optional[int] = None, strict: bool = True,
           sklearn_reference: bool = False, threshold: Optional[float] = None,
           log: Optional[Callable[[str], None]] = _log_to_stderr,
           cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
@@ -376,7 +380,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     steps(f"reading and aggregating {', '.join(paths)}")
     table = user_features(paths, label=label, cutoff=cutoff, horizon_days=horizon_days,
                           session_gap_minutes=session_gap_minutes, strict=strict,
-                          threads=None if n_jobs < 1 else n_jobs, cutoffs=cutoffs, every_days=every_days,
+                          threads=threads, cutoffs=cutoffs, every_days=every_days,
                           min_history_days=min_history_days)
     timings["features"] = time.perf_counter() - t0
     X, y = np.asarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)  # a view: no copy
@@ -398,7 +402,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
 
     t0 = time.perf_counter()
     comparison = compare_models(X_train, y_train, forest_params=params, n_splits=n_splits, seed=seed,
-                                n_jobs=n_jobs, sklearn_reference=sklearn_reference, log=steps, groups=groups_train)
+                                threads=threads, sklearn_reference=sklearn_reference, log=steps, groups=groups_train)
     timings["cross_validation"] = time.perf_counter() - t0
     steps(comparison["verdict"]["sentence"])
     if threshold is None:
@@ -414,7 +418,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
 
     t0 = time.perf_counter()
     steps(f"fitting the final forest on {len(y_train)} rows")
-    model = _forest(params, seed, n_jobs)
+    model = _forest(params, seed, threads)
     # Fitted on named columns, the saved model carries the feature names (the app and `explain` use them).
     model.fit(_named(X_train, table.feature_names), y_train)
     timings["final_fit"] = time.perf_counter() - t0
@@ -517,7 +521,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
 def _withheld_split(table: FeatureTable, y: np.ndarray, test_size: float, seed: int, n_splits: int):
     """(train rows, test rows, validation description) for train(): see the module docstring."""
     if not table.is_snapshots:
-        train_idx, test_idx = _churn.train_test_split_stratified(y, test_size=test_size, seed=seed)
+        train_idx, test_idx = _churn.stratified_train_test_split(y, test_size=test_size, seed=seed)
         return train_idx, test_idx, {
             "scheme": "stratified_kfold", "test": "stratified_holdout",
             "description": f"{n_splits}-fold stratified cross-validation on the training part (one row per user)",
@@ -593,9 +597,10 @@ def _finite(values: np.ndarray) -> List[Optional[float]]:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
+@renamed_keyword("n_jobs", "threads", threads_from_n_jobs)
 def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "window", cutoff: Any = None,
              horizon_days: float = 30.0, session_gap_minutes: float = 30.0, n_splits: int = 5, seed: int = 0,
-             forest_params: Optional[Dict[str, Any]] = None, n_jobs: int = -1, strict: bool = True,
+             forest_params: Optional[Dict[str, Any]] = None, threads: Optional[int] = None, strict: bool = True,
              sklearn_reference: bool = False, log: Optional[Callable[[str], None]] = _log_to_stderr,
              cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
              min_history_days: float = 14.0) -> Dict[str, Any]:
@@ -608,7 +613,7 @@ def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "windo
     steps(f"reading and aggregating {', '.join(paths)}")
     table = user_features(paths, label=label, cutoff=cutoff, horizon_days=horizon_days,
                           session_gap_minutes=session_gap_minutes, strict=strict,
-                          threads=None if n_jobs < 1 else n_jobs, cutoffs=cutoffs, every_days=every_days,
+                          threads=threads, cutoffs=cutoffs, every_days=every_days,
                           min_history_days=min_history_days)
     X, y = np.asarray(table.X, dtype=np.float64), np.asarray(table.y, dtype=np.int64)  # a view: no copy
     what = (f"{len(y)} rows ({len(set(table.user_ids))} users x {len(table.snapshot_cutoffs)} cutoffs)"
@@ -619,9 +624,9 @@ def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "windo
     for w in warnings:
         steps(w)
     groups = np.asarray(table.user_ids, dtype=object).astype(str) if table.is_snapshots else None
-    report = compare_models(X, y, forest_params=forest_params, n_splits=n_splits, seed=seed, n_jobs=n_jobs,
+    report = compare_models(X, y, forest_params=forest_params, n_splits=n_splits, seed=seed, threads=threads,
                             sklearn_reference=sklearn_reference, log=steps, groups=groups)
-    report["out_of_time"] = out_of_time_evaluation(table, forest_params=forest_params, seed=seed, n_jobs=n_jobs,
+    report["out_of_time"] = out_of_time_evaluation(table, forest_params=forest_params, seed=seed, threads=threads,
                                                    log=steps) if table.is_snapshots else None
     if table.is_snapshots and report["out_of_time"] is None:
         warnings.append("note: no out-of-time validation: the log has no room for training rows whose label window "

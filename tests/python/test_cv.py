@@ -76,7 +76,7 @@ def test_cross_validate_over_repeated_folds():
         churn.cross_validate("logistic", X, y, list(splitter.split(X, y)))
 
 
-def test_train_test_split_stratified_equals_sklearn():
+def test_stratified_train_test_split_equals_sklearn():
     rng = np.random.default_rng(1)
     compared = 0
     for i in range(300):
@@ -87,9 +87,9 @@ def test_train_test_split_stratified_equals_sklearn():
             b_train, b_test = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y, random_state=seed)
         except ValueError:
             with pytest.raises(ValueError):
-                churn.train_test_split_stratified(y, test_size=test_size, seed=seed)
+                churn.stratified_train_test_split(y, test_size=test_size, seed=seed)
             continue
-        a_train, a_test = churn.train_test_split_stratified(y, test_size=test_size, seed=seed)
+        a_train, a_test = churn.stratified_train_test_split(y, test_size=test_size, seed=seed)
         np.testing.assert_array_equal(a_train, b_train)
         np.testing.assert_array_equal(a_test, b_test)
         compared += 1
@@ -159,7 +159,7 @@ def test_cross_validate_follows_the_protocol_for_any_estimator():
 def test_builtin_logistic_and_majority_match_the_python_path():
     X, y = make_problem(6, n=200)
     folds = churn.stratified_kfold(y, n_splits=5, seed=1)
-    fast = churn.cross_validate(churn.LogisticRegression(C=2.0), X, y, folds, seed=4, n_jobs=2)
+    fast = churn.cross_validate(churn.LogisticRegression(C=2.0), X, y, folds, seed=4, threads=2)
 
     class Wrapped:  # not recognised as churn's own model: goes through Python callbacks
         def fit(self, X, y):
@@ -214,8 +214,8 @@ def test_threshold_never_sees_the_test_fold():
 
 def test_results_do_not_depend_on_n_jobs():
     X, y = make_problem(8, n=250)
-    one = churn.cross_validate("logistic", X, y, n_jobs=1, seed=3)
-    two = churn.cross_validate("logistic", X, y, n_jobs=2, seed=3)
+    one = churn.cross_validate("logistic", X, y, threads=1, seed=3)
+    two = churn.cross_validate("logistic", X, y, threads=2, seed=3)
     np.testing.assert_array_equal(one["oof_proba"], two["oof_proba"])
     assert one["tuned"] == two["tuned"]
 

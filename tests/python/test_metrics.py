@@ -204,7 +204,7 @@ def test_stub_docstrings_match_the_binding():
         "confusion_matrix", "accuracy_score", "balanced_accuracy_score", "precision_score", "recall_score",
         "f1_score", "roc_auc_score", "average_precision_score", "log_loss", "brier_score_loss", "roc_curve",
         "precision_recall_curve", "confusion_matrix_at_thresholds", "best_f1_threshold", "evaluate_binary",
-        "stratified_kfold", "repeated_stratified_kfold", "train_test_split_stratified",
+        "stratified_kfold", "repeated_stratified_kfold", "stratified_train_test_split",
     ]
     for name in ours:
         assert documented.get(name), f"{name} has no docstring in _churn.pyi"

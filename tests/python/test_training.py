@@ -67,7 +67,7 @@ def test_threshold_comes_from_training_part_only(events, trained):
     result, _ = trained
     oof = result.comparison["oof_proba"]["random_forest"]
     y = result.table.y
-    train_idx, _ = churn.train_test_split_stratified(y, test_size=0.2, seed=1)
+    train_idx, _ = churn.stratified_train_test_split(y, test_size=0.2, seed=1)
     best = churn.metrics.best_f1_threshold(y[train_idx], oof)
     assert result.model.threshold == pytest.approx(best["threshold"])
 

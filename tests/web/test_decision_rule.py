@@ -24,7 +24,7 @@ def tied_model(tmp_path_factory):
     churn.simulate(log, users=300, days=60, seed=5, cancel_multiplier=3.0)
     model_path = tmp / "model.json"
     run = subprocess.run([sys.executable, "-m", "churn", "train", str(log), "--model", str(model_path),
-                          "--trees", "4", "--threshold", "0.5", "--folds", "3", "--jobs", "1", "--seed", "1"],
+                          "--trees", "4", "--threshold", "0.5", "--folds", "3", "--threads", "1", "--seed", "1"],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     model = churn.load_model(model_path)
@@ -33,7 +33,7 @@ def tied_model(tmp_path_factory):
                                 horizon_days=labels["horizon_days"],
                                 session_gap_minutes=labels["session_gap_minutes"])
     y = np.asarray(table.y, dtype=np.int64)
-    _, test_idx = churn.train_test_split_stratified(y, test_size=0.2, seed=1)
+    _, test_idx = churn.stratified_train_test_split(y, test_size=0.2, seed=1)
     return model_path, model, np.asarray(table.X, dtype=np.float64)[test_idx], y[test_idx], run.stdout
 
 

@@ -36,12 +36,18 @@ inline std::string to_string(class_weight_mode m) {
 }
 
 /// Throws parameter_error for an unknown name.
-inline class_weight_mode class_weight_mode_from_string(const std::string& s) {
+inline class_weight_mode parse_class_weight_mode(const std::string& s) {
   if (s == "none") return class_weight_mode::none;
   if (s == "balanced") return class_weight_mode::balanced;
   if (s == "balanced_subsample") return class_weight_mode::balanced_subsample;
   if (s == "given") return class_weight_mode::given;
   throw parameter_error("class_weight", "'" + s + "'", "'none', 'balanced', 'balanced_subsample', 'given'");
+}
+
+/// Deprecated name of parse_class_weight_mode: removed in the next release.
+[[deprecated("renamed churn::parse_class_weight_mode")]] inline class_weight_mode class_weight_mode_from_string(
+    const std::string& s) {
+  return parse_class_weight_mode(s);
 }
 
 /// Hyper-parameters of a forest. Names and meanings follow scikit-learn's RandomForestClassifier.

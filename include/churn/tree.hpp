@@ -26,17 +26,25 @@ inline std::string to_string(criterion c) { return c == criterion::gini ? "gini"
 inline std::string to_string(splitter s) { return s == splitter::best ? "best" : "random"; }
 
 /// Throws parameter_error unless `name` is "gini", "entropy" or "log_loss".
-inline criterion criterion_from_string(const std::string& name) {
+inline criterion parse_criterion(const std::string& name) {
   if (name == "gini") return criterion::gini;
   if (name == "entropy" || name == "log_loss") return criterion::entropy;
   throw parameter_error("criterion", "'" + name + "'", "'gini', 'entropy', 'log_loss'");
 }
 
 /// Throws parameter_error unless `name` is "best" or "random".
-inline splitter splitter_from_string(const std::string& name) {
+inline splitter parse_splitter(const std::string& name) {
   if (name == "best") return splitter::best;
   if (name == "random") return splitter::random;
   throw parameter_error("splitter", "'" + name + "'", "'best', 'random'");
+}
+
+/// Deprecated names (text to a value is parse_<type> everywhere): removed in the next release.
+[[deprecated("renamed churn::parse_criterion")]] inline criterion criterion_from_string(const std::string& name) {
+  return parse_criterion(name);
+}
+[[deprecated("renamed churn::parse_splitter")]] inline splitter splitter_from_string(const std::string& name) {
+  return parse_splitter(name);
 }
 
 /// How many features each split draws at random (scikit-learn's `max_features`).

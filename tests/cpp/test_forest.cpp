@@ -524,7 +524,7 @@ TEST_CASE("bad input raises clear errors") {
     bad = p;
     bad.n_jobs = 0;
     CHECK_THROWS_AS(bad.validate(), churn::parameter_error);
-    CHECK_THROWS_AS(churn::criterion_from_string("mse"), churn::parameter_error);
+    CHECK_THROWS_AS(churn::parse_criterion("mse"), churn::parameter_error);
   }
 }
 

@@ -110,8 +110,8 @@ inline forest_params params_from_json(const nlohmann::json& j, const std::string
   auto sub = [&](const char* key) { return path + "/" + key; };
   p.n_estimators = get_uint(at("n_estimators"), sub("n_estimators"));
   try {
-    p.tree.split_criterion = criterion_from_string(get_string(at("criterion"), sub("criterion")));
-    p.tree.split_strategy = splitter_from_string(get_string(at("splitter"), sub("splitter")));
+    p.tree.split_criterion = parse_criterion(get_string(at("criterion"), sub("criterion")));
+    p.tree.split_strategy = parse_splitter(get_string(at("splitter"), sub("splitter")));
   } catch (const parameter_error& e) {
     throw model_format_error(path, e.what());
   }

@@ -84,8 +84,8 @@ churn::forest_params params_of(std::size_t n_estimators, const std::string& crit
                                std::pair<double, double> class_weights, bool oob_score, int n_jobs, std::uint64_t random_state) {
   churn::forest_params p;
   p.n_estimators = n_estimators;
-  p.tree.split_criterion = churn::criterion_from_string(criterion);
-  p.tree.split_strategy = churn::splitter_from_string(splitter);
+  p.tree.split_criterion = churn::parse_criterion(criterion);
+  p.tree.split_strategy = churn::parse_splitter(splitter);
   p.tree.max_depth = max_depth;
   p.tree.min_samples_split = min_samples_split;
   p.tree.min_samples_leaf = min_samples_leaf;
@@ -96,7 +96,7 @@ churn::forest_params params_of(std::size_t n_estimators, const std::string& crit
   p.bootstrap = bootstrap;
   p.max_samples = max_samples;
   p.max_samples_fraction = max_samples_fraction;
-  p.class_weight = churn::class_weight_mode_from_string(class_weight);
+  p.class_weight = churn::parse_class_weight_mode(class_weight);
   p.class_weights = {class_weights.first, class_weights.second};
   p.oob_score = oob_score;
   p.n_jobs = n_jobs;

@@ -11,8 +11,8 @@ apt_packages=(g++ libeigen3-dev nlohmann-json3-dev doctest-dev libbenchmark-dev 
 extras="web"
 case "$profile" in
   demo) ;;
-  test) apt_packages+=(clang libclang-rt-14-dev chromium chromium-driver); extras="dev,web,dask,spark" ;;
-  bench) apt_packages+=(clang chromium chromium-driver r-cran-ranger wrk hyperfine default-jre-headless)
+  test) apt_packages+=(clang clang-format libclang-rt-14-dev chromium chromium-driver); extras="dev,web,dask,spark" ;;
+  bench) apt_packages+=(clang clang-format chromium chromium-driver r-cran-ranger wrk hyperfine default-jre-headless)
          extras="dev,web,dask,spark,bench" ;;
   *) echo "usage: $0 [demo|test|bench]" >&2; exit 64 ;;
 esac

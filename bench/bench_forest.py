@@ -33,7 +33,7 @@ import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -525,7 +525,8 @@ def report(results: Dict[str, Any], peers: List[Peer], args) -> str:
       "inside R; batch throughput predicts 10,000 rows; single-row latency is the p50/p99 of calls on distinct "
       "rows from Python after warm-up (churn through `RandomForestClassifier.predict_proba`, scikit-learn with "
       "n_jobs=1). xgboost and LightGBM run with OMP_WAIT_POLICY=PASSIVE (the machine is shared; spinning "
-      "OpenMP threads collapse under oversubscription). Size is the saved model (churn: the JSON file; in memory churn uses 16 bytes per node). "
+      "OpenMP threads collapse under oversubscription). Size is the saved model (churn: the JSON file; "
+      "in memory churn uses 16 bytes per node). "
       "Cross-validation: 5-fold `StratifiedKFold(shuffle=True, random_state=42)`, the same folds for every peer.")
     w("")
     w("```")
@@ -680,7 +681,6 @@ def main() -> int:
 
     if args.quick:
         plan = [("synthetic", *synthetic(3000, 20), [50], 30)]
-        sizes_note = "quick"
     else:
         plan = [("synthetic 20k", *synthetic(20000, 40), [100], 100),
                 ("synthetic 5k", *synthetic(5000, 40, seed=1), [100, 500], 0),

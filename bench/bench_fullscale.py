@@ -31,7 +31,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from typing import Any, Dict, List, Optional
 
@@ -403,7 +402,8 @@ def main() -> int:
                                 [py, child(CHILD_SPARK, args.dir, "spark"), path, args.spark_driver_memory, sql], budget, limit))
         if want("duckdb"):
             runs.append(measure("DuckDB (2 threads), comparable features",
-                                [py, child(CHILD_DUCKDB, args.dir, "duckdb"), path, f"{int(args.mem_budget_gb * 0.75)}GB", sql], budget, limit))
+                                [py, child(CHILD_DUCKDB, args.dir, "duckdb"), path,
+                                 f"{int(args.mem_budget_gb * 0.75)}GB", sql], budget, limit))
         if want("polars"):
             runs.append(measure("polars streaming, comparable features",
                                 [py, child(CHILD_POLARS % json.dumps(PAGES), args.dir, "polars"), path], budget, limit))

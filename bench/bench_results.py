@@ -252,7 +252,6 @@ class SparkForest:
 
     def predict_proba(self, X) -> np.ndarray:
         from pyspark.ml.functions import vector_to_array
-        import pyspark.sql.functions as F
 
         out = (self.model_.transform(self._frame(X))
                .select("row", vector_to_array("probability")[1].alias("p")).toPandas().sort_values("row"))

@@ -65,7 +65,7 @@ def passes(args: argparse.Namespace) -> None:
     size = os.path.getsize(args.events) / 1e6
     print(f"{args.events}: {size:.0f} MB, horizon {args.horizon_days:g} days, every {args.every_days} days, "
           f"best of {args.repeats}, threads {args.threads or 'all'}")
-    print(f"| variant | cutoffs | rows | seconds | peak MB |\n|---|---:|---:|---:|---:|")
+    print("| variant | cutoffs | rows | seconds | peak MB |\n|---|---:|---:|---:|---:|")
     for v, r in results.items():
         print(f"| {v} | {r['cutoffs']} | {r['rows']:,} | {r['seconds']:.2f} | {r['peak_mb']:.0f} |")
     print(f"snapshots / one cutoff: {results['snapshots']['seconds'] / results['one']['seconds']:.2f}x time; "
@@ -102,7 +102,7 @@ def models(args: argparse.Namespace) -> None:
                   f"{churn.metrics.roc_auc_score(y[test_idx], p):.3f} | "
                   f"{churn.metrics.average_precision_score(y[test_idx], p):.3f} | {g:.0%} |")
     report = compare_models(X, y, forest_params=params, n_splits=5, seed=0, groups=snap.user_ids)
-    print(f"\ngrouped 5-fold CV of the snapshot table: " + ", ".join(
+    print("\ngrouped 5-fold CV of the snapshot table: " + ", ".join(
         f"{n} ROC AUC {m['metrics']['roc_auc']['mean']:.3f} ± {m['metrics']['roc_auc']['std']:.3f}"
         for n, m in report["models"].items()))
     print(report["verdict"]["sentence"])

@@ -22,7 +22,6 @@ import platform
 import queue
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -253,7 +252,7 @@ def main(argv=None) -> int:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())

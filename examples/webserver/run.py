@@ -26,7 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="The churn web demo (Flask + Bootstrap, served by waitress).")
     p.add_argument("--host", default=env("CHURN_WEB_HOST", "0.0.0.0"), help="address to listen on (default 0.0.0.0)")
     p.add_argument("--port", type=int, default=int(env("CHURN_WEB_PORT", "3001")), help="port (default 3001)")
-    p.add_argument("--model", default=None, help="saved model (default: env CHURN_WEB_MODEL_PATH or examples/webserver/model/churn_model.json)")
+    p.add_argument("--model", default=None,
+                   help="saved model (default: env CHURN_WEB_MODEL_PATH or examples/webserver/model/churn_model.json)")
     p.add_argument("--config", default=env("CHURN_WEB_CONFIG"), help="configuration file, JSON or TOML (keys as in docs/web.md)")
     p.add_argument("--threads", type=int, default=int(env("CHURN_WEB_THREADS", "8")), help="waitress worker threads (default 8)")
     p.add_argument("--max-upload-mb", type=float, default=None, help="largest upload in MB (default 256)")

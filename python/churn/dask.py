@@ -21,7 +21,7 @@ and the client finalises the merged one. Merging is exact, so the table is the o
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 import dask
 import dask.bag as _db
@@ -43,7 +43,7 @@ def _is_dataframe(data: Any) -> bool:
 def _frame_partition(pdf, source: str, session_gap_minutes: float, strict: bool, index: int) -> _d.Partial:
     """A pandas partition of events (one column per field, as pandas.read_json gives), or of JSON
     lines (a single column of strings), aggregated."""
-    if len(pdf.columns) == 1 and pdf.dtypes.iloc[0] == object:
+    if len(pdf.columns) == 1 and pdf.dtypes.iloc[0] == object:  # noqa: E721 (a numpy dtype equals object)
         return _d.accumulate_lines(pdf.iloc[:, 0].tolist(), source, session_gap_minutes, strict, (source, index))
     # 15 significant digits keep millisecond timestamps exact where a column became float (nulls).
     text = pdf.to_json(orient="records", lines=True, double_precision=15, date_unit="ms")
@@ -125,8 +125,9 @@ def user_features(data: Any, client: Any = None, *, blocksize: int = _d.DEFAULT_
     blocksize: plain files are cut into pieces of about this many bytes, one task each.
     split_every: fan-in of the merge tree.
     options: those of :func:`churn.user_features` (label, cutoff, horizon_days, session_gap_minutes,
-        strict, and for a snapshot table cutoffs or every_days with min_history_days; ``progress=True`` shows Dask's progress bar; ``threads`` is ignored: a task is one
-        thread, the cluster supplies the parallelism).
+        strict, and for a snapshot table cutoffs or every_days with min_history_days; ``progress=True``
+        shows Dask's progress bar; ``threads`` is ignored: a task is one thread, the cluster supplies the
+        parallelism).
 
     Raises ParseError naming the file (or partition) and the line, as churn.user_features does.
     """

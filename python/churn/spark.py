@@ -176,8 +176,8 @@ def user_features(data: Any, spark: Any = None, *, blocksize: int = _d.DEFAULT_B
     spark: the SparkSession (None: the active one, or a new local one).
     depth: depth of the treeReduce that merges the partial aggregates.
     options: those of :func:`churn.user_features` (label, cutoff, horizon_days, session_gap_minutes,
-        strict, and for a snapshot table cutoffs or every_days with min_history_days; ``threads`` and ``progress`` are ignored: Spark schedules the tasks and shows them in
-        its UI).
+        strict, and for a snapshot table cutoffs or every_days with min_history_days; ``threads`` and
+        ``progress`` are ignored: Spark schedules the tasks and shows them in its UI).
 
     Raises ParseError naming the file (for paths; a Spark partition otherwise) and the line.
     """

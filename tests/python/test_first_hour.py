@@ -4,10 +4,6 @@ a feature table keeping the names, atomic outputs."""
 from __future__ import annotations
 
 import gzip
-import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
@@ -508,7 +507,7 @@ def test_batch_event_log_scores_every_user_sorted_by_risk(client, app, batch_log
 
 
 def test_batch_table_rows_link_to_their_verdict_and_give_reasons(client, app, batch_log):
-    svc = svc_of(app)
+    svc_of(app)
     html = upload(client, batch_log.read_bytes(), "batch.json").get_data(as_text=True)
     links = re.findall(r'<a href="(/go\?[^"]+)" class="user-link"[^>]*>([^<]+)</a>', html)
     shown = re.findall(r'<td class="prob">([0-9]+%)</td>', html)

@@ -157,7 +157,8 @@ def test_client_side_validation_message(driver, live_server):
 def test_invalid_hidden_field_opens_all_fields(driver, live_server):
     driver.get(live_server + "/")
     model = api_model(live_server)
-    top = int(driver.execute_script("return document.querySelectorAll('#customer-form > fieldset input, #customer-form > fieldset select').length"))
+    top = int(driver.execute_script(
+        "return document.querySelectorAll('#customer-form > fieldset input, #customer-form > fieldset select').length"))
     hidden = [f for f in sorted(model["fields"], key=lambda f: -f["importance"])[top:]
               if f["kind"] == "numeric" and f["min"] is not None and f["min"] >= 0]
     assert not by_css(driver, "#all-fields").is_displayed()

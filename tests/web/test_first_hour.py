@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import churn
 from churn_web.api_page import shown_answer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -21,7 +21,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import churn
 from churn.csvsafe import TRIGGERS
 from churn_web import create_app
 

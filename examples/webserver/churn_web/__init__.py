@@ -101,7 +101,8 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
         message = e.description or e.name
         if e.code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"]
-            message = f"The upload is larger than this server accepts ({limit / 2**20:.0f} MB). Split the file, or raise MAX_CONTENT_LENGTH."
+            message = (f"The upload is larger than this server accepts ({limit / 2**20:.0f} MB). "
+                       "Split the file, or raise MAX_CONTENT_LENGTH.")
         if wants_json():
             return jsonify(error=message, status=e.code), e.code
         if e.code == 413 and request.path.startswith("/batch"):

@@ -126,7 +126,8 @@ def model_page():
     return render_template(
         "model.html", meta=meta, plain=plain_summary(meta), signals=top_signals(meta),
         permutation_text=PERMUTATION_EXPLANATION.format(n=format_number(rows_test) if rows_test else "few"),
-        has_permutation=any(f.permutation_importance is not None for f in svc.fields), data=meta.get("data") if isinstance(meta.get("data"), Mapping) else {},
+        has_permutation=any(f.permutation_importance is not None for f in svc.fields),
+        data=meta.get("data") if isinstance(meta.get("data"), Mapping) else {},
         labels=labels, cutoff=_date(labels.get("cutoff_ms")),
         test_metrics=_metric_rows(test.get("metrics") or {}) if isinstance(test.get("metrics"), Mapping) else [],
         confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,

@@ -43,3 +43,51 @@ def test_dates_through_the_one_parser():
     with pytest.raises(churn.ParameterError, match="'start': '2019-02-29'"):
         churn._churn._parse_date("2019-02-29", "start")
     assert churn._churn._format_utc(1542240000000) == "2018-11-15"
+
+
+# --- renamed names: deprecated aliases for one release (README, "Conventions") -----------------------
+
+def _labels(n=60):
+    return [i % 3 == 0 for i in range(n)]
+
+
+def test_the_old_split_name_still_works_and_warns():
+    y = [int(v) for v in _labels()]
+    new_train, new_test = churn.stratified_train_test_split(y, test_size=0.25, seed=3)
+    with pytest.warns(DeprecationWarning, match="train_test_split_stratified is deprecated.*stratified_train_test_split"):
+        old_train, old_test = churn.train_test_split_stratified(y, test_size=0.25, seed=3)
+    assert list(old_train) == list(new_train) and list(old_test) == list(new_test)
+    assert "stratified_train_test_split" in churn.__all__
+
+
+def test_n_jobs_of_the_python_functions_is_a_deprecated_threads():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] + rng.normal(scale=0.5, size=80) > 0.3).astype(int)
+    new = churn.cross_validate("logistic", X, y, n_splits=3, seed=1, threads=2)
+    with pytest.warns(DeprecationWarning, match=r"cross_validate\(n_jobs=...\) is deprecated.*threads"):
+        old = churn.cross_validate("logistic", X, y, n_splits=3, seed=1, n_jobs=-1)
+    assert np.array_equal(old["oof_proba"], new["oof_proba"])
+    with pytest.raises(TypeError, match="both 'n_jobs'"):
+        churn.cross_validate("logistic", X, y, n_jobs=1, threads=1)
+    with pytest.raises(churn.ParameterError, match="'threads'"):
+        churn.cross_validate("logistic", X, y, n_splits=3, threads=-1)
+    from churn import training
+
+    for fn in (training.train, training.evaluate, training.compare_models, training.out_of_time_evaluation):
+        assert "threads" in __import__("inspect").signature(fn).parameters, fn.__name__
+
+
+def test_the_cli_takes_threads_and_still_jobs(capsys):
+    from churn import cli
+
+    parser = cli._build_parser()
+    args = parser.parse_args(["evaluate", "events.json", "--threads", "3"])
+    assert cli._threads_of(args) == 3 and capsys.readouterr().err == ""
+    args = parser.parse_args(["train", "events.json", "--model", "m.json", "--jobs", "-1"])
+    assert cli._threads_of(args) == 0  # all cores
+    assert "--jobs is deprecated" in capsys.readouterr().err
+    args = parser.parse_args(["train", "events.json", "--model", "m.json", "--jobs", "2"])
+    assert cli._threads_of(args) == 2

@@ -282,8 +282,9 @@ def combine_forests(parts: List[ForestPart], X: np.ndarray, y: np.ndarray, sampl
 # --- build (python/src/bind_build.cpp) --------------------------------------------------------------
 
 def build_info() -> Dict[str, Union[str, bool]]:
-    """How the compiled core was built: 'version', 'simd' (the reader's simdjson kernel: 'fallback' is
-    portable, 'haswell' needs AVX2), 'avx2', 'simdjson', 'compiler', 'debug'."""
+    """How the compiled core was built: 'version', 'simd' (the kernel of simdjson's inline on-demand code,
+    chosen at compile time: 'fallback' is portable, 'haswell' needs AVX2), 'simd_runtime' (the kernel
+    libsimdjson chose at run time for this CPU: stage 1), 'avx2', 'simdjson', 'compiler', 'debug'."""
 
 # --- dates (python/src/bind_dates.cpp) --------------------------------------------------------------
 

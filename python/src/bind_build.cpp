@@ -1,6 +1,7 @@
 // churn._churn.build_info(): how this module was compiled, for bug reports and for checking that a
-// wheel is portable (its reader uses simdjson's "fallback" kernel) or a native build uses the host's
-// SIMD ("haswell"). Every binding TU is compiled with the same flags, so this TU's answer is the module's.
+// wheel is portable (the reader's inline simdjson code uses the "fallback" kernel) or a native build
+// uses the host's SIMD ("haswell"). Every binding TU is compiled with the same flags, so this TU's
+// answer is the module's.
 #include <string>
 
 #include <pybind11/pybind11.h>
@@ -17,6 +18,9 @@ void bind_build(py::module_& m) {
         py::dict info;
         info["version"] = CHURN_VERSION_STRING;
         info["simd"] = churn::simd_kernel();
+        // simdjson's stage 1 (structural indexing, UTF-8 validation: the SIMD-heavy part) is not inline:
+        // libsimdjson chooses it when it runs, for this CPU, whatever the flags above.
+        info["simd_runtime"] = simdjson::get_active_implementation()->name();
 #if defined(__AVX2__)
         info["avx2"] = true;
 #else
@@ -37,6 +41,8 @@ void bind_build(py::module_& m) {
 #endif
         return info;
       },
-      "How the compiled core was built: {'version', 'simd' (simdjson's reader kernel: 'fallback' is "
-      "portable, 'haswell' needs AVX2), 'avx2', 'simdjson', 'compiler', 'debug'}.");
+      "How the compiled core was built: {'version', 'simd' (the kernel of simdjson's inline on-demand code, "
+      "chosen at compile time: 'fallback' is portable, 'haswell' needs AVX2), 'simd_runtime' (the kernel "
+      "libsimdjson chose at run time for this CPU, which does stage 1), 'avx2', 'simdjson', 'compiler', "
+      "'debug'}.");
 }

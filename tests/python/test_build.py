@@ -14,6 +14,7 @@ def test_build_info_names_the_reader_kernel():
     info = churn.build_info()
     assert info["version"] == churn.__version__
     assert info["simd"] in KERNELS
+    assert info["simd_runtime"] in KERNELS
     assert re.fullmatch(r"\d+\.\d+\.\d+", info["simdjson"])
     # A kernel that needs AVX2 only comes with AVX2 code generation, and the reverse.
     assert info["avx2"] == (info["simd"] in {"haswell", "icelake"})

@@ -118,6 +118,38 @@ class Calibration:
         x, y = self.isotonic
         return np.interp(p, x, y)
 
+    def decision_threshold(self, threshold: float) -> float:
+        """The raw threshold that decides exactly as the calibrated numbers read: the largest raw score
+        whose calibrated probability is not above that of ``threshold``.
+
+        A calibration never reverses the order of scores, but isotonic regression is flat over each
+        pooled block: when the model's threshold lies inside one, scores just above it would be flagged
+        (raw ``p > threshold``) while showing the same calibrated number as scores just below it that
+        are not. Deciding ``p > decision_threshold(threshold)`` is the same as deciding
+        ``calibrated(p) > calibrated(threshold)``: a flagged customer always shows a higher probability
+        than the threshold shown beside it and than every customer not flagged. Outside a flat step
+        (Platt, isotonic between blocks) it is ``threshold`` itself.
+        """
+        t = float(threshold)
+        if self.method != "isotonic":
+            return t
+        x, y = np.asarray(self.isotonic[0]), np.asarray(self.isotonic[1])
+        v = float(np.interp(t, x, y))
+        if t >= x[-1]:
+            return max(t, 1.0)  # flat from the last knot on: no score above shows more than the threshold
+        same = np.flatnonzero(y == v)
+        if same.size and x[same[-1]] > t:
+            return float(x[same[-1]])
+        return t
+
+    def describe(self) -> str:
+        """What the shown probabilities are, in a few plain words (for pages and the CLI)."""
+        if self.method == "none":
+            return ("the forest's own probabilities (calibration was tried on out-of-fold predictions and did "
+                    "not improve them)")
+        name = {"platt": "Platt scaling", "isotonic": "isotonic regression"}[self.method]
+        return f"calibrated by {name} on out-of-fold predictions, so that they match how often customers leave"
+
     def to_json(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"method": self.method, "cv_log_loss": self.cv_log_loss, "cv_brier": self.cv_brier}
         if self.method == "platt":
@@ -144,6 +176,9 @@ class Calibration:
                 v = data.get(k)
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise bad(f".{k}", f"expected a finite number, found {v!r}")
+            if data["a"] <= 0:
+                # A non-positive slope would reverse the order of the risks: not a calibration.
+                raise bad(".a", f"expected a positive slope, found {data['a']!r}")
             cal.platt = (float(data["a"]), float(data["b"]))
         if method == "isotonic":
             x, y = data.get("x"), data.get("y")
@@ -188,12 +223,17 @@ def choose_calibration(y, proba, folds: Sequence[Tuple[Sequence[int], Sequence[i
     for train, test in folds:
         train, test = np.asarray(train), np.asarray(test)
         for m in METHODS:
-            q = fit_calibration(m, y[train], p[train]).apply(p[test])
+            fitted = fit_calibration(m, y[train], p[train])
+            if fitted.method == "platt" and fitted.platt[0] <= 0:
+                fitted = Calibration("none")  # it would reverse the ranking: never a candidate
+            q = fitted.apply(p[test])
             loss[m].append(_log_loss(y[test], q))
             brier[m].append(float(np.mean((q - y[test]) ** 2)))
     mean_loss = {m: float(np.mean(v)) for m, v in loss.items()}
     best = min(METHODS, key=lambda m: (mean_loss[m], METHODS.index(m)))
     cal = fit_calibration(best, y, p)
+    if cal.method == "platt" and cal.platt[0] <= 0:
+        cal = fit_calibration("none", y, p)
     cal.cv_log_loss = mean_loss
     cal.cv_brier = {m: float(np.mean(v)) for m, v in brier.items()}
     return cal

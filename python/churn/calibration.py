@@ -131,6 +131,8 @@ class Calibration:
         (Platt, isotonic between blocks) it is ``threshold`` itself.
         """
         t = float(threshold)
+        if self.method == "platt" and self.platt[0] == 0:
+            return max(t, 1.0)  # one probability for everyone: no score shows more than the threshold
         if self.method != "isotonic":
             return t
         x, y = np.asarray(self.isotonic[0]), np.asarray(self.isotonic[1])
@@ -176,9 +178,9 @@ class Calibration:
                 v = data.get(k)
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise bad(f".{k}", f"expected a finite number, found {v!r}")
-            if data["a"] <= 0:
-                # A non-positive slope would reverse the order of the risks: not a calibration.
-                raise bad(".a", f"expected a positive slope, found {data['a']!r}")
+            if data["a"] < 0:
+                # A negative slope would reverse the order of the risks: not a calibration.
+                raise bad(".a", f"expected a slope of 0 or more, found {data['a']!r}")
             cal.platt = (float(data["a"]), float(data["b"]))
         if method == "isotonic":
             x, y = data.get("x"), data.get("y")
@@ -201,7 +203,13 @@ def fit_calibration(method: str, y, proba) -> Calibration:
     y = np.asarray(y, dtype=float)
     p = np.asarray(proba, dtype=float)
     if method == "platt":
-        return Calibration("platt", platt=_fit_platt(y, p))
+        a, b = _fit_platt(y, p)
+        if a < 0:
+            # A negative slope would reverse the ranking. The log loss is convex in (a, b), so the best
+            # fit with a >= 0 is then at a = 0: the base rate for everyone (the scores say nothing).
+            rate = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6)) if y.size else 0.5
+            a, b = 0.0, float(np.log(rate / (1 - rate)))
+        return Calibration("platt", platt=(a, b))
     if method == "isotonic":
         return Calibration("isotonic", isotonic=_fit_isotonic(y, p))
     if method == "none":
@@ -223,17 +231,12 @@ def choose_calibration(y, proba, folds: Sequence[Tuple[Sequence[int], Sequence[i
     for train, test in folds:
         train, test = np.asarray(train), np.asarray(test)
         for m in METHODS:
-            fitted = fit_calibration(m, y[train], p[train])
-            if fitted.method == "platt" and fitted.platt[0] <= 0:
-                fitted = Calibration("none")  # it would reverse the ranking: never a candidate
-            q = fitted.apply(p[test])
+            q = fit_calibration(m, y[train], p[train]).apply(p[test])
             loss[m].append(_log_loss(y[test], q))
             brier[m].append(float(np.mean((q - y[test]) ** 2)))
     mean_loss = {m: float(np.mean(v)) for m, v in loss.items()}
     best = min(METHODS, key=lambda m: (mean_loss[m], METHODS.index(m)))
     cal = fit_calibration(best, y, p)
-    if cal.method == "platt" and cal.platt[0] <= 0:
-        cal = fit_calibration("none", y, p)
     cal.cv_log_loss = mean_loss
     cal.cv_brier = {m: float(np.mean(v)) for m, v in brier.items()}
     return cal

@@ -117,7 +117,7 @@ def test_report_svg_charts_are_well_formed_xml(trained):
     _, model_path = trained
     meta = churn.load_model(model_path).metadata
     svgs = [svg for make in SECTIONS for s in [make(meta)] if s for _, svg in s.figures]
-    assert len(svgs) == 4 + 3  # the four charts and the SHAP section's three
+    assert len(svgs) == 6 + 3  # the six charts (gains and reliability too) and the SHAP section's three
     for svg in svgs:
         root = ET.fromstring(svg)
         assert root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}title") is not None

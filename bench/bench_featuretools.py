@@ -79,9 +79,11 @@ def ft_child(args: argparse.Namespace) -> None:
 
     with open(args.rows) as f:
         churn_rows = json.load(f)
+    # featuretools uses the events at or before a cutoff time, churn those strictly before the cutoff:
+    # one millisecond earlier is the same set (event times are whole milliseconds).
     cutoff_time = pd.DataFrame({"userId": churn_rows["user"],
-                                "time": pd.to_datetime(churn_rows["cutoff_ms"], unit="ms")})
-    first_cutoff = cutoff_time["time"].min()
+                                "time": pd.to_datetime([c - 1 for c in churn_rows["cutoff_ms"]], unit="ms")})
+    first_cutoff = pd.to_datetime(min(churn_rows["cutoff_ms"]), unit="ms")
     start = time.perf_counter()
     df = pd.read_json(args.events, lines=True, dtype={"userId": str}, convert_dates=False)
     df = df[df["userId"].astype(str) != ""].reset_index(drop=True)
@@ -110,7 +112,7 @@ def ft_child(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - start
     fm = fm.reset_index()
     out = {"user": fm["userId"].astype(str).tolist(),
-           "cutoff_ms": (fm["time"].astype("int64") // 1_000_000).astype(int).tolist()}
+           "cutoff_ms": (fm["time"].astype("int64") // 1_000_000 + 1).astype(int).tolist()}
     for name, ft_name in PAIRS.items():
         out[name] = pd.to_numeric(fm[ft_name], errors="coerce").fillna(0).astype(float).tolist()
     lab = labels.reset_index(drop=True)

@@ -118,31 +118,46 @@ class Calibration:
         x, y = self.isotonic
         return np.interp(p, x, y)
 
-    def decision_threshold(self, threshold: float) -> float:
-        """The raw threshold that decides exactly as the calibrated numbers read: the largest raw score
-        whose calibrated probability is not above that of ``threshold``.
+    def decision_threshold(self, threshold: float, scores=None) -> float:
+        """A raw threshold that decides exactly as the calibrated numbers read: with it, raw
+        ``p > decision`` is the same as calibrated ``p > calibrated(decision)``.
 
         A calibration never reverses the order of scores, but isotonic regression is flat over each
         pooled block: when the model's threshold lies inside one, scores just above it would be flagged
         (raw ``p > threshold``) while showing the same calibrated number as scores just below it that
-        are not. Deciding ``p > decision_threshold(threshold)`` is the same as deciding
-        ``calibrated(p) > calibrated(threshold)``: a flagged customer always shows a higher probability
-        than the threshold shown beside it and than every customer not flagged. Outside a flat step
-        (Platt, isotonic between blocks) it is ``threshold`` itself.
+        are not. The threshold then moves to an end of that flat step: its top (nobody in the step is
+        flagged) or the knot below it (everybody in it is). With ``scores`` (the out-of-fold raw
+        probabilities ``churn train`` tunes on) the end that changes fewer of their verdicts is taken,
+        else the nearer one (ties: the top). Outside a flat step (Platt, isotonic between blocks, the
+        right end of a step) it is ``threshold`` itself.
         """
         t = float(threshold)
         if self.method == "platt" and self.platt[0] == 0:
-            return max(t, 1.0)  # one probability for everyone: no score shows more than the threshold
+            return max(t, 1.0)  # one probability for everyone: nobody shows more than the threshold
         if self.method != "isotonic":
             return t
         x, y = np.asarray(self.isotonic[0]), np.asarray(self.isotonic[1])
         v = float(np.interp(t, x, y))
-        if t >= x[-1]:
-            return max(t, 1.0)  # flat from the last knot on: no score above shows more than the threshold
         same = np.flatnonzero(y == v)
-        if same.size and x[same[-1]] > t:
-            return float(x[same[-1]])
-        return t
+        if not same.size:
+            return t  # on a rising segment
+        first, last = int(same[0]), int(same[-1])
+        if last == x.size - 1:
+            up = max(t, 1.0)  # flat from the last knot on
+        elif t >= x[last]:
+            return t  # at the right end of a step: everything above shows more
+        else:
+            up = float(x[last])
+        down = float(x[first - 1]) if first > 0 and x[first - 1] < t else None
+        if down is None:
+            return up
+        if scores is not None:
+            s = np.asarray(scores, dtype=float)
+            changed_up = int(np.sum((s > t) & (s <= up)))
+            changed_down = int(np.sum((s > down) & (s <= t)))
+            if changed_up != changed_down:
+                return up if changed_up < changed_down else down
+        return up if up - t <= t - down else down
 
     def describe(self) -> str:
         """What the shown probabilities are, in a few plain words (for pages and the CLI)."""

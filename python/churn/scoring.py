@@ -95,13 +95,14 @@ def decide(raw: np.ndarray, threshold: float, calibration: Any = None):
     threshold`` and the calibrated threshold, so a verdict can never contradict the number shown beside
     it. It is decided on the raw score against ``calibration.decision_threshold(threshold)``, which is
     the same rule exactly (calibration keeps the order of scores) and equals the model's own threshold
-    for every model ``churn train`` saves (it moves the threshold off the calibration's flat steps).
+    for every model ``churn train`` saves (it moves the threshold to an end of a calibration's flat step).
     """
     raw = np.asarray(raw, dtype=np.float64)
     if calibration is None or getattr(calibration, "method", "none") == "none":
         return raw, raw > threshold, float(threshold)
     shown = np.asarray(calibration.apply(raw), dtype=np.float64)
-    return shown, raw > calibration.decision_threshold(threshold), float(calibration.apply(float(threshold)))
+    decision = calibration.decision_threshold(threshold)
+    return shown, raw > decision, float(calibration.apply(decision))
 
 
 @dataclass

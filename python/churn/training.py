@@ -413,10 +413,13 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
         f"{m} {v:.4f}" for m, v in calibration.cv_log_loss.items()) + ")")
     # The verdict is decided on the raw score; off a flat step of the calibration, "raw > threshold" and
     # "calibrated > calibrated threshold" are the same rule, so no shown probability contradicts a verdict.
-    decision = calibration.decision_threshold(threshold)
+    decision = calibration.decision_threshold(threshold, comparison["oof_proba"]["random_forest"])
     if decision != threshold:
-        steps(f"threshold {threshold:.4f} moved to {decision:.4f}, the end of the calibration's flat step it fell "
-              "in (the scores between were one calibrated probability, flagged on one side only)")
+        steps(f"threshold {threshold:.4f} moved to {decision:.4f}, an end of the calibration's flat step it fell "
+              "in (the scores in that step show one calibrated probability: all flagged or none)")
+        threshold_rule += (f"; moved from {threshold:.4f} to {decision:.4f}, an end of the calibration's flat step "
+                           "it fell in (the end changing fewer out-of-fold verdicts), so that the calibrated probability shown "
+                           "decides the same")
         threshold = decision
 
     t0 = time.perf_counter()

@@ -105,12 +105,18 @@ def test_decision_threshold_makes_the_verdict_follow_the_shown_probability():
     from churn.scoring import decide
 
     cal = Calibration("isotonic", isotonic=([0.1, 0.2, 0.4, 0.6], [0.05, 0.1, 0.1, 0.5]))
-    assert cal.decision_threshold(0.3) == 0.4          # inside the flat step 0.2..0.4
+    assert cal.decision_threshold(0.3) == 0.4          # inside the flat step 0.2..0.4: the nearer end (tie: top)
+    assert cal.decision_threshold(0.22) == 0.1         # nearer the knot below the step: all of it flagged
+    assert cal.decision_threshold(0.35) == 0.4
+    # With scores: the end that changes fewer of their verdicts.
+    assert cal.decision_threshold(0.35, scores=[0.36, 0.37, 0.38, 0.39, 0.3]) == 0.1   # changes 0.3, not 4
+    assert cal.decision_threshold(0.25, scores=[0.12, 0.15, 0.18, 0.2, 0.3]) == 0.4    # changes 0.3, not 4
+    assert cal.decision_threshold(0.4) == 0.4          # the right end of a step: unchanged
     assert cal.decision_threshold(0.5) == 0.5          # on a rising segment: unchanged
-    assert cal.decision_threshold(0.05) == 0.1         # flat below the first knot
-    assert cal.decision_threshold(0.7) == 1.0          # flat above the last knot: nothing shows more
+    assert cal.decision_threshold(0.05) == 0.1         # flat below the first knot: its top
+    assert cal.decision_threshold(0.9) == 1.0          # flat above the last knot: nothing shows more
     raw = np.linspace(0, 1, 2001)
-    for t in (0.05, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7):
+    for t in (0.05, 0.15, 0.2, 0.22, 0.25, 0.3, 0.35, 0.4, 0.5, 0.7, 0.9):
         shown, churns, shown_t = decide(raw, t, cal)
         np.testing.assert_array_equal(churns, shown > shown_t)
         np.testing.assert_array_equal(shown, cal.apply(raw))

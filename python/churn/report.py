@@ -197,7 +197,9 @@ def gains_view(meta: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     if churners and mid["churner_share"] is not None:
         lift = f" ({mid['lift']:.1f} times what calling at random would reach)" if mid["lift"] is not None else ""
         headline = (f"Calling the {mid['share']:.0%} of customers the model ranks riskiest reaches "
-                    f"{mid['churner_share']:.0%} of those who will leave{lift}.")
+                    f"{mid['churner_share']:.0%} of those who will leave{lift}"
+                    + (": hardly better than calling at random." if mid["lift"] is not None and mid["lift"] < 1.5
+                       else "."))
     else:
         headline = "There were no leavers to reach in this set, so the gains cannot be measured."
     curve = g.get("curve") if isinstance(g.get("curve"), Mapping) else {}

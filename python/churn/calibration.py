@@ -118,6 +118,55 @@ class Calibration:
         x, y = self.isotonic
         return np.interp(p, x, y)
 
+    def decision_threshold(self, threshold: float, scores=None) -> float:
+        """A raw threshold that decides exactly as the calibrated numbers read: with it, raw
+        ``p > decision`` is the same as calibrated ``p > calibrated(decision)``.
+
+        A calibration never reverses the order of scores, but isotonic regression is flat over each
+        pooled block: when the model's threshold lies inside one, scores just above it would be flagged
+        (raw ``p > threshold``) while showing the same calibrated number as scores just below it that
+        are not. The threshold then moves to an end of that flat step: its top (nobody in the step is
+        flagged) or the knot below it (everybody in it is). With ``scores`` (the out-of-fold raw
+        probabilities ``churn train`` tunes on) the end that changes fewer of their verdicts is taken,
+        else the nearer one (ties: the top). Outside a flat step (Platt, isotonic between blocks, the
+        right end of a step) it is ``threshold`` itself.
+        """
+        t = float(threshold)
+        if self.method == "platt" and self.platt[0] == 0:
+            return max(t, 1.0)  # one probability for everyone: nobody shows more than the threshold
+        if self.method != "isotonic":
+            return t
+        x, y = np.asarray(self.isotonic[0]), np.asarray(self.isotonic[1])
+        v = float(np.interp(t, x, y))
+        same = np.flatnonzero(y == v)
+        if not same.size:
+            return t  # on a rising segment
+        first, last = int(same[0]), int(same[-1])
+        if last == x.size - 1:
+            up = max(t, 1.0)  # flat from the last knot on
+        elif t >= x[last]:
+            return t  # at the right end of a step: everything above shows more
+        else:
+            up = float(x[last])
+        down = float(x[first - 1]) if first > 0 and x[first - 1] < t else None
+        if down is None:
+            return up
+        if scores is not None:
+            s = np.asarray(scores, dtype=float)
+            changed_up = int(np.sum((s > t) & (s <= up)))
+            changed_down = int(np.sum((s > down) & (s <= t)))
+            if changed_up != changed_down:
+                return up if changed_up < changed_down else down
+        return up if up - t <= t - down else down
+
+    def describe(self) -> str:
+        """What the shown probabilities are, in a few plain words (for pages and the CLI)."""
+        if self.method == "none":
+            return ("the forest's own probabilities (calibration was tried on out-of-fold predictions and did "
+                    "not improve them)")
+        name = {"platt": "Platt scaling", "isotonic": "isotonic regression"}[self.method]
+        return f"calibrated by {name} on out-of-fold predictions, so that they match how often customers leave"
+
     def to_json(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"method": self.method, "cv_log_loss": self.cv_log_loss, "cv_brier": self.cv_brier}
         if self.method == "platt":
@@ -144,6 +193,9 @@ class Calibration:
                 v = data.get(k)
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                     raise bad(f".{k}", f"expected a finite number, found {v!r}")
+            if data["a"] < 0:
+                # A negative slope would reverse the order of the risks: not a calibration.
+                raise bad(".a", f"expected a slope of 0 or more, found {data['a']!r}")
             cal.platt = (float(data["a"]), float(data["b"]))
         if method == "isotonic":
             x, y = data.get("x"), data.get("y")
@@ -166,7 +218,13 @@ def fit_calibration(method: str, y, proba) -> Calibration:
     y = np.asarray(y, dtype=float)
     p = np.asarray(proba, dtype=float)
     if method == "platt":
-        return Calibration("platt", platt=_fit_platt(y, p))
+        a, b = _fit_platt(y, p)
+        if a < 0:
+            # A negative slope would reverse the ranking. The log loss is convex in (a, b), so the best
+            # fit with a >= 0 is then at a = 0: the base rate for everyone (the scores say nothing).
+            rate = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6)) if y.size else 0.5
+            a, b = 0.0, float(np.log(rate / (1 - rate)))
+        return Calibration("platt", platt=(a, b))
     if method == "isotonic":
         return Calibration("isotonic", isotonic=_fit_isotonic(y, p))
     if method == "none":

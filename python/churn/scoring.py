@@ -78,6 +78,33 @@ def model_threshold(model: Any, metadata: Mapping[str, Any]) -> float:
     return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and 0 <= t <= 1 else 0.5
 
 
+def model_calibration(model: Any):
+    """The model's stored calibration (churn.calibration.Calibration), or None (an older model file, a
+    model without metadata, an estimator that is not churn's)."""
+    try:
+        return getattr(model, "calibration", None)
+    except AttributeError:  # pragma: no cover - a property failing inside an estimator
+        return None
+
+
+def decide(raw: np.ndarray, threshold: float, calibration: Any = None):
+    """(probability to show, verdict, threshold to show) for raw forest probabilities.
+
+    Without a calibration: the raw probability, ``raw > threshold`` (the rule of the model's predict())
+    and the threshold. With one: the calibrated probability, the verdict ``calibrated > calibrated
+    threshold`` and the calibrated threshold, so a verdict can never contradict the number shown beside
+    it. It is decided on the raw score against ``calibration.decision_threshold(threshold)``, which is
+    the same rule exactly (calibration keeps the order of scores) and equals the model's own threshold
+    for every model ``churn train`` saves (it moves the threshold to an end of a calibration's flat step).
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    if calibration is None or getattr(calibration, "method", "none") == "none":
+        return raw, raw > threshold, float(threshold)
+    shown = np.asarray(calibration.apply(raw), dtype=np.float64)
+    decision = calibration.decision_threshold(threshold)
+    return shown, raw > decision, float(calibration.apply(decision))
+
+
 @dataclass
 class ScoreResult:
     """Every scored user: probability, verdict and reasons, plus what the log lacks or has unlike the
@@ -86,9 +113,9 @@ class ScoreResult:
     user_ids: List[str]
     feature_names: List[str]
     X: np.ndarray  # users x the model's columns
-    probability: np.ndarray
-    churn: np.ndarray  # bool: probability > threshold, the rule of the model's predict()
-    threshold: float
+    probability: np.ndarray  # P(churn) to show: calibrated when the model stores a calibration
+    churn: np.ndarray  # bool: probability > threshold (see decide())
+    threshold: float  # on the scale of `probability` (the model's threshold, calibrated)
     explanations: Optional[List[Explanation]]  # None when explain=0 or the model cannot be explained
     not_in_log: List[str] = field(default_factory=list)  # pages the training data has and the log lacks
     out_of_range: Dict[str, int] = field(default_factory=dict)  # feature -> users outside its training range
@@ -97,13 +124,18 @@ class ScoreResult:
     cutoff_ms: Optional[int] = None
     table: Optional[FeatureTable] = field(default=None, repr=False)
     explain_error: Optional[str] = None  # why there are no explanations (an old model file, ...)
+    raw_probability: Optional[np.ndarray] = None  # the forest's own P(churn) (what reasons explain)
+    raw_threshold: Optional[float] = None  # the model's threshold on the raw probability
+    calibration: Optional[str] = None  # how `probability` was calibrated, in words; None: not calibrated
 
     def __len__(self) -> int:
         return len(self.user_ids)
 
     def order(self) -> np.ndarray:
-        """Row indices from the highest risk down (ties in row order)."""
-        return np.argsort(-self.probability, kind="stable")
+        """Row indices from the highest risk down (by the raw score, which a calibration's flat steps do
+        not tie; ties in row order)."""
+        key = self.raw_probability if self.raw_probability is not None else self.probability
+        return np.argsort(-np.asarray(key), kind="stable")
 
     @property
     def absent_features(self) -> List[str]:
@@ -229,6 +261,7 @@ def score_features(model: Any, X: np.ndarray, user_ids: Optional[Sequence[str]] 
                                     f"{len(names)} features)")
     ids = [str(u) for u in user_ids] if user_ids is not None else [str(i + 1) for i in range(X.shape[0])]
     threshold = model_threshold(model, meta)
+    calibration = model_calibration(model)
     proba = np.empty(X.shape[0])
     explanations: Optional[List[Explanation]] = [] if explain > 0 else None
     explain_error = None
@@ -243,8 +276,12 @@ def score_features(model: Any, X: np.ndarray, user_ids: Optional[Sequence[str]] 
         proba[start:start + len(part)] = np.asarray(model.predict_proba(part))[:, 1]
         if explainer is not None and explanations is not None:
             explanations += explainer.explain(part, top=explain, absent=absent)
-    return ScoreResult(user_ids=ids, feature_names=names, X=X, probability=proba, churn=proba > threshold,
-                       threshold=threshold, explanations=explanations, explain_error=explain_error)
+    shown, churns, shown_threshold = decide(proba, threshold, calibration)
+    return ScoreResult(user_ids=ids, feature_names=names, X=X, probability=shown, churn=churns,
+                       threshold=shown_threshold, explanations=explanations, explain_error=explain_error,
+                       raw_probability=proba, raw_threshold=threshold,
+                       calibration=None if calibration is None or calibration.method == "none"
+                       else calibration.describe())
 
 
 def score(model: Any, paths: Union[PathLike, Sequence[PathLike]], cutoff: Any = None, explain: int = 3, *,
@@ -315,6 +352,8 @@ def _cli_predict(args) -> int:
         n = len(result)
         say(f"scored {n} user{'s' if n != 1 else ''} as of {_date(result.cutoff_ms)} (features from events before it): "
             f"{int(result.churn.sum())} about to churn (P(churn) > {result.threshold:.3f})")
+        if result.calibration:
+            say(f"probabilities {result.calibration} (the model's raw threshold {result.raw_threshold:.3f})")
         for note in result.notes:
             say(note)
         if result.not_in_log:
@@ -327,4 +366,4 @@ def _cli_predict(args) -> int:
     return 0
 
 
-__all__ = ["ScoreResult", "compare_with_training", "score", "score_features", "utc_midnight_after", "verdict_words"]
+__all__ = ["ScoreResult", "compare_with_training", "decide", "model_calibration", "score", "score_features", "utc_midnight_after", "verdict_words"]

@@ -415,6 +415,16 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     calibration = choose_calibration(y_train, comparison["oof_proba"]["random_forest"], comparison["folds"])
     steps(f"calibration: {calibration.method} (cross-validated log loss " + ", ".join(
         f"{m} {v:.4f}" for m, v in calibration.cv_log_loss.items()) + ")")
+    # The verdict is decided on the raw score; off a flat step of the calibration, "raw > threshold" and
+    # "calibrated > calibrated threshold" are the same rule, so no shown probability contradicts a verdict.
+    decision = calibration.decision_threshold(threshold, comparison["oof_proba"]["random_forest"])
+    if decision != threshold:
+        steps(f"threshold {threshold:.4f} moved to {decision:.4f}, an end of the calibration's flat step it fell "
+              "in (the scores in that step show one calibrated probability: all flagged or none)")
+        threshold_rule += (f"; moved from {threshold:.4f} to {decision:.4f}, an end of the calibration's flat step "
+                           "it fell in (the end changing fewer out-of-fold verdicts), so that the calibrated probability shown "
+                           "decides the same")
+        threshold = decision
 
     t0 = time.perf_counter()
     steps(f"fitting the final forest on {len(y_train)} rows")
@@ -485,7 +495,9 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
         "calibration": {**calibration.to_json(),
                         "rule": "isotonic or Platt, whichever has the lower cross-validated log loss on the "
                                 "out-of-fold probabilities of the training part; none when neither improves",
-                        "applies_to": "the displayed P(churn); the threshold applies to the raw probability",
+                        "applies_to": "the displayed P(churn); the verdict is raw P > threshold, the same as "
+                                      "calibrated P > calibrated threshold",
+                        "threshold": float(calibration.apply(threshold)),
                         "test": {"before": reliability(y_test, proba),
                                  "after": reliability(y_test, calibration.apply(proba))}},
         "test": {

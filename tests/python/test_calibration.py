@@ -96,3 +96,51 @@ def test_platt_stays_sane_on_vote_shares_with_many_zeros():
     base = -np.mean(y * np.log(y.mean()) + (1 - y) * np.log(1 - y.mean()))  # the base rate's log loss
     assert cal.cv_log_loss["platt"] < base + 0.02
     assert cal.cv_log_loss[cal.method] < cal.cv_log_loss["none"]
+
+
+def test_decision_threshold_makes_the_verdict_follow_the_shown_probability():
+    """An isotonic step spanning the threshold: raw p > t would flag scores that show the same calibrated
+    probability as scores it does not flag. decision_threshold moves t to the step's end, and then
+    raw > decision is exactly calibrated > calibrated threshold (issue 19 part 4)."""
+    from churn.scoring import decide
+
+    cal = Calibration("isotonic", isotonic=([0.1, 0.2, 0.4, 0.6], [0.05, 0.1, 0.1, 0.5]))
+    assert cal.decision_threshold(0.3) == 0.4          # inside the flat step 0.2..0.4: the nearer end (tie: top)
+    assert cal.decision_threshold(0.22) == 0.1         # nearer the knot below the step: all of it flagged
+    assert cal.decision_threshold(0.35) == 0.4
+    # With scores: the end that changes fewer of their verdicts.
+    assert cal.decision_threshold(0.35, scores=[0.36, 0.37, 0.38, 0.39, 0.3]) == 0.1   # changes 0.3, not 4
+    assert cal.decision_threshold(0.25, scores=[0.12, 0.15, 0.18, 0.2, 0.3]) == 0.4    # changes 0.3, not 4
+    assert cal.decision_threshold(0.4) == 0.4          # the right end of a step: unchanged
+    assert cal.decision_threshold(0.5) == 0.5          # on a rising segment: unchanged
+    assert cal.decision_threshold(0.05) == 0.1         # flat below the first knot: its top
+    assert cal.decision_threshold(0.9) == 1.0          # flat above the last knot: nothing shows more
+    raw = np.linspace(0, 1, 2001)
+    for t in (0.05, 0.15, 0.2, 0.22, 0.25, 0.3, 0.35, 0.4, 0.5, 0.7, 0.9):
+        shown, churns, shown_t = decide(raw, t, cal)
+        np.testing.assert_array_equal(churns, shown > shown_t)
+        np.testing.assert_array_equal(shown, cal.apply(raw))
+    # The naive rule contradicts the shown number inside the step: that is what is fixed.
+    shown = cal.apply(raw)
+    naive = raw > 0.3
+    assert (shown[naive] <= cal.apply(0.3)).any()
+    platt = Calibration("platt", platt=(0.8, -1.0))
+    assert platt.decision_threshold(0.3) == 0.3
+    shown, churns, shown_t = decide(raw, 0.3, platt)
+    np.testing.assert_array_equal(churns, raw > 0.3)
+    np.testing.assert_array_equal(churns, shown > shown_t)
+    # Without a calibration: raw probabilities and the model's own rule.
+    shown, churns, shown_t = decide(raw, 0.3, None)
+    np.testing.assert_array_equal(shown, raw) and np.testing.assert_array_equal(churns, raw > 0.3)
+    assert shown_t == 0.3
+
+
+def test_a_platt_slope_that_would_reverse_the_ranking_is_refused():
+    with pytest.raises(churn.ModelFormatError, match=r"calibration\.a"):
+        Calibration.from_json({"method": "platt", "a": -0.5, "b": 0.1})
+    rng = np.random.default_rng(4)
+    p = rng.random(600)
+    y = (rng.random(600) < 1 - p).astype(int)  # anti-correlated scores
+    platt = fit_calibration("platt", y, p)
+    assert platt.platt[0] == 0 and platt.apply(p) == pytest.approx(np.full(600, y.mean()))
+    assert platt.decision_threshold(0.3) == 1.0  # everyone shows the same: nobody shows more

@@ -88,8 +88,39 @@ def test_score_matches_the_model_on_user_features(model, scored_log):
     table = churn.user_features(scored_log, cutoff=result.cutoff_ms, session_gap_minutes=30)
     assert result.user_ids == list(table.user_ids)
     np.testing.assert_array_equal(result.X, np.asarray(table.X))
-    np.testing.assert_array_equal(result.probability, model.predict_proba(np.asarray(table.X))[:, 1])
+    raw = model.predict_proba(np.asarray(table.X))[:, 1]
+    np.testing.assert_array_equal(result.raw_probability, raw)
+    # Shown probabilities are calibrated (churn train stores a calibration); the verdict is the model's.
+    np.testing.assert_array_equal(result.probability, model.predict_calibrated_proba(np.asarray(table.X)))
     np.testing.assert_array_equal(result.churn, model.predict(np.asarray(table.X)) == 1)
+
+
+def test_calibrated_probabilities_never_contradict_the_verdict(model, scored_log):
+    """Issue 19 part 4: the shown (calibrated) probability is above the shown threshold exactly when the
+    verdict is "about to churn", and it agrees with the model's own predict() for a trained model."""
+    result = churn.score(model, scored_log, explain=0)
+    cal = model.calibration
+    assert cal is not None and result.raw_threshold == model.threshold
+    assert result.threshold == pytest.approx(float(cal.apply(model.threshold)))
+    np.testing.assert_array_equal(result.churn, result.probability > result.threshold)
+    if cal.method != "none":
+        assert result.calibration and "out-of-fold" in result.calibration
+    # Every flagged customer shows a higher probability than every customer not flagged.
+    if result.churn.any() and (~result.churn).any():
+        assert result.probability[result.churn].min() > result.probability[~result.churn].max()
+
+
+def test_scores_without_a_calibration_are_the_raw_probabilities(model, scored_log, tmp_path):
+    model.save(tmp_path / "m.json")
+    doc = json.loads((tmp_path / "m.json").read_text())
+    del doc["metadata"]["calibration"]
+    (tmp_path / "plain.json").write_text(json.dumps(doc))
+    plain = churn.load_model(tmp_path / "plain.json")
+    result = churn.score(plain, scored_log, explain=0)
+    raw = plain.predict_proba(result.X)[:, 1]
+    np.testing.assert_array_equal(result.probability, raw)
+    np.testing.assert_array_equal(result.churn, raw > plain.threshold)
+    assert result.threshold == plain.threshold and result.calibration is None
 
 
 def test_cutoff_scores_as_of_that_day(model, scored_log):
@@ -105,7 +136,7 @@ def test_reasons_are_grouped_shap_values_and_never_typical(model, scored_log):
     phi = model.shap_values(result.X)
     groups = ex.group_values(phi)
     # Additive: the groups' pushes and the expected value give the probability.
-    np.testing.assert_allclose(groups.sum(axis=1) + model.expected_value_, result.probability, atol=1e-9)
+    np.testing.assert_allclose(groups.sum(axis=1) + model.expected_value_, result.raw_probability, atol=1e-9)
     keys = [k for k, _, _ in groups_for(result.feature_names)]
     infos = {f.name: f for f in ex.features}
     n_reasons = 0

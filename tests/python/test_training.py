@@ -92,7 +92,9 @@ def test_report_html_and_markdown_need_no_plotting_library(trained, tmp_path):
 
     shap_figures = len(section_shap(churn.load_model(model_path).metadata).figures)
     assert shap_figures == 3  # mean |SHAP| per group and per feature, and the beeswarm
-    assert html.count("<svg") == 4 + shap_figures and "ROC curve" in html and "Precision-recall curve" in html
+    assert html.count("<svg") == 6 + shap_figures and "ROC curve" in html and "Precision-recall curve" in html
+    assert "Gains (" in html and "Reliability (test set)" in html  # issue 19: gains and calibration
+    assert html.index("Is the forest worth using?") < html.index("Detailed metrics")  # the verdict leads
     assert "<script" not in html and not re.search(r"(src|href)=['\"]?https?:", html), "self-contained"
     assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in html
     meta = churn.load_model(model_path).metadata
@@ -117,7 +119,7 @@ def test_report_svg_charts_are_well_formed_xml(trained):
     _, model_path = trained
     meta = churn.load_model(model_path).metadata
     svgs = [svg for make in SECTIONS for s in [make(meta)] if s for _, svg in s.figures]
-    assert len(svgs) == 4 + 3  # the four charts and the SHAP section's three
+    assert len(svgs) == 6 + 3  # the six charts (gains and reliability too) and the SHAP section's three
     for svg in svgs:
         root = ET.fromstring(svg)
         assert root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}title") is not None

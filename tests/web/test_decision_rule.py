@@ -1,6 +1,11 @@
 """One decision rule everywhere (issue 16): churn when P(churn) > threshold. A probability exactly at the
 threshold is "stays" in the model's predict(), in the test metrics `churn train` writes into the model
-file, and in the web app's verdicts (a tie goes to the first class, as scikit-learn's argmax)."""
+file, and in the web app's verdicts (a tie goes to the first class, as scikit-learn's argmax).
+
+Issue 19: the web app shows calibrated probabilities; `churn train` moves a threshold that falls inside
+a flat step of the calibration to that step's end (and says so), so the rule stays one rule: the model
+file's threshold is the one predict() uses, and the shown probability is above the shown threshold
+exactly when predict() says churn."""
 from __future__ import annotations
 
 import subprocess
@@ -37,14 +42,23 @@ def tied_model(tmp_path_factory):
     return model_path, model, np.asarray(table.X, dtype=np.float64)[test_idx], y[test_idx], run.stdout
 
 
+def _threshold(model, stdout):
+    """The model's threshold: the given 0.5, or the end of the calibration's flat step it fell in."""
+    t = model.threshold
+    assert t == model.metadata["threshold"]
+    assert t == 0.5 or f"moved from 0.5000 to {t:.4f}" in model.metadata["threshold_rule"]
+    assert t == model.calibration.decision_threshold(t)  # never inside a flat step
+    return t
+
+
 def test_the_model_file_metrics_are_those_of_predict(tied_model):
-    _, model, X_test, y_test, _ = tied_model
-    assert model.threshold == 0.5 and model.metadata["threshold"] == 0.5
+    _, model, X_test, y_test, stdout = tied_model
+    t = _threshold(model, stdout)
     p = model.predict_proba(X_test)[:, 1]
-    assert (p == 0.5).sum() > 0, "the test needs probabilities exactly at the threshold"
+    assert (p == t).sum() > 0, "the test needs probabilities exactly at the threshold"
     pred = model.predict(X_test)
-    np.testing.assert_array_equal(pred, (p > 0.5).astype(int))
-    assert not pred[p == 0.5].any()
+    np.testing.assert_array_equal(pred, (p > t).astype(int))
+    assert not pred[p == t].any()
     test = model.metadata["test"]
     assert len(y_test) == test["metrics"]["n"]
     assert test["confusion_matrix"] == np.asarray(confusion_matrix(y_test, pred)).tolist()
@@ -58,7 +72,7 @@ def test_the_cli_reports_the_f1_of_predict(tied_model):
     precision = churn.metrics.precision_score(y_test, pred)
     recall = churn.metrics.recall_score(y_test, pred)
     f1 = churn.metrics.f1_score(y_test, pred)
-    assert f"threshold 0.500): F1 {f1:.3f}  precision {precision:.3f}  recall {recall:.3f}" in stdout
+    assert f"threshold {_threshold(model, stdout):.3f}): F1 {f1:.3f}  precision {precision:.3f}  recall {recall:.3f}" in stdout
 
 
 def test_the_web_verdict_is_predict(tied_model, tmp_path):
@@ -67,11 +81,14 @@ def test_the_web_verdict_is_predict(tied_model, tmp_path):
     model_path, model, X_test, _, _ = tied_model
     app = create_app({"MODEL_PATH": str(model_path), "UPLOAD_DIR": str(tmp_path / "uploads"), "TESTING": True})
     svc = app.extensions["churn_model"]
+    t = model.threshold
     p = model.predict_proba(X_test)[:, 1]
-    rows = list(np.flatnonzero(p == 0.5)[:10]) + list(np.flatnonzero(p != 0.5)[:10])
+    rows = list(np.flatnonzero(p == t)[:10]) + list(np.flatnonzero(p != t)[:10])
     payload = [{f.name: (f.format(X_test[i, f.index]) if f.categorical else float(X_test[i, f.index]))
                 for f in svc.fields} for i in rows]
     answers = app.test_client().post("/api/predict?explain=0", json=payload).get_json()
-    assert [a["probability"] for a in answers] == [float(p[i]) for i in rows]
+    shown = model.predict_calibrated_proba(X_test)
+    assert [a["probability"] for a in answers] == [float(shown[i]) for i in rows]
+    assert [a["raw_probability"] if a["calibrated"] else a["probability"] for a in answers] == [float(p[i]) for i in rows]
     assert [a["churn"] for a in answers] == [bool(v) for v in model.predict(X_test[rows])]
-    assert svc.churns(p[rows]).tolist() == [bool(v) for v in model.predict(X_test[rows])]
+    assert svc.churns(shown[rows]).tolist() == [bool(v) for v in model.predict(X_test[rows])]

@@ -70,8 +70,10 @@ def predict():
     for i, p in enumerate(preds):
         item: Dict[str, Any] = {
             "probability": p.probability, "churn": p.churn, "verdict": verdict_words(p.churn),
-            "threshold": svc.threshold,
+            "threshold": svc.threshold, "calibrated": svc.calibrated,
         }
+        if svc.calibrated:  # the forest's own score and threshold, which the reasons add up to
+            item["raw_probability"], item["raw_threshold"] = p.raw_probability, svc.raw_threshold
         if p.explanation is not None:
             item["expected_value"] = p.explanation.expected_value
             item["reasons_up"] = [reason_json(r) for r in p.explanation.up]

@@ -17,7 +17,8 @@ import numpy as np
 import churn
 from churn.metadata import check_metadata
 from churn.reasons import FEATURE_PAGES, Explanation
-from churn.scoring import model_feature_names, model_threshold, score_features, verdict_words  # noqa: F401 (re-exported)
+from churn.scoring import (decide, model_calibration, model_feature_names, model_threshold,  # noqa: F401 (re-exported)
+                           score_features, verdict_words)
 from flask import current_app
 
 NUMERIC = "numeric"
@@ -143,9 +144,10 @@ def format_number(value: float, integer: bool = False) -> str:
 
 @dataclass
 class Prediction:
-    probability: float
+    probability: float  # shown: calibrated when the model stores a calibration
     churn: bool
     explanation: Optional[Explanation]  # reasons (churn.reasons); None when not asked for or not possible
+    raw_probability: Optional[float] = None  # the forest's own score (what the reasons add up to)
 
 
 class ModelService:
@@ -163,7 +165,14 @@ class ModelService:
         self.by_name = {f.name: f for f in self.fields}
         self._by_importance = sorted(self.fields, key=lambda f: (-f.importance, f.index))
         self.default_text = {f.name: "—" if f.default is None else f.format(f.default) for f in self.fields}
-        self.threshold = model_threshold(model, self.metadata)
+        # Probabilities shown are calibrated when the model stores a calibration (churn train does); the
+        # threshold shown is then the calibrated threshold, and "about to churn" is exactly "shown
+        # probability above the shown threshold" (churn.scoring.decide).
+        self.raw_threshold = model_threshold(model, self.metadata)
+        self.calibration = model_calibration(model)
+        self.calibrated = self.calibration is not None and self.calibration.method != "none"
+        self.threshold = decide(np.zeros(0), self.raw_threshold, self.calibration)[2]
+        self.calibration_text = self.calibration.describe() if self.calibrated else None
         # Reasons need SHAP values, which need the trees' node covers (model format 2 and later).
         try:
             model.expected_value_
@@ -229,7 +238,8 @@ class ModelService:
         return churn.score_features(self.model, X, explain=0).probability
 
     def churns(self, probs) -> np.ndarray:
-        """The verdicts for probabilities: P(churn) > threshold, the rule of the model's own predict()."""
+        """The verdicts for shown probabilities: P(churn) > threshold (both calibrated when the model has a
+        calibration; the same rule as the model's own predict() on raw scores)."""
         return np.asarray(probs, dtype=np.float64) > self.threshold
 
     def predict(self, X: np.ndarray, explain: int = 3, absent_pages: Sequence[str] = ()) -> List[Prediction]:
@@ -238,8 +248,8 @@ class ModelService:
         absent = [f.name for f in self.fields if FEATURE_PAGES.get(f.name) in set(absent_pages)]
         result = score_features(self.model, X, explain=explain if self.has_explanations else 0, absent=absent)
         ex = result.explanations
-        return [Prediction(float(p), bool(c), None if ex is None else ex[i])
-                for i, (p, c) in enumerate(zip(result.probability, result.churn))]
+        return [Prediction(float(p), bool(c), None if ex is None else ex[i], float(r))
+                for i, (p, c, r) in enumerate(zip(result.probability, result.churn, result.raw_probability))]
 
     # ---- metadata helpers ---------------------------------------------------------------------
     @property
@@ -252,6 +262,8 @@ class ModelService:
         meta = {k: v for k, v in self.metadata.items() if k not in ("features",)}
         return {
             "threshold": self.threshold,
+            "raw_threshold": self.raw_threshold,
+            "calibrated": self.calibrated,
             "n_features": len(self.fields),
             "fields": [f.to_json() for f in self.fields],
             "n_estimators": int(self.model.n_estimators),

@@ -7,7 +7,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from flask import Blueprint, render_template
 
-from churn.report import METRIC_MEANINGS, PERMUTATION_EXPLANATION, plain_summary, top_signals
+from churn.report import (METRIC_MEANINGS, PERMUTATION_EXPLANATION, calibration_view, gains_view, plain_summary,
+                          stored_calibration, top_signals, verdict_view)
 
 from .explain import shap_summary
 from .model import ModelService, format_number, service
@@ -92,6 +93,7 @@ def chart_data(svc: ModelService) -> Dict[str, Any]:
     ranked = svc.fields_by_importance()[:20]
     data: Dict[str, Any] = {
         "threshold": svc.threshold,
+        "calibrated": svc.calibrated,
         "importance": {
             "labels": [f.name for f in ranked],
             "impurity": [f.importance for f in ranked],
@@ -104,6 +106,20 @@ def chart_data(svc: ModelService) -> Dict[str, Any]:
     if pr:
         data["pr"] = _thin(_numbers(pr.get("recall")), _numbers(pr.get("precision")))
     churned, stayed = _numbers(probs.get("churned")), _numbers(probs.get("stayed"))
+    cal = stored_calibration(meta)
+    if cal is not None:  # probabilities shown are calibrated, here as everywhere
+        churned = [float(v) for v in cal.apply(churned)] if churned else churned
+        stayed = [float(v) for v in cal.apply(stayed)] if stayed else stayed
+    gains = gains_view(meta)
+    if gains and gains["curve"]:
+        data["gains"] = {"model": _thin(gains["curve"]["x"], gains["curve"]["y"]), "base_rate": gains["base_rate"]}
+    calibration = calibration_view(meta)
+    if calibration and (calibration["before"] or calibration["after"]):
+        data["reliability"] = {
+            "before": {"x": [b["predicted"] for b in calibration["before"]],
+                       "y": [b["observed"] for b in calibration["before"]]},
+            "after": {"x": [b["predicted"] for b in calibration["after"]],
+                      "y": [b["observed"] for b in calibration["after"]]} if calibration["method"] != "none" else None}
     if churned or stayed:
         data["histogram"] = {"bins": [f"{i / 20:.2f}" for i in range(20)], "churned": _histogram(churned),
                              "stayed": _histogram(stayed)}
@@ -132,5 +148,6 @@ def model_page():
         test_metrics=_metric_rows(test.get("metrics") or {}) if isinstance(test.get("metrics"), Mapping) else [],
         confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,
         charts=chart_data(svc), fields=svc.fields_by_importance(), fmt=format_number, shap=shap_summary(meta),
-        n_trees=svc.model.n_estimators,
+        n_trees=svc.model.n_estimators, verdict=verdict_view(meta), gains=gains_view(meta),
+        calibration=calibration_view(meta),
     )

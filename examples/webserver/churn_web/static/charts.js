@@ -29,6 +29,35 @@
   curve("roc-chart", data.roc, "ROC", "False positive rate", "True positive rate", true);
   curve("pr-chart", data.pr, "Precision-recall", "Recall", "Precision", false);
 
+  function line(label, pts, colour, dashed) {
+    return { label: label, data: pts, borderColor: colour, backgroundColor: colour, showLine: true,
+             pointRadius: dashed ? 0 : 2, borderWidth: dashed ? 1 : 2, borderDash: dashed ? [4, 4] : [] };
+  }
+  var gainsEl = document.getElementById("gains-chart");
+  if (gainsEl && data.gains) {
+    var gsets = [line("model", points(data.gains.model), "#0d6efd", false),
+                 line("calling at random", [{ x: 0, y: 0 }, { x: 1, y: 1 }], "#adb5bd", true)];
+    if (data.gains.base_rate) {
+      gsets.push(line("perfect ranking", [{ x: 0, y: 0 }, { x: Math.min(data.gains.base_rate, 1), y: 1 }, { x: 1, y: 1 }],
+                      "#198754", true));
+    }
+    gsets[0].pointRadius = 0;
+    new Chart(gainsEl, { type: "scatter", data: { datasets: gsets },
+                         options: { scales: { x: axis("share of customers called, riskiest first"),
+                                              y: axis("share of leavers reached") } } });
+  }
+  var relEl = document.getElementById("reliability-chart");
+  if (relEl && data.reliability) {
+    var rsets = [line("perfectly calibrated", [{ x: 0, y: 0 }, { x: 1, y: 1 }], "#adb5bd", true),
+                 line("before calibration", points(data.reliability.before), "#fd7e14", false)];
+    if (data.reliability.after) {
+      rsets.push(line("after calibration", points(data.reliability.after), "#0d6efd", false));
+    }
+    new Chart(relEl, { type: "scatter", data: { datasets: rsets },
+                       options: { scales: { x: axis("predicted probability of leaving"),
+                                            y: axis("share who really left") } } });
+  }
+
   var imp = document.getElementById("importance-chart");
   if (imp && data.importance) {
     var sets = [{ label: "impurity importance", data: data.importance.impurity, backgroundColor: "#0d6efd" }];
@@ -47,7 +76,7 @@
       data: { labels: data.histogram.bins, datasets: [
         { label: "stayed", data: data.histogram.stayed, backgroundColor: "rgba(25,135,84,0.7)" },
         { label: "churned", data: data.histogram.churned, backgroundColor: "rgba(220,53,69,0.7)" }] },
-      options: { scales: { x: { stacked: false, title: { display: true, text: "predicted P(churn), bins of 0.05 (threshold " +
+      options: { scales: { x: { stacked: false, title: { display: true, text: (data.calibrated ? "calibrated " : "") + "predicted P(churn), bins of 0.05 (threshold " +
                    data.threshold.toFixed(2) + ")" } }, y: { title: { display: true, text: "users" } } } }
     });
   }

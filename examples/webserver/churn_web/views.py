@@ -56,7 +56,7 @@ def go():
     if not request.args:
         return redirect(url_for("views.index"))
     raw = {f.name: request.args.get(f.name, "") for f in svc.fields}
-    checked = check_row(svc.fields, raw)
+    checked = check_row(svc.fields, raw, recency=svc.recency)
     if not checked.ok:
         return render_template("master.html", **_form_context(raw, checked.errors, checked.warnings)), 400
     row = np.asarray(checked.values, dtype=np.float64)

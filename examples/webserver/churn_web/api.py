@@ -52,7 +52,6 @@ def predict():
     X = np.empty((len(rows), len(svc.fields)), dtype=np.float64)
     all_warnings: List[Dict[str, str]] = []
     defaulted: List[List[str]] = []
-    sources: List[str] = []
     for i, raw in enumerate(rows):
         where = "" if single else f"row {i}: "
         if not isinstance(raw, dict):
@@ -65,7 +64,6 @@ def predict():
         X[i] = checked.values
         all_warnings.append(checked.warnings)
         defaulted.append(checked.defaulted)
-        sources.append(checked.default_source or "the training median")
 
     preds = svc.predict(X, explain=top)
     out = []
@@ -84,6 +82,5 @@ def predict():
             item["warnings"] = all_warnings[i]
         if defaulted[i]:
             item["defaulted"] = defaulted[i]
-            item["defaults_from"] = sources[i]
         out.append(item)
     return jsonify(out[0] if single else out)

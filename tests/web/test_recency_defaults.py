@@ -68,3 +68,48 @@ def test_a_malformed_recency_defaults_names_its_path(bad, where):
     with pytest.raises(churn.ModelFormatError) as e:
         check_metadata({"recency_defaults": {"feature": "days_since_last_event", **bad}})
     assert e.value.path == where
+
+
+@pytest.fixture
+def recency_client(trained, tmp_path):
+    """The web fixture's model with recency_defaults computed from its own table."""
+    from churn_web import create_app
+
+    path, model, table = trained
+    X = np.asarray(table.X)
+    model = churn.load_model(path)
+    meta = dict(model.metadata)
+    meta["recency_defaults"] = recency_defaults(X, table.feature_names, [f["kind"] for f in table.feature_info()])
+    model.metadata = meta
+    model.save(tmp_path / "model.json")
+    app = create_app({"MODEL_PATH": str(tmp_path / "model.json"), "UPLOAD_DIR": str(tmp_path / "up"), "TESTING": True})
+    return app.test_client(), app.extensions["churn_model"], X, table.feature_names
+
+
+def test_the_form_and_the_api_fill_a_changed_recency_with_its_band(recency_client):
+    from churn_web.views import default_values
+
+    client, svc, X, names = recency_client
+    assert svc.recency is not None
+    recency = X[:, names.index("days_since_last_event")]
+    band = next(b for b in svc.recency.bands if b["rows"] >= 20 and
+                np.median(X[(recency >= b["from"]) & ((recency < b["to"]) if b["to"] is not None else True),
+                            names.index("sessions")]) != svc.by_name["sessions"].default)
+    given = band["from"] + 0.5
+    expected_sessions = band["values"][names.index("sessions")]
+    with client.application.test_request_context():
+        form = default_values()
+    form["days_since_last_event"] = str(given)
+    page = client.get("/go", query_string=form).get_data(as_text=True)
+    shown = svc.by_name["sessions"].format(expected_sessions)
+    assert f"<td>{shown}</td>" in page.replace("\n", "") or shown in page
+    # The API: the same customer, the same probability as the row with the band's medians filled in.
+    api = client.post("/api/predict?explain=0", json={"days_since_last_event": given}).get_json()
+    row = svc.defaults_row()
+    row[names.index("days_since_last_event")] = given
+    for j, v in band["values"].items():
+        row[j] = v
+    assert api["probability"] == pytest.approx(svc.predict_proba(row[None, :])[0])
+    # A form whose recency is left at its start is the median customer, fields as shown.
+    same = client.post("/api/predict?explain=0", json={}).get_json()
+    assert same["probability"] == pytest.approx(svc.predict_proba(svc.defaults_row()[None, :])[0])

@@ -56,6 +56,13 @@ def go():
     if not request.args:
         return redirect(url_for("views.index"))
     raw = {f.name: request.args.get(f.name, "") for f in svc.fields}
+    # The form starts at the median customer. When the days since the last event were changed, the
+    # fields still at their starting value follow that recency (the medians of the training customers
+    # with about that recency) instead of describing the median customer: a customer "unseen for 21
+    # days" is not given the median customer's sessions and gaps.
+    start = default_values()
+    if svc.recency is not None and raw.get(svc.recency.feature, "").strip() != start.get(svc.recency.feature):
+        raw = {k: ("" if v.strip() == start.get(k) and k != svc.recency.feature else v) for k, v in raw.items()}
     checked = check_row(svc.fields, raw, recency=svc.recency)
     if not checked.ok:
         return render_template("master.html", **_form_context(raw, checked.errors, checked.warnings)), 400

@@ -103,6 +103,7 @@ def test_the_form_and_the_api_fill_a_changed_recency_with_its_band(recency_clien
     page = client.get("/go", query_string=form).get_data(as_text=True)
     shown = svc.by_name["sessions"].format(expected_sessions)
     assert f"<td>{shown}</td>" in page.replace("\n", "") or shown in page
+    assert "took the median of the" in page and "training customers whose last event was" in page
     # The API: the same customer, the same probability as the row with the band's medians filled in.
     api = client.post("/api/predict?explain=0", json={"days_since_last_event": given}).get_json()
     row = svc.defaults_row()

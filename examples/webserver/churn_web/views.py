@@ -76,7 +76,7 @@ def go():
         "go.html", prediction=pred, verdict=verdict_words(pred.churn), threshold=svc.threshold,
         explanation=ex, up=ex.up if ex else [], down=ex.down if ex else [], suggestion=suggestion,
         explain_error=svc.explain_error, absent=absent,
-        warnings=checked.warnings, defaulted=checked.defaulted,
+        warnings=checked.warnings, defaulted=checked.defaulted, defaults_from=checked.default_source,
         values_table=[(f.label, f.format(row[f.index]), svc.default_text[f.name]) for f in svc.fields_by_importance()],
         query=request.query_string.decode(),
     )

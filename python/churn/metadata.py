@@ -119,6 +119,18 @@ def check_metadata(metadata: Any, path: str = "/metadata") -> None:
     if "features" in meta:
         for i, e in enumerate(_list(meta["features"], f"{path}/features")):
             _check_feature(e, f"{path}/features/{i}")
+    if "recency_defaults" in meta and meta["recency_defaults"] is not None:
+        rd = _object(meta["recency_defaults"], f"{path}/recency_defaults")
+        rp = f"{path}/recency_defaults"
+        if "feature" in rd:
+            _string(rd["feature"], f"{rp}/feature")
+        for i, band in enumerate(_list(rd.get("bands", []), f"{rp}/bands")):
+            band = _object(band, f"{rp}/bands/{i}")
+            _number(band.get("from"), f"{rp}/bands/{i}/from")
+            _number(band.get("to"), f"{rp}/bands/{i}/to", nullable=True)
+            if "medians" in band:
+                for k, v in _object(band["medians"], f"{rp}/bands/{i}/medians").items():
+                    _number(v, f"{rp}/bands/{i}/medians/{k}", nullable=True)
     if "labels" in meta:
         labels = _object(meta["labels"], f"{path}/labels")
         p = f"{path}/labels"

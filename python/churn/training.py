@@ -113,6 +113,40 @@ def feature_distribution(column: np.ndarray) -> Dict[str, Any]:
     }
 
 
+#: The feature whose bands condition the defaults of missing inputs, the band edges (days) and the
+#: fewest training rows a band needs (a band with fewer falls back to the overall medians).
+RECENCY_FEATURE = "days_since_last_event"
+RECENCY_BANDS = (0.0, 1.0, 3.0, 7.0, 14.0, 21.0)
+RECENCY_MIN_ROWS = 20
+
+
+def recency_defaults(X: np.ndarray, names: Sequence[str], kinds: Sequence[str]) -> Optional[Dict[str, Any]]:
+    """Medians of every numeric feature among the training rows of each recency band (days since the
+    last event: 0-1, 1-3, 3-7, 7-14, 14-21, 21 and more), for the inputs a user leaves out.
+
+    A customer described only by their recent activity ("unseen for 21 days, nothing in the last 14
+    days") is not the median customer in everything else: customers who stopped coming had few
+    sessions and active days and long gaps between visits. Filling their other fields with the overall
+    median makes a customer who never occurs (a heavy user who vanished) and the model answers for that
+    one. None when the table has no recency feature."""
+    if RECENCY_FEATURE not in names:
+        return None
+    r = np.asarray(X[:, list(names).index(RECENCY_FEATURE)], dtype=float)
+    edges = list(RECENCY_BANDS) + [None]
+    bands = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (r >= lo) & (r < hi) if hi is not None else (r >= lo)
+        band: Dict[str, Any] = {"from": lo, "to": hi, "rows": int(sel.sum())}
+        if band["rows"] >= RECENCY_MIN_ROWS:
+            band["medians"] = {name: float(np.nanmedian(X[sel, j])) for j, name in enumerate(names)
+                               if kinds[j] != "categorical" and name != RECENCY_FEATURE}
+        bands.append(band)
+    return {"feature": RECENCY_FEATURE, "min_rows": RECENCY_MIN_ROWS, "bands": bands,
+            "rule": "an input left out takes the median of the training rows in the band of the given "
+                    f"{RECENCY_FEATURE} (a band of at least min_rows rows), else the overall median; "
+                    "categorical inputs take the overall most common code"}
+
+
 def _summarise_cv(result: Dict[str, Any]) -> Dict[str, Any]:
     """The JSON-friendly part of a cross_validate result: metrics per fold, mean and std."""
     folds = result["folds"]
@@ -475,6 +509,8 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
         "threshold": threshold,
         "threshold_rule": threshold_rule,
         "features": features,
+        "recency_defaults": recency_defaults(X_train, table.feature_names,
+                                             [f["kind"] for f in features]),
         "labels": labels,
         "data": {
             "source": ", ".join(os.path.basename(p.rstrip("/")) for p in paths),

@@ -33,12 +33,6 @@ def demo_client(tmp_path_factory):
     return app.test_client()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "not reached yet: on the engagement log the demo's forest gives this customer 12 % against its F1 "
-    "threshold of 14 % (the median customer: 2 %), although 36 % of the log's users unseen for 21 days or "
-    "more cancel within 30 days; the simulator's parameters are frozen and are not tuned to a model "
-    "(docs/results.md, 'How close to the ceiling'). strict: the day the model flags it, this fails and "
-    "the marker goes"))
 def test_a_customer_who_stopped_coming_is_about_to_churn(demo_client):
     r = demo_client.post("/api/predict", json=STOPPED_COMING)
     assert r.status_code == 200, r.json

@@ -56,7 +56,7 @@ def predict():
         where = "" if single else f"row {i}: "
         if not isinstance(raw, dict):
             return _error(400, f"{where}expected an object of feature values, got {type(raw).__name__}", index=i)
-        checked = check_row(svc.fields, raw, strict_type=True, reject_unknown=True)
+        checked = check_row(svc.fields, raw, strict_type=True, reject_unknown=True, recency=svc.recency)
         if not checked.ok:
             name, message = next(iter(checked.errors.items()))
             extra = {} if single else {"index": i}

@@ -1,7 +1,10 @@
 """Validation of one customer's feature values, shared by the HTML form, the JSON API and CSV uploads.
 
 Rules (the same everywhere, so a value the form rejects is rejected by the API too):
-- a missing or empty value takes the training median (an error when the model has none);
+- a missing or empty value takes the training median (an error when the model has none); when the
+  customer's days since the last event is given, the median of the training customers with about that
+  recency (the model's ``recency_defaults``), so that a customer who stopped coming is not given the
+  sessions and gaps of the median customer;
 - numeric values must be finite numbers; whole numbers where the feature is integer;
 - features that were never negative in training reject negatives; shares and 0/1 flags must lie in [0, 1];
 - values outside the training range are accepted (the forest treats them as its extreme) and flagged;
@@ -13,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Sequence
 
-from .model import Field, format_number
+from .model import Field, RecencyDefaults, format_number
 
 #: Anything larger is a typo, not a customer (and would lose precision as float32 in the trees).
 ABSOLUTE_LIMIT = 1e12
@@ -27,6 +30,8 @@ class Checked:
     errors: Dict[str, str] = field(default_factory=dict)
     warnings: Dict[str, str] = field(default_factory=dict)
     defaulted: List[str] = field(default_factory=list)
+    #: where the defaults came from: "" (the training medians) or the recency band's description
+    default_source: str = ""
 
     @property
     def ok(self) -> bool:
@@ -96,8 +101,9 @@ def _is_missing(raw: Any) -> bool:
 
 
 def check_row(fields: Sequence[Field], raw: Mapping[str, Any], strict_type: bool = False,
-              reject_unknown: bool = False) -> Checked:
-    """Validates one row of raw values keyed by field name; never raises for bad values."""
+              reject_unknown: bool = False, recency: "RecencyDefaults | None" = None) -> Checked:
+    """Validates one row of raw values keyed by field name; never raises for bad values. With
+    ``recency`` (ModelService.recency), inputs left out take the medians of the given recency's band."""
     result = Checked(values=[math.nan] * len(fields))
     if reject_unknown:
         known = {f.name for f in fields}
@@ -123,5 +129,26 @@ def check_row(fields: Sequence[Field], raw: Mapping[str, Any], strict_type: bool
             result.warnings[f.name] = (
                 f"outside the training range {format_number(f.min)}–{format_number(f.max)}: "
                 "the model treats it like the nearest value it has seen")
+    _recency_defaults(fields, result, recency)
     return result
+
+
+def _recency_defaults(fields: Sequence[Field], result: Checked, recency: "RecencyDefaults | None") -> None:
+    if recency is None or not result.defaulted:
+        return
+    given = next((f for f in fields if f.name == recency.feature), None)
+    if given is None or given.name in result.defaulted or given.name in result.errors:
+        return
+    band = recency.band(result.values[given.index])
+    if band is None:
+        return
+    for name in result.defaulted:
+        f = next(f for f in fields if f.name == name)
+        if f.index in band["values"]:
+            result.values[f.index] = band["values"][f.index]
+    hi = band["to"]
+    span = f"{format_number(band['from'])} days or more" if hi is None else \
+        f"{format_number(band['from'])} to {format_number(hi)} days"
+    result.default_source = (f"the median of the {band['rows']} training customers whose last event was "
+                             f"{span} before the cutoff")
 

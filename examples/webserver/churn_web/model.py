@@ -150,6 +150,43 @@ class Prediction:
     raw_probability: Optional[float] = None  # the forest's own score (what the reasons add up to)
 
 
+@dataclass
+class RecencyDefaults:
+    """The defaults of inputs left out, by band of the given recency (days since the last event): the
+    training medians of the customers in that band (``recency_defaults`` in the model's metadata,
+    written by ``churn train``). A customer described as "unseen for 21 days" then gets the sessions,
+    active days and gaps of customers who were unseen that long, not those of the median customer."""
+
+    feature: str
+    bands: List[Dict[str, Any]]  # {"from", "to" (None: open), "rows", "values": {field index: value}}
+
+    @classmethod
+    def from_metadata(cls, meta: Any, fields: Sequence[Field]) -> Optional["RecencyDefaults"]:
+        if not isinstance(meta, Mapping) or meta.get("feature") not in {f.name for f in fields}:
+            return None
+        by_name = {f.name: f for f in fields}
+        bands = []
+        for b in meta.get("bands") or []:
+            medians = b.get("medians")
+            if not isinstance(medians, Mapping):
+                continue  # too few training rows in the band: the overall medians apply
+            values = {}
+            for name, v in medians.items():
+                f = by_name.get(name)
+                if f is None or f.categorical or v is None:
+                    continue
+                values[f.index] = float(round(v)) if (f.integer or f.unit == "0/1") else float(v)
+            bands.append({"from": float(b["from"]), "to": None if b.get("to") is None else float(b["to"]),
+                          "rows": int(b.get("rows", 0)), "values": values})
+        return cls(str(meta["feature"]), bands) if bands else None
+
+    def band(self, recency: float) -> Optional[Dict[str, Any]]:
+        for b in self.bands:
+            if recency >= b["from"] and (b["to"] is None or recency < b["to"]):
+                return b
+        return None
+
+
 class ModelService:
     """The model, loaded once, with its fields and metadata. Thread-safe: the model is immutable."""
 
@@ -173,6 +210,7 @@ class ModelService:
         self.calibrated = self.calibration is not None and self.calibration.method != "none"
         self.threshold = decide(np.zeros(0), self.raw_threshold, self.calibration)[2]
         self.calibration_text = self.calibration.describe() if self.calibrated else None
+        self.recency = RecencyDefaults.from_metadata(self.metadata.get("recency_defaults"), self.fields)
         # Reasons need SHAP values, which need the trees' node covers (model format 2 and later).
         try:
             model.expected_value_

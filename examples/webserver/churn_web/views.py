@@ -56,7 +56,14 @@ def go():
     if not request.args:
         return redirect(url_for("views.index"))
     raw = {f.name: request.args.get(f.name, "") for f in svc.fields}
-    checked = check_row(svc.fields, raw)
+    # The form starts at the median customer. When the days since the last event were changed, the
+    # fields still at their starting value follow that recency (the medians of the training customers
+    # with about that recency) instead of describing the median customer: a customer "unseen for 21
+    # days" is not given the median customer's sessions and gaps.
+    start = default_values()
+    if svc.recency is not None and raw.get(svc.recency.feature, "").strip() != start.get(svc.recency.feature):
+        raw = {k: ("" if v.strip() == start.get(k) and k != svc.recency.feature else v) for k, v in raw.items()}
+    checked = check_row(svc.fields, raw, recency=svc.recency)
     if not checked.ok:
         return render_template("master.html", **_form_context(raw, checked.errors, checked.warnings)), 400
     row = np.asarray(checked.values, dtype=np.float64)
@@ -69,7 +76,7 @@ def go():
         "go.html", prediction=pred, verdict=verdict_words(pred.churn), threshold=svc.threshold,
         explanation=ex, up=ex.up if ex else [], down=ex.down if ex else [], suggestion=suggestion,
         explain_error=svc.explain_error, absent=absent,
-        warnings=checked.warnings, defaulted=checked.defaulted,
+        warnings=checked.warnings, defaulted=checked.defaulted, defaults_from=checked.default_source,
         values_table=[(f.label, f.format(row[f.index]), svc.default_text[f.name]) for f in svc.fields_by_importance()],
         query=request.query_string.decode(),
     )

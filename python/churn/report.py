@@ -502,8 +502,12 @@ def section_data(meta: Mapping[str, Any]) -> Optional[Section]:
     span = (_date(data.get("first_ts")), _date(data.get("last_ts")))
     facts.append(("Data", f"{data.get('source', '?')}: {_count(data.get('events'))} events"
                           + (f" from {span[0]} to {span[1]}" if all(span) else "")
-                          + f"; {_count(data.get('users'))} customers in the table, {_count(data.get('churned'))} of "
-                            "them left"))
+                          + (f"; {_count(data.get('rows'))} rows in the table (one per customer and cutoff) of "
+                             f"{_count(data.get('users'))} customers at {len(labels['snapshot_cutoffs_ms'])} cutoffs, "
+                             f"{_count(data.get('churned'))} rows labelled as leaving"
+                             if isinstance(labels.get("snapshot_cutoffs_ms"), list) and labels["snapshot_cutoffs_ms"]
+                             else f"; {_count(data.get('users'))} customers in the table, {_count(data.get('churned'))} "
+                                  "of them left")))
     if labels.get("mode") == "window":
         cutoff = _date(labels.get("cutoff_ms")) or "the cutoff"
         facts.append(("Question", f"will a customer leave within {labels.get('horizon_days', '?'):g} days after "
@@ -514,18 +518,19 @@ def section_data(meta: Mapping[str, Any]) -> Optional[Section]:
         facts.append(("Labels", f"{labels['mode']} mode (features from a customer's whole history: leaks; "
                                 "for comparison only)"))
     if data.get("rows_train") is not None:
-        facts.append(("Split", f"{_count(data.get('rows_train'))} customers for training and cross-validation, "
-                               f"{_count(data.get('rows_test'))} withheld for the test"))
+        unit = "rows" if isinstance(labels.get("snapshot_cutoffs_ms"), list) else "customers"
+        test_words = _get(meta, "validation", "test_description")
+        facts.append(("Split", f"{_count(data.get('rows_train'))} {unit} for training and cross-validation, "
+                               f"{_count(data.get('rows_test'))} withheld for the test"
+                               + (f" ({test_words})" if isinstance(test_words, str) and test_words else "")))
     threshold = _number(meta.get("threshold"))
     if threshold is not None:
         calibrated = stored_calibration(meta) is not None
         shown = shown_threshold(meta)
+        notes = ([f"the forest's raw score above {threshold:.3f}"] if calibrated else []) + (
+            [str(meta["threshold_rule"])] if meta.get("threshold_rule") else [])
         facts.append(("Threshold", f"flags a customer when the {'calibrated ' if calibrated else ''}predicted "
-                                   f"probability is above {shown:.3f}"
-                                   + (f" (the forest's raw score above {threshold:.3f}" if calibrated else "")
-                                   + ("; " if calibrated and meta.get("threshold_rule") else " (" if meta.get("threshold_rule") else "")
-                                   + (f"{meta['threshold_rule']}" if meta.get("threshold_rule") else "")
-                                   + (")" if calibrated or meta.get("threshold_rule") else "")))
+                                   f"probability is above {shown:.3f}" + (f" ({'; '.join(notes)})" if notes else "")))
     created = meta.get("created")
     facts.append(("Made by", f"churn {meta.get('library_version', '?')}"
                              + (f" on {str(created).replace('T', ' ').replace('Z', ' UTC')}" if created else "")))
@@ -826,5 +831,6 @@ def _churn_io_error(path: str, e: OSError) -> Exception:
     return ChurnIOError(f"cannot write '{path}': {e.strerror or e}")
 
 
-__all__ = ["PlainSummary", "Section", "SECTIONS", "calibration_view", "gains_view", "plain_summary", "render", "svg_bar_chart", "svg_histogram",
+__all__ = ["PlainSummary", "Section", "SECTIONS", "calibration_view", "gains_view", "plain_summary", "render",
+           "shown_threshold", "stored_calibration", "svg_bar_chart", "svg_histogram",
            "svg_line_chart", "top_signals", "verdict_view", "write_report"]

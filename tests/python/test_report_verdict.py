@@ -76,3 +76,16 @@ def test_sections_are_left_out_without_their_metadata():
     for title in ("Is the forest worth using?", "What a retention budget buys", "Do the probabilities mean"):
         assert title not in page
     assert shown_threshold({"threshold": 0.4}) == 0.4
+
+
+def test_a_snapshot_model_counts_rows_not_customers():
+    meta = {"data": {"source": "log.json", "events": 1000, "users": 40, "rows": 200, "churned": 15,
+                     "rows_train": 160, "rows_test": 40},
+            "labels": {"mode": "window", "cutoff_ms": 1541030400000, "horizon_days": 14,
+                       "snapshot_cutoffs_ms": [1539561600000, 1540166400000, 1540771200000, 1541030400000, 1541635200000]},
+            "validation": {"test_description": "out of time: the 40 rows at the last cutoff"}}
+    md = render(meta, "md")
+    assert "200 rows in the table (one per customer and cutoff) of 40 customers at 5 cutoffs, 15 rows labelled" in md
+    assert "160 rows for training" in md and "(out of time: the 40 rows at the last cutoff)" in md
+    one = render({"data": {"users": 40, "churned": 15, "rows_train": 32, "rows_test": 8}}, "md")
+    assert "40 customers in the table, 15 of them left" in one and "32 customers for training" in one

@@ -228,6 +228,8 @@ def test_predict_cli_writes_ranked_scores_with_reasons(model_path, model, scored
     assert cli.main(["predict", str(model_path), str(scored_log), "--out", str(out), "--explain", "2"]) == 0
     err = capsys.readouterr().err
     assert "scored" in err and f"wrote {out}" in err
+    if model.calibration is not None and model.calibration.method != "none":  # says what the numbers are
+        assert "probabilities calibrated by" in err and "out-of-fold predictions" in err
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["rank", "user_id", "churn_probability", "verdict", "about_to_churn", "reason_1", "reason_2"]

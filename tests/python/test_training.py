@@ -108,7 +108,7 @@ def test_report_html_and_markdown_need_no_plotting_library(trained, tmp_path):
         assert f"Of every 100 customers it flags, about {round(100 * tp / (tp + fp))} do leave" in html
     assert "a small negative value means shuffling it made" in html
     md = Path(write_report(model_path, tmp_path / "r.md")).read_text()
-    assert md.count("data:image/svg+xml;base64,") == 4 + shap_figures and "| F1 |" in md and "What the model does" in md
+    assert md.count("data:image/svg+xml;base64,") == 6 + shap_figures and "| F1 |" in md and "What the model does" in md
 
 
 def test_report_svg_charts_are_well_formed_xml(trained):

@@ -23,6 +23,9 @@ def calibrated_path(trained, tmp_path_factory):
     meta["verdict"] = verdict(meta["cv"]["models"], validation="stratified_kfold")
     meta["gains"] = {"test": gains(y, p, source="the withheld test set")}
     meta["calibration"] = {**cal.to_json(), "test": {"before": reliability(y, p), "after": reliability(y, cal.apply(p))}}
+    # As a snapshot model records it (churn train --every-days): one row per user and cutoff.
+    meta["labels"]["snapshot_cutoffs_ms"] = [meta["labels"]["cutoff_ms"] - 7 * 86_400_000, meta["labels"]["cutoff_ms"]]
+    meta["data"]["rows"] = 2 * meta["data"]["users"]
     out = tmp_path_factory.mktemp("cal") / "calibrated.json"
     out.write_text(json.dumps(doc))
     return out
@@ -50,6 +53,8 @@ def test_model_page_leads_with_the_verdict_gains_and_calibration(cal_client, cal
     assert data["gains"]["model"]["y"][-1] == pytest.approx(1.0)
     assert len(data["reliability"]["after"]["x"]) == len(after["bins"])
     assert data["calibrated"] is True
+    rows = meta["data"]["rows"]
+    assert f"{rows:,}: one per user and cutoff ({meta['data']['users']:,} users at 2 cutoffs)" in page
 
 
 def test_model_page_without_issue_19_metadata_has_no_such_sections(client):

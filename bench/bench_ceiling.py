@@ -172,7 +172,8 @@ def markdown(results: Dict[str, Any]) -> str:
         lines.append(f"| {r['behaviour']}, {r['users_option']:,} users | {r['rows']:,} ({r['churned']:,}) | "
                      f"{cell(m['oracle']['roc_auc'])} | {fc[0]} | {cell(m['random_forest']['roc_auc'])} | {lf[0]} | "
                      f"{cell(m['logistic_regression']['roc_auc'])} | {fc[1]} | "
-                     f"{100 * closed(r, 'random_forest'):.0f} % | {lf[1]} | {100 * closed(r, 'logistic_regression'):.0f} % | "
+                     f"{100 * closed(r, 'random_forest'):.0f} % | {lf[1]} | "
+                     f"{100 * closed(r, 'logistic_regression'):.0f} % | "
                      f"{goal} |")
     lines.append("")
     for r in runs:

@@ -108,7 +108,8 @@ def main(argv=None) -> int:
     F = candidate_features(path, t.cutoff_ms, ids)
     general = [c for c in F.columns if not c.startswith("diagnostic")]
     groups = {
-        "+ sessions and active days, last 7/14 days": [c for c in general if c.startswith(("sessions_", "active_days_"))],
+        "+ sessions and active days, last 7/14 days": [c for c in general
+                                                       if c.startswith(("sessions_", "active_days_"))],
         "+ page counts and per-song shares, last 7/14 days": [c for c in general if "_last_" in c and
                                                               not c.startswith(("sessions_", "active_days_"))],
         "+ last gap and gap trend": ["last_gap_hours", "gap_trend"],
@@ -121,10 +122,13 @@ def main(argv=None) -> int:
     print(f"| churn's 55 | {oof_auc(X, y):.3f} | {oof_auc(X, y, min_samples_leaf=10):.3f} |")
     for name, cols in groups.items():
         Xg = np.hstack([X, F[cols].to_numpy(dtype=float)])
-        print(f"| {name} ({len(cols)}) | {oof_auc(Xg, y):.3f} | {oof_auc(Xg, y, min_samples_leaf=10):.3f} |", flush=True)
+        print(f"| {name} ({len(cols)}) | {oof_auc(Xg, y):.3f} | {oof_auc(Xg, y, min_samples_leaf=10):.3f} |",
+              flush=True)
     print()
-    for name, Xm in (("churn's 55 features", X), ("with every candidate", np.hstack([X, F.to_numpy(dtype=float)]))):
-        pred = cross_val_predict(RandomForestRegressor(300, min_samples_leaf=5, n_jobs=-1, random_state=0), Xm, po, cv=5)
+    every = np.hstack([X, F.to_numpy(dtype=float)])
+    for name, Xm in (("churn's 55 features", X), ("with every candidate", every)):
+        regressor = RandomForestRegressor(300, min_samples_leaf=5, n_jobs=-1, random_state=0)
+        pred = cross_val_predict(regressor, Xm, po, cv=5)
         r2 = 1 - ((pred - po) ** 2).sum() / ((po - po.mean()) ** 2).sum()
         print(f"- the oracle's probability from {name}: R^2 {r2:.3f}; that prediction's ROC AUC on the labels "
               f"{roc_auc_score(y, pred):.3f}")

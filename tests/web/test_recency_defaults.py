@@ -114,3 +114,17 @@ def test_the_form_and_the_api_fill_a_changed_recency_with_its_band(recency_clien
     # A form whose recency is left at its start is the median customer, fields as shown.
     same = client.post("/api/predict?explain=0", json={}).get_json()
     assert same["probability"] == pytest.approx(svc.predict_proba(svc.defaults_row()[None, :])[0])
+
+
+def test_a_form_with_an_error_comes_back_with_the_values_as_they_were(recency_client):
+    from churn_web.views import default_values
+
+    client, svc, X, names = recency_client
+    with client.application.test_request_context():
+        form = default_values()
+    form["days_since_last_event"] = "25"
+    form["songs"] = "-3"  # rejected: never negative in training
+    r = client.get("/go", query_string=form)
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    assert f'name="sessions" value="{form["sessions"]}"' in page  # not blanked by the recency rule

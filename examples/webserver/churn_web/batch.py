@@ -327,7 +327,8 @@ def read_features_csv(path: Path, svc: ModelService, max_rows: Optional[int] = N
             notes.append("ignored columns: " + ", ".join(ignored[:10]) + (" …" if len(ignored) > 10 else ""))
         absent = [fl.name for fl in svc.fields if fl.name not in used]
         if absent:
-            notes.append(f"{len(absent)} model fields not in the file took their training median (the median of the customers with the row's recency when the file gives days_since_last_event): "
+            notes.append(f"{len(absent)} model fields not in the file took their training median (the median of "
+                         "the customers with the row's recency when the file gives days_since_last_event): "
                          + ", ".join(absent[:8]) + (" …" if len(absent) > 8 else ""))
         for record in reader:
             if not record or all(not c.strip() for c in record):

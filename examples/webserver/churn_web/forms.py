@@ -151,4 +151,3 @@ def _recency_defaults(fields: Sequence[Field], result: Checked, recency: "Recenc
         f"{format_number(band['from'])} to {format_number(hi)} days"
     result.default_source = (f"the median of the {band['rows']} training customers whose last event was "
                              f"{span} before the cutoff")
-

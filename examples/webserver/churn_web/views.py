@@ -60,10 +60,10 @@ def go():
     # fields still at their starting value follow that recency (the medians of the training customers
     # with about that recency) instead of describing the median customer: a customer "unseen for 21
     # days" is not given the median customer's sessions and gaps.
-    start = default_values()
+    start, given = default_values(), raw
     if svc.recency is not None and raw.get(svc.recency.feature, "").strip() != start.get(svc.recency.feature):
-        raw = {k: ("" if v.strip() == start.get(k) and k != svc.recency.feature else v) for k, v in raw.items()}
-    checked = check_row(svc.fields, raw, recency=svc.recency)
+        given = {k: ("" if v.strip() == start.get(k) and k != svc.recency.feature else v) for k, v in raw.items()}
+    checked = check_row(svc.fields, given, recency=svc.recency)
     if not checked.ok:
         return render_template("master.html", **_form_context(raw, checked.errors, checked.warnings)), 400
     row = np.asarray(checked.values, dtype=np.float64)

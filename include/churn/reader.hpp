@@ -29,9 +29,10 @@
 
 namespace churn {
 
-/// The simdjson kernel the reader was compiled with in this translation unit: "haswell" (AVX2),
-/// "westmere" (SSE4.2), "fallback" (portable), ... simdjson 3.0's on-demand API chooses it at compile
-/// time from the compiler's target flags (CMake option CHURN_SIMD for the project's own targets).
+/// The simdjson kernel of the reader's inline on-demand code in this translation unit: "haswell"
+/// (AVX2), "westmere" (SSE4.2), "fallback" (portable), ... chosen at compile time from the compiler's
+/// target flags (CMake option CHURN_SIMD for the project's own targets). simdjson's stage 1 runs in
+/// libsimdjson with the kernel it picks at run time: simdjson::get_active_implementation()->name().
 inline const char* simd_kernel() noexcept { return SIMDJSON_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION); }
 
 struct read_options {

@@ -230,24 +230,6 @@ inline std::vector<int> cv_take(const std::vector<int>& y, const std::vector<std
   return out;
 }
 
-// One fit of cross_validate: on the outer fold's training rows (inner == nullptr) predicting its test
-// rows, or on inner fold `inner` of those training rows predicting the inner test rows.
-template <class Fit>
-void cv_run_task(const Fit& fit, const matrix_view& X, const fold& outer, const std::vector<int>& y_train,
-                 const fold* inner, std::vector<double>& out) {
-  if (inner == nullptr) {
-    auto model = fit(cv_rows(X, outer.train), y_train);
-    out = cv_predict_proba(model, cv_rows(X, outer.test));
-    return;
-  }
-  std::vector<std::size_t> train_rows(inner->train.size());
-  std::vector<std::size_t> test_rows(inner->test.size());
-  for (std::size_t i = 0; i < inner->train.size(); ++i) train_rows[i] = outer.train[inner->train[i]];
-  for (std::size_t i = 0; i < inner->test.size(); ++i) test_rows[i] = outer.train[inner->test[i]];
-  auto model = fit(cv_rows(X, train_rows), cv_take(y_train, inner->train));
-  out = cv_predict_proba(model, cv_rows(X, test_rows));
-}
-
 inline metric_summary cv_summarise(const std::vector<binary_metrics>& per_fold) {
   const std::size_t m = binary_metric_names().size();
   std::vector<double> mean(m, 0.0);
@@ -323,33 +305,45 @@ threshold_choice tune_threshold(const Fit& fit, const Eigen::DenseBase<Derived>&
   return tune_threshold(fit, as_view(X_train), y_train, inner_splits, seed);
 }
 
-/// Cross-validates the model made by `fit` over `folds` (normally stratified_kfold(y, ...)).
-///
-/// For each fold: a model is fitted on the training rows and predicts the test rows; separately, the
-/// F1-maximising threshold is chosen from inner out-of-fold predictions on the training rows only (see
-/// tune_threshold(fit, X[train], y[train], inner_splits, fold_report::inner_seed)). All
-/// metrics are computed on the test rows at the tuned threshold and at default_threshold; their mean
-/// and std over folds, and the out-of-fold probabilities, are returned.
-///
-/// The n_folds * (inner_splits + 1) fits are independent tasks run on n_jobs threads; each writes its
-/// own result, so the output does not depend on n_jobs.
-/// Requires: X.rows == y.size(); y binary; each training part with both classes and at least
-/// inner_splits members of each; the test parts disjoint within each of params.n_repeats repetitions.
-/// Throws data_error / parameter_error naming the problem, and rethrows the first exception a fit or
-/// predict threw.
-template <class Fit>
-cv_result cross_validate(const Fit& fit, const matrix_view& X, const std::vector<int>& y,
-                         const std::vector<fold>& folds, const cv_params& params = {}) {
+/// One fit of a cross-validation: a model trained on samples `train` predicts samples `test` (indices
+/// into X and y). Outer fold `fold` itself when inner < 0, else inner fold `inner` of its training part
+/// (whose out-of-fold predictions tune the fold's threshold).
+struct cv_task {
+  std::size_t fold = 0;
+  int inner = -1;
+  std::vector<std::size_t> train;
+  std::vector<std::size_t> test;
+};
+
+/// The fits of a cross-validation as data (plan_cross_validate), so that any engine can run them -
+/// threads here, tasks on a Dask or Spark cluster - and assemble_cross_validate turns their predictions
+/// into the result. The tasks depend only on y, the folds, the groups and the seed.
+struct cv_plan {
+  cv_params params;
+  std::size_t n = 0;                   ///< samples
+  std::vector<int> y;                  ///< the labels of all samples
+  std::vector<fold> folds;             ///< the outer folds
+  std::vector<std::vector<fold>> inner;  ///< per outer fold, the inner folds (indices into its training part)
+  /// Task t = f * (inner_splits + 1) + j: inner fold j of fold f for j < inner_splits, fold f itself for
+  /// j == inner_splits.
+  std::vector<cv_task> tasks;
+};
+
+/// The fits cross_validate makes for labels y over `folds`, with their inner folds.
+/// Throws data_error / parameter_error naming the problem (labels, folds, a training part with one
+/// class or too few samples of one for inner_splits, groups of the wrong size).
+inline cv_plan plan_cross_validate(const std::vector<int>& y, const std::vector<fold>& folds,
+                                   const cv_params& params = {}) {
   params.validate();
   detail::metrics_check_labels("cross_validate", "y", y);
-  const std::size_t n = X.rows;
-  if (y.size() != n) {
-    throw data_error("cross_validate: X has " + std::to_string(n) + " rows but y has " + std::to_string(y.size()) +
-                     " labels");
-  }
+  cv_plan plan;
+  plan.params = params;
+  plan.n = y.size();
+  plan.y = y;
+  plan.folds = folds;
+  const std::size_t n = y.size();
   const auto n_repeats = static_cast<std::size_t>(params.n_repeats);
   detail::cv_check_folds(folds, n, n_repeats);
-  const std::size_t per_repeat = folds.size() / n_repeats;
   const std::size_t n_folds = folds.size();
   const auto inner_splits = static_cast<std::size_t>(params.inner_splits);
   const bool grouped = !params.groups.empty();
@@ -358,12 +352,11 @@ cv_result cross_validate(const Fit& fit, const matrix_view& X, const std::vector
                           "one group per sample (" + std::to_string(n) + ") or none");
 
   // Inner folds first (cheap, and their errors are about the data, so report them before any fit).
-  std::vector<std::vector<int>> y_train(n_folds);
-  std::vector<std::vector<fold>> inner(n_folds);
+  plan.inner.resize(n_folds);
   for (std::size_t f = 0; f < n_folds; ++f) {
-    y_train[f] = detail::cv_take(y, folds[f].train);
-    const auto pos = static_cast<std::size_t>(std::count(y_train[f].begin(), y_train[f].end(), 1));
-    const std::size_t smallest = std::min(pos, y_train[f].size() - pos);
+    const std::vector<int> y_train = detail::cv_take(y, folds[f].train);
+    const auto pos = static_cast<std::size_t>(std::count(y_train.begin(), y_train.end(), 1));
+    const std::size_t smallest = std::min(pos, y_train.size() - pos);
     if (smallest == 0) {
       throw data_error("cross_validate: the training part of fold " + std::to_string(f) + " has only class " +
                        std::string(pos == 0 ? "0" : "1") + "; use stratified folds");
@@ -378,29 +371,49 @@ cv_result cross_validate(const Fit& fit, const matrix_view& X, const std::vector
       if (grouped) {
         std::vector<std::int64_t> g(folds[f].train.size());
         for (std::size_t i = 0; i < g.size(); ++i) g[i] = params.groups[folds[f].train[i]];
-        inner[f] = stratified_group_kfold(y_train[f], g, params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
+        plan.inner[f] = stratified_group_kfold(y_train, g, params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
       } else {
-        inner[f] = stratified_kfold(y_train[f], params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
+        plan.inner[f] = stratified_kfold(y_train, params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
       }
     }
-  }
-
-  // Task t = f * (inner_splits + 1) + j: j < inner_splits is inner fold j of fold f, j == inner_splits
-  // is fold f itself. Each task stores the probabilities of the rows it predicts.
-  const std::size_t per_fold = inner_splits + 1;
-  std::vector<std::vector<double>> task_proba(n_folds * per_fold);
-  detail::parallel_for(n_folds * per_fold, detail::resolve_n_jobs(params.n_jobs), [&](std::size_t t, std::size_t) {
-    const std::size_t f = t / per_fold;
-    const std::size_t j = t % per_fold;
-    try {
-      detail::cv_run_task(fit, X, folds[f], y_train[f], j == inner_splits ? nullptr : &inner[f][j], task_proba[t]);
-    } catch (const data_error& e) {
-      // Say which fit failed: the model can only number rows within the subset it was given.
-      throw data_error("cross_validate: fold " + std::to_string(f) +
-                       (j == inner_splits ? std::string() : ", inner fold " + std::to_string(j)) +
-                       " (rows numbered within that fit's rows): " + e.what());
+    for (std::size_t j = 0; j < inner_splits; ++j) {
+      const fold& in = plan.inner[f][j];
+      cv_task task;
+      task.fold = f;
+      task.inner = static_cast<int>(j);
+      task.train.resize(in.train.size());
+      task.test.resize(in.test.size());
+      for (std::size_t i = 0; i < in.train.size(); ++i) task.train[i] = folds[f].train[in.train[i]];
+      for (std::size_t i = 0; i < in.test.size(); ++i) task.test[i] = folds[f].train[in.test[i]];
+      plan.tasks.push_back(std::move(task));
     }
-  });
+    plan.tasks.push_back(cv_task{f, -1, folds[f].train, folds[f].test});
+  }
+  return plan;
+}
+
+/// The result of a cross-validation from the predictions of its plan's fits: task_proba[t] holds the
+/// positive-class probabilities the model of plan.tasks[t] gave its test samples, in their order. Each
+/// fold's threshold is tuned on its inner predictions (tune_threshold), its metrics computed on its
+/// test part at that threshold and at default_threshold.
+/// Throws data_error when the number or the sizes of the predictions do not match the plan.
+inline cv_result assemble_cross_validate(const cv_plan& plan, std::vector<std::vector<double>> task_proba) {
+  if (task_proba.size() != plan.tasks.size())
+    throw data_error("cross_validate: " + std::to_string(task_proba.size()) + " predictions for " +
+                     std::to_string(plan.tasks.size()) + " fits");
+  for (std::size_t t = 0; t < plan.tasks.size(); ++t) {
+    if (task_proba[t].size() != plan.tasks[t].test.size())
+      throw data_error("cross_validate: fit " + std::to_string(t) + " predicted " + std::to_string(task_proba[t].size()) +
+                       " values for " + std::to_string(plan.tasks[t].test.size()) + " rows");
+  }
+  const cv_params& params = plan.params;
+  const std::size_t n = plan.n;
+  const auto n_repeats = static_cast<std::size_t>(params.n_repeats);
+  const std::vector<fold>& folds = plan.folds;
+  const std::size_t n_folds = folds.size();
+  const std::size_t per_repeat = n_folds / n_repeats;
+  const auto inner_splits = static_cast<std::size_t>(params.inner_splits);
+  const std::size_t per_fold = inner_splits + 1;
 
   cv_result result;
   result.default_threshold = params.default_threshold;
@@ -420,12 +433,12 @@ cv_result cross_validate(const Fit& fit, const matrix_view& X, const std::vector
       const auto first = task_proba.begin() + static_cast<std::ptrdiff_t>(f * per_fold);
       const std::vector<std::vector<double>> inner_proba(std::make_move_iterator(first),
                                                          std::make_move_iterator(first + static_cast<std::ptrdiff_t>(inner_splits)));
-      const threshold_choice choice = tune_threshold(y_train[f], inner[f], inner_proba);
+      const threshold_choice choice = tune_threshold(detail::cv_take(plan.y, folds[f].train), plan.inner[f], inner_proba);
       rep.threshold = choice.threshold;
       rep.inner_f1 = choice.f1;
     }
     const std::vector<double>& proba = task_proba[f * per_fold + inner_splits];
-    const std::vector<int> y_test = detail::cv_take(y, folds[f].test);
+    const std::vector<int> y_test = detail::cv_take(plan.y, folds[f].test);
     rep.tuned = evaluate_binary(y_test, proba, rep.threshold, &rep.tuned_confusion);
     rep.at_default = evaluate_binary(y_test, proba, params.default_threshold, &rep.default_confusion);
     for (std::size_t i = 0; i < folds[f].test.size(); ++i) {
@@ -447,6 +460,47 @@ cv_result cross_validate(const Fit& fit, const matrix_view& X, const std::vector
   for (const auto& r : result.folds) sq += (r.threshold - result.threshold_mean) * (r.threshold - result.threshold_mean);
   result.threshold_std = std::sqrt(sq / static_cast<double>(n_folds));
   return result;
+}
+
+/// Cross-validates the model made by `fit` over `folds` (normally stratified_kfold(y, ...)).
+///
+/// For each fold: a model is fitted on the training rows and predicts the test rows; separately, the
+/// F1-maximising threshold is chosen from inner out-of-fold predictions on the training rows only (see
+/// tune_threshold(fit, X[train], y[train], inner_splits, fold_report::inner_seed)). All
+/// metrics are computed on the test rows at the tuned threshold and at default_threshold; their mean
+/// and std over folds, and the out-of-fold probabilities, are returned.
+///
+/// The fits are those of plan_cross_validate(y, folds, params), run as independent tasks on n_jobs
+/// threads; each writes its own result, so the output does not depend on n_jobs. The result is
+/// assemble_cross_validate of their predictions.
+/// Requires: X.rows == y.size(); y binary; each training part with both classes and at least
+/// inner_splits members of each; the test parts disjoint within each of params.n_repeats repetitions.
+/// Throws data_error / parameter_error naming the problem, and rethrows the first exception a fit or
+/// predict threw.
+template <class Fit>
+cv_result cross_validate(const Fit& fit, const matrix_view& X, const std::vector<int>& y,
+                         const std::vector<fold>& folds, const cv_params& params = {}) {
+  params.validate();
+  detail::metrics_check_labels("cross_validate", "y", y);
+  if (y.size() != X.rows) {
+    throw data_error("cross_validate: X has " + std::to_string(X.rows) + " rows but y has " + std::to_string(y.size()) +
+                     " labels");
+  }
+  const cv_plan plan = plan_cross_validate(y, folds, params);
+  std::vector<std::vector<double>> task_proba(plan.tasks.size());
+  detail::parallel_for(plan.tasks.size(), detail::resolve_n_jobs(params.n_jobs), [&](std::size_t t, std::size_t) {
+    const cv_task& task = plan.tasks[t];
+    try {
+      auto model = fit(detail::cv_rows(X, task.train), detail::cv_take(y, task.train));
+      task_proba[t] = detail::cv_predict_proba(model, detail::cv_rows(X, task.test));
+    } catch (const data_error& e) {
+      // Say which fit failed: the model can only number rows within the subset it was given.
+      throw data_error("cross_validate: fold " + std::to_string(task.fold) +
+                       (task.inner < 0 ? std::string() : ", inner fold " + std::to_string(task.inner)) +
+                       " (rows numbered within that fit's rows): " + e.what());
+    }
+  });
+  return assemble_cross_validate(plan, std::move(task_proba));
 }
 
 /// cross_validate on any Eigen matrix with its values in memory (viewed, not copied): the column-major

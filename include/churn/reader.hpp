@@ -251,6 +251,37 @@ read_report read_buffer(std::string_view jsonl, Sink&& sink, const read_options&
   return detail::read_source(source, name, true, sink, options);
 }
 
+/// Rethrows `failure` (an exception from reading a part of a source) with the line numbers of the
+/// whole source: the part's lines follow `lines_before` lines of it. parse_error,
+/// located_data_error and limit_error with a line are shifted; `file`, when not empty, replaces the
+/// file they name. Anything else is rethrown as it is.
+[[noreturn]] inline void rethrow_shifted(std::exception_ptr failure, std::uint64_t lines_before,
+                                         const std::string& file = {}) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const parse_error& e) {
+    throw parse_error(file.empty() ? e.file() : file, e.line() + lines_before, e.field(), e.reason());
+  } catch (const located_data_error& e) {
+    throw located_data_error(file.empty() ? e.file() : file, e.line() + lines_before, e.reason());
+  } catch (const limit_error& e) {
+    if (e.line() == 0) throw;
+    throw e.at(file.empty() ? e.file() : file, e.line() + lines_before);
+  }
+}
+
+/// Reads JSON lines held in memory that follow `lines_before` lines of the source `name` (a chunk of
+/// a larger log, read alone): errors name the line within the whole source; the report's example
+/// line numbers are those within the chunk, as join_piece_reports() expects them.
+template <class Sink>
+read_report read_buffer_at(std::string_view jsonl, std::uint64_t lines_before, Sink&& sink,
+                           const read_options& options, const std::string& name) {
+  try {
+    return read_buffer(jsonl, sink, options, name);
+  } catch (...) {
+    rethrow_shifted(std::current_exception(), lines_before);
+  }
+}
+
 /// Reads a plain file with one thread per sink: the file is split at line boundaries into
 /// `sinks.size()` contiguous chunks and `sinks[i]` receives the events of chunk i, in file order,
 /// from its own thread. A gzip file cannot be split and goes to sinks[0] alone. Line numbers in errors
@@ -289,18 +320,7 @@ read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks
 
   std::uint64_t offset = 0;
   for (std::size_t i = 0; i < parts; ++i) {
-    if (failures[i]) {
-      try {
-        std::rethrow_exception(failures[i]);
-      } catch (const parse_error& e) {
-        throw parse_error(e.file(), e.line() + offset, e.field(), e.reason());
-      } catch (const located_data_error& e) {
-        throw located_data_error(e.file(), e.line() + offset, e.reason());
-      } catch (const limit_error& e) {
-        if (e.line() == 0) throw;
-        throw e.at(e.file(), e.line() + offset);
-      }
-    }
+    if (failures[i]) rethrow_shifted(failures[i], offset);
     for (auto& example : reports[i].examples) example.first += offset;
     offset += reports[i].lines;
   }
@@ -374,39 +394,154 @@ inline std::vector<std::string> expand_paths(const std::vector<std::string>& pat
   return files;
 }
 
+/// A part of an event log that one reader (a thread, a task on a cluster) reads alone: bytes
+/// [begin, end) of a plain file, cut at line starts, or the whole of a gzip file or a stream (whole).
+struct file_piece {
+  std::string path;
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;  ///< for a whole piece: 0 (read to the end)
+  bool whole = false;     ///< a gzip file or a stream, which cannot be cut
+
+  /// The path, with the byte range when the piece is a part of its file.
+  std::string describe() const {
+    return whole ? path : path + " [bytes " + std::to_string(begin) + "-" + std::to_string(end) + ")";
+  }
+};
+
+/// The pieces of `files` (paths of files, see expand_paths()): each plain file cut at line
+/// boundaries into pieces of about `piece_bytes` (at least `min_parts` pieces when there is one file
+/// alone: to spread it over that many threads), each gzip file and stream one whole piece. Reads only
+/// a few bytes around each cut. Pieces of a file are in file order and never empty, except the one
+/// piece of an empty file.
+/// Throws parameter_error for piece_bytes 0, io_error for a file that cannot be read.
+inline std::vector<file_piece> plan_pieces(const std::vector<std::string>& files, std::uint64_t piece_bytes,
+                                           std::size_t min_parts = 1) {
+  if (piece_bytes == 0) throw parameter_error("piece_bytes", "0", "a positive number of bytes");
+  std::vector<file_piece> pieces;
+  for (const auto& path : files) {
+    const detail::input_kind kind = detail::classify_input(path);
+    if (kind != detail::input_kind::plain) {  // a gzip file or a stream is read whole by one reader
+      pieces.push_back({path, 0, 0, true});
+      continue;
+    }
+    const std::uint64_t size = detail::file_size(path);
+    // Without size + piece_bytes - 1, which wraps for a caller's piece_bytes near 2^64.
+    std::size_t parts = static_cast<std::size_t>(std::max<std::uint64_t>(1, size / piece_bytes + (size % piece_bytes != 0)));
+    if (files.size() == 1) parts = std::max(parts, min_parts);
+    const auto bounds = detail::split_at_lines(path, parts);
+    const std::size_t before = pieces.size();
+    for (std::size_t i = 0; i + 1 < bounds.size(); ++i)
+      if (bounds[i] < bounds[i + 1]) pieces.push_back({path, bounds[i], bounds[i + 1], false});
+    if (pieces.size() == before) pieces.push_back({path, 0, size, false});
+  }
+  return pieces;
+}
+
+namespace detail {
+
+/// Reads a piece with line numbers within the piece (a plain piece after the first knows only its own
+/// lines); `stop` as read_source.
+template <class Sink>
+read_report read_piece_lines(const file_piece& p, Sink& sink, const read_options& options,
+                             const std::atomic<bool>* stop) {
+  if (p.whole) {
+    const auto source = open_input(p.path, classify_input(p.path));
+    return read_source(*source, stream_source::display_name(p.path), true, sink, options, stop);
+  }
+  plain_file_source source(p.path, p.begin, p.end);
+  return read_source(source, p.path, p.begin == 0, sink, options, stop);
+}
+
+/// Newlines in bytes [0, offset) of a plain file: the lines before a piece that starts there.
+inline std::uint64_t count_lines_before(const std::string& path, std::uint64_t offset) {
+  if (offset == 0) return 0;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
+  std::vector<char> block(1 << 20);
+  std::uint64_t count = 0;
+  while (offset > 0) {
+    const std::size_t got = std::fread(block.data(), 1, static_cast<std::size_t>(std::min<std::uint64_t>(offset, block.size())), f);
+    if (got == 0) break;
+    count += static_cast<std::uint64_t>(std::count(block.data(), block.data() + got, '\n'));
+    offset -= got;
+  }
+  std::fclose(f);
+  return count;
+}
+
+}  // namespace detail
+
+/// Reads one piece of a file (see plan_pieces()) into `sink`, alone: errors name the line within the
+/// whole file (counting the lines before the piece, which happens only when there is an error);
+/// the report's example line numbers are those within the piece, as join_piece_reports() expects.
+template <class Sink>
+read_report read_piece(const file_piece& piece, Sink&& sink, const read_options& options = {}) {
+  options.validate();
+  try {
+    return detail::read_piece_lines(piece, sink, options, nullptr);
+  } catch (...) {
+    if (piece.whole || piece.begin == 0) throw;
+    rethrow_shifted(std::current_exception(), detail::count_lines_before(piece.path, piece.begin));
+  }
+}
+
+/// One report for the reports of the pieces of one or more sources, as one read of them gives:
+/// `reports` in order, the pieces of a source adjacent and in source order, each report's `source`
+/// naming its source and its example line numbers counted within its piece. A new source starts where
+/// `source` changes, or where `starts_source[i]` is true when given (a file listed twice is two
+/// sources). A piece's examples are
+/// shifted by the lines of the pieces before it; each source keeps its first `max_examples` per
+/// reason. One source gives its own report; several give a total named "<n> <noun>" (e.g. "3 files")
+/// with one report per source in `files`.
+inline read_report join_piece_reports(std::vector<read_report> reports, std::size_t max_examples = 5,
+                                      const std::string& noun = "files", const std::vector<bool>& starts_source = {}) {
+  if (!starts_source.empty() && starts_source.size() != reports.size())
+    throw parameter_error("starts_source", std::to_string(starts_source.size()) + " values",
+                          "one per report (" + std::to_string(reports.size()) + ") or none");
+  std::vector<read_report> per_source;
+  std::uint64_t offset = 0;
+  std::map<std::string, std::size_t> kept;
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    read_report& r = reports[i];
+    if (i == 0 || (starts_source.empty() ? r.source != reports[i - 1].source : bool(starts_source[i]))) {
+      offset = 0;
+      kept.clear();
+      per_source.emplace_back();
+      per_source.back().source = r.source;
+    }
+    read_report& file_report = per_source.back();
+    for (auto& example : r.examples) {
+      example.first += offset;
+      if (kept[example.second]++ < max_examples) file_report.examples.push_back(example);
+    }
+    r.examples.clear();
+    file_report.merge(r);
+    offset += r.lines;
+  }
+  if (per_source.size() == 1) return std::move(per_source[0]);
+  read_report total;
+  total.source = std::to_string(per_source.size()) + " " + noun;
+  for (auto& f : per_source) {
+    total.merge(f);
+    total.files.push_back(std::move(f));
+  }
+  total.examples.clear();  // per-file examples live in total.files
+  return total;
+}
+
 /// Reads several files (plain or gzip) with one thread per sink. Plain files are cut at line
-/// boundaries into pieces of about `piece_bytes`; each gzip file is one piece. Threads take pieces in
-/// order and feed their own sink, so a sink sees whole pieces but in no particular order: use it for
-/// order-independent work (aggregates that merge). Line numbers in errors and reports are those of each
-/// file; in strict mode the error raised is the first bad line in (file, line) order.
+/// boundaries into pieces of about `piece_bytes` (plan_pieces()); each gzip file is one piece. Threads
+/// take pieces in order and feed their own sink, so a sink sees whole pieces but in no particular
+/// order: use it for order-independent work (aggregates that merge). Line numbers in errors and reports
+/// are those of each file; in strict mode the error raised is the first bad line in (file, line) order.
 template <class Sink>
 read_report read_files_parallel(const std::vector<std::string>& paths, std::vector<Sink>& sinks,
                                 const read_options& options = {},
                                 std::uint64_t piece_bytes = std::uint64_t(64) << 20) {
   if (sinks.empty()) throw parameter_error("sinks", "an empty vector", "at least one sink");
   options.validate();
-  struct piece {
-    std::size_t file;
-    std::uint64_t begin, end;
-    detail::input_kind kind;
-  };
-  std::vector<piece> pieces;
-  piece_bytes = std::max<std::uint64_t>(piece_bytes, 1);
-  for (std::size_t f = 0; f < paths.size(); ++f) {
-    const detail::input_kind kind = detail::classify_input(paths[f]);
-    if (kind != detail::input_kind::plain) {  // a gzip file or a stream is read whole by one thread
-      pieces.push_back({f, 0, 0, kind});
-      continue;
-    }
-    std::uint64_t size = detail::file_size(paths[f]);
-    // Without size + piece_bytes - 1, which wraps for a caller's piece_bytes near 2^64.
-    std::size_t parts = static_cast<std::size_t>(std::max<std::uint64_t>(1, size / piece_bytes + (size % piece_bytes != 0)));
-    // One file alone is spread over all threads even when it is small.
-    if (paths.size() == 1) parts = std::max(parts, sinks.size());
-    auto bounds = detail::split_at_lines(paths[f], parts);
-    for (std::size_t i = 0; i + 1 < bounds.size(); ++i)
-      pieces.push_back({f, bounds[i], bounds[i + 1], detail::input_kind::plain});
-  }
+  // One file alone is spread over all threads even when it is small.
+  const std::vector<file_piece> pieces = plan_pieces(paths, std::max<std::uint64_t>(piece_bytes, 1), sinks.size());
 
   std::vector<read_report> reports(pieces.size());
   std::vector<std::exception_ptr> failures(pieces.size());
@@ -418,17 +553,10 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
   auto worker = [&](std::size_t t) {
     for (std::size_t i = next.fetch_add(1); i < pieces.size(); i = next.fetch_add(1)) {
       if (i > first_failure.load()) continue;
-      const piece& p = pieces[i];
       try {
         std::atomic<bool> stop{false};
-        if (p.kind != detail::input_kind::plain) {
-          const auto source = detail::open_input(paths[p.file], p.kind);
-          reports[i] = detail::read_source(*source, detail::stream_source::display_name(paths[p.file]), true,
-                                           sinks[t], options, &stop);
-        } else {
-          detail::plain_file_source source(paths[p.file], p.begin, p.end);
-          reports[i] = detail::read_source(source, paths[p.file], p.begin == 0, sinks[t], options, &stop);
-        }
+        reports[i] = detail::read_piece_lines(pieces[i], sinks[t], options, &stop);
+        reports[i].source = pieces[i].path;
       } catch (...) {
         failures[i] = std::current_exception();
         std::size_t seen = first_failure.load();
@@ -442,49 +570,16 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
   worker(0);
   for (auto& th : threads) th.join();
 
-  read_report total;
-  total.source = paths.size() == 1 ? paths[0] : std::to_string(paths.size()) + " files";
-  read_report file_report;
   std::uint64_t offset = 0;
-  std::map<std::string, std::size_t> kept;
   for (std::size_t i = 0; i < pieces.size(); ++i) {
-    if (i == 0 || pieces[i].file != pieces[i - 1].file) {
-      offset = 0;
-      kept.clear();
-      file_report = read_report{};
-      file_report.source = paths[pieces[i].file];
-    }
-    if (failures[i]) {
-      try {
-        std::rethrow_exception(failures[i]);
-      } catch (const parse_error& e) {
-        throw parse_error(e.file(), e.line() + offset, e.field(), e.reason());
-      } catch (const located_data_error& e) {
-        throw located_data_error(e.file(), e.line() + offset, e.reason());
-      } catch (const limit_error& e) {
-        if (e.line() == 0) throw;
-        throw e.at(e.file(), e.line() + offset);
-      }
-    }
-    read_report& r = reports[i];
-    for (auto& example : r.examples) {
-      example.first += offset;
-      if (kept[example.second]++ < options.max_examples) file_report.examples.push_back(example);
-    }
-    r.examples.clear();
-    r.source = file_report.source;
-    file_report.merge(r);
-    offset += r.lines;
-    if (i + 1 == pieces.size() || pieces[i + 1].file != pieces[i].file) {
-      if (paths.size() == 1) {
-        file_report.source = total.source;
-        return file_report;
-      }
-      total.merge(file_report);
-      total.files.push_back(std::move(file_report));
-    }
+    if (pieces[i].whole || pieces[i].begin == 0) offset = 0;
+    if (failures[i]) rethrow_shifted(failures[i], offset);
+    offset += reports[i].lines;
   }
-  total.examples.clear();  // per-file examples live in total.files
+  std::vector<bool> starts(pieces.size());
+  for (std::size_t i = 0; i < pieces.size(); ++i) starts[i] = pieces[i].whole || pieces[i].begin == 0;
+  read_report total = join_piece_reports(std::move(reports), options.max_examples, "files", starts);
+  if (paths.size() == 1) total.source = paths[0];
   return total;
 }
 

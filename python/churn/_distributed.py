@@ -7,9 +7,7 @@ them to their workers as they are.
 """
 from __future__ import annotations
 
-import io
 import os
-from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import _churn
@@ -18,161 +16,26 @@ from .features import FeatureAccumulator, FeatureTable, _cutoff_ms, _snapshot_ar
 #: Plain files are cut into pieces of about this many bytes (gzip files are one piece each).
 DEFAULT_BLOCKSIZE = 64 << 20
 
-_EVENT_EXTENSIONS = (".json", ".jsonl", ".ndjson")
-
-
-@dataclass(frozen=True)
-class Piece:
-    """Bytes [begin, end) of a file, cut at line boundaries (end None: to the end, for gzip files)."""
-
-    path: str
-    begin: int = 0
-    end: Optional[int] = None
-    gzip: bool = False
-
-    def describe(self) -> str:
-        if self.gzip or (self.begin == 0 and self.end is None):
-            return self.path
-        return f"{self.path} [bytes {self.begin}-{self.end})"
-
-
-def _is_event_file(name: str) -> bool:
-    if not name or name[0] in "._":
-        return False
-    if name.endswith(".gz"):
-        name = name[:-3]
-    return any(name.endswith(ext) and len(name) > len(ext) for ext in _EVENT_EXTENSIONS)
-
-
-def expand_paths(paths: Sequence[str]) -> List[str]:
-    """Files as given, directories expanded recursively (sorted) to their *.json, *.jsonl, *.ndjson
-    files, optionally .gz; hidden names and names starting with '_' (Spark's _SUCCESS) are skipped.
-    The same rule as churn::expand_paths in C++."""
-    files: List[str] = []
-    for path in paths:
-        path = os.fspath(path)
-        try:
-            os.stat(path)
-        except FileNotFoundError:
-            raise _churn.ChurnIOError(f"cannot open '{path}': no such file or directory") from None
-        except OSError as e:  # a symbolic link loop, a permission: the system's reason (issue 15)
-            raise _churn.ChurnIOError(f"cannot open '{path}': {e.strerror}") from None
-        if not os.path.isdir(path):
-            files.append(path)
-            continue
-        found = []
-        for root, dirs, names in os.walk(path):
-            dirs[:] = [d for d in dirs if d and d[0] not in "._"]
-            found.extend(os.path.join(root, n) for n in names if _is_event_file(n))
-        if not found:
-            raise _churn.ChurnIOError(
-                f"directory '{path}' holds no event files (*.json, *.jsonl, *.ndjson, optionally .gz)")
-        files.extend(sorted(found))
-    return files
-
-
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
-
-
-def _next_line_start(f: io.BufferedReader, offset: int, size: int) -> int:
-    """The offset of the first line that starts at or after `offset` (size when there is none)."""
-    if offset <= 0:
-        return 0
-    f.seek(offset - 1)
-    while True:
-        chunk = f.read(1 << 16)
-        if not chunk:
-            return size
-        i = chunk.find(b"\n")
-        if i >= 0:
-            return f.tell() - len(chunk) + i + 1
-        # a very long line: keep looking
+#: A part of a log one task reads: churn._churn.FilePiece (path, begin, end, whole), picklable.
+Piece = _churn.FilePiece
 
 
 def plan_pieces(paths: Sequence[str], blocksize: int = DEFAULT_BLOCKSIZE) -> List[Piece]:
     """The pieces of the files (and directories) `paths`: plain files cut at line boundaries into
-    pieces of about `blocksize` bytes, gzip files whole. Reads only a few bytes around each cut."""
-    if blocksize <= 0:
-        raise _churn.ParameterError(
-            f"invalid value for parameter 'blocksize': {blocksize} (allowed: a positive number of bytes)")
-    pieces: List[Piece] = []
-    for path in expand_paths(paths):
-        if _is_gzip(path):
-            pieces.append(Piece(path, gzip=True))
-            continue
-        size = os.path.getsize(path)
-        if size <= blocksize:
-            pieces.append(Piece(path, 0, size))
-            continue
-        with open(path, "rb") as f:
-            cuts = [0]
-            for k in range(1, -(-size // blocksize)):
-                cut = _next_line_start(f, k * blocksize, size)
-                if cut > cuts[-1] and cut < size:
-                    cuts.append(cut)
-            cuts.append(size)
-        pieces.extend(Piece(path, b, e) for b, e in zip(cuts, cuts[1:]))
-    return pieces
+    pieces of about `blocksize` bytes, gzip files whole (churn::expand_paths and churn::plan_pieces)."""
+    return _churn._plan_pieces([os.fspath(p) for p in paths], int(blocksize))
 
 
-def _count_lines_before(path: str, offset: int) -> int:
-    """Lines that end before byte `offset` of a plain file (only used to place an error)."""
-    count = 0
-    with open(path, "rb") as f:
-        remaining = offset
-        while remaining > 0:
-            chunk = f.read(min(remaining, 1 << 24))
-            if not chunk:
-                break
-            count += chunk.count(b"\n")
-            remaining -= len(chunk)
-    return count
-
-
-def _parse_error(file: str, line: int, field: str, reason: str) -> Exception:
-    """A churn ParseError with the attributes and the message of the C++ one."""
-    message = f"parse error in {file or '<buffer>'} at line {line}"
-    if field:
-        message += f", field '{field}'"
-    e = _churn.ParseError(f"{message}: {reason}")
-    e.file, e.line, e.field, e.reason = file, line, field, reason
-    return e
-
-
-def shift_parse_error(e: Exception, lines_before: int, file: Optional[str] = None) -> Exception:
-    """The ParseError `e` of a piece, its line number made that of the whole file (or source)."""
-    return _parse_error(file if file is not None else e.file, int(e.line) + lines_before, e.field, e.reason)
-
-
-# A partial result travels as (accumulator bytes, [piece reports]): both pickle small and fast.
-Partial = Tuple[bytes, List[Dict[str, Any]]]
-
-
-def _piece_report(report: Dict[str, Any], source: str, key: Tuple[Any, ...]) -> Dict[str, Any]:
-    keep = ("bytes", "lines", "events", "blank_lines", "bad_lines", "bad_by_reason", "examples")
-    out = {k: report[k] for k in keep}
-    out["source"], out["key"] = source, key
-    return out
+# A partial result travels as (accumulator bytes, [(key, ReadReport)]): both pickle small and fast. The
+# key orders the pieces of a source (source, position) for combine_reports.
+Partial = Tuple[bytes, List[Tuple[Tuple[Any, ...], Any]]]
 
 
 def accumulate_piece(piece: Piece, session_gap_minutes: float = 30.0, strict: bool = True) -> Partial:
     """Aggregates one piece of a file; ParseError names the file and the line within the whole file."""
     acc = FeatureAccumulator(session_gap_minutes)
-    if piece.gzip:
-        report = acc.add_files(piece.path, threads=1, strict=strict)
-    else:
-        with open(piece.path, "rb") as f:
-            f.seek(piece.begin)
-            data = f.read((piece.end if piece.end is not None else os.path.getsize(piece.path)) - piece.begin)
-        try:
-            report = acc.add_jsonl(data, strict=strict, name=piece.path)
-        except _churn.ParseError as e:
-            if piece.begin == 0:
-                raise
-            raise shift_parse_error(e, _count_lines_before(piece.path, piece.begin)) from None
-    return acc.to_bytes(), [_piece_report(report, piece.path, (piece.path, piece.begin))]
+    report = acc._acc.add_piece(piece, strict)
+    return acc.to_bytes(), [((piece.path, piece.begin), report)]
 
 
 def accumulate_lines(lines: Iterable[Any], source: str, session_gap_minutes: float = 30.0,
@@ -201,8 +64,8 @@ def accumulate_jsonl(data: bytes, source: str, session_gap_minutes: float = 30.0
                      key: Tuple[Any, ...] = ()) -> Partial:
     """Aggregates JSON lines held in memory; ParseError names `source`."""
     acc = FeatureAccumulator(session_gap_minutes)
-    report = acc.add_jsonl(data, strict=strict, name=source)
-    return acc.to_bytes(), [_piece_report(report, source, key or (source, 0))]
+    report = acc._acc.add_jsonl(data, strict, source)
+    return acc.to_bytes(), [(key or (source, 0), report)]
 
 
 def merge_partials(partials: Sequence[Partial]) -> Partial:
@@ -221,46 +84,13 @@ def merge_partials(partials: Sequence[Partial]) -> Partial:
     return acc.to_bytes(), reports
 
 
-def combine_reports(reports: List[Dict[str, Any]], max_examples: int = 5) -> Dict[str, Any]:
-    """One read report for all pieces, as churn.user_features gives: example line numbers are made
-    those of each file (a piece's lines follow those of the pieces before it in the same file)."""
-    reports = sorted(reports, key=lambda r: tuple(str(k) for k in r["key"][:1]) + tuple(r["key"][1:]))
-    total: Dict[str, Any] = {"bytes": 0, "lines": 0, "events": 0, "blank_lines": 0, "bad_lines": 0,
-                             "bad_by_reason": {}, "examples": [], "files": []}
-    per_source: Dict[str, Dict[str, Any]] = {}
-    for r in reports:
-        f = per_source.setdefault(r["source"], {"source": r["source"], "bytes": 0, "lines": 0, "events": 0,
-                                                "blank_lines": 0, "bad_lines": 0, "bad_by_reason": {},
-                                                "examples": []})
-        kept: Dict[str, int] = {}
-        for _, reason in f["examples"]:
-            kept[reason] = kept.get(reason, 0) + 1
-        for line, reason in r["examples"]:
-            if kept.get(reason, 0) < max_examples:
-                f["examples"].append((int(line) + f["lines"], reason))
-                kept[reason] = kept.get(reason, 0) + 1
-        for k in ("bytes", "lines", "events", "blank_lines", "bad_lines"):
-            f[k] += int(r[k])
-        for reason, n in r["bad_by_reason"].items():
-            f["bad_by_reason"][reason] = f["bad_by_reason"].get(reason, 0) + int(n)
-    for f in per_source.values():
-        for k in ("bytes", "lines", "events", "blank_lines", "bad_lines"):
-            total[k] += f[k]
-        for reason, n in f["bad_by_reason"].items():
-            total["bad_by_reason"][reason] = total["bad_by_reason"].get(reason, 0) + n
-        total["files"].append(f)
-    kind = "files" if all(os.path.exists(name) for name in per_source) else "sources"
-    total["source"] = next(iter(per_source)) if len(per_source) == 1 else f"{len(per_source)} {kind}"
-    lines = [f"{total['source']}: {total['lines']} lines, {total['events']} events, "
-             f"{total['blank_lines']} blank, {total['bad_lines']} bad"]
-    for f in total["files"]:
-        for reason, n in sorted(f["bad_by_reason"].items()):
-            where = ", ".join(str(line) for line, r in f["examples"] if r == reason)
-            lines.append(f"  {f['source']}: {n} x {reason} (e.g. line {where})")
-    total["summary"] = "\n".join(lines)
-    if len(per_source) == 1:
-        total["examples"] = total["files"][0]["examples"]
-    return total
+def combine_reports(reports: Sequence[Tuple[Tuple[Any, ...], Any]]) -> Dict[str, Any]:
+    """One read report for all pieces, as churn.user_features gives it (churn::join_piece_reports, the
+    pieces put in (source, position) order): example line numbers are those of each file."""
+    ordered = sorted(reports, key=lambda kr: tuple(str(k) for k in kr[0][:1]) + tuple(kr[0][1:]))
+    sources = {r.source for _, r in ordered}
+    noun = "files" if all(os.path.exists(name) for name in sources) else "sources"
+    return _churn._join_piece_reports([r for _, r in ordered], 5, noun).to_dict()
 
 
 def finalize(partial: Partial, label: str = "window", cutoff: Any = None, horizon_days: float = 30.0, *,
@@ -316,60 +146,10 @@ def tree_levels(n: int, split_every: int) -> List[List[range]]:
 
 # --- cross-validation with the fits as cluster tasks ---------------------------------------------
 #
-# churn.cross_validate calls fit() one training set after the other (the outer folds and, inside each,
-# the inner folds that tune the threshold). Which rows each fit gets depends only on y, the folds and
-# the seed, never on a model's predictions. So a first pass with a stand-in estimator records every
-# training set, the cluster fits them all at once, and a second pass replays cross_validate with the
-# fitted models: the same code computes the same result as the local run.
-
-
-def _key(X, y) -> bytes:
-    import hashlib
-
-    import numpy as np
-
-    h = hashlib.blake2b(digest_size=20)
-    for a in (np.ascontiguousarray(X), np.ascontiguousarray(y)):
-        h.update(str(a.shape).encode())
-        h.update(str(a.dtype).encode())
-        h.update(a.tobytes())
-    return h.digest()
-
-
-class _Recorder:
-    """Stand-in estimator: remembers each training set and predicts 0.5."""
-
-    def __init__(self):
-        self.jobs: Dict[bytes, Tuple[Any, Any]] = {}
-
-    def __deepcopy__(self, memo):  # cross_validate clones the estimator for every fit: share the record
-        return self
-
-    def fit(self, X, y):
-        self.jobs.setdefault(_key(X, y), (X.copy(), y.copy()))
-        return self
-
-    def predict_proba(self, X):
-        import numpy as np
-
-        return np.full((len(X), 2), 0.5)
-
-
-class _Replay:
-    """Stand-in estimator: returns the model fitted on the cluster for each training set."""
-
-    def __init__(self, models: Dict[bytes, Any], estimator: Any):
-        self.models, self.estimator = models, estimator
-
-    def __deepcopy__(self, memo):
-        return self
-
-    def fit(self, X, y):
-        model = self.models.get(_key(X, y))
-        return model if model is not None else fit_clone(self.estimator, X, y)
-
-    def predict_proba(self, X):  # never called: fit returns the real models
-        raise NotImplementedError
+# churn.evaluation.plan_cross_validate gives every fit of churn.cross_validate as data (the training and
+# test samples of the outer folds and of the inner folds that tune the thresholds); the cluster runs
+# them all at once (fit_predict) and plan.assemble computes the result from their predictions: the
+# same C++ code as the local run, so the same result.
 
 
 def fit_clone(estimator: Any, X, y) -> Any:
@@ -381,18 +161,20 @@ def fit_clone(estimator: Any, X, y) -> Any:
     return model if fitted is None else fitted
 
 
-def fanout_cross_validate(estimator: Any, X, y, run_fits, **options) -> Dict[str, Any]:
-    """churn.cross_validate(estimator, X, y, **options) with every fit run by
-    ``run_fits(estimator, [(X_train, y_train), ...]) -> [model, ...]`` (on a cluster)."""
-    from .evaluation import LogisticRegression, cross_validate
+def fanout_cross_validate(estimator: Any, X, y, run_tasks, **options) -> Dict[str, Any]:
+    """churn.cross_validate(estimator, X, y, **options) with the fits of its plan run by
+    ``run_tasks(estimator, X, y, [(train, test), ...]) -> [predict_proba on test, ...]`` (on a cluster)."""
+    import numpy as np
+
+    from .evaluation import LogisticRegression, cross_validate, plan_cross_validate
 
     if isinstance(estimator, (str, LogisticRegression)):
         return cross_validate(estimator, X, y, **options)  # all C++, in threads: nothing to fan out
-    recorder = _Recorder()
-    cross_validate(recorder, X, y, **options)
-    keys = list(recorder.jobs)
-    models = run_fits(estimator, [recorder.jobs[k] for k in keys])
-    return cross_validate(_Replay(dict(zip(keys, models)), estimator), X, y, **options)
+    options.pop("n_jobs", None)  # the cluster supplies the parallelism
+    plan = plan_cross_validate(X, y, **options)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y).astype(np.int64, copy=False)
+    return plan.assemble(run_tasks(estimator, X, y, [(t.train, t.test) for t in plan.tasks]))
 
 
 # --- one forest with its trees as cluster tasks --------------------------------------------------

@@ -147,13 +147,35 @@ def _run_fits(client: Any):
     return run
 
 
+def _run_cv_tasks(client: Any):
+    def run(estimator: Any, X, y, tasks: Sequence[Any]) -> List[Any]:
+        if client is None:
+            data = dask.delayed((X, y), traverse=False)
+            return list(dask.compute(*[dask.delayed(_fit_predict, pure=True)(estimator, data, train, test)
+                                       for train, test in tasks]))
+        # X and y once per worker (not once per task); a key of its own, as in fit_forest.
+        [data] = client.scatter([(X, y)], broadcast=True, hash=False)
+        futures = [client.submit(_fit_predict, estimator, data, train, test, pure=False) for train, test in tasks]
+        return client.gather(futures)
+
+    return run
+
+
+def _fit_predict(estimator: Any, data: Any, train: Any, test: Any) -> Any:
+    from .evaluation import fit_predict
+
+    X, y = data
+    return fit_predict(estimator, X, y, (train, test))
+
+
 def cross_validate(estimator: Any, X, y, client: Any = None, **options: Any) -> Dict[str, Any]:
     """:func:`churn.cross_validate` with every model fit (outer folds and the inner folds that tune the
-    threshold) run as a task on the cluster, all at once. The result is identical to the local call
-    with the same arguments (the fits are the same, and the metrics are computed locally by the same
-    code); the estimator must be picklable and deterministic for its random_state.
-    churn's built-in "logistic" and "majority" run locally (all C++, already fast)."""
-    return _d.fanout_cross_validate(estimator, X, y, _run_fits(client), **options)
+    threshold) run as a task on the cluster, all at once: the fits of
+    :func:`churn.evaluation.plan_cross_validate`, assembled locally by the same code as the local call,
+    so the result is identical for the same arguments. The estimator must be picklable and
+    deterministic for its random_state. churn's built-in "logistic" and "majority" run locally (all
+    C++, already fast)."""
+    return _d.fanout_cross_validate(estimator, X, y, _run_cv_tasks(client), **options)
 
 
 def fit(estimator: Any, X, y, client: Any = None) -> Any:

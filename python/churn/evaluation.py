@@ -13,9 +13,11 @@ from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ._churn import (
+    CVPlan,
     _cross_validate_builtin,
     _cross_validate_callable,
     _fit_logistic,
+    _plan_cross_validate,
     _stratified_group_kfold,
     _tune_threshold_builtin,
     _tune_threshold_callable,
@@ -29,8 +31,10 @@ from ._deprecation import deprecated_alias, n_jobs_from_threads, renamed_keyword
 __all__ = [
     "LogisticRegression",
     "cross_validate",
+    "fit_predict",
     "group_codes",
     "out_of_time_split",
+    "plan_cross_validate",
     "repeated_stratified_kfold",
     "stratified_group_kfold",
     "stratified_kfold",
@@ -178,6 +182,20 @@ def cross_validate(
     dicts over folds, std with ddof=0), ``threshold_mean``, ``threshold_std``, ``default_threshold``,
     ``n_repeats``, and the out-of-fold arrays ``oof_proba``, ``oof_fold``, ``oof_pred``.
     """
+    fold_list, n_repeats, codes = _cv_folds(X, y, folds, n_splits, shuffle, seed, n_repeats, groups)
+    builtin = _builtin(estimator)
+    if builtin is not None:
+        return _cross_validate_builtin(
+            builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed,
+            n_jobs_from_threads(threads), n_repeats, codes
+        )
+    return _cross_validate_callable(
+        _fit_function(estimator), X, y, fold_list, inner_splits, default_threshold, seed, n_repeats, codes
+    )
+
+
+def _cv_folds(X, y, folds, n_splits: int, shuffle: bool, seed: int, n_repeats: Optional[int], groups):
+    """(folds as index pairs, n_repeats, group codes) of cross_validate's arguments."""
     if n_repeats is None:
         n_repeats = int(getattr(folds, "n_repeats", 1))
     codes = group_codes(groups)
@@ -189,15 +207,46 @@ def cross_validate(
         fold_list = list(folds.split(X, y, groups))
     else:
         fold_list = _resolve_folds(folds, X, y, n_splits, shuffle, seed, n_repeats)
-    builtin = _builtin(estimator)
-    if builtin is not None:
-        return _cross_validate_builtin(
-            builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed,
-            n_jobs_from_threads(threads), n_repeats, codes
-        )
-    return _cross_validate_callable(
-        _fit_function(estimator), X, y, fold_list, inner_splits, default_threshold, seed, n_repeats, codes
-    )
+    return fold_list, n_repeats, codes
+
+
+def plan_cross_validate(
+    X,
+    y,
+    folds=None,
+    *,
+    n_splits: int = 5,
+    shuffle: bool = True,
+    seed: int = 0,
+    inner_splits: int = 3,
+    default_threshold: float = 0.5,
+    n_repeats: Optional[int] = None,
+    groups=None,
+) -> CVPlan:
+    """The fits :func:`cross_validate` makes with these arguments, as data, for running them elsewhere
+    (churn.dask and churn.spark run them as cluster tasks).
+
+    ``plan.tasks[t]`` has ``train`` and ``test`` sample indices (and ``fold``, ``inner``: -1 for the outer
+    fold itself, else the inner fold whose predictions tune the fold's threshold). Fit a fresh copy of
+    the estimator on ``X[train], y[train]`` and take ``predict_proba(X[test])`` (see :func:`fit_predict`);
+    ``plan.assemble(predictions)`` then returns the dict cross_validate returns, identical for the same
+    fits. The tasks depend on y, the folds, the groups and the seed, never on a model.
+    """
+    fold_list, n_repeats, codes = _cv_folds(X, y, folds, n_splits, shuffle, seed, n_repeats, groups)
+    return _plan_cross_validate(y, fold_list, inner_splits, default_threshold, seed, n_repeats, codes)
+
+
+def fit_predict(estimator, X, y, task) -> np.ndarray:
+    """predict_proba of a fresh copy of ``estimator`` fitted on the training samples of ``task`` (a
+    :class:`CVTask` or a ``(train, test)`` pair), on its test samples: one fit of a cross-validation
+    plan, with the arrays cross_validate gives the estimator (float64 rows of X, int64 labels)."""
+    train, test = (task.train, task.test) if hasattr(task, "train") else task
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y).astype(np.int64, copy=False)
+    model = _clone(estimator)
+    fitted = model.fit(X[train], y[train])
+    model = model if fitted is None else fitted
+    return np.asarray(model.predict_proba(X[test]))
 
 
 def tune_threshold(estimator, X, y, *, inner_splits: int = 3, seed: int = 0, groups=None) -> Dict[str, float]:

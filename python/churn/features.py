@@ -287,13 +287,13 @@ class FeatureAccumulator:
     def add_files(self, path_or_paths: Union[PathLike, Sequence[PathLike]], threads: Optional[int] = None,
                   strict: bool = True, progress: Any = None) -> Dict[str, Any]:
         """Aggregates files; returns the read report (dict)."""
-        return self._acc.add_files(_paths(path_or_paths), strict, _threads(threads), progress)
+        return self._acc.add_files(_paths(path_or_paths), strict, _threads(threads), progress).to_dict()
 
     def add_jsonl(self, data: Union[bytes, str], strict: bool = True, name: str = "<buffer>") -> Dict[str, Any]:
         """Aggregates JSON lines held in memory; returns the read report (dict)."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        return self._acc.add_jsonl(bytes(data), strict, name)
+        return self._acc.add_jsonl(bytes(data), strict, name).to_dict()
 
     def merge(self, other: "FeatureAccumulator") -> "FeatureAccumulator":
         """Adds ``other``'s aggregate into this one; returns self."""

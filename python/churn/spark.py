@@ -65,8 +65,6 @@ def _lines_partition(batches: Iterator[Any], column: str, file_column: Optional[
     import pandas as pd
     from pyspark import TaskContext
 
-    from ._churn import ParseError
-
     context = TaskContext.get()
     partition = context.partitionId() if context is not None else 0
     acc = FeatureAccumulator(session_gap_minutes)
@@ -86,11 +84,8 @@ def _lines_partition(batches: Iterator[Any], column: str, file_column: Optional[
                     for a, b in zip(starts, starts[1:])]
         for source, lines in runs:
             data = "\n".join(lines.fillna("").tolist()).encode()
-            try:
-                report = acc.add_jsonl(data, strict=strict, name=source)
-            except ParseError as e:
-                raise _d.shift_parse_error(e, lines_before.get(source, 0), source) from None
-            reports.append(_d._piece_report(report, source, (source, step)))
+            report = acc._acc.add_jsonl(data, strict, source, lines_before.get(source, 0))
+            reports.append(((source, step), report))
             lines_before[source] = lines_before.get(source, 0) + len(lines)
             step += 1
     yield pd.DataFrame({"partial": [pickle.dumps((acc.to_bytes(), reports), protocol=pickle.HIGHEST_PROTOCOL)]})
@@ -148,7 +143,10 @@ def _unwrap(e: Exception) -> Exception:
     text = str(e)
     m = re.search(r"churn\._churn\.ParseError: parse error in (.+?) at line (\d+)(?:, field '([^']*)')?: ([^\n]*)", text)
     if m:
-        return _d._parse_error(m.group(1), int(m.group(2)), m.group(3) or "", m.group(4))
+        try:  # the C++ error, with its message and attributes
+            _d._churn._throw_parse_error(m.group(1), int(m.group(2)), m.group(3) or "", m.group(4))
+        except _d._churn.ParseError as parsed:
+            return parsed
     for name in ("ChurnIOError", "DataError", "ParameterError", "ChurnError"):
         m = re.search(rf"churn\._churn\.{name}: ([^\n]*)", text)
         if m:
@@ -269,10 +267,29 @@ def _run_fits(spark: Any):
     return run
 
 
+def _run_cv_tasks(spark: Any):
+    def run(estimator: Any, X, y, tasks: Sequence[Any]) -> List[Any]:
+        sc = _session(spark).sparkContext
+        shared = sc.broadcast((estimator, X, y, list(tasks)))  # X and y once per executor
+
+        def fit_predict(i: int) -> Any:
+            from .evaluation import fit_predict as one
+
+            est, X_, y_, all_tasks = shared.value
+            return one(est, X_, y_, all_tasks[i])
+
+        try:
+            return sc.parallelize(range(len(tasks)), len(tasks)).map(fit_predict).collect()
+        finally:
+            shared.unpersist()
+
+    return run
+
+
 def cross_validate(estimator: Any, X, y, spark: Any = None, **options: Any) -> Dict[str, Any]:
     """:func:`churn.cross_validate` with every model fit (outer and inner folds) run as a Spark task,
     all at once; identical to the local result for the same arguments (see churn.dask.cross_validate)."""
-    return _d.fanout_cross_validate(estimator, X, y, _run_fits(spark), **options)
+    return _d.fanout_cross_validate(estimator, X, y, _run_cv_tasks(spark), **options)
 
 
 def fit(estimator: Any, X, y, spark: Any = None) -> Any:

@@ -61,37 +61,10 @@ std::vector<churn::fold> folds_from_python(const py::handle& folds) {
   return out;
 }
 
+/// The dict churn.cross_validate returns: cv_result_json (the one field list) with the out-of-fold
+/// arrays moved into numpy.
 py::dict result_to_dict(churn::cv_result&& r) {
-  using churn_py::confusion_to_list;
-  using churn_py::metrics_to_dict;
-  py::list folds;
-  for (const auto& f : r.folds) {
-    py::dict d;
-    d["n_train"] = f.n_train;
-    d["n_test"] = f.n_test;
-    d["threshold"] = f.threshold;
-    d["inner_f1"] = f.inner_f1;
-    d["inner_seed"] = f.inner_seed;
-    d["tuned"] = metrics_to_dict(f.tuned);
-    d["at_default"] = metrics_to_dict(f.at_default);
-    d["tuned_confusion"] = confusion_to_list(f.tuned_confusion);
-    d["default_confusion"] = confusion_to_list(f.default_confusion);
-    folds.append(d);
-  }
-  auto summary = [&](const churn::metric_summary& s) {
-    py::dict d;
-    d["mean"] = metrics_to_dict(s.mean);
-    d["std"] = metrics_to_dict(s.std);
-    return d;
-  };
-  py::dict out;
-  out["folds"] = folds;
-  out["tuned"] = summary(r.tuned);
-  out["at_default"] = summary(r.at_default);
-  out["threshold_mean"] = r.threshold_mean;
-  out["threshold_std"] = r.threshold_std;
-  out["default_threshold"] = r.default_threshold;
-  out["n_repeats"] = r.n_repeats;
+  py::dict out = churn_py::json_to_python(churn::cv_result_json(r));
   out["oof_proba"] = move_to_numpy(std::move(r.oof_proba));
   out["oof_fold"] = move_to_numpy(std::move(r.oof_fold));
   out["oof_pred"] = move_to_numpy(std::move(r.oof_pred));
@@ -122,24 +95,29 @@ churn::cv_params cv_params_from(int inner_splits, double default_threshold, cons
 
 // A model fitted by Python code: predict_proba is called back with the GIL (cross_validate runs such
 // models on the calling thread only). A 2-column result is taken as scikit-learn's [P(0), P(1)].
+/// What a Python predict_proba returned, as positive-class probabilities: a 2-column result is taken
+/// as scikit-learn's [P(0), P(1)].
+std::vector<double> proba_from_python(const py::object& p, const std::string& what = "predict_proba(X)") {
+  py::array arr = py::array::ensure(p);
+  if (!arr) {
+    PyErr_Clear();
+    throw churn::data_error(what + " is not an array");
+  }
+  if (arr.ndim() == 2) {
+    if (arr.shape(1) != 2) {
+      throw churn::data_error(what + " has " + std::to_string(arr.shape(1)) +
+                              " columns; expected P(class 1) or the two columns [P(0), P(1)]");
+    }
+    arr = py::array::ensure(arr[py::make_tuple(py::slice(py::none(), py::none(), py::none()), 1)]);
+  }
+  return churn_py::scores_from_python(arr, what);
+}
+
 struct python_model {
   py::object model;
 
   std::vector<double> predict_proba(const churn::row_matrix& X) const {
-    py::object p = model.attr("predict_proba")(churn_py::matrix_to_numpy(X));
-    py::array arr = py::array::ensure(p);
-    if (!arr) {
-      PyErr_Clear();
-      throw churn::data_error("predict_proba did not return an array");
-    }
-    if (arr.ndim() == 2) {
-      if (arr.shape(1) != 2) {
-        throw churn::data_error("predict_proba returned " + std::to_string(arr.shape(1)) +
-                                " columns; expected P(class 1) or the two columns [P(0), P(1)]");
-      }
-      arr = py::array::ensure(arr[py::make_tuple(py::slice(py::none(), py::none(), py::none()), 1)]);
-    }
-    return churn_py::scores_from_python(arr, "predict_proba(X)");
+    return proba_from_python(model.attr("predict_proba")(churn_py::matrix_to_numpy(X)));
   }
 };
 
@@ -202,6 +180,55 @@ py::dict choice_to_dict(const churn::threshold_choice& c) {
 }  // namespace
 
 void bind_cv(py::module_& m) {
+  py::class_<churn::cv_task>(m, "CVTask",
+                             "One fit of a cross-validation plan: a model trained on samples `train` predicts "
+                             "samples `test` (outer fold `fold` itself when inner is -1, else its inner fold `inner`).")
+      .def_readonly("fold", &churn::cv_task::fold)
+      .def_readonly("inner", &churn::cv_task::inner)
+      .def_property_readonly("train", [](const churn::cv_task& t) { return indices_to_numpy(t.train); })
+      .def_property_readonly("test", [](const churn::cv_task& t) { return indices_to_numpy(t.test); })
+      .def("__repr__", [](const churn::cv_task& t) {
+        return "CVTask(fold=" + std::to_string(t.fold) + ", inner=" + std::to_string(t.inner) + ", n_train=" +
+               std::to_string(t.train.size()) + ", n_test=" + std::to_string(t.test.size()) + ")";
+      });
+
+  py::class_<churn::cv_plan>(
+      m, "CVPlan",
+      "The fits of a cross-validation as data (churn::plan_cross_validate): run each task's fit and "
+      "predict anywhere, then assemble() the predictions into the result. Use churn.plan_cross_validate.")
+      .def_property_readonly("tasks", [](const churn::cv_plan& p) { return p.tasks; })
+      .def_property_readonly("n_samples", [](const churn::cv_plan& p) { return p.n; })
+      .def_property_readonly("n_folds", [](const churn::cv_plan& p) { return p.folds.size(); })
+      .def_property_readonly("inner_splits", [](const churn::cv_plan& p) { return p.params.inner_splits; })
+      .def("__len__", [](const churn::cv_plan& p) { return p.tasks.size(); })
+      .def(
+          "assemble",
+          [](const churn::cv_plan& p, const py::sequence& predictions) {
+            std::vector<std::vector<double>> proba;
+            proba.reserve(py::len(predictions));
+            std::size_t t = 0;
+            for (const py::handle& item : predictions)
+              proba.push_back(proba_from_python(py::reinterpret_borrow<py::object>(item),
+                                                "predictions[" + std::to_string(t++) + "]"));
+            return result_to_dict(churn::assemble_cross_validate(p, std::move(proba)));
+          },
+          py::arg("predictions"),
+          "The cross-validation result (the dict churn.cross_validate returns) from predictions[t], the "
+          "predict_proba of task t's model on its test samples (P(class 1), or the two columns).");
+
+  m.def(
+      "_plan_cross_validate",
+      [](const py::handle& y, const py::handle& folds, int inner_splits, double default_threshold,
+         const py::int_& seed, int n_repeats, const py::object& groups) {
+        const auto cp = cv_params_from(inner_splits, default_threshold, seed, 1, n_repeats, groups);
+        const auto labels = labels_from_python(y, "y");
+        const auto fs = folds_from_python(folds);
+        py::gil_scoped_release release;
+        return churn::plan_cross_validate(labels, fs, cp);
+      },
+      py::arg("y"), py::arg("folds"), py::arg("inner_splits"), py::arg("default_threshold"), py::arg("seed"),
+      py::arg("n_repeats") = 1, py::arg("groups") = py::none());
+
   m.def(
       "stratified_kfold",
       [](const py::handle& y, int n_splits, bool shuffle, const py::int_& seed) {

@@ -167,25 +167,34 @@ void bind_features(py::module_& m) {
               auto part = churn::accumulate_files(paths, o, make_read_options(strict, threads), progress, &report);
               acc.merge(part);
             }
-            return churn_py::read_report_to_dict(report);
+            return report;
           },
           py::arg("paths"), py::arg("strict") = true, py::arg("threads") = 0, py::arg("progress") = nullptr,
-          "Aggregates event log files (threads: 0 = all cores); returns the read report as a dict.")
+          "Aggregates event log files (threads: 0 = all cores); returns the ReadReport.")
       .def(
           "add_jsonl",
-          [](churn::feature_accumulator& acc, const py::bytes& data, bool strict, const std::string& name) {
+          [](churn::feature_accumulator& acc, const py::bytes& data, bool strict, const std::string& name,
+             std::uint64_t lines_before) {
             std::string_view view = data;
             churn::read_options r;
             r.strict = strict;
-            churn::read_report report;
-            {
-              py::gil_scoped_release release;
-              report = churn::read_buffer(view, [&](const churn::event& e) { acc.add(e); }, r, name);
-            }
-            return churn_py::read_report_to_dict(report);
+            py::gil_scoped_release release;
+            return churn::read_buffer_at(view, lines_before, [&](const churn::event& e) { acc.add(e); }, r, name);
           },
-          py::arg("data"), py::arg("strict") = true, py::arg("name") = "<buffer>",
-          "Aggregates JSON lines held in memory (bytes); returns the read report as a dict.")
+          py::arg("data"), py::arg("strict") = true, py::arg("name") = "<buffer>", py::arg("lines_before") = 0,
+          "Aggregates JSON lines held in memory (bytes) that follow `lines_before` lines of the source "
+          "`name` (errors name the line within the whole source); returns the ReadReport.")
+      .def(
+          "add_piece",
+          [](churn::feature_accumulator& acc, const churn::file_piece& piece, bool strict) {
+            churn::read_options r;
+            r.strict = strict;
+            r.skip_names_and_songs = true;  // no feature reads them
+            py::gil_scoped_release release;
+            return churn::read_piece(piece, [&](const churn::event& e) { acc.add(e); }, r);
+          },
+          py::arg("piece"), py::arg("strict") = true,
+          "Aggregates one FilePiece (errors name the line within the whole file); returns its ReadReport.")
       .def(
           "merge",
           [](churn::feature_accumulator& acc, const churn::feature_accumulator& other) {

@@ -12,6 +12,7 @@
 #include <churn/matrix_view.hpp>
 #include <churn/error.hpp>
 #include <churn/metrics.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common.hpp"
 
@@ -115,6 +116,30 @@ inline py::dict metrics_to_dict(const churn::binary_metrics& m) {
   const auto values = churn::to_vector(m);
   for (std::size_t i = 0; i < names.size(); ++i) d[py::str(names[i])] = values[i];
   return d;
+}
+
+/// A JSON value as the Python object json.loads gives (NaN stays a float NaN): for results whose one
+/// field list is their C++ to_json.
+inline py::object json_to_python(const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::null: return py::none();
+    case nlohmann::json::value_t::boolean: return py::bool_(j.get<bool>());
+    case nlohmann::json::value_t::number_integer: return py::int_(j.get<std::int64_t>());
+    case nlohmann::json::value_t::number_unsigned: return py::int_(j.get<std::uint64_t>());
+    case nlohmann::json::value_t::number_float: return py::float_(j.get<double>());
+    case nlohmann::json::value_t::string: return py::str(j.get_ref<const std::string&>());
+    case nlohmann::json::value_t::array: {
+      py::list out;
+      for (const auto& item : j) out.append(json_to_python(item));
+      return out;
+    }
+    case nlohmann::json::value_t::object: {
+      py::dict out;
+      for (const auto& [key, value] : j.items()) out[py::str(key)] = json_to_python(value);
+      return out;
+    }
+    default: throw churn::error("json_to_python: a JSON value of an unsupported type");
+  }
 }
 
 inline py::list confusion_to_list(const churn::confusion_matrix_counts& c) {

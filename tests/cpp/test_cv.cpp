@@ -275,6 +275,50 @@ TEST_CASE("cross_validate results do not depend on the number of threads") {
   }
 }
 
+TEST_CASE("a cross-validation plan run by hand and assembled gives cross_validate's result") {
+  std::mt19937 gen(29);
+  churn::row_matrix X;
+  std::vector<int> y;
+  make_problem(gen, 120, 4, X, y);
+  const auto folds = churn::stratified_kfold(y, 4, true, 3);
+  churn::cv_params cp;
+  cp.seed = 11;
+  const auto plan = churn::plan_cross_validate(y, folds, cp);
+  REQUIRE(plan.tasks.size() == folds.size() * 4);
+  // Task f * 4 + 3 is fold f itself; the inner tasks train and test inside its training part.
+  for (std::size_t f = 0; f < folds.size(); ++f) {
+    CHECK(plan.tasks[f * 4 + 3].train == folds[f].train);
+    CHECK(plan.tasks[f * 4 + 3].inner == -1);
+    const std::set<std::size_t> outer(folds[f].train.begin(), folds[f].train.end());
+    for (std::size_t j = 0; j < 3; ++j) {
+      const auto& t = plan.tasks[f * 4 + j];
+      CHECK(t.fold == f);
+      CHECK(t.inner == static_cast<int>(j));
+      for (auto i : t.train) CHECK(outer.count(i) == 1);
+      for (auto i : t.test) CHECK(outer.count(i) == 1);
+    }
+  }
+  std::vector<std::vector<double>> proba;
+  for (const auto& t : plan.tasks) {
+    churn::row_matrix Xt(static_cast<Eigen::Index>(t.train.size()), X.cols());
+    std::vector<int> yt;
+    for (std::size_t i = 0; i < t.train.size(); ++i) {
+      Xt.row(static_cast<Eigen::Index>(i)) = X.row(static_cast<Eigen::Index>(t.train[i]));
+      yt.push_back(y[t.train[i]]);
+    }
+    const auto model = churn::fit_logistic(Xt, yt);
+    churn::row_matrix Xs(static_cast<Eigen::Index>(t.test.size()), X.cols());
+    for (std::size_t i = 0; i < t.test.size(); ++i) Xs.row(static_cast<Eigen::Index>(i)) = X.row(static_cast<Eigen::Index>(t.test[i]));
+    proba.push_back(model.predict_proba(Xs));
+  }
+  const auto fit = [](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt); };
+  const auto direct = churn::cross_validate(fit, X, y, folds, cp);
+  const auto assembled = churn::assemble_cross_validate(plan, proba);
+  CHECK(churn::cv_result_json(assembled, true).dump() == churn::cv_result_json(direct, true).dump());
+  proba.pop_back();
+  CHECK_THROWS_AS(churn::assemble_cross_validate(plan, proba), churn::data_error);
+}
+
 TEST_CASE("cross_validate summarises folds, fills out-of-fold predictions and compares baselines") {
   std::mt19937 gen(31);
   churn::row_matrix X;

@@ -437,6 +437,35 @@ TEST_CASE("several files and folders, plain and gzip, read in parallel with per-
   REQUIRE(report.files[0].examples.size() == 1);
   CHECK(report.files[0].examples[0].first == 2501);
   CHECK(report.summary().find("a.json") != std::string::npos);
+
+  // The same pieces read one by one (as cluster tasks do) and joined give the same report and error.
+  const auto pieces = churn::plan_pieces(files, 4096);
+  REQUIRE(pieces.size() > 3);
+  CHECK(pieces.back().whole);
+  CHECK(pieces[0].begin == 0);
+  std::vector<churn::read_report> parts;
+  std::vector<bool> starts;
+  for (const auto& p : pieces) {
+    if (!p.whole && p.begin > 0) CHECK(bad[p.begin - 1] == '\n');
+    parts.push_back(churn::read_piece(p, [](const churn::event&) {}, lenient));
+    parts.back().source = p.path;
+    starts.push_back(p.whole || p.begin == 0);
+  }
+  const auto joined = churn::join_piece_reports(parts, 5, "files", starts);
+  CHECK(joined.summary() == report.summary());
+  CHECK(joined.files[0].examples == report.files[0].examples);
+  bool raised = false;
+  for (const auto& p : pieces) {
+    try {
+      churn::read_piece(p, [](const churn::event&) {});
+    } catch (const churn::parse_error& e) {
+      raised = true;
+      CHECK(e.line() == 2501);
+      CHECK(e.file() == files[0]);
+    }
+  }
+  CHECK(raised);
+  CHECK_THROWS_AS(churn::plan_pieces(files, 0), churn::parameter_error);
   fs::remove_all(dir);
 }
 

@@ -212,7 +212,11 @@ def _resolve_params(params: Dict[str, Any], n_rows: Optional[int] = None,
         if classes is None:
             if len(cw) > 2:
                 raise _param_error("class_weight", cw, "a dict with at most two labels (binary classification)")
-            p["class_weight"] = (list(cw.values()) + [1.0, 1.0])[:2]
+            try:  # in the order of the classes a fit would find (sorted labels)
+                items = sorted(cw.items())
+            except TypeError:
+                items = list(cw.items())
+            p["class_weight"] = ([w for _, w in items] + [1.0, 1.0])[:2]
         else:
             weights: List[Any] = [1.0, 1.0]
             for label, w in cw.items():

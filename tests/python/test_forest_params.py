@@ -152,3 +152,11 @@ def test_saved_models_keep_loading():
     params = model.model_.params
     assert set(params) == set(validate_params({})) - {"n_jobs"}
     assert model.get_params()["n_estimators"] == params["n_estimators"]
+
+
+def test_validate_orders_class_weights_as_a_fit_would(data):
+    X, y = data
+    given = {"class_weight": {1: 3.0, 0: 0.5}, "random_state": 0, "n_estimators": 3}
+    assert validate_params(given)["class_weight"] == [0.5, 3.0]
+    est = RandomForestClassifier(**given).fit(X, y)
+    assert est.model_.params["class_weight"] == validate_params(given)["class_weight"]

@@ -365,7 +365,9 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     steps = _Steps(log)
     timings: Dict[str, float] = {}
     if threshold is not None and not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
-        raise _churn.ParameterError(f"invalid value for parameter 'threshold': {threshold!r}; allowed: a float in [0, 1]")
+        error = _churn.ParameterError(f"invalid value for parameter 'threshold': {threshold!r} (allowed: a float in [0, 1])")
+        error.name = "threshold"
+        raise error
     paths = _paths_of(events)
     params = {**DEFAULT_FOREST_PARAMS, **(forest_params or {})}
     # Estimators check their parameters when fitted (scikit-learn's convention); these are checked now,

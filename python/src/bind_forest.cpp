@@ -18,24 +18,12 @@
 #include "common.hpp"
 
 namespace py = pybind11;
+using churn_py::dense;
 using churn_py::move_to_numpy;
 using churn_py::to_numpy;
+using churn_py::view_of;
 
 namespace {
-
-// Doubles in any order and with any strides cross without a copy (a column-major feature table, a
-// slice); other dtypes are converted once.
-using dense = py::array_t<double, py::array::forcecast>;
-
-churn::matrix_view view_of(const dense& X) {
-  if (X.ndim() != 2)
-    throw churn::data_error("X must be 2-D (rows x features), got an array with " + std::to_string(X.ndim()) + " dimensions");
-  constexpr auto size = static_cast<py::ssize_t>(sizeof(double));
-  if (X.strides(0) % size != 0 || X.strides(1) % size != 0)
-    throw churn::data_error("X has strides that are not whole doubles (a packed record array?); pass np.ascontiguousarray(X)");
-  return churn::matrix_view(X.data(), static_cast<std::size_t>(X.shape(0)), static_cast<std::size_t>(X.shape(1)),
-                            static_cast<std::ptrdiff_t>(X.strides(0) / size), static_cast<std::ptrdiff_t>(X.strides(1) / size));
-}
 
 std::vector<int> labels_of(const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y, std::size_t rows) {
   if (y.ndim() != 1) throw churn::data_error("y must be 1-D");

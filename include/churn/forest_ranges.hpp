@@ -82,7 +82,13 @@ inline void check_tree_ranges(std::vector<tree_range>& parts) {
   std::stable_sort(parts.begin(), parts.end(), [](const tree_range& a, const tree_range& b) { return a.first_tree < b.first_tree; });
   const tree_range& head = parts.front();
   const forest_contents& h = head.trees.contents();
-  const auto head_params = model_params(h.params);
+  // The parameters that shape the trees, compared as the codec writes them (n_jobs never changes a tree).
+  auto shaping = [](const forest_params& p) {
+    nlohmann::json j = p;
+    j.erase("n_jobs");
+    return j;
+  };
+  const nlohmann::json head_params = shaping(h.params);
   for (const tree_range& part : parts) {
     if (part.n_trees() == 0) throw data_error(describe_part(part) + " holds no trees; it is not a part grown by fit_forest_trees");
     const forest_contents& q = part.trees.contents();
@@ -96,11 +102,11 @@ inline void check_tree_ranges(std::vector<tree_range>& parts) {
     if (q.feature_names != h.feature_names)
       throw data_error(describe_part(part) + " has other feature names than " + describe_part(head) +
                        "; all parts must be grown on the same columns");
-    const auto params = model_params(q.params);
-    for (std::size_t i = 0; i < params.size(); ++i)
-      if (params[i].second != head_params[i].second)
-        throw parameter_error(params[i].first, params[i].second + " in " + describe_part(part),
-                              head_params[i].second + " as in " + describe_part(head) + "; all parts must be grown with the same parameters");
+    const nlohmann::json params = shaping(q.params);
+    for (const auto& item : head_params.items())
+      if (params.at(item.key()) != item.value())
+        throw parameter_error(item.key(), params.at(item.key()).dump() + " in " + describe_part(part),
+                              item.value().dump() + " as in " + describe_part(head) + "; all parts must be grown with the same parameters");
     if (part.n_rows != head.n_rows)
       throw data_error(describe_part(part) + " was grown on " + std::to_string(part.n_rows) + " rows, but " + describe_part(head) +
                        " on " + std::to_string(head.n_rows) + "; all parts must be grown on the same X, y and sample weights");

@@ -66,107 +66,22 @@ inline const nlohmann::json& get_array(const nlohmann::json& j, const std::strin
   return j;
 }
 
+// The params object of a model file: the codec's (forest_params.hpp) without n_jobs.
 inline nlohmann::json params_to_json(const forest_params& p) {
-  nlohmann::json j;
-  j["n_estimators"] = p.n_estimators;
-  j["criterion"] = to_string(p.tree.split_criterion);
-  j["splitter"] = to_string(p.tree.split_strategy);
-  j["max_depth"] = p.tree.max_depth ? nlohmann::json(p.tree.max_depth) : nlohmann::json(nullptr);
-  j["min_samples_split"] = p.tree.min_samples_split;
-  j["min_samples_leaf"] = p.tree.min_samples_leaf;
-  j["min_weight_fraction_leaf"] = p.tree.min_weight_fraction_leaf;
-  const auto& mf = p.tree.max_features;
-  switch (mf.how) {
-    case max_features_rule::kind::sqrt: j["max_features"] = "sqrt"; break;
-    case max_features_rule::kind::log2: j["max_features"] = "log2"; break;
-    case max_features_rule::kind::all: j["max_features"] = nullptr; break;
-    case max_features_rule::kind::count: j["max_features"] = static_cast<std::uint64_t>(mf.value); break;
-    case max_features_rule::kind::fraction: j["max_features"] = mf.value; break;
-  }
-  j["max_leaf_nodes"] = p.tree.max_leaf_nodes ? nlohmann::json(p.tree.max_leaf_nodes) : nlohmann::json(nullptr);
-  j["min_impurity_decrease"] = p.tree.min_impurity_decrease;
-  j["bootstrap"] = p.bootstrap;
-  if (p.max_samples)
-    j["max_samples"] = p.max_samples;
-  else if (p.max_samples_fraction > 0)
-    j["max_samples"] = p.max_samples_fraction;
-  else
-    j["max_samples"] = nullptr;
-  switch (p.class_weight) {
-    case class_weight_mode::none: j["class_weight"] = nullptr; break;
-    case class_weight_mode::balanced: j["class_weight"] = "balanced"; break;
-    case class_weight_mode::balanced_subsample: j["class_weight"] = "balanced_subsample"; break;
-    case class_weight_mode::given: j["class_weight"] = {p.class_weights[0], p.class_weights[1]}; break;
-  }
-  j["oob_score"] = p.oob_score;
-  j["random_state"] = p.random_state;
+  nlohmann::json j = p;
+  j.erase("n_jobs");
   return j;
 }
 
+// Every key of the file's params object but n_jobs is required; the codec reads them, and validate()
+// checks them. A parameter error becomes a model_format_error at /params/<name>.
 inline forest_params params_from_json(const nlohmann::json& j, const std::string& path) {
   if (!j.is_object()) throw model_format_error(path, "expected an object, got " + json_type(j));
+  for (const auto& name : forest_param_names())
+    if (name != "n_jobs") require(j, path, name.c_str());
   forest_params p;
-  auto at = [&](const char* key) -> const nlohmann::json& { return require(j, path, key); };
-  auto sub = [&](const char* key) { return path + "/" + key; };
-  p.n_estimators = get_uint(at("n_estimators"), sub("n_estimators"));
   try {
-    p.tree.split_criterion = parse_criterion(get_string(at("criterion"), sub("criterion")));
-    p.tree.split_strategy = parse_splitter(get_string(at("splitter"), sub("splitter")));
-  } catch (const parameter_error& e) {
-    throw model_format_error(path, e.what());
-  }
-  p.tree.max_depth = at("max_depth").is_null() ? 0 : get_uint(at("max_depth"), sub("max_depth"));
-  p.tree.min_samples_split = get_uint(at("min_samples_split"), sub("min_samples_split"));
-  p.tree.min_samples_leaf = get_uint(at("min_samples_leaf"), sub("min_samples_leaf"));
-  p.tree.min_weight_fraction_leaf = get_number(at("min_weight_fraction_leaf"), sub("min_weight_fraction_leaf"));
-  const auto& mf = at("max_features");
-  if (mf.is_null()) {
-    p.tree.max_features = max_features_rule::all();
-  } else if (mf.is_string()) {
-    const auto s = mf.get<std::string>();
-    if (s == "sqrt")
-      p.tree.max_features = max_features_rule::sqrt();
-    else if (s == "log2")
-      p.tree.max_features = max_features_rule::log2();
-    else
-      throw model_format_error(sub("max_features"), "unknown rule '" + s + "' (expected 'sqrt', 'log2', null or a number)");
-  } else if (mf.is_number_integer()) {
-    p.tree.max_features = max_features_rule::count(get_uint(mf, sub("max_features")));
-  } else if (mf.is_number_float()) {
-    p.tree.max_features = max_features_rule::fraction(mf.get<double>());
-  } else {
-    throw model_format_error(sub("max_features"), "expected 'sqrt', 'log2', null or a number, got " + json_type(mf));
-  }
-  p.tree.max_leaf_nodes = at("max_leaf_nodes").is_null() ? 0 : get_uint(at("max_leaf_nodes"), sub("max_leaf_nodes"));
-  p.tree.min_impurity_decrease = get_number(at("min_impurity_decrease"), sub("min_impurity_decrease"));
-  p.bootstrap = get_bool(at("bootstrap"), sub("bootstrap"));
-  const auto& ms = at("max_samples");
-  if (ms.is_number_integer())
-    p.max_samples = get_uint(ms, sub("max_samples"));
-  else if (ms.is_number_float())
-    p.max_samples_fraction = ms.get<double>();
-  else if (!ms.is_null())
-    throw model_format_error(sub("max_samples"), "expected null or a number, got " + json_type(ms));
-  const auto& cw = at("class_weight");
-  if (cw.is_null()) {
-    p.class_weight = class_weight_mode::none;
-  } else if (cw.is_string()) {
-    const auto s = cw.get<std::string>();
-    if (s == "balanced")
-      p.class_weight = class_weight_mode::balanced;
-    else if (s == "balanced_subsample")
-      p.class_weight = class_weight_mode::balanced_subsample;
-    else
-      throw model_format_error(sub("class_weight"), "unknown mode '" + s + "'");
-  } else if (cw.is_array() && cw.size() == 2) {
-    p.class_weight = class_weight_mode::given;
-    p.class_weights = {get_number(cw[0], sub("class_weight") + "/0"), get_number(cw[1], sub("class_weight") + "/1")};
-  } else {
-    throw model_format_error(sub("class_weight"), "expected null, a mode name or two weights, got " + json_type(cw));
-  }
-  p.oob_score = get_bool(at("oob_score"), sub("oob_score"));
-  p.random_state = get_uint(at("random_state"), sub("random_state"));
-  try {
+    p = j.get<forest_params>();
     p.validate();
   } catch (const parameter_error& e) {
     throw model_format_error(path + "/" + e.name(), e.what());

@@ -86,7 +86,7 @@ class tree_explainer {
       detail::parallel_for(X.rows, static_cast<int>(workers), [&](std::size_t r, std::size_t worker) {
         float* x = xs[worker].data();
         double* tree_phi = tree_phis[worker].data();
-        to_float_row(X.row(r), r, x);
+        to_float_row(X, r, x);
         double* phi = out + r * p;
         for (std::size_t t = 0; t < T; ++t) {
           std::fill(tree_phi, tree_phi + p, 0.0);
@@ -102,7 +102,7 @@ class tree_explainer {
     std::vector<float> x(p);
     std::vector<double> per_tree(T * p);
     for (std::size_t r = 0; r < X.rows; ++r) {
-      to_float_row(X.row(r), r, x.data());
+      to_float_row(X, r, x.data());
       std::fill(per_tree.begin(), per_tree.end(), 0.0);
       const std::size_t block = (T + static_cast<std::size_t>(threads) * 4 - 1) / (static_cast<std::size_t>(threads) * 4);
       detail::parallel_for_blocks(T, block, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
@@ -129,8 +129,9 @@ class tree_explainer {
     detail::tree_shap(plan, rules_[plan.points / 4], x, phi, scratch);
   }
 
-  void to_float_row(const double* row, std::size_t r, float* x) const {
-    for (std::size_t f = 0; f < n_features_; ++f) x[f] = detail::checked_float(row[f], r, f);
+  // Row r of X (any strides: a column-major table's row is not adjacent) as float32.
+  void to_float_row(const matrix_view& X, std::size_t r, float* x) const {
+    for (std::size_t f = 0; f < n_features_; ++f) x[f] = detail::checked_float(X(r, f), r, f);
   }
 
   std::size_t n_features_ = 0;

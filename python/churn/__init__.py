@@ -39,9 +39,9 @@ from .evaluation import (  # noqa: E402
 from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
 
 if _TYPE_CHECKING:
-    from .forest import RandomForestClassifier, load_model
+    from .forest import RandomForestClassifier, load_model, validate_params
 
-_LAZY = ("RandomForestClassifier", "load_model")
+_LAZY = ("RandomForestClassifier", "load_model", "validate_params")
 
 
 def __getattr__(name: str):
@@ -98,4 +98,5 @@ __all__ = [
     "tune_threshold",
     "RandomForestClassifier",
     "load_model",
+    "validate_params",
 ]

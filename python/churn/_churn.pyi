@@ -1,12 +1,37 @@
 """Type stubs for churn's compiled core, churn._churn. Each area adds its own section."""
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Union
 
 # --- errors and limits (python/src/bind_errors.cpp) ---------------------------------------------------
+
+#: The version of the compiled core (the package's version).
+__version__: str
 
 #: The most threads any churn function starts for one call (n_jobs, threads); more is a ParameterError.
 max_threads: int
 
-class LimitError(ValueError):
+class ChurnError(Exception):
+    """Base class of every error raised by churn."""
+
+class ParseError(ChurnError, ValueError):
+    """A line of an event log could not be read; has .file, .line, .field and .reason."""
+    file: str
+    line: int
+    field: str
+    reason: str
+
+class ModelFormatError(ChurnError, ValueError):
+    """A saved model is corrupt, truncated or of an unsupported version; has .path and .reason."""
+    path: str
+    reason: str
+
+class DataError(ChurnError, ValueError):
+    """Input data (matrix, labels, feature values) that churn cannot accept. Raised at a line of a log (an
+    absurd timestamp, the user beyond max_users), it also has .file, .line and .reason."""
+    file: Optional[str]
+    line: Optional[int]
+    reason: str
+
+class LimitError(DataError):
     """A resource limit the caller set was reached (a DataError): .limit names it ('max_users', 'stop'),
     .value is its value; raised while a log was read, also .file and .line (else None)."""
     limit: str
@@ -14,6 +39,17 @@ class LimitError(ValueError):
     reason: str
     file: Optional[str]
     line: Optional[int]
+
+class ParameterError(ChurnError, ValueError):
+    """A parameter outside its allowed values; has .name."""
+    name: str
+
+class ModelCapabilityError(ChurnError, ValueError):
+    """The model lacks what an operation needs (SHAP values from a model loaded from a format version 1
+    file, which keeps no training cover): refit it with this version and save it again."""
+
+class ChurnIOError(ChurnError, OSError):
+    """A file could not be opened, read or written."""
 
 # --- simulate (python/src/bind_simulate.cpp) --------------------------------------------------------
 
@@ -295,65 +331,119 @@ def _throw_parse_error(file: str, line: int, field: str, reason: str) -> None:
     """Raises the ParseError churn's reader raises for that file, line, field and reason."""
 
 # --- forest (python/src/bind_forest.cpp; use churn.RandomForestClassifier / churn.load_model) ---------
+#: Forest parameters as a dict with scikit-learn's names (the C++ codec's keys, docs/model-format.md).
+_ForestParams = Dict[str, Any]
+
+class ImportanceScoring:
+    """The score whose drop permutation importance measures."""
+    roc_auc: ClassVar["ImportanceScoring"]
+    accuracy: ClassVar["ImportanceScoring"]
+    __members__: ClassVar[Dict[str, "ImportanceScoring"]]
+    def __init__(self, value: int) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+
 class ForestModel:
     """A trained random forest (binary). Immutable apart from threshold and metadata; predictions are
     thread-safe and release the GIL."""
-    n_features: int
-    n_trees: int
-    n_nodes: int
-    n_leaves: int
-    memory_bytes: int
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def n_trees(self) -> int: ...
+    @property
+    def n_nodes(self) -> int: ...
+    @property
+    def n_leaves(self) -> int: ...
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of the node arrays (16 per node) and their training cover (8 per node)."""
     feature_names: List[str]
     classes_json: str
+    """The two class labels as JSON text."""
     metadata_json: str
+    """Free-form metadata as JSON text."""
     threshold: float
-    params_json: str
-    feature_importances: np.ndarray
-    oob_score: Optional[float]
-    oob_probability: np.ndarray
-    def predict_proba(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray: ...
-    def predict_proba2(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray: ...
-    def contributions(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray: ...
-    def permutation_importance(self, X: np.ndarray, y: np.ndarray, scoring: str = "roc_auc", n_repeats: int = 5, seed: int = 0, n_jobs: int = 1) -> Dict[str, Any]: ...
-    def tree_arrays(self, tree: int) -> Dict[str, np.ndarray]: ...
-    def dumps(self) -> str: ...
+    @property
+    def params(self) -> _ForestParams:
+        """The parameters the model was grown with, as its file holds them (scikit-learn's names; no n_jobs)."""
+    @property
+    def feature_importances(self) -> np.ndarray: ...
+    @property
+    def oob_score(self) -> Optional[float]: ...
+    @property
+    def oob_probability(self) -> np.ndarray:
+        """P(class 1) from the trees that did not see each training row (NaN: never out of bag)."""
+    def predict_proba(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+        """P(class 1) per row."""
+    def contributions(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+        """Decision-path contributions: rows x (features + 1); the last column is the bias. Each row sums to P(class 1)."""
+    def permutation_importance(self, X: np.ndarray, y: np.ndarray, scoring: ImportanceScoring = ..., n_repeats: int = 5, seed: int = 0, n_jobs: int = 1) -> Dict[str, Any]: ...
+    def tree_arrays(self, tree: int) -> Dict[str, np.ndarray]:
+        """The nodes of one tree (pre-order; left child of i is i + 1; feature -1 marks a leaf); 'cover' (the nodes' weighted training sample counts) unless the model was read from a format version 1 file."""
+    @property
+    def has_cover(self) -> bool:
+        """Whether the trees keep their training cover (False for a model read from a format version 1 file: no SHAP values)."""
+    def dumps(self) -> str:
+        """The model as JSON text."""
     def save(self, path: str) -> None: ...
     @staticmethod
     def loads(text: str) -> "ForestModel": ...
     @staticmethod
     def load(path: str) -> "ForestModel": ...
+
+def fit_forest(X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None, *, params: _ForestParams = ..., feature_names: List[str] = ...) -> ForestModel:
+    """Trains a forest on X (float64 rows x features, NaN = missing) and y (0/1) with `params`, a dict with scikit-learn's names (see validate_forest_params). Releases the GIL. Low level: churn.RandomForestClassifier is the scikit-learn-style estimator."""
+def validate_forest_params(params: _ForestParams) -> _ForestParams:
+    """Checks forest parameters without data; returns every parameter, defaults filled in; raises ParameterError naming the first bad one (an unknown key, a wrong type, a value out of range)."""
+def load_forest_model(path: str) -> ForestModel:
+    """Loads a ForestModel saved with ForestModel.save (see docs/model-format.md)."""
+
+class ForestPart:
+    """Trees first_tree .. first_tree + n_trees - 1 of a forest, grown by fit_forest_trees; combine_forests joins the parts into the forest fit_forest grows. Pickles as JSON."""
     @property
-    def has_cover(self) -> bool:
-        """Whether the trees keep their training cover (False for a model read from a format version 1 file: no SHAP values)."""
+    def first_tree(self) -> int: ...
+    @property
+    def n_trees(self) -> int: ...
+    @property
+    def n_estimators(self) -> int:
+        """Trees in the whole forest."""
+    @property
+    def n_rows(self) -> int:
+        """Rows of the training data."""
+    def dumps(self) -> str:
+        """The part as JSON text."""
+    @staticmethod
+    def loads(text: str) -> "ForestPart": ...
+
+def fit_forest_trees(X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None, *, first_tree: int, n_trees: int, params: _ForestParams = ..., feature_names: List[str] = ...) -> ForestPart:
+    """Grows only trees first_tree .. first_tree + n_trees - 1 of the forest fit_forest grows with the same arguments (e.g. on one worker of a cluster). Releases the GIL."""
+def combine_forests(parts: List[ForestPart], X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None) -> ForestModel:
+    """Joins the parts grown by fit_forest_trees (in any order) into the forest fit_forest grows from the same data and parameters, bit for bit; X, y, sample_weight: the parts' training data (checked; the OOB estimates are recomputed from it). Releases the GIL."""
 
 # --- SHAP (python/src/bind_shap.cpp; use churn.RandomForestClassifier.shap_values) -------------------
 class TreeExplainer:
     """Exact path-dependent TreeSHAP values of a ForestModel's P(class 1). Immutable and thread-safe; shap_values releases the GIL."""
-    expected_value: float
-    n_features: int
-    n_trees: int
-    max_depth: int
-    max_distinct_features: int
+    @property
+    def expected_value(self) -> float:
+        """E[P(class 1)] under the trees' training cover; plus a row's SHAP values, P(class 1)."""
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def n_trees(self) -> int: ...
+    @property
+    def max_depth(self) -> int:
+        """Edges on the longest root-to-leaf path."""
+    @property
+    def max_distinct_features(self) -> int:
+        """Most distinct features on one root-to-leaf path."""
     def __init__(self, model: ForestModel) -> None:
         """Plans every tree of `model` (O(nodes)). Raises ModelCapabilityError for a model without training cover (loaded from a format version 1 file)."""
     def shap_values(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray:
         """SHAP values, rows x features: each row plus expected_value sums to P(class 1). The same whatever n_jobs."""
-
-def fit_forest(X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None, *, n_estimators: int = 100, criterion: str = "gini", splitter: str = "best", max_depth: int = 0, min_samples_split: int = 2, min_samples_leaf: int = 1, min_weight_fraction_leaf: float = 0.0, max_features: str = "sqrt", max_features_value: float = 0.0, max_leaf_nodes: int = 0, min_impurity_decrease: float = 0.0, bootstrap: bool = True, max_samples: int = 0, max_samples_fraction: float = 0.0, class_weight: str = "none", class_weights: Tuple[float, float] = (1.0, 1.0), oob_score: bool = False, n_jobs: int = 1, random_state: int = 0, feature_names: List[str] = ...) -> ForestModel: ...
-def load_forest_model(path: str) -> ForestModel: ...
-class ForestPart:
-    """Trees first_tree .. first_tree + n_trees - 1 of a forest, grown by fit_forest_trees; combine_forests joins the parts into the forest fit_forest grows. Pickles as JSON."""
-    first_tree: int
-    n_trees: int
-    n_estimators: int
-    n_rows: int
-    def dumps(self) -> str: ...
-    @staticmethod
-    def loads(text: str) -> "ForestPart": ...
-def fit_forest_trees(X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None, *, first_tree: int, n_trees: int, n_estimators: int = 100, criterion: str = "gini", splitter: str = "best", max_depth: int = 0, min_samples_split: int = 2, min_samples_leaf: int = 1, min_weight_fraction_leaf: float = 0.0, max_features: str = "sqrt", max_features_value: float = 0.0, max_leaf_nodes: int = 0, min_impurity_decrease: float = 0.0, bootstrap: bool = True, max_samples: int = 0, max_samples_fraction: float = 0.0, class_weight: str = "none", class_weights: Tuple[float, float] = (1.0, 1.0), oob_score: bool = False, n_jobs: int = 1, random_state: int = 0, feature_names: List[str] = ...) -> ForestPart:
-    """Grows only trees first_tree .. first_tree + n_trees - 1 of the forest fit_forest grows with the same arguments (e.g. on one worker of a cluster). Releases the GIL."""
-def combine_forests(parts: List[ForestPart], X: np.ndarray, y: np.ndarray, sample_weight: Optional[np.ndarray] = None) -> ForestModel:
-    """Joins the parts grown by fit_forest_trees (in any order) into the forest fit_forest grows from the same data and parameters, bit for bit; X, y, sample_weight: the parts' training data (checked; the OOB estimates are recomputed from it). Releases the GIL."""
 
 # --- build (python/src/bind_build.cpp) --------------------------------------------------------------
 

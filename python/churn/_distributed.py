@@ -224,7 +224,7 @@ class ForestFit:
 
     @property
     def spec(self) -> Tuple[Dict[str, Any], List[str]]:
-        """(native parameters, feature names): small, sent with every task."""
+        """(the forest's parameters, feature names): small, sent with every task."""
         return self.inputs.params, self.inputs.feature_names
 
     def ranges(self, n_tasks: int) -> List[Tuple[int, int]]:
@@ -245,4 +245,4 @@ def fit_tree_range(data: Tuple[Any, Any, Any], spec: Tuple[Dict[str, Any], List[
     X, codes, sample_weight = data
     params, feature_names = spec
     return _churn.fit_forest_trees(X, codes, sample_weight, first_tree=int(first_tree), n_trees=int(n_trees),
-                                   feature_names=feature_names, **params)
+                                   params=params, feature_names=feature_names)

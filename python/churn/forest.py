@@ -74,13 +74,16 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
             return float(np.average(ok, weights=sample_weight))
 
 
-__all__ = ["RandomForestClassifier", "load_model", "NotFittedError"]
+__all__ = ["RandomForestClassifier", "load_model", "validate_params", "NotFittedError"]
 
 _MAX_SEED = 2**63 - 1
 
 
 def _param_error(name: str, value: Any, allowed: str) -> Exception:
-    return _churn.ParameterError(f"invalid value for parameter '{name}': {value!r} (allowed: {allowed})")
+    """A ParameterError as the C++ core raises it: the message, and .name."""
+    error = _churn.ParameterError(f"invalid value for parameter '{name}': {value!r} (allowed: {allowed})")
+    error.name = name
+    return error
 
 
 def _is_int(v: Any) -> bool:
@@ -177,19 +180,86 @@ def _as_labels(y: Any, n_rows: int) -> np.ndarray:
     return y
 
 
-def _check_fraction_or_int(name: str, value: Any, minimum: int, n_rows: int, fraction_low: float, fraction_high: float,
-                           closed_low: bool) -> int:
-    if _is_int(value):
-        if value < minimum:
-            raise _param_error(name, value, f"an int >= {minimum} or a float in {'[' if closed_low else '('}{fraction_low}, {fraction_high}]")
-        return int(value)
-    if _is_real(value):
-        v = float(value)
-        ok = (v >= fraction_low if closed_low else v > fraction_low) and v <= fraction_high
-        if not ok:
-            raise _param_error(name, value, f"an int >= {minimum} or a float in {'[' if closed_low else '('}{fraction_low}, {fraction_high}]")
-        return max(minimum, int(math.ceil(v * n_rows)))
-    raise _param_error(name, value, f"an int >= {minimum} or a float")
+# The estimator's parameters that are not the forest's (forest_params): Python's alone.
+_ESTIMATOR_ONLY = ("threshold",)
+
+
+def _fraction_of_rows(name: str, value: Any, minimum: int, n_rows: Optional[int]) -> Any:
+    """A float min_samples_split/min_samples_leaf is a fraction of the rows (scikit-learn): the count
+    for ``n_rows`` (the least allowed count when the rows are not known yet). Anything else goes to the
+    codec as it is, which checks it."""
+    if not _is_real(value) or _is_int(value):
+        return value
+    if not 0.0 < float(value) <= 1.0:
+        raise _param_error(name, value, f"an int >= {minimum} or a float in (0.0, 1.0]")
+    return minimum if n_rows is None else max(minimum, int(math.ceil(float(value) * n_rows)))
+
+
+def _resolve_params(params: Dict[str, Any], n_rows: Optional[int] = None,
+                    classes: Optional[np.ndarray] = None) -> Dict[str, Any]:
+    """The forest's parameters as the C++ codec reads them (docs/model-format.md#parameters): scikit-learn's
+    names and values, with only what exists in Python resolved here: fractions of the rows (for
+    ``n_rows``), a class-weight dict keyed by labels (for ``classes``), and ``random_state`` (None: a
+    fresh seed; a numpy RandomState or Generator: a seed drawn from it). Without data (validate_params),
+    fractions and labels are checked for their form only. The C++ codec checks everything else."""
+    p = {k: v for k, v in params.items() if k not in _ESTIMATOR_ONLY}
+    if "min_samples_split" in p:
+        p["min_samples_split"] = _fraction_of_rows("min_samples_split", p["min_samples_split"], 2, n_rows)
+    if "min_samples_leaf" in p:
+        p["min_samples_leaf"] = _fraction_of_rows("min_samples_leaf", p["min_samples_leaf"], 1, n_rows)
+    cw = p.get("class_weight")
+    if isinstance(cw, dict):
+        if classes is None:
+            if len(cw) > 2:
+                raise _param_error("class_weight", cw, "a dict with at most two labels (binary classification)")
+            try:  # in the order of the classes a fit would find (sorted labels)
+                items = sorted(cw.items())
+            except TypeError:
+                items = list(cw.items())
+            p["class_weight"] = ([w for _, w in items] + [1.0, 1.0])[:2]
+        else:
+            weights: List[Any] = [1.0, 1.0]
+            for label, w in cw.items():
+                where = np.flatnonzero(classes == label)
+                if len(where) == 0:
+                    raise ValueError(f"The classes, {sorted(cw)!r}, are not in class_weight: class_weight has label "
+                                     f"{label!r}, but the classes are {classes.tolist()!r}")
+                weights[int(where[0])] = w
+            p["class_weight"] = weights
+    if "random_state" in p:
+        p["random_state"] = _seed_of(p["random_state"])
+    return p
+
+
+def _seed_of(rs: Any) -> Any:
+    if rs is None:
+        return int(np.random.randint(0, 2**31 - 1))
+    if isinstance(rs, np.random.RandomState):
+        return int(rs.randint(0, 2**31 - 1))
+    if isinstance(rs, np.random.Generator):
+        return int(rs.integers(0, 2**31 - 1))
+    if _is_int(rs):
+        return int(rs) & _MAX_SEED if rs >= 0 else int(rs)  # a negative seed: the codec names it
+    raise _param_error("random_state", rs, "None, an int >= 0, a numpy RandomState or Generator")
+
+
+def validate_params(params: Dict[str, Any]) -> Dict[str, Any]:
+    """Checks the parameters of a :class:`RandomForestClassifier` (scikit-learn's names, as
+    ``get_params`` gives them; missing ones keep their defaults) without data or fitting, and returns the
+    forest's parameters as its model file will hold them (``random_state`` resolved, class weights
+    [w0, w1]). Raises ParameterError naming the first bad parameter: an unknown name, a wrong type or a
+    value out of range. What needs the data (``max_features`` or ``max_samples`` beyond the columns or
+    rows; ``class_weight`` labels that are not classes) is checked by ``fit``."""
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of parameters by name, got {type(params).__name__}")
+    if "threshold" in params:
+        _check_threshold(params["threshold"])
+    return _churn.validate_forest_params(_resolve_params(params))
+
+
+def _check_threshold(threshold: Any) -> None:
+    if not _is_real(threshold) or not 0 <= threshold <= 1:
+        raise _param_error("threshold", threshold, "a float in [0, 1]")
 
 
 class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
@@ -248,106 +318,11 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
             raise _param_error("n_jobs", n, f"None, a positive int up to {_churn.max_threads}, or -1 for all cores")
         return int(n)
 
-    def _seed(self) -> int:
-        rs = self.random_state
-        if rs is None:
-            return int(np.random.randint(0, 2**31 - 1))
-        if _is_int(rs):
-            if rs < 0:
-                raise _param_error("random_state", rs, "None, an int >= 0 or a numpy RandomState")
-            return int(rs) & _MAX_SEED
-        if isinstance(rs, np.random.RandomState):
-            return int(rs.randint(0, 2**31 - 1))
-        if isinstance(rs, np.random.Generator):
-            return int(rs.integers(0, 2**31 - 1))
-        raise _param_error("random_state", rs, "None, an int >= 0 or a numpy RandomState")
-
-    def _native_params(self, n_rows: int, n_features: int, classes: np.ndarray, y_codes: np.ndarray) -> Dict[str, Any]:
-        p: Dict[str, Any] = {}
-        if not _is_int(self.n_estimators) or self.n_estimators < 1:
-            raise _param_error("n_estimators", self.n_estimators, "an int >= 1")
-        p["n_estimators"] = int(self.n_estimators)
-        if self.criterion not in ("gini", "entropy", "log_loss"):
-            raise _param_error("criterion", self.criterion, "'gini', 'entropy', 'log_loss'")
-        p["criterion"] = self.criterion
-        if self.splitter not in ("best", "random"):
-            raise _param_error("splitter", self.splitter, "'best', 'random'")
-        p["splitter"] = self.splitter
-        if self.max_depth is None:
-            p["max_depth"] = 0
-        elif _is_int(self.max_depth) and self.max_depth >= 1:
-            p["max_depth"] = int(self.max_depth)
-        else:
-            raise _param_error("max_depth", self.max_depth, "None or an int >= 1")
-        p["min_samples_split"] = max(2, _check_fraction_or_int("min_samples_split", self.min_samples_split, 2, n_rows,
-                                                               0.0, 1.0, closed_low=False))
-        p["min_samples_leaf"] = _check_fraction_or_int("min_samples_leaf", self.min_samples_leaf, 1, n_rows, 0.0, 1.0,
-                                                       closed_low=False)
-        if not _is_real(self.min_weight_fraction_leaf) or not 0 <= self.min_weight_fraction_leaf <= 0.5:
-            raise _param_error("min_weight_fraction_leaf", self.min_weight_fraction_leaf, "a float in [0, 0.5]")
-        p["min_weight_fraction_leaf"] = float(self.min_weight_fraction_leaf)
-        mf = self.max_features
-        if mf in ("sqrt", "log2"):
-            p["max_features"], p["max_features_value"] = mf, 0.0
-        elif mf is None:
-            p["max_features"], p["max_features_value"] = "all", 0.0
-        elif _is_int(mf):
-            if not 1 <= mf <= n_features:
-                raise _param_error("max_features", mf, f"'sqrt', 'log2', None, an int in [1, {n_features}] or a float in (0, 1]")
-            p["max_features"], p["max_features_value"] = "count", float(mf)
-        elif _is_real(mf) and 0 < mf <= 1:
-            p["max_features"], p["max_features_value"] = "fraction", float(mf)
-        else:
-            raise _param_error("max_features", mf, "'sqrt', 'log2', None, an int >= 1 or a float in (0, 1]")
-        if self.max_leaf_nodes is None:
-            p["max_leaf_nodes"] = 0
-        elif _is_int(self.max_leaf_nodes) and self.max_leaf_nodes >= 2:
-            p["max_leaf_nodes"] = int(self.max_leaf_nodes)
-        else:
-            raise _param_error("max_leaf_nodes", self.max_leaf_nodes, "None or an int >= 2")
-        if not _is_real(self.min_impurity_decrease) or not self.min_impurity_decrease >= 0:
-            raise _param_error("min_impurity_decrease", self.min_impurity_decrease, "a float >= 0")
-        p["min_impurity_decrease"] = float(self.min_impurity_decrease)
-        if not isinstance(self.bootstrap, (bool, np.bool_)):
-            raise _param_error("bootstrap", self.bootstrap, "True or False")
-        p["bootstrap"] = bool(self.bootstrap)
-        if not isinstance(self.oob_score, (bool, np.bool_)):
-            raise _param_error("oob_score", self.oob_score, "True or False")
-        if self.oob_score and not self.bootstrap:
-            raise ValueError("Out of bag estimation only available if bootstrap=True")
-        p["oob_score"] = bool(self.oob_score)
-        ms = self.max_samples
-        p["max_samples"], p["max_samples_fraction"] = 0, 0.0
-        if ms is not None:
-            if not self.bootstrap:
-                raise ValueError("`max_samples` cannot be set if `bootstrap=False`. Either switch to `bootstrap=True` "
-                                 "or set `max_samples=None`.")
-            if _is_int(ms) and 1 <= ms <= n_rows:
-                p["max_samples"] = int(ms)
-            elif _is_real(ms) and not _is_int(ms) and 0 < ms <= 1:
-                p["max_samples_fraction"] = float(ms)
-            else:
-                raise _param_error("max_samples", ms, f"None, an int in [1, {n_rows}] or a float in (0, 1]")
-        cw = self.class_weight
-        p["class_weight"], p["class_weights"] = "none", (1.0, 1.0)
-        if cw in ("balanced", "balanced_subsample"):
-            p["class_weight"] = cw
-        elif isinstance(cw, dict):
-            weights = [1.0, 1.0]
-            for label, w in cw.items():
-                where = np.flatnonzero(classes == label)
-                if len(where) == 0:
-                    raise ValueError(f"The classes, {sorted(cw)!r}, are not in class_weight: class_weight has label "
-                                     f"{label!r}, but the classes are {classes.tolist()!r}")
-                weights[int(where[0])] = float(w)
-            p["class_weight"], p["class_weights"] = "given", tuple(weights)
-        elif cw is not None:
-            raise _param_error("class_weight", cw, "None, 'balanced', 'balanced_subsample' or a dict {label: weight}")
-        if not _is_real(self.threshold) or not 0 <= self.threshold <= 1:
-            raise _param_error("threshold", self.threshold, "a float in [0, 1]")
-        p["n_jobs"] = self._n_threads()
-        p["random_state"] = self._seed()
-        return p
+    def _native_params(self, n_rows: int, classes: np.ndarray) -> Dict[str, Any]:
+        """The parameters of one fit, checked, as the C++ codec writes them (the seed drawn here, once):
+        every parameter is checked before the data goes anywhere (a cluster's workers)."""
+        _check_threshold(self.threshold)
+        return _churn.validate_forest_params(_resolve_params(self.get_params(deep=False), n_rows, classes))
 
     # ---- fitting -----------------------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None, feature_names=None) -> "RandomForestClassifier":
@@ -358,7 +333,7 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
         ``feature_names_in_`` and name the features in ``explain`` and the saved model.
         Releases the GIL while training."""
         f = self._fit_inputs(X, y, sample_weight, feature_names)
-        model = _churn.fit_forest(f.X, f.codes, f.sample_weight, feature_names=f.feature_names, **f.params)
+        model = _churn.fit_forest(f.X, f.codes, f.sample_weight, params=f.params, feature_names=f.feature_names)
         self._set_fitted(self._labelled(model, f), f.names)
         return self
 
@@ -395,7 +370,7 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
             if sw.shape != (Xa.shape[0],):
                 raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(Xa.shape[0],)}!")
             sw = np.ascontiguousarray(sw)
-        params = self._native_params(Xa.shape[0], Xa.shape[1], classes, codes)
+        params = self._native_params(Xa.shape[0], classes)
         return _FitInputs(Xa, codes.astype(np.int32), sw, classes, names,
                           [] if names is None else [str(n) for n in names], params)
 
@@ -474,7 +449,8 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
         """Class probabilities, shape (n_samples, 2), columns in the order of ``classes_``: the mean over
         trees of the leaf's class fractions."""
         Xa = self._check_X(X)
-        return self.model_.predict_proba2(Xa, self._n_threads() if Xa.shape[0] > 256 else 1)
+        p1 = self.model_.predict_proba(Xa, self._n_threads() if Xa.shape[0] > 256 else 1)
+        return np.column_stack([1.0 - p1, p1])
 
     def predict_log_proba(self, X) -> np.ndarray:
         with np.errstate(divide="ignore"):
@@ -603,7 +579,10 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
             raise _param_error("n_repeats", n_repeats, "an int >= 1")
         seed = 0 if random_state is None else int(random_state)
         jobs = self._n_threads() if n_jobs is None else int(n_jobs)
-        return self.model_.permutation_importance(Xa, codes.astype(np.int32), scoring, int(n_repeats), seed, jobs)
+        kinds = _churn.ImportanceScoring.__members__
+        if not isinstance(scoring, str) or scoring not in kinds:
+            raise _param_error("scoring", scoring, ", ".join(repr(k) for k in kinds))
+        return self.model_.permutation_importance(Xa, codes.astype(np.int32), kinds[scoring], int(n_repeats), seed, jobs)
 
     # ---- persistence -------------------------------------------------------------------------------
     def _synced_model(self):
@@ -622,18 +601,12 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
 
     @classmethod
     def _from_native(cls, model) -> "RandomForestClassifier":
-        params = json.loads(model.params_json)
-        cw = params["class_weight"]
+        params = model.params  # the codec's names: the estimator's, but n_jobs and threshold
         classes = np.asarray(json.loads(model.classes_json))
+        cw = params["class_weight"]
         if isinstance(cw, list):
-            cw = {c.item() if hasattr(c, "item") else c: w for c, w in zip(classes, cw)}
-        est = cls(n_estimators=params["n_estimators"], criterion=params["criterion"], splitter=params["splitter"],
-                  max_depth=params["max_depth"], min_samples_split=params["min_samples_split"],
-                  min_samples_leaf=params["min_samples_leaf"], min_weight_fraction_leaf=params["min_weight_fraction_leaf"],
-                  max_features=params["max_features"], max_leaf_nodes=params["max_leaf_nodes"],
-                  min_impurity_decrease=params["min_impurity_decrease"], bootstrap=params["bootstrap"],
-                  oob_score=params["oob_score"], random_state=params["random_state"], class_weight=cw,
-                  max_samples=params["max_samples"], threshold=model.threshold)
+            params["class_weight"] = {c.item() if hasattr(c, "item") else c: w for c, w in zip(classes, cw)}
+        est = cls(**params, threshold=model.threshold)
         names = model.feature_names
         est._set_fitted(model, np.asarray(names, dtype=object) if names else None)
         return est
@@ -670,7 +643,7 @@ class _FitInputs(NamedTuple):
     classes: np.ndarray
     names: Optional[np.ndarray]  # the DataFrame's column names, if any
     feature_names: List[str]
-    params: Dict[str, Any]  # keyword arguments of churn._churn.fit_forest, random_state fixed
+    params: Dict[str, Any]  # the params of churn._churn.fit_forest (scikit-learn's names), random_state fixed
 
 
 def _json_default(o: Any) -> Any:

@@ -403,12 +403,16 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     steps = _Steps(log)
     timings: Dict[str, float] = {}
     if threshold is not None and not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
-        raise _churn.ParameterError(f"invalid value for parameter 'threshold': {threshold!r}; allowed: a float in [0, 1]")
+        error = _churn.ParameterError(f"invalid value for parameter 'threshold': {threshold!r} (allowed: a float in [0, 1])")
+        error.name = "threshold"
+        raise error
     paths = _paths_of(events)
     params = {**DEFAULT_FOREST_PARAMS, **(forest_params or {})}
-    # Estimators validate parameters when fitted (scikit-learn's convention): a fit on two rows checks
-    # them before minutes of reading and aggregating.
-    _forest(params, seed, 1).fit(np.array([[0.0], [1.0]]), np.array([0, 1]))
+    # Estimators check their parameters when fitted (scikit-learn's convention); these are checked now,
+    # before minutes of reading and aggregating, without data.
+    from .forest import validate_params
+
+    validate_params({**params, "random_state": seed, "n_jobs": 1})
 
     t0 = time.perf_counter()
     steps(f"reading and aggregating {', '.join(paths)}")

@@ -1,10 +1,11 @@
 // The random forest for Python: churn._churn.ForestModel (the trained C++ model), fit_forest, and the tree
 // ranges (ForestPart: fit_forest_trees, combine_forests) that cluster workers grow.
 // Conversion only; the scikit-learn-style estimator lives in python/churn/forest.py. Heavy calls release
-// the GIL. JSON values (metadata, class labels) cross as JSON text, converted by the Python side.
+// the GIL. The parameters cross as one dict with scikit-learn's names, read by the C++ codec
+// (forest_params.hpp); JSON values (metadata, class labels) cross as JSON text.
 #include <cstdint>
+#include <limits>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -17,39 +18,18 @@
 #include "common.hpp"
 
 namespace py = pybind11;
+using churn_py::dense;
 using churn_py::move_to_numpy;
 using churn_py::to_numpy;
+using churn_py::view_of;
 
 namespace {
-
-// Doubles in any order and with any strides cross without a copy (a column-major feature table, a
-// slice); other dtypes are converted once.
-using dense = py::array_t<double, py::array::forcecast>;
-
-churn::matrix_view view_of(const dense& X) {
-  if (X.ndim() != 2)
-    throw churn::data_error("X must be 2-D (rows x features), got an array with " + std::to_string(X.ndim()) + " dimensions");
-  constexpr auto size = static_cast<py::ssize_t>(sizeof(double));
-  if (X.strides(0) % size != 0 || X.strides(1) % size != 0)
-    throw churn::data_error("X has strides that are not whole doubles (a packed record array?); pass np.ascontiguousarray(X)");
-  return churn::matrix_view(X.data(), static_cast<std::size_t>(X.shape(0)), static_cast<std::size_t>(X.shape(1)),
-                            static_cast<std::ptrdiff_t>(X.strides(0) / size), static_cast<std::ptrdiff_t>(X.strides(1) / size));
-}
 
 std::vector<int> labels_of(const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y, std::size_t rows) {
   if (y.ndim() != 1) throw churn::data_error("y must be 1-D");
   if (static_cast<std::size_t>(y.shape(0)) != rows)
     throw churn::data_error("y has " + std::to_string(y.shape(0)) + " labels for " + std::to_string(rows) + " rows");
   return std::vector<int>(y.data(), y.data() + y.shape(0));
-}
-
-churn::max_features_rule max_features_of(const std::string& kind, double value) {
-  if (kind == "sqrt") return churn::max_features_rule::sqrt();
-  if (kind == "log2") return churn::max_features_rule::log2();
-  if (kind == "all") return churn::max_features_rule::all();
-  if (kind == "count") return churn::max_features_rule::count(static_cast<std::size_t>(value));
-  if (kind == "fraction") return churn::max_features_rule::fraction(value);
-  throw churn::parameter_error("max_features", "'" + kind + "'", "'sqrt', 'log2', 'all', 'count', 'fraction'");
 }
 
 using labels_array = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
@@ -64,59 +44,61 @@ std::vector<double> weights_of(const py::object& sample_weight) {
   return sw;
 }
 
-// The keyword arguments of fit_forest and fit_forest_trees, in the order of params_of's parameters.
-auto forest_param_args() {
-  return std::make_tuple(
-      py::arg("n_estimators") = 100, py::arg("criterion") = "gini", py::arg("splitter") = "best", py::arg("max_depth") = 0,
-      py::arg("min_samples_split") = 2, py::arg("min_samples_leaf") = 1, py::arg("min_weight_fraction_leaf") = 0.0,
-      py::arg("max_features") = "sqrt", py::arg("max_features_value") = 0.0, py::arg("max_leaf_nodes") = 0,
-      py::arg("min_impurity_decrease") = 0.0, py::arg("bootstrap") = true, py::arg("max_samples") = 0,
-      py::arg("max_samples_fraction") = 0.0, py::arg("class_weight") = "none",
-      py::arg("class_weights") = std::make_pair(1.0, 1.0), py::arg("oob_score") = false, py::arg("n_jobs") = 1,
-      py::arg("random_state") = 0);
+// A Python value as JSON for the parameter codec (forest_params.hpp): None, bool, int, float, str, lists
+// and tuples of them, str-keyed dicts; a numpy scalar by its Python value. Anything else is a
+// parameter_error naming the parameter (`name`: the key the value sits under).
+nlohmann::json json_of(const py::handle& v, const std::string& name) {
+  if (v.is_none()) return nullptr;
+  if (py::isinstance<py::bool_>(v)) return v.cast<bool>();
+  if (py::isinstance<py::int_>(v)) {
+    const py::int_ i = py::reinterpret_borrow<py::int_>(v);
+    if (i >= py::int_(0)) {
+      if (i <= py::int_(std::numeric_limits<std::uint64_t>::max())) return v.cast<std::uint64_t>();
+    } else if (i >= py::int_(std::numeric_limits<std::int64_t>::min())) {
+      return v.cast<std::int64_t>();
+    }
+    throw churn::parameter_error(name, py::str(v).cast<std::string>(), "an integer that fits in 64 bits");
+  }
+  if (py::isinstance<py::float_>(v)) return v.cast<double>();
+  if (py::isinstance<py::str>(v)) return v.cast<std::string>();
+  if (py::isinstance<py::list>(v) || py::isinstance<py::tuple>(v)) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& item : v) a.push_back(json_of(item, name));
+    return a;
+  }
+  if (py::isinstance<py::dict>(v)) {
+    nlohmann::json o = nlohmann::json::object();
+    for (const auto& item : py::reinterpret_borrow<py::dict>(v)) {
+      if (!py::isinstance<py::str>(item.first))
+        throw churn::parameter_error(name, "the key " + py::repr(item.first).cast<std::string>(), "string keys");
+      const auto key = item.first.cast<std::string>();
+      o[key] = json_of(item.second, key);
+    }
+    return o;
+  }
+  if (py::hasattr(v, "dtype") && py::hasattr(v, "item") && py::hasattr(v, "ndim") && v.attr("ndim").cast<int>() == 0)
+    return json_of(v.attr("item")(), name);  // a numpy scalar
+  throw churn::parameter_error(name, py::repr(v).cast<std::string>() + " of type " + py::str(v.get_type().attr("__name__")).cast<std::string>(),
+                               "None, a bool, a number, a string or a list of them");
 }
 
-churn::forest_params params_of(std::size_t n_estimators, const std::string& criterion, const std::string& splitter,
-                               std::size_t max_depth, std::size_t min_samples_split, std::size_t min_samples_leaf,
-                               double min_weight_fraction_leaf, const std::string& max_features, double max_features_value,
-                               std::size_t max_leaf_nodes, double min_impurity_decrease, bool bootstrap, std::size_t max_samples,
-                               double max_samples_fraction, const std::string& class_weight,
-                               std::pair<double, double> class_weights, bool oob_score, int n_jobs, std::uint64_t random_state) {
-  churn::forest_params p;
-  p.n_estimators = n_estimators;
-  p.tree.split_criterion = churn::parse_criterion(criterion);
-  p.tree.split_strategy = churn::parse_splitter(splitter);
-  p.tree.max_depth = max_depth;
-  p.tree.min_samples_split = min_samples_split;
-  p.tree.min_samples_leaf = min_samples_leaf;
-  p.tree.min_weight_fraction_leaf = min_weight_fraction_leaf;
-  p.tree.max_features = max_features_of(max_features, max_features_value);
-  p.tree.max_leaf_nodes = max_leaf_nodes;
-  p.tree.min_impurity_decrease = min_impurity_decrease;
-  p.bootstrap = bootstrap;
-  p.max_samples = max_samples;
-  p.max_samples_fraction = max_samples_fraction;
-  p.class_weight = churn::parse_class_weight_mode(class_weight);
-  p.class_weights = {class_weights.first, class_weights.second};
-  p.oob_score = oob_score;
-  p.n_jobs = n_jobs;
-  p.random_state = random_state;
+// The parameters of a dict with scikit-learn's names (missing keys keep their defaults), checked:
+// a parameter_error names the first bad one.
+churn::forest_params params_of(const py::dict& params) {
+  auto p = json_of(params, "params").get<churn::forest_params>();
+  churn::validate(p);
   return p;
 }
 
-py::array_t<double> two_columns(const std::vector<double>& p1) {
-  py::array_t<double> out({static_cast<py::ssize_t>(p1.size()), py::ssize_t{2}});
-  double* o = out.mutable_data();
-  for (std::size_t i = 0; i < p1.size(); ++i) {
-    o[2 * i] = 1.0 - p1[i];
-    o[2 * i + 1] = p1[i];
-  }
-  return out;
-}
+py::object to_python(const nlohmann::json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
 
 }  // namespace
 
 void bind_forest(py::module_& m) {
+  py::enum_<churn::importance_scoring>(m, "ImportanceScoring", "The score whose drop permutation importance measures.")
+      .value("roc_auc", churn::importance_scoring::roc_auc)
+      .value("accuracy", churn::importance_scoring::accuracy);
+
   py::class_<churn::random_forest>(m, "ForestModel",
                                    "A trained random forest (binary). Immutable apart from threshold and metadata; "
                                    "predictions are thread-safe and release the GIL.")
@@ -139,7 +121,9 @@ void bind_forest(py::module_& m) {
           },
           "Free-form metadata as JSON text.")
       .def_property("threshold", &churn::random_forest::threshold, &churn::random_forest::set_threshold)
-      .def_property_readonly("params_json", [](const churn::random_forest& f) { return churn::detail::params_to_json(f.params()).dump(); })
+      .def_property_readonly(
+          "params", [](const churn::random_forest& f) { return to_python(churn::detail::params_to_json(f.params())); },
+          "The parameters the model was grown with, as its file holds them (scikit-learn's names; no n_jobs).")
       .def_property_readonly("feature_importances", [](const churn::random_forest& f) { return to_numpy(f.feature_importances()); })
       .def_property_readonly("oob_score", [](const churn::random_forest& f) -> py::object {
         if (!f.has_oob_score()) return py::none();
@@ -160,18 +144,6 @@ void bind_forest(py::module_& m) {
           },
           py::arg("X"), py::arg("n_jobs") = 1, "P(class 1) per row.")
       .def(
-          "predict_proba2",
-          [](const churn::random_forest& f, const dense& X, int n_jobs) {
-            const auto v = view_of(X);
-            std::vector<double> out(v.rows);
-            {
-              py::gil_scoped_release release;
-              f.predict_proba(v, out.data(), n_jobs);
-            }
-            return two_columns(out);
-          },
-          py::arg("X"), py::arg("n_jobs") = 1, "Columns [P(class 0), P(class 1)] per row.")
-      .def(
           "contributions",
           [](const churn::random_forest& f, const dense& X, int n_jobs) {
             const auto v = view_of(X);
@@ -188,20 +160,13 @@ void bind_forest(py::module_& m) {
       .def(
           "permutation_importance",
           [](const churn::random_forest& f, const dense& X, const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y,
-             const std::string& scoring, std::size_t n_repeats, std::uint64_t seed, int n_jobs) {
+             churn::importance_scoring scoring, std::size_t n_repeats, std::uint64_t seed, int n_jobs) {
             const auto v = view_of(X);
             auto labels = labels_of(y, v.rows);
-            churn::importance_scoring s;
-            if (scoring == "roc_auc")
-              s = churn::importance_scoring::roc_auc;
-            else if (scoring == "accuracy")
-              s = churn::importance_scoring::accuracy;
-            else
-              throw churn::parameter_error("scoring", "'" + scoring + "'", "'roc_auc', 'accuracy'");
             churn::permutation_importance_result r;
             {
               py::gil_scoped_release release;
-              r = churn::permutation_importance(f, v, labels, s, n_repeats, seed, n_jobs);
+              r = churn::permutation_importance(f, v, labels, scoring, n_repeats, seed, n_jobs);
             }
             py::dict d;
             d["baseline"] = r.baseline;
@@ -212,7 +177,7 @@ void bind_forest(py::module_& m) {
             d["importances"] = drops;
             return d;
           },
-          py::arg("X"), py::arg("y"), py::arg("scoring") = "roc_auc", py::arg("n_repeats") = 5, py::arg("seed") = 0,
+          py::arg("X"), py::arg("y"), py::arg("scoring") = churn::importance_scoring::roc_auc, py::arg("n_repeats") = 5, py::arg("seed") = 0,
           py::arg("n_jobs") = 1)
       .def(
           "tree_arrays",
@@ -271,34 +236,32 @@ void bind_forest(py::module_& m) {
                std::to_string(f.n_features()) + " features>";
       });
 
-  // fit_forest(X, y, sample_weight=None, *, <forest_param_args>, feature_names=[])
-  std::apply(
-      [&](auto... params) {
-        m.def(
-            "fit_forest",
-            [](const dense& X, const labels_array& y, const py::object& sample_weight, std::size_t n_estimators,
-               const std::string& criterion, const std::string& splitter, std::size_t max_depth, std::size_t min_samples_split,
-               std::size_t min_samples_leaf, double min_weight_fraction_leaf, const std::string& max_features,
-               double max_features_value, std::size_t max_leaf_nodes, double min_impurity_decrease, bool bootstrap,
-               std::size_t max_samples, double max_samples_fraction, const std::string& class_weight,
-               std::pair<double, double> class_weights, bool oob_score, int n_jobs, std::uint64_t random_state,
-               std::vector<std::string> feature_names) {
-              const auto v = view_of(X);
-              auto labels = labels_of(y, v.rows);
-              const auto sw = weights_of(sample_weight);
-              const auto p = params_of(n_estimators, criterion, splitter, max_depth, min_samples_split, min_samples_leaf,
-                                       min_weight_fraction_leaf, max_features, max_features_value, max_leaf_nodes,
-                                       min_impurity_decrease, bootstrap, max_samples, max_samples_fraction, class_weight,
-                                       class_weights, oob_score, n_jobs, random_state);
-              py::gil_scoped_release release;
-              return churn::fit_forest(p, v, labels, sw, std::move(feature_names));
-            },
-            py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::kw_only(), params...,
-            py::arg("feature_names") = std::vector<std::string>{},
-            "Trains a forest on X (float64 rows x features, NaN = missing) and y (0/1). Releases the GIL. "
-            "Low level: churn.RandomForestClassifier is the scikit-learn-style estimator.");
+  m.def(
+      "fit_forest",
+      [](const dense& X, const labels_array& y, const py::object& sample_weight, const py::dict& params,
+         std::vector<std::string> feature_names) {
+        const auto v = view_of(X);
+        auto labels = labels_of(y, v.rows);
+        const auto sw = weights_of(sample_weight);
+        const auto p = params_of(params);
+        py::gil_scoped_release release;
+        return churn::fit_forest(p, v, labels, sw, std::move(feature_names));
       },
-      forest_param_args());
+      py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::kw_only(), py::arg("params") = py::dict(),
+      py::arg("feature_names") = std::vector<std::string>{},
+      "Trains a forest on X (float64 rows x features, NaN = missing) and y (0/1) with `params`, a dict with "
+      "scikit-learn's names (see validate_forest_params). Releases the GIL. Low level: "
+      "churn.RandomForestClassifier is the scikit-learn-style estimator.");
+
+  m.def(
+      "validate_forest_params", [](const py::dict& params) { return to_python(nlohmann::json(params_of(params))); },
+      py::arg("params"),
+      "Checks forest parameters without data: a dict with scikit-learn's names (n_estimators, criterion, "
+      "splitter, max_depth, min_samples_split, min_samples_leaf, min_weight_fraction_leaf, max_features, "
+      "max_leaf_nodes, min_impurity_decrease, bootstrap, max_samples, class_weight as None, 'balanced', "
+      "'balanced_subsample' or [w0, w1], oob_score, n_jobs, random_state as an int; a missing key keeps its "
+      "default). Returns every parameter, defaults filled in; raises ParameterError naming the first bad one "
+      "(an unknown key, a wrong type, a value out of range).");
 
   py::class_<churn::tree_range>(m, "ForestPart",
                                  "Trees first_tree .. first_tree + n_trees - 1 of a forest, grown by fit_forest_trees; "
@@ -326,34 +289,21 @@ void bind_forest(py::module_& m) {
                std::to_string(p.trees.params().n_estimators) + ", " + std::to_string(p.trees.n_nodes()) + " nodes>";
       });
 
-  // fit_forest_trees(X, y, sample_weight=None, *, first_tree, n_trees, <forest_param_args>, feature_names=[])
-  std::apply(
-      [&](auto... params) {
-        m.def(
-            "fit_forest_trees",
-            [](const dense& X, const labels_array& y, const py::object& sample_weight, std::size_t first_tree,
-               std::size_t n_trees, std::size_t n_estimators, const std::string& criterion, const std::string& splitter,
-               std::size_t max_depth, std::size_t min_samples_split, std::size_t min_samples_leaf,
-               double min_weight_fraction_leaf, const std::string& max_features, double max_features_value,
-               std::size_t max_leaf_nodes, double min_impurity_decrease, bool bootstrap, std::size_t max_samples,
-               double max_samples_fraction, const std::string& class_weight, std::pair<double, double> class_weights,
-               bool oob_score, int n_jobs, std::uint64_t random_state, std::vector<std::string> feature_names) {
-              const auto v = view_of(X);
-              auto labels = labels_of(y, v.rows);
-              const auto sw = weights_of(sample_weight);
-              const auto p = params_of(n_estimators, criterion, splitter, max_depth, min_samples_split, min_samples_leaf,
-                                       min_weight_fraction_leaf, max_features, max_features_value, max_leaf_nodes,
-                                       min_impurity_decrease, bootstrap, max_samples, max_samples_fraction, class_weight,
-                                       class_weights, oob_score, n_jobs, random_state);
-              py::gil_scoped_release release;
-              return churn::fit_forest_trees(p, v, labels, sw, std::move(feature_names), first_tree, n_trees);
-            },
-            py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::kw_only(), py::arg("first_tree"),
-            py::arg("n_trees"), params..., py::arg("feature_names") = std::vector<std::string>{},
-            "Grows only trees first_tree .. first_tree + n_trees - 1 of the forest fit_forest grows with the same "
-            "arguments (e.g. on one worker of a cluster). Releases the GIL.");
+  m.def(
+      "fit_forest_trees",
+      [](const dense& X, const labels_array& y, const py::object& sample_weight, std::size_t first_tree, std::size_t n_trees,
+         const py::dict& params, std::vector<std::string> feature_names) {
+        const auto v = view_of(X);
+        auto labels = labels_of(y, v.rows);
+        const auto sw = weights_of(sample_weight);
+        const auto p = params_of(params);
+        py::gil_scoped_release release;
+        return churn::fit_forest_trees(p, v, labels, sw, std::move(feature_names), first_tree, n_trees);
       },
-      forest_param_args());
+      py::arg("X"), py::arg("y"), py::arg("sample_weight") = py::none(), py::kw_only(), py::arg("first_tree"),
+      py::arg("n_trees"), py::arg("params") = py::dict(), py::arg("feature_names") = std::vector<std::string>{},
+      "Grows only trees first_tree .. first_tree + n_trees - 1 of the forest fit_forest grows with the same "
+      "arguments (e.g. on one worker of a cluster). Releases the GIL.");
 
   m.def(
       "combine_forests",

@@ -1,5 +1,6 @@
 // Exact SHAP values for Python: churn._churn.TreeExplainer (plans a ForestModel's trees once; the
 // estimator caches one). Conversion only; the algorithm is include/churn/shap.hpp. Releases the GIL.
+// X crosses without a copy in any order and strides (view_of, common.hpp).
 #include <string>
 
 #include <churn/shap.hpp>
@@ -7,12 +8,8 @@
 #include "common.hpp"
 
 namespace py = pybind11;
-
-namespace {
-
-using dense = py::array_t<double, py::array::c_style | py::array::forcecast>;
-
-}  // namespace
+using churn_py::dense;
+using churn_py::view_of;
 
 void bind_shap(py::module_& m) {
   py::class_<churn::tree_explainer>(m, "TreeExplainer",
@@ -35,10 +32,7 @@ void bind_shap(py::module_& m) {
       .def(
           "shap_values",
           [](const churn::tree_explainer& e, const dense& X, int n_jobs) {
-            if (X.ndim() != 2)
-              throw churn::data_error("X must be 2-D (rows x features), got an array with " + std::to_string(X.ndim()) +
-                                      " dimensions");
-            const churn::matrix_view v(X.data(), static_cast<std::size_t>(X.shape(0)), static_cast<std::size_t>(X.shape(1)));
+            const auto v = view_of(X);  // any strides: a column-major table is not copied
             if (v.cols != e.n_features())
               throw churn::data_error("X has " + std::to_string(v.cols) + " features, but the model was trained with " +
                                       std::to_string(e.n_features()));

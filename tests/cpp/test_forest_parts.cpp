@@ -230,7 +230,7 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
     churn::forest_params depth = p;
     depth.tree.max_depth = 4;
     CHECK_THROWS_WITH_AS(combine(two(part(0, 5, depth, d), part(5, 5, p, d))),
-                         "invalid value for parameter 'max_depth': None in the part with trees 5..9 (allowed: 4 as in the part "
+                         "invalid value for parameter 'max_depth': null in the part with trees 5..9 (allowed: 4 as in the part "
                          "with trees 0..4; all parts must be grown with the same parameters)",
                          churn::parameter_error);
   }

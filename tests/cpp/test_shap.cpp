@@ -377,6 +377,20 @@ TEST_CASE("tree_explainer: additivity against predict_proba, the same values for
   CHECK(churn::shap_expected_value(forest) == ex.expected_value());
 }
 
+TEST_CASE("tree_explainer reads a view with any strides: a column-major copy gives the same values") {
+  std::vector<double> X;
+  const std::size_t rows = 120, cols = 5;
+  const auto forest = small_forest(rows, cols, 8, 0.1, X);
+  const churn::tree_explainer ex(forest);
+  std::vector<double> column_major(rows * cols);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) column_major[c * rows + r] = X[r * cols + c];
+  const churn::matrix_view by_rows(X.data(), rows, cols);
+  const churn::matrix_view by_columns(column_major.data(), rows, cols, 1, static_cast<std::ptrdiff_t>(rows));
+  CHECK(ex.shap_values(by_columns, 1) == ex.shap_values(by_rows, 1));
+  CHECK(ex.shap_values(by_columns, 2) == ex.shap_values(by_rows, 1));
+}
+
 TEST_CASE("tree_explainer rejects bad input as prediction does") {
   std::vector<double> X;
   const auto forest = small_forest(200, 4, 9, 0.0, X);

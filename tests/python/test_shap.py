@@ -118,6 +118,22 @@ def test_same_values_whatever_n_jobs_and_batch():
     assert np.array_equal(one, a[:5])
 
 
+def test_any_memory_layout_gives_the_same_values():
+    """A Fortran-ordered table (the feature table's layout) or a strided slice is read where it lies
+    (no copy) and gives the values of its C-ordered copy; the kernel once read such a view as if its rows
+    were adjacent."""
+    X, y = make_data(300, 5, 9, 0.1)
+    est = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+    explainer = churn._churn.TreeExplainer(est.model_)
+    expected = explainer.shap_values(np.ascontiguousarray(X[:40]), 1)
+    layouts = {"fortran": np.asfortranarray(X[:40]), "slice": np.asfortranarray(np.repeat(X[:40], 2, axis=1))[:, ::2],
+               "reversed rows": np.ascontiguousarray(X[:40][::-1])[::-1]}
+    for name, view in layouts.items():
+        np.testing.assert_array_equal(explainer.shap_values(view, 1), expected, err_msg=name)
+        np.testing.assert_array_equal(explainer.shap_values(view, 2), expected, err_msg=name)
+    np.testing.assert_array_equal(est.shap_values(np.asfortranarray(X[:40])), expected)
+
+
 def test_dataframe_names_and_bad_input():
     pd = pytest.importorskip("pandas")
     X, y = make_data(200, 4, 9)

@@ -200,12 +200,12 @@ inline void from_json(const nlohmann::json& j, forest_params& p) {
   if (has("criterion")) {
     const auto& v = j["criterion"];
     if (!v.is_string()) throw parameter_error("criterion", param_text(v), "\"gini\", \"entropy\", \"log_loss\"");
-    p.tree.split_criterion = criterion_from_string(v.get<std::string>());
+    p.tree.split_criterion = parse_criterion(v.get<std::string>());
   }
   if (has("splitter")) {
     const auto& v = j["splitter"];
     if (!v.is_string()) throw parameter_error("splitter", param_text(v), "\"best\", \"random\"");
-    p.tree.split_strategy = splitter_from_string(v.get<std::string>());
+    p.tree.split_strategy = parse_splitter(v.get<std::string>());
   }
   if (has("max_depth"))
     p.tree.max_depth = j["max_depth"].is_null() ? 0 : detail::param_uint(j["max_depth"], "max_depth", 1, "null or an integer >= 1");

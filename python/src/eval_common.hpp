@@ -138,7 +138,7 @@ inline py::object json_to_python(const nlohmann::json& j) {
       for (const auto& [key, value] : j.items()) out[py::str(key)] = json_to_python(value);
       return out;
     }
-    default: throw churn::error("json_to_python: a JSON value of an unsupported type");
+    default: throw churn::data_error("json_to_python: a JSON value of an unsupported type (binary or discarded)");
   }
 }
 

@@ -36,6 +36,67 @@ py::list column_list(const churn::feature_table& t, F&& get) {
   return out;
 }
 
+/// Pickled state of a feature table: its fields in order (version 1). Pickling copies X.
+py::tuple table_state(const churn::feature_table& t) {
+  const auto& r = t.report;
+  py::list features;
+  for (const auto& f : t.features) features.append(py::make_tuple(f.name, f.description, f.unit, kind_name(f.kind), f.categories));
+  const auto& o = t.options;
+  py::tuple options = py::make_tuple(std::string(churn::to_string(o.mode)), o.cutoff_ms, o.horizon_days,
+                                     o.session_gap_minutes, o.max_users);
+  py::tuple report = py::make_tuple(
+      r.events, r.anonymous_events, r.guest_events, r.logged_out_events, r.cancellation_events, r.users_seen,
+      r.users_in_table, r.users_churned, r.users_cancelled_ever, r.users_cancelled_before_cutoff,
+      r.users_without_events_before_cutoff, r.users_active_after_cancellation, r.first_ts, r.last_ts, r.cutoff_ms,
+      r.label_end_ms, r.label_window_complete, py::cast(r.read), r.snapshot_cutoffs, r.snapshot_rows, r.snapshot_churned);
+  py::array_t<double, py::array::f_style> X({static_cast<py::ssize_t>(t.X.rows()), static_cast<py::ssize_t>(t.X.cols())});
+  if (t.X.size()) std::copy(t.X.data(), t.X.data() + t.X.size(), X.mutable_data());
+  std::vector<int> labels(t.labels.data(), t.labels.data() + t.labels.size());
+  return py::make_tuple(1, X, labels, t.user_ids, t.cutoffs, features, options, report);
+}
+
+churn::feature_table table_from_state(const py::tuple& s) {
+  if (s.size() != 8 || s[0].cast<int>() != 1)
+    throw churn::data_error("FeatureTable: pickled state of another version (expected 8 fields, version 1)");
+  churn::feature_table t;
+  auto X = s[1].cast<py::array_t<double, py::array::f_style | py::array::forcecast>>();
+  if (X.ndim() != 2) throw churn::data_error("FeatureTable: pickled X is not a matrix");
+  t.X = Eigen::Map<const Eigen::MatrixXd>(X.data(), X.shape(0), X.shape(1));
+  const auto labels = s[2].cast<std::vector<int>>();
+  t.labels = Eigen::Map<const Eigen::VectorXi>(labels.data(), static_cast<Eigen::Index>(labels.size()));
+  t.user_ids = s[3].cast<std::vector<std::string>>();
+  t.cutoffs = s[4].cast<std::vector<std::int64_t>>();
+  for (const auto& item : s[5].cast<py::list>()) {
+    const auto f = item.cast<py::tuple>();
+    t.features.push_back({f[0].cast<std::string>(), f[1].cast<std::string>(), f[2].cast<std::string>(),
+                          f[3].cast<std::string>() == "numeric" ? churn::feature_kind::numeric : churn::feature_kind::categorical,
+                          f[4].cast<std::vector<std::string>>()});
+  }
+  const auto o = s[6].cast<py::tuple>();
+  t.options.mode = churn::parse_label_mode(o[0].cast<std::string>());
+  t.options.cutoff_ms = o[1].cast<std::int64_t>();
+  t.options.horizon_days = o[2].cast<double>();
+  t.options.session_gap_minutes = o[3].cast<double>();
+  t.options.max_users = o[4].cast<std::uint64_t>();
+  const auto r = s[7].cast<py::tuple>();
+  auto& rep = t.report;
+  std::uint64_t* counts[] = {&rep.events, &rep.anonymous_events, &rep.guest_events, &rep.logged_out_events,
+                             &rep.cancellation_events, &rep.users_seen, &rep.users_in_table, &rep.users_churned,
+                             &rep.users_cancelled_ever, &rep.users_cancelled_before_cutoff,
+                             &rep.users_without_events_before_cutoff, &rep.users_active_after_cancellation};
+  for (std::size_t i = 0; i < 12; ++i) *counts[i] = r[i].cast<std::uint64_t>();
+  rep.first_ts = r[12].cast<std::int64_t>();
+  rep.last_ts = r[13].cast<std::int64_t>();
+  rep.cutoff_ms = r[14].cast<std::int64_t>();
+  rep.label_end_ms = r[15].cast<std::int64_t>();
+  rep.label_window_complete = r[16].cast<bool>();
+  rep.read = r[17].cast<churn::read_report>();
+  rep.snapshot_cutoffs = r[18].cast<std::vector<std::int64_t>>();
+  rep.snapshot_rows = r[19].cast<std::vector<std::uint64_t>>();
+  rep.snapshot_churned = r[20].cast<std::vector<std::uint64_t>>();
+  return t;
+}
+
 void bind_feature_structs(py::module_& m) {
   py::class_<churn::feature_info>(m, "FeatureInfo",
                                   "One column of a feature table (churn::feature_info), read-only.")
@@ -151,7 +212,8 @@ void bind_feature_structs(py::module_& m) {
                              })
       .def_property_readonly("horizon_days", [](const T& t) { return t.options.horizon_days; })
       .def_property_readonly("session_gap_minutes", [](const T& t) { return t.options.session_gap_minutes; })
-      .def_readonly("report", &T::report);
+      .def_readonly("report", &T::report)
+      .def(py::pickle(&table_state, &table_from_state));
 }
 
 churn::label_options make_label_options(const std::string& label, std::optional<std::int64_t> cutoff_ms,

@@ -151,6 +151,27 @@ def test_table_is_the_bound_struct_with_views_of_its_memory(fixture_file):
     assert history.cutoffs is None and history.cutoff_ms is None and history.label == "history"
 
 
+def test_tables_pickle_whole(tmp_path, fixture_file):
+    bad = tmp_path / "bad.json"
+    bad.write_text(open(fixture_file).read() + "{not json\n")
+    for t in (churn.user_features(bad, strict=False, cutoff=CUTOFF, horizon_days=7),
+              churn.user_features(fixture_file, label="history"),
+              churn.user_features(fixture_file, cutoffs=[CUTOFF - dt.timedelta(days=1), CUTOFF], horizon_days=7)):
+        back = pickle.loads(pickle.dumps(t))
+        assert type(back) is churn.FeatureTable and repr(back) == repr(t)
+        np.testing.assert_array_equal(back.X, t.X)
+        np.testing.assert_array_equal(back.y, t.y)
+        assert back.X.flags["F_CONTIGUOUS"] and back.user_ids == t.user_ids
+        assert (back.cutoffs is None) == (t.cutoffs is None)
+        if t.cutoffs is not None:
+            np.testing.assert_array_equal(back.cutoffs, t.cutoffs)
+        assert back.feature_info() == t.feature_info() and back.categories == t.categories
+        assert (back.label, back.cutoff_ms, back.horizon_days, back.session_gap_minutes) == \
+            (t.label, t.cutoff_ms, t.horizon_days, t.session_gap_minutes)
+        assert back.report.summary == t.report.summary and back.report.read == t.report.read
+        assert back.report.snapshot_rows == t.report.snapshot_rows
+
+
 def test_read_reports_are_one_bound_class(fixture_file):
     t = churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7)
     acc = churn.FeatureAccumulator()

@@ -30,7 +30,7 @@ py::array_t<T> move_to_numpy(std::vector<T>&& values) {
                         heap->data(), owner);
 }
 
-/// A read report as the dict churn.events.ReadReport is built from (per-file reports under "files").
+/// ReadReport.to_dict(): a read report as a dict (per-file reports under "files"), the one builder.
 inline py::dict read_report_to_dict(const churn::read_report& r) {
   py::dict d;
   d["source"] = r.source;

@@ -84,13 +84,13 @@ def merge_partials(partials: Sequence[Partial]) -> Partial:
     return acc.to_bytes(), reports
 
 
-def combine_reports(reports: Sequence[Tuple[Tuple[Any, ...], Any]]) -> Dict[str, Any]:
+def combine_reports(reports: Sequence[Tuple[Tuple[Any, ...], Any]]) -> _churn.ReadReport:
     """One read report for all pieces, as churn.user_features gives it (churn::join_piece_reports, the
     pieces put in (source, position) order): example line numbers are those of each file."""
     ordered = sorted(reports, key=lambda kr: tuple(str(k) for k in kr[0][:1]) + tuple(kr[0][1:]))
     sources = {r.source for _, r in ordered}
     noun = "files" if all(os.path.exists(name) for name in sources) else "sources"
-    return _churn._join_piece_reports([r for _, r in ordered], 5, noun).to_dict()
+    return _churn._join_piece_reports([r for _, r in ordered], 5, noun)
 
 
 def finalize(partial: Partial, label: str = "window", cutoff: Any = None, horizon_days: float = 30.0, *,
@@ -99,10 +99,8 @@ def finalize(partial: Partial, label: str = "window", cutoff: Any = None, horizo
     table with cutoffs or every_days: all cutoffs from the one merged aggregate)."""
     data, reports = partial
     acc = FeatureAccumulator.from_bytes(data)
-    table = acc.finalize(label=label, cutoff=cutoff, horizon_days=horizon_days, cutoffs=cutoffs,
-                         every_days=every_days, min_history_days=min_history_days)
-    table.report.read = combine_reports(reports)
-    return table
+    return acc.finalize(label=label, cutoff=cutoff, horizon_days=horizon_days, cutoffs=cutoffs,
+                        every_days=every_days, min_history_days=min_history_days, read=combine_reports(reports))
 
 
 def check_options(options: Dict[str, Any]) -> Dict[str, Any]:

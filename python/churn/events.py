@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -47,26 +47,9 @@ def _threads(value: Any) -> int:
     return _whole_number("threads", value, 0, _churn.max_threads, f"None or 0 (all cores), or 1 to {_churn.max_threads}")
 
 
-@dataclass
-class ReadReport:
-    """What a read saw: every line is an event, blank, or bad (counted by reason)."""
-
-    source: str
-    bytes: int
-    lines: int
-    events: int
-    blank_lines: int
-    bad_lines: int
-    bad_by_reason: Dict[str, int]
-    examples: List[Tuple[int, str]]
-    summary: str
-
-    @classmethod
-    def _from_dict(cls, d: Mapping[str, Any]) -> "ReadReport":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
-
-    def __str__(self) -> str:
-        return self.summary
+#: What a read saw: every line is an event, blank, or bad (counted by reason), with ``files`` when
+#: several were read (churn::read_report, bound read-only; ``report["events"]`` and ``to_dict()`` too).
+ReadReport = _churn.ReadReport
 
 
 class EventTable:
@@ -146,7 +129,7 @@ def read_events(path: "os.PathLike[str] | str", strict: bool = True, max_line_by
     another stream, or ``"-"`` for standard input: read once, exactly as a file of the same bytes.
     """
     columns, report = _churn._read_events(os.fspath(path), strict, _max_line_bytes(max_line_bytes))
-    return EventTable(columns, ReadReport._from_dict(report))
+    return EventTable(columns, report)
 
 
 @dataclass
@@ -209,8 +192,8 @@ def _short(path: str, width: int) -> str:
 
 
 def _summary_of(d: Dict[str, Any], path: str) -> ScanSummary:
-    report = ReadReport._from_dict(d.pop("report"))
-    files = [_summary_of(f, f["report"]["source"]) for f in d.pop("files", [])]
+    report = d.pop("report")
+    files = [_summary_of(f, f["report"].source) for f in d.pop("files", [])]
     return ScanSummary(path=path, report=report, files=files, **d)
 
 

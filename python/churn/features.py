@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _churn
+from ._churn import ReadReport
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -76,76 +76,20 @@ def _utc(ms: Optional[int]) -> Optional[_dt.datetime]:
     return None if ms is None else _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc)
 
 
-@dataclass
-class FeatureReport:
-    """What went into the table and what was left out (guests, users cancelled before the cutoff...)."""
-
-    events: int
-    anonymous_events: int
-    guest_events: int
-    logged_out_events: int
-    cancellation_events: int
-    users_seen: int
-    users_in_table: int
-    users_churned: int
-    users_cancelled_before_cutoff: int
-    users_without_events_before_cutoff: int
-    users_active_after_cancellation: int
-    first_ts: Optional[int]
-    last_ts: Optional[int]
-    cutoff_ms: Optional[int]
-    label_end_ms: Optional[int]
-    label_window_complete: bool
-    read: Optional[Dict[str, Any]]
-    summary: str
-    #: Users with a Cancellation Confirmation anywhere in the log (whether or not in a label window).
-    users_cancelled_ever: int = 0
-    #: Snapshot tables only (empty otherwise): the cutoffs (epoch ms, ascending) and the rows and
-    #: churned rows at each; users_in_table and users_churned then count rows.
-    snapshot_cutoffs: List[int] = field(default_factory=list)
-    snapshot_rows: List[int] = field(default_factory=list)
-    snapshot_churned: List[int] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        return self.summary
+#: What went into a table and what was left out (churn::feature_report, bound read-only).
+FeatureReport = _churn.FeatureReport
+#: One column's name, description, unit, kind and categories (churn::feature_info, bound read-only).
+FeatureInfo = _churn.FeatureInfo
 
 
-@dataclass
-class FeatureTable:
-    """One row per user (a snapshot table: one row per user and cutoff). ``X`` is float64 (rows x
-    features, Fortran order); categorical columns hold codes into ``categories[name]`` (0 "unknown",
-    1 "other"); ``y`` is 1 for churn; ``cutoffs`` (window mode) the cutoff of each row in epoch ms."""
-
-    X: np.ndarray
-    y: np.ndarray
-    user_ids: List[str]
-    feature_names: List[str]
-    descriptions: List[str]
-    units: List[str]
-    kinds: List[str]
-    categories: Dict[str, List[str]]
-    label: str
-    cutoff_ms: Optional[int]
-    horizon_days: float
-    session_gap_minutes: float
-    report: FeatureReport = field(repr=False)
-    cutoffs: Optional[np.ndarray] = field(default=None, repr=False)
-
-    @classmethod
-    def _from_dict(cls, d: Dict[str, Any]) -> "FeatureTable":
-        feats = d["features"]
-        return cls(
-            X=d["X"], y=d["y"], user_ids=list(d["user_ids"]),
-            feature_names=[f["name"] for f in feats],
-            descriptions=[f["description"] for f in feats],
-            units=[f["unit"] for f in feats],
-            kinds=[f["kind"] for f in feats],
-            categories={f["name"]: list(f["categories"]) for f in feats if f["kind"] == "categorical"},
-            label=d["label"], cutoff_ms=d["cutoff_ms"], horizon_days=d["horizon_days"],
-            session_gap_minutes=d["session_gap_minutes"],
-            report=FeatureReport(**d["report"]),
-            cutoffs=d.get("cutoffs"),
-        )
+class FeatureTable(_churn._FeatureTable):
+    """One row per user (a snapshot table: one row per user and cutoff): churn::feature_table, bound
+    read-only. ``X`` is float64 (rows x features, Fortran order); categorical columns hold codes into
+    ``categories[name]`` (0 "unknown", 1 "other"); ``y`` is 1 for churn; ``cutoffs`` (window mode) the
+    cutoff of each row in epoch ms. X, y and cutoffs are numpy views of the table's own memory (no copy).
+    The fields (X, y, user_ids, features, feature_names, descriptions, units, kinds, categories, label,
+    cutoff_ms, horizon_days, session_gap_minutes, report, cutoffs) come from the binding; this class adds
+    what is easier said in Python."""
 
     @property
     def cutoff(self) -> Optional[_dt.datetime]:
@@ -169,7 +113,7 @@ class FeatureTable:
         return inverse.astype(np.int64)
 
     def __len__(self) -> int:
-        return len(self.user_ids)
+        return len(self.y)
 
     def column(self, name: str) -> np.ndarray:
         try:
@@ -179,10 +123,7 @@ class FeatureTable:
 
     def feature_info(self) -> List[Dict[str, Any]]:
         """Name, description, unit, kind and categories of every column (for model metadata)."""
-        return [
-            {"name": n, "description": d, "unit": u, "kind": k, "categories": self.categories.get(n, [])}
-            for n, d, u, k in zip(self.feature_names, self.descriptions, self.units, self.kinds)
-        ]
+        return [f.to_dict() for f in self.features]
 
     def to_pandas(self, decode: bool = False):
         """A DataFrame indexed by user_id (a snapshot table: by user_id and cutoff, a UTC timestamp) with
@@ -242,21 +183,26 @@ def user_features(path_or_paths: Union[PathLike, Sequence[PathLike]], label: str
         cutoff (the last whose whole label window lies in the log) while ``min_history_days`` of log
         lie before the cutoff (default 14: the longest look-back of any feature).
     """
-    d = _churn._user_features(_paths(path_or_paths), label, _cutoff_ms(cutoff), float(horizon_days),
-                              float(session_gap_minutes), _threads(threads), bool(strict), progress,
-                              _max_users(max_users), *_snapshot_args(cutoffs, every_days, min_history_days))
-    return FeatureTable._from_dict(d)
+    return FeatureTable(_churn._user_features(
+        _paths(path_or_paths), label, _cutoff_ms(cutoff), float(horizon_days), float(session_gap_minutes),
+        _threads(threads), bool(strict), progress, _max_users(max_users),
+        *_snapshot_args(cutoffs, every_days, min_history_days)))
 
 
-def _snapshot_args(cutoffs: Optional[Sequence[Any]], every_days: Optional[int], min_history_days: float):
+def _snapshot_args(cutoffs: Optional[Sequence[Any]], every_days: Optional[int],
+                   min_history_days: float) -> Tuple[Optional[List[int]], int, float]:
     """(cutoffs in ms or None, every_days as int, min_history_days) for the binding."""
     if isinstance(cutoffs, (str, bytes)):
         raise _churn.ParameterError(
             f"invalid value for parameter 'cutoffs': {cutoffs!r} (allowed: a list of cutoffs; for one cutoff use "
             "cutoff=)")
-    ms = None if cutoffs is None else [_cutoff_ms(c) for c in cutoffs]
-    if ms is not None and any(c is None for c in ms):
-        raise _churn.ParameterError("invalid value for parameter 'cutoffs': None in the list (allowed: UTC midnights)")
+    ms: Optional[List[int]] = None
+    if cutoffs is not None:
+        parsed = [_cutoff_ms(c) for c in cutoffs]
+        if any(c is None for c in parsed):
+            raise _churn.ParameterError(
+                "invalid value for parameter 'cutoffs': None in the list (allowed: UTC midnights)")
+        ms = [c for c in parsed if c is not None]
     if every_days is None:
         every = 0
     elif isinstance(every_days, bool) or not isinstance(every_days, (int, np.integer)) or every_days < 1:
@@ -285,15 +231,15 @@ class FeatureAccumulator:
                                                                                _max_users(max_users))
 
     def add_files(self, path_or_paths: Union[PathLike, Sequence[PathLike]], threads: Optional[int] = None,
-                  strict: bool = True, progress: Any = None) -> Dict[str, Any]:
-        """Aggregates files; returns the read report (dict)."""
-        return self._acc.add_files(_paths(path_or_paths), strict, _threads(threads), progress).to_dict()
+                  strict: bool = True, progress: Any = None) -> ReadReport:
+        """Aggregates files; returns the ReadReport (``report["events"]`` and ``to_dict()`` work too)."""
+        return self._acc.add_files(_paths(path_or_paths), strict, _threads(threads), progress)
 
-    def add_jsonl(self, data: Union[bytes, str], strict: bool = True, name: str = "<buffer>") -> Dict[str, Any]:
-        """Aggregates JSON lines held in memory; returns the read report (dict)."""
+    def add_jsonl(self, data: Union[bytes, str], strict: bool = True, name: str = "<buffer>") -> ReadReport:
+        """Aggregates JSON lines held in memory; returns the ReadReport."""
         if isinstance(data, str):
             data = data.encode("utf-8")
-        return self._acc.add_jsonl(bytes(data), strict, name).to_dict()
+        return self._acc.add_jsonl(bytes(data), strict, name)
 
     def merge(self, other: "FeatureAccumulator") -> "FeatureAccumulator":
         """Adds ``other``'s aggregate into this one; returns self."""
@@ -302,11 +248,12 @@ class FeatureAccumulator:
 
     def finalize(self, label: str = "window", cutoff: Any = None, horizon_days: float = 30.0, *,
                  cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
-                 min_history_days: float = 14.0) -> FeatureTable:
+                 min_history_days: float = 14.0, read: Optional[ReadReport] = None) -> FeatureTable:
         """The feature table under the given labelling (see :func:`user_features`); with cutoffs or
-        every_days a snapshot table."""
-        return FeatureTable._from_dict(self._acc.finalize(label, _cutoff_ms(cutoff), float(horizon_days),
-                                                          *_snapshot_args(cutoffs, every_days, min_history_days)))
+        every_days a snapshot table. ``read``: the ReadReport of what was aggregated (the table's
+        ``report.read``)."""
+        return FeatureTable(self._acc.finalize(label, _cutoff_ms(cutoff), float(horizon_days),
+                                               *_snapshot_args(cutoffs, every_days, min_history_days), read))
 
     def to_bytes(self) -> bytes:
         """Compact platform-independent bytes; equal aggregates give equal bytes."""
@@ -375,9 +322,8 @@ def why_empty(table: FeatureTable, sources: Sequence[str] = ()) -> str:
     r = table.report
     where = ", ".join(sources) if sources else "the input"
     if r.events == 0:
-        read = r.read or {}
-        bad = read.get("bad_lines", 0)
-        return (f"no users: {where} holds no events ({read.get('lines', 0):,} lines read, {bad:,} bad). "
+        lines, bad = (r.read.lines, r.read.bad_lines) if r.read is not None else (0, 0)
+        return (f"no users: {where} holds no events ({lines:,} lines read, {bad:,} bad). "
                 "Check the paths: a folder is searched for *.json, *.jsonl and their .gz files"
                 + ("; --lenient skipped the bad lines, so look at them first" if bad else ""))
     if r.users_seen == 0:
@@ -508,12 +454,12 @@ def _cli_features(args) -> int:
     write_csv(table, args.out, decode=args.decode)
     if not args.quiet:
         print(table.report.summary, file=sys.stderr)
-        if table.report.read and table.report.read.get("bad_lines"):
-            print(table.report.read["summary"], file=sys.stderr)
+        if table.report.read is not None and table.report.read.bad_lines:
+            print(table.report.read.summary, file=sys.stderr)
         what = f"rows ({len(table.snapshot_cutoffs)} cutoffs)" if table.is_snapshots else "users"
         print(f"wrote {len(table)} {what} x {len(table.feature_names)} features to {args.out}", file=sys.stderr)
     return 0
 
 
-__all__ = ["FeatureAccumulator", "FeatureReport", "FeatureTable", "merge_accumulators", "require_rows",
+__all__ = ["FeatureAccumulator", "FeatureInfo", "FeatureReport", "FeatureTable", "merge_accumulators", "require_rows",
            "user_features", "why_empty", "write_csv"]

@@ -305,9 +305,9 @@ def score(model: Any, paths: Union[PathLike, Sequence[PathLike]], cutoff: Any = 
     acc = FeatureAccumulator(session_gap_minutes=gap, max_users=max_users)
     report = acc.add_files(paths, threads=threads, strict=strict, progress=progress)
     notes: List[str] = []
-    bad = int(report.get("bad_lines", 0)) if isinstance(report, dict) else 0
+    bad = int(report.bad_lines)
     if bad:
-        examples = report.get("examples") or []
+        examples = report.examples
         example = f" (e.g. line {examples[0][0]}: {examples[0][1]})" if examples else ""
         notes.append(f"{bad} malformed line{'s' if bad != 1 else ''} skipped{example}")
     if acc.events == 0 or acc.last_ts is None:

@@ -61,15 +61,24 @@ std::vector<churn::fold> folds_from_python(const py::handle& folds) {
   return out;
 }
 
-/// The dict churn.cross_validate returns: cv_result_json (the one field list) with the out-of-fold
-/// arrays moved into numpy.
-py::dict result_to_dict(churn::cv_result&& r) {
+/// A 1-D numpy view of a vector held by the bound object `owner` (no copy; keeps `owner` alive).
+template <class T>
+py::array_t<T> vector_view(const py::object& owner, const std::vector<T>& v) {
+  return py::array_t<T>({static_cast<py::ssize_t>(v.size())}, {static_cast<py::ssize_t>(sizeof(T))}, v.data(), owner);
+}
+
+/// CVResult.to_dict(): cv_result_json (the one field list) with the out-of-fold arrays as numpy views.
+py::dict cv_result_dict(const py::object& self) {
+  const auto& r = self.cast<const churn::cv_result&>();
   py::dict out = churn_py::json_to_python(churn::cv_result_json(r));
-  out["oof_proba"] = move_to_numpy(std::move(r.oof_proba));
-  out["oof_fold"] = move_to_numpy(std::move(r.oof_fold));
-  out["oof_pred"] = move_to_numpy(std::move(r.oof_pred));
+  out["oof_proba"] = vector_view(self, r.oof_proba);
+  out["oof_fold"] = vector_view(self, r.oof_fold);
+  out["oof_pred"] = vector_view(self, r.oof_pred);
   return out;
 }
+
+/// The dict churn.cross_validate returns: the bound CVResult's to_dict().
+py::dict result_to_dict(churn::cv_result&& r) { return cv_result_dict(py::cast(std::move(r))); }
 
 /// None: no groups; otherwise one integer group code per sample (churn.evaluation codes any labels).
 std::vector<std::int64_t> groups_from_python(const py::object& groups) {
@@ -180,6 +189,48 @@ py::dict choice_to_dict(const churn::threshold_choice& c) {
 }  // namespace
 
 void bind_cv(py::module_& m) {
+  py::class_<churn::cv_result>(
+      m, "CVResult",
+      "A cross-validation result (churn::cv_result), read-only: threshold_mean, threshold_std, "
+      "default_threshold, n_repeats; folds, tuned and at_default as in the dict; oof_proba, oof_fold and "
+      "oof_pred as numpy views of its memory. to_dict() is the dict churn.cross_validate returns (its one "
+      "builder), and result[key] reads it.")
+      .def_readonly("threshold_mean", &churn::cv_result::threshold_mean)
+      .def_readonly("threshold_std", &churn::cv_result::threshold_std)
+      .def_readonly("default_threshold", &churn::cv_result::default_threshold)
+      .def_readonly("n_repeats", &churn::cv_result::n_repeats)
+      .def_property_readonly("folds", [](const py::object& self) -> py::object { return cv_result_dict(self)["folds"]; },
+                             "per fold: n_train, n_test, threshold, inner_seed, inner_f1, metric dicts, confusions")
+      .def_property_readonly("tuned", [](const py::object& self) -> py::object { return cv_result_dict(self)["tuned"]; },
+                             "mean and std over folds at each fold's tuned threshold")
+      .def_property_readonly("at_default", [](const py::object& self) -> py::object { return cv_result_dict(self)["at_default"]; },
+                             "mean and std over folds at default_threshold")
+      .def_property_readonly(
+          "oof_proba", [](const py::object& self) { return vector_view(self, self.cast<const churn::cv_result&>().oof_proba); })
+      .def_property_readonly(
+          "oof_fold", [](const py::object& self) { return vector_view(self, self.cast<const churn::cv_result&>().oof_fold); })
+      .def_property_readonly(
+          "oof_pred", [](const py::object& self) { return vector_view(self, self.cast<const churn::cv_result&>().oof_pred); })
+      .def("to_dict", &cv_result_dict, "The dict churn.cross_validate returns.")
+      .def("__getitem__",
+           [](const py::object& self, const std::string& key) -> py::object {
+             const py::dict d = cv_result_dict(self);
+             if (!d.contains(key)) throw py::key_error(key);
+             return d[py::str(key)];
+           })
+      .def(
+          "get",
+          [](const py::object& self, const std::string& key, const py::object& default_) -> py::object {
+            return cv_result_dict(self).attr("get")(key, default_);
+          },
+          py::arg("key"), py::arg("default") = py::none())
+      .def("keys", [](const py::object& self) { return cv_result_dict(self).attr("keys")(); })
+      .def("__contains__", [](const py::object& self, const py::object& key) { return cv_result_dict(self).contains(key); })
+      .def("__repr__", [](const churn::cv_result& r) {
+        return "CVResult(folds=" + std::to_string(r.folds.size()) + ", n_repeats=" + std::to_string(r.n_repeats) +
+               ", tuned_f1=" + std::to_string(r.tuned.mean.f1) + ")";
+      });
+
   py::class_<churn::cv_task>(m, "CVTask",
                              "One fit of a cross-validation plan: a model trained on samples `train` predicts "
                              "samples `test` (outer fold `fold` itself when inner is -1, else its inner fold `inner`).")
@@ -213,7 +264,7 @@ void bind_cv(py::module_& m) {
             return result_to_dict(churn::assemble_cross_validate(p, std::move(proba)));
           },
           py::arg("predictions"),
-          "The cross-validation result (the dict churn.cross_validate returns) from predictions[t], the "
+          "The cross-validation result (the dict churn.cross_validate returns: CVResult.to_dict()) from predictions[t], the "
           "predict_proba of task t's model on its test samples (P(class 1), or the two columns).");
 
   m.def(

@@ -37,7 +37,7 @@ py::dict scan_to_dict(const churn::scan_summary& s) {
   d["pages"] = s.pages;
   d["auths"] = s.auths;
   d["levels"] = s.levels;
-  d["report"] = churn_py::read_report_to_dict(s.report);
+  d["report"] = py::cast(s.report);  // ReadReport
   return d;
 }
 
@@ -78,7 +78,7 @@ void bind_events(py::module_& m) {
         columns["artist"] = dictionary(table.artist);
         columns["song"] = dictionary(table.song);
         columns["length"] = move_to_numpy(std::move(table.length));
-        return py::make_tuple(columns, churn_py::read_report_to_dict(report));
+        return py::make_tuple(columns, py::cast(std::move(report)));
       },
       py::arg("path"), py::arg("strict") = true, py::arg("max_line_bytes") = std::uint64_t(64) << 20,
       "Reads an event log into columns: (dict of columns, read report). Use churn.read_events.");

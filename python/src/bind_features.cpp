@@ -11,7 +11,6 @@
 #include "common.hpp"
 
 namespace py = pybind11;
-using churn_py::to_numpy;
 
 namespace {
 
@@ -20,65 +19,201 @@ py::object ts_or_none(std::int64_t ts) {
   return ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(ts));
 }
 
-/// Moves the matrix into a numpy array (Fortran order, as Eigen stores it) without copying.
-py::array_t<double> matrix_to_numpy(Eigen::MatrixXd&& m) {
-  auto* heap = new Eigen::MatrixXd(std::move(m));
-  py::capsule owner(heap, [](void* p) { delete static_cast<Eigen::MatrixXd*>(p); });
-  const auto rows = static_cast<py::ssize_t>(heap->rows());
-  const auto cols = static_cast<py::ssize_t>(heap->cols());
-  const auto s = static_cast<py::ssize_t>(sizeof(double));
-  return py::array_t<double>({rows, cols}, {s, s * std::max<py::ssize_t>(rows, 1)}, heap->data(), owner);
+/// A numpy view of memory held by the bound struct `owner` (no copy; the array keeps `owner` alive).
+template <class T>
+py::array_t<T> view_of(const py::object& owner, const T* data, std::vector<py::ssize_t> shape,
+                       std::vector<py::ssize_t> strides) {
+  return py::array_t<T>(std::move(shape), std::move(strides), data, owner);
 }
 
-py::dict table_to_dict(churn::feature_table&& t) {
-  py::dict d;
-  std::vector<std::int32_t> y(t.labels.data(), t.labels.data() + t.labels.size());
-  d["X"] = matrix_to_numpy(std::move(t.X));
-  d["y"] = to_numpy(y);
-  d["user_ids"] = py::cast(t.user_ids);
-  d["cutoffs"] = t.options.mode == churn::label_mode::window ? py::object(churn_py::move_to_numpy(std::move(t.cutoffs)))
-                                                             : py::object(py::none());
-  py::list features;
-  for (const auto& f : t.features) {
-    py::dict fd;
-    fd["name"] = f.name;
-    fd["description"] = f.description;
-    fd["unit"] = f.unit;
-    fd["kind"] = f.kind == churn::feature_kind::numeric ? "numeric" : "categorical";
-    fd["categories"] = py::cast(f.categories);
-    features.append(fd);
-  }
-  d["features"] = features;
-  d["label"] = std::string(churn::to_string(t.options.mode));
-  d["cutoff_ms"] = t.options.mode == churn::label_mode::window ? ts_or_none(t.options.cutoff_ms) : py::none();
-  d["horizon_days"] = t.options.horizon_days;
-  d["session_gap_minutes"] = t.options.session_gap_minutes;
+std::string kind_name(churn::feature_kind k) { return k == churn::feature_kind::numeric ? "numeric" : "categorical"; }
+
+/// Column metadata of a table, one list per attribute, in column order.
+template <class F>
+py::list column_list(const churn::feature_table& t, F&& get) {
+  py::list out;
+  for (const auto& f : t.features) out.append(get(f));
+  return out;
+}
+
+/// Pickled state of a feature table: its fields in order (version 1). Pickling copies X.
+py::tuple table_state(const churn::feature_table& t) {
   const auto& r = t.report;
-  py::dict rd;
-  rd["events"] = r.events;
-  rd["anonymous_events"] = r.anonymous_events;
-  rd["guest_events"] = r.guest_events;
-  rd["logged_out_events"] = r.logged_out_events;
-  rd["cancellation_events"] = r.cancellation_events;
-  rd["users_seen"] = r.users_seen;
-  rd["users_in_table"] = r.users_in_table;
-  rd["users_churned"] = r.users_churned;
-  rd["users_cancelled_ever"] = r.users_cancelled_ever;
-  rd["users_cancelled_before_cutoff"] = r.users_cancelled_before_cutoff;
-  rd["users_without_events_before_cutoff"] = r.users_without_events_before_cutoff;
-  rd["users_active_after_cancellation"] = r.users_active_after_cancellation;
-  rd["first_ts"] = ts_or_none(r.first_ts);
-  rd["last_ts"] = ts_or_none(r.last_ts);
-  rd["cutoff_ms"] = ts_or_none(r.cutoff_ms);
-  rd["label_end_ms"] = ts_or_none(r.label_end_ms);
-  rd["label_window_complete"] = r.label_window_complete;
-  rd["snapshot_cutoffs"] = py::cast(r.snapshot_cutoffs);
-  rd["snapshot_rows"] = py::cast(r.snapshot_rows);
-  rd["snapshot_churned"] = py::cast(r.snapshot_churned);
-  rd["read"] = r.read.lines ? py::object(churn_py::read_report_to_dict(r.read)) : py::object(py::none());
-  rd["summary"] = r.summary();
-  d["report"] = rd;
-  return d;
+  py::list features;
+  for (const auto& f : t.features) features.append(py::make_tuple(f.name, f.description, f.unit, kind_name(f.kind), f.categories));
+  const auto& o = t.options;
+  py::tuple options = py::make_tuple(std::string(churn::to_string(o.mode)), o.cutoff_ms, o.horizon_days,
+                                     o.session_gap_minutes, o.max_users);
+  py::tuple report = py::make_tuple(
+      r.events, r.anonymous_events, r.guest_events, r.logged_out_events, r.cancellation_events, r.users_seen,
+      r.users_in_table, r.users_churned, r.users_cancelled_ever, r.users_cancelled_before_cutoff,
+      r.users_without_events_before_cutoff, r.users_active_after_cancellation, r.first_ts, r.last_ts, r.cutoff_ms,
+      r.label_end_ms, r.label_window_complete, py::cast(r.read), r.snapshot_cutoffs, r.snapshot_rows, r.snapshot_churned);
+  py::array_t<double, py::array::f_style> X({static_cast<py::ssize_t>(t.X.rows()), static_cast<py::ssize_t>(t.X.cols())});
+  if (t.X.size()) std::copy(t.X.data(), t.X.data() + t.X.size(), X.mutable_data());
+  std::vector<int> labels(t.labels.data(), t.labels.data() + t.labels.size());
+  return py::make_tuple(1, X, labels, t.user_ids, t.cutoffs, features, options, report);
+}
+
+churn::feature_table table_from_state(const py::tuple& s) {
+  if (s.size() != 8 || s[0].cast<int>() != 1)
+    throw churn::data_error("FeatureTable: pickled state of another version (expected 8 fields, version 1)");
+  churn::feature_table t;
+  auto X = s[1].cast<py::array_t<double, py::array::f_style | py::array::forcecast>>();
+  if (X.ndim() != 2) throw churn::data_error("FeatureTable: pickled X is not a matrix");
+  t.X = Eigen::Map<const Eigen::MatrixXd>(X.data(), X.shape(0), X.shape(1));
+  const auto labels = s[2].cast<std::vector<int>>();
+  t.labels = Eigen::Map<const Eigen::VectorXi>(labels.data(), static_cast<Eigen::Index>(labels.size()));
+  t.user_ids = s[3].cast<std::vector<std::string>>();
+  t.cutoffs = s[4].cast<std::vector<std::int64_t>>();
+  for (const auto& item : s[5].cast<py::list>()) {
+    const auto f = item.cast<py::tuple>();
+    t.features.push_back({f[0].cast<std::string>(), f[1].cast<std::string>(), f[2].cast<std::string>(),
+                          f[3].cast<std::string>() == "numeric" ? churn::feature_kind::numeric : churn::feature_kind::categorical,
+                          f[4].cast<std::vector<std::string>>()});
+  }
+  const auto o = s[6].cast<py::tuple>();
+  t.options.mode = churn::parse_label_mode(o[0].cast<std::string>());
+  t.options.cutoff_ms = o[1].cast<std::int64_t>();
+  t.options.horizon_days = o[2].cast<double>();
+  t.options.session_gap_minutes = o[3].cast<double>();
+  t.options.max_users = o[4].cast<std::uint64_t>();
+  const auto r = s[7].cast<py::tuple>();
+  auto& rep = t.report;
+  std::uint64_t* counts[] = {&rep.events, &rep.anonymous_events, &rep.guest_events, &rep.logged_out_events,
+                             &rep.cancellation_events, &rep.users_seen, &rep.users_in_table, &rep.users_churned,
+                             &rep.users_cancelled_ever, &rep.users_cancelled_before_cutoff,
+                             &rep.users_without_events_before_cutoff, &rep.users_active_after_cancellation};
+  for (std::size_t i = 0; i < 12; ++i) *counts[i] = r[i].cast<std::uint64_t>();
+  rep.first_ts = r[12].cast<std::int64_t>();
+  rep.last_ts = r[13].cast<std::int64_t>();
+  rep.cutoff_ms = r[14].cast<std::int64_t>();
+  rep.label_end_ms = r[15].cast<std::int64_t>();
+  rep.label_window_complete = r[16].cast<bool>();
+  rep.read = r[17].cast<churn::read_report>();
+  rep.snapshot_cutoffs = r[18].cast<std::vector<std::int64_t>>();
+  rep.snapshot_rows = r[19].cast<std::vector<std::uint64_t>>();
+  rep.snapshot_churned = r[20].cast<std::vector<std::uint64_t>>();
+  return t;
+}
+
+void bind_feature_structs(py::module_& m) {
+  py::class_<churn::feature_info>(m, "FeatureInfo",
+                                  "One column of a feature table (churn::feature_info), read-only.")
+      .def_readonly("name", &churn::feature_info::name)
+      .def_readonly("description", &churn::feature_info::description)
+      .def_readonly("unit", &churn::feature_info::unit)
+      .def_property_readonly("kind", [](const churn::feature_info& f) { return kind_name(f.kind); },
+                             "'numeric' or 'categorical'")
+      .def_readonly("categories", &churn::feature_info::categories, "names of the codes (categorical columns)")
+      .def("to_dict",
+           [](const churn::feature_info& f) {
+             py::dict d;
+             d["name"] = f.name;
+             d["description"] = f.description;
+             d["unit"] = f.unit;
+             d["kind"] = kind_name(f.kind);
+             d["categories"] = py::cast(f.categories);
+             return d;
+           })
+      .def("__repr__", [](const churn::feature_info& f) { return "FeatureInfo(" + f.name + ", " + kind_name(f.kind) + ")"; });
+
+  using R = churn::feature_report;
+  py::class_<R>(m, "FeatureReport",
+                "What went into a feature table and what was left out (churn::feature_report), read-only. "
+                "Snapshot tables count rows in users_in_table and users_churned; snapshot_cutoffs, "
+                "snapshot_rows and snapshot_churned are empty for other tables.")
+      .def_readonly("events", &R::events)
+      .def_readonly("anonymous_events", &R::anonymous_events)
+      .def_readonly("guest_events", &R::guest_events)
+      .def_readonly("logged_out_events", &R::logged_out_events)
+      .def_readonly("cancellation_events", &R::cancellation_events)
+      .def_readonly("users_seen", &R::users_seen)
+      .def_readonly("users_in_table", &R::users_in_table)
+      .def_readonly("users_churned", &R::users_churned)
+      .def_readonly("users_cancelled_ever", &R::users_cancelled_ever)
+      .def_readonly("users_cancelled_before_cutoff", &R::users_cancelled_before_cutoff)
+      .def_readonly("users_without_events_before_cutoff", &R::users_without_events_before_cutoff)
+      .def_readonly("users_active_after_cancellation", &R::users_active_after_cancellation)
+      .def_property_readonly("first_ts", [](const R& r) { return ts_or_none(r.first_ts); })
+      .def_property_readonly("last_ts", [](const R& r) { return ts_or_none(r.last_ts); })
+      .def_property_readonly("cutoff_ms", [](const R& r) { return ts_or_none(r.cutoff_ms); })
+      .def_property_readonly("label_end_ms", [](const R& r) { return ts_or_none(r.label_end_ms); })
+      .def_readonly("label_window_complete", &R::label_window_complete)
+      .def_property_readonly(
+          "read",
+          [](const py::object& self) -> py::object {
+            const auto& r = self.cast<const R&>();
+            if (!r.read.lines) return py::none();
+            return py::cast(&r.read, py::return_value_policy::reference_internal, self);
+          },
+          "the ReadReport of the files read (None when the table was not built from files)")
+      .def_readonly("snapshot_cutoffs", &R::snapshot_cutoffs)
+      .def_readonly("snapshot_rows", &R::snapshot_rows)
+      .def_readonly("snapshot_churned", &R::snapshot_churned)
+      .def_property_readonly("summary", &R::summary)
+      .def("__str__", &R::summary);
+
+  using T = churn::feature_table;
+  py::class_<T, std::shared_ptr<T>>(
+      m, "_FeatureTable",
+      "A feature table (churn::feature_table), read-only; X, y and cutoffs are numpy views of its memory. "
+      "churn.FeatureTable derives from it.")
+      .def(py::init([](std::shared_ptr<T> other) { return other; }), py::arg("table"),
+           "The same table (shared, not copied).")
+      .def_property_readonly(
+          "X",
+          [](const py::object& self) {
+            const auto& t = self.cast<const T&>();
+            const auto rows = static_cast<py::ssize_t>(t.X.rows());
+            const auto s = static_cast<py::ssize_t>(sizeof(double));
+            return view_of<double>(self, t.X.data(), {rows, static_cast<py::ssize_t>(t.X.cols())},
+                                   {s, s * std::max<py::ssize_t>(rows, 1)});
+          },
+          "rows x features, float64, Fortran order")
+      .def_property_readonly(
+          "y",
+          [](const py::object& self) {
+            const auto& t = self.cast<const T&>();
+            return view_of<int>(self, t.labels.data(), {static_cast<py::ssize_t>(t.labels.size())},
+                                {static_cast<py::ssize_t>(sizeof(int))});
+          },
+          "1 for churn (int32)")
+      .def_property_readonly(
+          "cutoffs",
+          [](const py::object& self) -> py::object {
+            const auto& t = self.cast<const T&>();
+            if (t.options.mode != churn::label_mode::window) return py::none();
+            return view_of<std::int64_t>(self, t.cutoffs.data(), {static_cast<py::ssize_t>(t.cutoffs.size())},
+                                         {static_cast<py::ssize_t>(sizeof(std::int64_t))});
+          },
+          "window mode: the cutoff of each row (epoch ms, int64); None in history mode")
+      .def_readonly("user_ids", &T::user_ids)
+      .def_readonly("features", &T::features, "FeatureInfo of each column")
+      .def_property_readonly("feature_names", [](const T& t) { return column_list(t, [](const auto& f) { return f.name; }); })
+      .def_property_readonly("descriptions",
+                             [](const T& t) { return column_list(t, [](const auto& f) { return f.description; }); })
+      .def_property_readonly("units", [](const T& t) { return column_list(t, [](const auto& f) { return f.unit; }); })
+      .def_property_readonly("kinds", [](const T& t) { return column_list(t, [](const auto& f) { return kind_name(f.kind); }); })
+      .def_property_readonly(
+          "categories",
+          [](const T& t) {
+            py::dict d;
+            for (const auto& f : t.features)
+              if (f.kind == churn::feature_kind::categorical) d[py::str(f.name)] = py::cast(f.categories);
+            return d;
+          },
+          "categorical column name -> names of its codes")
+      .def_property_readonly("label", [](const T& t) { return std::string(churn::to_string(t.options.mode)); })
+      .def_property_readonly("cutoff_ms",
+                             [](const T& t) {
+                               return t.options.mode == churn::label_mode::window ? ts_or_none(t.options.cutoff_ms)
+                                                                                  : py::object(py::none());
+                             })
+      .def_property_readonly("horizon_days", [](const T& t) { return t.options.horizon_days; })
+      .def_property_readonly("session_gap_minutes", [](const T& t) { return t.options.session_gap_minutes; })
+      .def_readonly("report", &T::report)
+      .def(py::pickle(&table_state, &table_from_state));
 }
 
 churn::label_options make_label_options(const std::string& label, std::optional<std::int64_t> cutoff_ms,
@@ -136,6 +271,8 @@ churn::read_options make_read_options(bool strict, int threads) {
 }  // namespace
 
 void bind_features(py::module_& m) {
+  bind_feature_structs(m);
+
   py::class_<churn::feature_progress>(m, "_FeatureProgress",
                                       "Counters polled by progress bars while files are aggregated.")
       .def(py::init<>())
@@ -206,7 +343,7 @@ void bind_features(py::module_& m) {
           "finalize",
           [](const churn::feature_accumulator& acc, const std::string& label, std::optional<std::int64_t> cutoff_ms,
              double horizon_days, std::optional<std::vector<std::int64_t>> cutoffs, int every_days,
-             double min_history_days) {
+             double min_history_days, std::optional<churn::read_report> read) {
             auto o = make_label_options(label, cutoff_ms, horizon_days, acc.session_gap_minutes());
             auto s = make_snapshots(std::move(cutoffs), every_days, min_history_days);
             churn::feature_table t;
@@ -214,11 +351,13 @@ void bind_features(py::module_& m) {
               py::gil_scoped_release release;
               t = finalize_any(acc, o, s);
             }
-            return table_to_dict(std::move(t));
+            if (read) t.report.read = std::move(*read);
+            return t;
           },
           py::arg("label") = "window", py::arg("cutoff_ms") = py::none(), py::arg("horizon_days") = 30.0,
           py::arg("cutoffs") = py::none(), py::arg("every_days") = 0, py::arg("min_history_days") = 14.0,
-          "The feature table as a dict (X, y, user_ids, features, report, ...).")
+          py::arg("read") = py::none(),
+          "The feature table (_FeatureTable); `read`: the ReadReport of what was aggregated, for its report.")
       .def("to_bytes", [](const churn::feature_accumulator& acc) { return py::bytes(acc.to_bytes()); })
       .def_static("from_bytes",
                   [](const py::bytes& data) { return churn::feature_accumulator::from_bytes(std::string_view(data)); })
@@ -245,13 +384,13 @@ void bind_features(py::module_& m) {
           py::gil_scoped_release release;
           t = s.enabled() ? churn::user_features(paths, o, s, r, progress) : churn::user_features(paths, o, r, progress);
         }
-        return table_to_dict(std::move(t));
+        return t;
       },
       py::arg("paths"), py::arg("label") = "window", py::arg("cutoff_ms") = py::none(),
       py::arg("horizon_days") = 30.0, py::arg("session_gap_minutes") = 30.0, py::arg("threads") = 0,
       py::arg("strict") = true, py::arg("progress") = nullptr, py::arg("max_users") = py::none(),
       py::arg("cutoffs") = py::none(), py::arg("every_days") = 0, py::arg("min_history_days") = 14.0,
-      "Feature table of event log files, as a dict. Use churn.user_features.");
+      "Feature table of event log files (_FeatureTable). Use churn.user_features.");
 
   m.def("_parse_cutoff", [](const std::string& text) { return churn::parse_cutoff(text); }, py::arg("text"));
   m.def("_format_utc", [](std::int64_t ts) { return churn::format_utc(ts); }, py::arg("ts"));

@@ -67,6 +67,17 @@ void bind_reader(py::module_& m) {
             return churn_py::read_report_to_dict(r).attr("get")(key, default_);
           },
           py::arg("key"), py::arg("default") = py::none())
+      .def("__eq__",
+           [](const churn::read_report& r, const py::object& other) -> py::object {
+             if (py::isinstance<churn::read_report>(other))
+               return py::bool_(churn_py::read_report_to_dict(r).equal(churn_py::read_report_to_dict(other.cast<const churn::read_report&>())));
+             if (py::isinstance<py::dict>(other)) return py::bool_(churn_py::read_report_to_dict(r).equal(other));
+             return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+           })
+      .def("__str__", &churn::read_report::summary)
+      .def("keys", [](const churn::read_report& r) { return churn_py::read_report_to_dict(r).attr("keys")(); })
+      .def("__contains__",
+           [](const churn::read_report& r, const py::object& key) { return churn_py::read_report_to_dict(r).contains(key); })
       .def("__repr__",
            [](const churn::read_report& r) {
              return "ReadReport(source=" + py::repr(py::str(r.source)).cast<std::string>() + ", lines=" +

@@ -45,7 +45,7 @@ inline churn::matrix_view view_of(const dense& X) {
                             static_cast<std::ptrdiff_t>(X.strides(0) / size), static_cast<std::ptrdiff_t>(X.strides(1) / size));
 }
 
-/// A read report as the dict churn.events.ReadReport is built from (per-file reports under "files").
+/// ReadReport.to_dict(): a read report as a dict (per-file reports under "files"), the one builder.
 inline py::dict read_report_to_dict(const churn::read_report& r) {
   py::dict d;
   d["source"] = r.source;

@@ -248,3 +248,18 @@ def test_cross_validate_takes_churns_random_forest():
         np.testing.assert_array_equal(r["oof_proba"][test], by_hand)
         assert fold["threshold"] == sklearn_threshold(X[train], y[train], make, fold["inner_seed"])
     assert r["tuned"]["mean"]["roc_auc"] > 0.75
+
+
+def test_cv_result_dict_is_built_from_the_bound_struct():
+    X, y = make_problem(3, n=120)
+    r = churn.cross_validate("logistic", X, y, n_splits=3)
+    assert type(r) is dict
+    owner = r["oof_proba"].base  # the out-of-fold arrays are views of the bound churn::cv_result
+    assert type(owner) is churn._churn.CVResult
+    for key in ("oof_proba", "oof_fold", "oof_pred"):
+        assert r[key].base is owner and np.shares_memory(r[key], getattr(owner, key))
+    assert owner.n_repeats == r["n_repeats"] == 1 and owner.threshold_mean == r["threshold_mean"]
+    assert owner["folds"] == owner.folds == r["folds"] and owner.get("missing", 7) == 7
+    assert set(owner.keys()) == set(r) and "tuned" in owner
+    with pytest.raises(AttributeError):
+        owner.n_repeats = 2

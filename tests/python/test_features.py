@@ -126,6 +126,66 @@ def test_to_pandas(fixture_file):
     assert info[t.feature_names.index("state")]["categories"][:2] == ["unknown", "other"]
 
 
+def test_table_is_the_bound_struct_with_views_of_its_memory(fixture_file):
+    t = churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7)
+    assert isinstance(t, churn._churn._FeatureTable) and isinstance(t.report, churn.FeatureReport)
+    X, y, cutoffs = t.X, t.y, t.cutoffs
+    for a in (X, y, cutoffs):  # views of the table's memory, not copies
+        assert a.base is t and not a.flags["OWNDATA"]
+    assert np.shares_memory(X, t.X) and X.flags["F_CONTIGUOUS"] and X.dtype == np.float64
+    assert y.dtype == np.int32 and cutoffs.dtype == np.int64 and (cutoffs == t.cutoff_ms).all()
+    expected = X.copy()
+    del t
+    import gc
+    gc.collect()
+    np.testing.assert_array_equal(X, expected)  # the view keeps the table alive
+    t = churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7)
+    for name in ("X", "y", "user_ids", "report", "label", "cutoff_ms", "cutoffs"):
+        with pytest.raises(AttributeError):
+            setattr(t, name, None)
+    assert [f.name for f in t.features] == t.feature_names
+    assert [f.to_dict() for f in t.features] == t.feature_info()
+    assert t.categories == {f.name: f.categories for f in t.features if f.kind == "categorical"}
+    assert str(t.report) == t.report.summary and t.report.cutoff_ms == t.cutoff_ms
+    history = churn.user_features(fixture_file, label="history")
+    assert history.cutoffs is None and history.cutoff_ms is None and history.label == "history"
+
+
+def test_tables_pickle_whole(tmp_path, fixture_file):
+    bad = tmp_path / "bad.json"
+    bad.write_text(open(fixture_file).read() + "{not json\n")
+    for t in (churn.user_features(bad, strict=False, cutoff=CUTOFF, horizon_days=7),
+              churn.user_features(fixture_file, label="history"),
+              churn.user_features(fixture_file, cutoffs=[CUTOFF - dt.timedelta(days=1), CUTOFF], horizon_days=7)):
+        back = pickle.loads(pickle.dumps(t))
+        assert type(back) is churn.FeatureTable and repr(back) == repr(t)
+        np.testing.assert_array_equal(back.X, t.X)
+        np.testing.assert_array_equal(back.y, t.y)
+        assert back.X.flags["F_CONTIGUOUS"] and back.user_ids == t.user_ids
+        assert (back.cutoffs is None) == (t.cutoffs is None)
+        if t.cutoffs is not None:
+            np.testing.assert_array_equal(back.cutoffs, t.cutoffs)
+        assert back.feature_info() == t.feature_info() and back.categories == t.categories
+        assert (back.label, back.cutoff_ms, back.horizon_days, back.session_gap_minutes) == \
+            (t.label, t.cutoff_ms, t.horizon_days, t.session_gap_minutes)
+        assert back.report.summary == t.report.summary and back.report.read == t.report.read
+        assert back.report.snapshot_rows == t.report.snapshot_rows
+
+
+def test_read_reports_are_one_bound_class(fixture_file):
+    t = churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7)
+    acc = churn.FeatureAccumulator()
+    from_files = acc.add_files(fixture_file)
+    events = churn.read_events(fixture_file).report
+    for r in (t.report.read, from_files, events, churn.scan(fixture_file).report):
+        assert type(r) is churn.ReadReport
+        assert r.events == r["events"] == len(fixture_events()) and r.bad_lines == 0
+        assert r == r.to_dict() and str(r) == r.summary and "examples" in r.keys()
+    assert from_files == events == t.report.read
+    assert acc.finalize(cutoff=CUTOFF, horizon_days=7).report.read is None
+    assert acc.finalize(cutoff=CUTOFF, horizon_days=7, read=from_files).report.read == from_files
+
+
 def test_errors_are_clear(tmp_path, fixture_file):
     with pytest.raises(churn.ParameterError, match="label"):
         churn.user_features(fixture_file, label="future")

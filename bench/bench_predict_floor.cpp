@@ -59,8 +59,10 @@ node_input make_node(std::size_t every) {
 }
 
 // Scalar on purpose: this is the floor of a scalar step, so the compiler must not turn it into gathers.
-__attribute__((noinline, optimize("no-tree-vectorize"))) std::uint32_t
-count_left(const float* column, const std::uint32_t* rows, std::uint32_t count, float threshold) {
+__attribute__((noinline, optimize("no-tree-vectorize"))) std::uint32_t count_left(const float* column,
+                                                                                  const std::uint32_t* rows,
+                                                                                  std::uint32_t count,
+                                                                                  float threshold) {
   std::uint32_t nl = 0;
   for (std::uint32_t i = 0; i < count; ++i) nl += column[rows[i]] <= threshold;
   return nl;
@@ -71,9 +73,8 @@ void run(benchmark::State& state, std::uint32_t (*step)(node_input&)) {
   for (auto _ : state) benchmark::DoNotOptimize(step(in));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(in.rows.size()));
   state.counters["rows_at_node"] = static_cast<double>(in.rows.size());
-  state.counters["time_per_row"] = benchmark::Counter(static_cast<double>(in.rows.size()),
-                                                    benchmark::Counter::kIsIterationInvariantRate |
-                                                        benchmark::Counter::kInvert);
+  state.counters["time_per_row"] = benchmark::Counter(
+      static_cast<double>(in.rows.size()), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void level_bare(benchmark::State& state) {
@@ -92,7 +93,7 @@ void level_partition(benchmark::State& state) {
 
 #ifdef CHURN_BENCH_X86
 __attribute__((target("avx2"), noinline)) std::uint32_t count_left_avx2(const float* column, const std::uint32_t* rows,
-                                                                         std::uint32_t count, float threshold) {
+                                                                        std::uint32_t count, float threshold) {
   const __m256 t = _mm256_set1_ps(threshold);
   std::uint32_t nl = 0, i = 0;
   for (; i + 8 <= count; i += 8) {

@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
+#include <nlohmann/json.hpp>
 
 #include <churn/reader.hpp>
 
@@ -54,8 +54,8 @@ const std::string& file() {
 void report(benchmark::State& state, std::uint64_t events) {
   auto bytes = static_cast<std::int64_t>(fs::file_size(file()));
   state.SetBytesProcessed(bytes * static_cast<std::int64_t>(state.iterations()));
-  state.counters["events/s"] =
-      benchmark::Counter(static_cast<double>(events) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["events/s"] = benchmark::Counter(static_cast<double>(events) * static_cast<double>(state.iterations()),
+                                                  benchmark::Counter::kIsRate);
 }
 
 // The practical limit: simdjson's document stream over the whole file in memory, every field read.
@@ -73,7 +73,9 @@ void bare_simdjson(benchmark::State& state) {
         simdjson::ondemand::value value = field.value();
         switch (value.type()) {
           case simdjson::ondemand::json_type::string: checksum += std::string_view(value.get_string()).size(); break;
-          case simdjson::ondemand::json_type::number: checksum += static_cast<std::uint64_t>(double(value.get_double())); break;
+          case simdjson::ondemand::json_type::number:
+            checksum += static_cast<std::uint64_t>(double(value.get_double()));
+            break;
           default: checksum += key.size(); break;
         }
       }
@@ -104,7 +106,9 @@ void bare_simdjson_in_place(benchmark::State& state) {
         simdjson::ondemand::value& value = field.value();
         switch (value.type()) {
           case simdjson::ondemand::json_type::string: checksum += std::string_view(value.get_string()).size(); break;
-          case simdjson::ondemand::json_type::number: checksum += static_cast<std::uint64_t>(double(value.get_double())); break;
+          case simdjson::ondemand::json_type::number:
+            checksum += static_cast<std::uint64_t>(double(value.get_double()));
+            break;
           default: checksum += static_cast<unsigned char>(key[0]); break;
         }
       }
@@ -123,7 +127,9 @@ void churn_reader(benchmark::State& state) {
     std::vector<std::uint64_t> checksums(threads * 8, 0);  // spaced out: no false sharing
     std::vector<std::function<void(const churn::event&)>> sinks;
     for (std::size_t t = 0; t < threads; ++t)
-      sinks.emplace_back([&checksums, t](const churn::event& e) { checksums[t * 8] += e.user_id.size() + e.song.size() + static_cast<std::uint64_t>(e.ts); });
+      sinks.emplace_back([&checksums, t](const churn::event& e) {
+        checksums[t * 8] += e.user_id.size() + e.song.size() + static_cast<std::uint64_t>(e.ts);
+      });
     auto r = churn::read_file_parallel(file(), sinks);
     benchmark::DoNotOptimize(checksums.data());
     events = r.events;
@@ -141,9 +147,12 @@ void nlohmann_per_line(benchmark::State& state) {
       if (line.empty()) continue;
       auto j = nlohmann::json::parse(line);
       for (auto& [key, value] : j.items()) {
-        if (value.is_string()) checksum += value.get_ref<const std::string&>().size();
-        else if (value.is_number()) checksum += static_cast<std::uint64_t>(value.get<double>());
-        else checksum += key.size();
+        if (value.is_string())
+          checksum += value.get_ref<const std::string&>().size();
+        else if (value.is_number())
+          checksum += static_cast<std::uint64_t>(value.get<double>());
+        else
+          checksum += key.size();
       }
       ++n;
     }

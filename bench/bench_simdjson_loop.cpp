@@ -79,7 +79,9 @@ result read_range(const std::string& path, std::uint64_t begin, std::uint64_t en
         simdjson::ondemand::value value = field.value();
         switch (value.type()) {
           case simdjson::ondemand::json_type::string: r.checksum += std::string_view(value.get_string()).size(); break;
-          case simdjson::ondemand::json_type::number: r.checksum += static_cast<std::uint64_t>(double(value.get_double())); break;
+          case simdjson::ondemand::json_type::number:
+            r.checksum += static_cast<std::uint64_t>(double(value.get_double()));
+            break;
           default: r.checksum += key.size(); break;
         }
       }
@@ -105,7 +107,8 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     const std::uint64_t size = file_size(path);
     std::vector<std::uint64_t> bounds{0};
-    for (unsigned t = 1; t < threads; ++t) bounds.push_back(std::max(bounds.back(), line_start(path, size * t / threads, size)));
+    for (unsigned t = 1; t < threads; ++t)
+      bounds.push_back(std::max(bounds.back(), line_start(path, size * t / threads, size)));
     bounds.push_back(size);
     std::vector<result> results(threads);
     std::vector<std::thread> pool;

@@ -12,9 +12,10 @@ and the ratios 2/1 (the issue's goal: under 1.5x) and 3/2.
 
 models: the forest and the baselines trained on snapshots against one cutoff, both tested out of time
 on the rows at the last cutoff T (the one-cutoff table of T - horizon is what single-cutoff training
-can use without seeing the test period), plus the cross-validation of both tables (the snapshot table by stratified group k-fold, the one-cutoff
-table by stratified k-fold). With ``--simulate USERS,DAYS,SEED [--behaviour engagement|eventsim]`` the
-log is simulated first (when --events does not exist yet) and the simulator's ceiling
+can use without seeing the test period), plus the cross-validation of both tables (the snapshot
+table by stratified group k-fold, the one-cutoff table by stratified k-fold). With
+``--simulate USERS,DAYS,SEED [--behaviour engagement|eventsim]`` the log is simulated first (when
+--events does not exist yet) and the simulator's ceiling
 (``churn.simulation.oracle``, P(cancel within the horizon | the hidden state)) is scored on the same
 out-of-time test rows:
 
@@ -73,7 +74,7 @@ def passes(args: argparse.Namespace) -> None:
     size = os.path.getsize(args.events) / 1e6
     print(f"{args.events}: {size:.0f} MB, horizon {args.horizon_days:g} days, every {args.every_days} days, "
           f"best of {args.repeats}, threads {args.threads or 'all'}")
-    print(f"| variant | cutoffs | rows | seconds | peak MB |\n|---|---:|---:|---:|---:|")
+    print("| variant | cutoffs | rows | seconds | peak MB |\n|---|---:|---:|---:|---:|")
     for v, r in results.items():
         print(f"| {v} | {r['cutoffs']} | {r['rows']:,} | {r['seconds']:.2f} | {r['peak_mb']:.0f} |")
     print(f"snapshots / one cutoff: {results['snapshots']['seconds'] / results['one']['seconds']:.2f}x time; "

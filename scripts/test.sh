@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Sets everything up and runs every test: C++ (ctest), Python (pytest). Idempotent.
+# Sets everything up and runs every test: style (ruff, clang-format), C++ (ctest), Python (pytest). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
 export PATH="$PWD/.venv/bin:$PATH"
 jobs=$(nproc)
+
+echo "== Style (ruff, clang-format: scripts/lint.sh)"
+scripts/lint.sh
 
 echo "== C++ tests"
 cmake -S . -B build/tests -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHURN_BUILD_TESTS=ON -DCHURN_BUILD_PYTHON=OFF >/dev/null

@@ -79,7 +79,7 @@ struct fold_report {
   /// stratified_group_kfold(y[train], groups[train], inner_splits, true, inner_seed) with groups
   std::uint64_t inner_seed = 0;
   double inner_f1 = std::numeric_limits<double>::quiet_NaN();  ///< F1 of that choice on the inner predictions
-  binary_metrics tuned;       ///< test-fold metrics with predictions proba > threshold
+  binary_metrics tuned;                                        ///< test-fold metrics with predictions proba > threshold
   binary_metrics at_default;  ///< test-fold metrics with predictions proba > default_threshold
   confusion_matrix_counts tuned_confusion;
   confusion_matrix_counts default_confusion;
@@ -109,10 +109,14 @@ struct cv_result {
 /// JSON of one fold, with the keys of the Python dict (n_train, n_test, threshold, inner_seed, inner_f1,
 /// tuned, at_default, tuned_confusion, default_confusion).
 inline void to_json(nlohmann::json& j, const fold_report& f) {
-  j = {{"n_train", f.n_train},         {"n_test", f.n_test},
-       {"threshold", f.threshold},     {"inner_seed", f.inner_seed},
-       {"inner_f1", f.inner_f1},       {"tuned", f.tuned},
-       {"at_default", f.at_default},   {"tuned_confusion", f.tuned_confusion},
+  j = {{"n_train", f.n_train},
+       {"n_test", f.n_test},
+       {"threshold", f.threshold},
+       {"inner_seed", f.inner_seed},
+       {"inner_f1", f.inner_f1},
+       {"tuned", f.tuned},
+       {"at_default", f.at_default},
+       {"tuned_confusion", f.tuned_confusion},
        {"default_confusion", f.default_confusion}};
 }
 
@@ -146,8 +150,9 @@ struct cv_has_size_and_index<T, std::void_t<decltype(std::declval<const T&>().si
 template <class Model, class = void>
 struct cv_predicts_row_matrix : std::false_type {};
 template <class Model>
-struct cv_predicts_row_matrix<Model, std::void_t<decltype(std::declval<const Model&>().predict_proba(
-                                         std::declval<const row_matrix&>()))>> : std::true_type {};
+struct cv_predicts_row_matrix<
+    Model, std::void_t<decltype(std::declval<const Model&>().predict_proba(std::declval<const row_matrix&>()))>>
+    : std::true_type {};
 
 template <class Model>
 auto cv_call_predict_proba(const Model& model, const row_matrix& X) {
@@ -182,8 +187,8 @@ std::vector<double> cv_predict_proba(const Model& model, const row_matrix& X) {
 inline void cv_check_folds(const std::vector<fold>& folds, std::size_t n, std::size_t n_repeats) {
   if (folds.empty()) throw data_error("cross_validate: no folds given");
   if (folds.size() % n_repeats != 0) {
-    throw data_error("cross_validate: " + std::to_string(folds.size()) + " folds cannot form n_repeats = " +
-                     std::to_string(n_repeats) + " repetitions of equal size");
+    throw data_error("cross_validate: " + std::to_string(folds.size()) +
+                     " folds cannot form n_repeats = " + std::to_string(n_repeats) + " repetitions of equal size");
   }
   const std::size_t per_repeat = folds.size() / n_repeats;
   std::vector<int> tested(n, -1);
@@ -199,7 +204,8 @@ inline void cv_check_folds(const std::vector<fold>& folds, std::size_t n, std::s
                            " samples");
         }
         if (seen[i] == static_cast<int>(f)) {
-          throw data_error(where + ": sample " + std::to_string(i) + " appears twice (train and test must be disjoint)");
+          throw data_error(where + ": sample " + std::to_string(i) +
+                           " appears twice (train and test must be disjoint)");
         }
         seen[i] = static_cast<int>(f);
         if (part == 1) {
@@ -300,8 +306,8 @@ threshold_choice tune_threshold(const Fit& fit, const matrix_view& X_train, cons
 
 /// tune_threshold on any Eigen matrix with its values in memory (viewed, not copied).
 template <class Fit, class Derived>
-threshold_choice tune_threshold(const Fit& fit, const Eigen::DenseBase<Derived>& X_train, const std::vector<int>& y_train,
-                                int inner_splits = 3, std::uint64_t seed = 0) {
+threshold_choice tune_threshold(const Fit& fit, const Eigen::DenseBase<Derived>& X_train,
+                                const std::vector<int>& y_train, int inner_splits = 3, std::uint64_t seed = 0) {
   return tune_threshold(fit, as_view(X_train), y_train, inner_splits, seed);
 }
 
@@ -320,9 +326,9 @@ struct cv_task {
 /// into the result. The tasks depend only on y, the folds, the groups and the seed.
 struct cv_plan {
   cv_params params;
-  std::size_t n = 0;                   ///< samples
-  std::vector<int> y;                  ///< the labels of all samples
-  std::vector<fold> folds;             ///< the outer folds
+  std::size_t n = 0;                     ///< samples
+  std::vector<int> y;                    ///< the labels of all samples
+  std::vector<fold> folds;               ///< the outer folds
   std::vector<std::vector<fold>> inner;  ///< per outer fold, the inner folds (indices into its training part)
   /// Task t = f * (inner_splits + 1) + j: inner fold j of fold f for j < inner_splits, fold f itself for
   /// j == inner_splits.
@@ -371,7 +377,8 @@ inline cv_plan plan_cross_validate(const std::vector<int>& y, const std::vector<
       if (grouped) {
         std::vector<std::int64_t> g(folds[f].train.size());
         for (std::size_t i = 0; i < g.size(); ++i) g[i] = params.groups[folds[f].train[i]];
-        plan.inner[f] = stratified_group_kfold(y_train, g, params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
+        plan.inner[f] =
+            stratified_group_kfold(y_train, g, params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
       } else {
         plan.inner[f] = stratified_kfold(y_train, params.inner_splits, true, detail::cv_inner_seed(params.seed, f));
       }
@@ -403,8 +410,9 @@ inline cv_result assemble_cross_validate(const cv_plan& plan, std::vector<std::v
                      std::to_string(plan.tasks.size()) + " fits");
   for (std::size_t t = 0; t < plan.tasks.size(); ++t) {
     if (task_proba[t].size() != plan.tasks[t].test.size())
-      throw data_error("cross_validate: fit " + std::to_string(t) + " predicted " + std::to_string(task_proba[t].size()) +
-                       " values for " + std::to_string(plan.tasks[t].test.size()) + " rows");
+      throw data_error("cross_validate: fit " + std::to_string(t) + " predicted " +
+                       std::to_string(task_proba[t].size()) + " values for " +
+                       std::to_string(plan.tasks[t].test.size()) + " rows");
   }
   const cv_params& params = plan.params;
   const std::size_t n = plan.n;
@@ -431,9 +439,10 @@ inline cv_result assemble_cross_validate(const cv_plan& plan, std::vector<std::v
     rep.inner_seed = detail::cv_inner_seed(params.seed, f);
     if (inner_splits > 0) {
       const auto first = task_proba.begin() + static_cast<std::ptrdiff_t>(f * per_fold);
-      const std::vector<std::vector<double>> inner_proba(std::make_move_iterator(first),
-                                                         std::make_move_iterator(first + static_cast<std::ptrdiff_t>(inner_splits)));
-      const threshold_choice choice = tune_threshold(detail::cv_take(plan.y, folds[f].train), plan.inner[f], inner_proba);
+      const std::vector<std::vector<double>> inner_proba(
+          std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(inner_splits)));
+      const threshold_choice choice =
+          tune_threshold(detail::cv_take(plan.y, folds[f].train), plan.inner[f], inner_proba);
       rep.threshold = choice.threshold;
       rep.inner_f1 = choice.f1;
     }
@@ -457,7 +466,8 @@ inline cv_result assemble_cross_validate(const cv_plan& plan, std::vector<std::v
   for (const auto& r : result.folds) sum += r.threshold;
   result.threshold_mean = sum / static_cast<double>(n_folds);
   double sq = 0.0;
-  for (const auto& r : result.folds) sq += (r.threshold - result.threshold_mean) * (r.threshold - result.threshold_mean);
+  for (const auto& r : result.folds)
+    sq += (r.threshold - result.threshold_mean) * (r.threshold - result.threshold_mean);
   result.threshold_std = std::sqrt(sq / static_cast<double>(n_folds));
   return result;
 }

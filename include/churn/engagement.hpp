@@ -17,9 +17,7 @@ enum class behaviour {
   eventsim,    ///< eventsim's chain as it is: the Sparkify generator, cancel risk per page step
 };
 
-inline std::string_view to_string(behaviour b) noexcept {
-  return b == behaviour::eventsim ? "eventsim" : "engagement";
-}
+inline std::string_view to_string(behaviour b) noexcept { return b == behaviour::eventsim ? "eventsim" : "engagement"; }
 
 /// Parses "engagement" or "eventsim"; throws parameter_error otherwise.
 inline behaviour parse_behaviour(std::string_view text) {
@@ -41,20 +39,20 @@ inline behaviour parse_behaviour(std::string_view text) {
 /// a worse or better than usual experience moves s. The values are frozen (docs/data.md says how they
 /// were set; a test pins them): change them for experiments, not to make a model look good.
 struct engagement_params {
-  double baseline_sd = 0.4;         ///< spread of users' long-run satisfaction
-  double wander_sd = 0.7;           ///< stationary spread of the wander around the baseline
-  double memory_days = 30.0;        ///< time constant of the return to the baseline, days
-  double trend_days = 14.0;         ///< how long a trend (a drift up or down) persists, days
-  double thumbs_up = 0.015;         ///< experience weight of each page (added to s)
+  double baseline_sd = 0.4;   ///< spread of users' long-run satisfaction
+  double wander_sd = 0.7;     ///< stationary spread of the wander around the baseline
+  double memory_days = 30.0;  ///< time constant of the return to the baseline, days
+  double trend_days = 14.0;   ///< how long a trend (a drift up or down) persists, days
+  double thumbs_up = 0.015;   ///< experience weight of each page (added to s)
   double add_to_playlist = 0.015;
   double add_friend = 0.02;
   double thumbs_down = -0.1;
-  double roll_advert = -0.02;       ///< free users see most adverts: they drift down, paid users up
+  double roll_advert = -0.02;  ///< free users see most adverts: they drift down, paid users up
   double error = -0.08;
   double help = -0.02;
-  double visit_elasticity = 1.5;    ///< session rate factor exp(visit_elasticity * s), normalised
-  double visit_scale = 0.65;        ///< scales every user's session rate (fitted to events per user)
-  double cancel_per_day = 0.0014;   ///< probability that an average user decides to cancel on a given day
+  double visit_elasticity = 1.5;   ///< session rate factor exp(visit_elasticity * s), normalised
+  double visit_scale = 0.65;       ///< scales every user's session rate (fitted to events per user)
+  double cancel_per_day = 0.0014;  ///< probability that an average user decides to cancel on a given day
   double cancel_elasticity = 3.5;
 
   /// Throws parameter_error naming the first invalid field.

@@ -32,8 +32,8 @@ class parse_error : public error {
  private:
   static std::string format(const std::string& file, std::uint64_t line, const std::string& field,
                             const std::string& what) {
-    std::string m = "parse error in " + (file.empty() ? std::string("<buffer>") : file) + " at line " +
-                    std::to_string(line);
+    std::string m =
+        "parse error in " + (file.empty() ? std::string("<buffer>") : file) + " at line " + std::to_string(line);
     if (!field.empty()) m += ", field '" + field + "'";
     return m + ": " + what;
   }
@@ -55,7 +55,8 @@ class model_format_error : public error {
  public:
   model_format_error(std::string path, const std::string& what)
       : error("model format error at " + (path.empty() ? std::string("/") : path) + ": " + what),
-        path_(std::move(path)), reason_(what) {}
+        path_(std::move(path)),
+        reason_(what) {}
   /// The JSON path of the bad element ("" for the document itself).
   const std::string& path() const noexcept { return path_; }
   /// What is wrong there, without the location (what() is "model format error at <path>: <reason>").
@@ -124,7 +125,9 @@ class limit_error : public data_error {
   const std::string& file() const noexcept { return file_; }
   std::uint64_t line() const noexcept { return line_; }
   /// The same limit, located at a line of a file.
-  limit_error at(std::string file, std::uint64_t line) const { return limit_error(limit_, value_, reason_, std::move(file), line); }
+  limit_error at(std::string file, std::uint64_t line) const {
+    return limit_error(limit_, value_, reason_, std::move(file), line);
+  }
 
  private:
   std::string limit_;
@@ -139,8 +142,7 @@ class limit_error : public data_error {
 class parameter_error : public error {
  public:
   parameter_error(const std::string& name, const std::string& value, const std::string& allowed)
-      : error("invalid value for parameter '" + name + "': " + value + " (allowed: " + allowed + ")"),
-        name_(name) {}
+      : error("invalid value for parameter '" + name + "': " + value + " (allowed: " + allowed + ")"), name_(name) {}
   const std::string& name() const noexcept { return name_; }
 
  private:

@@ -53,16 +53,30 @@ enum class level : std::uint8_t { free, paid, unknown };
 enum class http_method : std::uint8_t { get, put, unknown };
 
 /// Page names exactly as they appear in the logs, indexed by `page`.
-inline constexpr std::array<std::string_view, known_page_count> page_names = {
-    "About",         "Add Friend",       "Add to Playlist",  "Cancel",
-    "Cancellation Confirmation",         "Downgrade",        "Error",
-    "Help",          "Home",             "Login",            "Logout",
-    "NextSong",      "Register",         "Roll Advert",      "Save Settings",
-    "Settings",      "Submit Downgrade", "Submit Registration", "Submit Upgrade",
-    "Thumbs Down",   "Thumbs Up",        "Upgrade"};
+inline constexpr std::array<std::string_view, known_page_count> page_names = {"About",
+                                                                              "Add Friend",
+                                                                              "Add to Playlist",
+                                                                              "Cancel",
+                                                                              "Cancellation Confirmation",
+                                                                              "Downgrade",
+                                                                              "Error",
+                                                                              "Help",
+                                                                              "Home",
+                                                                              "Login",
+                                                                              "Logout",
+                                                                              "NextSong",
+                                                                              "Register",
+                                                                              "Roll Advert",
+                                                                              "Save Settings",
+                                                                              "Settings",
+                                                                              "Submit Downgrade",
+                                                                              "Submit Registration",
+                                                                              "Submit Upgrade",
+                                                                              "Thumbs Down",
+                                                                              "Thumbs Up",
+                                                                              "Upgrade"};
 
-inline constexpr std::array<std::string_view, 4> auth_names = {"Logged In", "Logged Out", "Guest",
-                                                               "Cancelled"};
+inline constexpr std::array<std::string_view, 4> auth_names = {"Logged In", "Logged Out", "Guest", "Cancelled"};
 inline constexpr std::array<std::string_view, 2> level_names = {"free", "paid"};
 inline constexpr std::array<std::string_view, 2> method_names = {"GET", "PUT"};
 
@@ -115,24 +129,24 @@ inline constexpr std::int64_t missing_int = std::numeric_limits<std::int64_t>::m
 /// One event. Strings are empty and numbers are `missing_int` (or NaN for `length`) when the log had
 /// null or no value. Guests and logged-out rows have an empty user_id.
 struct event {
-  std::int64_t ts = missing_int;            ///< epoch milliseconds (required)
-  std::string user_id;                      ///< "" for guests and logged-out rows
+  std::int64_t ts = missing_int;  ///< epoch milliseconds (required)
+  std::string user_id;            ///< "" for guests and logged-out rows
   std::int64_t session_id = missing_int;
-  churn::page page = page::unknown;         ///< page::unknown for names outside the 22 known
-  std::string page_name;                    ///< the page text as in the log (always kept)
+  churn::page page = page::unknown;  ///< page::unknown for names outside the 22 known
+  std::string page_name;             ///< the page text as in the log (always kept)
   churn::auth auth = auth::unknown;
   http_method method = http_method::unknown;
-  std::int64_t status = missing_int;        ///< HTTP status: 200, 307, 404
+  std::int64_t status = missing_int;  ///< HTTP status: 200, 307, 404
   churn::level level = level::unknown;
   std::int64_t item_in_session = missing_int;
-  std::string location;                     ///< "City, ST" (US metro area)
+  std::string location;  ///< "City, ST" (US metro area)
   std::string user_agent;
   std::string last_name;
   std::string first_name;
-  std::int64_t registration = missing_int;  ///< epoch milliseconds (floats in real files are accepted)
-  std::string gender;                       ///< "M", "F" or ""
-  std::string artist;                       ///< NextSong only
-  std::string song;                         ///< NextSong only
+  std::int64_t registration = missing_int;                   ///< epoch milliseconds (floats in real files are accepted)
+  std::string gender;                                        ///< "M", "F" or ""
+  std::string artist;                                        ///< NextSong only
+  std::string song;                                          ///< NextSong only
   double length = std::numeric_limits<double>::quiet_NaN();  ///< seconds, NextSong only
 
   bool has_user() const noexcept { return !user_id.empty(); }
@@ -140,8 +154,7 @@ struct event {
 
 /// The 18 field names of the JSON lines, in the order of the real churn files.
 inline constexpr std::array<std::string_view, 18> field_names = {
-    "ts",       "userId",    "sessionId",    "page",     "auth",      "method",
-    "status",   "level",     "itemInSession", "location", "userAgent", "lastName",
-    "firstName", "registration", "gender",   "artist",   "song",      "length"};
+    "ts",       "userId",    "sessionId", "page",      "auth",         "method", "status", "level", "itemInSession",
+    "location", "userAgent", "lastName",  "firstName", "registration", "gender", "artist", "song",  "length"};
 
 }  // namespace churn

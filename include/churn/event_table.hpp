@@ -39,10 +39,10 @@ struct event_table {
   dictionary_column user_id;
   std::vector<std::int64_t> session_id;
   dictionary_column page;
-  std::vector<std::uint8_t> auth;      ///< churn::auth values
-  std::vector<std::uint8_t> method;    ///< churn::http_method values
+  std::vector<std::uint8_t> auth;    ///< churn::auth values
+  std::vector<std::uint8_t> method;  ///< churn::http_method values
   std::vector<std::int64_t> status;
-  std::vector<std::uint8_t> level;     ///< churn::level values
+  std::vector<std::uint8_t> level;  ///< churn::level values
   std::vector<std::int64_t> item_in_session;
   dictionary_column location;
   dictionary_column user_agent;

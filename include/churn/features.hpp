@@ -12,9 +12,9 @@
 // finalize(), so one pass can be finalised under several cutoffs.
 #include <algorithm>
 #include <atomic>
-#include <filesystem>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -38,24 +38,24 @@ namespace churn {
 
 /// What went into a feature table and what was left out, with the reasons.
 struct feature_report {
-  std::uint64_t events = 0;                  ///< events seen (all rows)
-  std::uint64_t anonymous_events = 0;        ///< rows with an empty userId: not users
-  std::uint64_t guest_events = 0;            ///<   of which auth "Guest"
-  std::uint64_t logged_out_events = 0;       ///<   of which auth "Logged Out"
-  std::uint64_t cancellation_events = 0;     ///< Cancel, Cancellation Confirmation, auth Cancelled: never features
-  std::uint64_t users_seen = 0;              ///< distinct non-empty user ids
+  std::uint64_t events = 0;               ///< events seen (all rows)
+  std::uint64_t anonymous_events = 0;     ///< rows with an empty userId: not users
+  std::uint64_t guest_events = 0;         ///<   of which auth "Guest"
+  std::uint64_t logged_out_events = 0;    ///<   of which auth "Logged Out"
+  std::uint64_t cancellation_events = 0;  ///< Cancel, Cancellation Confirmation, auth Cancelled: never features
+  std::uint64_t users_seen = 0;           ///< distinct non-empty user ids
   std::uint64_t users_in_table = 0;
-  std::uint64_t users_churned = 0;           ///< rows labelled 1
-  std::uint64_t users_cancelled_ever = 0;    ///< users with a Cancellation Confirmation anywhere in the log
+  std::uint64_t users_churned = 0;                       ///< rows labelled 1
+  std::uint64_t users_cancelled_ever = 0;                ///< users with a Cancellation Confirmation anywhere in the log
   std::uint64_t users_cancelled_before_cutoff = 0;       ///< window mode: left out
   std::uint64_t users_without_events_before_cutoff = 0;  ///< window mode: not yet users at the cutoff
   std::uint64_t users_active_after_cancellation = 0;     ///< history mode: events after their cancellation
-  std::int64_t first_ts = missing_int;       ///< first and last timestamp of the log
+  std::int64_t first_ts = missing_int;                   ///< first and last timestamp of the log
   std::int64_t last_ts = missing_int;
-  std::int64_t cutoff_ms = missing_int;      ///< window mode: the cutoff used
-  std::int64_t label_end_ms = missing_int;   ///< window mode: end of the label window
-  bool label_window_complete = true;         ///< window mode: the log reaches the end of the label window
-  read_report read;                          ///< what the reader saw (when built from files)
+  std::int64_t cutoff_ms = missing_int;     ///< window mode: the cutoff used
+  std::int64_t label_end_ms = missing_int;  ///< window mode: end of the label window
+  bool label_window_complete = true;        ///< window mode: the log reaches the end of the label window
+  read_report read;                         ///< what the reader saw (when built from files)
   /// Snapshot tables only (empty otherwise): the cutoffs, ascending, and the rows and churned rows at
   /// each. Then users_in_table and users_churned count rows, the left-out counts are summed over the
   /// cutoffs, cutoff_ms is the last cutoff and label_end_ms the end of its label window.
@@ -106,8 +106,8 @@ struct feature_table {
   /// users x features, column-major (Eigen's default): one feature's values are contiguous, which is
   /// what split search in tree learners scans.
   Eigen::MatrixXd X;
-  Eigen::VectorXi labels;              ///< 1: cancelled (in the label window, or ever in history mode)
-  std::vector<std::string> user_ids;   ///< row order: user ids, numbers by value, then text
+  Eigen::VectorXi labels;             ///< 1: cancelled (in the label window, or ever in history mode)
+  std::vector<std::string> user_ids;  ///< row order: user ids, numbers by value, then text
   /// Window mode: the cutoff of each row (epoch ms; all the same unless this is a snapshot table, whose
   /// rows are ordered by cutoff, then user). Empty in history mode.
   std::vector<std::int64_t> cutoffs;
@@ -222,8 +222,7 @@ class feature_accumulator {
     if (max_users_ != 0 && users_.size() + other.users_.size() > max_users_) {
       std::uint64_t distinct = users_.size();
       for (const auto& u : other.users_)
-        if (index_.find(u.id, id_of()) == detail::string_index::npos && ++distinct > max_users_)
-          throw too_many_users();
+        if (index_.find(u.id, id_of()) == detail::string_index::npos && ++distinct > max_users_) throw too_many_users();
     }
     events_ += other.events_;
     anonymous_ += other.anonymous_;
@@ -267,8 +266,10 @@ class feature_accumulator {
   };
   id_of_user id_of() const { return {&users_}; }
   limit_error too_many_users() const {
-    return limit_error("max_users", max_users_, "more than " + std::to_string(max_users_) +
-                      " distinct users in the input (the limit max_users); raise the limit or split the log by user");
+    return limit_error(
+        "max_users", max_users_,
+        "more than " + std::to_string(max_users_) +
+            " distinct users in the input (the limit max_users); raise the limit or split the log by user");
   }
   detail::user_state& user(const std::string& id) {
     if (last_user_ < users_.size() && users_[last_user_].id == id) return users_[last_user_];
@@ -388,19 +389,18 @@ inline feature_table feature_accumulator::finalize(const label_options& options)
 }
 
 inline feature_table feature_accumulator::finalize(const label_options& options,
-                                                  const snapshot_options& snapshots) const {
+                                                   const snapshot_options& snapshots) const {
   options.validate();
   snapshots.validate();
   if (options.mode != label_mode::window)
     throw parameter_error("label", "'history'", "'window' for snapshots (history mode has no cutoff)");
-  if (!snapshots.enabled())
-    throw parameter_error("cutoffs", "none", "a list of cutoffs or every_days >= 1");
+  if (!snapshots.enabled()) throw parameter_error("cutoffs", "none", "a list of cutoffs or every_days >= 1");
   if (events_ == 0) throw data_error("no events: cannot build a feature table from an empty log");
   std::vector<std::int64_t> cuts = snapshots.cutoffs_ms;
   std::sort(cuts.begin(), cuts.end());
   if (cuts.empty()) {
-    cuts = snapshot_schedule(first_ts_, last_ts_, snapshots.every_days, options.horizon_days,
-                             snapshots.min_history_days);
+    cuts =
+        snapshot_schedule(first_ts_, last_ts_, snapshots.every_days, options.horizon_days, snapshots.min_history_days);
     if (cuts.empty())
       throw data_error("the log is too short for snapshots: it runs from " + format_utc(first_ts_) + " to " +
                        format_utc(last_ts_) + ", and a cutoff needs " + std::to_string(snapshots.min_history_days) +
@@ -556,8 +556,8 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
     u.id = in.str("user id");
     auto id_of = [&a](std::uint32_t i) -> const std::string& { return a.users_[i].id; };
     if (u.id.empty() || !a.index_.try_emplace(u.id, static_cast<std::uint32_t>(k), id_of).second)
-      throw data_error("feature accumulator bytes are corrupt: empty or repeated user id '" + u.id +
-                       "' at offset " + std::to_string(in.offset()));
+      throw data_error("feature accumulator bytes are corrupt: empty or repeated user id '" + u.id + "' at offset " +
+                       std::to_string(in.offset()));
     u.cancel_ts = ts("cancellation time");
     u.cancel_events = in.u64();
     u.gender.ts = ts("gender time"), u.gender.value = in.str("gender");
@@ -635,8 +635,9 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
     progress->bytes_total.store(total);
     ro.on_progress = [progress, chained = read.on_progress](std::uint64_t bytes, std::uint64_t events) {
       if (progress->stop.load(std::memory_order_relaxed))
-        throw limit_error("stop", 0, "stopped on request (feature_progress::stop) after " +
-                                         std::to_string(progress->bytes.load()) + " bytes");
+        throw limit_error(
+            "stop", 0,
+            "stopped on request (feature_progress::stop) after " + std::to_string(progress->bytes.load()) + " bytes");
       progress->bytes.fetch_add(bytes, std::memory_order_relaxed);
       progress->events.fetch_add(events, std::memory_order_relaxed);
       if (chained) chained(bytes, events);
@@ -651,8 +652,9 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
       accs[i] = feature_accumulator(options);  // free as we go
     }
   } catch (const limit_error& e) {  // the user limit, crossed only by the threads together
-    throw limit_error(e.limit(), e.value(), "data error in " + (files.size() == 1 ? files[0] : std::to_string(files.size()) + " files") +
-                      ": " + e.what());
+    throw limit_error(
+        e.limit(), e.value(),
+        "data error in " + (files.size() == 1 ? files[0] : std::to_string(files.size()) + " files") + ": " + e.what());
   } catch (const data_error& e) {
     throw data_error("data error in " + (files.size() == 1 ? files[0] : std::to_string(files.size()) + " files") +
                      ": " + e.what());

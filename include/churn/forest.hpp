@@ -37,7 +37,7 @@ struct contribution {
 /// Everything a trained forest consists of; the unit that is saved and loaded (model_io.hpp).
 struct forest_contents {
   std::size_t n_features = 0;
-  std::vector<std::string> feature_names;   ///< empty, or one per feature
+  std::vector<std::string> feature_names;                  ///< empty, or one per feature
   nlohmann::json classes = nlohmann::json::array({0, 1});  ///< the labels behind codes 0 and 1
   forest_params params;
   double threshold = 0.5;                   ///< predict() says class 1 when P(class 1) > threshold
@@ -47,9 +47,9 @@ struct forest_contents {
   /// sample weights x class weights; shap's node_sample_weight). Empty for a model read from a format
   /// version 1 file, which did not keep it: such a model predicts but cannot give SHAP values.
   std::vector<double> cover;
-  std::vector<double> feature_importances;  ///< impurity-based (MDI), sums to 1 (or all 0)
+  std::vector<double> feature_importances;                      ///< impurity-based (MDI), sums to 1 (or all 0)
   double oob_score = std::numeric_limits<double>::quiet_NaN();  ///< NaN when not computed
-  std::vector<double> oob_probability;      ///< per training row; NaN for rows never out of bag (not saved)
+  std::vector<double> oob_probability;                 ///< per training row; NaN for rows never out of bag (not saved)
   nlohmann::json metadata = nlohmann::json::object();  ///< free-form, filled by applications
 };
 
@@ -67,7 +67,8 @@ class random_forest {
   std::size_t n_trees() const noexcept { return p_.tree_offsets.empty() ? 0 : p_.tree_offsets.size() - 1; }
   std::size_t n_nodes() const noexcept { return p_.nodes.size(); }
   std::size_t n_leaves() const noexcept {
-    return static_cast<std::size_t>(std::count_if(p_.nodes.begin(), p_.nodes.end(), [](const tree_node& n) { return n.is_leaf(); }));
+    return static_cast<std::size_t>(
+        std::count_if(p_.nodes.begin(), p_.nodes.end(), [](const tree_node& n) { return n.is_leaf(); }));
   }
   /// Bytes taken by the nodes (16 per node), their training cover (8 per node) and the tree offsets.
   std::size_t memory_bytes() const noexcept {
@@ -167,7 +168,8 @@ class random_forest {
         }
         detail::partition_scratch scratch(m);
         const detail::split_rows_fn split = detail::best_split_rows();
-        for (std::size_t t = 0; t < T; ++t) detail::walk_partition(tree(t), columns.data(), stride, m, acc.data(), scratch, split);
+        for (std::size_t t = 0; t < T; ++t)
+          detail::walk_partition(tree(t), columns.data(), stride, m, acc.data(), scratch, split);
       }
       for (std::size_t i = 0; i < m; ++i) out[begin + i] = acc[i] / static_cast<double>(T);
     });
@@ -204,14 +206,14 @@ class random_forest {
     const std::size_t p = p_.n_features;
     detail::parallel_for_blocks(X.rows, 64, detail::resolve_n_jobs(n_jobs),
                                 [&](std::size_t begin, std::size_t end, std::size_t) {
-      std::vector<float> x(p);
-      for (std::size_t r = begin; r < end; ++r) {
-        to_float_row(X, r, x.data());
-        double* o = out + r * (p + 1);
-        std::fill(o, o + p, 0.0);
-        o[p] = detail::path_contributions(trees(), x.data(), o);
-      }
-    });
+                                  std::vector<float> x(p);
+                                  for (std::size_t r = begin; r < end; ++r) {
+                                    to_float_row(X, r, x.data());
+                                    double* o = out + r * (p + 1);
+                                    std::fill(o, o + p, 0.0);
+                                    o[p] = detail::path_contributions(trees(), x.data(), o);
+                                  }
+                                });
   }
 
  private:
@@ -247,8 +249,8 @@ class random_forest {
       throw model_format_error("/feature_names", std::to_string(p_.feature_names.size()) + " names for " +
                                                      std::to_string(p_.n_features) + " features");
     if (!p_.feature_importances.empty() && p_.feature_importances.size() != p_.n_features)
-      throw model_format_error("/feature_importances", std::to_string(p_.feature_importances.size()) +
-                                                           " values for " + std::to_string(p_.n_features) + " features");
+      throw model_format_error("/feature_importances", std::to_string(p_.feature_importances.size()) + " values for " +
+                                                           std::to_string(p_.n_features) + " features");
     if (!p_.classes.is_array() || p_.classes.size() != 2)
       throw model_format_error("/classes", "must be an array of the two class labels");
     if (!(p_.threshold >= 0 && p_.threshold <= 1))
@@ -261,18 +263,20 @@ class random_forest {
       if (off[t + 1] <= off[t]) throw model_format_error("/trees/" + std::to_string(t), "tree has no nodes");
       const auto problem = detail::check_tree(p_.nodes.data() + off[t], off[t + 1] - off[t], p_.n_features);
       if (!problem.ok())
-        throw model_format_error("/trees/" + std::to_string(t) + "/" + problem.field + "/" + std::to_string(problem.node),
-                                 problem.message);
+        throw model_format_error(
+            "/trees/" + std::to_string(t) + "/" + problem.field + "/" + std::to_string(problem.node), problem.message);
     }
     if (!p_.cover.empty()) {
       if (p_.cover.size() != p_.nodes.size())
         throw model_format_error("/trees", "the cover array has " + std::to_string(p_.cover.size()) + " values for " +
                                                std::to_string(p_.nodes.size()) + " nodes");
       for (std::size_t t = 0; t + 1 < off.size(); ++t) {
-        const auto problem = detail::check_cover(p_.nodes.data() + off[t], p_.cover.data() + off[t], off[t + 1] - off[t]);
+        const auto problem =
+            detail::check_cover(p_.nodes.data() + off[t], p_.cover.data() + off[t], off[t + 1] - off[t]);
         if (!problem.ok())
-          throw model_format_error("/trees/" + std::to_string(t) + "/" + problem.field + "/" + std::to_string(problem.node),
-                                   problem.message);
+          throw model_format_error(
+              "/trees/" + std::to_string(t) + "/" + problem.field + "/" + std::to_string(problem.node),
+              problem.message);
       }
     }
   }

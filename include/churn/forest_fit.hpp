@@ -33,12 +33,15 @@ inline random_forest fit_forest(const forest_params& params, const matrix_view& 
 
 /// Convenience overload taking vectors.
 inline random_forest fit_forest(const forest_params& params, const matrix_view& X, const std::vector<int>& y,
-                                const std::vector<double>& sample_weight = {}, std::vector<std::string> feature_names = {}) {
+                                const std::vector<double>& sample_weight = {},
+                                std::vector<std::string> feature_names = {}) {
   if (y.size() != X.rows)
     throw data_error("y has " + std::to_string(y.size()) + " labels for " + std::to_string(X.rows) + " rows");
   if (!sample_weight.empty() && sample_weight.size() != X.rows)
-    throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " + std::to_string(X.rows) + " rows");
-  return fit_forest(params, X, y.data(), sample_weight.empty() ? nullptr : sample_weight.data(), std::move(feature_names));
+    throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " +
+                     std::to_string(X.rows) + " rows");
+  return fit_forest(params, X, y.data(), sample_weight.empty() ? nullptr : sample_weight.data(),
+                    std::move(feature_names));
 }
 
 }  // namespace churn

@@ -42,10 +42,13 @@ inline permutation_importance_result permutation_importance(const random_forest&
                                                             int n_jobs = 1) {
   if (n_repeats < 1) throw parameter_error("n_repeats", std::to_string(n_repeats), "an integer >= 1");
   if (X.cols != model.n_features())
-    throw data_error("X has " + std::to_string(X.cols) + " features, but the model was trained with " + std::to_string(model.n_features()));
-  if (y.size() != X.rows) throw data_error("y has " + std::to_string(y.size()) + " labels for " + std::to_string(X.rows) + " rows");
+    throw data_error("X has " + std::to_string(X.cols) + " features, but the model was trained with " +
+                     std::to_string(model.n_features()));
+  if (y.size() != X.rows)
+    throw data_error("y has " + std::to_string(y.size()) + " labels for " + std::to_string(X.rows) + " rows");
   for (std::size_t i = 0; i < y.size(); ++i)
-    if (y[i] != 0 && y[i] != 1) throw data_error("y[" + std::to_string(i) + "] = " + std::to_string(y[i]) + "; labels must be 0 or 1");
+    if (y[i] != 0 && y[i] != 1)
+      throw data_error("y[" + std::to_string(i) + "] = " + std::to_string(y[i]) + "; labels must be 0 or 1");
   const std::size_t n = X.rows, p = X.cols;
   std::vector<float> xf(n * p);
   for (std::size_t r = 0; r < n; ++r)
@@ -93,7 +96,8 @@ inline permutation_importance_result permutation_importance(const random_forest&
     for (std::size_t r = 0; r < n_repeats; ++r) m += res.drops[f * n_repeats + r];
     m /= static_cast<double>(n_repeats);
     double v = 0;
-    for (std::size_t r = 0; r < n_repeats; ++r) v += (res.drops[f * n_repeats + r] - m) * (res.drops[f * n_repeats + r] - m);
+    for (std::size_t r = 0; r < n_repeats; ++r)
+      v += (res.drops[f * n_repeats + r] - m) * (res.drops[f * n_repeats + r] - m);
     res.mean[f] = m;
     res.std[f] = std::sqrt(v / static_cast<double>(n_repeats));
   }

@@ -59,12 +59,12 @@ struct forest_params {
   std::size_t n_estimators = 100;
   tree_params tree;
   bool bootstrap = true;
-  std::size_t max_samples = 0;        ///< rows drawn per tree (bootstrap only); 0: see max_samples_fraction
-  double max_samples_fraction = 0;    ///< fraction of rows drawn per tree in (0, 1]; 0 (with max_samples 0): all
+  std::size_t max_samples = 0;      ///< rows drawn per tree (bootstrap only); 0: see max_samples_fraction
+  double max_samples_fraction = 0;  ///< fraction of rows drawn per tree in (0, 1]; 0 (with max_samples 0): all
   class_weight_mode class_weight = class_weight_mode::none;
   std::array<double, 2> class_weights{{1.0, 1.0}};  ///< used with class_weight_mode::given
-  bool oob_score = false;             ///< compute the out-of-bag score and probabilities (bootstrap only)
-  int n_jobs = 1;                     ///< threads; -1: all cores
+  bool oob_score = false;                           ///< compute the out-of-bag score and probabilities (bootstrap only)
+  int n_jobs = 1;                                   ///< threads; -1: all cores
   std::uint64_t random_state = 0;
 
   /// Throws parameter_error naming the first invalid parameter.
@@ -72,7 +72,8 @@ struct forest_params {
     if (n_estimators < 1) throw parameter_error("n_estimators", std::to_string(n_estimators), "an integer >= 1");
     tree.validate();
     if (!bootstrap && (max_samples != 0 || max_samples_fraction != 0))
-      throw parameter_error("max_samples", max_samples ? std::to_string(max_samples) : std::to_string(max_samples_fraction),
+      throw parameter_error("max_samples",
+                            max_samples ? std::to_string(max_samples) : std::to_string(max_samples_fraction),
                             "null when bootstrap is false");
     if (max_samples != 0 && max_samples_fraction != 0)
       throw parameter_error("max_samples", "both a count and a fraction", "one of them");
@@ -81,8 +82,7 @@ struct forest_params {
     if (oob_score && !bootstrap)
       throw parameter_error("oob_score", "true", "false when bootstrap is false (out-of-bag needs bootstrap)");
     for (double w : class_weights)
-      if (!(w >= 0) || std::isinf(w))
-        throw parameter_error("class_weight", std::to_string(w), "finite weights >= 0");
+      if (!(w >= 0) || std::isinf(w)) throw parameter_error("class_weight", std::to_string(w), "finite weights >= 0");
     if (n_jobs == 0) throw parameter_error("n_jobs", "0", "a positive number of threads, or -1 for all cores");
     detail::check_thread_count("n_jobs", n_jobs);
   }
@@ -106,10 +106,22 @@ inline void validate(const forest_params& p) { p.validate(); }
 
 /// The names the codec knows, in the order to_json writes them.
 inline const std::vector<std::string>& forest_param_names() {
-  static const std::vector<std::string> names{
-      "n_estimators",  "criterion",   "splitter",  "max_depth",    "min_samples_split", "min_samples_leaf",
-      "min_weight_fraction_leaf", "max_features", "max_leaf_nodes", "min_impurity_decrease", "bootstrap",
-      "max_samples",   "class_weight", "oob_score", "n_jobs",       "random_state"};
+  static const std::vector<std::string> names{"n_estimators",
+                                              "criterion",
+                                              "splitter",
+                                              "max_depth",
+                                              "min_samples_split",
+                                              "min_samples_leaf",
+                                              "min_weight_fraction_leaf",
+                                              "max_features",
+                                              "max_leaf_nodes",
+                                              "min_impurity_decrease",
+                                              "bootstrap",
+                                              "max_samples",
+                                              "class_weight",
+                                              "oob_score",
+                                              "n_jobs",
+                                              "random_state"};
   return names;
 }
 
@@ -208,13 +220,15 @@ inline void from_json(const nlohmann::json& j, forest_params& p) {
     p.tree.split_strategy = parse_splitter(v.get<std::string>());
   }
   if (has("max_depth"))
-    p.tree.max_depth = j["max_depth"].is_null() ? 0 : detail::param_uint(j["max_depth"], "max_depth", 1, "null or an integer >= 1");
+    p.tree.max_depth =
+        j["max_depth"].is_null() ? 0 : detail::param_uint(j["max_depth"], "max_depth", 1, "null or an integer >= 1");
   if (has("min_samples_split"))
     p.tree.min_samples_split = detail::param_uint(j["min_samples_split"], "min_samples_split", 0, "an integer >= 2");
   if (has("min_samples_leaf"))
     p.tree.min_samples_leaf = detail::param_uint(j["min_samples_leaf"], "min_samples_leaf", 0, "an integer >= 1");
   if (has("min_weight_fraction_leaf"))
-    p.tree.min_weight_fraction_leaf = detail::param_number(j["min_weight_fraction_leaf"], "min_weight_fraction_leaf", "a number in [0, 0.5]");
+    p.tree.min_weight_fraction_leaf =
+        detail::param_number(j["min_weight_fraction_leaf"], "min_weight_fraction_leaf", "a number in [0, 0.5]");
   if (has("max_features")) {
     const auto& v = j["max_features"];
     constexpr const char* allowed = "\"sqrt\", \"log2\", null (all), an integer >= 1 or a fraction in (0, 1]";
@@ -232,10 +246,12 @@ inline void from_json(const nlohmann::json& j, forest_params& p) {
       throw parameter_error("max_features", param_text(v), allowed);
   }
   if (has("max_leaf_nodes"))
-    p.tree.max_leaf_nodes =
-        j["max_leaf_nodes"].is_null() ? 0 : detail::param_uint(j["max_leaf_nodes"], "max_leaf_nodes", 1, "null or an integer >= 2");
+    p.tree.max_leaf_nodes = j["max_leaf_nodes"].is_null() ? 0
+                                                          : detail::param_uint(j["max_leaf_nodes"], "max_leaf_nodes", 1,
+                                                                               "null or an integer >= 2");
   if (has("min_impurity_decrease"))
-    p.tree.min_impurity_decrease = detail::param_number(j["min_impurity_decrease"], "min_impurity_decrease", "a number >= 0");
+    p.tree.min_impurity_decrease =
+        detail::param_number(j["min_impurity_decrease"], "min_impurity_decrease", "a number >= 0");
   if (has("bootstrap")) p.bootstrap = detail::param_bool(j["bootstrap"], "bootstrap");
   if (has("max_samples")) {
     const auto& v = j["max_samples"];
@@ -273,10 +289,12 @@ inline void from_json(const nlohmann::json& j, forest_params& p) {
     constexpr const char* allowed = "null (1), a positive number of threads, or -1 for all cores (-2 all but one, ...)";
     if (v.is_null())
       p.n_jobs = 1;
-    else if (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() >= std::numeric_limits<int>::min() &&
+    else if (v.is_number_integer() && !v.is_number_unsigned() &&
+             v.get<std::int64_t>() >= std::numeric_limits<int>::min() &&
              v.get<std::int64_t>() <= std::numeric_limits<int>::max())
       p.n_jobs = static_cast<int>(v.get<std::int64_t>());
-    else if (v.is_number_unsigned() && v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
+    else if (v.is_number_unsigned() &&
+             v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
       p.n_jobs = static_cast<int>(v.get<std::uint64_t>());
     else if (v.is_number_integer())
       throw parameter_error("n_jobs", param_text(v), "at most " + std::to_string(detail::max_threads) + " threads");

@@ -78,8 +78,10 @@ inline std::string describe_part(const tree_range& part) {
 // features, parameters, data and classes, and ranges that cover every tree exactly once.
 inline void check_tree_ranges(std::vector<tree_range>& parts) {
   if (parts.empty())
-    throw data_error("no forest parts to combine; pass every part grown by fit_forest_trees (trees 0 to n_estimators - 1)");
-  std::stable_sort(parts.begin(), parts.end(), [](const tree_range& a, const tree_range& b) { return a.first_tree < b.first_tree; });
+    throw data_error(
+        "no forest parts to combine; pass every part grown by fit_forest_trees (trees 0 to n_estimators - 1)");
+  std::stable_sort(parts.begin(), parts.end(),
+                   [](const tree_range& a, const tree_range& b) { return a.first_tree < b.first_tree; });
   const tree_range& head = parts.front();
   const forest_contents& h = head.trees.contents();
   // The parameters that shape the trees, compared as the codec writes them (n_jobs never changes a tree).
@@ -90,15 +92,18 @@ inline void check_tree_ranges(std::vector<tree_range>& parts) {
   };
   const nlohmann::json head_params = shaping(h.params);
   for (const tree_range& part : parts) {
-    if (part.n_trees() == 0) throw data_error(describe_part(part) + " holds no trees; it is not a part grown by fit_forest_trees");
+    if (part.n_trees() == 0)
+      throw data_error(describe_part(part) + " holds no trees; it is not a part grown by fit_forest_trees");
     const forest_contents& q = part.trees.contents();
     if (part.tree_importances.size() != part.n_trees() * q.n_features)
-      throw data_error(describe_part(part) + " has " + std::to_string(part.tree_importances.size()) + " tree importances, expected " +
-                       std::to_string(part.n_trees() * q.n_features) + " (trees x features)");
+      throw data_error(describe_part(part) + " has " + std::to_string(part.tree_importances.size()) +
+                       " tree importances, expected " + std::to_string(part.n_trees() * q.n_features) +
+                       " (trees x features)");
     if (&part == &head) continue;
     if (q.n_features != h.n_features)
-      throw data_error(describe_part(part) + " has " + std::to_string(q.n_features) + " features, but " + describe_part(head) +
-                       " has " + std::to_string(h.n_features) + "; all parts must be grown on the same columns");
+      throw data_error(describe_part(part) + " has " + std::to_string(q.n_features) + " features, but " +
+                       describe_part(head) + " has " + std::to_string(h.n_features) +
+                       "; all parts must be grown on the same columns");
     if (q.feature_names != h.feature_names)
       throw data_error(describe_part(part) + " has other feature names than " + describe_part(head) +
                        "; all parts must be grown on the same columns");
@@ -106,16 +111,18 @@ inline void check_tree_ranges(std::vector<tree_range>& parts) {
     for (const auto& item : head_params.items())
       if (params.at(item.key()) != item.value())
         throw parameter_error(item.key(), params.at(item.key()).dump() + " in " + describe_part(part),
-                              item.value().dump() + " as in " + describe_part(head) + "; all parts must be grown with the same parameters");
+                              item.value().dump() + " as in " + describe_part(head) +
+                                  "; all parts must be grown with the same parameters");
     if (part.n_rows != head.n_rows)
-      throw data_error(describe_part(part) + " was grown on " + std::to_string(part.n_rows) + " rows, but " + describe_part(head) +
-                       " on " + std::to_string(head.n_rows) + "; all parts must be grown on the same X, y and sample weights");
+      throw data_error(describe_part(part) + " was grown on " + std::to_string(part.n_rows) + " rows, but " +
+                       describe_part(head) + " on " + std::to_string(head.n_rows) +
+                       "; all parts must be grown on the same X, y and sample weights");
     if (part.data_digest != head.data_digest)
       throw data_error(describe_part(part) + " was grown on other data than " + describe_part(head) +
                        " (another X, y or sample weights); all parts must be grown on the same data");
     if (q.classes != h.classes)
-      throw data_error(describe_part(part) + " has the classes " + q.classes.dump() + ", but " + describe_part(head) + " has " +
-                       h.classes.dump());
+      throw data_error(describe_part(part) + " has the classes " + q.classes.dump() + ", but " + describe_part(head) +
+                       " has " + h.classes.dump());
   }
   const std::size_t T = h.params.n_estimators;
   std::size_t next = 0;
@@ -123,16 +130,20 @@ inline void check_tree_ranges(std::vector<tree_range>& parts) {
     const tree_range& part = parts[k];
     if (part.first_tree > next)
       throw data_error("trees " + std::to_string(next) + ".." + std::to_string(std::min(part.first_tree, T) - 1) +
-                       " are missing: no part holds them (the forest has n_estimators = " + std::to_string(T) + " trees)");
+                       " are missing: no part holds them (the forest has n_estimators = " + std::to_string(T) +
+                       " trees)");
     if (part.first_tree < next)
-      throw data_error(describe_part(part) + " overlaps " + describe_part(parts[k - 1]) + "; each tree must come from exactly one part");
+      throw data_error(describe_part(part) + " overlaps " + describe_part(parts[k - 1]) +
+                       "; each tree must come from exactly one part");
     if (part.end_tree() > T)
-      throw data_error(describe_part(part) + " reaches beyond the forest's n_estimators = " + std::to_string(T) + " trees");
+      throw data_error(describe_part(part) + " reaches beyond the forest's n_estimators = " + std::to_string(T) +
+                       " trees");
     next = part.end_tree();
   }
   if (next < T)
     throw data_error("trees " + std::to_string(next) + ".." + std::to_string(T - 1) +
-                     " are missing: no part holds them (the forest has n_estimators = " + std::to_string(T) + " trees)");
+                     " are missing: no part holds them (the forest has n_estimators = " + std::to_string(T) +
+                     " trees)");
 }
 
 }  // namespace detail
@@ -143,14 +154,16 @@ inline void check_tree_ranges(std::vector<tree_range>& parts) {
 /// range comes out the same wherever and with however many threads it is grown.
 /// Throws what fit_forest throws, and parameter_error for a range outside [0, params.n_estimators).
 /// Complexity: that of fit_forest for n_trees trees, plus one pass over X for its fingerprint.
-inline tree_range fit_forest_trees(const forest_params& params, const matrix_view& X, const int* y, const double* sample_weight,
-                                   std::vector<std::string> feature_names, std::size_t first_tree, std::size_t n_trees) {
+inline tree_range fit_forest_trees(const forest_params& params, const matrix_view& X, const int* y,
+                                   const double* sample_weight, std::vector<std::string> feature_names,
+                                   std::size_t first_tree, std::size_t n_trees) {
   params.validate();
   if (n_trees < 1) throw parameter_error("n_trees", std::to_string(n_trees), "an integer >= 1");
   if (first_tree >= params.n_estimators || n_trees > params.n_estimators - first_tree)
-    throw parameter_error("first_tree", "trees " + std::to_string(first_tree) + ".." + std::to_string(first_tree + n_trees - 1),
-                          "a range of trees within 0.." + std::to_string(params.n_estimators - 1) + " (n_estimators = " +
-                              std::to_string(params.n_estimators) + ")");
+    throw parameter_error("first_tree",
+                          "trees " + std::to_string(first_tree) + ".." + std::to_string(first_tree + n_trees - 1),
+                          "a range of trees within 0.." + std::to_string(params.n_estimators - 1) +
+                              " (n_estimators = " + std::to_string(params.n_estimators) + ")");
   detail::forest_training tr = detail::prepare_training(params, X, y, sample_weight, feature_names.size());
   detail::grown_trees grown = detail::grow_tree_range(params, tr, std::move(feature_names), first_tree, n_trees);
   tree_range part;
@@ -169,9 +182,10 @@ inline tree_range fit_forest_trees(const forest_params& params, const matrix_vie
   if (y.size() != X.rows)
     throw data_error("y has " + std::to_string(y.size()) + " labels for " + std::to_string(X.rows) + " rows");
   if (!sample_weight.empty() && sample_weight.size() != X.rows)
-    throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " + std::to_string(X.rows) + " rows");
-  return fit_forest_trees(params, X, y.data(), sample_weight.empty() ? nullptr : sample_weight.data(), std::move(feature_names),
-                          first_tree, n_trees);
+    throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " +
+                     std::to_string(X.rows) + " rows");
+  return fit_forest_trees(params, X, y.data(), sample_weight.empty() ? nullptr : sample_weight.data(),
+                          std::move(feature_names), first_tree, n_trees);
 }
 
 /// Joins the tree ranges grown by fit_forest_trees (in any order) into the forest that fit_forest
@@ -187,13 +201,16 @@ inline random_forest combine_forests(std::vector<tree_range> parts, const matrix
   detail::check_tree_ranges(parts);
   const tree_range& head = parts.front();
   if (X.rows != head.n_rows)
-    throw data_error("X has " + std::to_string(X.rows) + " rows, but the parts were grown on " + std::to_string(head.n_rows));
+    throw data_error("X has " + std::to_string(X.rows) + " rows, but the parts were grown on " +
+                     std::to_string(head.n_rows));
   if (X.cols != head.trees.n_features())
     throw data_error("X has " + std::to_string(X.cols) + " features, but the parts were grown with " +
                      std::to_string(head.trees.n_features()));
   const std::vector<std::uint8_t> labels = detail::checked_labels(y, X.rows);
   if (detail::data_digest(X, y, sample_weight) != head.data_digest)
-    throw data_error("X, y or sample_weight differ from the data the parts were grown on; pass the arrays given to fit_forest_trees");
+    throw data_error(
+        "X, y or sample_weight differ from the data the parts were grown on; pass the arrays given to "
+        "fit_forest_trees");
   const forest_params params = head.trees.params();
   std::vector<detail::grown_trees> grown(parts.size());
   for (std::size_t k = 0; k < parts.size(); ++k) {
@@ -211,7 +228,8 @@ inline random_forest combine_forests(std::vector<tree_range> parts, const matrix
   if (y.size() != X.rows)
     throw data_error("y has " + std::to_string(y.size()) + " labels for " + std::to_string(X.rows) + " rows");
   if (!sample_weight.empty() && sample_weight.size() != X.rows)
-    throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " + std::to_string(X.rows) + " rows");
+    throw data_error("sample_weight has " + std::to_string(sample_weight.size()) + " values for " +
+                     std::to_string(X.rows) + " rows");
   return combine_forests(std::move(parts), X, y.data(), sample_weight.empty() ? nullptr : sample_weight.data());
 }
 
@@ -238,7 +256,8 @@ inline nlohmann::json to_json(const tree_range& part) {
 inline tree_range tree_range_from_json(const nlohmann::json& j) {
   using detail::get_uint;
   using detail::require;
-  if (!j.is_object()) throw model_format_error("", "expected a JSON object at the top level, got " + detail::json_type(j));
+  if (!j.is_object())
+    throw model_format_error("", "expected a JSON object at the top level, got " + detail::json_type(j));
   auto fmt = j.find("format");
   if (fmt == j.end() || !fmt->is_string() || fmt->get<std::string>() != tree_range_format_tag)
     throw model_format_error("/format", std::string("expected the format tag '") + tree_range_format_tag +
@@ -246,7 +265,8 @@ inline tree_range tree_range_from_json(const nlohmann::json& j) {
   const auto& ver = require(j, "", "format_version");
   if (!ver.is_number_integer() || ver.get<std::int64_t>() < 1 || ver.get<std::int64_t>() > model_format_version)
     throw model_format_error("/format_version", "unsupported version " + ver.dump() + " (this library reads 1 to " +
-                                                    std::to_string(model_format_version) + "); use the same churn everywhere");
+                                                    std::to_string(model_format_version) +
+                                                    "); use the same churn everywhere");
   tree_range part;
   part.first_tree = get_uint(require(j, "", "first_tree"), "/first_tree");
   part.n_rows = get_uint(require(j, "", "n_rows"), "/n_rows");
@@ -258,14 +278,17 @@ inline tree_range tree_range_from_json(const nlohmann::json& j) {
   }
   const std::size_t n_trees = part.trees.n_trees();
   // Without first_tree + n_trees, which wraps for a first_tree near 2^64 (issue 15).
-  if (part.first_tree > part.trees.params().n_estimators || n_trees > part.trees.params().n_estimators - part.first_tree)
-    throw model_format_error("/first_tree", "trees " + std::to_string(part.first_tree) + ".." +
-                                                std::to_string(part.first_tree + n_trees - 1) + " reach beyond n_estimators = " +
-                                                std::to_string(part.trees.params().n_estimators));
+  if (part.first_tree > part.trees.params().n_estimators ||
+      n_trees > part.trees.params().n_estimators - part.first_tree)
+    throw model_format_error("/first_tree",
+                             "trees " + std::to_string(part.first_tree) + ".." +
+                                 std::to_string(part.first_tree + n_trees - 1) +
+                                 " reach beyond n_estimators = " + std::to_string(part.trees.params().n_estimators));
   const auto& imp = detail::get_array(require(j, "", "tree_importances"), "/tree_importances");
   if (imp.size() != n_trees * part.trees.n_features())
     throw model_format_error("/tree_importances", "has " + std::to_string(imp.size()) + " values, expected " +
-                                                      std::to_string(n_trees * part.trees.n_features()) + " (trees x features)");
+                                                      std::to_string(n_trees * part.trees.n_features()) +
+                                                      " (trees x features)");
   part.tree_importances.reserve(imp.size());
   for (std::size_t i = 0; i < imp.size(); ++i)
     part.tree_importances.push_back(detail::get_number(imp[i], "/tree_importances/" + std::to_string(i)));
@@ -276,10 +299,13 @@ inline tree_range tree_range_from_json(const nlohmann::json& j) {
 inline std::string dumps(const tree_range& part) { return to_json(part).dump(); }
 
 /// Parses a range from dumps(range). Throws model_format_error for invalid or truncated text.
-inline tree_range loads_tree_range(const std::string& text) { return tree_range_from_json(detail::parse_model_text(text)); }
+inline tree_range loads_tree_range(const std::string& text) {
+  return tree_range_from_json(detail::parse_model_text(text));
+}
 
 /// Deprecated: renamed tree_range_format_tag (goes in the next release).
-[[deprecated("renamed churn::tree_range_format_tag")]] inline constexpr const char* forest_part_format_tag = tree_range_format_tag;
+[[deprecated("renamed churn::tree_range_format_tag")]] inline constexpr const char* forest_part_format_tag =
+    tree_range_format_tag;
 /// Deprecated: renamed tree_range_from_json (goes in the next release).
 [[deprecated("renamed churn::tree_range_from_json")]] inline tree_range forest_part_from_json(const nlohmann::json& j) {
   return tree_range_from_json(j);

@@ -21,14 +21,15 @@ namespace churn {
 
 /// Hyper-parameters of fit_logistic.
 struct logistic_params {
-  double C = 1.0;        ///< inverse regularisation strength (scikit-learn's C), > 0
-  int max_iter = 100;    ///< Newton iterations, >= 1
-  double tol = 1e-10;    ///< stop when no coefficient moves by more than tol (on the standardised scale)
+  double C = 1.0;           ///< inverse regularisation strength (scikit-learn's C), > 0
+  int max_iter = 100;       ///< Newton iterations, >= 1
+  double tol = 1e-10;       ///< stop when no coefficient moves by more than tol (on the standardised scale)
   bool standardize = true;  ///< centre and scale features by their training mean and (population) std
 
   /// Throws parameter_error naming the offending field.
   void validate() const {
-    if (!(C > 0.0) || !std::isfinite(C)) throw parameter_error("C", detail::metrics_format_double(C), "a finite number > 0");
+    if (!(C > 0.0) || !std::isfinite(C))
+      throw parameter_error("C", detail::metrics_format_double(C), "a finite number > 0");
     if (max_iter < 1) throw parameter_error("max_iter", std::to_string(max_iter), "an integer >= 1");
     if (!(tol > 0.0)) throw parameter_error("tol", detail::metrics_format_double(tol), "a number > 0");
   }
@@ -43,14 +44,16 @@ inline double logistic_sigmoid(double z) noexcept {
 }
 
 /// log(1 + exp(z)) without overflow.
-inline double logistic_softplus(double z) noexcept { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
+inline double logistic_softplus(double z) noexcept {
+  return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+}
 
 inline void logistic_check_finite(const char* fn, const matrix_view& X) {
   for (std::size_t r = 0; r < X.rows; ++r) {
     for (std::size_t c = 0; c < X.cols; ++c) {
       if (!std::isfinite(X(r, c))) {
-        throw data_error(std::string(fn) + ": X[" + std::to_string(r) + ", " + std::to_string(c) + "] = " +
-                         metrics_format_double(X(r, c)) +
+        throw data_error(std::string(fn) + ": X[" + std::to_string(r) + ", " + std::to_string(c) +
+                         "] = " + metrics_format_double(X(r, c)) +
                          " is not finite; logistic regression needs complete numeric features");
       }
     }
@@ -67,8 +70,8 @@ struct logistic_model {
   std::vector<double> scale;  ///< then divided by (the std; 1 for constant features or without standardisation)
   Eigen::VectorXd coef;       ///< weights of the standardised features
   double intercept = 0.0;
-  int n_iter = 0;             ///< Newton iterations used
-  bool converged = false;     ///< whether tol was reached within max_iter
+  int n_iter = 0;          ///< Newton iterations used
+  bool converged = false;  ///< whether tol was reached within max_iter
 
   std::size_t n_features() const noexcept { return mean.size(); }
 
@@ -101,7 +104,8 @@ struct logistic_model {
   /// Intercept on the original features: intercept - sum_j coef_j * mean_j / scale_j.
   double raw_intercept() const {
     double b = intercept;
-    for (Eigen::Index j = 0; j < coef.size(); ++j) b -= coef[j] * mean[static_cast<std::size_t>(j)] / scale[static_cast<std::size_t>(j)];
+    for (Eigen::Index j = 0; j < coef.size(); ++j)
+      b -= coef[j] * mean[static_cast<std::size_t>(j)] / scale[static_cast<std::size_t>(j)];
     return b;
   }
 };

@@ -25,10 +25,13 @@ struct matrix_view {
   matrix_view() = default;
   /// A row-major view: row r at d + r * row_stride (0: cols, i.e. contiguous), columns adjacent.
   matrix_view(const double* d, std::size_t r, std::size_t c, std::size_t row_stride_values = 0)
-      : data(d), rows(r), cols(c),
+      : data(d),
+        rows(r),
+        cols(c),
         row_stride(static_cast<std::ptrdiff_t>(row_stride_values == 0 ? c : row_stride_values)) {}
   /// A view with any strides (in values), e.g. numpy's strides divided by sizeof(double).
-  matrix_view(const double* d, std::size_t r, std::size_t c, std::ptrdiff_t row_stride_values, std::ptrdiff_t col_stride_values)
+  matrix_view(const double* d, std::size_t r, std::size_t c, std::ptrdiff_t row_stride_values,
+              std::ptrdiff_t col_stride_values)
       : data(d), rows(r), cols(c), row_stride(row_stride_values), col_stride(col_stride_values) {}
 
   double operator()(std::size_t r, std::size_t c) const noexcept {

@@ -57,13 +57,10 @@ namespace detail {
 
 inline double metrics_zero_division_value(zero_division z) {
   switch (z) {
-    case zero_division::one:
-      return 1.0;
-    case zero_division::nan:
-      return std::numeric_limits<double>::quiet_NaN();
+    case zero_division::one: return 1.0;
+    case zero_division::nan: return std::numeric_limits<double>::quiet_NaN();
     case zero_division::zero:
-    default:
-      return 0.0;
+    default: return 0.0;
   }
 }
 
@@ -219,16 +216,15 @@ inline roc_curve_points roc_curve(const std::vector<int>& y_true, const std::vec
   const double pos = c.tps.back();
   const double neg = c.fps.back();
   if (pos == 0.0 || neg == 0.0) {
-    throw data_error(std::string("roc_curve: y_true contains only class ") + (pos == 0.0 ? "0" : "1") +
-                     " (" + std::to_string(y_true.size()) +
-                     " samples); the ROC curve needs both classes");
+    throw data_error(std::string("roc_curve: y_true contains only class ") + (pos == 0.0 ? "0" : "1") + " (" +
+                     std::to_string(y_true.size()) + " samples); the ROC curve needs both classes");
   }
   const std::size_t m = c.thresholds.size();
   std::vector<std::size_t> keep;
   keep.reserve(m);
   for (std::size_t k = 0; k < m; ++k) {
-    if (!drop_intermediate || m <= 2 || k == 0 || k + 1 == m ||
-        c.fps[k + 1] - 2.0 * c.fps[k] + c.fps[k - 1] != 0.0 || c.tps[k + 1] - 2.0 * c.tps[k] + c.tps[k - 1] != 0.0) {
+    if (!drop_intermediate || m <= 2 || k == 0 || k + 1 == m || c.fps[k + 1] - 2.0 * c.fps[k] + c.fps[k - 1] != 0.0 ||
+        c.tps[k + 1] - 2.0 * c.tps[k] + c.tps[k - 1] != 0.0) {
       keep.push_back(k);
     }
   }
@@ -291,8 +287,7 @@ inline pr_curve_points precision_recall_curve(const std::vector<int>& y_true, co
   std::vector<std::size_t> keep;
   keep.reserve(m);
   for (std::size_t k = 0; k < m; ++k) {
-    if (!drop_intermediate || m <= 2 || k == 0 || k + 1 == m || c.tps[k] != c.tps[k - 1] ||
-        c.tps[k + 1] != c.tps[k]) {
+    if (!drop_intermediate || m <= 2 || k == 0 || k + 1 == m || c.tps[k] != c.tps[k - 1] || c.tps[k + 1] != c.tps[k]) {
       keep.push_back(k);
     }
   }

@@ -143,20 +143,22 @@ inline nlohmann::json to_json(const random_forest& model) {
 inline random_forest from_json(const nlohmann::json& j) {
   using detail::get_uint;
   using detail::require;
-  if (!j.is_object()) throw model_format_error("", "expected a JSON object at the top level, got " + detail::json_type(j));
+  if (!j.is_object())
+    throw model_format_error("", "expected a JSON object at the top level, got " + detail::json_type(j));
   auto fmt = j.find("format");
   if (fmt == j.end() || !fmt->is_string())
     throw model_format_error("/format", "no format tag: this is not a churn model file");
   if (fmt->get<std::string>() != model_format_tag)
-    throw model_format_error("/format", "format tag is '" + fmt->get<std::string>() + "', expected '" + model_format_tag +
-                                            "': this is not a churn random forest");
+    throw model_format_error("/format", "format tag is '" + fmt->get<std::string>() + "', expected '" +
+                                            model_format_tag + "': this is not a churn random forest");
   const auto& ver = require(j, "", "format_version");
-  if (!ver.is_number_integer()) throw model_format_error("/format_version", "expected an integer, got " + detail::json_type(ver));
+  if (!ver.is_number_integer())
+    throw model_format_error("/format_version", "expected an integer, got " + detail::json_type(ver));
   const auto version = ver.get<std::int64_t>();
   if (version > model_format_version)
     throw model_format_error("/format_version", "version " + std::to_string(version) +
-                                                    " is newer than this library reads (up to " + std::to_string(model_format_version) +
-                                                    "); upgrade churn");
+                                                    " is newer than this library reads (up to " +
+                                                    std::to_string(model_format_version) + "); upgrade churn");
   if (version < 1) throw model_format_error("/format_version", "invalid version " + std::to_string(version));
 
   forest_contents p;
@@ -170,7 +172,8 @@ inline random_forest from_json(const nlohmann::json& j) {
     throw model_format_error("/feature_names", "has " + std::to_string(p.feature_names.size()) + " names, expected " +
                                                    std::to_string(p.n_features) + " (n_features) or none");
   const auto& classes = detail::get_array(require(j, "", "classes"), "/classes");
-  if (classes.size() != 2) throw model_format_error("/classes", "expected 2 class labels, got " + std::to_string(classes.size()));
+  if (classes.size() != 2)
+    throw model_format_error("/classes", "expected 2 class labels, got " + std::to_string(classes.size()));
   p.classes = classes;
   p.threshold = detail::get_number(require(j, "", "threshold"), "/threshold");
   if (!(p.threshold >= 0 && p.threshold <= 1))
@@ -182,12 +185,14 @@ inline random_forest from_json(const nlohmann::json& j) {
   // features in feature_names or feature_importances; one that lists neither may have up to
   // max_unlisted_features (docs/model-format.md).
   if (p.feature_names.empty() && imp.empty() && p.n_features > max_unlisted_features)
-    throw model_format_error("/n_features", std::to_string(p.n_features) + " features, but neither /feature_names nor "
-                                            "/feature_importances lists them; a model that lists neither may have at most " +
-                                            std::to_string(max_unlisted_features));
+    throw model_format_error("/n_features",
+                             std::to_string(p.n_features) +
+                                 " features, but neither /feature_names nor "
+                                 "/feature_importances lists them; a model that lists neither may have at most " +
+                                 std::to_string(max_unlisted_features));
   if (!imp.empty() && imp.size() != p.n_features)
-    throw model_format_error("/feature_importances", "has " + std::to_string(imp.size()) + " values, expected " +
-                                                         std::to_string(p.n_features));
+    throw model_format_error("/feature_importances",
+                             "has " + std::to_string(imp.size()) + " values, expected " + std::to_string(p.n_features));
   for (std::size_t i = 0; i < imp.size(); ++i)
     p.feature_importances.push_back(detail::get_number(imp[i], "/feature_importances/" + std::to_string(i)));
   const auto& oob = require(j, "", "oob_score");
@@ -225,16 +230,19 @@ inline random_forest from_json(const nlohmann::json& j) {
       const auto& r = (*arr[3])[i];
       const auto& ml = (*arr[4])[i];
       auto where = [&](int k) { return tp + "/" + fields[k] + "/" + std::to_string(i); };
-      if (!f.is_number_integer()) throw model_format_error(where(0), "expected an integer feature index, got " + detail::json_type(f));
+      if (!f.is_number_integer())
+        throw model_format_error(where(0), "expected an integer feature index, got " + detail::json_type(f));
       if (!th.is_number()) throw model_format_error(where(1), "expected a number, got " + detail::json_type(th));
       if (!v.is_number()) throw model_format_error(where(2), "expected a number, got " + detail::json_type(v));
-      if (!r.is_number_integer()) throw model_format_error(where(3), "expected an integer child index, got " + detail::json_type(r));
+      if (!r.is_number_integer())
+        throw model_format_error(where(3), "expected an integer child index, got " + detail::json_type(r));
       if (!ml.is_number_integer() || (ml.get<std::int64_t>() != 0 && ml.get<std::int64_t>() != 1))
         throw model_format_error(where(4), "expected 0 or 1");
       const std::int64_t fi = f.get<std::int64_t>();
       const std::int64_t ri = r.get<std::int64_t>();
       const double value = v.get<double>();
-      if (!(value >= 0 && value <= 1)) throw model_format_error(where(2), "node value " + v.dump() + " is not a probability in [0, 1]");
+      if (!(value >= 0 && value <= 1))
+        throw model_format_error(where(2), "node value " + v.dump() + " is not a probability in [0, 1]");
       if (fi == -1) {
         p.nodes[base + i] = tree_node::leaf(static_cast<float>(value));
         continue;
@@ -249,19 +257,21 @@ inline random_forest from_json(const nlohmann::json& j) {
       // model would then write null (found by fuzz_model).
       if (!(std::fabs(th.get<double>()) <= std::numeric_limits<float>::max()))
         throw model_format_error(where(1), "split threshold " + th.dump() + " is beyond the float32 range");
-      p.nodes[base + i] = tree_node::split(static_cast<std::uint32_t>(fi), static_cast<float>(th.get<double>()),
-                                           ml.get<std::int64_t>() == 1, static_cast<float>(value),
-                                           static_cast<std::uint32_t>(ri));
+      p.nodes[base + i] =
+          tree_node::split(static_cast<std::uint32_t>(fi), static_cast<float>(th.get<double>()),
+                           ml.get<std::int64_t>() == 1, static_cast<float>(value), static_cast<std::uint32_t>(ri));
     }
     const auto problem = detail::check_tree(p.nodes.data() + base, n, p.n_features);
-    if (!problem.ok()) throw model_format_error(tp + "/" + problem.field + "/" + std::to_string(problem.node), problem.message);
+    if (!problem.ok())
+      throw model_format_error(tp + "/" + problem.field + "/" + std::to_string(problem.node), problem.message);
     if (version >= 2) {
       // Each node's training cover (version 2 on); random_forest's check validates the values.
       const auto& cover = detail::get_array(require(tj, tp, "cover"), tp + "/cover");
       if (cover.size() != n)
         throw model_format_error(tp + "/cover", "has " + std::to_string(cover.size()) + " entries, expected " +
                                                     std::to_string(n) + " (the length of " + tp + "/feature)");
-      for (std::size_t i = 0; i < n; ++i) p.cover.push_back(detail::get_number(cover[i], tp + "/cover/" + std::to_string(i)));
+      for (std::size_t i = 0; i < n; ++i)
+        p.cover.push_back(detail::get_number(cover[i], tp + "/cover/" + std::to_string(i)));
       const auto cover_problem = detail::check_cover(p.nodes.data() + base, p.cover.data() + base, n);
       if (!cover_problem.ok())
         throw model_format_error(tp + "/cover/" + std::to_string(cover_problem.node), cover_problem.message);

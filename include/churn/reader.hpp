@@ -36,10 +36,10 @@ namespace churn {
 inline const char* simd_kernel() noexcept { return SIMDJSON_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION); }
 
 struct read_options {
-  bool strict = true;               ///< throw at the first bad line (else skip, count and report)
-  unsigned threads = 1;             ///< threads for read_file_parallel; 0 means all cores
+  bool strict = true;    ///< throw at the first bad line (else skip, count and report)
+  unsigned threads = 1;  ///< threads for read_file_parallel; 0 means all cores
   std::uint64_t max_line_bytes = std::uint64_t(64) << 20;  ///< longer lines are bad lines
-  std::size_t max_examples = 5;     ///< example line numbers kept per reason in lenient mode
+  std::size_t max_examples = 5;                            ///< example line numbers kept per reason in lenient mode
   /// Leave firstName, lastName and song empty in the events (their types are still checked, so the
   /// same lines are bad): for consumers that never read them, such as the feature accumulator.
   bool skip_names_and_songs = false;
@@ -55,15 +55,15 @@ struct read_options {
 
 /// What a read saw. Every line is either an event, blank, or bad (counted under a reason).
 struct read_report {
-  std::string source;                 ///< file name, or "<buffer>"
-  std::uint64_t bytes = 0;            ///< bytes read (decompressed for .gz)
-  std::uint64_t lines = 0;            ///< lines seen, blank and bad ones included
-  std::uint64_t events = 0;           ///< lines turned into events
+  std::string source;        ///< file name, or "<buffer>"
+  std::uint64_t bytes = 0;   ///< bytes read (decompressed for .gz)
+  std::uint64_t lines = 0;   ///< lines seen, blank and bad ones included
+  std::uint64_t events = 0;  ///< lines turned into events
   std::uint64_t blank_lines = 0;
   std::uint64_t bad_lines = 0;
-  std::map<std::string, std::uint64_t> bad_by_reason;  ///< "field: reason" -> count
+  std::map<std::string, std::uint64_t> bad_by_reason;           ///< "field: reason" -> count
   std::vector<std::pair<std::uint64_t, std::string>> examples;  ///< (line, "field: reason"), by line
-  std::vector<read_report> files;     ///< one report per file when several files were read
+  std::vector<read_report> files;                               ///< one report per file when several files were read
 
   /// Adds the counts of another part of the same or another source.
   void merge(const read_report& other) {
@@ -81,15 +81,15 @@ struct read_report {
   std::string summary() const {
     if (!files.empty()) {
       std::ostringstream all;
-      all << source << ": " << lines << " lines, " << events << " events, " << blank_lines << " blank, "
-          << bad_lines << " bad";
+      all << source << ": " << lines << " lines, " << events << " events, " << blank_lines << " blank, " << bad_lines
+          << " bad";
       for (const auto& f : files)
         if (f.bad_lines) all << "\n" << f.summary();
       return all.str();
     }
     std::ostringstream out;
-    out << (source.empty() ? std::string("<buffer>") : source) << ": " << lines << " lines, " << events
-        << " events, " << blank_lines << " blank, " << bad_lines << " bad";
+    out << (source.empty() ? std::string("<buffer>") : source) << ": " << lines << " lines, " << events << " events, "
+        << blank_lines << " blank, " << bad_lines << " bad";
     for (const auto& [reason, count] : bad_by_reason) {
       out << "\n  " << count << " x " << reason << " (e.g. line";
       std::size_t shown = 0;
@@ -109,9 +109,7 @@ inline bool is_blank(const char* data, std::size_t size) noexcept {
   return true;
 }
 
-inline std::string problem_key(const line_problem& p) {
-  return p.field.empty() ? p.reason : p.field + ": " + p.reason;
-}
+inline std::string problem_key(const line_problem& p) { return p.field.empty() ? p.reason : p.field + ": " + p.reason; }
 
 /// Passes reads through and reports progress (input bytes, and events counted since the last report).
 class progress_source : public byte_source {
@@ -192,8 +190,8 @@ read_report read_source(byte_source& source, const std::string& name, bool skip_
     return true;
   };
   progress_source watched(source, options, report.events);
-  auto scanned = for_each_line(watched, options.max_line_bytes, skip_bom, on_line, on_too_long,
-                               source.preferred_block());
+  auto scanned =
+      for_each_line(watched, options.max_line_bytes, skip_bom, on_line, on_too_long, source.preferred_block());
   watched.report();
   report.lines = scanned.lines;
   report.bytes = scanned.bytes;
@@ -273,8 +271,8 @@ read_report read_buffer(std::string_view jsonl, Sink&& sink, const read_options&
 /// a larger log, read alone): errors name the line within the whole source; the report's example
 /// line numbers are those within the chunk, as join_piece_reports() expects them.
 template <class Sink>
-read_report read_buffer_at(std::string_view jsonl, std::uint64_t lines_before, Sink&& sink,
-                           const read_options& options, const std::string& name) {
+read_report read_buffer_at(std::string_view jsonl, std::uint64_t lines_before, Sink&& sink, const read_options& options,
+                           const std::string& name) {
   try {
     return read_buffer(jsonl, sink, options, name);
   } catch (...) {
@@ -288,8 +286,7 @@ read_report read_buffer_at(std::string_view jsonl, std::uint64_t lines_before, S
 /// and reports are those of the whole file. In strict mode the error reported is the first bad line
 /// of the file.
 template <class Sink>
-read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks,
-                               const read_options& options = {}) {
+read_report read_file_parallel(const std::string& path, std::vector<Sink>& sinks, const read_options& options = {}) {
   if (sinks.empty()) throw parameter_error("sinks", "an empty vector", "at least one sink");
   if (sinks.size() == 1 || detail::classify_input(path) != detail::input_kind::plain)
     return read_file(path, sinks[0], options);
@@ -426,7 +423,8 @@ inline std::vector<file_piece> plan_pieces(const std::vector<std::string>& files
     }
     const std::uint64_t size = detail::file_size(path);
     // Without size + piece_bytes - 1, which wraps for a caller's piece_bytes near 2^64.
-    std::size_t parts = static_cast<std::size_t>(std::max<std::uint64_t>(1, size / piece_bytes + (size % piece_bytes != 0)));
+    std::size_t parts =
+        static_cast<std::size_t>(std::max<std::uint64_t>(1, size / piece_bytes + (size % piece_bytes != 0)));
     if (files.size() == 1) parts = std::max(parts, min_parts);
     const auto bounds = detail::split_at_lines(path, parts);
     const std::size_t before = pieces.size();
@@ -460,7 +458,8 @@ inline std::uint64_t count_lines_before(const std::string& path, std::uint64_t o
   std::vector<char> block(1 << 20);
   std::uint64_t count = 0;
   while (offset > 0) {
-    const std::size_t got = std::fread(block.data(), 1, static_cast<std::size_t>(std::min<std::uint64_t>(offset, block.size())), f);
+    const std::size_t got =
+        std::fread(block.data(), 1, static_cast<std::size_t>(std::min<std::uint64_t>(offset, block.size())), f);
     if (got == 0) break;
     count += static_cast<std::uint64_t>(std::count(block.data(), block.data() + got, '\n'));
     offset -= got;
@@ -536,8 +535,7 @@ inline read_report join_piece_reports(std::vector<read_report> reports, std::siz
 /// are those of each file; in strict mode the error raised is the first bad line in (file, line) order.
 template <class Sink>
 read_report read_files_parallel(const std::vector<std::string>& paths, std::vector<Sink>& sinks,
-                                const read_options& options = {},
-                                std::uint64_t piece_bytes = std::uint64_t(64) << 20) {
+                                const read_options& options = {}, std::uint64_t piece_bytes = std::uint64_t(64) << 20) {
   if (sinks.empty()) throw parameter_error("sinks", "an empty vector", "at least one sink");
   options.validate();
   // One file alone is spread over all threads even when it is small.

@@ -21,7 +21,7 @@ struct scan_summary {
   std::uint64_t anonymous_events = 0;  ///< rows with an empty userId (guests, logged out)
   std::int64_t first_ts = missing_int;
   std::int64_t last_ts = missing_int;
-  std::map<std::string, std::uint64_t> pages;   ///< by page name as in the log (unknown ones too)
+  std::map<std::string, std::uint64_t> pages;  ///< by page name as in the log (unknown ones too)
   std::map<std::string, std::uint64_t> auths;
   std::map<std::string, std::uint64_t> levels;
   std::unordered_set<std::string> users;

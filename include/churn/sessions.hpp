@@ -25,8 +25,8 @@ namespace churn {
 /// One run of activity: its time range and counts. All fields are integers so that sums do not depend
 /// on the order in which parts are added (listening time is kept in microseconds).
 struct session_interval {
-  std::int64_t first_ts = 0;   ///< epoch ms of the first event
-  std::int64_t last_ts = 0;    ///< epoch ms of the last event
+  std::int64_t first_ts = 0;  ///< epoch ms of the first event
+  std::int64_t last_ts = 0;   ///< epoch ms of the last event
   std::uint32_t events = 0;
   std::uint32_t songs = 0;     ///< NextSong events
   std::int64_t listen_us = 0;  ///< sum of song lengths, microseconds

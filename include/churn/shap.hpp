@@ -104,7 +104,8 @@ class tree_explainer {
     for (std::size_t r = 0; r < X.rows; ++r) {
       to_float_row(X, r, x.data());
       std::fill(per_tree.begin(), per_tree.end(), 0.0);
-      const std::size_t block = (T + static_cast<std::size_t>(threads) * 4 - 1) / (static_cast<std::size_t>(threads) * 4);
+      const std::size_t block =
+          (T + static_cast<std::size_t>(threads) * 4 - 1) / (static_cast<std::size_t>(threads) * 4);
       detail::parallel_for_blocks(T, block, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
         detail::shap_scratch scratch;
         for (std::size_t t = begin; t < end; ++t) explain_tree(t, x.data(), per_tree.data() + t * p, scratch);

@@ -53,25 +53,25 @@ struct simulate_progress {
 
 /// Parameters of a simulation. Same options and seed, same events, whatever `threads`.
 struct simulate_options {
-  std::uint64_t users = 225;                    ///< users present at the start
-  std::uint32_t days = 60;                      ///< length of the simulated window
-  std::int64_t start_ms = 1538352000000;        ///< window start, epoch ms (default 2018-10-01T00:00Z)
+  std::uint64_t users = 225;              ///< users present at the start
+  std::uint32_t days = 60;                ///< length of the simulated window
+  std::int64_t start_ms = 1538352000000;  ///< window start, epoch ms (default 2018-10-01T00:00Z)
   std::uint64_t seed = 0;
-  unsigned threads = 0;                         ///< 0: all hardware threads
+  unsigned threads = 0;  ///< 0: all hardware threads
   /// engagement (default): a hidden satisfaction drives visits and cancels; eventsim: the Sparkify
   /// generator's own behaviour (cancel risk per page step).
   churn::behaviour behaviour = churn::behaviour::engagement;
-  engagement_params engagement;                 ///< used by the engagement behaviour only
-  std::vector<double> config_mix;               ///< 26 weights (simulate_config_names order); empty: default
-  double cancel_multiplier = 1.0;               ///< scales every transition into Cancel (eventsim) or
-                                                ///< the per-visit cancel probability (engagement)
-  double new_users_per_day = -1.0;              ///< guest arrivals per day; negative: users * 0.0008
-  std::uint32_t catalogue_songs = 100000;       ///< size of the generated song catalogue
-  double alpha_sigma = 0.6;                     ///< spread (lognormal sigma) of users' in-session gaps
-  double beta_sigma = 1.15;                     ///< spread of users' gaps between sessions
-  double beta_scale = 1.0;                      ///< scales the configs' mean gaps between sessions
-  double registration_mean_days = 75.0;         ///< initial users registered this long before start (mean)
-  int gzip_level = 6;                           ///< for .gz output, 1 (fast) .. 9 (small)
+  engagement_params engagement;            ///< used by the engagement behaviour only
+  std::vector<double> config_mix;          ///< 26 weights (simulate_config_names order); empty: default
+  double cancel_multiplier = 1.0;          ///< scales every transition into Cancel (eventsim) or
+                                           ///< the per-visit cancel probability (engagement)
+  double new_users_per_day = -1.0;         ///< guest arrivals per day; negative: users * 0.0008
+  std::uint32_t catalogue_songs = 100000;  ///< size of the generated song catalogue
+  double alpha_sigma = 0.6;                ///< spread (lognormal sigma) of users' in-session gaps
+  double beta_sigma = 1.15;                ///< spread of users' gaps between sessions
+  double beta_scale = 1.0;                 ///< scales the configs' mean gaps between sessions
+  double registration_mean_days = 75.0;    ///< initial users registered this long before start (mean)
+  int gzip_level = 6;                      ///< for .gz output, 1 (fast) .. 9 (small)
   /// Called on the calling thread after every 6 simulated hours; may throw to stop the run.
   std::function<void(const simulate_progress&)> progress;
 
@@ -95,8 +95,7 @@ struct simulate_options {
     if (!(cancel_multiplier >= 0) || !std::isfinite(cancel_multiplier) || cancel_multiplier > 100)
       throw parameter_error("cancel_multiplier", std::to_string(cancel_multiplier), "0 .. 100");
     if (std::isnan(new_users_per_day) || new_users_per_day > 1e7)
-      throw parameter_error("new_users_per_day", std::to_string(new_users_per_day),
-                            "negative (automatic) or 0 .. 1e7");
+      throw parameter_error("new_users_per_day", std::to_string(new_users_per_day), "negative (automatic) or 0 .. 1e7");
     if (catalogue_songs == 0 || catalogue_songs > 10'000'000)
       throw parameter_error("catalogue_songs", std::to_string(catalogue_songs), "1 .. 10,000,000");
     if (!(alpha_sigma >= 0 && alpha_sigma <= 3))
@@ -107,8 +106,7 @@ struct simulate_options {
       throw parameter_error("beta_scale", std::to_string(beta_scale), "0.01 .. 100");
     if (!(registration_mean_days > 0 && registration_mean_days <= 3650))
       throw parameter_error("registration_mean_days", std::to_string(registration_mean_days), "(0, 3650]");
-    if (gzip_level < 1 || gzip_level > 9)
-      throw parameter_error("gzip_level", std::to_string(gzip_level), "1 .. 9");
+    if (gzip_level < 1 || gzip_level > 9) throw parameter_error("gzip_level", std::to_string(gzip_level), "1 .. 9");
     engagement.validate();
     if (start_ms % 1000 != 0)
       throw parameter_error("start_ms", std::to_string(start_ms), "a whole second (multiple of 1000)");
@@ -121,13 +119,13 @@ struct simulate_summary {
   /// sessions of logged-in users, as scan_summary counts them (distinct userId + sessionId; guests'
   /// and logged-out sessions have no userId and are not counted)
   std::uint64_t sessions = 0;
-  std::uint64_t users = 0;             ///< distinct non-empty userIds in the output
-  std::uint64_t churned = 0;           ///< users with a Cancellation Confirmation
-  std::uint64_t anonymous_events = 0;  ///< rows with an empty userId (Guest, Logged Out)
-  std::uint64_t registrations = 0;     ///< Submit Registration events
-  std::uint64_t text_bytes = 0;        ///< JSON-lines text produced (0 for the event callback)
-  std::uint64_t bytes = 0;             ///< bytes written (compressed size for .gz)
-  std::int64_t first_ts = missing_int; ///< epoch ms
+  std::uint64_t users = 0;              ///< distinct non-empty userIds in the output
+  std::uint64_t churned = 0;            ///< users with a Cancellation Confirmation
+  std::uint64_t anonymous_events = 0;   ///< rows with an empty userId (Guest, Logged Out)
+  std::uint64_t registrations = 0;      ///< Submit Registration events
+  std::uint64_t text_bytes = 0;         ///< JSON-lines text produced (0 for the event callback)
+  std::uint64_t bytes = 0;              ///< bytes written (compressed size for .gz)
+  std::int64_t first_ts = missing_int;  ///< epoch ms
   std::int64_t last_ts = missing_int;
 };
 
@@ -182,7 +180,8 @@ class sim_counter {
         ++s_.users;
       }
       // Session ids are unique across users in the simulator: one flag per id counts (user, session).
-      if (e.session_id >= session_seen_.size()) session_seen_.resize(std::max<std::size_t>(e.session_id + 1, 2 * session_seen_.size()));
+      if (e.session_id >= session_seen_.size())
+        session_seen_.resize(std::max<std::size_t>(e.session_id + 1, 2 * session_seen_.size()));
       if (!session_seen_[e.session_id]) {
         session_seen_[e.session_id] = true;
         ++s_.sessions;
@@ -402,13 +401,13 @@ simulate_summary sim_write(const simulate_options& options, bool gzip, Write&& w
 template <class Sink>
 simulate_summary simulate(const simulate_options& options, Sink&& sink) {
   event ev;
-  return detail::sim_run(options, [&](const detail::sim_engine& engine,
-                                      const std::vector<detail::sim_raw_event>& slice, bool /*last*/) {
-    for (const auto& e : slice) {
-      detail::sim_fill_event(ev, engine, e);
-      sink(static_cast<const event&>(ev));
-    }
-  });
+  return detail::sim_run(
+      options, [&](const detail::sim_engine& engine, const std::vector<detail::sim_raw_event>& slice, bool /*last*/) {
+        for (const auto& e : slice) {
+          detail::sim_fill_event(ev, engine, e);
+          sink(static_cast<const event&>(ev));
+        }
+      });
 }
 
 /// Writes the simulated log as JSON lines (one event per line, time order) to `out`; gzip-compressed
@@ -460,10 +459,10 @@ struct oracle_result {
   std::int64_t cutoff_ms = 0;
   double horizon_days = 0;
   std::uint32_t draws = 0;
-  std::vector<std::uint64_t> user_id;   ///< the log's userId (as a number)
-  std::vector<double> probability;      ///< P(Cancellation Confirmation in [cutoff, cutoff + horizon) | state)
-  std::vector<double> satisfaction;     ///< hidden satisfaction after the last event before the cutoff
-                                        ///< (0 under the eventsim behaviour)
+  std::vector<std::uint64_t> user_id;  ///< the log's userId (as a number)
+  std::vector<double> probability;     ///< P(Cancellation Confirmation in [cutoff, cutoff + horizon) | state)
+  std::vector<double> satisfaction;    ///< hidden satisfaction after the last event before the cutoff
+                                       ///< (0 under the eventsim behaviour)
 };
 
 /// The ceiling of churn prediction on a simulated log: for the log that `options` simulate, the
@@ -495,8 +494,8 @@ inline oracle_result simulate_oracle(const simulate_options& options, const orac
   detail::parallel_for(blocks, static_cast<int>(s.threads), [&](std::size_t b, std::size_t /*worker*/) {
     const std::size_t end = std::min(users.size(), (b + 1) * block);
     for (std::size_t u = b * block; u < end; ++u)
-      answers[u] = engine.oracle(static_cast<std::uint32_t>(u), cutoff_s, cutoff_s + horizon_s, oracle.draws,
-                                 oracle.seed);
+      answers[u] =
+          engine.oracle(static_cast<std::uint32_t>(u), cutoff_s, cutoff_s + horizon_s, oracle.draws, oracle.seed);
   });
   oracle_result r;
   r.cutoff_ms = cutoff_s * 1000;

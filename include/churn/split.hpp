@@ -86,10 +86,9 @@ inline std::vector<fold> cv_stratified_kfold(const std::vector<int>& y, int n_sp
   if (k_splits > counts[smallest]) {
     // scikit-learn only warns here, but then some test fold lacks a class and its metrics are undefined.
     throw parameter_error("n_splits", std::to_string(n_splits),
-                          "2 to " + std::to_string(counts[smallest]) +
-                              ": the smallest class, label " + std::to_string(first_label[smallest]) + ", has " +
-                              std::to_string(counts[smallest]) + " member" + (counts[smallest] == 1 ? "" : "s") +
-                              " and every test fold needs one");
+                          "2 to " + std::to_string(counts[smallest]) + ": the smallest class, label " +
+                              std::to_string(first_label[smallest]) + ", has " + std::to_string(counts[smallest]) +
+                              " member" + (counts[smallest] == 1 ? "" : "s") + " and every test fold needs one");
   }
   // alloc[f * n_classes + k]: members of class k in test fold f (round-robin over the sorted codes).
   std::vector<std::size_t> alloc(k_splits * n_classes, 0);
@@ -105,7 +104,8 @@ inline std::vector<fold> cv_stratified_kfold(const std::vector<int>& y, int n_sp
   for (std::size_t k = 0; k < n_classes; ++k) {
     std::vector<int> folds_for_class;
     folds_for_class.reserve(counts[k]);
-    for (std::size_t f = 0; f < k_splits; ++f) folds_for_class.insert(folds_for_class.end(), alloc[f * n_classes + k], static_cast<int>(f));
+    for (std::size_t f = 0; f < k_splits; ++f)
+      folds_for_class.insert(folds_for_class.end(), alloc[f * n_classes + k], static_cast<int>(f));
     if (shuffle) detail::cv_legacy_shuffle(gen, folds_for_class);
     for (std::size_t j = 0; j < counts[k]; ++j) test_fold[members[k][j]] = folds_for_class[j];
   }
@@ -392,12 +392,14 @@ inline fold out_of_time_split(const std::vector<std::int64_t>& cutoffs_ms, doubl
   const auto horizon_ms = static_cast<std::int64_t>(std::llround(horizon_days * double(ms_per_day)));
   fold f;
   for (std::size_t i = 0; i < cutoffs_ms.size(); ++i) {
-    if (cutoffs_ms[i] >= split_ms) f.test.push_back(i);
-    else if (cutoffs_ms[i] + horizon_ms <= split_ms) f.train.push_back(i);
+    if (cutoffs_ms[i] >= split_ms)
+      f.test.push_back(i);
+    else if (cutoffs_ms[i] + horizon_ms <= split_ms)
+      f.train.push_back(i);
   }
   if (f.train.empty() || f.test.empty())
-    throw data_error(std::string("out_of_time_split: no rows to ") + (f.test.empty() ? "test on" : "train on") +
-                     " (" + std::to_string(f.train.size()) + " rows with cutoff + horizon <= T, " +
+    throw data_error(std::string("out_of_time_split: no rows to ") + (f.test.empty() ? "test on" : "train on") + " (" +
+                     std::to_string(f.train.size()) + " rows with cutoff + horizon <= T, " +
                      std::to_string(f.test.size()) + " with cutoff >= T, T = " + std::to_string(split_ms) +
                      " ms); out-of-time validation needs cutoffs at least one horizon before T: use more "
                      "snapshots, a shorter horizon or a longer log");

@@ -105,13 +105,13 @@ struct max_features_rule {
 struct tree_params {
   criterion split_criterion = criterion::gini;
   splitter split_strategy = splitter::best;
-  std::size_t max_depth = 0;          ///< 0: unlimited
-  std::size_t min_samples_split = 2;  ///< distinct training rows a node needs to be split (>= 2)
-  std::size_t min_samples_leaf = 1;   ///< distinct training rows each child must keep (>= 1)
+  std::size_t max_depth = 0;            ///< 0: unlimited
+  std::size_t min_samples_split = 2;    ///< distinct training rows a node needs to be split (>= 2)
+  std::size_t min_samples_leaf = 1;     ///< distinct training rows each child must keep (>= 1)
   double min_weight_fraction_leaf = 0;  ///< minimum fraction of the tree's total weight in a leaf, [0, 0.5]
   max_features_rule max_features = max_features_rule::sqrt();
-  std::size_t max_leaf_nodes = 0;     ///< 0: unlimited; otherwise grown best-first (>= 2)
-  double min_impurity_decrease = 0;   ///< a split must decrease weighted impurity by at least this
+  std::size_t max_leaf_nodes = 0;    ///< 0: unlimited; otherwise grown best-first (>= 2)
+  double min_impurity_decrease = 0;  ///< a split must decrease weighted impurity by at least this
 
   /// Throws parameter_error naming the first invalid parameter.
   void validate() const {
@@ -121,8 +121,7 @@ struct tree_params {
       throw parameter_error("min_samples_leaf", std::to_string(min_samples_leaf), "an integer >= 1");
     if (!(min_weight_fraction_leaf >= 0 && min_weight_fraction_leaf <= 0.5))
       throw parameter_error("min_weight_fraction_leaf", std::to_string(min_weight_fraction_leaf), "[0, 0.5]");
-    if (max_leaf_nodes == 1)
-      throw parameter_error("max_leaf_nodes", "1", "an integer >= 2, or 0 (unlimited)");
+    if (max_leaf_nodes == 1) throw parameter_error("max_leaf_nodes", "1", "an integer >= 2, or 0 (unlimited)");
     if (!(min_impurity_decrease >= 0) || std::isinf(min_impurity_decrease))
       throw parameter_error("min_impurity_decrease", std::to_string(min_impurity_decrease), "a finite value >= 0");
     max_features.validate();
@@ -151,9 +150,7 @@ struct tree_node {
   std::uint32_t feature() const noexcept { return info & feature_mask; }
 
   /// Which child a value goes to: true for the left one.
-  bool goes_left(float x) const noexcept {
-    return (x <= threshold) | ((x != x) & ((info & missing_left_bit) != 0));
-  }
+  bool goes_left(float x) const noexcept { return (x <= threshold) | ((x != x) & ((info & missing_left_bit) != 0)); }
 
   static tree_node leaf(float value) noexcept { return {0.0f, value, leaf_bit, 0}; }
   static tree_node split(std::uint32_t feature, float threshold, bool missing_left, float value,
@@ -180,8 +177,8 @@ inline std::uint32_t step(const tree_node* root, std::uint32_t pos, const float*
   leaf = info >> 31;
   // A leaf's feature bits are 0, so this read is always in range.
   const float v = x[info & tree_node::feature_mask];
-  const std::uint32_t left = static_cast<std::uint32_t>(v <= n.threshold) |
-                             (static_cast<std::uint32_t>(v != v) & (info >> 30) & 1u);
+  const std::uint32_t left =
+      static_cast<std::uint32_t>(v <= n.threshold) | (static_cast<std::uint32_t>(v != v) & (info >> 30) & 1u);
   // Selects by masks rather than ?: so that the compiler cannot emit an unpredictable branch.
   const std::uint32_t next = n.right ^ ((n.right ^ (pos + 1)) & (0u - left));
   return next ^ ((next ^ pos) & (0u - leaf));
@@ -193,7 +190,7 @@ inline float float_floor(double d) noexcept {
   if (std::isnan(d)) return std::numeric_limits<float>::quiet_NaN();
   if (d >= static_cast<double>(std::numeric_limits<float>::max())) {
     return d == std::numeric_limits<double>::infinity() ? std::numeric_limits<float>::infinity()
-                                                         : std::numeric_limits<float>::max();
+                                                        : std::numeric_limits<float>::max();
   }
   float f = static_cast<float>(d);
   if (static_cast<double>(f) > d) f = std::nextafter(f, -std::numeric_limits<float>::infinity());

@@ -140,7 +140,7 @@ def _simulate_oracle(
 
 # --- metrics, cv (python/src/bind_metrics.cpp, python/src/bind_cv.cpp) ---------------------------------
 # Labels: 1-D array-likes of 0/1 (bool and integral floats accepted); scores/probabilities: 1-D floats.
-from typing import Any, Tuple  # noqa: E402
+from typing import Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 

@@ -366,4 +366,7 @@ def _cli_predict(args) -> int:
     return 0
 
 
-__all__ = ["ScoreResult", "compare_with_training", "decide", "model_calibration", "score", "score_features", "utc_midnight_after", "verdict_words"]
+__all__ = [
+    "ScoreResult", "compare_with_training", "decide", "model_calibration", "score", "score_features",
+    "utc_midnight_after", "verdict_words",
+]

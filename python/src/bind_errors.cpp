@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <ios>
 
-#include "common.hpp"
 #include <churn/detail/parallel.hpp>
+#include "common.hpp"
 
 namespace py = pybind11;
 

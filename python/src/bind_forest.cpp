@@ -25,7 +25,8 @@ using churn_py::view_of;
 
 namespace {
 
-std::vector<int> labels_of(const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y, std::size_t rows) {
+std::vector<int> labels_of(const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y,
+                           std::size_t rows) {
   if (y.ndim() != 1) throw churn::data_error("y must be 1-D");
   if (static_cast<std::size_t>(y.shape(0)) != rows)
     throw churn::data_error("y has " + std::to_string(y.shape(0)) + " labels for " + std::to_string(rows) + " rows");
@@ -78,8 +79,9 @@ nlohmann::json json_of(const py::handle& v, const std::string& name) {
   }
   if (py::hasattr(v, "dtype") && py::hasattr(v, "item") && py::hasattr(v, "ndim") && v.attr("ndim").cast<int>() == 0)
     return json_of(v.attr("item")(), name);  // a numpy scalar
-  throw churn::parameter_error(name, py::repr(v).cast<std::string>() + " of type " + py::str(v.get_type().attr("__name__")).cast<std::string>(),
-                               "None, a bool, a number, a string or a list of them");
+  throw churn::parameter_error(
+      name, py::repr(v).cast<std::string>() + " of type " + py::str(v.get_type().attr("__name__")).cast<std::string>(),
+      "None, a bool, a number, a string or a list of them");
 }
 
 // The parameters of a dict with scikit-learn's names (missing keys keep their defaults), checked:
@@ -106,7 +108,8 @@ void bind_forest(py::module_& m) {
       .def_property_readonly("n_trees", &churn::random_forest::n_trees)
       .def_property_readonly("n_nodes", &churn::random_forest::n_nodes)
       .def_property_readonly("n_leaves", &churn::random_forest::n_leaves)
-      .def_property_readonly("memory_bytes", &churn::random_forest::memory_bytes, "Bytes of the node arrays (16 per node) and their training cover (8 per node).")
+      .def_property_readonly("memory_bytes", &churn::random_forest::memory_bytes,
+                             "Bytes of the node arrays (16 per node) and their training cover (8 per node).")
       .def_property("feature_names", &churn::random_forest::feature_names, &churn::random_forest::set_feature_names)
       .def_property(
           "classes_json", [](const churn::random_forest& f) { return f.classes().dump(); },
@@ -124,13 +127,16 @@ void bind_forest(py::module_& m) {
       .def_property_readonly(
           "params", [](const churn::random_forest& f) { return to_python(churn::detail::params_to_json(f.params())); },
           "The parameters the model was grown with, as its file holds them (scikit-learn's names; no n_jobs).")
-      .def_property_readonly("feature_importances", [](const churn::random_forest& f) { return to_numpy(f.feature_importances()); })
-      .def_property_readonly("oob_score", [](const churn::random_forest& f) -> py::object {
-        if (!f.has_oob_score()) return py::none();
-        return py::float_(f.oob_score());
-      })
-      .def_property_readonly("oob_probability", [](const churn::random_forest& f) { return to_numpy(f.oob_probability()); },
-                             "P(class 1) from the trees that did not see each training row (NaN: never out of bag).")
+      .def_property_readonly("feature_importances",
+                             [](const churn::random_forest& f) { return to_numpy(f.feature_importances()); })
+      .def_property_readonly("oob_score",
+                             [](const churn::random_forest& f) -> py::object {
+                               if (!f.has_oob_score()) return py::none();
+                               return py::float_(f.oob_score());
+                             })
+      .def_property_readonly(
+          "oob_probability", [](const churn::random_forest& f) { return to_numpy(f.oob_probability()); },
+          "P(class 1) from the trees that did not see each training row (NaN: never out of bag).")
       .def(
           "predict_proba",
           [](const churn::random_forest& f, const dense& X, int n_jobs) {
@@ -156,10 +162,12 @@ void bind_forest(py::module_& m) {
             return out;
           },
           py::arg("X"), py::arg("n_jobs") = 1,
-          "Decision-path contributions: rows x (features + 1); the last column is the bias. Each row sums to P(class 1).")
+          "Decision-path contributions: rows x (features + 1); the last column is the bias. Each row sums to P(class "
+          "1).")
       .def(
           "permutation_importance",
-          [](const churn::random_forest& f, const dense& X, const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y,
+          [](const churn::random_forest& f, const dense& X,
+             const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& y,
              churn::importance_scoring scoring, std::size_t n_repeats, std::uint64_t seed, int n_jobs) {
             const auto v = view_of(X);
             auto labels = labels_of(y, v.rows);
@@ -172,13 +180,14 @@ void bind_forest(py::module_& m) {
             d["baseline"] = r.baseline;
             d["importances_mean"] = to_numpy(r.mean);
             d["importances_std"] = to_numpy(r.std);
-            py::array_t<double> drops({static_cast<py::ssize_t>(f.n_features()), static_cast<py::ssize_t>(r.n_repeats)});
+            py::array_t<double> drops(
+                {static_cast<py::ssize_t>(f.n_features()), static_cast<py::ssize_t>(r.n_repeats)});
             std::copy(r.drops.begin(), r.drops.end(), drops.mutable_data());
             d["importances"] = drops;
             return d;
           },
-          py::arg("X"), py::arg("y"), py::arg("scoring") = churn::importance_scoring::roc_auc, py::arg("n_repeats") = 5, py::arg("seed") = 0,
-          py::arg("n_jobs") = 1)
+          py::arg("X"), py::arg("y"), py::arg("scoring") = churn::importance_scoring::roc_auc, py::arg("n_repeats") = 5,
+          py::arg("seed") = 0, py::arg("n_jobs") = 1)
       .def(
           "tree_arrays",
           [](const churn::random_forest& f, std::size_t t) {
@@ -211,12 +220,15 @@ void bind_forest(py::module_& m) {
           py::arg("tree"),
           "The nodes of one tree (pre-order; left child of i is i + 1; feature -1 marks a leaf); 'cover' (the nodes' "
           "weighted training sample counts) unless the model was read from a format version 1 file.")
-      .def_property_readonly("has_cover", &churn::random_forest::has_cover,
-                             "Whether the trees keep their training cover (False for a model read from a format version 1 "
-                             "file: no SHAP values).")
-      .def("dumps", [](const churn::random_forest& f) { return churn::dumps(f); }, "The model as JSON text.")
+      .def_property_readonly(
+          "has_cover", &churn::random_forest::has_cover,
+          "Whether the trees keep their training cover (False for a model read from a format version 1 "
+          "file: no SHAP values).")
       .def(
-          "save", [](const churn::random_forest& f, const std::string& path) { churn::save_model(f, path); }, py::arg("path"))
+          "dumps", [](const churn::random_forest& f) { return churn::dumps(f); }, "The model as JSON text.")
+      .def(
+          "save", [](const churn::random_forest& f, const std::string& path) { churn::save_model(f, path); },
+          py::arg("path"))
       .def_static(
           "loads",
           [](const std::string& text) {
@@ -232,8 +244,8 @@ void bind_forest(py::module_& m) {
           },
           py::arg("path"))
       .def("__repr__", [](const churn::random_forest& f) {
-        return "<churn.ForestModel " + std::to_string(f.n_trees()) + " trees, " + std::to_string(f.n_nodes()) + " nodes, " +
-               std::to_string(f.n_features()) + " features>";
+        return "<churn.ForestModel " + std::to_string(f.n_trees()) + " trees, " + std::to_string(f.n_nodes()) +
+               " nodes, " + std::to_string(f.n_features()) + " features>";
       });
 
   m.def(
@@ -264,14 +276,17 @@ void bind_forest(py::module_& m) {
       "(an unknown key, a wrong type, a value out of range).");
 
   py::class_<churn::tree_range>(m, "ForestPart",
-                                 "Trees first_tree .. first_tree + n_trees - 1 of a forest, grown by fit_forest_trees; "
-                                 "combine_forests joins the parts into the forest fit_forest grows. Pickles as JSON.")
+                                "Trees first_tree .. first_tree + n_trees - 1 of a forest, grown by fit_forest_trees; "
+                                "combine_forests joins the parts into the forest fit_forest grows. Pickles as JSON.")
       .def_property_readonly("first_tree", [](const churn::tree_range& p) { return p.first_tree; })
       .def_property_readonly("n_trees", &churn::tree_range::n_trees)
-      .def_property_readonly("n_estimators", [](const churn::tree_range& p) { return p.trees.params().n_estimators; },
-                             "Trees in the whole forest.")
-      .def_property_readonly("n_rows", [](const churn::tree_range& p) { return p.n_rows; }, "Rows of the training data.")
-      .def("dumps", [](const churn::tree_range& p) { return churn::dumps(p); }, "The part as JSON text.")
+      .def_property_readonly(
+          "n_estimators", [](const churn::tree_range& p) { return p.trees.params().n_estimators; },
+          "Trees in the whole forest.")
+      .def_property_readonly(
+          "n_rows", [](const churn::tree_range& p) { return p.n_rows; }, "Rows of the training data.")
+      .def(
+          "dumps", [](const churn::tree_range& p) { return churn::dumps(p); }, "The part as JSON text.")
       .def_static(
           "loads",
           [](const std::string& text) {
@@ -285,14 +300,15 @@ void bind_forest(py::module_& m) {
                         return churn::loads_tree_range(state[0].cast<std::string>());
                       }))
       .def("__repr__", [](const churn::tree_range& p) {
-        return "<churn.ForestPart trees " + std::to_string(p.first_tree) + ".." + std::to_string(p.end_tree() - 1) + " of " +
-               std::to_string(p.trees.params().n_estimators) + ", " + std::to_string(p.trees.n_nodes()) + " nodes>";
+        return "<churn.ForestPart trees " + std::to_string(p.first_tree) + ".." + std::to_string(p.end_tree() - 1) +
+               " of " + std::to_string(p.trees.params().n_estimators) + ", " + std::to_string(p.trees.n_nodes()) +
+               " nodes>";
       });
 
   m.def(
       "fit_forest_trees",
-      [](const dense& X, const labels_array& y, const py::object& sample_weight, std::size_t first_tree, std::size_t n_trees,
-         const py::dict& params, std::vector<std::string> feature_names) {
+      [](const dense& X, const labels_array& y, const py::object& sample_weight, std::size_t first_tree,
+         std::size_t n_trees, const py::dict& params, std::vector<std::string> feature_names) {
         const auto v = view_of(X);
         auto labels = labels_of(y, v.rows);
         const auto sw = weights_of(sample_weight);

@@ -59,7 +59,8 @@ void bind_metrics(py::module_& m) {
   m.def(
       "confusion_matrix",
       [](const py::handle& y_true, const py::handle& y_pred) {
-        const auto c = churn::confusion_matrix(labels_from_python(y_true, "y_true"), labels_from_python(y_pred, "y_pred"));
+        const auto c =
+            churn::confusion_matrix(labels_from_python(y_true, "y_true"), labels_from_python(y_pred, "y_pred"));
         py::array_t<std::int64_t> out({2, 2});
         auto r = out.mutable_unchecked<2>();
         r(0, 0) = c.tn;
@@ -80,7 +81,8 @@ void bind_metrics(py::module_& m) {
   m.def(
       "balanced_accuracy_score",
       [](const py::handle& y_true, const py::handle& y_pred) {
-        return churn::balanced_accuracy_score(labels_from_python(y_true, "y_true"), labels_from_python(y_pred, "y_pred"));
+        return churn::balanced_accuracy_score(labels_from_python(y_true, "y_true"),
+                                              labels_from_python(y_pred, "y_pred"));
       },
       py::arg("y_true"), py::arg("y_pred"), "Mean recall over the classes present in y_true.");
   def_prf(m, "precision_score", &churn::precision_score,
@@ -170,15 +172,16 @@ void bind_metrics(py::module_& m) {
       "evaluate_binary",
       [](const py::handle& y_true, const py::handle& proba, double threshold) {
         churn::confusion_matrix_counts c;
-        const auto metrics =
-            churn::evaluate_binary(labels_from_python(y_true, "y_true"), scores_from_python(proba, "proba"), threshold, &c);
+        const auto metrics = churn::evaluate_binary(labels_from_python(y_true, "y_true"),
+                                                    scores_from_python(proba, "proba"), threshold, &c);
         py::dict d = churn_py::metrics_to_dict(metrics);
         d["confusion_matrix"] = churn_py::confusion_to_list(c);
         d["threshold"] = threshold;
         return d;
       },
       py::arg("y_true"), py::arg("proba"), py::arg("threshold") = 0.5,
-      "Every metric of positive-class probabilities at `proba > threshold` (the rule of predict), as a dict (nan where a ranking "
+      "Every metric of positive-class probabilities at `proba > threshold` (the rule of predict), as a dict (nan where "
+      "a ranking "
       "metric is undefined), with the confusion matrix.");
   m.attr("binary_metric_names") = py::cast(churn::binary_metric_names());
 }

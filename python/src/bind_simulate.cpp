@@ -16,10 +16,9 @@ namespace {
 
 churn::simulate_options make_options(std::int64_t users, std::int64_t days, std::uint64_t seed,
                                      const std::string& start, unsigned threads,
-                                     const std::optional<std::vector<double>>& config_mix,
-                                     double cancel_multiplier, double new_users_per_day, int gzip_level,
-                                     double beta_sigma, double beta_scale, const py::object& progress,
-                                     const std::string& behaviour,
+                                     const std::optional<std::vector<double>>& config_mix, double cancel_multiplier,
+                                     double new_users_per_day, int gzip_level, double beta_sigma, double beta_scale,
+                                     const py::object& progress, const std::string& behaviour,
                                      const std::optional<churn::engagement_params>& engagement) {
   // Signed here so that a negative count is a ParameterError naming it, not a pybind11 TypeError.
   if (users < 0) throw churn::parameter_error("users", std::to_string(users), "0 .. 50,000,000");
@@ -87,30 +86,35 @@ void bind_simulate(py::module_& m) {
       .def_readwrite("cancel_elasticity", &churn::engagement_params::cancel_elasticity)
       .def("validate", &churn::engagement_params::validate, "Raises ParameterError naming the first invalid field.")
       .def("__repr__", [](const churn::engagement_params& e) {
-        return "EngagementParams(baseline_sd=" + std::to_string(e.baseline_sd) + ", wander_sd=" +
-               std::to_string(e.wander_sd) + ", memory_days=" + std::to_string(e.memory_days) + ", ...)";
+        return "EngagementParams(baseline_sd=" + std::to_string(e.baseline_sd) +
+               ", wander_sd=" + std::to_string(e.wander_sd) + ", memory_days=" + std::to_string(e.memory_days) +
+               ", ...)";
       });
 
-  m.def("simulate_config_names", [] {
-    std::vector<std::string> names;
-    for (auto n : churn::simulate_config_names()) names.emplace_back(n);
-    return names;
-  }, "Names of eventsim's 26 configs, in the order of config_mix (Accordion first).");
-  m.def("default_config_mix", [] {
-    const auto mix = churn::default_config_mix();
-    return std::vector<double>(mix.begin(), mix.end());
-  }, "The calibrated config weights used when config_mix is None.");
+  m.def(
+      "simulate_config_names",
+      [] {
+        std::vector<std::string> names;
+        for (auto n : churn::simulate_config_names()) names.emplace_back(n);
+        return names;
+      },
+      "Names of eventsim's 26 configs, in the order of config_mix (Accordion first).");
+  m.def(
+      "default_config_mix",
+      [] {
+        const auto mix = churn::default_config_mix();
+        return std::vector<double>(mix.begin(), mix.end());
+      },
+      "The calibrated config weights used when config_mix is None.");
 
   m.def(
       "_simulate_file",
-      [](const std::string& path, std::int64_t users, std::int64_t days, std::uint64_t seed,
-         const std::string& start, unsigned threads, const std::optional<std::vector<double>>& config_mix,
-         double cancel_multiplier, double new_users_per_day, int gzip_level, double beta_sigma,
-         double beta_scale, const py::object& progress, const std::string& behaviour,
-         const std::optional<churn::engagement_params>& engagement) {
-        auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
-                              new_users_per_day, gzip_level, beta_sigma, beta_scale, progress, behaviour,
-                              engagement);
+      [](const std::string& path, std::int64_t users, std::int64_t days, std::uint64_t seed, const std::string& start,
+         unsigned threads, const std::optional<std::vector<double>>& config_mix, double cancel_multiplier,
+         double new_users_per_day, int gzip_level, double beta_sigma, double beta_scale, const py::object& progress,
+         const std::string& behaviour, const std::optional<churn::engagement_params>& engagement) {
+        auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier, new_users_per_day,
+                              gzip_level, beta_sigma, beta_scale, progress, behaviour, engagement);
         churn::simulate_summary s;
         {
           py::gil_scoped_release release;
@@ -128,12 +132,12 @@ void bind_simulate(py::module_& m) {
 
   m.def(
       "_simulate_counts",
-      [](std::int64_t users, std::int64_t days, std::uint64_t seed, const std::string& start,
-         unsigned threads, const std::optional<std::vector<double>>& config_mix, double cancel_multiplier,
-         double new_users_per_day, double beta_sigma, double beta_scale, const std::string& behaviour,
+      [](std::int64_t users, std::int64_t days, std::uint64_t seed, const std::string& start, unsigned threads,
+         const std::optional<std::vector<double>>& config_mix, double cancel_multiplier, double new_users_per_day,
+         double beta_sigma, double beta_scale, const std::string& behaviour,
          const std::optional<churn::engagement_params>& engagement) {
-        auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
-                              new_users_per_day, 6, beta_sigma, beta_scale, py::none(), behaviour, engagement);
+        auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier, new_users_per_day, 6,
+                              beta_sigma, beta_scale, py::none(), behaviour, engagement);
         std::map<std::string, std::uint64_t> pages;
         std::uint64_t paid_songs = 0;
         churn::simulate_summary s;
@@ -163,12 +167,13 @@ void bind_simulate(py::module_& m) {
       [](std::int64_t users, std::int64_t days, std::uint64_t seed, const std::string& start, unsigned threads,
          const std::optional<std::vector<double>>& config_mix, double cancel_multiplier, double new_users_per_day,
          double beta_sigma, double beta_scale, const std::string& behaviour,
-         const std::optional<churn::engagement_params>& engagement, std::optional<std::int64_t> cutoff_ms, double horizon_days,
-         std::int64_t draws, std::uint64_t oracle_seed) {
-        auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier,
-                              new_users_per_day, 6, beta_sigma, beta_scale, py::none(), behaviour, engagement);
+         const std::optional<churn::engagement_params>& engagement, std::optional<std::int64_t> cutoff_ms,
+         double horizon_days, std::int64_t draws, std::uint64_t oracle_seed) {
+        auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier, new_users_per_day, 6,
+                              beta_sigma, beta_scale, py::none(), behaviour, engagement);
         o.progress = nullptr;
-        if (draws < 1 || draws > 1'000'000) throw churn::parameter_error("draws", std::to_string(draws), "1 .. 1,000,000");
+        if (draws < 1 || draws > 1'000'000)
+          throw churn::parameter_error("draws", std::to_string(draws), "1 .. 1,000,000");
         churn::oracle_options q;
         q.cutoff_ms = cutoff_ms ? *cutoff_ms : churn::missing_int;
         q.horizon_days = horizon_days;
@@ -185,14 +190,13 @@ void bind_simulate(py::module_& m) {
         d["draws"] = r.draws;
         d["user_id"] = py::array_t<std::uint64_t>(static_cast<py::ssize_t>(r.user_id.size()), r.user_id.data());
         d["probability"] = py::array_t<double>(static_cast<py::ssize_t>(r.probability.size()), r.probability.data());
-        d["satisfaction"] =
-            py::array_t<double>(static_cast<py::ssize_t>(r.satisfaction.size()), r.satisfaction.data());
+        d["satisfaction"] = py::array_t<double>(static_cast<py::ssize_t>(r.satisfaction.size()), r.satisfaction.data());
         return d;
       },
-      py::arg("users"), py::arg("days"), py::arg("seed"), py::arg("start"), py::arg("threads"),
-      py::arg("config_mix"), py::arg("cancel_multiplier"), py::arg("new_users_per_day"), py::arg("beta_sigma"),
-      py::arg("beta_scale"), py::arg("behaviour"), py::arg("engagement"), py::arg("cutoff_ms"),
-      py::arg("horizon_days"), py::arg("draws"), py::arg("oracle_seed"),
+      py::arg("users"), py::arg("days"), py::arg("seed"), py::arg("start"), py::arg("threads"), py::arg("config_mix"),
+      py::arg("cancel_multiplier"), py::arg("new_users_per_day"), py::arg("beta_sigma"), py::arg("beta_scale"),
+      py::arg("behaviour"), py::arg("engagement"), py::arg("cutoff_ms"), py::arg("horizon_days"), py::arg("draws"),
+      py::arg("oracle_seed"),
       "The ceiling: P(cancel within the horizon | hidden state at the cutoff) per user, from `draws` "
       "re-simulated futures (see churn.simulation.oracle).");
 }

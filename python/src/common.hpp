@@ -27,8 +27,8 @@ template <class T>
 py::array_t<T> move_to_numpy(std::vector<T>&& values) {
   auto* heap = new std::vector<T>(std::move(values));
   py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-  return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {static_cast<py::ssize_t>(sizeof(T))},
-                        heap->data(), owner);
+  return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {static_cast<py::ssize_t>(sizeof(T))}, heap->data(),
+                        owner);
 }
 
 /// Doubles in any order and with any strides cross without a copy (a column-major feature table, a
@@ -37,12 +37,15 @@ using dense = py::array_t<double, py::array::forcecast>;
 
 inline churn::matrix_view view_of(const dense& X) {
   if (X.ndim() != 2)
-    throw churn::data_error("X must be 2-D (rows x features), got an array with " + std::to_string(X.ndim()) + " dimensions");
+    throw churn::data_error("X must be 2-D (rows x features), got an array with " + std::to_string(X.ndim()) +
+                            " dimensions");
   constexpr auto size = static_cast<py::ssize_t>(sizeof(double));
   if (X.strides(0) % size != 0 || X.strides(1) % size != 0)
-    throw churn::data_error("X has strides that are not whole doubles (a packed record array?); pass np.ascontiguousarray(X)");
+    throw churn::data_error(
+        "X has strides that are not whole doubles (a packed record array?); pass np.ascontiguousarray(X)");
   return churn::matrix_view(X.data(), static_cast<std::size_t>(X.shape(0)), static_cast<std::size_t>(X.shape(1)),
-                            static_cast<std::ptrdiff_t>(X.strides(0) / size), static_cast<std::ptrdiff_t>(X.strides(1) / size));
+                            static_cast<std::ptrdiff_t>(X.strides(0) / size),
+                            static_cast<std::ptrdiff_t>(X.strides(1) / size));
 }
 
 /// ReadReport.to_dict(): a read report as a dict (per-file reports under "files"), the one builder.

@@ -9,8 +9,8 @@
 
 #include <churn/detail/cv_matrix.hpp>
 #include <churn/detail/metrics_check.hpp>
-#include <churn/matrix_view.hpp>
 #include <churn/error.hpp>
+#include <churn/matrix_view.hpp>
 #include <churn/metrics.hpp>
 #include <nlohmann/json.hpp>
 
@@ -90,7 +90,8 @@ inline matrix_arg matrix_view_from_python(const py::handle& obj, const std::stri
   if (a.strides(0) % size != 0 || a.strides(1) % size != 0)  // unaligned strides (a packed record array)
     a = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
   const churn::matrix_view view(a.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1)),
-                                static_cast<std::ptrdiff_t>(a.strides(0) / size), static_cast<std::ptrdiff_t>(a.strides(1) / size));
+                                static_cast<std::ptrdiff_t>(a.strides(0) / size),
+                                static_cast<std::ptrdiff_t>(a.strides(1) / size));
   return {std::move(a), view};
 }
 

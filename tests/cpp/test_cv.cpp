@@ -104,12 +104,13 @@ TEST_CASE("stratified_kfold rejects impossible requests with clear errors") {
                        "invalid value for parameter 'n_splits': 4 (allowed: 2 to 3: the smallest class, label 1, "
                        "has 3 members and every test fold needs one)",
                        churn::parameter_error);
-  CHECK_THROWS_WITH_AS(churn::stratified_kfold(y, 1), "invalid value for parameter 'n_splits': 1 (allowed: an integer >= 2)",
-                       churn::parameter_error);
-  CHECK_THROWS_WITH_AS(churn::stratified_kfold({0, 0, 1}, 2),
-                       "stratified_kfold: class 1 has only 1 member; stratified k-fold needs at least 2 members of every "
-                       "class",
-                       churn::data_error);
+  CHECK_THROWS_WITH_AS(churn::stratified_kfold(y, 1),
+                       "invalid value for parameter 'n_splits': 1 (allowed: an integer >= 2)", churn::parameter_error);
+  CHECK_THROWS_WITH_AS(
+      churn::stratified_kfold({0, 0, 1}, 2),
+      "stratified_kfold: class 1 has only 1 member; stratified k-fold needs at least 2 members of every "
+      "class",
+      churn::data_error);
   CHECK_THROWS_AS(churn::stratified_kfold({}, 2), churn::data_error);
   CHECK_THROWS_AS(churn::stratified_kfold(y, 2, true, 1ULL << 32), churn::parameter_error);
 }
@@ -167,7 +168,8 @@ TEST_CASE("logistic regression reaches the optimum of its objective") {
   for (Eigen::Index i = 0; i < X.rows(); ++i) {
     const double r = p[static_cast<std::size_t>(i)] - y[static_cast<std::size_t>(i)];
     gb += r;
-    for (Eigen::Index j = 0; j < X.cols(); ++j) g[j] += lp.C * r * (X(i, j) - m.mean[static_cast<std::size_t>(j)]) / m.scale[static_cast<std::size_t>(j)];
+    for (Eigen::Index j = 0; j < X.cols(); ++j)
+      g[j] += lp.C * r * (X(i, j) - m.mean[static_cast<std::size_t>(j)]) / m.scale[static_cast<std::size_t>(j)];
   }
   CHECK(g.cwiseAbs().maxCoeff() < 1e-8);
   CHECK(std::abs(gb) < 1e-8);
@@ -308,7 +310,8 @@ TEST_CASE("a cross-validation plan run by hand and assembled gives cross_validat
     }
     const auto model = churn::fit_logistic(Xt, yt);
     churn::row_matrix Xs(static_cast<Eigen::Index>(t.test.size()), X.cols());
-    for (std::size_t i = 0; i < t.test.size(); ++i) Xs.row(static_cast<Eigen::Index>(i)) = X.row(static_cast<Eigen::Index>(t.test[i]));
+    for (std::size_t i = 0; i < t.test.size(); ++i)
+      Xs.row(static_cast<Eigen::Index>(i)) = X.row(static_cast<Eigen::Index>(t.test[i]));
     proba.push_back(model.predict_proba(Xs));
   }
   const auto fit = [](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt); };
@@ -408,7 +411,8 @@ TEST_CASE("cross_validate rejects bad folds and parameters, and passes fit error
   CHECK_THROWS_AS(churn::cross_validate(failing, X, y, folds, cp), churn::data_error);
   cp.n_jobs = 1;
   CHECK_THROWS_WITH_AS(churn::cross_validate(failing, X, y, folds, cp),
-                       "cross_validate: fold 0 (rows numbered within that fit's rows): model refused", churn::data_error);
+                       "cross_validate: fold 0 (rows numbered within that fit's rows): model refused",
+                       churn::data_error);
   const auto failing_inner = [](const churn::row_matrix& Xt, const std::vector<int>& yt) {
     if (Xt.rows() < 15) throw churn::data_error("too small");
     return churn::fit_majority(Xt, yt);
@@ -538,7 +542,7 @@ TEST_CASE("one strided view: every layout of the same matrix gives the same fore
   X(3, 1) = std::numeric_limits<double>::quiet_NaN();  // missing values travel through every layout
   const Eigen::MatrixXd col_major = X;                 // the feature table's layout
   Eigen::MatrixXd wide = Eigen::MatrixXd::Zero(X.rows() + 3, X.cols() + 2);
-  wide.block(2, 1, X.rows(), X.cols()) = X;            // a block: outer stride != rows
+  wide.block(2, 1, X.rows(), X.cols()) = X;  // a block: outer stride != rows
   const auto block = wide.block(2, 1, X.rows(), X.cols());
 
   const churn::matrix_view rv = churn::as_view(X);

@@ -191,7 +191,7 @@ TEST_CASE("every feature of the fixture, computed by hand (window mode)") {
   std::map<std::string, double> u7 = {
       {"events", 21},
       {"songs", 6},
-      {"sessions", 4},  // 10, 20 (across midnight), 30 split by the 40-minute silence
+      {"sessions", 4},     // 10, 20 (across midnight), 30 split by the 40-minute silence
       {"active_days", 4},  // days -20, -10, -9, -3
       {"events_per_session", 21.0 / 4},
       {"songs_per_session", 6.0 / 4},
@@ -229,18 +229,17 @@ TEST_CASE("every feature of the fixture, computed by hand (window mode)") {
       {"downgrades", 0},
       {"paid_share", 12.0 / 21},  // 3 paid events in session 20, 9 in session 30
       {"tenure_days", 100},
-      {"observed_days", 19 + 14 * h},          // from day -20 10:00
+      {"observed_days", 19 + 14 * h},                       // from day -20 10:00
       {"days_since_last_event", 2 + (11 + 13.0 / 60) * h},  // from day -3 12:47
-      {"events_last_7d", 9},                   // day -3
-      {"events_last_14d", 14},                 // days -10, -9, -3
+      {"events_last_7d", 9},                                // day -3
+      {"events_last_14d", 14},                              // days -10, -9, -3
       {"songs_last_7d", 2},
       {"songs_last_14d", 4},
       {"trend_7d", (9.0 / 7) / (12.0 / 13)},   // 12 events in the 13 days from day -20 to day -8
       {"trend_14d", (14.0 / 14) / (7.0 / 6)},  // 7 events in the 6 days from day -20 to day -15
       {"mean_session_minutes", (6.5 + 30 + 0 + 7) / 4},
       {"max_session_minutes", 30},
-      {"mean_session_gap_hours",
-       ((10 * 24 + 13 + 43.5 / 60) + (6 * 24 + 11 + 40.0 / 60) + 40.0 / 60) / 3},
+      {"mean_session_gap_hours", ((10 * 24 + 13 + 43.5 / 60) + (6 * 24 + 11 + 40.0 / 60) + 40.0 / 60) / 3},
       {"gender", code(t, "gender", "F")},
       {"platform", code(t, "platform", "mac")},
       {"browser", code(t, "browser", "chrome")},
@@ -249,25 +248,61 @@ TEST_CASE("every feature of the fixture, computed by hand (window mode)") {
   check_all(t, "7", u7);
 
   std::map<std::string, double> u10 = {
-      {"events", 2}, {"songs", 2}, {"sessions", 1}, {"active_days", 1}, {"events_per_session", 2},
-      {"songs_per_session", 2}, {"songs_per_active_day", 2}, {"listening_hours", 500 / 3600.0},
-      {"distinct_artists", 1}, {"distinct_artists_per_song", 0.5}, {"thumbs_up", 0}, {"thumbs_down", 0},
-      {"add_to_playlist", 0}, {"add_friend", 0}, {"thumbs_up_per_song", 0}, {"thumbs_down_per_song", 0},
-      {"add_to_playlist_per_song", 0}, {"add_friend_per_song", 0}, {"thumbs_up_per_session", 0},
-      {"thumbs_down_per_session", 0}, {"add_to_playlist_per_session", 0}, {"add_friend_per_session", 0},
-      {"errors", 0}, {"help", 0}, {"settings", 0}, {"save_settings", 0}, {"roll_adverts", 0},
-      {"downgrade_visits", 0}, {"upgrade_visits", 0}, {"roll_adverts_per_song", 0}, {"errors_per_session", 0},
-      {"help_per_session", 0}, {"settings_per_session", 0}, {"downgrade_visits_per_session", 0},
-      {"upgrade_visits_per_session", 0}, {"level_paid", 1}, {"upgrades", 0}, {"downgrades", 0},
+      {"events", 2},
+      {"songs", 2},
+      {"sessions", 1},
+      {"active_days", 1},
+      {"events_per_session", 2},
+      {"songs_per_session", 2},
+      {"songs_per_active_day", 2},
+      {"listening_hours", 500 / 3600.0},
+      {"distinct_artists", 1},
+      {"distinct_artists_per_song", 0.5},
+      {"thumbs_up", 0},
+      {"thumbs_down", 0},
+      {"add_to_playlist", 0},
+      {"add_friend", 0},
+      {"thumbs_up_per_song", 0},
+      {"thumbs_down_per_song", 0},
+      {"add_to_playlist_per_song", 0},
+      {"add_friend_per_song", 0},
+      {"thumbs_up_per_session", 0},
+      {"thumbs_down_per_session", 0},
+      {"add_to_playlist_per_session", 0},
+      {"add_friend_per_session", 0},
+      {"errors", 0},
+      {"help", 0},
+      {"settings", 0},
+      {"save_settings", 0},
+      {"roll_adverts", 0},
+      {"downgrade_visits", 0},
+      {"upgrade_visits", 0},
+      {"roll_adverts_per_song", 0},
+      {"errors_per_session", 0},
+      {"help_per_session", 0},
+      {"settings_per_session", 0},
+      {"downgrade_visits_per_session", 0},
+      {"upgrade_visits_per_session", 0},
+      {"level_paid", 1},
+      {"upgrades", 0},
+      {"downgrades", 0},
       {"paid_share", 1},
       {"tenure_days", 18 * h},  // no registration: from the first event, day -1 06:00
-      {"observed_days", 18 * h}, {"days_since_last_event", (17 + 56.0 / 60) * h}, {"events_last_7d", 2},
-      {"events_last_14d", 2}, {"songs_last_7d", 2}, {"songs_last_14d", 2},
-      {"trend_7d", 1}, {"trend_14d", 1},  // no earlier period
-      {"mean_session_minutes", 4}, {"max_session_minutes", 4},
+      {"observed_days", 18 * h},
+      {"days_since_last_event", (17 + 56.0 / 60) * h},
+      {"events_last_7d", 2},
+      {"events_last_14d", 2},
+      {"songs_last_7d", 2},
+      {"songs_last_14d", 2},
+      {"trend_7d", 1},
+      {"trend_14d", 1},  // no earlier period
+      {"mean_session_minutes", 4},
+      {"max_session_minutes", 4},
       {"mean_session_gap_hours", 17 + 56.0 / 60},  // one session: open gap to the cutoff
-      {"gender", code(t, "gender", "M")}, {"platform", code(t, "platform", "windows")},
-      {"browser", code(t, "browser", "firefox")}, {"state", code(t, "state", "NY")},
+      {"gender", code(t, "gender", "M")},
+      {"platform", code(t, "platform", "windows")},
+      {"browser", code(t, "browser", "firefox")},
+      {"state", code(t, "state", "NY")},
   };
   check_all(t, "10", u10);
 
@@ -384,11 +419,13 @@ TEST_CASE("merge: any split of a log into chunks aggregates and merges into the 
     }
     std::shuffle(parts.begin(), parts.end(), rng);
     // Merge through serialisation every other time, as a cluster would.
-    churn::feature_accumulator merged = trial % 3 == 0 ? churn::feature_accumulator::from_bytes(parts[0].to_bytes())
-                                                       : parts[0];
+    churn::feature_accumulator merged =
+        trial % 3 == 0 ? churn::feature_accumulator::from_bytes(parts[0].to_bytes()) : parts[0];
     for (std::size_t c = 1; c < parts.size(); ++c) {
-      if (c % 2) merged.merge(churn::feature_accumulator::from_bytes(parts[c].to_bytes()));
-      else merged.merge(parts[c]);
+      if (c % 2)
+        merged.merge(churn::feature_accumulator::from_bytes(parts[c].to_bytes()));
+      else
+        merged.merge(parts[c]);
     }
     CHECK(merged.to_bytes() == whole_bytes);
     CHECK(tables_equal(merged.finalize(window_options()), whole_table));
@@ -732,7 +769,8 @@ TEST_CASE("max_users on files: the error names the file and the line of the firs
     CHECK(tables_equal(churn::user_features(path, o, r), unlimited));
     // Below it, every thread count fails: in a thread's accumulator or in the merge of them.
     o.max_users = 9;
-    CHECK_THROWS_WITH_AS(churn::user_features(path, o, r), doctest::Contains(limit_message(9).c_str()), churn::data_error);
+    CHECK_THROWS_WITH_AS(churn::user_features(path, o, r), doctest::Contains(limit_message(9).c_str()),
+                         churn::data_error);
   }
   // Several threads: the line is the file's, not the piece's. Users 1..12 all come in the last lines,
   // after a long run of user "0" that every piece before and the start of the last piece hold, so the
@@ -763,16 +801,19 @@ TEST_CASE("a sink's data_error while reading names the file and line, in serial 
   auto sink = [](const churn::event& e) {
     if (e.user_id == "bad") throw churn::data_error("user 'bad' refused");
   };
-  CHECK_THROWS_WITH_AS(churn::read_buffer(log, sink, {}, "mem.json"), "data error in mem.json at line 77: user 'bad' refused",
-                       churn::located_data_error);
+  CHECK_THROWS_WITH_AS(churn::read_buffer(log, sink, {}, "mem.json"),
+                       "data error in mem.json at line 77: user 'bad' refused", churn::located_data_error);
   const std::string path = write_temp("churn_test_sink_error.json", log);
   std::vector<std::function<void(const churn::event&)>> sinks(3, sink);
   CHECK_THROWS_WITH_AS(churn::read_file_parallel(path, sinks),
-                       ("data error in " + path + " at line 77: user 'bad' refused").c_str(), churn::located_data_error);
+                       ("data error in " + path + " at line 77: user 'bad' refused").c_str(),
+                       churn::located_data_error);
   CHECK_THROWS_WITH_AS(churn::read_files_parallel({path}, sinks),
-                       ("data error in " + path + " at line 77: user 'bad' refused").c_str(), churn::located_data_error);
+                       ("data error in " + path + " at line 77: user 'bad' refused").c_str(),
+                       churn::located_data_error);
   // An out-of-range time from a file is located the same way.
-  const std::string far = write_temp("churn_test_far_ts.json", minimal_line("1") + minimal_line("2", std::int64_t(1) << 60));
+  const std::string far =
+      write_temp("churn_test_far_ts.json", minimal_line("1") + minimal_line("2", std::int64_t(1) << 60));
   CHECK_THROWS_WITH_AS(churn::user_features(far), doctest::Contains(" at line 2: event timestamp"),
                        churn::located_data_error);
   std::filesystem::remove(path);

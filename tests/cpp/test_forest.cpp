@@ -101,7 +101,8 @@ TEST_CASE("a depth-1 tree finds the same split as an exhaustive search") {
             nl += 1;
             pl += d.y[r];
           }
-        const double decrease = gini(n, total_pos) - nl / n * gini(nl, pl) - (n - nl) / n * gini(n - nl, total_pos - pl);
+        const double decrease =
+            gini(n, total_pos) - nl / n * gini(nl, pl) - (n - nl) / n * gini(n - nl, total_pos - pl);
         best_decrease = std::max(best_decrease, decrease);
       }
     }
@@ -112,7 +113,8 @@ TEST_CASE("a depth-1 tree finds the same split as an exhaustive search") {
         nl += 1;
         pl += d.y[r];
       }
-    const double tree_decrease = gini(n, total_pos) - nl / n * gini(nl, pl) - (n - nl) / n * gini(n - nl, total_pos - pl);
+    const double tree_decrease =
+        gini(n, total_pos) - nl / n * gini(nl, pl) - (n - nl) / n * gini(n - nl, total_pos - pl);
     CHECK(tree_decrease == doctest::Approx(best_decrease).epsilon(1e-12));
     // Child values are the class-1 fractions on each side.
     CHECK(model.tree(0)[1].value == doctest::Approx(pl / nl).epsilon(1e-6));
@@ -265,13 +267,14 @@ TEST_CASE("the row-splitting kernels of batch prediction keep each side in order
   std::vector<float> column(3000);
   // Values in tenths, so that many equal the thresholds (equal goes left).
   for (float& v : column)
-    v = g.uniform() < 0.1 ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(std::floor(g.uniform() * 10) / 10);
+    v = g.uniform() < 0.1 ? std::numeric_limits<float>::quiet_NaN()
+                          : static_cast<float>(std::floor(g.uniform() * 10) / 10);
   std::vector<churn::detail::split_rows_fn> kernels{churn::detail::split_rows_scalar};
 #ifdef CHURN_HAS_AVX512_SPLIT
   if (churn::detail::has_avx512_split()) kernels.push_back(churn::detail::split_rows_avx512);
 #endif
   MESSAGE((kernels.size() == 2 ? "checking the portable and the AVX-512 kernel"
-                                : "checking the portable kernel only (no AVX-512 here)"));
+                               : "checking the portable kernel only (no AVX-512 here)"));
   for (std::uint32_t count : {0u, 1u, 15u, 16u, 17u, 31u, 32u, 33u, 100u, 1000u, 3000u}) {
     // Every other row of a stretch, as a node deep in a tree receives them.
     std::vector<std::uint32_t> rows;
@@ -487,7 +490,8 @@ TEST_CASE("bad input raises clear errors") {
     const double row[] = {0, -std::numeric_limits<double>::infinity(), 0};
     CHECK_THROWS_WITH_AS(model.predict_proba(row), doctest::Contains("X[0, 1] = -inf"), churn::data_error);
     const double huge[] = {1e300, 0, 0};
-    CHECK_THROWS_WITH_AS(model.predict_proba(huge), "X[0, 0] = 1e+300 is too large for float32 (row 0, column 0); rescale the feature",
+    CHECK_THROWS_WITH_AS(model.predict_proba(huge),
+                         "X[0, 0] = 1e+300 is too large for float32 (row 0, column 0); rescale the feature",
                          churn::data_error);
   }
   SUBCASE("labels must be 0 or 1") {
@@ -497,7 +501,8 @@ TEST_CASE("bad input raises clear errors") {
   SUBCASE("sample weights") {
     std::vector<double> sw(d.rows, 1.0);
     sw[3] = -1;
-    CHECK_THROWS_WITH_AS(churn::fit_forest(p, d.view(), d.y, sw), doctest::Contains("sample_weight[3]"), churn::data_error);
+    CHECK_THROWS_WITH_AS(churn::fit_forest(p, d.view(), d.y, sw), doctest::Contains("sample_weight[3]"),
+                         churn::data_error);
     std::vector<double> short_sw(3, 1.0);
     CHECK_THROWS_AS(churn::fit_forest(p, d.view(), d.y, short_sw), churn::data_error);
   }
@@ -510,7 +515,8 @@ TEST_CASE("bad input raises clear errors") {
     auto bad = p;
     bad.n_estimators = 0;
     CHECK_THROWS_WITH_AS(churn::fit_forest(bad, d.view(), d.y),
-                         "invalid value for parameter 'n_estimators': 0 (allowed: an integer >= 1)", churn::parameter_error);
+                         "invalid value for parameter 'n_estimators': 0 (allowed: an integer >= 1)",
+                         churn::parameter_error);
     bad = p;
     bad.tree.min_samples_leaf = 0;
     CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("'min_samples_leaf'"), churn::parameter_error);
@@ -544,14 +550,17 @@ TEST_CASE("feature importances: impurity-based and permutation") {
   CHECK(imp[1] > imp[5]);
 
   const dataset test = make_data(400, 6, 92, 0.05);
-  const auto perm1 = churn::permutation_importance(model, test.view(), test.y, churn::importance_scoring::roc_auc, 4, 7, 1);
-  const auto perm2 = churn::permutation_importance(model, test.view(), test.y, churn::importance_scoring::roc_auc, 4, 7, 2);
+  const auto perm1 =
+      churn::permutation_importance(model, test.view(), test.y, churn::importance_scoring::roc_auc, 4, 7, 1);
+  const auto perm2 =
+      churn::permutation_importance(model, test.view(), test.y, churn::importance_scoring::roc_auc, 4, 7, 2);
   CHECK(perm1.drops == perm2.drops);
   CHECK(perm1.baseline > 0.9);
   CHECK(perm1.mean[0] > 0.1);
   CHECK(perm1.mean[0] > perm1.mean[1]);
   CHECK(std::abs(perm1.mean[4]) < 0.02);
-  const auto acc = churn::permutation_importance(model, test.view(), test.y, churn::importance_scoring::accuracy, 2, 7, 2);
+  const auto acc =
+      churn::permutation_importance(model, test.view(), test.y, churn::importance_scoring::accuracy, 2, 7, 2);
   CHECK(acc.mean[0] > acc.mean[5]);
 }
 
@@ -648,7 +657,8 @@ TEST_CASE("binning codes every column as the rank of its float value, whatever t
     d.cols = 3;
     for (std::size_t r = 0; r < rows; ++r) {
       d.x.push_back(specials[g.below(10)]);
-      d.x.push_back(g.uniform() < 0.1 ? std::nan("") : (g.uniform() - 0.5) * std::pow(10.0, static_cast<double>(g.below(20)) - 10));
+      d.x.push_back(g.uniform() < 0.1 ? std::nan("")
+                                      : (g.uniform() - 0.5) * std::pow(10.0, static_cast<double>(g.below(20)) - 10));
       d.x.push_back(static_cast<double>(g.below(7)) - 3);
     }
     const auto b = churn::detail::bin_features(d.view(), 2);
@@ -661,8 +671,11 @@ TEST_CASE("binning codes every column as the rank of its float value, whatever t
       REQUIRE(b.n_bins[c] == distinct.size());
       for (std::size_t r = 0; r < rows; ++r) {
         const double x = d.x[r * 3 + c];
-        const std::size_t want = std::isnan(x) ? distinct.size()
-            : static_cast<std::size_t>(std::lower_bound(distinct.begin(), distinct.end(), static_cast<float>(x)) - distinct.begin());
+        const std::size_t want =
+            std::isnan(x)
+                ? distinct.size()
+                : static_cast<std::size_t>(std::lower_bound(distinct.begin(), distinct.end(), static_cast<float>(x)) -
+                                           distinct.begin());
         REQUIRE(b.column(c)[r] == want);
       }
       for (std::size_t k = 0; k < distinct.size(); ++k) CHECK(b.lower[c][k] == distinct[k]);

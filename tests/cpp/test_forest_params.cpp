@@ -54,9 +54,9 @@ TEST_CASE("every kind of value survives a round trip through JSON") {
   p.oob_score = true;
   p.n_jobs = -1;
   p.random_state = 18446744073709551615ull;  // the largest seed
-  for (const auto& rule : {churn::max_features_rule::sqrt(), churn::max_features_rule::log2(), churn::max_features_rule::all(),
-                           churn::max_features_rule::count(3), churn::max_features_rule::fraction(0.25),
-                           churn::max_features_rule::fraction(1.0)}) {
+  for (const auto& rule : {churn::max_features_rule::sqrt(), churn::max_features_rule::log2(),
+                           churn::max_features_rule::all(), churn::max_features_rule::count(3),
+                           churn::max_features_rule::fraction(0.25), churn::max_features_rule::fraction(1.0)}) {
     p.tree.max_features = rule;
     const auto q = round_trip(p);
     CHECK(q.tree.max_features.how == rule.how);
@@ -72,7 +72,8 @@ TEST_CASE("every kind of value survives a round trip through JSON") {
   for (auto mode : {churn::class_weight_mode::none, churn::class_weight_mode::balanced,
                     churn::class_weight_mode::balanced_subsample, churn::class_weight_mode::given}) {
     p.class_weight = mode;
-    p.class_weights = mode == churn::class_weight_mode::given ? std::array<double, 2>{0.5, 3.0} : std::array<double, 2>{1.0, 1.0};
+    p.class_weights =
+        mode == churn::class_weight_mode::given ? std::array<double, 2>{0.5, 3.0} : std::array<double, 2>{1.0, 1.0};
     const auto q = round_trip(p);
     CHECK(q.class_weight == mode);
     CHECK(q.class_weights == p.class_weights);
@@ -166,6 +167,7 @@ TEST_CASE("validate checks without data, and accepts the defaults") {
   CHECK_NOTHROW(churn::validate(churn::forest_params{}));
   churn::forest_params p;
   p.tree.min_samples_leaf = 0;
-  CHECK_THROWS_WITH_AS(churn::validate(p), "invalid value for parameter 'min_samples_leaf': 0 (allowed: an integer >= 1)",
+  CHECK_THROWS_WITH_AS(churn::validate(p),
+                       "invalid value for parameter 'min_samples_leaf': 0 (allowed: an integer >= 1)",
                        churn::parameter_error);
 }

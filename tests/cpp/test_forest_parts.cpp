@@ -56,7 +56,7 @@ std::vector<std::string> names(std::size_t p) {
 
 // Grows the forest as parts of the given sizes (summing to n_estimators).
 std::vector<churn::tree_range> grow_parts(const churn::forest_params& p, const dataset& d, const std::vector<double>& w,
-                                           const std::vector<std::size_t>& sizes) {
+                                          const std::vector<std::size_t>& sizes) {
   std::vector<churn::tree_range> parts;
   std::size_t first = 0;
   for (std::size_t count : sizes) {
@@ -116,7 +116,8 @@ TEST_CASE("tree ranges combine into the forest fit_forest grows, byte for byte")
     const std::vector<double> w = v.weighted ? d.w : std::vector<double>{};
     const churn::random_forest local = churn::fit_forest(v.params, d.view(), d.y, w, names(d.cols));
     if (v.params.n_estimators == 4)  // the case of rows without an OOB estimate is covered
-      CHECK(std::any_of(local.oob_probability().begin(), local.oob_probability().end(), [](double x) { return std::isnan(x); }));
+      CHECK(std::any_of(local.oob_probability().begin(), local.oob_probability().end(),
+                        [](double x) { return std::isnan(x); }));
     const std::size_t T = v.params.n_estimators;
     std::vector<std::vector<std::size_t>> splits = {{T}, std::vector<std::size_t>(T, 1)};
     if (T == 31) splits.push_back({7, 13, 11});
@@ -186,7 +187,9 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
   auto part = [&](std::size_t first, std::size_t count, const churn::forest_params& q, const dataset& data) {
     return churn::fit_forest_trees(q, data.view(), data.y, {}, names(data.cols), first, count);
   };
-  auto combine = [&](std::vector<churn::tree_range> parts) { return churn::combine_forests(std::move(parts), d.view(), d.y); };
+  auto combine = [&](std::vector<churn::tree_range> parts) {
+    return churn::combine_forests(std::move(parts), d.view(), d.y);
+  };
   auto two = [](churn::tree_range a, churn::tree_range b) {
     std::vector<churn::tree_range> v;
     v.push_back(std::move(a));
@@ -195,57 +198,67 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
   };
 
   SUBCASE("no parts") {
-    CHECK_THROWS_WITH_AS(combine({}),
-                         "no forest parts to combine; pass every part grown by fit_forest_trees (trees 0 to n_estimators - 1)",
-                         churn::data_error);
+    CHECK_THROWS_WITH_AS(
+        combine({}),
+        "no forest parts to combine; pass every part grown by fit_forest_trees (trees 0 to n_estimators - 1)",
+        churn::data_error);
   }
   SUBCASE("trees missing in the middle and at the end") {
     CHECK_THROWS_WITH_AS(combine(two(part(0, 3, p, d), part(5, 5, p, d))),
-                         "trees 3..4 are missing: no part holds them (the forest has n_estimators = 10 trees)", churn::data_error);
+                         "trees 3..4 are missing: no part holds them (the forest has n_estimators = 10 trees)",
+                         churn::data_error);
     CHECK_THROWS_WITH_AS(combine(two(part(0, 3, p, d), part(3, 4, p, d))),
-                         "trees 7..9 are missing: no part holds them (the forest has n_estimators = 10 trees)", churn::data_error);
+                         "trees 7..9 are missing: no part holds them (the forest has n_estimators = 10 trees)",
+                         churn::data_error);
     std::vector<churn::tree_range> late;
     late.push_back(part(2, 8, p, d));
     CHECK_THROWS_WITH_AS(combine(std::move(late)),
-                         "trees 0..1 are missing: no part holds them (the forest has n_estimators = 10 trees)", churn::data_error);
+                         "trees 0..1 are missing: no part holds them (the forest has n_estimators = 10 trees)",
+                         churn::data_error);
   }
   SUBCASE("overlapping ranges") {
-    CHECK_THROWS_WITH_AS(combine(two(part(0, 6, p, d), part(4, 6, p, d))),
-                         "the part with trees 4..9 overlaps the part with trees 0..5; each tree must come from exactly one part",
-                         churn::data_error);
+    CHECK_THROWS_WITH_AS(
+        combine(two(part(0, 6, p, d), part(4, 6, p, d))),
+        "the part with trees 4..9 overlaps the part with trees 0..5; each tree must come from exactly one part",
+        churn::data_error);
   }
   SUBCASE("other parameters") {
     churn::forest_params seed = p;
     seed.random_state = 2;
-    CHECK_THROWS_WITH_AS(combine(two(part(0, 5, p, d), part(5, 5, seed, d))),
-                         "invalid value for parameter 'random_state': 2 in the part with trees 5..9 (allowed: 1 as in the part "
-                         "with trees 0..4; all parts must be grown with the same parameters)",
-                         churn::parameter_error);
+    CHECK_THROWS_WITH_AS(
+        combine(two(part(0, 5, p, d), part(5, 5, seed, d))),
+        "invalid value for parameter 'random_state': 2 in the part with trees 5..9 (allowed: 1 as in the part "
+        "with trees 0..4; all parts must be grown with the same parameters)",
+        churn::parameter_error);
     churn::forest_params more = p;
     more.n_estimators = 20;
-    CHECK_THROWS_WITH_AS(combine(two(part(0, 5, p, d), part(5, 5, more, d))),
-                         "invalid value for parameter 'n_estimators': 20 in the part with trees 5..9 (allowed: 10 as in the part "
-                         "with trees 0..4; all parts must be grown with the same parameters)",
-                         churn::parameter_error);
+    CHECK_THROWS_WITH_AS(
+        combine(two(part(0, 5, p, d), part(5, 5, more, d))),
+        "invalid value for parameter 'n_estimators': 20 in the part with trees 5..9 (allowed: 10 as in the part "
+        "with trees 0..4; all parts must be grown with the same parameters)",
+        churn::parameter_error);
     churn::forest_params depth = p;
     depth.tree.max_depth = 4;
-    CHECK_THROWS_WITH_AS(combine(two(part(0, 5, depth, d), part(5, 5, p, d))),
-                         "invalid value for parameter 'max_depth': null in the part with trees 5..9 (allowed: 4 as in the part "
-                         "with trees 0..4; all parts must be grown with the same parameters)",
-                         churn::parameter_error);
+    CHECK_THROWS_WITH_AS(
+        combine(two(part(0, 5, depth, d), part(5, 5, p, d))),
+        "invalid value for parameter 'max_depth': null in the part with trees 5..9 (allowed: 4 as in the part "
+        "with trees 0..4; all parts must be grown with the same parameters)",
+        churn::parameter_error);
   }
   SUBCASE("other data") {
     dataset other = d;
     other.y[7] = 1 - other.y[7];
-    CHECK_THROWS_WITH_AS(combine(two(part(0, 5, p, d), part(5, 5, p, other))),
-                         "the part with trees 5..9 was grown on other data than the part with trees 0..4 (another X, y or "
-                         "sample weights); all parts must be grown on the same data",
-                         churn::data_error);
+    CHECK_THROWS_WITH_AS(
+        combine(two(part(0, 5, p, d), part(5, 5, p, other))),
+        "the part with trees 5..9 was grown on other data than the part with trees 0..4 (another X, y or "
+        "sample weights); all parts must be grown on the same data",
+        churn::data_error);
     const dataset fewer = make_data(100, 4, 5);
-    CHECK_THROWS_WITH_AS(combine(two(part(0, 5, p, d), part(5, 5, p, fewer))),
-                         "the part with trees 5..9 was grown on 100 rows, but the part with trees 0..4 on 120; all parts must "
-                         "be grown on the same X, y and sample weights",
-                         churn::data_error);
+    CHECK_THROWS_WITH_AS(
+        combine(two(part(0, 5, p, d), part(5, 5, p, fewer))),
+        "the part with trees 5..9 was grown on 100 rows, but the part with trees 0..4 on 120; all parts must "
+        "be grown on the same X, y and sample weights",
+        churn::data_error);
     // The data given to combine_forests must be the parts' own (its OOB estimates are computed from it).
     CHECK_THROWS_WITH_AS(churn::combine_forests(two(part(0, 5, p, d), part(5, 5, p, d)), other.view(), other.y),
                          "X, y or sample_weight differ from the data the parts were grown on; pass the arrays given to "
@@ -260,17 +273,19 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
   }
   SUBCASE("other columns") {
     const dataset wide = make_data(120, 5, 5);
-    CHECK_THROWS_WITH_AS(combine(two(part(0, 5, p, d), part(5, 5, p, wide))),
-                         "the part with trees 5..9 has 5 features, but the part with trees 0..4 has 4; all parts must be grown "
-                         "on the same columns",
-                         churn::data_error);
+    CHECK_THROWS_WITH_AS(
+        combine(two(part(0, 5, p, d), part(5, 5, p, wide))),
+        "the part with trees 5..9 has 5 features, but the part with trees 0..4 has 4; all parts must be grown "
+        "on the same columns",
+        churn::data_error);
     std::vector<churn::tree_range> renamed;
     renamed.push_back(part(0, 5, p, d));
     renamed.push_back(churn::fit_forest_trees(p, d.view(), d.y, {}, {"a", "b", "c", "d"}, 5, 5));
-    CHECK_THROWS_WITH_AS(combine(std::move(renamed)),
-                         "the part with trees 5..9 has other feature names than the part with trees 0..4; all parts must be "
-                         "grown on the same columns",
-                         churn::data_error);
+    CHECK_THROWS_WITH_AS(
+        combine(std::move(renamed)),
+        "the part with trees 5..9 has other feature names than the part with trees 0..4; all parts must be "
+        "grown on the same columns",
+        churn::data_error);
   }
   SUBCASE("a range outside the forest") {
     CHECK_THROWS_WITH_AS(churn::fit_forest_trees(p, d.view(), d.y, {}, {}, 8, 5),
@@ -287,10 +302,11 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
       j[key] = std::move(value);
       return j.dump();
     };
-    CHECK_THROWS_WITH_AS(churn::loads_tree_range(churn::dumps(churn::fit_forest(p, d.view(), d.y))),
-                         "model format error at /format: expected the format tag 'churn-forest-part': this is not a churn "
-                         "forest part",
-                         churn::model_format_error);
+    CHECK_THROWS_WITH_AS(
+        churn::loads_tree_range(churn::dumps(churn::fit_forest(p, d.view(), d.y))),
+        "model format error at /format: expected the format tag 'churn-forest-part': this is not a churn "
+        "forest part",
+        churn::model_format_error);
     CHECK_THROWS_WITH_AS(churn::loads_tree_range(edited("first_tree", 7)),
                          "model format error at /first_tree: trees 7..11 reach beyond n_estimators = 10",
                          churn::model_format_error);
@@ -299,7 +315,8 @@ TEST_CASE("parts that do not make one forest are refused, each with its reason")
                          churn::model_format_error);
     auto j = nlohmann::json::parse(text);
     j["forest"]["trees"][2]["right"][0] = 1;
-    CHECK_THROWS_WITH_AS(churn::loads_tree_range(j.dump()), doctest::Contains("model format error at /forest/trees/2/right/0: "),
+    CHECK_THROWS_WITH_AS(churn::loads_tree_range(j.dump()),
+                         doctest::Contains("model format error at /forest/trees/2/right/0: "),
                          churn::model_format_error);
   }
 }

@@ -35,8 +35,8 @@ std::string load_error(const std::string& text) {
 
 TEST_CASE("a number beyond double's range in a model file is a model_format_error") {
   // fuzz_model: nlohmann throws out_of_range (not parse_error) for 1e3080; it escaped loads().
-  CHECK(load_error(corpus_file("model", "regression-number-overflow.json")).find("model format error at /: not a valid model file") !=
-        std::string::npos);
+  CHECK(load_error(corpus_file("model", "regression-number-overflow.json"))
+            .find("model format error at /: not a valid model file") != std::string::npos);
   CHECK(load_error("[1e400]").find("number overflow") != std::string::npos);
 }
 
@@ -79,8 +79,8 @@ TEST_CASE("accumulator bytes announcing more records than they hold are rejected
   std::string bad = good;
   const std::size_t at = 8 + 4 + 8 * 8;
   for (std::size_t i = 0; i < 8; ++i) bad[at + i] = '\xff';
-  CHECK_THROWS_WITH_AS(churn::feature_accumulator::from_bytes(bad),
-                       doctest::Contains("users announced at offset"), churn::data_error);
+  CHECK_THROWS_WITH_AS(churn::feature_accumulator::from_bytes(bad), doctest::Contains("users announced at offset"),
+                       churn::data_error);
   for (std::size_t cut = 0; cut < good.size(); cut += 7)
     CHECK_THROWS_AS(churn::feature_accumulator::from_bytes(good.substr(0, cut)), churn::data_error);
 }

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <string>
@@ -82,9 +82,12 @@ struct read_result {
 
 read_result read_path(const std::string& path, churn::read_options options = {}) {
   read_result r;
-  r.report = churn::read_file(path, [&](const churn::event& e) {
-    r.events.push_back(e.user_id + "/" + std::to_string(e.ts) + "/" + std::to_string(static_cast<int>(e.page)));
-  }, options);
+  r.report = churn::read_file(
+      path,
+      [&](const churn::event& e) {
+        r.events.push_back(e.user_id + "/" + std::to_string(e.ts) + "/" + std::to_string(static_cast<int>(e.page)));
+      },
+      options);
   return r;
 }
 
@@ -126,8 +129,8 @@ TEST_CASE("a line buffer grows safely whatever max_line_bytes the caller gives")
 
 TEST_CASE("a 5 MiB line with max_line_bytes = 2^64 - 1 (and its neighbours) is read, not a heap overflow") {
   const std::string big(5 << 20, 'x');
-  const std::string text = R"({"ts":1538352117000,"userId":"1","sessionId":1,"page":"Home","song":")" + big +
-                           "\"}\n" + R"({"ts":1538352118000,"userId":"2","sessionId":2,"page":"Home"})" + "\n";
+  const std::string text = R"({"ts":1538352117000,"userId":"1","sessionId":1,"page":"Home","song":")" + big + "\"}\n" +
+                           R"({"ts":1538352118000,"userId":"2","sessionId":2,"page":"Home"})" + "\n";
   for (std::uint64_t limit : {std::numeric_limits<std::uint64_t>::max(), std::numeric_limits<std::uint64_t>::max() - 1,
                               std::uint64_t(1) << 63, std::uint64_t(std::numeric_limits<std::size_t>::max() / 2),
                               std::uint64_t(text.size())}) {
@@ -137,10 +140,13 @@ TEST_CASE("a 5 MiB line with max_line_bytes = 2^64 - 1 (and its neighbours) is r
       o.strict = strict;
       o.max_line_bytes = limit;
       std::size_t events = 0, song_bytes = 0;
-      const auto report = churn::read_buffer(text, [&](const churn::event& e) {
-        ++events;
-        song_bytes += e.song.size();
-      }, o);
+      const auto report = churn::read_buffer(
+          text,
+          [&](const churn::event& e) {
+            ++events;
+            song_bytes += e.song.size();
+          },
+          o);
       CHECK(events == 2);
       CHECK(song_bytes == big.size());
       CHECK(report.bad_lines == 0);
@@ -151,7 +157,8 @@ TEST_CASE("a 5 MiB line with max_line_bytes = 2^64 - 1 (and its neighbours) is r
   o.strict = false;
   o.max_line_bytes = big.size();
   std::size_t events = 0;
-  const auto report = churn::read_buffer(text, [&](const churn::event&) { ++events; }, o);
+  const auto report = churn::read_buffer(
+      text, [&](const churn::event&) { ++events; }, o);
   CHECK(events == 1);
   CHECK(report.bad_lines == 1);
 }
@@ -169,7 +176,9 @@ TEST_CASE("thread counts beyond max_threads are parameter errors, not allocation
   CHECK_THROWS_AS(ro.validate(), churn::parameter_error);
   CHECK_THROWS_AS(churn::scan_file(small_log, ro), churn::parameter_error);
   CHECK_THROWS_AS(churn::accumulate_files({small_log}, {}, ro), churn::parameter_error);
-  CHECK_THROWS_AS(churn::read_file(small_log, [](const churn::event&) {}, ro), churn::parameter_error);
+  CHECK_THROWS_AS(churn::read_file(
+                      small_log, [](const churn::event&) {}, ro),
+                  churn::parameter_error);
   churn::cv_params cv;
   cv.n_jobs = 5000;
   CHECK_THROWS_AS(cv.validate(), churn::parameter_error);
@@ -264,7 +273,8 @@ TEST_CASE("a gzip file or stream cut short is an io_error, not a shorter log") {
     churn::read_options lenient;
     lenient.strict = false;
     // Half a file was read as half the events and one bad line, silently.
-    CHECK(io_error_of([&] { read_path(dir / "cut.json.gz", lenient); }).find("error decompressing") != std::string::npos);
+    CHECK(io_error_of([&] { read_path(dir / "cut.json.gz", lenient); }).find("error decompressing") !=
+          std::string::npos);
     const std::string fifo = dir / ("fifo" + std::to_string(cut));
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     auto writer = feed_fifo(fifo, gz.substr(0, cut));

@@ -50,10 +50,10 @@ TEST_CASE("one date parser: cutoffs, the simulator's start and parse_date agree 
                           "18-10-01", "2018/10/01", "2018-10-1 ", " 2018-10-01", "+018-10-01", "-001-01-01", ""}) {
     INFO(bad);
     CHECK_FALSE(churn::try_parse_date(bad).has_value());
-    CHECK_THROWS_WITH_AS(churn::parse_date(bad, "day"),
-                         ("invalid value for parameter 'day': '" + std::string(bad) + "' (allowed: a date YYYY-MM-DD)")
-                             .c_str(),
-                         churn::parameter_error);
+    CHECK_THROWS_WITH_AS(
+        churn::parse_date(bad, "day"),
+        ("invalid value for parameter 'day': '" + std::string(bad) + "' (allowed: a date YYYY-MM-DD)").c_str(),
+        churn::parameter_error);
   }
   CHECK(churn::ms_per_day == 24 * churn::ms_per_hour);
   CHECK(churn::ms_per_day == churn::seconds_per_day * 1000);
@@ -93,11 +93,11 @@ TEST_CASE("label window boundaries: [T, T + horizon), cancellations before T lef
     events.push_back(ev(id, T - 3 * day, churn::page::next_song));
     if (cancel_at != churn::missing_int) events.push_back(ev(id, cancel_at, churn::page::cancellation_confirmation));
   };
-  user("1", T);                   // at the cutoff: in the window
-  user("2", T + 7 * day - 1);     // last millisecond of the window
-  user("3", T + 7 * day);         // just after the window
-  user("4", T - 1);               // before the cutoff: left out
-  user("5", churn::missing_int);  // never
+  user("1", T);                                           // at the cutoff: in the window
+  user("2", T + 7 * day - 1);                             // last millisecond of the window
+  user("3", T + 7 * day);                                 // just after the window
+  user("4", T - 1);                                       // before the cutoff: left out
+  user("5", churn::missing_int);                          // never
   events.push_back(ev("6", T + day, churn::page::home));  // first seen after the cutoff
   churn::label_options o;
   o.cutoff_ms = T;

@@ -91,7 +91,8 @@ TEST_CASE("roc_curve and precision_recall_curve match scikit-learn's docstring e
   CHECK(roc.fpr == std::vector<double>{0, 0, 0.5, 0.5, 1});
   CHECK(roc.tpr == std::vector<double>{0, 0.5, 0.5, 1, 1});
   CHECK(std::isinf(roc.thresholds[0]));
-  CHECK(std::vector<double>(roc.thresholds.begin() + 1, roc.thresholds.end()) == std::vector<double>{0.8, 0.4, 0.35, 0.1});
+  CHECK(std::vector<double>(roc.thresholds.begin() + 1, roc.thresholds.end()) ==
+        std::vector<double>{0.8, 0.4, 0.35, 0.1});
   const auto pr = churn::precision_recall_curve(y, s);
   CHECK(pr.recall == std::vector<double>{1, 1, 0.5, 0.5, 0});
   CHECK(pr.precision[1] == doctest::Approx(2.0 / 3.0));
@@ -112,8 +113,10 @@ TEST_CASE("drop_intermediate removes only collinear ROC points and keeps the are
     CHECK(kept.tpr.back() == 1.0);
     double a_full = 0.0;
     double a_kept = 0.0;
-    for (std::size_t k = 1; k < full.fpr.size(); ++k) a_full += (full.fpr[k] - full.fpr[k - 1]) * (full.tpr[k] + full.tpr[k - 1]) / 2;
-    for (std::size_t k = 1; k < kept.fpr.size(); ++k) a_kept += (kept.fpr[k] - kept.fpr[k - 1]) * (kept.tpr[k] + kept.tpr[k - 1]) / 2;
+    for (std::size_t k = 1; k < full.fpr.size(); ++k)
+      a_full += (full.fpr[k] - full.fpr[k - 1]) * (full.tpr[k] + full.tpr[k - 1]) / 2;
+    for (std::size_t k = 1; k < kept.fpr.size(); ++k)
+      a_kept += (kept.fpr[k] - kept.fpr[k - 1]) * (kept.tpr[k] + kept.tpr[k - 1]) / 2;
     CHECK(a_kept == doctest::Approx(a_full).epsilon(1e-12));
     // Every dropped point lies on the segment between its kept neighbours: vertical or horizontal runs.
     const auto pr_full = churn::precision_recall_curve(c.y, c.s, false);

@@ -76,7 +76,8 @@ TEST_CASE("save and load round-trip byte-identically") {
   std::vector<double> x(100 * 4);
   for (auto& v : x) v = g.uniform();
   x[5] = std::numeric_limits<double>::quiet_NaN();
-  CHECK(loaded.predict_proba(churn::matrix_view(x.data(), 100, 4)) == model.predict_proba(churn::matrix_view(x.data(), 100, 4)));
+  CHECK(loaded.predict_proba(churn::matrix_view(x.data(), 100, 4)) ==
+        model.predict_proba(churn::matrix_view(x.data(), 100, 4)));
   std::remove(path.c_str());
 }
 
@@ -115,28 +116,40 @@ TEST_CASE("each kind of corrupt model file is rejected with its own message") {
        "model format error at /: not valid JSON (truncated or corrupt file?)"},
       {"not a model", edit([](auto& j) { j.erase("format"); }), "model format error at /format: no format tag"},
       {"another format", edit([](auto& j) { j["format"] = "xgboost"; }), "format tag is 'xgboost'"},
-      {"newer version", edit([](auto& j) { j["format_version"] = 3; }), "version 3 is newer than this library reads (up to 2)"},
-      {"no cover in a version 2 file", edit([](auto& j) { j["trees"][3].erase("cover"); }), "/trees/3/cover: missing required field 'cover'"},
-      {"cover not the sum of the children's", edit([](auto& j) { j["trees"][0]["cover"][0] = 1e6; }), "/trees/0/cover/0: node cover 1000000"},
+      {"newer version", edit([](auto& j) { j["format_version"] = 3; }),
+       "version 3 is newer than this library reads (up to 2)"},
+      {"no cover in a version 2 file", edit([](auto& j) { j["trees"][3].erase("cover"); }),
+       "/trees/3/cover: missing required field 'cover'"},
+      {"cover not the sum of the children's", edit([](auto& j) { j["trees"][0]["cover"][0] = 1e6; }),
+       "/trees/0/cover/0: node cover 1000000"},
       {"missing field", edit([](auto& j) { j.erase("n_features"); }), "at /n_features: missing required field"},
-      {"wrong type", edit([](auto& j) { j["n_features"] = "four"; }), "at /n_features: expected a non-negative integer, got string"},
+      {"wrong type", edit([](auto& j) { j["n_features"] = "four"; }),
+       "at /n_features: expected a non-negative integer, got string"},
       {"tree count", edit([](auto& j) { j["trees"].erase(4); }), "at /trees: holds 4 trees but /n_trees says 5"},
       {"shape", edit([](auto& j) { j["trees"][1]["threshold"].erase(0); }), "/trees/1/threshold: has"},
-      {"child out of range", edit([&](auto& j) { j["trees"][0]["right"][internal] = 100000; }),
-       "/trees/0/right/" },
+      {"child out of range", edit([&](auto& j) { j["trees"][0]["right"][internal] = 100000; }), "/trees/0/right/"},
       {"pre-order broken", edit([&](auto& j) { j["trees"][0]["right"][internal] = internal + 2; }), "/trees/0/right/"},
       {"feature out of range", edit([&](auto& j) { j["trees"][0]["feature"][internal] = 4; }),
        "split feature 4 out of range (the model has 4 features"},
-      {"not a probability", edit([](auto& j) { j["trees"][2]["value"][0] = 1.5; }), "/trees/2/value/0: node value 1.5 is not a probability"},
+      {"not a probability", edit([](auto& j) { j["trees"][2]["value"][0] = 1.5; }),
+       "/trees/2/value/0: node value 1.5 is not a probability"},
       {"feature names", edit([](auto& j) { j["feature_names"].erase(0); }), "/feature_names: has 3 names, expected 4"},
       {"bad parameter", edit([](auto& j) { j["params"]["min_samples_leaf"] = 0; }), "/params/min_samples_leaf"},
-      {"unknown parameter", edit([](auto& j) { j["params"]["max_dept"] = 3; }), "/params/max_dept: invalid value for parameter 'max_dept': no such parameter"},
-      {"parameter of the wrong type", edit([](auto& j) { j["params"]["bootstrap"] = "yes"; }), "/params/bootstrap: invalid value for parameter 'bootstrap': \"yes\""},
-      {"missing parameter", edit([](auto& j) { j["params"].erase("criterion"); }), "/params/criterion: missing required field"},
+      {"unknown parameter", edit([](auto& j) { j["params"]["max_dept"] = 3; }),
+       "/params/max_dept: invalid value for parameter 'max_dept': no such parameter"},
+      {"parameter of the wrong type", edit([](auto& j) { j["params"]["bootstrap"] = "yes"; }),
+       "/params/bootstrap: invalid value for parameter 'bootstrap': \"yes\""},
+      {"missing parameter", edit([](auto& j) { j["params"].erase("criterion"); }),
+       "/params/criterion: missing required field"},
       {"bad metadata", edit([](auto& j) { j["metadata"] = 3; }), "/metadata: expected an object"},
       {"bad threshold", edit([](auto& j) { j["threshold"] = 2; }), "/threshold: must be in [0, 1]"},
-      {"no trees", edit([](auto& j) { j["trees"] = nlohmann::json::array(); j["n_trees"] = 0; }), "a forest needs at least one tree"},
-      {"bad missing flag", edit([](auto& j) { j["trees"][0]["missing_left"][0] = 7; }), "/trees/0/missing_left/0: expected 0 or 1"},
+      {"no trees", edit([](auto& j) {
+         j["trees"] = nlohmann::json::array();
+         j["n_trees"] = 0;
+       }),
+       "a forest needs at least one tree"},
+      {"bad missing flag", edit([](auto& j) { j["trees"][0]["missing_left"][0] = 7; }),
+       "/trees/0/missing_left/0: expected 0 or 1"},
   };
   std::set<std::string> distinct;
   for (const auto& c : cases) {
@@ -183,7 +196,8 @@ TEST_CASE("a model file saved by churn 0.1 (format_version 1) keeps loading and 
   REQUIRE(rows.size() == 4);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     std::vector<double> row;
-    for (const auto& v : rows[i]) row.push_back(v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>());
+    for (const auto& v : rows[i])
+      row.push_back(v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>());
     CHECK(m.predict_proba(row.data()) == golden.at("proba")[i].get<double>());
   }
 }

@@ -25,7 +25,8 @@ const std::string data_dir = CHURN_TEST_DATA_DIR;
 std::vector<churn::event> read_all(const std::string& path, const churn::read_options& options = {},
                                    churn::read_report* report = nullptr) {
   std::vector<churn::event> events;
-  auto r = churn::read_file(path, [&](const churn::event& e) { events.push_back(e); }, options);
+  auto r = churn::read_file(
+      path, [&](const churn::event& e) { events.push_back(e); }, options);
   if (report) *report = r;
   return events;
 }
@@ -33,7 +34,8 @@ std::vector<churn::event> read_all(const std::string& path, const churn::read_op
 std::vector<churn::event> read_text(const std::string& text, const churn::read_options& options = {},
                                     churn::read_report* report = nullptr) {
   std::vector<churn::event> events;
-  auto r = churn::read_buffer(text, [&](const churn::event& e) { events.push_back(e); }, options, "test.jsonl");
+  auto r = churn::read_buffer(
+      text, [&](const churn::event& e) { events.push_back(e); }, options, "test.jsonl");
   if (report) *report = r;
   return events;
 }
@@ -159,16 +161,19 @@ TEST_CASE("each kind of bad line has its own message") {
       {R"(12 monkeys)", "", "not JSON (expected a JSON object)"},
       {R"("quoted" text)", "", "not JSON (expected a JSON object)"},
       {R"({"ts":5,"page":"Home"} {"ts":6})", "", "unexpected content after the JSON object"},
-      {R"({"ts":5,"page":"Home"} x)", "", "invalid JSON (JSON document ended early in the middle of an object or array.)"},
+      {R"({"ts":5,"page":"Home"} x)", "",
+       "invalid JSON (JSON document ended early in the middle of an object or array.)"},
       {R"({"ts":6,"page":"Home","length":"long"})", "length", "expected a number, got a string"},
       {R"({"ts":7,"page":"Home","status":200.5})", "status", "expected an integer, got the number 200.5"},
       {R"({"ts":null,"page":"Home"})", "ts", "required field is null"},
       {R"({"ts":8,"page":null})", "page", "required field is null"},
       {R"({"ts":9,"page":"Home","userId":true})", "userId", "expected a string, got a boolean"},
       {R"({"ts":10,"page":"Home","length":-1})", "length", "expected a finite, non-negative number of seconds"},
-      {R"({"ts":11,"page":"Home","sessionId":99999999999999999999})", "sessionId", "invalid number (Problem while parsing a number)"},
+      {R"({"ts":11,"page":"Home","sessionId":99999999999999999999})", "sessionId",
+       "invalid number (Problem while parsing a number)"},
       {R"({"ts":-9223372036854775808,"page":"Home"})", "ts", "integer out of range"},
-      {R"({"ts":12,"page":"Home","registration":1.5e300})", "registration", "expected an integer, got the number 1.5000000000000001e+300"},
+      {R"({"ts":12,"page":"Home","registration":1.5e300})", "registration",
+       "expected an integer, got the number 1.5000000000000001e+300"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.line);
@@ -278,12 +283,14 @@ TEST_CASE("parallel reading gives the same events and counts for any number of t
   write_file(path, text);
   churn::read_options lenient;
   lenient.strict = false;
-  churn::read_report serial = churn::read_file(path, [](const churn::event&) {}, lenient);
+  churn::read_report serial = churn::read_file(
+      path, [](const churn::event&) {}, lenient);
   for (std::size_t threads : {1u, 2u, 3u, 8u}) {
     CAPTURE(threads);
     std::vector<std::vector<std::int64_t>> seen(threads);
     std::vector<std::function<void(const churn::event&)>> sinks;
-    for (std::size_t t = 0; t < threads; ++t) sinks.emplace_back([&seen, t](const churn::event& e) { seen[t].push_back(e.ts); });
+    for (std::size_t t = 0; t < threads; ++t)
+      sinks.emplace_back([&seen, t](const churn::event& e) { seen[t].push_back(e.ts); });
     auto report = churn::read_file_parallel(path, sinks, lenient);
     std::vector<std::int64_t> all;
     for (auto& part : seen) all.insert(all.end(), part.begin(), part.end());
@@ -388,13 +395,22 @@ TEST_CASE("several files and folders, plain and gzip, read in parallel with per-
     std::vector<std::int64_t> sums(threads, 0), counts(threads, 0);
     std::vector<std::function<void(const churn::event&)>> sinks;
     for (std::size_t t = 0; t < threads; ++t)
-      sinks.emplace_back([&, t](const churn::event& e) { sums[t] += e.ts; ++counts[t]; });
+      sinks.emplace_back([&, t](const churn::event& e) {
+        sums[t] += e.ts;
+        ++counts[t];
+      });
     std::atomic<std::uint64_t> progress_bytes{0}, progress_events{0};
     churn::read_options options;
-    options.on_progress = [&](std::uint64_t bytes, std::uint64_t events) { progress_bytes += bytes; progress_events += events; };
+    options.on_progress = [&](std::uint64_t bytes, std::uint64_t events) {
+      progress_bytes += bytes;
+      progress_events += events;
+    };
     auto report = churn::read_files_parallel(files, sinks, options, 4096);  // small pieces: many per file
     std::int64_t sum = 0, count = 0;
-    for (std::size_t t = 0; t < threads; ++t) { sum += sums[t]; count += counts[t]; }
+    for (std::size_t t = 0; t < threads; ++t) {
+      sum += sums[t];
+      count += counts[t];
+    }
     CHECK(count == 4000);
     CHECK(sum == 3999 * 4000 / 2);
     CHECK(report.events == 4000);
@@ -447,7 +463,8 @@ TEST_CASE("several files and folders, plain and gzip, read in parallel with per-
   std::vector<bool> starts;
   for (const auto& p : pieces) {
     if (!p.whole && p.begin > 0) CHECK(bad[p.begin - 1] == '\n');
-    parts.push_back(churn::read_piece(p, [](const churn::event&) {}, lenient));
+    parts.push_back(churn::read_piece(
+        p, [](const churn::event&) {}, lenient));
     parts.back().source = p.path;
     starts.push_back(p.whole || p.begin == 0);
   }
@@ -472,7 +489,8 @@ TEST_CASE("several files and folders, plain and gzip, read in parallel with per-
 TEST_CASE("skip_names_and_songs leaves names and song empty but rejects the same lines") {
   churn::read_options skip;
   skip.skip_names_and_songs = true;
-  const std::string good = R"({"ts":1,"page":"NextSong","song":"A \"song\"","firstName":"Ann","lastName":"M\u00fcller","artist":"X","userAgent":"UA"})";
+  const std::string good =
+      R"({"ts":1,"page":"NextSong","song":"A \"song\"","firstName":"Ann","lastName":"M\u00fcller","artist":"X","userAgent":"UA"})";
   auto full = read_text(good);
   auto lean = read_text(good, skip);
   REQUIRE(full.size() == 1);

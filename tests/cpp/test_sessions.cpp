@@ -27,8 +27,10 @@ std::vector<std::pair<std::int64_t, std::int64_t>> brute(std::vector<std::int64_
   std::sort(ts.begin(), ts.end());
   std::vector<std::pair<std::int64_t, std::int64_t>> out;
   for (auto t : ts) {
-    if (!out.empty() && t - out.back().second <= gap) out.back().second = t;
-    else out.emplace_back(t, t);
+    if (!out.empty() && t - out.back().second <= gap)
+      out.back().second = t;
+    else
+      out.emplace_back(t, t);
   }
   return out;
 }
@@ -48,8 +50,8 @@ TEST_CASE("sessionize: per-session length, events, songs, distinct artists, list
       ev("1", 5, 4 * minute, churn::page::next_song, "A", 200),
       ev("1", 5, 8 * minute, churn::page::next_song, "B", 100),
       ev("1", 5, 50 * minute, churn::page::next_song, "C", 60),  // 42 minutes later: a new session
-      ev("2", 5, 3 * minute, churn::page::home),                  // same id, other user
-      ev("", 5, 3 * minute, churn::page::home),                   // no user: not a session
+      ev("2", 5, 3 * minute, churn::page::home),                 // same id, other user
+      ev("", 5, 3 * minute, churn::page::home),                  // no user: not a session
   };
   auto s = churn::sessionize(events, 30);
   REQUIRE(s.size() == 3);

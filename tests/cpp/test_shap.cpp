@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <fstream>
 #include <iterator>
-#include <string>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <churn/detail/shap_kernel.hpp>
@@ -125,9 +125,14 @@ std::vector<double> per_leaf_oracle(const plain_tree& t, const float* x, std::si
         const bool left = child == chain[k] + 1;
         const double p = (a.goes_left(x[a.feature()]) == left) ? 1.0 : 0.0;
         const double q = t.cover[child] / t.cover[chain[k]];
-        auto it = std::find_if(path.begin(), path.end(), [&](const path_feature& f) { return f.feature == a.feature(); });
-        if (it == path.end()) path.push_back({a.feature(), p, q});
-        else { it->p *= p; it->q *= q; }
+        auto it =
+            std::find_if(path.begin(), path.end(), [&](const path_feature& f) { return f.feature == a.feature(); });
+        if (it == path.end())
+          path.push_back({a.feature(), p, q});
+        else {
+          it->p *= p;
+          it->q *= q;
+        }
       }
       const std::size_t d = path.size();
       double q_all = 1;
@@ -153,7 +158,10 @@ std::vector<double> per_leaf_oracle(const plain_tree& t, const float* x, std::si
       stack.pop_back();
       continue;
     }
-    if (state == 2) { stack.pop_back(); continue; }
+    if (state == 2) {
+      stack.pop_back();
+      continue;
+    }
     stack.back().second = state + 1;
     stack.push_back({state == 0 ? node + 1 : n.right, 0});
   }
@@ -397,7 +405,8 @@ TEST_CASE("tree_explainer rejects bad input as prediction does") {
   const churn::tree_explainer ex(forest);
   CHECK_THROWS_AS(ex.shap_values(churn::matrix_view(X.data(), 10, 3)), churn::data_error);
   X[2 * 4 + 1] = std::numeric_limits<double>::infinity();
-  CHECK_THROWS_WITH_AS(ex.shap_values(churn::matrix_view(X.data(), 10, 4)), doctest::Contains("X[2, 1] = inf"), churn::data_error);
+  CHECK_THROWS_WITH_AS(ex.shap_values(churn::matrix_view(X.data(), 10, 4)), doctest::Contains("X[2, 1] = inf"),
+                       churn::data_error);
   CHECK_THROWS_AS(ex.shap_values(churn::matrix_view(X.data(), 1, 4), 0), churn::parameter_error);
 }
 

@@ -12,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <churn/reader.hpp>
 #include <churn/detail/rng.hpp>
 #include <churn/detail/sim_rng.hpp>
+#include <churn/reader.hpp>
 #include <churn/scan.hpp>
 #include <churn/simulate.hpp>
 
@@ -46,9 +46,8 @@ std::string temp_path(const std::string& name) {
 
 // Real mini data set (225 users, 2018-10-01 + 60 days), per 1,000 NextSong events.
 const std::map<std::string, double> real_rates = {
-    {"Thumbs Up", 55.0}, {"Add to Playlist", 28.6}, {"Add Friend", 18.7}, {"Roll Advert", 17.2},
-    {"Logout", 14.1},    {"Thumbs Down", 11.2},     {"Downgrade", 9.0},   {"Upgrade", 2.2},
-    {"Cancel", 0.23}};
+    {"Thumbs Up", 55.0},   {"Add to Playlist", 28.6}, {"Add Friend", 18.7}, {"Roll Advert", 17.2}, {"Logout", 14.1},
+    {"Thumbs Down", 11.2}, {"Downgrade", 9.0},        {"Upgrade", 2.2},     {"Cancel", 0.23}};
 
 }  // namespace
 
@@ -333,8 +332,7 @@ TEST_CASE("structural rules: cancellation is final, levels change only on Submit
     auto [it, fresh] = users.try_emplace(e.user_id);
     auto& u = it->second;
     if (fresh) {
-      u = {e.location, e.user_agent, e.gender, e.first_name, e.last_name, e.registration, e.level,
-           e.page, false};
+      u = {e.location, e.user_agent, e.gender, e.first_name, e.last_name, e.registration, e.level, e.page, false};
       return;
     }
     if (u.cancelled) ++problems;  // nothing after Cancellation Confirmation
@@ -350,8 +348,8 @@ TEST_CASE("structural rules: cancellation is final, levels change only on Submit
                            (u.last_page == churn::page::submit_downgrade && e.level == churn::level::free);
       if (!allowed) ++problems;
     }
-    if (e.location != u.location || e.user_agent != u.agent || e.gender != u.gender ||
-        e.first_name != u.first || e.last_name != u.last || e.registration != u.registration)
+    if (e.location != u.location || e.user_agent != u.agent || e.gender != u.gender || e.first_name != u.first ||
+        e.last_name != u.last || e.registration != u.registration)
       ++problems;
     u.level = e.level;
     u.last_page = e.page;
@@ -371,10 +369,13 @@ TEST_CASE("the project's reader reads the simulated log with zero bad lines in s
   std::uint64_t events = 0, songs = 0;
   churn::read_options ro;
   ro.strict = true;
-  const auto report = churn::read_buffer(text, [&](const churn::event& e) {
-    ++events;
-    songs += e.page == churn::page::next_song;
-  }, ro);
+  const auto report = churn::read_buffer(
+      text,
+      [&](const churn::event& e) {
+        ++events;
+        songs += e.page == churn::page::next_song;
+      },
+      ro);
   CHECK(report.bad_lines == 0);
   CHECK(report.events == events);
   CHECK(std::count(text.begin(), text.end(), '\n') == static_cast<std::ptrdiff_t>(events));
@@ -484,8 +485,7 @@ TEST_CASE("a narrower, faster session rhythm makes churners' session counts fall
   const double n_left = static_cast<double>(churned.size());
   const double n_stayed = static_cast<double>(sessions.size()) - n_left;
   const double churn_rate = n_left / static_cast<double>(sessions.size());
-  INFO("sessions per user: stayed " << stayed / n_stayed << ", churned " << left / n_left << "; churn "
-                                    << churn_rate);
+  INFO("sessions per user: stayed " << stayed / n_stayed << ", churned " << left / n_left << "; churn " << churn_rate);
   CHECK(left / n_left < 0.85 * (stayed / n_stayed));  // real mini: 10.3 vs 15.3
   CHECK(churn_rate >= 0.15);
   CHECK(churn_rate <= 0.30);
@@ -596,8 +596,9 @@ TEST_CASE("engagement parameters are frozen (docs/data.md): a change here is del
   CHECK(churn::simulate_options{}.behaviour == churn::behaviour::engagement);
   auto o = small();
   o.engagement.memory_days = 0;
-  CHECK_THROWS_WITH_AS(o.validate(), "invalid value for parameter 'engagement.memory_days': 0.000000 (allowed: 0.100000 .. 3650.000000)",
-                       churn::parameter_error);
+  CHECK_THROWS_WITH_AS(
+      o.validate(), "invalid value for parameter 'engagement.memory_days': 0.000000 (allowed: 0.100000 .. 3650.000000)",
+      churn::parameter_error);
   CHECK(churn::parse_behaviour("eventsim") == churn::behaviour::eventsim);
   CHECK_THROWS_AS(churn::parse_behaviour("Eventsim"), churn::parameter_error);
 }

@@ -4,9 +4,9 @@
 // expected, numeric userIds. Reports the first problem as (field, reason) instead of throwing, so the
 // reader decides between strict and lenient handling.
 #include <cmath>
-#include <cstring>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -17,15 +17,31 @@
 namespace churn::detail {
 
 enum class event_field : std::uint8_t {
-  ts, user_id, session_id, page, auth, method, status, level, item_in_session, location, user_agent,
-  last_name, first_name, registration, gender, artist, song, length, other
+  ts,
+  user_id,
+  session_id,
+  page,
+  auth,
+  method,
+  status,
+  level,
+  item_in_session,
+  location,
+  user_agent,
+  last_name,
+  first_name,
+  registration,
+  gender,
+  artist,
+  song,
+  length,
+  other
 };
 
 inline event_field field_of(std::string_view key) noexcept {
   // Length, then one distinguishing character, then a single comparison: this runs 18 times a line.
   switch (key.size()) {
-    case 2:
-      return equals(key, "ts") ? event_field::ts : event_field::other;
+    case 2: return equals(key, "ts") ? event_field::ts : event_field::other;
     case 4:
       switch (key[0]) {
         case 'p': return equals(key, "page") ? event_field::page : event_field::other;
@@ -33,8 +49,7 @@ inline event_field field_of(std::string_view key) noexcept {
         case 's': return equals(key, "song") ? event_field::song : event_field::other;
         default: return event_field::other;
       }
-    case 5:
-      return equals(key, "level") ? event_field::level : event_field::other;
+    case 5: return equals(key, "level") ? event_field::level : event_field::other;
     case 6:
       switch (key[0]) {
         case 'u': return equals(key, "userId") ? event_field::user_id : event_field::other;
@@ -55,12 +70,9 @@ inline event_field field_of(std::string_view key) noexcept {
         case 'f': return equals(key, "firstName") ? event_field::first_name : event_field::other;
         default: return event_field::other;
       }
-    case 12:
-      return equals(key, "registration") ? event_field::registration : event_field::other;
-    case 13:
-      return equals(key, "itemInSession") ? event_field::item_in_session : event_field::other;
-    default:
-      return event_field::other;
+    case 12: return equals(key, "registration") ? event_field::registration : event_field::other;
+    case 13: return equals(key, "itemInSession") ? event_field::item_in_session : event_field::other;
+    default: return event_field::other;
   }
 }
 
@@ -101,8 +113,9 @@ class event_parser {
     if (auto err = doc.type().get(type)) return invalid_json(err, problem);
     if (type != ondemand::json_type::object) {
       // Only a line that really is another JSON value is named by its type; other text is "not JSON".
-      problem = {"", is_whole_scalar(data, size, type) ? std::string("expected a JSON object, got ") + json_type_name(type)
-                                                : std::string("not JSON (expected a JSON object)")};
+      problem = {"", is_whole_scalar(data, size, type)
+                         ? std::string("expected a JSON object, got ") + json_type_name(type)
+                         : std::string("not JSON (expected a JSON object)")};
       return false;
     }
     if (auto err = doc.get_object().get(object)) return invalid_json(err, problem);
@@ -124,7 +137,10 @@ class event_parser {
       ondemand::value& value = field.value();  // a reference: a copy costs GCC a store-forwarding stall
       bool ok = true;
       switch (field_of(key)) {
-        case event_field::ts: ok = read_int(value, "ts", true, out.ts, problem); seen_ts = true; break;
+        case event_field::ts:
+          ok = read_int(value, "ts", true, out.ts, problem);
+          seen_ts = true;
+          break;
         case event_field::user_id: ok = read_user_id(value, out.user_id, problem); break;
         case event_field::session_id: ok = read_int(value, "sessionId", false, out.session_id, problem); break;
         case event_field::page:
@@ -151,19 +167,20 @@ class event_parser {
           break;
         case event_field::location: ok = read_string(value, "location", false, out.location, problem); break;
         case event_field::user_agent: ok = read_string(value, "userAgent", false, out.user_agent, problem); break;
-        case event_field::last_name: ok = skip_names_and_songs_ ? check_string(value, "lastName", problem)
-                                   : read_string(value, "lastName", false, out.last_name, problem);
+        case event_field::last_name:
+          ok = skip_names_and_songs_ ? check_string(value, "lastName", problem)
+                                     : read_string(value, "lastName", false, out.last_name, problem);
           break;
-        case event_field::first_name: ok = skip_names_and_songs_ ? check_string(value, "firstName", problem)
-                                   : read_string(value, "firstName", false, out.first_name, problem);
+        case event_field::first_name:
+          ok = skip_names_and_songs_ ? check_string(value, "firstName", problem)
+                                     : read_string(value, "firstName", false, out.first_name, problem);
           break;
-        case event_field::registration:
-          ok = read_int(value, "registration", false, out.registration, problem);
-          break;
+        case event_field::registration: ok = read_int(value, "registration", false, out.registration, problem); break;
         case event_field::gender: ok = read_string(value, "gender", false, out.gender, problem); break;
         case event_field::artist: ok = read_string(value, "artist", false, out.artist, problem); break;
-        case event_field::song: ok = skip_names_and_songs_ ? check_string(value, "song", problem)
-                                   : read_string(value, "song", false, out.song, problem);
+        case event_field::song:
+          ok = skip_names_and_songs_ ? check_string(value, "song", problem)
+                                     : read_string(value, "song", false, out.song, problem);
           break;
         case event_field::length: ok = read_length(value, out.length, problem); break;
         case event_field::other: break;  // unknown keys are ignored; on-demand skips their values
@@ -238,8 +255,7 @@ class event_parser {
       case ondemand::json_type::array: return true;  // the reader only needs to say it is not an object
       case ondemand::json_type::null: return text == "null";
       case ondemand::json_type::boolean: return text == "true" || text == "false";
-      case ondemand::json_type::number:
-        return text.find_first_not_of("0123456789+-.eE") == std::string_view::npos;
+      case ondemand::json_type::number: return text.find_first_not_of("0123456789+-.eE") == std::string_view::npos;
       case ondemand::json_type::string: {
         std::size_t i = 1;
         while (i < text.size() && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
@@ -254,8 +270,7 @@ class event_parser {
     return false;
   }
 
-  static bool wrong_type(const char* field, const char* expected, ondemand::json_type got,
-                         line_problem& problem) {
+  static bool wrong_type(const char* field, const char* expected, ondemand::json_type got, line_problem& problem) {
     problem = {field, std::string("expected ") + expected + ", got " + json_type_name(got)};
     return false;
   }

@@ -12,18 +12,17 @@ namespace detail {
 
 inline constexpr std::array<std::string_view, 4> gender_categories = {"unknown", "other", "F", "M"};
 
-inline constexpr std::array<std::string_view, 8> platform_categories = {
-    "unknown", "other", "windows", "mac", "linux", "iphone", "ipad", "android"};
+inline constexpr std::array<std::string_view, 8> platform_categories = {"unknown", "other",  "windows", "mac",
+                                                                        "linux",   "iphone", "ipad",    "android"};
 
 inline constexpr std::array<std::string_view, 8> browser_categories = {
     "unknown", "other", "chrome", "firefox", "safari", "internet_explorer", "edge", "opera"};
 
 // The 50 states, DC and Puerto Rico, by postal code in alphabetical order.
 inline constexpr std::array<std::string_view, 54> state_categories = {
-    "unknown", "other", "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI",
-    "IA",      "ID",    "IL", "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS",
-    "MT",      "NC",    "ND", "NE", "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "PR",
-    "RI",      "SC",    "SD", "TN", "TX", "UT", "VA", "VT", "WA", "WI", "WV", "WY"};
+    "unknown", "other", "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL", "IN",
+    "KS",      "KY",    "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND", "NE", "NH", "NJ", "NM", "NV",
+    "NY",      "OH",    "OK", "OR", "PA", "PR", "RI", "SC", "SD", "TN", "TX", "UT", "VA", "VT", "WA", "WI", "WV", "WY"};
 
 inline bool contains(std::string_view s, std::string_view what) noexcept {
   return s.find(what) != std::string_view::npos;

@@ -91,8 +91,7 @@ inline bool summarise(const user_state& u, std::int64_t end_day, std::int64_t re
     std::size_t j = i;
     pool.clear();
     for (; j < u.parts.size() && u.parts[j].session_id == u.parts[i].session_id; ++j)
-      if (u.parts[j].day < end_day)
-        pool.insert(pool.end(), u.parts[j].intervals.begin(), u.parts[j].intervals.end());
+      if (u.parts[j].day < end_day) pool.insert(pool.end(), u.parts[j].intervals.begin(), u.parts[j].intervals.end());
     for (const auto& iv : link_intervals(pool, gap_ms)) sessions.push_back(iv);
     i = j;
   }
@@ -176,8 +175,7 @@ inline std::vector<feature_spec> feature_specs() {
        [](S s) { return ratio(double(s.distinct_artists), double(s.songs())); }},
       // Engagement
       {num("thumbs_up", "events", "Thumbs Up events"), [](S s) { return double(s.page_count(page::thumbs_up)); }},
-      {num("thumbs_down", "events", "Thumbs Down events"),
-       [](S s) { return double(s.page_count(page::thumbs_down)); }},
+      {num("thumbs_down", "events", "Thumbs Down events"), [](S s) { return double(s.page_count(page::thumbs_down)); }},
       {num("add_to_playlist", "events", "Add to Playlist events"),
        [](S s) { return double(s.page_count(page::add_to_playlist)); }},
       {num("add_friend", "events", "Add Friend events"), [](S s) { return double(s.page_count(page::add_friend)); }},
@@ -230,8 +228,7 @@ inline std::vector<feature_spec> feature_specs() {
       {num("paid_share", "fraction", "share of the events at level paid"),
        [](S s) { return ratio(double(s.paid_events), double(s.events)); }},
       // Tenure and recency
-      {num("tenure_days", "days",
-           "days from registration (or, without one, the first event) to the reference time"),
+      {num("tenure_days", "days", "days from registration (or, without one, the first event) to the reference time"),
        [](S s) {
          // registration comes from the log as any integer: subtract in double, which cannot overflow
          // and is exact for real times (below 2^53 ms).

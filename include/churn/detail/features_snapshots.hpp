@@ -37,7 +37,8 @@ struct snapshot_options {
   /// Throws parameter_error naming the parameter, the value and what is allowed.
   void validate() const {
     if (every_days < 0 || every_days > 36500)
-      throw parameter_error("every_days", std::to_string(every_days), "0 (no schedule) or a number of days in [1, 36500]");
+      throw parameter_error("every_days", std::to_string(every_days),
+                            "0 (no schedule) or a number of days in [1, 36500]");
     if (!cutoffs_ms.empty() && every_days > 0)
       throw parameter_error("every_days", std::to_string(every_days),
                             "0 when cutoffs are given (give either the cutoffs or a schedule)");

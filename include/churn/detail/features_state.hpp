@@ -166,8 +166,8 @@ struct artist_set {
 
 struct user_state {
   std::string id;
-  std::vector<day_bucket> days;      ///< sorted by day
-  std::vector<session_part> parts;   ///< sorted by (session_id, day)
+  std::vector<day_bucket> days;     ///< sorted by day
+  std::vector<session_part> parts;  ///< sorted by (session_id, day)
   artist_set artists;
   first_value<std::string> gender, location, user_agent;
   first_value<std::int64_t> registration;
@@ -178,8 +178,8 @@ struct user_state {
 
   day_bucket& bucket(std::int32_t day) {
     if (last_day < days.size() && days[last_day].day == day) return days[last_day];
-    auto it = std::lower_bound(days.begin(), days.end(), day,
-                               [](const day_bucket& b, std::int32_t d) { return b.day < d; });
+    auto it =
+        std::lower_bound(days.begin(), days.end(), day, [](const day_bucket& b, std::int32_t d) { return b.day < d; });
     if (it == days.end() || it->day != day) {
       it = days.insert(it, day_bucket{});
       it->day = day;
@@ -284,8 +284,8 @@ class byte_reader {
  private:
   const char* take(std::size_t n) {
     if (n > in_.size() - pos_)
-      throw data_error("feature accumulator bytes are truncated: needed " + std::to_string(n) +
-                       " bytes at offset " + std::to_string(pos_) + " of " + std::to_string(in_.size()) +
+      throw data_error("feature accumulator bytes are truncated: needed " + std::to_string(n) + " bytes at offset " +
+                       std::to_string(pos_) + " of " + std::to_string(in_.size()) +
                        " (were they produced by churn's to_bytes and passed whole?)");
     const char* p = in_.data() + pos_;
     pos_ += n;

@@ -17,7 +17,8 @@ namespace churn::detail {
 /// @throws io_error naming the path when it is missing, a directory or cannot be read.
 inline std::string read_whole_file(const std::string& path, const std::string& what) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw io_error("cannot open " + what + " '" + path + "': " + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0)
+    throw io_error("cannot open " + what + " '" + path + "': " + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) throw io_error("cannot read " + what + " '" + path + "': it is a directory");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw io_error("cannot open " + what + " '" + path + "': " + std::strerror(errno));

@@ -28,8 +28,9 @@ inline tree_problem check_tree(const tree_node* nodes, std::size_t n, std::size_
       return {"value", i, "node value " + std::to_string(nd.value) + " is not a probability in [0, 1]"};
     if (nd.is_leaf()) continue;
     if (nd.feature() >= n_features)
-      return {"feature", i, "split feature " + std::to_string(nd.feature()) + " out of range (the model has " +
-                                std::to_string(n_features) + " features)"};
+      return {"feature", i,
+              "split feature " + std::to_string(nd.feature()) + " out of range (the model has " +
+                  std::to_string(n_features) + " features)"};
     if (std::isnan(nd.threshold)) return {"threshold", i, "split threshold is NaN"};
   }
   // Walk in pre-order: node i must be the next expected index; an internal node's right child must be
@@ -44,10 +45,12 @@ inline tree_problem check_tree(const tree_node* nodes, std::size_t n, std::size_
     ++expected;
     const tree_node& nd = nodes[current];
     if (!nd.is_leaf()) {
-      if (current + 1 >= n) return {"right", current, "left child " + std::to_string(current + 1) + " is past the end of the tree"};
+      if (current + 1 >= n)
+        return {"right", current, "left child " + std::to_string(current + 1) + " is past the end of the tree"};
       if (nd.right <= current + 1 || nd.right >= n)
-        return {"right", current, "right child index " + std::to_string(nd.right) + " out of range (" +
-                                      std::to_string(current + 2) + ".." + std::to_string(n - 1) + ")"};
+        return {"right", current,
+                "right child index " + std::to_string(nd.right) + " out of range (" + std::to_string(current + 2) +
+                    ".." + std::to_string(n - 1) + ")"};
       pending.push_back({current, nd.right});
       current = current + 1;
       continue;
@@ -56,12 +59,12 @@ inline tree_problem check_tree(const tree_node* nodes, std::size_t n, std::size_
     const pending_right next = pending.back();
     pending.pop_back();
     if (next.child != expected)
-      return {"right", next.parent, "right child index " + std::to_string(next.child) + " should be " +
-                                        std::to_string(expected) + " (subtrees overlap or leave gaps)"};
+      return {"right", next.parent,
+              "right child index " + std::to_string(next.child) + " should be " + std::to_string(expected) +
+                  " (subtrees overlap or leave gaps)"};
     current = next.child;
   }
-  if (expected != n)
-    return {"right", expected, std::to_string(n - expected) + " node(s) unreachable from the root"};
+  if (expected != n) return {"right", expected, std::to_string(n - expected) + " node(s) unreachable from the root"};
   return {};
 }
 
@@ -74,15 +77,17 @@ inline tree_problem check_cover(const tree_node* nodes, const double* cover, std
       return {"cover", i, "node cover " + std::to_string(cover[i]) + " is not a finite positive weight"};
     // SHAP's cover ratios must stay far from underflow; no training set spans 200 orders of magnitude.
     if (!(cover[i] >= 1e-200 * cover[0]))
-      return {"cover", i, "node cover " + std::to_string(cover[i]) + " is below 1e-200 times the root's (" +
-                              std::to_string(cover[0]) + ")"};
+      return {"cover", i,
+              "node cover " + std::to_string(cover[i]) + " is below 1e-200 times the root's (" +
+                  std::to_string(cover[0]) + ")"};
   }
   for (std::size_t i = 0; i < n; ++i) {
     if (nodes[i].is_leaf()) continue;
     const double children = cover[i + 1] + cover[nodes[i].right];
     if (!(std::fabs(children - cover[i]) <= 1e-6 * cover[i]))
-      return {"cover", i, "node cover " + std::to_string(cover[i]) + " is not the sum of its children's (" +
-                              std::to_string(cover[i + 1]) + " + " + std::to_string(cover[nodes[i].right]) + ")"};
+      return {"cover", i,
+              "node cover " + std::to_string(cover[i]) + " is not the sum of its children's (" +
+                  std::to_string(cover[i + 1]) + " + " + std::to_string(cover[nodes[i].right]) + ")"};
   }
   return {};
 }

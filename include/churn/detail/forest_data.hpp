@@ -87,11 +87,11 @@ inline void radix_sort_high32(std::vector<std::uint64_t>& keys, std::vector<std:
 struct binned_features {
   std::size_t n_rows = 0;
   std::size_t n_features = 0;
-  std::vector<std::uint16_t> codes;         ///< codes[f * n_rows + row]; missing (NaN) = n_bins[f]
-  std::vector<std::uint32_t> n_bins;        ///< non-missing bins per feature (0 if all missing)
-  std::vector<std::uint8_t> has_missing;    ///< whether the column holds a NaN
-  std::vector<std::vector<float>> lower;    ///< smallest value of each bin
-  std::vector<std::vector<float>> upper;    ///< largest value of each bin (== lower when lossless)
+  std::vector<std::uint16_t> codes;       ///< codes[f * n_rows + row]; missing (NaN) = n_bins[f]
+  std::vector<std::uint32_t> n_bins;      ///< non-missing bins per feature (0 if all missing)
+  std::vector<std::uint8_t> has_missing;  ///< whether the column holds a NaN
+  std::vector<std::vector<float>> lower;  ///< smallest value of each bin
+  std::vector<std::vector<float>> upper;  ///< largest value of each bin (== lower when lossless)
 
   const std::uint16_t* column(std::size_t f) const noexcept { return codes.data() + f * n_rows; }
   std::uint32_t max_bins() const noexcept {

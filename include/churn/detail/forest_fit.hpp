@@ -46,18 +46,21 @@ inline std::array<double, 2> balanced_weights(double n0, double n1) {
 inline std::size_t bootstrap_draws(const forest_params& params, std::size_t n) {
   if (params.max_samples) {
     if (params.max_samples > n)
-      throw parameter_error("max_samples", std::to_string(params.max_samples), "at most the number of rows, " + std::to_string(n));
+      throw parameter_error("max_samples", std::to_string(params.max_samples),
+                            "at most the number of rows, " + std::to_string(n));
     return params.max_samples;
   }
   if (params.max_samples_fraction > 0)
-    return std::max<std::size_t>(1, static_cast<std::size_t>(std::round(params.max_samples_fraction * static_cast<double>(n))));
+    return std::max<std::size_t>(
+        1, static_cast<std::size_t>(std::round(params.max_samples_fraction * static_cast<double>(n))));
   return n;
 }
 
 // How often a tree's sample holds each of the n rows (all 1 without bootstrap). These are the first
 // draws of the tree's generator: growing a tree and recomputing its out-of-bag rows (fill_oob) both
 // call this, so the in-bag rows are a function of (random_state, tree index) alone.
-inline void draw_bootstrap(bool bootstrap, std::size_t n, std::size_t draws, rng& g, std::vector<std::uint32_t>& counts) {
+inline void draw_bootstrap(bool bootstrap, std::size_t n, std::size_t draws, rng& g,
+                           std::vector<std::uint32_t>& counts) {
   counts.assign(n, bootstrap ? 0u : 1u);
   if (bootstrap)
     for (std::size_t k = 0; k < draws; ++k) ++counts[static_cast<std::size_t>(g.below(n))];
@@ -67,7 +70,8 @@ inline void draw_bootstrap(bool bootstrap, std::size_t n, std::size_t draws, rng
 inline std::vector<std::uint8_t> checked_labels(const int* y, std::size_t n) {
   std::vector<std::uint8_t> labels(n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (y[i] != 0 && y[i] != 1) throw data_error("y[" + std::to_string(i) + "] = " + std::to_string(y[i]) + "; labels must be 0 or 1");
+    if (y[i] != 0 && y[i] != 1)
+      throw data_error("y[" + std::to_string(i) + "] = " + std::to_string(y[i]) + "; labels must be 0 or 1");
     labels[i] = static_cast<std::uint8_t>(y[i]);
   }
   return labels;
@@ -92,10 +96,12 @@ inline forest_training prepare_training(const forest_params& params, const matri
   const std::size_t p = X.cols;
   if (n == 0) throw data_error("X has no rows; a forest needs at least one sample");
   if (p == 0) throw data_error("X has no columns; a forest needs at least one feature");
-  if (n >= std::numeric_limits<std::uint32_t>::max() / 2) throw data_error("X has too many rows (" + std::to_string(n) + ")");
+  if (n >= std::numeric_limits<std::uint32_t>::max() / 2)
+    throw data_error("X has too many rows (" + std::to_string(n) + ")");
   if (p > tree_node::max_features) throw data_error("X has too many columns (" + std::to_string(p) + ")");
   if (n_feature_names != 0 && n_feature_names != p)
-    throw data_error("feature_names has " + std::to_string(n_feature_names) + " names for " + std::to_string(p) + " columns");
+    throw data_error("feature_names has " + std::to_string(n_feature_names) + " names for " + std::to_string(p) +
+                     " columns");
   forest_training tr;
   tr.labels = checked_labels(y, n);
   double count[2] = {0, 0};
@@ -106,7 +112,8 @@ inline forest_training prepare_training(const forest_params& params, const matri
     for (std::size_t i = 0; i < n; ++i) {
       const double w = sample_weight[i];
       if (!(w >= 0) || std::isinf(w))
-        throw data_error("sample_weight[" + std::to_string(i) + "] = " + std::to_string(w) + "; weights must be finite and >= 0");
+        throw data_error("sample_weight[" + std::to_string(i) + "] = " + std::to_string(w) +
+                         "; weights must be finite and >= 0");
       tr.base_weight[i] = w;
       total += w;
     }
@@ -217,7 +224,8 @@ inline grown_trees grow_tree_range(const forest_params& params, const forest_tra
 
 // The out-of-bag probabilities and score of a forest grown on (X, labels): each row's mean over the
 // trees whose bootstrap sample left it out, the trees' samples redrawn from their seeds.
-inline void fill_oob(forest_contents& parts, const matrix_view& X, const std::vector<std::uint8_t>& labels, int threads) {
+inline void fill_oob(forest_contents& parts, const matrix_view& X, const std::vector<std::uint8_t>& labels,
+                     int threads) {
   const forest_params& params = parts.params;
   const std::size_t n = X.rows;
   const std::size_t p = X.cols;
@@ -254,9 +262,9 @@ inline void fill_oob(forest_contents& parts, const matrix_view& X, const std::ve
       correct[i] = pred == labels[i];
     }
   });
-  parts.oob_score = static_cast<double>(std::accumulate(correct.begin(), correct.end(), std::size_t{0})) / static_cast<double>(n);
+  parts.oob_score =
+      static_cast<double>(std::accumulate(correct.begin(), correct.end(), std::size_t{0})) / static_cast<double>(n);
 }
-
 
 // Joins consecutive ranges of one forest's trees, in tree order and together covering the forest
 // (check_tree_ranges checks that for ranges grown apart), into the forest's contents: the nodes in tree
@@ -288,8 +296,10 @@ inline forest_contents join_grown_trees(std::vector<grown_trees>& parts) {
     const auto base = static_cast<std::uint32_t>(out.nodes.size());
     out.nodes.insert(out.nodes.end(), q.nodes.begin(), q.nodes.end());
     // Cover is kept only when every range has it (ranges read from version 1 files have none).
-    if (q.cover.empty()) std::vector<double>().swap(out.cover);
-    else if (!out.cover.empty()) out.cover.insert(out.cover.end(), q.cover.begin(), q.cover.end());
+    if (q.cover.empty())
+      std::vector<double>().swap(out.cover);
+    else if (!out.cover.empty())
+      out.cover.insert(out.cover.end(), q.cover.begin(), q.cover.end());
     for (std::size_t t = 1; t < q.tree_offsets.size(); ++t) out.tree_offsets.push_back(base + q.tree_offsets[t]);
   }
   const double isum = std::accumulate(importance.begin(), importance.end(), 0.0);

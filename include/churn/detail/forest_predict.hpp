@@ -34,8 +34,8 @@ using split_rows_fn = std::uint32_t (*)(const float* column, std::uint32_t* firs
 // count advances (a mispredicted branch per row would cost more than the extra store).
 template <bool MissingLeft>
 inline std::uint32_t split_rows_scalar_loop(const float* column, std::uint32_t* first, std::uint32_t* right,
-                                            std::uint32_t begin, std::uint32_t count, float threshold,
-                                            std::uint32_t nl, std::uint32_t nr) noexcept {
+                                            std::uint32_t begin, std::uint32_t count, float threshold, std::uint32_t nl,
+                                            std::uint32_t nr) noexcept {
   for (std::uint32_t i = begin; i < count; ++i) {
     const std::uint32_t r = first[i];
     // NaN compares false: "not greater" sends it left, "less or equal" right.
@@ -216,8 +216,8 @@ inline void walk_partition(const tree_node* root, const float* x, std::size_t st
       for (std::uint32_t i = 0; i < count; ++i) acc[first[i]] += v;
       continue;
     }
-    const std::uint32_t nl = split(x + static_cast<std::size_t>(n.feature()) * stride, first, right, count,
-                                   n.threshold, n.missing_left());
+    const std::uint32_t nl =
+        split(x + static_cast<std::size_t>(n.feature()) * stride, first, right, count, n.threshold, n.missing_left());
     if (nl < count) stack.push_back({n.right, seg.begin + nl, seg.end});
     if (nl) stack.push_back({seg.node + 1, seg.begin, seg.begin + nl});
   }

@@ -75,9 +75,9 @@ struct grow_node {
 /// One training row of a tree, kept next to its weight and label so that the split search reads them
 /// sequentially; nodes own contiguous ranges of these, partitioned in place.
 struct tree_sample {
-  double w;          ///< bootstrap count x sample weight x class weight (> 0)
+  double w;  ///< bootstrap count x sample weight x class weight (> 0)
   std::uint32_t row;
-  std::uint32_t y;   ///< 0 or 1
+  std::uint32_t y;  ///< 0 or 1
 };
 
 struct sort_item {

@@ -7,8 +7,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -192,7 +192,8 @@ inline input_kind classify_input(const std::string& path) {
   if (path == "-") return input_kind::stream;
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw io_error("cannot read '" + path + "': it is a directory (" + std::strerror(EISDIR) + ")");
+  if (S_ISDIR(st.st_mode))
+    throw io_error("cannot read '" + path + "': it is a directory (" + std::strerror(EISDIR) + ")");
   if (!S_ISREG(st.st_mode)) return input_kind::stream;
   return is_gzip_file(path) ? input_kind::gzip : input_kind::plain;
 }
@@ -264,8 +265,7 @@ inline std::vector<std::uint64_t> split_at_lines(const std::string& path, std::s
 }
 
 /// The largest line buffer, in bytes: the padding must still fit in a size_t after it.
-inline constexpr std::size_t max_block_bytes =
-    std::numeric_limits<std::size_t>::max() / 2 - simdjson::SIMDJSON_PADDING;
+inline constexpr std::size_t max_block_bytes = std::numeric_limits<std::size_t>::max() / 2 - simdjson::SIMDJSON_PADDING;
 
 /// The next size of a line buffer of `block` bytes holding one unfinished line: twice as large, but
 /// no larger than max_line_bytes + 1 (one byte more than the longest line kept tells a line that is too
@@ -283,15 +283,14 @@ inline std::size_t grown_block(std::size_t block, std::uint64_t max_line_bytes) 
 /// the very start when skip_bom is set, and a '\r' before each '\n'. Stops early when a callback
 /// returns false.
 template <class OnLine, class OnTooLong>
-line_scan_result for_each_line(byte_source& source, std::uint64_t max_line_bytes, bool skip_bom,
-                               OnLine&& on_line, OnTooLong&& on_too_long,
-                               std::size_t block = input_block_bytes) {
+line_scan_result for_each_line(byte_source& source, std::uint64_t max_line_bytes, bool skip_bom, OnLine&& on_line,
+                               OnTooLong&& on_too_long, std::size_t block = input_block_bytes) {
   line_scan_result result;
   block = std::min(std::max<std::size_t>(block, 64), max_block_bytes);
   std::vector<char> buffer(block + simdjson::SIMDJSON_PADDING);
-  std::size_t filled = 0;   // bytes of data in buffer
-  std::size_t start = 0;    // start of the current (incomplete) line in buffer
-  bool skipping = false;    // inside an over-long line, discarding until its newline
+  std::size_t filled = 0;  // bytes of data in buffer
+  std::size_t start = 0;   // start of the current (incomplete) line in buffer
+  bool skipping = false;   // inside an over-long line, discarding until its newline
   bool at_file_start = skip_bom;
   bool eof = false;
 

@@ -69,7 +69,8 @@ inline void gauss_legendre_01(std::size_t n, std::vector<double>& t, std::vector
       for (std::size_t j = 1; j <= n; ++j) {
         const double p2 = p1;
         p1 = p0;
-        p0 = ((2.0 * static_cast<double>(j) - 1.0) * z * p1 - (static_cast<double>(j) - 1.0) * p2) / static_cast<double>(j);
+        p0 = ((2.0 * static_cast<double>(j) - 1.0) * z * p1 - (static_cast<double>(j) - 1.0) * p2) /
+             static_cast<double>(j);
       }
       dp = static_cast<double>(n) * (z * p0 - p1) / (z * z - 1.0);
       const double dz = p0 / dp;
@@ -81,7 +82,8 @@ inline void gauss_legendre_01(std::size_t n, std::vector<double>& t, std::vector
     for (std::size_t j = 1; j <= n; ++j) {
       const double p2 = p1;
       p1 = p0;
-      p0 = ((2.0 * static_cast<double>(j) - 1.0) * z * p1 - (static_cast<double>(j) - 1.0) * p2) / static_cast<double>(j);
+      p0 = ((2.0 * static_cast<double>(j) - 1.0) * z * p1 - (static_cast<double>(j) - 1.0) * p2) /
+           static_cast<double>(j);
     }
     dp = static_cast<double>(n) * (z * p0 - p1) / (z * z - 1.0);
     const double weight = 1.0 / ((1.0 - z * z) * dp * dp);  // on [-1, 1]: 2 / ((1 - z^2) P'^2), halved
@@ -104,10 +106,18 @@ struct shap_v4 {
   double v[4];
   double operator[](int i) const noexcept { return v[i]; }
 };
-inline shap_v4 operator+(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] + b.v[0], a.v[1] + b.v[1], a.v[2] + b.v[2], a.v[3] + b.v[3]}}; }
-inline shap_v4 operator-(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] - b.v[0], a.v[1] - b.v[1], a.v[2] - b.v[2], a.v[3] - b.v[3]}}; }
-inline shap_v4 operator*(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] * b.v[0], a.v[1] * b.v[1], a.v[2] * b.v[2], a.v[3] * b.v[3]}}; }
-inline shap_v4 operator/(shap_v4 a, shap_v4 b) noexcept { return {{a.v[0] / b.v[0], a.v[1] / b.v[1], a.v[2] / b.v[2], a.v[3] / b.v[3]}}; }
+inline shap_v4 operator+(shap_v4 a, shap_v4 b) noexcept {
+  return {{a.v[0] + b.v[0], a.v[1] + b.v[1], a.v[2] + b.v[2], a.v[3] + b.v[3]}};
+}
+inline shap_v4 operator-(shap_v4 a, shap_v4 b) noexcept {
+  return {{a.v[0] - b.v[0], a.v[1] - b.v[1], a.v[2] - b.v[2], a.v[3] - b.v[3]}};
+}
+inline shap_v4 operator*(shap_v4 a, shap_v4 b) noexcept {
+  return {{a.v[0] * b.v[0], a.v[1] * b.v[1], a.v[2] * b.v[2], a.v[3] * b.v[3]}};
+}
+inline shap_v4 operator/(shap_v4 a, shap_v4 b) noexcept {
+  return {{a.v[0] / b.v[0], a.v[1] / b.v[1], a.v[2] / b.v[2], a.v[3] / b.v[3]}};
+}
 inline shap_v4& operator+=(shap_v4& a, shap_v4 b) noexcept { return a = a + b; }
 inline double shap_hsum(const shap_v4& a) noexcept { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
 #endif
@@ -121,7 +131,9 @@ inline std::size_t shap_points(std::size_t distinct) {
 }
 
 /// Values stored as doubles, read four at a time.
-inline const shap_v4* as_v4(const std::vector<double>& a) noexcept { return reinterpret_cast<const shap_v4*>(a.data()); }
+inline const shap_v4* as_v4(const std::vector<double>& a) noexcept {
+  return reinterpret_cast<const shap_v4*>(a.data());
+}
 inline shap_v4* as_v4(std::vector<double>& a) noexcept { return reinterpret_cast<shap_v4*>(a.data()); }
 
 /// A quadrature rule in the form the walk uses it.
@@ -145,24 +157,22 @@ struct shap_rule {
 /// One internal node of a tree as the per-row walk takes it (internal nodes in pre-order; leaves are
 /// folded into their parents).
 struct shap_step {
-  double q;             ///< cumulative cover ratio of the node's incoming edge's feature (root: 1)
-  double q_left;        ///< the same for the edge into the left child
-  double q_right;       ///< ... and into the right child
-  float v_left;         ///< the left child's value if it is a leaf, else 0 (it then adds nothing)
-  float v_right;        ///< the same for the right child
-  float threshold;      ///< the node's split: go left when x <= threshold
-  std::uint32_t info;   ///< split feature | missing_left_bit | is_left_child_bit
-  std::uint32_t pops;   ///< frames to finish (subtrees that ended) before this node's frame is pushed
-  std::uint32_t prev;   ///< frame of the nearest edge above the node's incoming edge on the same feature (0: none)
+  double q;                  ///< cumulative cover ratio of the node's incoming edge's feature (root: 1)
+  double q_left;             ///< the same for the edge into the left child
+  double q_right;            ///< ... and into the right child
+  float v_left;              ///< the left child's value if it is a leaf, else 0 (it then adds nothing)
+  float v_right;             ///< the same for the right child
+  float threshold;           ///< the node's split: go left when x <= threshold
+  std::uint32_t info;        ///< split feature | missing_left_bit | is_left_child_bit
+  std::uint32_t pops;        ///< frames to finish (subtrees that ended) before this node's frame is pushed
+  std::uint32_t prev;        ///< frame of the nearest edge above the node's incoming edge on the same feature (0: none)
   std::uint32_t child_prev;  ///< the same for the edges into its children (they split on the node's feature)
   std::uint32_t pad = 0;
 
   static constexpr std::uint32_t missing_left_bit = tree_node::missing_left_bit;
   static constexpr std::uint32_t is_left_bit = 1u << 31;
   std::uint32_t feature() const noexcept { return info & tree_node::feature_mask; }
-  bool goes_left(float x) const noexcept {
-    return (x <= threshold) | ((x != x) & ((info & missing_left_bit) != 0));
-  }
+  bool goes_left(float x) const noexcept { return (x <= threshold) | ((x != x) & ((info & missing_left_bit) != 0)); }
   bool is_left() const noexcept { return (info & is_left_bit) != 0; }
 };
 
@@ -224,7 +234,8 @@ inline shap_tree_plan make_shap_plan(const tree_node* nodes, const double* cover
       st.v_left = nodes[l].is_leaf() ? nodes[l].value : 0.0f;
       st.v_right = nodes[r].is_leaf() ? nodes[r].value : 0.0f;
       st.threshold = node.threshold;
-      st.info = j | (node.missing_left() ? shap_step::missing_left_bit : 0u) | (it.is_left ? shap_step::is_left_bit : 0u);
+      st.info =
+          j | (node.missing_left() ? shap_step::missing_left_bit : 0u) | (it.is_left ? shap_step::is_left_bit : 0u);
       const std::uint32_t frame = it.depth + 1;
       st.pops = top + 1 - frame;  // frames frame .. top are finished first
       st.prev = it.prev;
@@ -408,20 +419,20 @@ CHURN_SHAP_INLINE void tree_shap_walk(const shap_tree_plan& plan, const shap_rul
 
 // The walk compiled for the build's instruction set, and (on x86-64 with GCC or Clang) for AVX2 + FMA,
 // chosen at run time: a build for any x86-64 processor then uses 256-bit vectors where they exist.
-#define CHURN_SHAP_DISPATCH(name, attribute)                                                        \
-  attribute inline void name(const shap_tree_plan& plan, const shap_rule& rule, const float* x,     \
-                             double* phi, shap_scratch& scratch) noexcept {                         \
-    switch (rule.points / 4) {                                                                      \
-      case 1: return tree_shap_walk<1>(plan, rule, x, phi, scratch);                                \
-      case 2: return tree_shap_walk<2>(plan, rule, x, phi, scratch);                                \
-      case 3: return tree_shap_walk<3>(plan, rule, x, phi, scratch);                                \
-      case 4: return tree_shap_walk<4>(plan, rule, x, phi, scratch);                                \
-      case 5: return tree_shap_walk<5>(plan, rule, x, phi, scratch);                                \
-      case 6: return tree_shap_walk<6>(plan, rule, x, phi, scratch);                                \
-      case 7: return tree_shap_walk<7>(plan, rule, x, phi, scratch);                                \
-      case 8: return tree_shap_walk<8>(plan, rule, x, phi, scratch);                                \
-      default: return tree_shap_walk<0>(plan, rule, x, phi, scratch);                               \
-    }                                                                                               \
+#define CHURN_SHAP_DISPATCH(name, attribute)                                                                 \
+  attribute inline void name(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi, \
+                             shap_scratch& scratch) noexcept {                                               \
+    switch (rule.points / 4) {                                                                               \
+      case 1: return tree_shap_walk<1>(plan, rule, x, phi, scratch);                                         \
+      case 2: return tree_shap_walk<2>(plan, rule, x, phi, scratch);                                         \
+      case 3: return tree_shap_walk<3>(plan, rule, x, phi, scratch);                                         \
+      case 4: return tree_shap_walk<4>(plan, rule, x, phi, scratch);                                         \
+      case 5: return tree_shap_walk<5>(plan, rule, x, phi, scratch);                                         \
+      case 6: return tree_shap_walk<6>(plan, rule, x, phi, scratch);                                         \
+      case 7: return tree_shap_walk<7>(plan, rule, x, phi, scratch);                                         \
+      case 8: return tree_shap_walk<8>(plan, rule, x, phi, scratch);                                         \
+      default: return tree_shap_walk<0>(plan, rule, x, phi, scratch);                                        \
+    }                                                                                                        \
   }
 CHURN_SHAP_DISPATCH(tree_shap_portable, )
 #ifdef CHURN_SHAP_AVX2

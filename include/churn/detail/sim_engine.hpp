@@ -81,10 +81,10 @@ struct sim_world {
   alias_table mix, metros, agents, male_names, female_names, last_names, songs;
   std::vector<sim_text> metro_text, agent_text, male_text, female_text, last_text;
   // Catalogue.
-  std::vector<std::string> artist_names;      // ASCII letters and spaces only: no escaping needed
+  std::vector<std::string> artist_names;  // ASCII letters and spaces only: no escaping needed
   std::vector<std::string> song_titles;
   std::vector<std::uint32_t> song_artist;
-  std::vector<std::uint32_t> song_length;     // units of 1e-5 s
+  std::vector<std::uint32_t> song_length;  // units of 1e-5 s
   std::uint8_t cancellation_state_free = 0, cancellation_state_paid = 0;
   // Engagement: the chain without its Cancel edges (the rest renormalised: the exact conditional of a
   // step that does not cancel), the Cancel edge out of each state (-1: none), and each page's
@@ -133,12 +133,14 @@ inline void sim_build_catalogue(sim_world& w) {
   for (auto& name : w.artist_names) {
     switch (rng.below(5)) {
       case 0: name = "The " + pick(es::words_adjective) + " " + pick(es::words_noun) + "s"; break;
-      case 1: name = std::string(es::first_names_male[rng.below(es::first_names_male.size())].text) + " " +
-                     std::string(es::last_names[rng.below(es::last_names.size())].text);
-              break;
-      case 2: name = std::string(es::first_names_female[rng.below(es::first_names_female.size())].text) +
-                     " " + std::string(es::last_names[rng.below(es::last_names.size())].text);
-              break;
+      case 1:
+        name = std::string(es::first_names_male[rng.below(es::first_names_male.size())].text) + " " +
+               std::string(es::last_names[rng.below(es::last_names.size())].text);
+        break;
+      case 2:
+        name = std::string(es::first_names_female[rng.below(es::first_names_female.size())].text) + " " +
+               std::string(es::last_names[rng.below(es::last_names.size())].text);
+        break;
       case 3: name = pick(es::words_adjective) + " " + pick(es::words_noun); break;
       default: name = pick(es::words_noun) + " " + pick(es::words_noun); break;
     }
@@ -194,8 +196,7 @@ inline void sim_build_chain(sim_world& w) {
         if (target.page == page::cancel) p[k - b] *= w.settings.cancel_multiplier;
         // eventsim sends 0.1 % of Cancels to Error instead of the confirmation; the real data has none
         // (151 Cancels, 151 confirmations in mini and medium), so Cancel always confirms here.
-        if (es::states[s].page == page::cancel)
-          p[k - b] = target.page == page::cancellation_confirmation ? 1.0 : 0.0;
+        if (es::states[s].page == page::cancel) p[k - b] = target.page == page::cancellation_confirmation ? 1.0 : 0.0;
       }
       double total = 0;
       for (double v : p) total += v;
@@ -247,7 +248,8 @@ inline void sim_build_experience(sim_world& w) {
   x[static_cast<std::size_t>(page::help)] = e.help;
   x[static_cast<std::size_t>(page::next_song)] =
       -(e.thumbs_up * 55.02 + e.add_to_playlist * 28.61 + e.add_friend * 18.75 + e.thumbs_down * 11.16 +
-        e.roll_advert * 17.24 + e.help * 7.57 + e.error * 1.13) / 1000.0;
+        e.roll_advert * 17.24 + e.help * 7.57 + e.error * 1.13) /
+      1000.0;
   const double k = e.visit_elasticity;
   const double var = e.baseline_sd * e.baseline_sd + e.wander_sd * e.wander_sd;
   w.visit_norm = e.visit_scale * std::exp(-0.5 * k * k * var);
@@ -259,8 +261,8 @@ inline void sim_build_experience(sim_world& w) {
   const double trend_var = e.wander_sd * e.wander_sd * (1 - m * m) * (1 - a * m) / (1 + a * m);
   w.trend_step_sd = std::sqrt(trend_var * (1 - a * a));
   const double sigma = w.settings.beta_sigma;
-  w.fixed_beta_sigma = w.settings.mode == behaviour::engagement ? std::sqrt(std::max(0.0, sigma * sigma - k * k * var))
-                                                                : sigma;
+  w.fixed_beta_sigma =
+      w.settings.mode == behaviour::engagement ? std::sqrt(std::max(0.0, sigma * sigma - k * k * var)) : sigma;
   w.fixed_beta_factor = std::exp(w.fixed_beta_sigma * w.fixed_beta_sigma - sigma * sigma);
 }
 
@@ -285,29 +287,29 @@ inline void sim_build_world(sim_world& w) {
 /// One simulated user: fixed identity, per-user timing, and the pending (next) event.
 struct sim_user {
   sim_rng rng;
-  double alpha = 90.0;             ///< mean in-session gap, seconds
-  double beta = 604800.0;          ///< mean session gap, seconds
+  double alpha = 90.0;     ///< mean in-session gap, seconds
+  double beta = 604800.0;  ///< mean session gap, seconds
   std::int64_t registration_ms = 0;
-  std::int64_t next_ts = 0;        ///< seconds: time of the pending event
-  std::int64_t song_end = 0;       ///< seconds: when the current song ends
-  std::uint32_t item = 0;          ///< itemInSession of the pending event
-  std::uint32_t seq = 0;           ///< events emitted so far
-  std::uint32_t song = 0;          ///< catalogue index when the pending event is a NextSong
+  std::int64_t next_ts = 0;   ///< seconds: time of the pending event
+  std::int64_t song_end = 0;  ///< seconds: when the current song ends
+  std::uint32_t item = 0;     ///< itemInSession of the pending event
+  std::uint32_t seq = 0;      ///< events emitted so far
+  std::uint32_t song = 0;     ///< catalogue index when the pending event is a NextSong
   std::uint16_t metro = 0, first_name = 0, last_name = 0;
   std::uint8_t agent = 0, config = 0, state = 0;
   bool female = false;
-  bool done = false;               ///< cancelled, or nothing more before the end of the run
+  bool done = false;  ///< cancelled, or nothing more before the end of the run
   // Engagement (unused by the eventsim behaviour).
-  bool intent = false;             ///< decided to cancel: takes the next Cancel edge
-  double sat = 0.0;                ///< satisfaction
-  double sat_base = 0.0;           ///< the user's long-run satisfaction
-  double trend = 0.0;              ///< the satisfaction's daily drift
-  std::int64_t sat_day = 0;        ///< the day (from the window's start) `sat` stands at
+  bool intent = false;       ///< decided to cancel: takes the next Cancel edge
+  double sat = 0.0;          ///< satisfaction
+  double sat_base = 0.0;     ///< the user's long-run satisfaction
+  double trend = 0.0;        ///< the satisfaction's daily drift
+  std::int64_t sat_day = 0;  ///< the day (from the window's start) `sat` stands at
 };
 
 /// A generated event before formatting; session ids are given in time order afterwards.
 struct sim_raw_event {
-  std::int64_t ts;          ///< seconds
+  std::int64_t ts;  ///< seconds
   std::uint64_t session_id;
   std::uint32_t user;
   std::uint32_t seq;
@@ -326,13 +328,12 @@ inline double sim_activity(std::int64_t t, const eventsim::config_info& c) noexc
   const double hour = sec / 3600.0;
   double f = 1.0 - c.damping * (1.0 + std::cos(6.283185307179586 * (hour - 4.0) / 24.0));
   const int dow = static_cast<int>(((day + 4) % 7 + 7) % 7);  // 0 Sunday .. 6 Saturday
-  double minutes = -1e9;                                       // since Saturday 00:00
+  double minutes = -1e9;                                      // since Saturday 00:00
   if (dow == 6) minutes = sec / 60.0;
   if (dow == 0) minutes = 1440.0 + sec / 60.0;
   if (dow == 1) minutes = 2880.0 + sec / 60.0;
   const double in = std::clamp((minutes - c.weekend_damping_offset) / c.weekend_damping_scale, 0.0, 1.0);
-  const double out =
-      std::clamp((2880.0 + c.weekend_damping_offset - minutes) / c.weekend_damping_scale, 0.0, 1.0);
+  const double out = std::clamp((2880.0 + c.weekend_damping_offset - minutes) / c.weekend_damping_scale, 0.0, 1.0);
   return f * (1.0 - c.weekend_damping * std::min(in, out));
 }
 
@@ -360,8 +361,8 @@ class sim_engine {
   void generate_slice(std::size_t k, std::vector<sim_raw_event>& out) {
     const auto& s = world_.settings;
     const bool last = k + 1 >= slice_count();
-    const std::int64_t until = last ? std::numeric_limits<std::int64_t>::max()
-                                    : s.start_s + static_cast<std::int64_t>(k + 1) * slice_seconds;
+    const std::int64_t until =
+        last ? std::numeric_limits<std::int64_t>::max() : s.start_s + static_cast<std::int64_t>(k + 1) * slice_seconds;
     const std::size_t blocks = (users_.size() + block_users - 1) / block_users;
     block_out_.resize(blocks);
     parallel_for(blocks, static_cast<int>(s.threads), [&](std::size_t b, std::size_t /*worker*/) {
@@ -392,10 +393,10 @@ class sim_engine {
 
   /// What the oracle knows of one user at a cutoff.
   struct oracle_answer {
-    bool seen = false;            ///< a logged-in event before the cutoff (the user is in a feature table)
-    bool cancelled = false;       ///< cancelled before the cutoff (left out of window labels)
-    double probability = 0.0;     ///< share of draws with a Cancellation Confirmation in [cutoff, end)
-    double satisfaction = 0.0;    ///< hidden satisfaction at the user's last event before the cutoff
+    bool seen = false;          ///< a logged-in event before the cutoff (the user is in a feature table)
+    bool cancelled = false;     ///< cancelled before the cutoff (left out of window labels)
+    double probability = 0.0;   ///< share of draws with a Cancellation Confirmation in [cutoff, end)
+    double satisfaction = 0.0;  ///< hidden satisfaction at the user's last event before the cutoff
   };
 
   /// The ceiling for user `index` (its initial state, before any slice was generated): replays the
@@ -445,7 +446,7 @@ class sim_engine {
 
   static constexpr std::int64_t slice_seconds = 6 * 3600;  // output does not depend on it: a speed knob
   static constexpr std::size_t block_users = 64;
-  static constexpr double visit_cap = 5.0;  // highest visit factor of the satisfaction (thinning bound)
+  static constexpr double visit_cap = 5.0;               // highest visit factor of the satisfaction (thinning bound)
   static constexpr double cancel_visit_delay = 86400.0;  // mean wait from a decision to cancel to the visit
 
  private:
@@ -492,8 +493,8 @@ class sim_engine {
       const double back = std::min(u.rng.exponential(s.registration_mean_days * 86400.0), 5 * 365.0 * 86400.0);
       u.registration_ms = (s.start_s - static_cast<std::int64_t>(back)) * 1000;
       namespace es = eventsim;
-      const bool logged_in = u.rng.below(es::initial_logged_in_weight + es::initial_logged_out_weight) <
-                             es::initial_logged_in_weight;
+      const bool logged_in =
+          u.rng.below(es::initial_logged_in_weight + es::initial_logged_out_weight) < es::initial_logged_in_weight;
       const bool paid = u.rng.below(es::initial_free_weight + es::initial_paid_weight) < es::initial_paid_weight;
       start_session(u, next_session_start(u, s.start_s), logged_in ? auth::logged_in : auth::logged_out,
                     paid ? level::paid : level::free);
@@ -554,8 +555,8 @@ class sim_engine {
       u.sat = u.sat_base + world_.sat_keep * (u.sat - u.sat_base) + u.trend;
       ++u.sat_day;
       if (!u.intent && eventsim::states[u.state].auth != auth::guest) {
-        const double p = std::min(0.9, s.engagement.cancel_per_day * s.cancel_multiplier *
-                                           std::exp(-s.engagement.cancel_elasticity * u.sat));
+        const double p = std::min(
+            0.9, s.engagement.cancel_per_day * s.cancel_multiplier * std::exp(-s.engagement.cancel_elasticity * u.sat));
         if (u.rng.uniform() < p) {
           u.intent = true;
           decided = s.start_s + u.sat_day * 86400;
@@ -571,7 +572,8 @@ class sim_engine {
     const std::int64_t rel = t - world_.settings.start_s;
     u.sat_day = rel >= 0 ? rel / 86400 : (rel - 86399) / 86400;
     u.sat_base = e.baseline_sd * u.rng.normal();
-    const double trend_var = world_.trend_step_sd * world_.trend_step_sd / (1.0 - world_.trend_keep * world_.trend_keep);
+    const double trend_var =
+        world_.trend_step_sd * world_.trend_step_sd / (1.0 - world_.trend_keep * world_.trend_keep);
     const double c = 1.0 / (1.0 - world_.sat_keep * world_.trend_keep);  // Cov(s, trend) / Var(trend)
     u.trend = std::sqrt(trend_var) * u.rng.normal();
     const double rest = std::max(0.0, e.wander_sd * e.wander_sd - c * c * trend_var);

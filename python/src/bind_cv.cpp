@@ -167,10 +167,12 @@ auto with_builtin_fit(const std::string& model, const py::dict& model_params, Ru
   if (model == "logistic") {
     const churn::logistic_params lp = logistic_params_from(model_params);
     py::gil_scoped_release release;
-    return run([&lp](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt, lp); });
+    return run(
+        [&lp](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt, lp); });
   }
   if (model == "majority") {
-    if (py::len(model_params) != 0) throw churn::parameter_error("model_params", "a non-empty dict", "{} for 'majority'");
+    if (py::len(model_params) != 0)
+      throw churn::parameter_error("model_params", "a non-empty dict", "{} for 'majority'");
     py::gil_scoped_release release;
     return run([](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_majority(Xt, yt); });
   }
@@ -199,18 +201,24 @@ void bind_cv(py::module_& m) {
       .def_readonly("threshold_std", &churn::cv_result::threshold_std)
       .def_readonly("default_threshold", &churn::cv_result::default_threshold)
       .def_readonly("n_repeats", &churn::cv_result::n_repeats)
-      .def_property_readonly("folds", [](const py::object& self) -> py::object { return cv_result_dict(self)["folds"]; },
-                             "per fold: n_train, n_test, threshold, inner_seed, inner_f1, metric dicts, confusions")
-      .def_property_readonly("tuned", [](const py::object& self) -> py::object { return cv_result_dict(self)["tuned"]; },
-                             "mean and std over folds at each fold's tuned threshold")
-      .def_property_readonly("at_default", [](const py::object& self) -> py::object { return cv_result_dict(self)["at_default"]; },
-                             "mean and std over folds at default_threshold")
       .def_property_readonly(
-          "oof_proba", [](const py::object& self) { return vector_view(self, self.cast<const churn::cv_result&>().oof_proba); })
+          "folds", [](const py::object& self) -> py::object { return cv_result_dict(self)["folds"]; },
+          "per fold: n_train, n_test, threshold, inner_seed, inner_f1, metric dicts, confusions")
       .def_property_readonly(
-          "oof_fold", [](const py::object& self) { return vector_view(self, self.cast<const churn::cv_result&>().oof_fold); })
+          "tuned", [](const py::object& self) -> py::object { return cv_result_dict(self)["tuned"]; },
+          "mean and std over folds at each fold's tuned threshold")
       .def_property_readonly(
-          "oof_pred", [](const py::object& self) { return vector_view(self, self.cast<const churn::cv_result&>().oof_pred); })
+          "at_default", [](const py::object& self) -> py::object { return cv_result_dict(self)["at_default"]; },
+          "mean and std over folds at default_threshold")
+      .def_property_readonly(
+          "oof_proba",
+          [](const py::object& self) { return vector_view(self, self.cast<const churn::cv_result&>().oof_proba); })
+      .def_property_readonly(
+          "oof_fold",
+          [](const py::object& self) { return vector_view(self, self.cast<const churn::cv_result&>().oof_fold); })
+      .def_property_readonly(
+          "oof_pred",
+          [](const py::object& self) { return vector_view(self, self.cast<const churn::cv_result&>().oof_pred); })
       .def("to_dict", &cv_result_dict, "The dict churn.cross_validate returns.")
       .def("__getitem__",
            [](const py::object& self, const std::string& key) -> py::object {
@@ -225,7 +233,8 @@ void bind_cv(py::module_& m) {
           },
           py::arg("key"), py::arg("default") = py::none())
       .def("keys", [](const py::object& self) { return cv_result_dict(self).attr("keys")(); })
-      .def("__contains__", [](const py::object& self, const py::object& key) { return cv_result_dict(self).contains(key); })
+      .def("__contains__",
+           [](const py::object& self, const py::object& key) { return cv_result_dict(self).contains(key); })
       .def("__repr__", [](const churn::cv_result& r) {
         return "CVResult(folds=" + std::to_string(r.folds.size()) + ", n_repeats=" + std::to_string(r.n_repeats) +
                ", tuned_f1=" + std::to_string(r.tuned.mean.f1) + ")";
@@ -239,8 +248,8 @@ void bind_cv(py::module_& m) {
       .def_property_readonly("train", [](const churn::cv_task& t) { return indices_to_numpy(t.train); })
       .def_property_readonly("test", [](const churn::cv_task& t) { return indices_to_numpy(t.test); })
       .def("__repr__", [](const churn::cv_task& t) {
-        return "CVTask(fold=" + std::to_string(t.fold) + ", inner=" + std::to_string(t.inner) + ", n_train=" +
-               std::to_string(t.train.size()) + ", n_test=" + std::to_string(t.test.size()) + ")";
+        return "CVTask(fold=" + std::to_string(t.fold) + ", inner=" + std::to_string(t.inner) +
+               ", n_train=" + std::to_string(t.train.size()) + ", n_test=" + std::to_string(t.test.size()) + ")";
       });
 
   py::class_<churn::cv_plan>(
@@ -264,13 +273,14 @@ void bind_cv(py::module_& m) {
             return result_to_dict(churn::assemble_cross_validate(p, std::move(proba)));
           },
           py::arg("predictions"),
-          "The cross-validation result (the dict churn.cross_validate returns: CVResult.to_dict()) from predictions[t], the "
+          "The cross-validation result (the dict churn.cross_validate returns: CVResult.to_dict()) from "
+          "predictions[t], the "
           "predict_proba of task t's model on its test samples (P(class 1), or the two columns).");
 
   m.def(
       "_plan_cross_validate",
-      [](const py::handle& y, const py::handle& folds, int inner_splits, double default_threshold,
-         const py::int_& seed, int n_repeats, const py::object& groups) {
+      [](const py::handle& y, const py::handle& folds, int inner_splits, double default_threshold, const py::int_& seed,
+         int n_repeats, const py::object& groups) {
         const auto cp = cv_params_from(inner_splits, default_threshold, seed, 1, n_repeats, groups);
         const auto labels = labels_from_python(y, "y");
         const auto fs = folds_from_python(folds);
@@ -360,16 +370,19 @@ void bind_cv(py::module_& m) {
   py::class_<churn::logistic_model>(m, "_LogisticModel", "A fitted logistic regression (see LogisticRegression).")
       .def_property_readonly("mean", [](const churn::logistic_model& s) { return churn_py::to_numpy(s.mean); })
       .def_property_readonly("scale", [](const churn::logistic_model& s) { return churn_py::to_numpy(s.scale); })
-      .def_property_readonly("coef", [](const churn::logistic_model& s) {
-        return churn_py::to_numpy(std::vector<double>(s.coef.data(), s.coef.data() + s.coef.size()));
-      })
+      .def_property_readonly(
+          "coef",
+          [](const churn::logistic_model& s) {
+            return churn_py::to_numpy(std::vector<double>(s.coef.data(), s.coef.data() + s.coef.size()));
+          })
       .def_readonly("intercept", &churn::logistic_model::intercept)
       .def_readonly("n_iter", &churn::logistic_model::n_iter)
       .def_readonly("converged", &churn::logistic_model::converged)
-      .def_property_readonly("raw_coef", [](const churn::logistic_model& s) {
-        const Eigen::VectorXd w = s.raw_coef();
-        return churn_py::to_numpy(std::vector<double>(w.data(), w.data() + w.size()));
-      })
+      .def_property_readonly("raw_coef",
+                             [](const churn::logistic_model& s) {
+                               const Eigen::VectorXd w = s.raw_coef();
+                               return churn_py::to_numpy(std::vector<double>(w.data(), w.data() + w.size()));
+                             })
       .def_property_readonly("raw_intercept", &churn::logistic_model::raw_intercept)
       .def(
           "predict_proba",
@@ -448,7 +461,8 @@ void bind_cv(py::module_& m) {
                                              groups_from_python(groups));
         return choice_to_dict(c);
       },
-      py::arg("fit"), py::arg("X"), py::arg("y"), py::arg("inner_splits"), py::arg("seed"), py::arg("groups") = py::none());
+      py::arg("fit"), py::arg("X"), py::arg("y"), py::arg("inner_splits"), py::arg("seed"),
+      py::arg("groups") = py::none());
 
   m.def(
       "_cross_validate_callable",

@@ -12,7 +12,6 @@ using churn_py::move_to_numpy;
 
 namespace {
 
-
 py::tuple dictionary(churn::dictionary_column& column) {
   return py::make_tuple(move_to_numpy(std::move(column.codes)), py::cast(column.categories));
 }
@@ -56,8 +55,8 @@ void bind_events(py::module_& m) {
         churn::read_report report;
         {
           py::gil_scoped_release release;
-          report = churn::read_file(path, [&](const churn::event& e) { table.push_back(e); },
-                                    make_options(strict, 1, max_line_bytes));
+          report = churn::read_file(
+              path, [&](const churn::event& e) { table.push_back(e); }, make_options(strict, 1, max_line_bytes));
         }
         py::dict columns;
         columns["ts"] = move_to_numpy(std::move(table.ts));

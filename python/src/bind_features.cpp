@@ -14,7 +14,6 @@ namespace py = pybind11;
 
 namespace {
 
-
 py::object ts_or_none(std::int64_t ts) {
   return ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(ts));
 }
@@ -40,16 +39,19 @@ py::list column_list(const churn::feature_table& t, F&& get) {
 py::tuple table_state(const churn::feature_table& t) {
   const auto& r = t.report;
   py::list features;
-  for (const auto& f : t.features) features.append(py::make_tuple(f.name, f.description, f.unit, kind_name(f.kind), f.categories));
+  for (const auto& f : t.features)
+    features.append(py::make_tuple(f.name, f.description, f.unit, kind_name(f.kind), f.categories));
   const auto& o = t.options;
   py::tuple options = py::make_tuple(std::string(churn::to_string(o.mode)), o.cutoff_ms, o.horizon_days,
                                      o.session_gap_minutes, o.max_users);
-  py::tuple report = py::make_tuple(
-      r.events, r.anonymous_events, r.guest_events, r.logged_out_events, r.cancellation_events, r.users_seen,
-      r.users_in_table, r.users_churned, r.users_cancelled_ever, r.users_cancelled_before_cutoff,
-      r.users_without_events_before_cutoff, r.users_active_after_cancellation, r.first_ts, r.last_ts, r.cutoff_ms,
-      r.label_end_ms, r.label_window_complete, py::cast(r.read), r.snapshot_cutoffs, r.snapshot_rows, r.snapshot_churned);
-  py::array_t<double, py::array::f_style> X({static_cast<py::ssize_t>(t.X.rows()), static_cast<py::ssize_t>(t.X.cols())});
+  py::tuple report = py::make_tuple(r.events, r.anonymous_events, r.guest_events, r.logged_out_events,
+                                    r.cancellation_events, r.users_seen, r.users_in_table, r.users_churned,
+                                    r.users_cancelled_ever, r.users_cancelled_before_cutoff,
+                                    r.users_without_events_before_cutoff, r.users_active_after_cancellation, r.first_ts,
+                                    r.last_ts, r.cutoff_ms, r.label_end_ms, r.label_window_complete, py::cast(r.read),
+                                    r.snapshot_cutoffs, r.snapshot_rows, r.snapshot_churned);
+  py::array_t<double, py::array::f_style> X(
+      {static_cast<py::ssize_t>(t.X.rows()), static_cast<py::ssize_t>(t.X.cols())});
   if (t.X.size()) std::copy(t.X.data(), t.X.data() + t.X.size(), X.mutable_data());
   std::vector<int> labels(t.labels.data(), t.labels.data() + t.labels.size());
   return py::make_tuple(1, X, labels, t.user_ids, t.cutoffs, features, options, report);
@@ -68,9 +70,10 @@ churn::feature_table table_from_state(const py::tuple& s) {
   t.cutoffs = s[4].cast<std::vector<std::int64_t>>();
   for (const auto& item : s[5].cast<py::list>()) {
     const auto f = item.cast<py::tuple>();
-    t.features.push_back({f[0].cast<std::string>(), f[1].cast<std::string>(), f[2].cast<std::string>(),
-                          f[3].cast<std::string>() == "numeric" ? churn::feature_kind::numeric : churn::feature_kind::categorical,
-                          f[4].cast<std::vector<std::string>>()});
+    t.features.push_back(
+        {f[0].cast<std::string>(), f[1].cast<std::string>(), f[2].cast<std::string>(),
+         f[3].cast<std::string>() == "numeric" ? churn::feature_kind::numeric : churn::feature_kind::categorical,
+         f[4].cast<std::vector<std::string>>()});
   }
   const auto o = s[6].cast<py::tuple>();
   t.options.mode = churn::parse_label_mode(o[0].cast<std::string>());
@@ -80,10 +83,18 @@ churn::feature_table table_from_state(const py::tuple& s) {
   t.options.max_users = o[4].cast<std::uint64_t>();
   const auto r = s[7].cast<py::tuple>();
   auto& rep = t.report;
-  std::uint64_t* counts[] = {&rep.events, &rep.anonymous_events, &rep.guest_events, &rep.logged_out_events,
-                             &rep.cancellation_events, &rep.users_seen, &rep.users_in_table, &rep.users_churned,
-                             &rep.users_cancelled_ever, &rep.users_cancelled_before_cutoff,
-                             &rep.users_without_events_before_cutoff, &rep.users_active_after_cancellation};
+  std::uint64_t* counts[] = {&rep.events,
+                             &rep.anonymous_events,
+                             &rep.guest_events,
+                             &rep.logged_out_events,
+                             &rep.cancellation_events,
+                             &rep.users_seen,
+                             &rep.users_in_table,
+                             &rep.users_churned,
+                             &rep.users_cancelled_ever,
+                             &rep.users_cancelled_before_cutoff,
+                             &rep.users_without_events_before_cutoff,
+                             &rep.users_active_after_cancellation};
   for (std::size_t i = 0; i < 12; ++i) *counts[i] = r[i].cast<std::uint64_t>();
   rep.first_ts = r[12].cast<std::int64_t>();
   rep.last_ts = r[13].cast<std::int64_t>();
@@ -98,13 +109,12 @@ churn::feature_table table_from_state(const py::tuple& s) {
 }
 
 void bind_feature_structs(py::module_& m) {
-  py::class_<churn::feature_info>(m, "FeatureInfo",
-                                  "One column of a feature table (churn::feature_info), read-only.")
+  py::class_<churn::feature_info>(m, "FeatureInfo", "One column of a feature table (churn::feature_info), read-only.")
       .def_readonly("name", &churn::feature_info::name)
       .def_readonly("description", &churn::feature_info::description)
       .def_readonly("unit", &churn::feature_info::unit)
-      .def_property_readonly("kind", [](const churn::feature_info& f) { return kind_name(f.kind); },
-                             "'numeric' or 'categorical'")
+      .def_property_readonly(
+          "kind", [](const churn::feature_info& f) { return kind_name(f.kind); }, "'numeric' or 'categorical'")
       .def_readonly("categories", &churn::feature_info::categories, "names of the codes (categorical columns)")
       .def("to_dict",
            [](const churn::feature_info& f) {
@@ -116,7 +126,8 @@ void bind_feature_structs(py::module_& m) {
              d["categories"] = py::cast(f.categories);
              return d;
            })
-      .def("__repr__", [](const churn::feature_info& f) { return "FeatureInfo(" + f.name + ", " + kind_name(f.kind) + ")"; });
+      .def("__repr__",
+           [](const churn::feature_info& f) { return "FeatureInfo(" + f.name + ", " + kind_name(f.kind) + ")"; });
 
   using R = churn::feature_report;
   py::class_<R>(m, "FeatureReport",
@@ -190,11 +201,13 @@ void bind_feature_structs(py::module_& m) {
           "window mode: the cutoff of each row (epoch ms, int64); None in history mode")
       .def_readonly("user_ids", &T::user_ids)
       .def_readonly("features", &T::features, "FeatureInfo of each column")
-      .def_property_readonly("feature_names", [](const T& t) { return column_list(t, [](const auto& f) { return f.name; }); })
+      .def_property_readonly("feature_names",
+                             [](const T& t) { return column_list(t, [](const auto& f) { return f.name; }); })
       .def_property_readonly("descriptions",
                              [](const T& t) { return column_list(t, [](const auto& f) { return f.description; }); })
       .def_property_readonly("units", [](const T& t) { return column_list(t, [](const auto& f) { return f.unit; }); })
-      .def_property_readonly("kinds", [](const T& t) { return column_list(t, [](const auto& f) { return kind_name(f.kind); }); })
+      .def_property_readonly("kinds",
+                             [](const T& t) { return column_list(t, [](const auto& f) { return kind_name(f.kind); }); })
       .def_property_readonly(
           "categories",
           [](const T& t) {
@@ -232,8 +245,7 @@ churn::snapshot_options make_snapshots(std::optional<std::vector<std::int64_t>> 
                                        double min_history_days) {
   churn::snapshot_options s;
   if (cutoffs) {
-    if (cutoffs->empty())
-      throw churn::parameter_error("cutoffs", "[]", "None or a non-empty list of UTC midnights");
+    if (cutoffs->empty()) throw churn::parameter_error("cutoffs", "[]", "None or a non-empty list of UTC midnights");
     s.cutoffs_ms = *cutoffs;
   }
   s.every_days = every_days;
@@ -252,7 +264,8 @@ churn::feature_table finalize_any(const churn::feature_accumulator& acc, const c
 std::uint64_t make_max_users(std::optional<std::int64_t> max_users) {
   if (!max_users) return 0;
   if (*max_users < 1)
-    throw churn::parameter_error("max_users", std::to_string(*max_users), "None (no limit) or a positive number of users");
+    throw churn::parameter_error("max_users", std::to_string(*max_users),
+                                 "None (no limit) or a positive number of users");
   return static_cast<std::uint64_t>(*max_users);
 }
 
@@ -279,8 +292,9 @@ void bind_features(py::module_& m) {
       .def_property_readonly("events", [](const churn::feature_progress& p) { return p.events.load(); })
       .def_property_readonly("bytes", [](const churn::feature_progress& p) { return p.bytes.load(); })
       .def_property_readonly("bytes_total", [](const churn::feature_progress& p) { return p.bytes_total.load(); })
-      .def("stop", [](churn::feature_progress& p) { p.stop.store(true); },
-           "Stops the reading that polls these counters at its next block (LimitError with limit 'stop').");
+      .def(
+          "stop", [](churn::feature_progress& p) { p.stop.store(true); },
+          "Stops the reading that polls these counters at its next block (LimitError with limit 'stop').");
 
   py::class_<churn::feature_accumulator>(m, "_FeatureAccumulator",
                                          "Mergeable per-user aggregate of an event log (see churn.FeatureAccumulator).")
@@ -316,7 +330,8 @@ void bind_features(py::module_& m) {
             churn::read_options r;
             r.strict = strict;
             py::gil_scoped_release release;
-            return churn::read_buffer_at(view, lines_before, [&](const churn::event& e) { acc.add(e); }, r, name);
+            return churn::read_buffer_at(
+                view, lines_before, [&](const churn::event& e) { acc.add(e); }, r, name);
           },
           py::arg("data"), py::arg("strict") = true, py::arg("name") = "<buffer>", py::arg("lines_before") = 0,
           "Aggregates JSON lines held in memory (bytes) that follow `lines_before` lines of the source "
@@ -328,7 +343,8 @@ void bind_features(py::module_& m) {
             r.strict = strict;
             r.skip_names_and_songs = true;  // no feature reads them
             py::gil_scoped_release release;
-            return churn::read_piece(piece, [&](const churn::event& e) { acc.add(e); }, r);
+            return churn::read_piece(
+                piece, [&](const churn::event& e) { acc.add(e); }, r);
           },
           py::arg("piece"), py::arg("strict") = true,
           "Aggregates one FilePiece (errors name the line within the whole file); returns its ReadReport.")
@@ -372,9 +388,9 @@ void bind_features(py::module_& m) {
   m.def(
       "_user_features",
       [](const std::vector<std::string>& paths, const std::string& label, std::optional<std::int64_t> cutoff_ms,
-         double horizon_days, double session_gap_minutes, int threads, bool strict,
-         churn::feature_progress* progress, std::optional<std::int64_t> max_users,
-         std::optional<std::vector<std::int64_t>> cutoffs, int every_days, double min_history_days) {
+         double horizon_days, double session_gap_minutes, int threads, bool strict, churn::feature_progress* progress,
+         std::optional<std::int64_t> max_users, std::optional<std::vector<std::int64_t>> cutoffs, int every_days,
+         double min_history_days) {
         auto o = make_label_options(label, cutoff_ms, horizon_days, session_gap_minutes);
         o.max_users = make_max_users(max_users);
         auto s = make_snapshots(std::move(cutoffs), every_days, min_history_days);
@@ -382,16 +398,19 @@ void bind_features(py::module_& m) {
         churn::feature_table t;
         {
           py::gil_scoped_release release;
-          t = s.enabled() ? churn::user_features(paths, o, s, r, progress) : churn::user_features(paths, o, r, progress);
+          t = s.enabled() ? churn::user_features(paths, o, s, r, progress)
+                          : churn::user_features(paths, o, r, progress);
         }
         return t;
       },
-      py::arg("paths"), py::arg("label") = "window", py::arg("cutoff_ms") = py::none(),
-      py::arg("horizon_days") = 30.0, py::arg("session_gap_minutes") = 30.0, py::arg("threads") = 0,
-      py::arg("strict") = true, py::arg("progress") = nullptr, py::arg("max_users") = py::none(),
-      py::arg("cutoffs") = py::none(), py::arg("every_days") = 0, py::arg("min_history_days") = 14.0,
+      py::arg("paths"), py::arg("label") = "window", py::arg("cutoff_ms") = py::none(), py::arg("horizon_days") = 30.0,
+      py::arg("session_gap_minutes") = 30.0, py::arg("threads") = 0, py::arg("strict") = true,
+      py::arg("progress") = nullptr, py::arg("max_users") = py::none(), py::arg("cutoffs") = py::none(),
+      py::arg("every_days") = 0, py::arg("min_history_days") = 14.0,
       "Feature table of event log files (_FeatureTable). Use churn.user_features.");
 
-  m.def("_parse_cutoff", [](const std::string& text) { return churn::parse_cutoff(text); }, py::arg("text"));
-  m.def("_format_utc", [](std::int64_t ts) { return churn::format_utc(ts); }, py::arg("ts"));
+  m.def(
+      "_parse_cutoff", [](const std::string& text) { return churn::parse_cutoff(text); }, py::arg("text"));
+  m.def(
+      "_format_utc", [](std::int64_t ts) { return churn::format_utc(ts); }, py::arg("ts"));
 }

@@ -17,12 +17,13 @@ namespace {
 py::tuple report_state(const churn::read_report& r) {
   py::list files;
   for (const auto& f : r.files) files.append(report_state(f));
-  return py::make_tuple(r.source, r.bytes, r.lines, r.events, r.blank_lines, r.bad_lines, r.bad_by_reason,
-                        r.examples, files);
+  return py::make_tuple(r.source, r.bytes, r.lines, r.events, r.blank_lines, r.bad_lines, r.bad_by_reason, r.examples,
+                        files);
 }
 
 churn::read_report report_from_state(const py::tuple& t) {
-  if (t.size() != 9) throw churn::data_error("ReadReport: pickled state has " + std::to_string(t.size()) + " fields, expected 9");
+  if (t.size() != 9)
+    throw churn::data_error("ReadReport: pickled state has " + std::to_string(t.size()) + " fields, expected 9");
   churn::read_report r;
   r.source = t[0].cast<std::string>();
   r.bytes = t[1].cast<std::uint64_t>();
@@ -70,19 +71,20 @@ void bind_reader(py::module_& m) {
       .def("__eq__",
            [](const churn::read_report& r, const py::object& other) -> py::object {
              if (py::isinstance<churn::read_report>(other))
-               return py::bool_(churn_py::read_report_to_dict(r).equal(churn_py::read_report_to_dict(other.cast<const churn::read_report&>())));
+               return py::bool_(churn_py::read_report_to_dict(r).equal(
+                   churn_py::read_report_to_dict(other.cast<const churn::read_report&>())));
              if (py::isinstance<py::dict>(other)) return py::bool_(churn_py::read_report_to_dict(r).equal(other));
              return py::reinterpret_borrow<py::object>(Py_NotImplemented);
            })
       .def("__str__", &churn::read_report::summary)
       .def("keys", [](const churn::read_report& r) { return churn_py::read_report_to_dict(r).attr("keys")(); })
-      .def("__contains__",
-           [](const churn::read_report& r, const py::object& key) { return churn_py::read_report_to_dict(r).contains(key); })
+      .def("__contains__", [](const churn::read_report& r,
+                              const py::object& key) { return churn_py::read_report_to_dict(r).contains(key); })
       .def("__repr__",
            [](const churn::read_report& r) {
-             return "ReadReport(source=" + py::repr(py::str(r.source)).cast<std::string>() + ", lines=" +
-                    std::to_string(r.lines) + ", events=" + std::to_string(r.events) + ", bad_lines=" +
-                    std::to_string(r.bad_lines) + ")";
+             return "ReadReport(source=" + py::repr(py::str(r.source)).cast<std::string>() +
+                    ", lines=" + std::to_string(r.lines) + ", events=" + std::to_string(r.events) +
+                    ", bad_lines=" + std::to_string(r.bad_lines) + ")";
            })
       .def(py::pickle(&report_state, &report_from_state));
 
@@ -100,15 +102,15 @@ void bind_reader(py::module_& m) {
       .def_readonly("whole", &churn::file_piece::whole)
       .def("describe", &churn::file_piece::describe)
       .def("__repr__", [](const churn::file_piece& p) { return "FilePiece(" + p.describe() + ")"; })
-      .def("__eq__", [](const churn::file_piece& a, const churn::file_piece& b) {
-        return a.path == b.path && a.begin == b.begin && a.end == b.end && a.whole == b.whole;
-      })
-      .def(py::pickle(
-          [](const churn::file_piece& p) { return py::make_tuple(p.path, p.begin, p.end, p.whole); },
-          [](const py::tuple& t) {
-            return churn::file_piece{t[0].cast<std::string>(), t[1].cast<std::uint64_t>(), t[2].cast<std::uint64_t>(),
-                                     t[3].cast<bool>()};
-          }));
+      .def("__eq__",
+           [](const churn::file_piece& a, const churn::file_piece& b) {
+             return a.path == b.path && a.begin == b.begin && a.end == b.end && a.whole == b.whole;
+           })
+      .def(py::pickle([](const churn::file_piece& p) { return py::make_tuple(p.path, p.begin, p.end, p.whole); },
+                      [](const py::tuple& t) {
+                        return churn::file_piece{t[0].cast<std::string>(), t[1].cast<std::uint64_t>(),
+                                                 t[2].cast<std::uint64_t>(), t[3].cast<bool>()};
+                      }));
 
   m.def(
       "_plan_pieces",

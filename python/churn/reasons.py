@@ -375,15 +375,22 @@ class Explainer:
         return np.stack([phi[:, idx].sum(axis=1) for _, _, idx in self.groups], axis=1)
 
     def explain(self, X: np.ndarray, top: int = 3, absent: Sequence[str] = (),
-                phi: Optional[np.ndarray] = None) -> List[Explanation]:
+                phi: Optional[np.ndarray] = None,
+                assumed: Optional[Sequence[Sequence[str]]] = None) -> List[Explanation]:
         """An Explanation per row of X (rows x the model's columns). `absent` names features whose page
-        the scored log does not record (never reasons); `phi` passes SHAP values already computed."""
+        the scored log does not record (never reasons); `phi` passes SHAP values already computed.
+        `assumed[i]` names row i's features whose values nobody gave (a form's or an API request's
+        defaults): they still count in their group's push, but an assumed value is never named as a
+        cause, since it says nothing about this customer."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if phi is None:
             phi = self.shap_values(X)
+        if assumed is not None and len(assumed) != X.shape[0]:
+            raise ValueError(f"assumed: {len(assumed)} lists for {X.shape[0]} rows")
         absent_idx = {j for j, n in enumerate(self.names) if n in set(absent)}
         out = []
         for i in range(X.shape[0]):
+            assumed_idx = set() if assumed is None else {j for j, n in enumerate(self.names) if n in set(assumed[i])}
             reasons: List[Reason] = []
             typical = 0.0
             absent_push = float(sum(phi[i, j] for j in absent_idx))
@@ -394,8 +401,8 @@ class Explainer:
                     continue
                 drivers = []
                 for j in members:
-                    if phi[i, j] * push <= 0 or abs(phi[i, j]) < 1e-4:
-                        continue  # pushes the other way, or not at all
+                    if phi[i, j] * push <= 0 or abs(phi[i, j]) < 1e-4 or j in assumed_idx:
+                        continue  # pushes the other way, or not at all, or nobody gave the value
                     f = self.features[j]
                     standing, words = f.standing(float(X[i, j]))
                     if standing in ("typical", "unknown"):

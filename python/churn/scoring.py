@@ -249,9 +249,11 @@ def compare_with_training(X: np.ndarray, names: Sequence[str], metadata: Mapping
 
 
 def score_features(model: Any, X: np.ndarray, user_ids: Optional[Sequence[str]] = None, *, explain: int = 3,
-                   absent: Sequence[str] = (), threads: Optional[int] = None) -> ScoreResult:
+                   absent: Sequence[str] = (), threads: Optional[int] = None,
+                   assumed: Optional[Sequence[Sequence[str]]] = None) -> ScoreResult:
     """Probabilities, verdicts and (explain > 0) reasons for a feature matrix already in the model's
-    column order. `absent` names features whose page the data does not record (never reasons)."""
+    column order. `absent` names features whose page the data does not record (never reasons);
+    `assumed[i]` the features of row i whose values are defaults nobody gave (never named as causes)."""
     model = model_of(model)
     meta = dict(getattr(model, "metadata", None) or {})
     names = model_feature_names(model, meta)
@@ -275,7 +277,9 @@ def score_features(model: Any, X: np.ndarray, user_ids: Optional[Sequence[str]] 
         part = X[start:start + CHUNK_ROWS]
         proba[start:start + len(part)] = np.asarray(model.predict_proba(part))[:, 1]
         if explainer is not None and explanations is not None:
-            explanations += explainer.explain(part, top=explain, absent=absent)
+            explanations += explainer.explain(
+                part, top=explain, absent=absent,
+                assumed=None if assumed is None else list(assumed[start:start + len(part)]))
     shown, churns, shown_threshold = decide(proba, threshold, calibration)
     return ScoreResult(user_ids=ids, feature_names=names, X=X, probability=shown, churn=churns,
                        threshold=shown_threshold, explanations=explanations, explain_error=explain_error,

@@ -65,7 +65,7 @@ def predict():
         all_warnings.append(checked.warnings)
         defaulted.append(checked.defaulted)
 
-    preds = svc.predict(X, explain=top)
+    preds = svc.predict(X, explain=top, assumed=defaulted)
     out = []
     for i, p in enumerate(preds):
         item: Dict[str, Any] = {

@@ -301,11 +301,13 @@ def align_columns(table_names: List[str], svc: ModelService) -> List[int]:
 
 
 def read_features_csv(path: Path, svc: ModelService, max_rows: Optional[int] = None,
-                      deadline: Optional[Deadline] = None) -> Tuple[List[str], np.ndarray, List[str]]:
-    """(user ids, rows x fields, notes) from a CSV with a header of field names. Streams the file, and
-    stops at the first row beyond `max_rows` (a BatchInputError, 413) so that memory stays bounded."""
+                      deadline: Optional[Deadline] = None) -> Tuple[List[str], np.ndarray, List[str], List[List[str]]]:
+    """(user ids, rows x fields, notes, the fields each row left blank) from a CSV with a header of field
+    names. Streams the file, and stops at the first row beyond `max_rows` (a BatchInputError, 413) so
+    that memory stays bounded. A blank field takes a default, which is never named as a reason."""
     notes: List[str] = []
     ids: List[str] = []
+    assumed: List[List[str]] = []
     values = array("d")  # the rows, flat: 8 bytes a value where a list of lists of floats takes 32
     with open(path, newline="", encoding="utf-8-sig", errors="strict") as f:
         reader = csv.reader(f)
@@ -348,9 +350,10 @@ def read_features_csv(path: Path, svc: ModelService, max_rows: Optional[int] = N
             # restore(): a user id that churn's CSVs neutralised ('=...) is the customer's own id again.
             ids.append(restore(record[id_col].strip()) if id_col is not None else str(len(ids) + 1))
             values.extend(checked.values)
+            assumed.append(checked.defaulted)
     if not ids:
         raise BatchInputError("the file has a header but no rows")
-    return ids, np.frombuffer(values, dtype=np.float64).reshape(len(ids), len(svc.fields)), notes
+    return ids, np.frombuffer(values, dtype=np.float64).reshape(len(ids), len(svc.fields)), notes, assumed
 
 
 def verdict_link(svc: ModelService, x: np.ndarray, absent: List[str]) -> str:
@@ -434,13 +437,14 @@ def _score_upload(svc: ModelService, upload, filename: str):
             source = "event log"
         else:
             try:
-                ids, X, notes = read_features_csv(raw_path, svc, int(config["MAX_BATCH_USERS"]), deadline)
+                ids, X, notes, assumed = read_features_csv(raw_path, svc, int(config["MAX_BATCH_USERS"]), deadline)
             except UnicodeDecodeError as e:
                 raise BatchInputError(f"the file is not UTF-8 text (byte {e.start}); upload a CSV or a JSON-lines log") from None
             except csv.Error as e:
                 raise BatchInputError(f"not a readable CSV: {e}") from None
             deadline.check()
-            result = churn.score_features(svc.model, X, ids, explain=3 if svc.has_explanations else 0)
+            result = churn.score_features(svc.model, X, ids, explain=3 if svc.has_explanations else 0,
+                                          assumed=assumed)
             result.notes = notes
             source = "CSV of features"
     except BatchInputError as e:

@@ -280,11 +280,14 @@ class ModelService:
         calibration; the same rule as the model's own predict() on raw scores)."""
         return np.asarray(probs, dtype=np.float64) > self.threshold
 
-    def predict(self, X: np.ndarray, explain: int = 3, absent_pages: Sequence[str] = ()) -> List[Prediction]:
+    def predict(self, X: np.ndarray, explain: int = 3, absent_pages: Sequence[str] = (),
+                assumed: Optional[Sequence[Sequence[str]]] = None) -> List[Prediction]:
         """Probability, verdict (the model's rule, P > threshold) and up to `explain` reasons each way;
-        features counting `absent_pages` (pages the customer's log never records) are never reasons."""
+        features counting `absent_pages` (pages the customer's log never records) are never reasons, nor
+        are the fields of row i that took a default (`assumed[i]`: the form's or the request's blanks)."""
         absent = [f.name for f in self.fields if FEATURE_PAGES.get(f.name) in set(absent_pages)]
-        result = score_features(self.model, X, explain=explain if self.has_explanations else 0, absent=absent)
+        result = score_features(self.model, X, explain=explain if self.has_explanations else 0, absent=absent,
+                                assumed=assumed)
         ex = result.explanations
         return [Prediction(float(p), bool(c), None if ex is None else ex[i], float(r))
                 for i, (p, c, r) in enumerate(zip(result.probability, result.churn, result.raw_probability))]

@@ -70,7 +70,8 @@ def go():
     # A batch row links here with the pages its log lacks (absent=Thumbs Up,...): said once, never a reason.
     known = set(FEATURE_PAGES.values())
     absent = sorted({p for p in request.args.get("absent", "").split(",") if p in known})
-    pred = svc.predict(row[None, :], explain=int(current_app.config["TOP_REASONS"]), absent_pages=absent)[0]
+    pred = svc.predict(row[None, :], explain=int(current_app.config["TOP_REASONS"]), absent_pages=absent,
+                       assumed=[checked.defaulted])[0]
     ex = pred.explanation
     return render_template(
         "go.html", prediction=pred, verdict=verdict_words(pred.churn), threshold=svc.threshold,

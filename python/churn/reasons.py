@@ -251,11 +251,12 @@ def feature_infos(names: Sequence[str], metadata: Optional[Mapping[str, Any]]) -
             categorical=e.get("kind") == "categorical" and bool(cats), categories=cats,
             integer=bool(e.get("integer", False)), percentiles=pct_arr,
             category_shares=[float(s) for s in shares] if isinstance(shares, list) else None,
-            min=_num(e.get("min")), max=_num(e.get("max"))))
+            min=finite_number(e.get("min")), max=finite_number(e.get("max"))))
     return out
 
 
-def _num(v: Any) -> Optional[float]:
+def finite_number(v: Any) -> Optional[float]:
+    """A JSON value as a finite float, or None (bools, strings, NaN and infinities are not numbers)."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     return float(v) if math.isfinite(v) else None

@@ -16,7 +16,7 @@ import numpy as np
 
 import churn
 from churn.metadata import check_metadata
-from churn.reasons import FEATURE_PAGES, Explanation
+from churn.reasons import FEATURE_PAGES, Explanation, finite_number
 from churn.scoring import (decide, model_calibration, model_feature_names, model_threshold,  # noqa: F401 (re-exported)
                            score_features, verdict_words)
 from flask import current_app
@@ -27,12 +27,6 @@ CATEGORICAL = "categorical"
 
 class ModelLoadError(RuntimeError):
     """The configured model file is missing or unreadable (raised at start-up)."""
-
-
-def _number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 @dataclass
@@ -250,7 +244,7 @@ class ModelService:
         for i, name in enumerate(names):
             e = by_name.get(name, {})
             kind = CATEGORICAL if e.get("kind") == CATEGORICAL and e.get("categories") else NUMERIC
-            imp = _number(e.get("importance"))
+            imp = finite_number(e.get("importance"))
             if imp is None and importances is not None and i < len(importances):
                 imp = float(importances[i])
             fields.append(Field(
@@ -258,9 +252,10 @@ class ModelService:
                 description=str(e.get("description") or ""), unit=str(e.get("unit") or ""), kind=kind,
                 categories=[str(c) for c in e.get("categories") or []] if kind == CATEGORICAL else [],
                 integer=bool(e.get("integer", False)),
-                min=_number(e.get("min")), max=_number(e.get("max")), median=_number(e.get("median")),
-                q05=_number(e.get("q05")), q25=_number(e.get("q25")), q75=_number(e.get("q75")), q95=_number(e.get("q95")),
-                importance=imp or 0.0, permutation_importance=_number(e.get("permutation_importance")),
+                min=finite_number(e.get("min")), max=finite_number(e.get("max")), median=finite_number(e.get("median")),
+                q05=finite_number(e.get("q05")), q25=finite_number(e.get("q25")),
+                q75=finite_number(e.get("q75")), q95=finite_number(e.get("q95")),
+                importance=imp or 0.0, permutation_importance=finite_number(e.get("permutation_importance")),
             ))
         return fields
 

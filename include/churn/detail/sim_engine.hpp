@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include <churn/dates.hpp>
 #include <churn/detail/eventsim_data.hpp>
 #include <churn/detail/parallel.hpp>
 #include <churn/detail/sim_rng.hpp>
@@ -323,8 +324,8 @@ struct sim_raw_event {
 /// and left over `weekend_damping_scale` minutes, `weekend_damping_offset` minutes past midnight.
 /// Returns the acceptance probability of a session start at t (seconds since the epoch, UTC).
 inline double sim_activity(std::int64_t t, const eventsim::config_info& c) noexcept {
-  const std::int64_t day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-  const double sec = static_cast<double>(t - day * 86400);
+  const std::int64_t day = floor_div(t, seconds_per_day);
+  const double sec = static_cast<double>(t - day * seconds_per_day);
   const double hour = sec / 3600.0;
   double f = 1.0 - c.damping * (1.0 + std::cos(6.283185307179586 * (hour - 4.0) / 24.0));
   const int dow = static_cast<int>(((day + 4) % 7 + 7) % 7);  // 0 Sunday .. 6 Saturday
@@ -446,8 +447,9 @@ class sim_engine {
 
   static constexpr std::int64_t slice_seconds = 6 * 3600;  // output does not depend on it: a speed knob
   static constexpr std::size_t block_users = 64;
-  static constexpr double visit_cap = 5.0;               // highest visit factor of the satisfaction (thinning bound)
-  static constexpr double cancel_visit_delay = 86400.0;  // mean wait from a decision to cancel to the visit
+  static constexpr double visit_cap = 5.0;  // highest visit factor of the satisfaction (thinning bound)
+  static constexpr double cancel_visit_delay =
+      static_cast<double>(seconds_per_day);  // mean wait from a decision to cancel to the visit
 
  private:
   void make_users() {
@@ -456,7 +458,7 @@ class sim_engine {
     std::vector<std::int64_t> arrivals;
     if (s.new_users_per_day > 0) {
       sim_rng arrivals_rng(s.seed, 0xA441'7A15'0000'0000ULL);
-      const double mean_gap = 86400.0 / s.new_users_per_day;
+      const double mean_gap = static_cast<double>(seconds_per_day) / s.new_users_per_day;
       double t = static_cast<double>(s.start_s);
       for (;;) {
         t += arrivals_rng.exponential(mean_gap);
@@ -490,7 +492,8 @@ class sim_engine {
     u.beta = c.beta * s.beta_scale * u.rng.lognormal_mean1(world_.fixed_beta_sigma) * world_.fixed_beta_factor;
     if (s.mode == behaviour::engagement) init_satisfaction(u, arrival < 0 ? s.start_s : arrival);
     if (arrival < 0) {
-      const double back = std::min(u.rng.exponential(s.registration_mean_days * 86400.0), 5 * 365.0 * 86400.0);
+      const double back =
+          std::min(u.rng.exponential(s.registration_mean_days * seconds_per_day), 5 * 365.0 * seconds_per_day);
       u.registration_ms = (s.start_s - static_cast<std::int64_t>(back)) * 1000;
       namespace es = eventsim;
       const bool logged_in =
@@ -548,7 +551,7 @@ class sim_engine {
   std::int64_t wander(sim_user& u, std::int64_t t) const {
     const auto& s = world_.settings;
     const std::int64_t rel = t - s.start_s;
-    const std::int64_t day = rel >= 0 ? rel / 86400 : (rel - 86399) / 86400;
+    const std::int64_t day = floor_div(rel, seconds_per_day);
     std::int64_t decided = -1;
     while (u.sat_day < day) {
       u.trend = world_.trend_keep * u.trend + world_.trend_step_sd * u.rng.normal();
@@ -559,7 +562,7 @@ class sim_engine {
             0.9, s.engagement.cancel_per_day * s.cancel_multiplier * std::exp(-s.engagement.cancel_elasticity * u.sat));
         if (u.rng.uniform() < p) {
           u.intent = true;
-          decided = s.start_s + u.sat_day * 86400;
+          decided = s.start_s + u.sat_day * seconds_per_day;
         }
       }
     }
@@ -570,7 +573,7 @@ class sim_engine {
   void init_satisfaction(sim_user& u, std::int64_t t) const {
     const auto& e = world_.settings.engagement;
     const std::int64_t rel = t - world_.settings.start_s;
-    u.sat_day = rel >= 0 ? rel / 86400 : (rel - 86399) / 86400;
+    u.sat_day = floor_div(rel, seconds_per_day);
     u.sat_base = e.baseline_sd * u.rng.normal();
     const double trend_var =
         world_.trend_step_sd * world_.trend_step_sd / (1.0 - world_.trend_keep * world_.trend_keep);

@@ -257,17 +257,31 @@ def choose_calibration(y, proba, folds: Sequence[Tuple[Sequence[int], Sequence[i
     return cal
 
 
-def reliability(y, proba, bins: int = 10) -> Dict[str, Any]:
-    """A reliability diagram's data: per equal-width bin of predicted probability, the rows, the mean
-    prediction and the observed churn rate (empty bins left out); with the Brier score and log loss."""
+def reliability(y, proba, bins: int = 10, strategy: str = "quantile") -> Dict[str, Any]:
+    """A reliability diagram's data: per bin of predicted probability, the rows, the mean prediction and
+    the observed churn rate (empty bins left out); with the Brier score and log loss.
+
+    ``strategy="quantile"`` (the default) makes bins of about equal row counts, as scikit-learn's
+    ``calibration_curve(strategy="quantile")`` does: with a 10 % base rate, equal-width bins above 0.5
+    hold one or two customers each, whose observed rate jumps between 0 and 1 and reads as a
+    calibration failure. Rows with the same probability stay in one bin (forest vote shares tie often),
+    so there can be fewer bins. ``"uniform"`` gives equal-width bins."""
+    if strategy not in ("quantile", "uniform"):
+        raise ValueError(f"reliability: strategy must be 'quantile' or 'uniform', got {strategy!r}")
     y = np.asarray(y, dtype=float)
     p = np.asarray(proba, dtype=float)
-    which = np.minimum((p * bins).astype(int), bins - 1)
-    out = {"bins": [], "brier": float(np.mean((p - y) ** 2)), "log_loss": _log_loss(y, p)}
-    for b in range(bins):
+    if strategy == "quantile" and p.size:
+        edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, bins + 1)))
+        if edges.size < 2:
+            edges = np.array([edges[0], edges[0]])
+    else:
+        edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.searchsorted(edges[1:-1], p, side="right")
+    out = {"strategy": strategy, "bins": [], "brier": float(np.mean((p - y) ** 2)), "log_loss": _log_loss(y, p)}
+    for b in range(edges.size - 1):
         m = which == b
         if m.any():
-            out["bins"].append({"from": b / bins, "to": (b + 1) / bins, "rows": int(m.sum()),
+            out["bins"].append({"from": float(edges[b]), "to": float(edges[b + 1]), "rows": int(m.sum()),
                                 "mean_predicted": float(p[m].mean()), "observed": float(y[m].mean())})
     return out
 

@@ -283,8 +283,13 @@ def calibration_view(meta: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     threshold = _number(c.get("threshold"))
     if threshold is None:
         threshold = shown_threshold(meta) if method != "none" else None
+    # Models trained before equal-count bins stored equal-width ones (no "strategy").
+    quantile = isinstance(before, Mapping) and before.get("strategy") == "quantile"
+    before_bins = bins(before)
+    group_rows = sorted(b["rows"] for b in before_bins)[len(before_bins) // 2] if quantile and before_bins else None
     return {"method": method, "method_words": _METHOD_WORDS.get(method, "none"), "headline": headline,
-            "numbers": numbers, "scores": scores, "before": bins(before), "after": bins(after),
+            "numbers": numbers, "scores": scores, "before": before_bins, "after": bins(after),
+            "equal_count_bins": quantile, "group_rows": group_rows,
             "threshold": threshold, "cv_log_loss": {k: _number(v) for k, v in (c.get("cv_log_loss") or {}).items()}
             if isinstance(c.get("cv_log_loss"), Mapping) else {}}
 
@@ -728,7 +733,9 @@ def section_calibration(meta: Mapping[str, Any]) -> Optional[Section]:
         if c["after"] and c["method"] != "none":
             series.append(("after", [b["predicted"] for b in c["after"]],
                            [b["observed"] for b in c["after"]], _COLORS["forest"], False))
-        figures.append(("Reliability diagram: in each band of predicted probability, how often customers really left",
+        groups = (f"customers in groups of about equal size (about {c['group_rows']} each) by predicted probability"
+                  if c["group_rows"] else "in each band of predicted probability")
+        figures.append((f"Reliability diagram: {groups}, how often customers really left",
                         svg_line_chart(series, title="Reliability (test set)", xlabel="predicted probability of leaving",
                                        ylabel="share who really left")))
     return Section("calibration", "Do the probabilities mean what they say?", body, md, figures)

@@ -80,10 +80,33 @@ def test_calibration_round_trips_and_is_validated_at_load(tmp_path):
 def test_reliability_bins():
     y = np.array([0, 0, 1, 1, 1])
     p = np.array([0.05, 0.15, 0.15, 0.95, 1.0])
-    r = reliability(y, p)
+    r = reliability(y, p, strategy="uniform")
     assert [b["rows"] for b in r["bins"]] == [1, 2, 2]
     assert r["bins"][1]["observed"] == 0.5 and r["bins"][2]["mean_predicted"] == pytest.approx(0.975)
     assert r["brier"] == pytest.approx(np.mean((p - y) ** 2))
+
+
+def test_reliability_quantile_bins_hold_equal_counts_and_keep_ties_together():
+    """Equal-width bins leave one or two customers above 0.5 at a 10 % base rate, whose observed
+    rate jumps to 0 or 1; the default bins hold about equal counts, and tied scores share a bin."""
+    rng = np.random.default_rng(3)
+    p = rng.beta(1, 8, 1000)
+    y = (rng.random(1000) < p).astype(int)
+    uniform = reliability(y, p, strategy="uniform")
+    assert min(b["rows"] for b in uniform["bins"]) <= 3          # the defect the default avoids
+    r = reliability(y, p)
+    assert r["strategy"] == "quantile" and len(r["bins"]) == 10
+    assert all(95 <= b["rows"] <= 105 for b in r["bins"])
+    assert sum(b["rows"] for b in r["bins"]) == 1000
+    assert all(b["from"] <= b["mean_predicted"] <= b["to"] for b in r["bins"])
+    votes = np.round(p * 20) / 20                                 # vote shares of a 20-tree forest: ties
+    rv = reliability(y, votes)
+    assert sum(b["rows"] for b in rv["bins"]) == 1000
+    assert len({round(b["mean_predicted"], 12) for b in rv["bins"]}) == len(rv["bins"])
+    with pytest.raises(ValueError, match="strategy"):
+        reliability(y, p, strategy="kmeans")
+    single = reliability([0, 1, 1], [0.3, 0.3, 0.3])
+    assert [b["rows"] for b in single["bins"]] == [3]
 
 
 def test_platt_stays_sane_on_vote_shares_with_many_zeros():

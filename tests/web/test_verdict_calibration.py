@@ -52,6 +52,10 @@ def test_model_page_leads_with_the_verdict_gains_and_calibration(cal_client, cal
     data = json.loads(page.split('id="chart-data">', 1)[1].split("</script>", 1)[0])
     assert data["gains"]["model"]["y"][-1] == pytest.approx(1.0)
     assert len(data["reliability"]["after"]["x"]) == len(after["bins"])
+    # Equal-count groups, each with its size (a group of one or two customers would read as a failure).
+    assert data["reliability"]["before"]["rows"] == [b["rows"] for b in before["bins"]]
+    sizes = sorted(b["rows"] for b in before["bins"])
+    assert f"groups of about equal size by predicted probability (about {sizes[len(sizes) // 2]} each)" in page
     assert data["calibrated"] is True
     rows = meta["data"]["rows"]
     assert f"{rows:,}: one per user and cutoff ({meta['data']['users']:,} users at 2 cutoffs)" in page

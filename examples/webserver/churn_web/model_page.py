@@ -115,11 +115,13 @@ def chart_data(svc: ModelService) -> Dict[str, Any]:
         data["gains"] = {"model": _thin(gains["curve"]["x"], gains["curve"]["y"]), "base_rate": gains["base_rate"]}
     calibration = calibration_view(meta)
     if calibration and (calibration["before"] or calibration["after"]):
+        def points(bins):
+            return {"x": [b["predicted"] for b in bins], "y": [b["observed"] for b in bins],
+                    "rows": [b["rows"] for b in bins]}
+
         data["reliability"] = {
-            "before": {"x": [b["predicted"] for b in calibration["before"]],
-                       "y": [b["observed"] for b in calibration["before"]]},
-            "after": {"x": [b["predicted"] for b in calibration["after"]],
-                      "y": [b["observed"] for b in calibration["after"]]} if calibration["method"] != "none" else None}
+            "before": points(calibration["before"]),
+            "after": points(calibration["after"]) if calibration["method"] != "none" else None}
     if churned or stayed:
         data["histogram"] = {"bins": [f"{i / 20:.2f}" for i in range(20)], "churned": _histogram(churned),
                              "stayed": _histogram(stayed)}

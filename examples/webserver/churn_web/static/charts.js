@@ -9,7 +9,9 @@
   Chart.defaults.maintainAspectRatio = false;
 
   function points(curve) {
-    return curve.x.map(function (x, i) { return { x: x, y: curve.y[i] }; });
+    return curve.x.map(function (x, i) {
+      return curve.rows ? { x: x, y: curve.y[i], rows: curve.rows[i] } : { x: x, y: curve.y[i] };
+    });
   }
   function axis(title) {
     return { type: "linear", min: 0, max: 1, title: { display: true, text: title } };
@@ -53,9 +55,16 @@
     if (data.reliability.after) {
       rsets.push(line("after calibration", points(data.reliability.after), "#0d6efd", false));
     }
+    // Each point is a group of customers; its size says how much its observed share can be trusted.
+    var pct = function (v) { return (100 * v).toFixed(1) + " %"; };
     new Chart(relEl, { type: "scatter", data: { datasets: rsets },
                        options: { scales: { x: axis("predicted probability of leaving"),
-                                            y: axis("share who really left") } } });
+                                            y: axis("share who really left") },
+                                  plugins: { tooltip: { callbacks: { label: function (ctx) {
+                                    var r = ctx.raw.rows;
+                                    return ctx.dataset.label + ": predicted " + pct(ctx.raw.x) + ", left " + pct(ctx.raw.y) +
+                                      (r ? " (" + r + " customers)" : "");
+                                  } } } } } });
   }
 
   var imp = document.getElementById("importance-chart");

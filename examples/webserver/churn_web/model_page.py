@@ -46,12 +46,19 @@ def _histogram(values: List[float], bins: int = 20) -> List[int]:
     return counts
 
 
-def _metric_rows(metrics: Mapping[str, Any]) -> List[Dict[str, str]]:
+def _metric_rows(metrics: Mapping[str, Any], calibration: Optional[Mapping[str, Any]] = None) -> List[Dict[str, str]]:
+    """The test metrics in a fixed order. Brier score and log loss score probabilities: the stored ones are
+    the forest's raw vote shares, so beside a calibration they say so and give the calibrated value."""
+    after = (calibration or {}).get("scores", {}).get("after", {}) if calibration and \
+        calibration.get("method") != "none" else {}
     rows = []
     for key, name in METRIC_NAMES.items():  # a fixed order, and only metrics (not counts or thresholds)
         value = metrics.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append({"name": name, "value": f"{value:.3f}", "meaning": METRIC_MEANINGS.get(key, "")})
+            meaning = METRIC_MEANINGS.get(key, "")
+            if key in ("brier", "log_loss") and isinstance(after.get(key), (int, float)):
+                meaning += f"; of the forest's raw scores (of the calibrated probabilities shown: {after[key]:.3f})"
+            rows.append({"name": name, "value": f"{value:.3f}", "meaning": meaning.strip()})
     return rows
 
 
@@ -147,7 +154,8 @@ def model_page():
         has_permutation=any(f.permutation_importance is not None for f in svc.fields),
         data=meta.get("data") if isinstance(meta.get("data"), Mapping) else {},
         labels=labels, cutoff=_date(labels.get("cutoff_ms")),
-        test_metrics=_metric_rows(test.get("metrics") or {}) if isinstance(test.get("metrics"), Mapping) else [],
+        test_metrics=_metric_rows(test.get("metrics") or {}, calibration_view(meta))
+        if isinstance(test.get("metrics"), Mapping) else [],
         confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,
         charts=chart_data(svc), fields=svc.fields_by_importance(), fmt=format_number, shap=shap_summary(meta),
         n_trees=svc.model.n_estimators, verdict=verdict_view(meta), gains=gains_view(meta),

@@ -513,7 +513,21 @@ def section_data(meta: Mapping[str, Any]) -> Optional[Section]:
                              if isinstance(labels.get("snapshot_cutoffs_ms"), list) and labels["snapshot_cutoffs_ms"]
                              else f"; {_count(data.get('users'))} customers in the table, {_count(data.get('churned'))} "
                                   "of them left")))
-    if labels.get("mode") == "window":
+    snapshots = labels.get("snapshot_cutoffs_ms")
+    snapshot_dates = [d for d in (_date(c) for c in snapshots) if d] if isinstance(snapshots, list) else []
+    if labels.get("mode") == "window" and len(snapshot_dates) > 1:
+        # A snapshot model learnt from every cutoff: the question is asked at each, not only the last.
+        every = labels.get("every_days")
+        schedule = (f"every {every:g} days from {snapshot_dates[0]} to {snapshot_dates[-1]}"
+                    if isinstance(every, (int, float)) and not isinstance(every, bool)
+                    else f"{snapshot_dates[0]} to {snapshot_dates[-1]}")
+        facts.append(("Question", f"will a customer leave within {labels.get('horizon_days', '?'):g} days after a "
+                                  f"cutoff? Asked at {len(snapshot_dates)} cutoffs ({schedule}); each row's features "
+                                  "come from the events before its cutoff; customers who had already cancelled by "
+                                  "then have no row at it"
+                      if isinstance(labels.get("horizon_days"), (int, float))
+                      else f"window labels at {len(snapshot_dates)} cutoffs, {snapshot_dates[0]} to {snapshot_dates[-1]}"))
+    elif labels.get("mode") == "window":
         cutoff = _date(labels.get("cutoff_ms")) or "the cutoff"
         facts.append(("Question", f"will a customer leave within {labels.get('horizon_days', '?'):g} days after "
                                   f"{cutoff}? Features come from the events before {cutoff}; customers who had "

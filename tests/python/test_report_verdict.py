@@ -87,5 +87,10 @@ def test_a_snapshot_model_counts_rows_not_customers():
     md = render(meta, "md")
     assert "200 rows in the table (one per customer and cutoff) of 40 customers at 5 cutoffs, 15 rows labelled" in md
     assert "160 rows for training" in md and "(out of time: the 40 rows at the last cutoff)" in md
+    # The question is asked at every cutoff, not only after the model's last one.
+    assert "within 14 days after a cutoff? Asked at 5 cutoffs (2018-10-15 to 2018-11-08)" in md
+    assert "after 2018-11-01?" not in md
+    weekly = dict(meta, labels=dict(meta["labels"], every_days=7))
+    assert "Asked at 5 cutoffs (every 7 days from 2018-10-15 to 2018-11-08)" in render(weekly, "md")
     one = render({"data": {"users": 40, "churned": 15, "rows_train": 32, "rows_test": 8}}, "md")
     assert "40 customers in the table, 15 of them left" in one and "32 customers for training" in one

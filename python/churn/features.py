@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _churn
 from ._churn import ReadReport
+from .dates import day_text
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -313,7 +314,7 @@ def merge_accumulators(accumulators: Iterable[FeatureAccumulator]) -> FeatureAcc
 
 
 def _day(ms: Optional[int]) -> str:
-    return "?" if ms is None else _utc(ms).strftime("%Y-%m-%d")
+    return day_text(ms, "?") or "?"
 
 
 def why_empty(table: FeatureTable, sources: Sequence[str] = ()) -> str:

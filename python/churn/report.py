@@ -12,13 +12,13 @@ by adding a function to the list (or pass ``sections=`` to :func:`render`).
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import html
 import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .dates import day_text
 from .report_shap import section_shap
 
 _METRIC_LABELS = {
@@ -50,11 +50,7 @@ _COLORS = {"forest": "#0d6efd", "stayed": "#198754", "churned": "#dc3545", "grey
            "impurity": "#0d6efd", "permutation": "#fd7e14"}
 
 
-def _date(ms: Any) -> Optional[str]:
-    """Epoch milliseconds as a UTC date (YYYY-MM-DD), or None."""
-    if isinstance(ms, (int, float)) and not isinstance(ms, bool) and math.isfinite(ms):
-        return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%d")
-    return None
+_date = day_text  # epoch milliseconds as a UTC date (YYYY-MM-DD), or None
 
 
 def _get(mapping: Any, *keys: str) -> Any:

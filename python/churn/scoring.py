@@ -14,7 +14,6 @@ cutoff are not scored (``result.report.users_cancelled_before_cutoff``).
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _churn
+from .dates import day_text
 from .features import FeatureAccumulator, FeatureTable, _cutoff_ms
 from .reasons import FEATURE_PAGES, PAGE_COUNTS, Explainer, Explanation, pages_in
 
@@ -191,7 +191,7 @@ def verdict_words(churns: bool) -> str:
 
 
 def _date(ms: Optional[int]) -> str:
-    return "?" if ms is None else _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%d")
+    return day_text(ms, "?") or "?"
 
 
 def compare_with_training(X: np.ndarray, names: Sequence[str], metadata: Mapping[str, Any], *,

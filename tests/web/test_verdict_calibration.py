@@ -8,6 +8,7 @@ import pytest
 
 import churn
 from churn.calibration import fit_calibration, reliability
+from churn.dates import day_text
 from churn.verdict import gains, verdict
 
 
@@ -62,6 +63,8 @@ def test_model_page_leads_with_the_verdict_gains_and_calibration(cal_client, cal
     assert data["calibrated"] is True
     rows = meta["data"]["rows"]
     assert f"{rows:,}: one per user and cutoff ({meta['data']['users']:,} users at 2 cutoffs)" in page
+    first, last = (day_text(c) for c in meta["labels"]["snapshot_cutoffs_ms"])
+    assert f"days after each cutoff ({first} to {last})" in page
 
 
 def test_model_page_without_issue_19_metadata_has_no_such_sections(client):

@@ -1,12 +1,12 @@
 """The model page: what the model is, its data, cross-validated and test metrics, and charts."""
 from __future__ import annotations
 
-import datetime as dt
 import math
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from flask import Blueprint, render_template
 
+from churn.dates import day_text
 from churn.report import (METRIC_MEANINGS, PERMUTATION_EXPLANATION, calibration_view, gains_view, plain_summary,
                           stored_calibration, top_signals, verdict_view)
 
@@ -44,6 +44,13 @@ def _histogram(values: List[float], bins: int = 20) -> List[int]:
     for v in values:
         counts[min(bins - 1, max(0, int(v * bins)))] += 1
     return counts
+
+
+def _snapshot_span(labels: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    """(first, last) cutoff date of a snapshot model (one row per user and cutoff), else None."""
+    cutoffs = labels.get("snapshot_cutoffs_ms")
+    dates = [d for d in (_date(c) for c in cutoffs) if d] if isinstance(cutoffs, list) else []
+    return (dates[0], dates[-1]) if len(dates) > 1 else None
 
 
 def _metric_rows(metrics: Mapping[str, Any], calibration: Optional[Mapping[str, Any]] = None) -> List[Dict[str, str]]:
@@ -85,10 +92,7 @@ def _cv_table(cv: Mapping[str, Any]):
     return [METRIC_NAMES.get(k, k) for k in metric_keys], rows
 
 
-def _date(ms: Any) -> Optional[str]:
-    if isinstance(ms, (int, float)) and not isinstance(ms, bool):
-        return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d")
-    return None
+_date = day_text  # epoch milliseconds as a UTC date (YYYY-MM-DD), or None
 
 
 def chart_data(svc: ModelService) -> Dict[str, Any]:
@@ -153,7 +157,7 @@ def model_page():
         permutation_text=PERMUTATION_EXPLANATION.format(n=format_number(rows_test) if rows_test else "few"),
         has_permutation=any(f.permutation_importance is not None for f in svc.fields),
         data=meta.get("data") if isinstance(meta.get("data"), Mapping) else {},
-        labels=labels, cutoff=_date(labels.get("cutoff_ms")),
+        labels=labels, cutoff=_date(labels.get("cutoff_ms")), snapshot_span=_snapshot_span(labels),
         test_metrics=_metric_rows(test.get("metrics") or {}, calibration_view(meta))
         if isinstance(test.get("metrics"), Mapping) else [],
         confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,

@@ -105,6 +105,14 @@ def _check_feature(e: Any, path: str) -> None:
     for key in ("min", "max", "median", "q05", "q25", "q75", "q95", "importance", "permutation_importance"):
         if key in e:
             _number(e[key], f"{path}/{key}", nullable=True)
+    if e.get("percentiles") is not None:
+        _numbers(e["percentiles"], f"{path}/percentiles")
+    if e.get("category_shares") is not None:  # the share of training customers in each category
+        _numbers(e["category_shares"], f"{path}/category_shares", 0.0, 1.0)
+        categories = e.get("categories")
+        if isinstance(categories, list) and len(e["category_shares"]) != len(categories):
+            raise _error(f"{path}/category_shares", f"expected {len(categories)} shares (one per category), got "
+                                                    f"{len(e['category_shares'])}")
 
 
 def check_metadata(metadata: Any, path: str = "/metadata") -> None:

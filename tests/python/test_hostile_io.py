@@ -230,6 +230,11 @@ BAD_METADATA = [
     ({"threshold": 7}, "/metadata/threshold"),
     ({"test": {"confusion_matrix": [[1, 2], [3]]}}, "/metadata/test/confusion_matrix/1"),
     ({"features": "all"}, "/metadata/features"),
+    ({"features": [{"name": "x0", "percentiles": [1, "x"]}]}, "/metadata/features/0/percentiles/1"),
+    ({"features": [{"name": "g", "kind": "categorical", "categories": ["a", "b"], "category_shares": [0.5, 1.5]}]},
+     "/metadata/features/0/category_shares/1"),
+    ({"features": [{"name": "g", "kind": "categorical", "categories": ["a", "b"], "category_shares": [1.0]}]},
+     "/metadata/features/0/category_shares"),
 ]
 
 

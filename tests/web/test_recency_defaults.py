@@ -128,3 +128,17 @@ def test_a_form_with_an_error_comes_back_with_the_values_as_they_were(recency_cl
     assert r.status_code == 400
     page = r.get_data(as_text=True)
     assert f'name="sessions" value="{form["sessions"]}"' in page  # not blanked by the recency rule
+
+
+def test_a_categorical_default_is_the_most_common_category_not_the_median_code():
+    """Category codes are not ordered: the median code (1, "other" here) can name a rare category; the
+    default is the category most training customers have."""
+    f = Field("gender", 0, kind="categorical", categories=["unknown", "other", "F", "M"], median=1.0,
+              category_shares=[0.05, 0.05, 0.2, 0.7])
+    assert f.default == 3.0
+    tie = Field("level", 0, kind="categorical", categories=["free", "paid"], median=1.0, category_shares=[0.5, 0.5])
+    assert tie.default == 0.0                                     # a tie: the first category
+    old = Field("level", 0, kind="categorical", categories=["free", "paid"], median=1.0)
+    assert old.default == 1.0                                     # files without shares: as before
+    bad = Field("level", 0, kind="categorical", categories=["free", "paid"], median=1.0, category_shares=[1.0])
+    assert bad.default == 1.0                                     # shares that do not fit the categories

@@ -1,7 +1,8 @@
 """Validation of one customer's feature values, shared by the HTML form, the JSON API and CSV uploads.
 
 Rules (the same everywhere, so a value the form rejects is rejected by the API too):
-- a missing or empty value takes the training median (an error when the model has none); when the
+- a missing or empty value takes the training median, or for a categorical field the most common
+  category (an error when the model has neither); when the
   customer's days since the last event is given, the median of the training customers with about that
   recency (the model's ``recency_defaults``), so that a customer who stopped coming is not given the
   sessions and gaps of the median customer;

@@ -47,6 +47,8 @@ class Field:
     q25: Optional[float] = None
     q75: Optional[float] = None
     q95: Optional[float] = None
+    #: a categorical field's share of training customers in each category (metadata ``category_shares``)
+    category_shares: Optional[List[float]] = None
     importance: float = 0.0
     permutation_importance: Optional[float] = None
 
@@ -62,12 +64,18 @@ class Field:
 
     @property
     def default(self) -> Optional[float]:
-        """The value a missing input takes: the training median (a category code for categorical)."""
-        if self.median is None:
-            return None
+        """The value a missing input takes: the training median, or for a categorical field its most common
+        category (the median of category codes names an arbitrary category: codes are not ordered)."""
         if self.categorical:
+            shares = self.category_shares
+            if shares and len(shares) == len(self.categories) and max(shares) > 0:
+                return float(max(range(len(shares)), key=lambda k: (shares[k], -k)))  # ties: the first
+            if self.median is None:  # a model file from before category shares were stored
+                return None
             code = int(round(self.median))
             return float(code) if 0 <= code < len(self.categories) else None
+        if self.median is None:
+            return None
         if self.integer or self.unit == "0/1":
             return float(round(self.median))  # a form default must pass the field's own step check
         return self.median
@@ -181,6 +189,14 @@ class RecencyDefaults:
         return None
 
 
+def _shares(value: Any) -> Optional[List[float]]:
+    """Category shares from the metadata: finite, non-negative numbers, else None."""
+    if not isinstance(value, list):
+        return None
+    out = [finite_number(v) for v in value]
+    return [float(v) for v in out] if all(v is not None and v >= 0 for v in out) else None
+
+
 class ModelService:
     """The model, loaded once, with its fields and metadata. Thread-safe: the model is immutable."""
 
@@ -255,6 +271,7 @@ class ModelService:
                 min=finite_number(e.get("min")), max=finite_number(e.get("max")), median=finite_number(e.get("median")),
                 q05=finite_number(e.get("q05")), q25=finite_number(e.get("q25")),
                 q75=finite_number(e.get("q75")), q95=finite_number(e.get("q95")),
+                category_shares=_shares(e.get("category_shares")) if kind == CATEGORICAL else None,
                 importance=imp or 0.0, permutation_importance=finite_number(e.get("permutation_importance")),
             ))
         return fields

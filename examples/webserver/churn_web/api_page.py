@@ -105,7 +105,8 @@ def api_examples(app: Flask) -> List[Example]:
     specs = [
         ("predict", "Score one customer",
          "A JSON object of feature values keyed by field name. Fields left out take the training median "
-         "(a categorical field its most common category; listed in <code>defaulted</code>); <code>?explain=N</code> sets how many reasons each way "
+         "(a categorical field its most common category; listed in <code>defaulted</code>); "
+         "<code>?explain=N</code> sets how many reasons each way "
          "(default 3, 0 for none: faster).",
          "POST", "/api/predict?explain=2", customer),
         ("predict-many", "Score several customers",

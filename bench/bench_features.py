@@ -367,10 +367,14 @@ RUNNERS = {"pandas": run_pandas, "pandas-pyarrow": lambda p, h, t: run_pandas(p,
 
 # ---- measurement --------------------------------------------------------------------------------------
 
-def measure(cmd, env=None):
-    """Runs cmd; returns (wall seconds, peak RSS of the process tree in MB, stdout)."""
+def measure(cmd, env=None, cpu=None):
+    """Runs cmd; returns (wall seconds, peak RSS of the process tree in MB, stdout). With a list `cpu`,
+    appends the CPU seconds (user + system) of the process and its reaped children: on a shared machine
+    the steadier figure."""
     import psutil
+    import resource
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     ps = psutil.Process(proc.pid)
@@ -384,6 +388,9 @@ def measure(cmd, env=None):
         time.sleep(0.05)
     out, err = proc.communicate()
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
     return seconds, peak / 2**20, out
@@ -399,9 +406,10 @@ def cmd_throughput(args):
                 out_csv = os.path.join(tempfile.gettempdir(), "bench_features_churn_cli.csv")
                 cmd = [sys.executable, "-m", "churn", "features", args.events, "--out", out_csv, "--threads",
                        str(threads), "--quiet"]
-                seconds, peak = min(measure(cmd)[:2] for _ in range(args.repeats))
+                cpu = []
+                seconds, peak = min(measure(cmd, cpu=cpu)[:2] for _ in range(args.repeats))
                 rows.append({"tool": "churn CLI (whole process)", "threads": threads, "seconds": seconds,
-                             "wall": seconds, "mb_s": size / 1e6 / seconds, "peak_mb": peak})
+                             "wall": seconds, "cpu_s": min(cpu), "mb_s": size / 1e6 / seconds, "peak_mb": peak})
                 print(json.dumps(rows[-1]), flush=True)
             elif tool == "churn":
                 for mode in ("reader", "features"):
@@ -418,10 +426,11 @@ def cmd_throughput(args):
                     print(json.dumps(rows[-1]), flush=True)
             else:
                 out_csv = os.path.join(tempfile.gettempdir(), f"bench_features_{tool}.csv")
+                cpu = []
                 seconds, peak = min(measure([sys.executable, __file__, "_run", tool, args.events, str(threads),
-                                             out_csv])[:2] for _ in range(args.repeats))
+                                             out_csv], cpu=cpu)[:2] for _ in range(args.repeats))
                 rows.append({"tool": tool, "threads": threads, "seconds": seconds, "wall": seconds,
-                             "mb_s": size / 1e6 / seconds, "peak_mb": peak})
+                             "cpu_s": min(cpu), "mb_s": size / 1e6 / seconds, "peak_mb": peak})
                 print(json.dumps(rows[-1]), flush=True)
     if args.json:
         with open(args.json, "w") as f:
@@ -431,12 +440,18 @@ def cmd_throughput(args):
         else "churn features"
     churn_rows = {r["threads"]: r for r in rows if r["tool"] == ref_tool}
     print(f"\n{args.events}: {size / 1e6:,.0f} MB\n")
-    print(f"| tool | threads | seconds | MB/s | peak memory (MB) | {ref_tool} is faster by |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| tool | threads | seconds | CPU s | MB/s | peak memory (MB) | {ref_tool} is faster by (wall / CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         ref = churn_rows.get(r["threads"])
-        speedup = f"{r['seconds'] / ref['seconds']:.1f}x" if ref and not r["tool"].startswith("churn") else ""
-        print(f"| {r['tool']} | {r['threads']} | {r['seconds']:.2f} | {r['mb_s']:.1f} | {r['peak_mb']:,.0f} | {speedup} |")
+        speedup = ""
+        if ref and not r["tool"].startswith("churn"):
+            speedup = f"{r['seconds'] / ref['seconds']:.1f}x"
+            if "cpu_s" in r and "cpu_s" in ref:
+                speedup += f" / {r['cpu_s'] / ref['cpu_s']:.1f}x"
+        cpu = f"{r['cpu_s']:.2f}" if "cpu_s" in r else ""
+        print(f"| {r['tool']} | {r['threads']} | {r['seconds']:.2f} | {cpu} | {r['mb_s']:.1f} | {r['peak_mb']:,.0f} | "
+              f"{speedup} |")
 
 
 def cmd_run(args):

@@ -7,8 +7,11 @@
 //   build/bench/bench/bench_features simulate OUT.json --users 1000 [--days 60] [--seed 1]
 //   build/bench/bench/bench_features reader   EVENTS.json [--threads 2]
 //   build/bench/bench/bench_features features EVENTS.json [--threads 2] [--label window|history] [--out X.csv]
+//   build/bench/bench/bench_features features EVENTS.json --horizon-days 14 --every-days 7   # weekly snapshots
 //
-// Prints one JSON object per run: mode, threads, bytes, events, users, seconds, mb_per_s, peak_rss_mb.
+// Prints one JSON object per run: mode, threads, bytes, events, users (rows of the table), cutoffs,
+// seconds (wall), cpu_s (user + system of the process: the steadier figure on a shared machine),
+// mb_per_s, peak_rss_mb.
 #include <sys/resource.h>
 
 #include <atomic>
@@ -27,6 +30,12 @@
 
 namespace {
 
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -42,7 +51,7 @@ std::string arg(int argc, char** argv, const char* name, const std::string& fall
 int usage() {
   std::cerr << "usage: bench_features simulate OUT --users N [--days D] [--seed S]\n"
                "       bench_features reader|features EVENTS [--threads N] [--label window|history] "
-               "[--horizon-days H] [--out features.csv]\n";
+               "[--horizon-days H] [--cutoff DATE | --every-days D] [--out features.csv]\n";
   return 2;
 }
 
@@ -79,7 +88,8 @@ int main(int argc, char** argv) try {
   ro.threads = static_cast<unsigned>(std::stoul(arg(argc, argv, "--threads", "1")));
   const auto bytes = std::filesystem::file_size(path);
   const auto start = std::chrono::steady_clock::now();
-  std::uint64_t events = 0, users = 0;
+  const double cpu_start = cpu_seconds();
+  std::uint64_t events = 0, users = 0, cutoffs = 0;
   if (mode == "reader") {
     // The reader alone, feeding a sink as cheap as possible (one counter per thread).
     std::vector<std::atomic<std::uint64_t>> counts(ro.threads * 16);
@@ -96,9 +106,13 @@ int main(int argc, char** argv) try {
     lo.horizon_days = std::stod(arg(argc, argv, "--horizon-days", "30"));
     const std::string cutoff = arg(argc, argv, "--cutoff", "");
     if (!cutoff.empty()) lo.cutoff_ms = churn::parse_cutoff(cutoff);
-    auto t = churn::user_features(path, lo, ro);
+    churn::snapshot_options so;
+    so.every_days = std::stoi(arg(argc, argv, "--every-days", "0"));
+    auto t = so.enabled() ? churn::user_features(std::vector<std::string>{path}, lo, so, ro)
+                          : churn::user_features(path, lo, ro);
     events = t.report.events;
     users = t.user_ids.size();
+    cutoffs = so.enabled() ? t.report.snapshot_cutoffs.size() : 1;
     const std::string out = arg(argc, argv, "--out", "");
     if (!out.empty()) write_csv(t, out);
   } else {
@@ -107,9 +121,10 @@ int main(int argc, char** argv) try {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "{\"mode\": \"%s\", \"threads\": %u, \"bytes\": %llu, \"events\": %llu, \"users\": %llu, "
-      "\"seconds\": %.3f, \"mb_per_s\": %.1f, \"peak_rss_mb\": %.1f}\n",
+      "\"cutoffs\": %llu, \"seconds\": %.3f, \"cpu_s\": %.3f, \"mb_per_s\": %.1f, \"peak_rss_mb\": %.1f}\n",
       mode.c_str(), ro.threads, static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(events),
-      static_cast<unsigned long long>(users), seconds, double(bytes) / 1e6 / seconds, peak_rss_mb());
+      static_cast<unsigned long long>(users), static_cast<unsigned long long>(cutoffs), seconds,
+      cpu_seconds() - cpu_start, double(bytes) / 1e6 / seconds, peak_rss_mb());
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "bench_features: " << e.what() << "\n";

@@ -2,12 +2,15 @@
 """Benchmarks of churn's per-user features (issue 4), written up in docs/benchmarks.md ("## Features").
 
     .venv/bin/python bench/bench_features.py throughput --bench-exe build/bench/bench/bench_features \
-        --events /tmp/sim.json [--tools churn,pandas,polars,duckdb,spark] [--threads 1,2]
+        --events /tmp/sim.json [--tools churn,churn-cli,pandas,polars,duckdb,spark] [--threads 1,2]
     .venv/bin/python bench/bench_features.py leakage --events /tmp/sim.json
 
 throughput: events -> feature matrix, MB/s of the JSON file and peak resident memory, for churn (the
-C++ core via bench_features, beside its reader alone) and for the same features computed from the same
-file with pandas, polars (lazy, streaming), DuckDB and Spark local mode. Each run is its own process;
+C++ core via bench_features, beside its reader alone; `churn-cli`: the whole `churn features LOG --out
+X.csv` process, Python start-up included, as the peers are timed) and for the same features computed
+from the same file with pandas (`pandas`: its default reader; `pandas-pyarrow`: engine="pyarrow"),
+polars (`polars`: read once into memory, one lazy query; `polars-streaming`: scan_ndjson and the
+streaming engine), DuckDB and Spark local mode. Each run is its own process;
 its peak memory is sampled (process tree, so Spark's JVM counts) with psutil. The other tools compute
 the same aggregates per user (counts by page, songs, listening time, active days, distinct artists,
 sessions with the 30-minute gap rule, session lengths and gaps, last-7/14-day activity, first
@@ -246,12 +249,15 @@ def run_spark(path, horizon_days, threads):
     return derive(base, cutoff, horizon_days)
 
 
-def run_polars(path, horizon_days, threads):
+def run_polars(path, horizon_days, threads, streaming=False):
+    """polars reading the file once into memory (read_ndjson with the schema), then one lazy query on the
+    frame; with streaming=True, the out-of-core form: scan_ndjson and the streaming engine (for logs
+    larger than memory; it scans the file once per branch of the query)."""
     os.environ["POLARS_MAX_THREADS"] = str(threads)
     import polars as pl
 
     schema = {n: getattr(pl, p) for n, _, _, p in SCHEMA_FIELDS}
-    lf = pl.scan_ndjson(path, schema=schema)
+    lf = pl.scan_ndjson(path, schema=schema) if streaming else pl.read_ndjson(path, schema=schema).lazy()
     last = lf.select(pl.col("ts").max()).collect().item()
     cutoff = last_midnight_cutoff(last, horizon_days)
     users = pl.col("userId")
@@ -294,14 +300,20 @@ def run_polars(path, horizon_days, threads):
         (pl.col("gap").clip(lower_bound=0).mean() / 3_600_000.0).alias("mean_gap_hours"),
         pl.col("s_last").max().alias("last_session_end"))
     out = per_user.join(sess, on="userId").join(cancels, on="userId", how="left")
-    base = out.collect(engine="streaming").to_pandas().rename(columns={"userId": "uid"}).set_index("uid")
+    base = (out.collect(engine="streaming" if streaming else "auto").to_pandas().rename(columns={"userId": "uid"})
+            .set_index("uid"))
     return derive(base, cutoff, horizon_days)
 
 
-def run_pandas(path, horizon_days, threads):
+def run_pandas(path, horizon_days, threads, engine="ujson"):
+    """pandas with its default JSON reader, or with engine="pyarrow" (pyarrow's multi-threaded reader)."""
     import pandas as pd
 
-    df = pd.read_json(path, lines=True, dtype={"userId": str, "registration": float})
+    if engine == "pyarrow":
+        df = pd.read_json(path, lines=True, engine="pyarrow")
+        df["registration"] = df["registration"].astype(float)
+    else:
+        df = pd.read_json(path, lines=True, dtype={"userId": str, "registration": float})
     df["userId"] = df["userId"].fillna("").astype(str)
     cutoff = last_midnight_cutoff(int(df.ts.max()), horizon_days)
     cancels = df[df.page == "Cancellation Confirmation"].groupby("userId").ts.min().rename("cancel_ts")
@@ -348,15 +360,21 @@ def run_pandas(path, horizon_days, threads):
     return derive(base, cutoff, horizon_days)
 
 
-RUNNERS = {"pandas": run_pandas, "polars": run_polars, "duckdb": run_duckdb, "spark": run_spark}
+RUNNERS = {"pandas": run_pandas, "pandas-pyarrow": lambda p, h, t: run_pandas(p, h, t, engine="pyarrow"),
+           "polars": run_polars, "polars-streaming": lambda p, h, t: run_polars(p, h, t, streaming=True),
+           "duckdb": run_duckdb, "spark": run_spark}
 
 
 # ---- measurement --------------------------------------------------------------------------------------
 
-def measure(cmd, env=None):
-    """Runs cmd; returns (wall seconds, peak RSS of the process tree in MB, stdout)."""
+def measure(cmd, env=None, cpu=None):
+    """Runs cmd; returns (wall seconds, peak RSS of the process tree in MB, stdout). With a list `cpu`,
+    appends the CPU seconds (user + system) of the process and its reaped children: on a shared machine
+    the steadier figure."""
     import psutil
+    import resource
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     ps = psutil.Process(proc.pid)
@@ -370,6 +388,9 @@ def measure(cmd, env=None):
         time.sleep(0.05)
     out, err = proc.communicate()
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
     return seconds, peak / 2**20, out
@@ -381,7 +402,16 @@ def cmd_throughput(args):
     threads_list = [int(t) for t in args.threads.split(",")]
     for tool in args.tools.split(","):
         for threads in threads_list:
-            if tool == "churn":
+            if tool == "churn-cli":  # the whole process, as a user runs it: `churn features LOG --out X.csv`
+                out_csv = os.path.join(tempfile.gettempdir(), "bench_features_churn_cli.csv")
+                cmd = [sys.executable, "-m", "churn", "features", args.events, "--out", out_csv, "--threads",
+                       str(threads), "--quiet"]
+                cpu = []
+                seconds, peak = min(measure(cmd, cpu=cpu)[:2] for _ in range(args.repeats))
+                rows.append({"tool": "churn CLI (whole process)", "threads": threads, "seconds": seconds,
+                             "wall": seconds, "cpu_s": min(cpu), "mb_s": size / 1e6 / seconds, "peak_mb": peak})
+                print(json.dumps(rows[-1]), flush=True)
+            elif tool == "churn":
                 for mode in ("reader", "features"):
                     best = None
                     for _ in range(args.repeats):  # the machine is shared: keep the fastest run
@@ -396,23 +426,32 @@ def cmd_throughput(args):
                     print(json.dumps(rows[-1]), flush=True)
             else:
                 out_csv = os.path.join(tempfile.gettempdir(), f"bench_features_{tool}.csv")
+                cpu = []
                 seconds, peak = min(measure([sys.executable, __file__, "_run", tool, args.events, str(threads),
-                                             out_csv])[:2] for _ in range(args.repeats))
+                                             out_csv], cpu=cpu)[:2] for _ in range(args.repeats))
                 rows.append({"tool": tool, "threads": threads, "seconds": seconds, "wall": seconds,
-                             "mb_s": size / 1e6 / seconds, "peak_mb": peak})
+                             "cpu_s": min(cpu), "mb_s": size / 1e6 / seconds, "peak_mb": peak})
                 print(json.dumps(rows[-1]), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"file": args.events, "bytes": size, "rows": rows}, f, indent=1)
-    churn_rows = {r["threads"]: r for r in rows if r["tool"] == "churn features"}
+    # Peers are timed as whole processes: compare them with churn's whole process when it was run.
+    ref_tool = "churn CLI (whole process)" if any(r["tool"] == "churn CLI (whole process)" for r in rows) \
+        else "churn features"
+    churn_rows = {r["threads"]: r for r in rows if r["tool"] == ref_tool}
     print(f"\n{args.events}: {size / 1e6:,.0f} MB\n")
-    print("| tool | threads | seconds | MB/s | peak memory (MB) | churn's speed-up |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| tool | threads | seconds | CPU s | MB/s | peak memory (MB) | {ref_tool} is faster by (wall / CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         ref = churn_rows.get(r["threads"])
-        speedup = f"{r['seconds'] / ref['seconds']:.1f}x" if ref and r["tool"] not in ("churn features",
-                                                                                          "churn reader alone") else ""
-        print(f"| {r['tool']} | {r['threads']} | {r['seconds']:.2f} | {r['mb_s']:.1f} | {r['peak_mb']:,.0f} | {speedup} |")
+        speedup = ""
+        if ref and not r["tool"].startswith("churn"):
+            speedup = f"{r['seconds'] / ref['seconds']:.1f}x"
+            if "cpu_s" in r and "cpu_s" in ref:
+                speedup += f" / {r['cpu_s'] / ref['cpu_s']:.1f}x"
+        cpu = f"{r['cpu_s']:.2f}" if "cpu_s" in r else ""
+        print(f"| {r['tool']} | {r['threads']} | {r['seconds']:.2f} | {cpu} | {r['mb_s']:.1f} | {r['peak_mb']:,.0f} | "
+              f"{speedup} |")
 
 
 def cmd_run(args):

@@ -11,6 +11,7 @@
 // and sessions), never with events. The labelling (window or history, cutoff, horizon) is applied by
 // finalize(), so one pass can be finalised under several cutoffs.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -136,6 +137,7 @@ inline std::vector<feature_info> feature_catalog() {
 }
 
 namespace detail {
+class feature_batch;
 /// Orders ids made of digits by value and before other ids, others as text.
 inline bool user_id_less(const std::string& a, const std::string& b) noexcept {
   auto numeric = [](const std::string& s) {
@@ -164,49 +166,16 @@ class feature_accumulator {
   /// years 1 to 9999, and for a new user when max_users users are already held. An event that throws
   /// is not counted: the accumulator stays as it was, usable.
   void add(const event& e) {
-    if (e.ts == missing_int)
-      throw data_error("event without a timestamp (userId '" + e.user_id + "', page '" + e.page_name +
-                       "'): every event needs ts");
-    // Years 1..9999: keeps day numbers in 32 bits and the arithmetic on times far from overflow.
-    if (e.ts < -62'135'596'800'000 || e.ts > 253'402'300'799'999)
-      throw data_error("event timestamp " + std::to_string(e.ts) + " (userId '" + e.user_id +
-                       "') is outside the years 1 to 9999: is it in milliseconds since 1970?");
+    check_time(e);
     // The user first: a user beyond max_users throws before anything is counted.
-    detail::user_state* found = e.has_user() ? &user(e.user_id) : nullptr;
-    ++events_;
-    first_ts_ = std::min(first_ts_, e.ts);
-    last_ts_ = std::max(last_ts_, e.ts);
-    if (!found) {
-      ++anonymous_;
-      guest_ += e.auth == auth::guest;
-      logged_out_ += e.auth == auth::logged_out;
-      return;
-    }
-    detail::user_state& u = *found;
-    if (e.page == page::cancellation_confirmation || e.page == page::cancel || e.auth == auth::cancelled) {
-      ++u.cancel_events;
-      if (e.page == page::cancellation_confirmation) u.cancel_ts = std::min(u.cancel_ts, e.ts);
-      return;
-    }
+    detail::user_state* found =
+        e.has_user() ? &users_[user_index(e.user_id, detail::string_index::hash(e.user_id))] : nullptr;
+    count_event(e.ts, found == nullptr, e.auth);
+    if (!found) return;
     const bool song = e.page == page::next_song;
-    const auto day = static_cast<std::int32_t>(utc_day(e.ts));
-    detail::day_bucket& b = u.bucket(day);
-    b.first_ts = std::min(b.first_ts, e.ts);
-    b.last_ts = std::max(b.last_ts, e.ts);
-    ++b.pages[static_cast<std::size_t>(e.page)];
-    if (e.level != level::unknown) {
-      b.paid_events += e.level == level::paid;
-      b.observe_level(e.ts, e.item_in_session, static_cast<std::uint8_t>(e.level));
-    }
-    const std::int64_t listen = song ? length_us(e.length) : 0;
-    b.listen_us += listen;
-    if (song && !e.artist.empty()) u.artists.add(detail::stable_hash(e.artist), day);
-    detail::insert_interval(u.part(e.session_id, day).intervals,
-                            session_interval{e.ts, e.ts, 1, song ? 1u : 0u, listen}, gap_ms_);
-    if (!e.gender.empty()) u.gender.observe(e.ts, e.gender);
-    if (!e.location.empty()) u.location.observe(e.ts, e.location);
-    if (!e.user_agent.empty()) u.user_agent.observe(e.ts, e.user_agent);
-    if (e.registration != missing_int) u.registration.observe(e.ts, e.registration);
+    apply(*found, {e.ts, e.session_id, e.item_in_session, e.registration, e.length,
+                   song && !e.artist.empty() ? detail::stable_hash(e.artist) : 0, e.page, e.auth, e.level,
+                   song && !e.artist.empty(), e.gender, e.location, e.user_agent});
   }
   void operator()(const event& e) { add(e); }
 
@@ -271,23 +240,82 @@ class feature_accumulator {
         "more than " + std::to_string(max_users_) +
             " distinct users in the input (the limit max_users); raise the limit or split the log by user");
   }
-  detail::user_state& user(const std::string& id) {
-    if (last_user_ < users_.size() && users_[last_user_].id == id) return users_[last_user_];
+  friend class detail::feature_batch;
+  /// What add() takes from an event (the feature_batch keeps only these).
+  struct event_fields {
+    std::int64_t ts, session_id, item_in_session, registration;
+    double length;
+    std::uint64_t artist_hash;  ///< stable_hash of the artist, for a song with one
+    page page_id;
+    churn::auth auth_id;
+    churn::level level_id;
+    bool has_artist;
+    std::string_view gender, location, user_agent;
+  };
+  static void check_time(const event& e) {
+    if (e.ts == missing_int)
+      throw data_error("event without a timestamp (userId '" + e.user_id + "', page '" + e.page_name +
+                       "'): every event needs ts");
+    // Years 1..9999: keeps day numbers in 32 bits and the arithmetic on times far from overflow.
+    if (e.ts < -62'135'596'800'000 || e.ts > 253'402'300'799'999)
+      throw data_error("event timestamp " + std::to_string(e.ts) + " (userId '" + e.user_id +
+                       "') is outside the years 1 to 9999: is it in milliseconds since 1970?");
+  }
+  void count_event(std::int64_t ts, bool anonymous, churn::auth a) noexcept {
+    ++events_;
+    first_ts_ = std::min(first_ts_, ts);
+    last_ts_ = std::max(last_ts_, ts);
+    if (anonymous) {
+      ++anonymous_;
+      guest_ += a == auth::guest;
+      logged_out_ += a == auth::logged_out;
+    }
+  }
+  void apply(detail::user_state& u, const event_fields& e) {
+    if (e.page_id == page::cancellation_confirmation || e.page_id == page::cancel || e.auth_id == auth::cancelled) {
+      ++u.cancel_events;
+      if (e.page_id == page::cancellation_confirmation) u.cancel_ts = std::min(u.cancel_ts, e.ts);
+      return;
+    }
+    const bool song = e.page_id == page::next_song;
+    const auto day = static_cast<std::int32_t>(utc_day(e.ts));
+    detail::day_bucket& b = u.bucket(day);
+    b.first_ts = std::min(b.first_ts, e.ts);
+    b.last_ts = std::max(b.last_ts, e.ts);
+    ++b.pages[static_cast<std::size_t>(e.page_id)];
+    if (e.level_id != level::unknown) {
+      b.paid_events += e.level_id == level::paid;
+      b.observe_level(e.ts, e.item_in_session, static_cast<std::uint8_t>(e.level_id));
+    }
+    const std::int64_t listen = song ? length_us(e.length) : 0;
+    b.listen_us += listen;
+    if (e.has_artist) u.artists.add(e.artist_hash, day);
+    detail::insert_interval(u.part(e.session_id, day).intervals,
+                            session_interval{e.ts, e.ts, 1, song ? 1u : 0u, listen}, gap_ms_);
+    if (!e.gender.empty()) u.gender.observe(e.ts, e.gender);
+    if (!e.location.empty()) u.location.observe(e.ts, e.location);
+    if (!e.user_agent.empty()) u.user_agent.observe(e.ts, e.user_agent);
+    if (e.registration != missing_int) u.registration.observe(e.ts, e.registration);
+  }
+  detail::user_state& user(const std::string& id) { return users_[user_index(id, detail::string_index::hash(id))]; }
+  /// The position of user `id` (hash `h`) in users_, added when new.
+  std::uint32_t user_index(std::string_view id, std::uint32_t h) {
+    if (last_user_ < users_.size() && users_[last_user_].id == id) return static_cast<std::uint32_t>(last_user_);
     std::uint32_t index = 0;
     if (max_users_ != 0 && users_.size() >= max_users_) {
       // Full: a new id is refused before anything is inserted, so that the accumulator stays usable.
-      index = index_.find(id, id_of());
+      index = index_.find_hashed(id, h, id_of());
       if (index == detail::string_index::npos) throw too_many_users();
     } else {
-      const auto [at, inserted] = index_.try_emplace(id, static_cast<std::uint32_t>(users_.size()), id_of());
+      const auto [at, inserted] = index_.try_emplace_hashed(id, h, static_cast<std::uint32_t>(users_.size()), id_of());
       index = at;
       if (inserted) {
         users_.emplace_back();
-        users_.back().id = id;
+        users_.back().id = std::string(id);
       }
     }
     last_user_ = index;
-    return users_[index];
+    return index;
   }
   std::vector<std::size_t> sorted_users() const {
     std::vector<std::size_t> order(users_.size());
@@ -603,6 +631,110 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
   return a;
 }
 
+namespace detail {
+/// The sink that accumulate_files() gives the reader: it adds events to an accumulator in groups of
+/// up to 32, each group in stages that first ask the CPU for the cache lines every event of the
+/// group will touch (the user's slot in the index, the user's state, the day bucket, the session part
+/// and its last interval, the artist's slot) and only then add the events, in order. At full scale
+/// the events of thousands of users interleave and each of those loads misses the cache; one event
+/// at a time they are waited for one after another, in a group they are waited for together. The
+/// result is that of add() on each event in order. Times are checked as each event arrives, so an
+/// event that throws is located by the reader; with a user limit (max_users) the group is one event,
+/// so that the event which crosses it is the one the reader is at. flush() adds what is held.
+class feature_batch {
+ public:
+  explicit feature_batch(feature_accumulator& acc) : acc_(&acc), capacity_(acc.max_users_ != 0 ? 1 : max_group) {}
+  void operator()(const event& e) {
+    feature_accumulator::check_time(e);
+    held& h = held_[size_];
+    h.ts = e.ts, h.session_id = e.session_id, h.item = e.item_in_session, h.registration = e.registration;
+    h.length = e.length;
+    h.page_id = e.page, h.auth_id = e.auth, h.level_id = e.level;
+    const bool song = e.page == page::next_song;
+    h.has_artist = song && !e.artist.empty();
+    h.artist_hash = h.has_artist ? stable_hash(e.artist) : 0;
+    h.has_user = e.has_user();
+    if (size_ == 0) text_.clear();
+    h.id = keep(e.user_id), h.gender = keep(e.gender), h.location = keep(e.location), h.agent = keep(e.user_agent);
+    if (h.has_user) {
+      h.user_hash = string_index::hash(e.user_id);
+      acc_->index_.prefetch(h.user_hash);
+    }
+    if (++size_ == capacity_) flush();
+  }
+  void flush() {
+    feature_accumulator& a = *acc_;
+    const std::size_t n = size_;
+    size_ = 0;  // an exception below (bad_alloc) drops the group rather than adding it twice
+    // 1. The user's state, from the index slot's first candidate (the comparison of ids needs it).
+    for (std::size_t k = 0; k < n; ++k) {
+      if (!held_[k].has_user) continue;
+      const std::uint32_t c = a.index_.candidate(held_[k].user_hash);
+      if (c < a.users_.size()) prefetch(&a.users_[c], sizeof(user_state));
+    }
+    // 2. Resolve the users (new ones are added here, in event order); then the day bucket, the
+    // session part and the artist slot each will use, as guessed from the user's last event.
+    for (std::size_t k = 0; k < n; ++k) {
+      held& h = held_[k];
+      if (!h.has_user) continue;
+      h.user = a.user_index(view(h.id), h.user_hash);
+      const user_state& u = a.users_[h.user];
+      if (!u.days.empty()) prefetch(&u.days[std::min(u.last_day, u.days.size() - 1)], sizeof(day_bucket));
+      if (!u.parts.empty()) prefetch(&u.parts[std::min(u.last_part, u.parts.size() - 1)]);
+      if (h.has_artist) {
+        if (const auto* slot = u.artists.home(h.artist_hash)) prefetch(slot);
+      }
+    }
+    // 3. The last interval of that session part.
+    for (std::size_t k = 0; k < n; ++k) {
+      const held& h = held_[k];
+      if (!h.has_user) continue;
+      const user_state& u = a.users_[h.user];
+      if (u.parts.empty()) continue;
+      const auto& iv = u.parts[std::min(u.last_part, u.parts.size() - 1)].intervals;
+      if (!iv.empty()) prefetch(&iv.back());
+    }
+    // 4. Add them, in order.
+    for (std::size_t k = 0; k < n; ++k) {
+      const held& h = held_[k];
+      a.count_event(h.ts, !h.has_user, h.auth_id);
+      if (!h.has_user) continue;
+      a.apply(a.users_[h.user], {h.ts, h.session_id, h.item, h.registration, h.length, h.artist_hash, h.page_id,
+                                 h.auth_id, h.level_id, h.has_artist, view(h.gender), view(h.location), view(h.agent)});
+    }
+  }
+
+ private:
+  static constexpr std::size_t max_group = 32;
+  struct text {  // a string kept in text_
+    std::uint32_t at = 0, size = 0;
+  };
+  struct held {
+    std::int64_t ts, session_id, item, registration;
+    double length;
+    std::uint64_t artist_hash;
+    std::uint32_t user_hash = 0, user = 0;
+    text id, gender, location, agent;
+    page page_id;
+    churn::auth auth_id;
+    churn::level level_id;
+    bool has_user, has_artist;
+  };
+  text keep(const std::string& s) {
+    text t{static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(s.size())};
+    text_.append(s);
+    return t;
+  }
+  std::string_view view(text t) const noexcept { return std::string_view(text_).substr(t.at, t.size); }
+
+  feature_accumulator* acc_;
+  std::size_t capacity_;
+  std::size_t size_ = 0;
+  std::array<held, max_group> held_{};
+  std::string text_;  // the group's strings, back to back
+};
+}  // namespace detail
+
 /// Counters a caller can poll from another thread while files are aggregated (for progress bars).
 struct feature_progress {
   std::atomic<std::uint64_t> bytes_total{0};  ///< size of the files on disk (set before reading starts)
@@ -645,7 +777,9 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
   }
   const unsigned threads = detail::resolve_threads(read.threads);
   std::vector<feature_accumulator> accs(threads, feature_accumulator(options));
-  read_report total = read_files_parallel(files, accs, ro);
+  std::vector<detail::feature_batch> sinks(accs.begin(), accs.end());
+  read_report total = read_files_parallel(files, sinks, ro);
+  for (auto& s : sinks) s.flush();
   try {
     for (std::size_t i = 1; i < accs.size(); ++i) {
       accs[0].merge(accs[i]);

@@ -896,3 +896,41 @@ TEST_CASE("snapshots: bad options and too short a log are clear errors") {
   churn::feature_accumulator empty;
   CHECK_THROWS_AS(empty.finalize(o, weekly), churn::data_error);
 }
+
+TEST_CASE("files: the grouped, prefetching add gives the accumulator of adding one event at a time") {
+  // accumulate_files() adds events in groups (detail::feature_batch); add() takes one at a time. On a
+  // simulated log (thousands of interleaved users' events, cancellations, sessions across midnight) the
+  // two must hold the same aggregate, byte for byte, for any number of threads, with and without a
+  // user limit (which makes the groups one event long), and give the same snapshot table.
+  churn::simulate_options so;
+  so.users = 300;
+  so.days = 60;
+  so.seed = 5;
+  const std::string path = (std::filesystem::temp_directory_path() / "churn_test_features_batch.json").string();
+  churn::write_jsonl_file(so, path);
+  churn::feature_accumulator one_by_one;
+  churn::read_file(path, [&](const churn::event& e) { one_by_one.add(e); });
+  REQUIRE(one_by_one.events() > 50000);
+  REQUIRE(one_by_one.users() > 250);
+  const std::string expected = one_by_one.to_bytes();
+  churn::label_options o;
+  o.horizon_days = 14;
+  churn::snapshot_options s;
+  s.every_days = 7;
+  const auto reference = one_by_one.finalize(o, s);
+  REQUIRE(reference.report.snapshot_cutoffs.size() >= 4);
+  for (unsigned threads : {1u, 2u, 3u}) {
+    for (std::uint64_t limit : {std::uint64_t(0), std::uint64_t(1000)}) {
+      INFO(threads << " threads, max_users " << limit);
+      churn::read_options r;
+      r.threads = threads;
+      churn::label_options lo = o;
+      lo.max_users = limit;
+      CHECK(churn::accumulate_files({path}, lo, r).to_bytes() == expected);
+      const auto t = churn::user_features({path}, lo, s, r);
+      CHECK(tables_equal(t, reference));
+      CHECK(t.cutoffs == reference.cutoffs);
+    }
+  }
+  std::filesystem::remove(path);
+}

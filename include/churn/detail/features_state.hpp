@@ -81,7 +81,8 @@ template <class T>
 struct first_value {
   std::int64_t ts = no_ts_min;
   T value{};
-  void observe(std::int64_t t, const T& v) {
+  template <class V>  // T, or for strings a string_view
+  void observe(std::int64_t t, const V& v) {
     if (t < ts || (t == ts && v < value)) {
       ts = t;
       value = v;
@@ -101,46 +102,58 @@ inline std::uint64_t stable_hash(std::string_view s) noexcept {
 }
 
 /// Distinct artists of a user with the first day each was heard: an open-addressing hash map from
-/// the artist's 64-bit hash to the minimum day, linear probing, at most 3/4 full (16 to 32 bytes
-/// per distinct artist). Hash 0 marks an empty slot; an artist whose hash is 0 is stored as 1.
+/// the artist's 64-bit hash to the minimum day, linear probing, at most 3/4 full. A slot holds the hash
+/// and the day together (12 bytes, 16 to 32 per distinct artist), so that a lookup touches one cache
+/// line: the sets of 22,000 users do not fit in cache, and two parallel arrays cost two misses per song.
+/// Hash 0 marks an empty slot; an artist whose hash is 0 is stored as 1.
 struct artist_set {
-  std::vector<std::uint64_t> keys;
-  std::vector<std::int32_t> days;
+  struct slot {
+    std::uint32_t lo = 0, hi = 0;  // the 64-bit hash in two halves: 4-byte alignment keeps slots at 12 bytes
+    std::int32_t day = 0;
+    std::uint64_t key() const noexcept { return std::uint64_t(hi) << 32 | lo; }
+  };
+  std::vector<slot> slots;
   std::size_t count = 0;
 
   void add(std::uint64_t hash, std::int32_t day) {
     if (hash == 0) hash = 1;
-    if (4 * (count + 1) > 3 * keys.size()) grow();
-    const std::size_t mask = keys.size() - 1;
+    if (4 * (count + 1) > 3 * slots.size()) grow();
+    const std::size_t mask = slots.size() - 1;
+    const auto lo = static_cast<std::uint32_t>(hash), hi = static_cast<std::uint32_t>(hash >> 32);
     for (std::size_t i = mix(hash) & mask;; i = (i + 1) & mask) {
-      if (keys[i] == hash) {
-        days[i] = std::min(days[i], day);
+      slot& s = slots[i];
+      if (s.lo == lo && s.hi == hi) {
+        s.day = std::min(s.day, day);
         return;
       }
-      if (keys[i] == 0) {
-        keys[i] = hash;
-        days[i] = day;
+      if (s.lo == 0 && s.hi == 0) {
+        s.lo = lo, s.hi = hi, s.day = day;
         ++count;
         return;
       }
     }
   }
+  /// The address add(hash, ...) will look at first, for prefetching (nullptr when empty).
+  const slot* home(std::uint64_t hash) const noexcept {
+    if (slots.empty()) return nullptr;
+    return &slots[mix(hash == 0 ? 1 : hash) & (slots.size() - 1)];
+  }
   void merge(const artist_set& o) {
-    for (std::size_t i = 0; i < o.keys.size(); ++i)
-      if (o.keys[i] != 0) add(o.keys[i], o.days[i]);
+    for (const slot& s : o.slots)
+      if (s.lo != 0 || s.hi != 0) add(s.key(), s.day);
   }
   /// Number of artists first heard before `end_day`.
   std::uint64_t count_before(std::int64_t end_day) const noexcept {
     std::uint64_t n = 0;
-    for (std::size_t i = 0; i < keys.size(); ++i) n += keys[i] != 0 && days[i] < end_day;
+    for (const slot& s : slots) n += (s.lo != 0 || s.hi != 0) && s.day < end_day;
     return n;
   }
   /// (hash, day) pairs sorted by hash: the canonical form for serialisation.
   std::vector<std::pair<std::uint64_t, std::int32_t>> sorted() const {
     std::vector<std::pair<std::uint64_t, std::int32_t>> out;
     out.reserve(count);
-    for (std::size_t i = 0; i < keys.size(); ++i)
-      if (keys[i] != 0) out.emplace_back(keys[i], days[i]);
+    for (const slot& s : slots)
+      if (s.lo != 0 || s.hi != 0) out.emplace_back(s.key(), s.day);
     std::sort(out.begin(), out.end());
     return out;
   }
@@ -154,13 +167,11 @@ struct artist_set {
     return h;
   }
   void grow() {
-    std::vector<std::uint64_t> old_keys(std::max<std::size_t>(16, 2 * keys.size()), 0);
-    std::vector<std::int32_t> old_days(old_keys.size(), 0);
-    old_keys.swap(keys);
-    old_days.swap(days);
+    std::vector<slot> old(std::max<std::size_t>(16, 2 * slots.size()));
+    old.swap(slots);
     count = 0;
-    for (std::size_t i = 0; i < old_keys.size(); ++i)
-      if (old_keys[i] != 0) add(old_keys[i], old_days[i]);
+    for (const slot& s : old)
+      if (s.lo != 0 || s.hi != 0) add(s.key(), s.day);
   }
 };
 

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "prefetch.hpp"
+
 namespace churn::detail {
 
 class string_index {
@@ -21,8 +23,13 @@ class string_index {
   /// of index i for every index inserted so far. Returns (index, inserted).
   template <class KeyOf>
   std::pair<std::uint32_t, bool> try_emplace(std::string_view key, std::uint32_t next, const KeyOf& key_of) {
+    return try_emplace_hashed(key, hash(key), next, key_of);
+  }
+  /// try_emplace() with `h` = hash(key) computed by the caller (who may have prefetched it).
+  template <class KeyOf>
+  std::pair<std::uint32_t, bool> try_emplace_hashed(std::string_view key, std::uint32_t h, std::uint32_t next,
+                                                    const KeyOf& key_of) {
     if (2 * (count_ + 1) > slots_.size()) grow();
-    const std::uint32_t h = hash(key);
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = h & mask;; i = (i + 1) & mask) {
       slot& s = slots_[i];
@@ -38,8 +45,11 @@ class string_index {
   /// The index of `key`, or npos when it is absent (nothing is inserted).
   template <class KeyOf>
   std::uint32_t find(std::string_view key, const KeyOf& key_of) const {
+    return find_hashed(key, hash(key), key_of);
+  }
+  template <class KeyOf>
+  std::uint32_t find_hashed(std::string_view key, std::uint32_t h, const KeyOf& key_of) const {
     if (slots_.empty()) return npos;
-    const std::uint32_t h = hash(key);
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = h & mask;; i = (i + 1) & mask) {
       const slot& s = slots_[i];
@@ -48,14 +58,22 @@ class string_index {
     }
   }
 
-  std::size_t size() const noexcept { return count_; }
+  /// The index of the first key whose hash is `h` (probably the key itself, not certainly), or npos:
+  /// lets a caller prefetch the owner's element before comparing keys. Touches only the table.
+  std::uint32_t candidate(std::uint32_t h) const noexcept {
+    if (slots_.empty()) return npos;
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      const slot& s = slots_[i];
+      if (s.index == empty || s.hash == h) return s.index;
+    }
+  }
+  /// Asks the CPU to load the table slot where the search for hash `h` starts.
+  void prefetch(std::uint32_t h) const noexcept {
+    if (!slots_.empty()) detail::prefetch(&slots_[h & (slots_.size() - 1)]);
+  }
 
- private:
-  struct slot {
-    std::uint32_t hash;
-    std::uint32_t index;
-  };
-  static constexpr std::uint32_t empty = npos;  // a free slot's index
+  std::size_t size() const noexcept { return count_; }
 
   static std::uint32_t hash(std::string_view key) noexcept {
     std::uint64_t h = 1469598103934665603ull;  // FNV-1a, then a multiplicative mix for the low bits
@@ -67,6 +85,13 @@ class string_index {
     h *= 0xbf58476d1ce4e5b9ull;
     return static_cast<std::uint32_t>(h ^ (h >> 32));
   }
+
+ private:
+  struct slot {
+    std::uint32_t hash;
+    std::uint32_t index;
+  };
+  static constexpr std::uint32_t empty = npos;  // a free slot's index
 
   void grow() {
     std::vector<slot> old = std::move(slots_);

@@ -96,7 +96,7 @@ int main(int argc, char** argv) try {
     lo.horizon_days = std::stod(arg(argc, argv, "--horizon-days", "30"));
     const std::string cutoff = arg(argc, argv, "--cutoff", "");
     if (!cutoff.empty()) lo.cutoff_ms = churn::parse_cutoff(cutoff);
-    auto t = churn::user_features(path, lo, ro);
+    auto t = churn::user_features(path, lo, {}, ro);
     events = t.report.events;
     users = t.user_ids.size();
     const std::string out = arg(argc, argv, "--out", "");

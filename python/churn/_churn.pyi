@@ -558,8 +558,8 @@ class ForestModel:
     @property
     def oob_probability(self) -> np.ndarray:
         """P(class 1) from the trees that did not see each training row (NaN: never out of bag)."""
-    def predict_proba(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray:
-        """P(class 1) per row."""
+    def predict_proba(self, X: np.ndarray, n_jobs: int = 1, columns: int = 1) -> np.ndarray:
+        """P(class 1) per row (columns=1, a 1-D array), or both classes' probabilities (columns=2: rows x 2, P(class 0) = 1 - P(class 1) first, as scikit-learn's predict_proba)."""
     def contributions(self, X: np.ndarray, n_jobs: int = 1) -> np.ndarray:
         """Decision-path contributions: rows x (features + 1); the last column is the bias. Each row sums to P(class 1)."""
     def permutation_importance(self, X: np.ndarray, y: np.ndarray, scoring: ImportanceScoring = ..., n_repeats: int = 5, seed: int = 0, n_jobs: int = 1) -> Dict[str, Any]: ...

@@ -570,7 +570,7 @@ TEST_CASE("bad input: clear errors, no crash") {
   churn::feature_accumulator b(other_gap);
   CHECK_THROWS_AS(full.merge(b), churn::parameter_error);
   // The labelling carries no gap: any label options finalise it, and the table says its gap.
-  b.add(make(fixture_user{"z", "F", "Austin, TX", mac_chrome}, at(-2, 10, 0), 1, page::home, churn::level::free));
+  for (const auto& ev : fixture()) b.add(ev);
   const auto b_table = b.finalize(window_options());
   CHECK(b_table.aggregation.session_gap_minutes == 10);
   CHECK(b.aggregation().session_gap_minutes == 10);

@@ -160,6 +160,9 @@ class ScanSummary(_churn._ScanSummary):
         d["files"] = [f.to_dict() for f in self._files]
         return d
 
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return ScanSummary, (_churn._ScanSummary(self), self._path, self._files)
+
     def __repr__(self) -> str:
         return (f"ScanSummary(path={self._path!r}, events={self.events}, users={self.users}, "
                 f"churned_users={self.churned_users}, sessions={self.sessions}, first_ts={self.first_ts}, "

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -92,6 +92,9 @@ class SimulationSummary(_churn._SimulationSummary):
         return self.to_dict() == other.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return SimulationSummary, (_churn._SimulationSummary(self), self._path)
 
     def __repr__(self) -> str:
         return (f"SimulationSummary(path={self._path!r}, events={self.events}, users={self.users}, "

@@ -1,7 +1,9 @@
 // Event reading for Python: read_events (columnar numpy arrays) and scan (churn::scan_summary, bound
 // read-only as _ScanSummary; churn.ScanSummary derives from it).
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <churn/event_table.hpp>
@@ -119,7 +121,29 @@ void bind_events(py::module_& m) {
             return py::cast(&self.cast<const S&>().report, py::return_value_policy::reference_internal, self);
           },
           "the ReadReport of the read")
-      .def("to_dict", &scan_to_dict, "The summary as a dict (the report as a dict too).");
+      .def("to_dict", &scan_to_dict, "The summary as a dict (the report as a dict too).")
+      .def(py::pickle(
+          [](const S& s) {  // version 1; the per-session keys stay behind (sessions is their count)
+            return py::make_tuple(1, s.events, s.anonymous_events, s.first_ts, s.last_ts, s.pages, s.auths, s.levels,
+                                  s.users, s.churned_users, s.sessions, s.report);
+          },
+          [](const py::tuple& t) {
+            if (t.size() != 12 || t[0].cast<int>() != 1)
+              throw churn::data_error("ScanSummary: pickled state of another version (expected 12 fields, version 1)");
+            auto s = std::make_shared<S>();
+            s->events = t[1].cast<std::uint64_t>();
+            s->anonymous_events = t[2].cast<std::uint64_t>();
+            s->first_ts = t[3].cast<std::int64_t>();
+            s->last_ts = t[4].cast<std::int64_t>();
+            s->pages = t[5].cast<std::map<std::string, std::uint64_t>>();
+            s->auths = t[6].cast<std::map<std::string, std::uint64_t>>();
+            s->levels = t[7].cast<std::map<std::string, std::uint64_t>>();
+            s->users = t[8].cast<std::unordered_set<std::string>>();
+            s->churned_users = t[9].cast<std::unordered_set<std::string>>();
+            s->sessions = t[10].cast<std::uint64_t>();
+            s->report = t[11].cast<churn::read_report>();
+            return s;
+          }));
 
   m.def(
       "_scan",

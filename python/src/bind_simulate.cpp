@@ -110,7 +110,24 @@ void bind_simulate(py::module_& m) {
       .def_readonly("text_bytes", &S::text_bytes, "bytes of JSON-lines text")
       .def_readonly("first_ts", &S::first_ts, "epoch ms")
       .def_readonly("last_ts", &S::last_ts, "epoch ms")
-      .def("to_dict", &summary_to_dict, "The summary as a dict.");
+      .def("to_dict", &summary_to_dict, "The summary as a dict.")
+      .def(py::pickle(
+          [](const S& s) {  // version 1
+            return py::make_tuple(1, s.events, s.sessions, s.users, s.churned, s.anonymous_events, s.registrations,
+                                  s.text_bytes, s.bytes, s.first_ts, s.last_ts);
+          },
+          [](const py::tuple& t) {
+            if (t.size() != 11 || t[0].cast<int>() != 1)
+              throw churn::data_error(
+                  "SimulationSummary: pickled state of another version (expected 11 fields, version 1)");
+            auto s = std::make_shared<S>();
+            std::uint64_t* counts[] = {&s->events,           &s->sessions,      &s->users,      &s->churned,
+                                       &s->anonymous_events, &s->registrations, &s->text_bytes, &s->bytes};
+            for (std::size_t i = 0; i < 8; ++i) *counts[i] = t[i + 1].cast<std::uint64_t>();
+            s->first_ts = t[9].cast<std::int64_t>();
+            s->last_ts = t[10].cast<std::int64_t>();
+            return s;
+          }));
 
   m.def(
       "simulate_config_names",

@@ -1,5 +1,6 @@
 import gzip
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -140,6 +141,9 @@ def test_scan_returns_the_bound_summary_read_only_with_a_dict(tmp_path):
                  "files": [s.files[0].to_dict(), s.files[1].to_dict()]}
     assert d["files"][0]["events"] == 1 and d["files"][0]["report"]["bad_lines"] == 1
     assert "events=2" in repr(s) and "users" in str(s)
+    back = pickle.loads(pickle.dumps(s))  # picklable, as the dataclass it replaced was
+    assert type(back) is churn.ScanSummary and type(back.files[0]) is churn.ScanSummary
+    assert back.to_dict() == d and str(back) == str(s)
     empty = tmp_path / "empty.json"
     empty.write_text("")
     e = churn.scan(empty)

@@ -3,6 +3,7 @@ import calendar
 import datetime
 import gzip
 import json
+import pickle
 from collections import Counter
 
 import numpy as np
@@ -125,6 +126,8 @@ def test_the_summary_is_the_bound_struct_read_only_with_a_dict(tmp_path):
     # Equal by value, as the dataclass was: the same log under another path is not equal.
     assert sa != sb and {**sb.to_dict(), "path": str(a)} == d
     assert churn.SimulationSummary(sb, str(a)) == sa and "events=" in repr(sa)
+    back = pickle.loads(pickle.dumps(sa))  # picklable, as the dataclass it replaced was
+    assert type(back) is churn.SimulationSummary and back == sa and str(back) == str(sa)
 
 
 def test_the_reader_reads_it_strictly(tmp_path):

@@ -106,7 +106,7 @@ void BM_cross_validate_logistic(benchmark::State& state) {
   make_matrix(5000, 20, X, y);
   const auto folds = churn::stratified_kfold(y, 5, true, 0);
   churn::cv_params cp;
-  cp.n_jobs = static_cast<int>(state.range(0));
+  cp.threads = static_cast<int>(state.range(0));
   const auto fit = [](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt); };
   for (auto _ : state) benchmark::DoNotOptimize(churn::cross_validate(fit, X, y, folds, cp));
 }

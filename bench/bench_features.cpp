@@ -108,8 +108,8 @@ int main(int argc, char** argv) try {
     if (!cutoff.empty()) lo.cutoff_ms = churn::parse_cutoff(cutoff);
     churn::snapshot_options so;
     so.every_days = std::stoi(arg(argc, argv, "--every-days", "0"));
-    auto t = so.enabled() ? churn::user_features(std::vector<std::string>{path}, lo, so, ro)
-                          : churn::user_features(path, lo, ro);
+    auto t = so.enabled() ? churn::user_features(std::vector<std::string>{path}, lo, so, {}, ro)
+                          : churn::user_features(path, lo, {}, ro);
     events = t.report.events;
     users = t.user_ids.size();
     cutoffs = so.enabled() ? t.report.snapshot_cutoffs.size() : 1;

@@ -9,7 +9,7 @@
 // of each row as std::vector<double> (or any container with size() and operator[]; an Eigen vector works).
 // For the forest:
 //     auto fit = [&](const row_matrix& X, const std::vector<int>& y) { return fit_forest(fp, as_view(X), y); };
-// The fit function is called concurrently from several threads when n_jobs > 1, so it must not mutate
+// The fit function is called concurrently from several threads when threads != 1, so it must not mutate
 // shared state; determinism is then guaranteed because every task writes its own slot.
 #include <algorithm>
 #include <cmath>
@@ -38,6 +38,12 @@
 
 namespace churn {
 
+// The deprecated n_jobs member warns where a caller names it, not in the struct's own special members.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+
 /// Parameters of cross_validate.
 struct cv_params {
   /// Stratified folds inside each training part whose out-of-fold predictions choose the F1-maximising
@@ -46,7 +52,10 @@ struct cv_params {
   int inner_splits = 3;
   double default_threshold = 0.5;  ///< the fixed threshold also reported beside the tuned one
   std::uint64_t seed = 0;          ///< seeds the inner folds (fold f uses a seed derived from (seed, f))
-  int n_jobs = 1;                  ///< threads for the fits; -1 all cores (see detail::resolve_n_jobs)
+  int threads = 1;                 ///< threads for the fits; 0: all cores
+  /// Deprecated, 0.2.0 removes it: the old name of `threads`, scikit-learn style (-1: all cores, -2 all
+  /// but one). 0 (the default) means not set; any other value wins over `threads`.
+  [[deprecated("renamed churn::cv_params::threads (0: all cores)")]] int n_jobs = 0;
   /// The folds are this many consecutive partitions of the samples (as repeated_stratified_kfold makes):
   /// test parts must be disjoint within each repetition, and the out-of-fold arrays hold one value per
   /// sample and repetition.
@@ -64,11 +73,24 @@ struct cv_params {
     if (!(default_threshold >= 0.0 && default_threshold <= 1.0)) {
       throw parameter_error("default_threshold", detail::metrics_format_double(default_threshold), "0 to 1");
     }
-    if (n_jobs == 0) throw parameter_error("n_jobs", "0", "a positive number of threads, or -1 for all cores");
-    detail::check_thread_count("n_jobs", n_jobs);
+    if (threads < 0) throw parameter_error("threads", std::to_string(threads), "0 (all cores) or a number of threads");
+    detail::check_thread_count("threads", threads);
+    if (n_jobs != 0) detail::check_thread_count("n_jobs", n_jobs);
     if (n_repeats < 1) throw parameter_error("n_repeats", std::to_string(n_repeats), "an integer >= 1");
   }
+
+  /// The number of threads the fits run on: `threads` (0: all cores), or the deprecated `n_jobs` when
+  /// it is set. Throws parameter_error for more than detail::max_threads.
+  int thread_count() const {
+    if (n_jobs != 0) return detail::resolve_n_jobs(n_jobs);
+    detail::check_thread_count("threads", threads);
+    return threads > 0 ? threads : detail::hardware_threads();
+  }
 };
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 /// What one outer fold produced, evaluated on its test part only.
 struct fold_report {
@@ -480,8 +502,8 @@ inline cv_result assemble_cross_validate(const cv_plan& plan, std::vector<std::v
 /// metrics are computed on the test rows at the tuned threshold and at default_threshold; their mean
 /// and std over folds, and the out-of-fold probabilities, are returned.
 ///
-/// The fits are those of plan_cross_validate(y, folds, params), run as independent tasks on n_jobs
-/// threads; each writes its own result, so the output does not depend on n_jobs. The result is
+/// The fits are those of plan_cross_validate(y, folds, params), run as independent tasks on
+/// params.thread_count() threads; each writes its own result, so the output does not depend on the thread count. The result is
 /// assemble_cross_validate of their predictions.
 /// Requires: X.rows == y.size(); y binary; each training part with both classes and at least
 /// inner_splits members of each; the test parts disjoint within each of params.n_repeats repetitions.
@@ -498,7 +520,7 @@ cv_result cross_validate(const Fit& fit, const matrix_view& X, const std::vector
   }
   const cv_plan plan = plan_cross_validate(y, folds, params);
   std::vector<std::vector<double>> task_proba(plan.tasks.size());
-  detail::parallel_for(plan.tasks.size(), detail::resolve_n_jobs(params.n_jobs), [&](std::size_t t, std::size_t) {
+  detail::parallel_for(plan.tasks.size(), params.thread_count(), [&](std::size_t t, std::size_t) {
     const cv_task& task = plan.tasks[t];
     try {
       auto model = fit(detail::cv_rows(X, task.train), detail::cv_take(y, task.train));

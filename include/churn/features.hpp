@@ -3,13 +3,16 @@
 //
 //   churn::feature_table t = churn::user_features("events.json");          // window labels, defaults
 //   churn::feature_table h = churn::user_features(paths, {churn::label_mode::history});
+//   churn::feature_table g = churn::user_features(paths, {}, {/*session_gap_minutes*/ 10.0});
 //
 // The work is done by a feature_accumulator: a mergeable per-user state. Any two chunks of a log
 // (split anywhere, one user's events in both, in any order) aggregate into accumulators that merge
 // into exactly the accumulator of the whole log; files are read by several threads that way, and a
 // cluster can do the same with to_bytes()/from_bytes(). Memory grows with users (and their active days
 // and sessions), never with events. The labelling (window or history, cutoff, horizon) is applied by
-// finalize(), so one pass can be finalised under several cutoffs.
+// finalize(), so one pass can be finalised under several cutoffs. The aggregation (session gap, user
+// limit) is aggregation_options, given to the accumulator; the labelling is label_options, given to
+// finalize().
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -19,12 +22,14 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <Eigen/Core>
 
+#include "aggregation.hpp"
 #include "detail/features_compute.hpp"
 #include "detail/features_snapshots.hpp"
 #include "detail/features_state.hpp"
@@ -114,6 +119,7 @@ struct feature_table {
   std::vector<std::int64_t> cutoffs;
   std::vector<feature_info> features;  ///< column order
   label_options options;               ///< as used (the cutoff resolved in window mode)
+  aggregation_options aggregation;     ///< the accumulator's: its session gap and user limit
   feature_report report;
 
   std::vector<std::string> feature_names() const {
@@ -138,6 +144,47 @@ inline std::vector<feature_info> feature_catalog() {
 
 namespace detail {
 class feature_batch;
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+/// The aggregation options of a call given label_options and aggregation_options: `given`, except that
+/// a deprecated aggregation field of `labels` that is set (a gap other than 30, a user limit other
+/// than 0) is used where `given` keeps its default. Throws parameter_error when both are set and differ.
+inline aggregation_options resolve_aggregation(const label_options& labels, aggregation_options given) {
+  const aggregation_options defaults;
+  if (labels.session_gap_minutes != defaults.session_gap_minutes) {
+    if (given.session_gap_minutes == defaults.session_gap_minutes)
+      given.session_gap_minutes = labels.session_gap_minutes;
+    else if (given.session_gap_minutes != labels.session_gap_minutes)
+      throw parameter_error("session_gap_minutes", std::to_string(labels.session_gap_minutes),
+                            "the aggregation_options gap (" + std::to_string(given.session_gap_minutes) +
+                                "); label_options::session_gap_minutes is deprecated: set "
+                                "aggregation_options::session_gap_minutes only");
+  }
+  if (labels.max_users != defaults.max_users) {
+    if (given.max_users == defaults.max_users)
+      given.max_users = labels.max_users;
+    else if (given.max_users != labels.max_users)
+      throw parameter_error("max_users", std::to_string(labels.max_users),
+                            "the aggregation_options limit (" + std::to_string(given.max_users) +
+                                "); label_options::max_users is deprecated: set aggregation_options::max_users only");
+  }
+  return given;
+}
+/// Fills the deprecated aggregation fields of `labels` with `a`, for code that still reads them.
+inline void set_deprecated_aggregation(label_options& labels, const aggregation_options& a) {
+  labels.session_gap_minutes = a.session_gap_minutes;
+  labels.max_users = a.max_users;
+}
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+template <class T, class U>
+using if_same = std::enable_if_t<std::is_same_v<T, U>, int>;
+
 /// Orders ids made of digits by value and before other ids, others as text.
 inline bool user_id_less(const std::string& a, const std::string& b) noexcept {
   auto numeric = [](const std::string& s) {
@@ -153,13 +200,19 @@ inline bool user_id_less(const std::string& a, const std::string& b) noexcept {
 /// The mergeable per-user aggregate of an event log.
 class feature_accumulator {
  public:
-  /// Only `options.session_gap_minutes` and `options.max_users` matter here; the rest is applied by
-  /// finalize(). Throws parameter_error for invalid options.
-  explicit feature_accumulator(const label_options& options = {}) {
+  /// An empty accumulator with the session gap and user limit of `options` (the labelling is given to
+  /// finalize()). Throws parameter_error for invalid options.
+  explicit feature_accumulator(const aggregation_options& options = {}) {
     options.validate();
     gap_minutes_ = options.session_gap_minutes;
     gap_ms_ = options.session_gap_ms();
     max_users_ = options.max_users;
+  }
+  /// Deprecated, 0.2.0 removes it: the aggregation fields of label_options (see resolve_aggregation).
+  template <class L, detail::if_same<L, label_options> = 0>
+  [[deprecated("pass churn::aggregation_options")]] explicit feature_accumulator(const L& options)
+      : feature_accumulator(detail::resolve_aggregation(options, {})) {
+    options.validate();
   }
 
   /// Adds one event. Throws data_error for an event without a timestamp or with one outside the
@@ -207,12 +260,15 @@ class feature_accumulator {
   double session_gap_minutes() const noexcept { return gap_minutes_; }
   /// The most distinct users this accumulator takes (0: no limit).
   std::uint64_t max_users() const noexcept { return max_users_; }
+  /// Its aggregation options (session gap and user limit).
+  aggregation_options aggregation() const noexcept { return {gap_minutes_, max_users_}; }
   /// First and last timestamp seen (missing_int before any event).
   std::int64_t first_ts() const noexcept { return events_ ? first_ts_ : missing_int; }
   std::int64_t last_ts() const noexcept { return events_ ? last_ts_ : missing_int; }
 
-  /// The feature table under `options` (its session gap must be this accumulator's).
-  /// Throws parameter_error for invalid options, data_error when no event was added.
+  /// The feature table under the labelling `options`; the table's `aggregation` is this accumulator's.
+  /// Throws parameter_error for invalid options (and for a deprecated label_options::session_gap_minutes
+  /// that is set and is not this accumulator's gap), data_error when no event was added.
   feature_table finalize(const label_options& options = {}) const;
 
   /// The snapshot table: one row per (user, cutoff) for the cutoffs of `snapshots` (window mode only;
@@ -337,13 +393,16 @@ class feature_accumulator {
 
 inline feature_table feature_accumulator::finalize(const label_options& options) const {
   options.validate();
-  if (options.session_gap_ms() != gap_ms_)
-    throw parameter_error("session_gap_minutes", std::to_string(options.session_gap_minutes),
+  const aggregation_options as_given = detail::resolve_aggregation(options, {});
+  if (as_given.session_gap_ms() != gap_ms_ && as_given.session_gap_minutes != aggregation_options{}.session_gap_minutes)
+    throw parameter_error("session_gap_minutes", std::to_string(as_given.session_gap_minutes),
                           "the gap the events were accumulated with (" + std::to_string(gap_minutes_) +
                               "); sessions are formed while reading");
   if (events_ == 0) throw data_error("no events: cannot build a feature table from an empty log");
   feature_table t;
   t.options = options;
+  t.aggregation = aggregation();
+  detail::set_deprecated_aggregation(t.options, t.aggregation);
   feature_report& r = t.report;
   r.events = events_;
   r.anonymous_events = anonymous_;
@@ -447,6 +506,7 @@ inline feature_table feature_accumulator::finalize(const label_options& options,
   feature_table t;
   t.features = parts.back().features;
   t.options = parts.back().options;  // the last cutoff: the one closest to "now"
+  t.aggregation = parts.back().aggregation;
   feature_report& r = t.report;
   const feature_report& last = parts.back().report;
   r.events = last.events;
@@ -567,7 +627,7 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
   if (a.gap_ms_ <= 0)
     throw data_error("feature accumulator bytes are corrupt: session gap " + std::to_string(a.gap_ms_) + " ms");
   const std::uint64_t gap_micro_minutes = in.u64();
-  if (gap_micro_minutes > 10'000'000'000'000ULL)  // label_options allows at most 1e7 minutes
+  if (gap_micro_minutes > 10'000'000'000'000ULL)  // aggregation_options allows at most 1e7 minutes
     throw data_error("feature accumulator bytes are corrupt: session gap of " + std::to_string(gap_micro_minutes) +
                      " millionths of a minute (at most 1e7 minutes)");
   a.gap_minutes_ = double(gap_micro_minutes) / 1e6;
@@ -749,14 +809,14 @@ struct feature_progress {
 /// `read.threads` threads (0: all cores). Files are cut into pieces; each thread fills its own
 /// accumulator from the pieces it takes and the accumulators are merged at the end, so the result is
 /// the same for any number of threads. `report`, when given, receives what the reader saw.
-/// With `options.max_users`, each thread's accumulator holds at most that many users (memory stays
+/// With `aggregation.max_users`, each thread's accumulator holds at most that many users (memory stays
 /// below threads x max_users users) and so does the merge: beyond it, a located_data_error names the
 /// file and line where a thread crossed the limit, or a data_error naming the files when only the
 /// merge of the threads' users does.
 /// Throws parse_error (strict reading), io_error, parameter_error, data_error.
-inline feature_accumulator accumulate_files(const std::vector<std::string>& paths, const label_options& options = {},
-                                            const read_options& read = {}, feature_progress* progress = nullptr,
-                                            read_report* report = nullptr) {
+inline feature_accumulator accumulate_files(const std::vector<std::string>& paths,
+                                            const aggregation_options& options = {}, const read_options& read = {},
+                                            feature_progress* progress = nullptr, read_report* report = nullptr) {
   options.validate();
   const std::vector<std::string> files = expand_paths(paths);
   read_options ro = read;
@@ -797,41 +857,81 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
   return std::move(accs[0]);
 }
 
-/// The feature table of event log files. See accumulate_files() and feature_accumulator::finalize().
-inline feature_table user_features(const std::vector<std::string>& paths, const label_options& options = {},
-                                   const read_options& read = {}, feature_progress* progress = nullptr) {
+/// Deprecated, 0.2.0 removes it: the aggregation fields of label_options (see
+/// detail::resolve_aggregation).
+template <class L, detail::if_same<L, label_options> = 0>
+[[deprecated("pass churn::aggregation_options")]] feature_accumulator accumulate_files(
+    const std::vector<std::string>& paths, const L& options, const read_options& read = {},
+    feature_progress* progress = nullptr, read_report* report = nullptr) {
+  options.validate();
+  return accumulate_files(paths, detail::resolve_aggregation(options, {}), read, progress, report);
+}
+
+/// The feature table of event log files: aggregated under `aggregation`, labelled under `labels`. See
+/// accumulate_files() and feature_accumulator::finalize(). (A deprecated aggregation field set in
+/// `labels` is used where `aggregation` keeps its default; see detail::resolve_aggregation.)
+inline feature_table user_features(const std::vector<std::string>& paths, const label_options& labels = {},
+                                   const aggregation_options& aggregation = {}, const read_options& read = {},
+                                   feature_progress* progress = nullptr) {
+  labels.validate();
   read_report report;
-  feature_accumulator acc = accumulate_files(paths, options, read, progress, &report);
-  feature_table t = acc.finalize(options);
+  feature_accumulator acc =
+      accumulate_files(paths, detail::resolve_aggregation(labels, aggregation), read, progress, &report);
+  feature_table t = acc.finalize(labels);
   t.report.read = std::move(report);
   return t;
 }
 
 /// The snapshot table of event log files: one read, one row per (user, cutoff). See
 /// feature_accumulator::finalize(options, snapshots).
-inline feature_table user_features(const std::vector<std::string>& paths, const label_options& options,
-                                   const snapshot_options& snapshots, const read_options& read = {},
-                                   feature_progress* progress = nullptr) {
+inline feature_table user_features(const std::vector<std::string>& paths, const label_options& labels,
+                                   const snapshot_options& snapshots, const aggregation_options& aggregation = {},
+                                   const read_options& read = {}, feature_progress* progress = nullptr) {
+  labels.validate();
   snapshots.validate();
-  if (options.mode != label_mode::window)
+  if (labels.mode != label_mode::window)
     throw parameter_error("label", "'history'", "'window' for snapshots (history mode has no cutoff)");
   read_report report;
-  feature_accumulator acc = accumulate_files(paths, options, read, progress, &report);
-  feature_table t = acc.finalize(options, snapshots);
+  feature_accumulator acc =
+      accumulate_files(paths, detail::resolve_aggregation(labels, aggregation), read, progress, &report);
+  feature_table t = acc.finalize(labels, snapshots);
   t.report.read = std::move(report);
   return t;
 }
 
-inline feature_table user_features(const std::string& path, const label_options& options = {},
-                                   const read_options& read = {}, feature_progress* progress = nullptr) {
-  return user_features(std::vector<std::string>{path}, options, read, progress);
+inline feature_table user_features(const std::string& path, const label_options& labels = {},
+                                   const aggregation_options& aggregation = {}, const read_options& read = {},
+                                   feature_progress* progress = nullptr) {
+  return user_features(std::vector<std::string>{path}, labels, aggregation, read, progress);
+}
+
+/// Deprecated, 0.2.0 removes them: read options right after the label options (the aggregation
+/// options now come between them).
+template <class R, detail::if_same<R, read_options> = 0>
+[[deprecated("pass churn::aggregation_options between the label and the read options")]] feature_table user_features(
+    const std::vector<std::string>& paths, const label_options& labels, const R& read,
+    feature_progress* progress = nullptr) {
+  return user_features(paths, labels, aggregation_options{}, read, progress);
+}
+template <class R, detail::if_same<R, read_options> = 0>
+[[deprecated("pass churn::aggregation_options between the label and the read options")]] feature_table user_features(
+    const std::string& path, const label_options& labels, const R& read, feature_progress* progress = nullptr) {
+  return user_features(std::vector<std::string>{path}, labels, aggregation_options{}, read, progress);
+}
+template <class R, detail::if_same<R, read_options> = 0>
+[[deprecated("pass churn::aggregation_options between the snapshot and the read options")]] feature_table user_features(
+    const std::vector<std::string>& paths, const label_options& labels, const snapshot_options& snapshots,
+    const R& read, feature_progress* progress = nullptr) {
+  return user_features(paths, labels, snapshots, aggregation_options{}, read, progress);
 }
 
 /// The feature table of events held in memory (any order).
-inline feature_table user_features(const std::vector<event>& events, const label_options& options = {}) {
-  feature_accumulator acc(options);
+inline feature_table user_features(const std::vector<event>& events, const label_options& labels = {},
+                                   const aggregation_options& aggregation = {}) {
+  labels.validate();
+  feature_accumulator acc(detail::resolve_aggregation(labels, aggregation));
   for (const auto& e : events) acc.add(e);
-  return acc.finalize(options);
+  return acc.finalize(labels);
 }
 
 }  // namespace churn

@@ -35,7 +35,14 @@ inline label_mode parse_label_mode(std::string_view name) {
   throw parameter_error("label", "'" + std::string(name) + "'", "'window' or 'history'");
 }
 
-/// The labelling and sessionization options, and the aggregation's user limit, in one plain struct.
+// The deprecated members warn where a caller names them, not in the struct's own special members.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+
+/// The labelling options in one plain struct. How events are aggregated (the session gap, the user
+/// limit) is aggregation_options (aggregation.hpp).
 struct label_options {
   label_mode mode = label_mode::window;
   /// Window mode: the cutoff T in epoch milliseconds, a UTC midnight; `missing_int` picks the default
@@ -44,14 +51,13 @@ struct label_options {
   std::int64_t cutoff_ms = missing_int;
   /// Window mode: length of the label window [T, T + horizon), in days (fractions allowed).
   double horizon_days = 30.0;
-  /// Two events of one (user, sessionId) more than this many minutes apart belong to different
-  /// sessions (for logs whose session ids are unreliable). 0 trusts the ids alone.
-  double session_gap_minutes = 30.0;
-  /// Resource limit of the aggregation (feature_accumulator, accumulate_files, user_features): more
-  /// distinct users than this is a data_error, raised at the first user beyond it, so that a hostile
-  /// or mistaken input cannot grow memory without bound (~0.5 KB per user while reading, ~1.4 KB at
-  /// the peak of finalize). 0: no limit. Not a labelling option: finalize() ignores it.
-  std::uint64_t max_users = 0;
+
+  /// Deprecated, 0.2.0 removes it: aggregation_options::session_gap_minutes. Still honoured where
+  /// label_options alone is given (a value other than 30 is used when the aggregation_options passed
+  /// beside it keep their default gap; two different gaps are a parameter_error).
+  [[deprecated("moved to churn::aggregation_options::session_gap_minutes")]] double session_gap_minutes = 30.0;
+  /// Deprecated, 0.2.0 removes it: aggregation_options::max_users (the same rule: 0 is not set).
+  [[deprecated("moved to churn::aggregation_options::max_users")]] std::uint64_t max_users = 0;
 
   /// Throws parameter_error naming the parameter, the value and what is allowed.
   void validate() const {
@@ -68,12 +74,16 @@ struct label_options {
 
   /// The horizon in milliseconds (rounded to the millisecond).
   std::int64_t horizon_ms() const noexcept { return std::llround(horizon_days * double(ms_per_day)); }
-  /// The session gap in milliseconds; the largest int64 when the gap rule is off.
-  std::int64_t session_gap_ms() const noexcept {
+  /// Deprecated, 0.2.0 removes it: aggregation_options::session_gap_ms().
+  [[deprecated("moved to churn::aggregation_options::session_gap_ms")]] std::int64_t session_gap_ms() const noexcept {
     return session_gap_minutes == 0 ? std::numeric_limits<std::int64_t>::max()
                                     : std::llround(session_gap_minutes * 60'000.0);
   }
 };
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 /// The default window-mode cutoff for a log whose last event is at `last_ts`: the UTC midnight at or
 /// before last_ts - horizon.

@@ -11,14 +11,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "aggregation.hpp"
 #include "event.hpp"
-#include "labels.hpp"
 
 namespace churn {
 
@@ -130,7 +131,7 @@ struct session {
 /// whole logs. `gap_minutes` = 0 trusts the session ids alone.
 /// Throws parameter_error for a negative or non-finite gap.
 inline std::vector<session> sessionize(const std::vector<event>& events, double gap_minutes = 30.0) {
-  label_options o;
+  aggregation_options o;
   o.session_gap_minutes = gap_minutes;
   o.validate();
   const std::int64_t gap = o.session_gap_ms();

@@ -26,7 +26,8 @@ from ._churn import (
     stratified_kfold,
     stratified_train_test_split,
 )
-from ._deprecation import deprecated_alias, n_jobs_from_threads, renamed_keyword, threads_from_n_jobs
+from ._deprecation import deprecated_alias, renamed_keyword, threads_from_n_jobs
+from .events import _threads
 
 __all__ = [
     "LogisticRegression",
@@ -187,7 +188,7 @@ def cross_validate(
     if builtin is not None:
         return _cross_validate_builtin(
             builtin[0], X, y, fold_list, builtin[1], inner_splits, default_threshold, seed,
-            n_jobs_from_threads(threads), n_repeats, codes
+            _threads(threads), n_repeats, codes
         )
     return _cross_validate_callable(
         _fit_function(estimator), X, y, fold_list, inner_splits, default_threshold, seed, n_repeats, codes

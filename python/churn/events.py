@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -132,24 +131,42 @@ def read_events(path: "os.PathLike[str] | str", strict: bool = True, max_line_by
     return EventTable(columns, report)
 
 
-@dataclass
-class ScanSummary:
-    """A summary of one event log (see :func:`scan`)."""
+class ScanSummary(_churn._ScanSummary):
+    """A summary of event logs (see :func:`scan`): churn::scan_summary, bound read-only. ``events``,
+    ``anonymous_events``, ``users``, ``churned_users``, ``sessions``, ``first_ts``, ``last_ts`` (epoch
+    ms or None), ``pages``, ``auths``, ``levels`` and ``report`` (a :class:`ReadReport`) come from the
+    binding; this class adds ``path``, ``files`` (one summary per file when several files or a folder
+    were scanned; empty for one file), the times as datetimes and the printed form. ``to_dict()`` gives
+    every field as a dict (the report and the per-file summaries as dicts too)."""
 
-    path: str
-    events: int
-    anonymous_events: int
-    users: int
-    churned_users: int
-    sessions: int
-    first_ts: Optional[int]
-    last_ts: Optional[int]
-    pages: Dict[str, int]
-    auths: Dict[str, int]
-    levels: Dict[str, int]
-    report: ReadReport = field(repr=False)
-    #: One summary per file when several files (or a folder) were scanned; empty for one file.
-    files: List["ScanSummary"] = field(default_factory=list, repr=False)
+    def __init__(self, summary: _churn._ScanSummary, path: str, files: Sequence["ScanSummary"] = ()):
+        super().__init__(summary)
+        self._path = path
+        self._files = list(files)
+
+    @property
+    def path(self) -> str:
+        """The path or paths given to :func:`scan` (a file's own path in ``files``)."""
+        return self._path
+
+    @property
+    def files(self) -> List["ScanSummary"]:
+        """One summary per file when several files (or a folder) were scanned; empty for one file."""
+        return list(self._files)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = super().to_dict()
+        d["path"] = self._path
+        d["files"] = [f.to_dict() for f in self._files]
+        return d
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return ScanSummary, (_churn._ScanSummary(self), self._path, self._files)
+
+    def __repr__(self) -> str:
+        return (f"ScanSummary(path={self._path!r}, events={self.events}, users={self.users}, "
+                f"churned_users={self.churned_users}, sessions={self.sessions}, first_ts={self.first_ts}, "
+                f"last_ts={self.last_ts})")
 
     @property
     def first_time(self) -> Optional[_dt.datetime]:
@@ -191,12 +208,6 @@ def _short(path: str, width: int) -> str:
     return path if len(path) <= width else "..." + path[-(width - 3):]
 
 
-def _summary_of(d: Dict[str, Any], path: str) -> ScanSummary:
-    report = d.pop("report")
-    files = [_summary_of(f, f["report"].source) for f in d.pop("files", [])]
-    return ScanSummary(path=path, report=report, files=files, **d)
-
-
 def scan(path_or_paths: "os.PathLike[str] | str | Sequence[os.PathLike[str] | str]", strict: bool = True,
          threads: int = 0, max_line_bytes: int = 64 << 20) -> ScanSummary:
     """Summarises event logs: events, users, churned users, sessions, pages, time range, bad lines.
@@ -213,5 +224,5 @@ def scan(path_or_paths: "os.PathLike[str] | str | Sequence[os.PathLike[str] | st
     if not paths:
         raise _churn.ParameterError(
             "invalid value for parameter 'path_or_paths': [] (allowed: a path or a non-empty list of paths)")
-    d = _churn._scan(paths, strict, _threads(threads), _max_line_bytes(max_line_bytes))
-    return _summary_of(d, ", ".join(paths))
+    total, files = _churn._scan(paths, strict, _threads(threads), _max_line_bytes(max_line_bytes))
+    return ScanSummary(total, ", ".join(paths), [ScanSummary(f, f.report.source) for f in files])

@@ -449,8 +449,7 @@ class RandomForestClassifier(_ClassifierMixin, _BaseEstimator):
         """Class probabilities, shape (n_samples, 2), columns in the order of ``classes_``: the mean over
         trees of the leaf's class fractions."""
         Xa = self._check_X(X)
-        p1 = self.model_.predict_proba(Xa, self._n_threads() if Xa.shape[0] > 256 else 1)
-        return np.column_stack([1.0 - p1, p1])
+        return self.model_.predict_proba(Xa, self._n_threads() if Xa.shape[0] > 256 else 1, columns=2)
 
     def predict_log_proba(self, X) -> np.ndarray:
         with np.errstate(divide="ignore"):

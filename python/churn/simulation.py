@@ -5,13 +5,12 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -65,21 +64,41 @@ def _behaviour(behaviour: str) -> str:
     return behaviour
 
 
-@dataclass(frozen=True)
-class SimulationSummary:
-    """What :func:`simulate` wrote."""
+class SimulationSummary(_churn._SimulationSummary):
+    """What :func:`simulate` wrote: churn::simulate_summary, bound read-only. ``events``, ``users``
+    (distinct non-empty userIds), ``churned`` (users with a Cancellation Confirmation), ``sessions``
+    (of logged-in users: distinct userId + sessionId, as churn.scan counts them), ``anonymous_events``,
+    ``registrations``, ``bytes`` (written; compressed size for .gz), ``text_bytes`` (JSON-lines text),
+    ``first_ts`` and ``last_ts`` (epoch ms) come from the binding; this class adds ``path``, the churn
+    rate and the printed form. ``to_dict()`` gives the fields as a dict; summaries are equal when their
+    path and fields are."""
 
-    path: str
-    events: int
-    users: int  #: distinct non-empty userIds in the log
-    churned: int  #: users with a Cancellation Confirmation
-    sessions: int  #: sessions of logged-in users: distinct userId + sessionId, as churn.scan counts them
-    anonymous_events: int  #: rows with an empty userId (Guest, Logged Out)
-    registrations: int  #: Submit Registration events
-    bytes: int  #: bytes written (compressed size for .gz)
-    text_bytes: int  #: bytes of JSON-lines text
-    first_ts: int  #: epoch ms
-    last_ts: int
+    def __init__(self, summary: _churn._SimulationSummary, path: str):
+        super().__init__(summary)
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def to_dict(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = super().to_dict()
+        d["path"] = self._path
+        return d
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SimulationSummary):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return SimulationSummary, (_churn._SimulationSummary(self), self._path)
+
+    def __repr__(self) -> str:
+        return (f"SimulationSummary(path={self._path!r}, events={self.events}, users={self.users}, "
+                f"churned={self.churned}, sessions={self.sessions})")
 
     @property
     def churn_rate(self) -> float:
@@ -201,7 +220,7 @@ def simulate(
     elif callable(progress):
         callback = progress
     try:
-        d = _churn._simulate_file(
+        summary = _churn._simulate_file(
             os.fspath(path), users, days, seed, _date_text(start), threads,
             None if config_mix is None else [float(w) for w in config_mix],
             cancel_multiplier, -1.0 if new_users_per_day is None else float(new_users_per_day),
@@ -211,7 +230,7 @@ def simulate(
     finally:
         if display is not None:
             display.close()
-    return SimulationSummary(path=os.fspath(path), **d)
+    return SimulationSummary(summary, os.fspath(path))
 
 
 def simulation_statistics(
@@ -334,7 +353,7 @@ def _cli_simulate(args: Any) -> int:
     finally:
         if os.path.exists(partial):
             os.remove(partial)
-    summary = dataclasses.replace(summary, path=out)
+    summary = SimulationSummary(summary, out)
     if not args.quiet:
         print(summary)
     return 0

@@ -89,7 +89,7 @@ std::vector<std::int64_t> groups_from_python(const py::object& groups) {
   return std::vector<std::int64_t>(a.data(), a.data() + a.size());
 }
 
-churn::cv_params cv_params_from(int inner_splits, double default_threshold, const py::int_& seed, int n_jobs,
+churn::cv_params cv_params_from(int inner_splits, double default_threshold, const py::int_& seed, int threads,
                                 int n_repeats, const py::object& groups = py::none()) {
   churn::cv_params p;
   p.groups = groups_from_python(groups);
@@ -97,7 +97,7 @@ churn::cv_params cv_params_from(int inner_splits, double default_threshold, cons
   p.inner_splits = inner_splits;
   p.default_threshold = default_threshold;
   p.seed = seed_from_python(seed);
-  p.n_jobs = n_jobs;
+  p.threads = threads;
   p.validate();
   return p;
 }
@@ -416,9 +416,9 @@ void bind_cv(py::module_& m) {
   m.def(
       "_cross_validate_builtin",
       [](const std::string& model, const py::handle& X, const py::handle& y, const py::handle& folds,
-         const py::dict& model_params, int inner_splits, double default_threshold, const py::int_& seed, int n_jobs,
+         const py::dict& model_params, int inner_splits, double default_threshold, const py::int_& seed, int threads,
          int n_repeats, const py::object& groups) {
-        const auto cp = cv_params_from(inner_splits, default_threshold, seed, n_jobs, n_repeats, groups);
+        const auto cp = cv_params_from(inner_splits, default_threshold, seed, threads, n_repeats, groups);
         const auto X_arg = churn_py::matrix_view_from_python(X, "X");
         const churn::matrix_view& M = X_arg.view;
         const auto labels = labels_from_python(y, "y");
@@ -430,7 +430,7 @@ void bind_cv(py::module_& m) {
         return result_to_dict(std::move(r));
       },
       py::arg("model"), py::arg("X"), py::arg("y"), py::arg("folds"), py::arg("model_params"), py::arg("inner_splits"),
-      py::arg("default_threshold"), py::arg("seed"), py::arg("n_jobs"), py::arg("n_repeats") = 1,
+      py::arg("default_threshold"), py::arg("seed"), py::arg("threads"), py::arg("n_repeats") = 1,
       py::arg("groups") = py::none());
 
   m.def(
@@ -468,7 +468,7 @@ void bind_cv(py::module_& m) {
       "_cross_validate_callable",
       [](const py::function& fit, const py::handle& X, const py::handle& y, const py::handle& folds, int inner_splits,
          double default_threshold, const py::int_& seed, int n_repeats, const py::object& groups) {
-        // Python models run on this thread only, holding the GIL: n_jobs is 1.
+        // Python models run on this thread only, holding the GIL: one thread.
         const auto cp = cv_params_from(inner_splits, default_threshold, seed, 1, n_repeats, groups);
         const auto X_arg = churn_py::matrix_view_from_python(X, "X");
         const churn::matrix_view& M = X_arg.view;

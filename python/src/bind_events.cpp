@@ -1,5 +1,10 @@
-// Event reading for Python: read_events (columnar numpy arrays) and scan (a summary).
+// Event reading for Python: read_events (columnar numpy arrays) and scan (churn::scan_summary, bound
+// read-only as _ScanSummary; churn.ScanSummary derives from it).
+#include <map>
+#include <memory>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include <churn/event_table.hpp>
 #include <churn/reader.hpp>
@@ -24,6 +29,12 @@ churn::read_options make_options(bool strict, unsigned threads, std::uint64_t ma
   return options;
 }
 
+py::object ts_or_none(std::int64_t ts) {
+  return ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(ts));
+}
+
+/// ScanSummary.to_dict(): the summary's fields as a dict, the one builder (the subclass churn.ScanSummary
+/// adds its path and per-file summaries).
 py::dict scan_to_dict(const churn::scan_summary& s) {
   py::dict d;
   d["events"] = s.events;
@@ -31,12 +42,12 @@ py::dict scan_to_dict(const churn::scan_summary& s) {
   d["users"] = s.users.size();
   d["churned_users"] = s.churned_users.size();
   d["sessions"] = s.sessions;
-  d["first_ts"] = s.first_ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(s.first_ts));
-  d["last_ts"] = s.last_ts == churn::missing_int ? py::object(py::none()) : py::object(py::int_(s.last_ts));
+  d["first_ts"] = ts_or_none(s.first_ts);
+  d["last_ts"] = ts_or_none(s.last_ts);
   d["pages"] = s.pages;
   d["auths"] = s.auths;
   d["levels"] = s.levels;
-  d["report"] = py::cast(s.report);  // ReadReport
+  d["report"] = churn_py::read_report_to_dict(s.report);
   return d;
 }
 
@@ -82,25 +93,75 @@ void bind_events(py::module_& m) {
       py::arg("path"), py::arg("strict") = true, py::arg("max_line_bytes") = std::uint64_t(64) << 20,
       "Reads an event log into columns: (dict of columns, read report). Use churn.read_events.");
 
+  using S = churn::scan_summary;
+  py::class_<S, std::shared_ptr<S>>(
+      m, "_ScanSummary",
+      "A summary of event logs (churn::scan_summary), read-only: events, users, sessions, pages, time range "
+      "and the ReadReport. churn.ScanSummary derives from it.")
+      .def(py::init([](std::shared_ptr<S> other) { return other; }), py::arg("summary"),
+           "The same summary (shared, not copied).")
+      .def_readonly("events", &S::events)
+      .def_readonly("anonymous_events", &S::anonymous_events, "rows with an empty userId (guests, logged out)")
+      .def_property_readonly(
+          "users", [](const S& s) { return s.users.size(); }, "distinct non-empty user ids")
+      .def_property_readonly(
+          "churned_users", [](const S& s) { return s.churned_users.size(); },
+          "users that reached Cancellation Confirmation")
+      .def_readonly("sessions", &S::sessions, "distinct (userId, sessionId) of logged-in users")
+      .def_property_readonly(
+          "first_ts", [](const S& s) { return ts_or_none(s.first_ts); }, "epoch ms of the first event (None: none)")
+      .def_property_readonly(
+          "last_ts", [](const S& s) { return ts_or_none(s.last_ts); }, "epoch ms of the last event (None: none)")
+      .def_readonly("pages", &S::pages, "page name as in the log -> events")
+      .def_readonly("auths", &S::auths, "auth -> events ('' when absent)")
+      .def_readonly("levels", &S::levels, "level -> events ('' when absent)")
+      .def_property_readonly(
+          "report",
+          [](const py::object& self) {
+            return py::cast(&self.cast<const S&>().report, py::return_value_policy::reference_internal, self);
+          },
+          "the ReadReport of the read")
+      .def("to_dict", &scan_to_dict, "The summary as a dict (the report as a dict too).")
+      .def(py::pickle(
+          [](const S& s) {  // version 1; the per-session keys stay behind (sessions is their count)
+            return py::make_tuple(1, s.events, s.anonymous_events, s.first_ts, s.last_ts, s.pages, s.auths, s.levels,
+                                  s.users, s.churned_users, s.sessions, s.report);
+          },
+          [](const py::tuple& t) {
+            if (t.size() != 12 || t[0].cast<int>() != 1)
+              throw churn::data_error("ScanSummary: pickled state of another version (expected 12 fields, version 1)");
+            auto s = std::make_shared<S>();
+            s->events = t[1].cast<std::uint64_t>();
+            s->anonymous_events = t[2].cast<std::uint64_t>();
+            s->first_ts = t[3].cast<std::int64_t>();
+            s->last_ts = t[4].cast<std::int64_t>();
+            s->pages = t[5].cast<std::map<std::string, std::uint64_t>>();
+            s->auths = t[6].cast<std::map<std::string, std::uint64_t>>();
+            s->levels = t[7].cast<std::map<std::string, std::uint64_t>>();
+            s->users = t[8].cast<std::unordered_set<std::string>>();
+            s->churned_users = t[9].cast<std::unordered_set<std::string>>();
+            s->sessions = t[10].cast<std::uint64_t>();
+            s->report = t[11].cast<churn::read_report>();
+            return s;
+          }));
+
   m.def(
       "_scan",
       [](const std::vector<std::string>& paths, bool strict, unsigned threads, std::uint64_t max_line_bytes) {
-        churn::scan_summary total;
-        std::vector<churn::scan_summary> files;
+        auto total = std::make_shared<S>();
+        std::vector<S> files;
         {
           py::gil_scoped_release release;
-          total = churn::scan_files(paths, make_options(strict, threads, max_line_bytes), &files);
+          *total = churn::scan_files(paths, make_options(strict, threads, max_line_bytes), &files);
         }
-        py::dict d = scan_to_dict(total);
-        py::list per_file;
+        std::vector<std::shared_ptr<S>> per_file;
         if (files.size() > 1)
-          for (const auto& f : files) per_file.append(scan_to_dict(f));
-        d["files"] = per_file;
-        return d;
+          for (auto& f : files) per_file.push_back(std::make_shared<S>(std::move(f)));
+        return py::make_tuple(total, per_file);
       },
       py::arg("paths"), py::arg("strict") = true, py::arg("threads") = 0u,
       py::arg("max_line_bytes") = std::uint64_t(64) << 20,
-      "Summarises event logs: files and folders (dict, with one dict per file under 'files' when there "
+      "Summarises event logs, files and folders: (_ScanSummary of all, [_ScanSummary of each file] when there "
       "are several). Use churn.scan.");
 
   m.def(

@@ -42,8 +42,9 @@ py::tuple table_state(const churn::feature_table& t) {
   for (const auto& f : t.features)
     features.append(py::make_tuple(f.name, f.description, f.unit, kind_name(f.kind), f.categories));
   const auto& o = t.options;
+  const auto& a = t.aggregation;
   py::tuple options = py::make_tuple(std::string(churn::to_string(o.mode)), o.cutoff_ms, o.horizon_days,
-                                     o.session_gap_minutes, o.max_users);
+                                     a.session_gap_minutes, a.max_users);
   py::tuple report = py::make_tuple(r.events, r.anonymous_events, r.guest_events, r.logged_out_events,
                                     r.cancellation_events, r.users_seen, r.users_in_table, r.users_churned,
                                     r.users_cancelled_ever, r.users_cancelled_before_cutoff,
@@ -79,8 +80,9 @@ churn::feature_table table_from_state(const py::tuple& s) {
   t.options.mode = churn::parse_label_mode(o[0].cast<std::string>());
   t.options.cutoff_ms = o[1].cast<std::int64_t>();
   t.options.horizon_days = o[2].cast<double>();
-  t.options.session_gap_minutes = o[3].cast<double>();
-  t.options.max_users = o[4].cast<std::uint64_t>();
+  t.aggregation.session_gap_minutes = o[3].cast<double>();
+  t.aggregation.max_users = o[4].cast<std::uint64_t>();
+  churn::detail::set_deprecated_aggregation(t.options, t.aggregation);
   const auto r = s[7].cast<py::tuple>();
   auto& rep = t.report;
   std::uint64_t* counts[] = {&rep.events,
@@ -224,18 +226,17 @@ void bind_feature_structs(py::module_& m) {
                                                                                   : py::object(py::none());
                              })
       .def_property_readonly("horizon_days", [](const T& t) { return t.options.horizon_days; })
-      .def_property_readonly("session_gap_minutes", [](const T& t) { return t.options.session_gap_minutes; })
+      .def_property_readonly("session_gap_minutes", [](const T& t) { return t.aggregation.session_gap_minutes; })
       .def_readonly("report", &T::report)
       .def(py::pickle(&table_state, &table_from_state));
 }
 
 churn::label_options make_label_options(const std::string& label, std::optional<std::int64_t> cutoff_ms,
-                                        double horizon_days, double session_gap_minutes) {
+                                        double horizon_days) {
   churn::label_options o;
   o.mode = churn::parse_label_mode(label);
   o.cutoff_ms = cutoff_ms ? *cutoff_ms : churn::missing_int;
   o.horizon_days = horizon_days;
-  o.session_gap_minutes = session_gap_minutes;
   o.validate();
   return o;
 }
@@ -269,6 +270,14 @@ std::uint64_t make_max_users(std::optional<std::int64_t> max_users) {
   return static_cast<std::uint64_t>(*max_users);
 }
 
+churn::aggregation_options make_aggregation(double session_gap_minutes, std::optional<std::int64_t> max_users) {
+  churn::aggregation_options a;
+  a.session_gap_minutes = session_gap_minutes;
+  a.max_users = make_max_users(max_users);
+  a.validate();
+  return a;
+}
+
 py::object max_users_or_none(std::uint64_t max_users) {
   return max_users == 0 ? py::object(py::none()) : py::object(py::int_(max_users));
 }
@@ -299,10 +308,7 @@ void bind_features(py::module_& m) {
   py::class_<churn::feature_accumulator>(m, "_FeatureAccumulator",
                                          "Mergeable per-user aggregate of an event log (see churn.FeatureAccumulator).")
       .def(py::init([](double session_gap_minutes, std::optional<std::int64_t> max_users) {
-             churn::label_options o;
-             o.session_gap_minutes = session_gap_minutes;
-             o.max_users = make_max_users(max_users);
-             return churn::feature_accumulator(o);
+             return churn::feature_accumulator(make_aggregation(session_gap_minutes, max_users));
            }),
            py::arg("session_gap_minutes") = 30.0, py::arg("max_users") = py::none())
       .def(
@@ -312,10 +318,9 @@ void bind_features(py::module_& m) {
             churn::read_report report;
             {
               py::gil_scoped_release release;
-              churn::label_options o;
-              o.session_gap_minutes = acc.session_gap_minutes();
-              o.max_users = acc.max_users();  // bounds the part; the merge checks the sum
-              auto part = churn::accumulate_files(paths, o, make_read_options(strict, threads), progress, &report);
+              // The part takes the accumulator's user limit too; the merge checks the sum.
+              auto part = churn::accumulate_files(paths, acc.aggregation(), make_read_options(strict, threads),
+                                                  progress, &report);
               acc.merge(part);
             }
             return report;
@@ -360,7 +365,7 @@ void bind_features(py::module_& m) {
           [](const churn::feature_accumulator& acc, const std::string& label, std::optional<std::int64_t> cutoff_ms,
              double horizon_days, std::optional<std::vector<std::int64_t>> cutoffs, int every_days,
              double min_history_days, std::optional<churn::read_report> read) {
-            auto o = make_label_options(label, cutoff_ms, horizon_days, acc.session_gap_minutes());
+            auto o = make_label_options(label, cutoff_ms, horizon_days);
             auto s = make_snapshots(std::move(cutoffs), every_days, min_history_days);
             churn::feature_table t;
             {
@@ -391,15 +396,15 @@ void bind_features(py::module_& m) {
          double horizon_days, double session_gap_minutes, int threads, bool strict, churn::feature_progress* progress,
          std::optional<std::int64_t> max_users, std::optional<std::vector<std::int64_t>> cutoffs, int every_days,
          double min_history_days) {
-        auto o = make_label_options(label, cutoff_ms, horizon_days, session_gap_minutes);
-        o.max_users = make_max_users(max_users);
+        auto o = make_label_options(label, cutoff_ms, horizon_days);
+        auto a = make_aggregation(session_gap_minutes, max_users);
         auto s = make_snapshots(std::move(cutoffs), every_days, min_history_days);
         auto r = make_read_options(strict, threads);
         churn::feature_table t;
         {
           py::gil_scoped_release release;
-          t = s.enabled() ? churn::user_features(paths, o, s, r, progress)
-                          : churn::user_features(paths, o, r, progress);
+          t = s.enabled() ? churn::user_features(paths, o, s, a, r, progress)
+                          : churn::user_features(paths, o, a, r, progress);
         }
         return t;
       },

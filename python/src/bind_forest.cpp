@@ -139,16 +139,34 @@ void bind_forest(py::module_& m) {
           "P(class 1) from the trees that did not see each training row (NaN: never out of bag).")
       .def(
           "predict_proba",
-          [](const churn::random_forest& f, const dense& X, int n_jobs) {
+          [](const churn::random_forest& f, const dense& X, int n_jobs, int columns) -> py::array_t<double> {
+            if (columns != 1 && columns != 2)
+              throw churn::parameter_error("columns", std::to_string(columns),
+                                           "1 (P(class 1) per row) or 2 (P(class 0), P(class 1) per row)");
             const auto v = view_of(X);
-            std::vector<double> out(v.rows);
+            std::vector<double> p1(v.rows);
+            if (columns == 1) {
+              {
+                py::gil_scoped_release release;
+                f.predict_proba(v, p1.data(), n_jobs);
+              }
+              return move_to_numpy(std::move(p1));
+            }
+            py::array_t<double> out({static_cast<py::ssize_t>(v.rows), py::ssize_t{2}});
+            double* o = out.mutable_data();
             {
               py::gil_scoped_release release;
-              f.predict_proba(v, out.data(), n_jobs);
+              f.predict_proba(v, p1.data(), n_jobs);
+              for (std::size_t r = 0; r < v.rows; ++r) {
+                o[2 * r] = 1.0 - p1[r];
+                o[2 * r + 1] = p1[r];
+              }
             }
-            return move_to_numpy(std::move(out));
+            return out;
           },
-          py::arg("X"), py::arg("n_jobs") = 1, "P(class 1) per row.")
+          py::arg("X"), py::arg("n_jobs") = 1, py::arg("columns") = 1,
+          "P(class 1) per row (columns=1, a 1-D array), or both classes' probabilities (columns=2: rows x 2, "
+          "P(class 0) = 1 - P(class 1) first, as scikit-learn's predict_proba).")
       .def(
           "contributions",
           [](const churn::random_forest& f, const dense& X, int n_jobs) {

@@ -2,6 +2,7 @@
 // writing) and the config names. The GIL is released while simulating and taken back only for the
 // progress callback, which also lets Ctrl+C stop a long run.
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +48,7 @@ churn::simulate_options make_options(std::int64_t users, std::int64_t days, std:
   return o;
 }
 
+/// SimulationSummary.to_dict(): the summary's fields as a dict, the one builder.
 py::dict summary_to_dict(const churn::simulate_summary& s) {
   py::dict d;
   d["events"] = s.events;
@@ -91,6 +93,42 @@ void bind_simulate(py::module_& m) {
                ", ...)";
       });
 
+  using S = churn::simulate_summary;
+  py::class_<S, std::shared_ptr<S>>(m, "_SimulationSummary",
+                                    "What a simulation wrote (churn::simulate_summary), read-only. "
+                                    "churn.SimulationSummary derives from it.")
+      .def(py::init([](std::shared_ptr<S> other) { return other; }), py::arg("summary"),
+           "The same summary (shared, not copied).")
+      .def_readonly("events", &S::events)
+      .def_readonly("users", &S::users, "distinct non-empty userIds in the log")
+      .def_readonly("churned", &S::churned, "users with a Cancellation Confirmation")
+      .def_readonly("sessions", &S::sessions,
+                    "sessions of logged-in users: distinct userId + sessionId, as churn.scan counts them")
+      .def_readonly("anonymous_events", &S::anonymous_events, "rows with an empty userId (Guest, Logged Out)")
+      .def_readonly("registrations", &S::registrations, "Submit Registration events")
+      .def_readonly("bytes", &S::bytes, "bytes written (compressed size for .gz)")
+      .def_readonly("text_bytes", &S::text_bytes, "bytes of JSON-lines text")
+      .def_readonly("first_ts", &S::first_ts, "epoch ms")
+      .def_readonly("last_ts", &S::last_ts, "epoch ms")
+      .def("to_dict", &summary_to_dict, "The summary as a dict.")
+      .def(py::pickle(
+          [](const S& s) {  // version 1
+            return py::make_tuple(1, s.events, s.sessions, s.users, s.churned, s.anonymous_events, s.registrations,
+                                  s.text_bytes, s.bytes, s.first_ts, s.last_ts);
+          },
+          [](const py::tuple& t) {
+            if (t.size() != 11 || t[0].cast<int>() != 1)
+              throw churn::data_error(
+                  "SimulationSummary: pickled state of another version (expected 11 fields, version 1)");
+            auto s = std::make_shared<S>();
+            std::uint64_t* counts[] = {&s->events,           &s->sessions,      &s->users,      &s->churned,
+                                       &s->anonymous_events, &s->registrations, &s->text_bytes, &s->bytes};
+            for (std::size_t i = 0; i < 8; ++i) *counts[i] = t[i + 1].cast<std::uint64_t>();
+            s->first_ts = t[9].cast<std::int64_t>();
+            s->last_ts = t[10].cast<std::int64_t>();
+            return s;
+          }));
+
   m.def(
       "simulate_config_names",
       [] {
@@ -115,19 +153,19 @@ void bind_simulate(py::module_& m) {
          const std::string& behaviour, const std::optional<churn::engagement_params>& engagement) {
         auto o = make_options(users, days, seed, start, threads, config_mix, cancel_multiplier, new_users_per_day,
                               gzip_level, beta_sigma, beta_scale, progress, behaviour, engagement);
-        churn::simulate_summary s;
+        auto s = std::make_shared<S>();
         {
           py::gil_scoped_release release;
-          s = churn::write_jsonl_file(o, path);
+          *s = churn::write_jsonl_file(o, path);
         }
-        return summary_to_dict(s);
+        return s;
       },
       py::arg("path"), py::arg("users") = 225, py::arg("days") = 60, py::arg("seed") = 0,
       py::arg("start") = "2018-10-01", py::arg("threads") = 0, py::arg("config_mix") = py::none(),
       py::arg("cancel_multiplier") = 1.0, py::arg("new_users_per_day") = -1.0, py::arg("gzip_level") = 6,
       py::arg("beta_sigma") = 1.15, py::arg("beta_scale") = 1.0, py::arg("progress") = py::none(),
       py::arg("behaviour") = "engagement", py::arg("engagement") = py::none(),
-      "Writes a simulated event log (gzip if path ends in .gz); returns the summary as a dict. "
+      "Writes a simulated event log (gzip if path ends in .gz); returns its _SimulationSummary. "
       "progress(events, fraction) is called every 6 simulated hours.");
 
   m.def(

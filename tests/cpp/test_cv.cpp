@@ -267,8 +267,8 @@ TEST_CASE("cross_validate results do not depend on the number of threads") {
   const auto fit = [](const churn::row_matrix& Xt, const std::vector<int>& yt) { return churn::fit_logistic(Xt, yt); };
   churn::cv_params cp;
   const auto one = churn::cross_validate(fit, X, y, folds, cp);
-  for (int jobs : {2, 3, -1}) {
-    cp.n_jobs = jobs;
+  for (int threads : {2, 3, 0}) {
+    cp.threads = threads;
     const auto many = churn::cross_validate(fit, X, y, folds, cp);
     CHECK(many.oof_proba == one.oof_proba);
     CHECK(many.oof_pred == one.oof_pred);
@@ -405,11 +405,11 @@ TEST_CASE("cross_validate rejects bad folds and parameters, and passes fit error
     return churn::fit_majority(Xt, yt);
   };
   cp.inner_splits = 2;
-  cp.n_jobs = 2;
+  cp.threads = 2;
   // Inner fits (about 10 rows) pass, outer fits (20 rows) throw; which one is first depends on timing
   // with two threads, so the message is checked on one thread.
   CHECK_THROWS_AS(churn::cross_validate(failing, X, y, folds, cp), churn::data_error);
-  cp.n_jobs = 1;
+  cp.threads = 1;
   CHECK_THROWS_WITH_AS(churn::cross_validate(failing, X, y, folds, cp),
                        "cross_validate: fold 0 (rows numbered within that fit's rows): model refused",
                        churn::data_error);
@@ -436,7 +436,7 @@ TEST_CASE("cross_validate takes the random forest as it is (predict_proba on a m
   const auto folds = churn::stratified_kfold(y, 3, true, 0);
   churn::cv_params cp;
   const auto one = churn::cross_validate(fit, X, y, folds, cp);
-  cp.n_jobs = 2;
+  cp.threads = 2;
   const auto two = churn::cross_validate(fit, X, y, folds, cp);
   CHECK(one.oof_proba == two.oof_proba);
   CHECK(one.tuned.mean.roc_auc > 0.7);

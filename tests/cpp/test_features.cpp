@@ -439,7 +439,7 @@ TEST_CASE("files: the same table for any number of threads, and for a list of fi
   o.cutoff_ms = churn::parse_cutoff("2018-11-20");
   o.horizon_days = 7;
   churn::read_options r1;
-  auto one = churn::user_features(files, o, r1);
+  auto one = churn::user_features(files, o, {}, r1);
   CHECK(one.X.rows() > 50);
   CHECK(one.report.read.events == 8056);
   CHECK(one.report.events == 8056);
@@ -448,7 +448,7 @@ TEST_CASE("files: the same table for any number of threads, and for a list of fi
   for (unsigned threads : {2u, 3u, 5u}) {
     churn::read_options r;
     r.threads = threads;
-    auto t = churn::user_features(files, o, r);
+    auto t = churn::user_features(files, o, {}, r);
     CHECK(tables_equal(t, one));
   }
   // In memory, from the same events: the same table.
@@ -465,13 +465,13 @@ TEST_CASE("files: the same table for any number of threads, and for a list of fi
   churn::read_options r4;
   r4.threads = 4;
   churn::feature_progress progress;
-  auto t4 = churn::user_features(joined, o, r4, &progress);
+  auto t4 = churn::user_features(joined, o, {}, r4, &progress);
   CHECK(tables_equal(t4, one));
   CHECK(progress.events.load() == 8056);
   CHECK(progress.bytes.load() == std::filesystem::file_size(joined));
   CHECK(progress.bytes_total.load() == std::filesystem::file_size(joined));
   // A directory stands for the event files in it.
-  CHECK(tables_equal(churn::user_features(sample_dir(), o, r4), one));
+  CHECK(tables_equal(churn::user_features(sample_dir(), o, {}, r4), one));
   std::filesystem::remove(joined);
 }
 
@@ -565,11 +565,15 @@ TEST_CASE("bad input: clear errors, no crash") {
   bad_text[at + 4] = '\x80';
   CHECK_THROWS_WITH_AS(churn::feature_accumulator::from_bytes(bad_text), doctest::Contains("not valid UTF-8"),
                        churn::data_error);
-  churn::label_options other_gap;
+  churn::aggregation_options other_gap;
   other_gap.session_gap_minutes = 10;
   churn::feature_accumulator b(other_gap);
   CHECK_THROWS_AS(full.merge(b), churn::parameter_error);
-  CHECK_THROWS_AS(full.finalize(other_gap), churn::parameter_error);
+  // The labelling carries no gap: any label options finalise it, and the table says its gap.
+  for (const auto& ev : fixture()) b.add(ev);
+  const auto b_table = b.finalize(window_options());
+  CHECK(b_table.aggregation.session_gap_minutes == 10);
+  CHECK(b.aggregation().session_gap_minutes == 10);
   CHECK_THROWS_AS(full.merge(full), churn::parameter_error);
   churn::feature_table t = full.finalize(window_options());
   CHECK_THROWS_WITH_AS(t.column("nope"), doctest::Contains("'nope'"), churn::parameter_error);
@@ -683,7 +687,7 @@ std::string write_temp(const std::string& name, const std::string& text) {
 }  // namespace
 
 TEST_CASE("max_users: the first user beyond the limit is a data_error, the accumulator stays as it was") {
-  churn::label_options o = window_options();
+  churn::aggregation_options o;
   o.max_users = 3;
   churn::feature_accumulator acc(o);
   CHECK(acc.max_users() == 3);
@@ -715,7 +719,7 @@ TEST_CASE("max_users: the first user beyond the limit is a data_error, the accum
 }
 
 TEST_CASE("max_users: a merge beyond the limit throws before anything changes") {
-  churn::label_options limited;
+  churn::aggregation_options limited;
   limited.max_users = 3;
   auto with = [](churn::feature_accumulator acc, std::vector<std::string> ids) {
     fixture_user u{"", "M", "Austin, TX", mac_chrome};
@@ -742,8 +746,9 @@ TEST_CASE("max_users on files: the error names the file and the line of the firs
   std::string log;
   for (int i = 0; i < 10; ++i) log += minimal_line(std::to_string(100 + i)) + minimal_line(std::to_string(100 + i));
   const std::string path = write_temp("churn_test_max_users.json", log);
-  churn::label_options o;
-  o.mode = churn::label_mode::history;  // every user in the table (the log is a single day)
+  churn::label_options history;
+  history.mode = churn::label_mode::history;  // every user in the table (the log is a single day)
+  churn::aggregation_options o;
   o.max_users = 4;
   try {
     (void)churn::accumulate_files({path}, o);
@@ -756,20 +761,18 @@ TEST_CASE("max_users on files: the error names the file and the line of the firs
     CHECK(e.reason() == limit_message(4));
     CHECK(std::string(e.what()) == "data error in " + path + " at line 9: " + limit_message(4));
   }
-  CHECK_THROWS_AS(churn::user_features(path, o), churn::data_error);
+  CHECK_THROWS_AS(churn::user_features(path, history, o), churn::data_error);
   // At or above the number of users: the same table as without a limit, for any number of threads.
-  churn::label_options history;
-  history.mode = churn::label_mode::history;
   const auto unlimited = churn::user_features(path, history);
   REQUIRE(unlimited.user_ids.size() == 10);
   for (unsigned threads : {1u, 2u, 3u}) {
     churn::read_options r;
     r.threads = threads;
     o.max_users = 10;
-    CHECK(tables_equal(churn::user_features(path, o, r), unlimited));
+    CHECK(tables_equal(churn::user_features(path, history, o, r), unlimited));
     // Below it, every thread count fails: in a thread's accumulator or in the merge of them.
     o.max_users = 9;
-    CHECK_THROWS_WITH_AS(churn::user_features(path, o, r), doctest::Contains(limit_message(9).c_str()),
+    CHECK_THROWS_WITH_AS(churn::user_features(path, history, o, r), doctest::Contains(limit_message(9).c_str()),
                          churn::data_error);
   }
   // Several threads: the line is the file's, not the piece's. Users 1..12 all come in the last lines,

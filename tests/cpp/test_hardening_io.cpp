@@ -180,8 +180,10 @@ TEST_CASE("thread counts beyond max_threads are parameter errors, not allocation
                       small_log, [](const churn::event&) {}, ro),
                   churn::parameter_error);
   churn::cv_params cv;
-  cv.n_jobs = 5000;
-  CHECK_THROWS_AS(cv.validate(), churn::parameter_error);
+  cv.threads = 5000;
+  CHECK_THROWS_WITH_AS(cv.validate(), doctest::Contains("'threads': 5000"), churn::parameter_error);
+  cv.threads = -1;
+  CHECK_THROWS_WITH_AS(cv.validate(), doctest::Contains("'threads': -1"), churn::parameter_error);
 }
 
 TEST_CASE("read_files_parallel cuts files into pieces without overflow for any piece_bytes") {

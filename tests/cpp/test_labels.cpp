@@ -64,9 +64,10 @@ TEST_CASE("options are validated with the parameter, the value and what is allow
   CHECK_NOTHROW(o.validate());
   o.horizon_days = 0;
   CHECK_THROWS_WITH_AS(o.validate(), doctest::Contains("horizon_days"), churn::parameter_error);
-  o = {};
-  o.session_gap_minutes = -5;
-  CHECK_THROWS_WITH_AS(o.validate(), doctest::Contains("session_gap_minutes"), churn::parameter_error);
+  churn::aggregation_options a;
+  CHECK_NOTHROW(a.validate());
+  a.session_gap_minutes = -5;
+  CHECK_THROWS_WITH_AS(a.validate(), doctest::Contains("session_gap_minutes"), churn::parameter_error);
   o = {};
   o.cutoff_ms = churn::parse_cutoff("2018-11-15") + 3600'000;
   CHECK_THROWS_WITH_AS(o.validate(), doctest::Contains("UTC midnight"), churn::parameter_error);

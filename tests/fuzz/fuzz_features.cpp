@@ -17,8 +17,7 @@
 namespace {
 
 void finalise_all(const churn::feature_accumulator& a) {
-  churn::label_options window;
-  window.session_gap_minutes = a.session_gap_minutes();
+  churn::label_options window;  // the session gap is the accumulator's
   churn::label_options history = window;
   history.mode = churn::label_mode::history;
   for (const auto& options : {window, history}) {

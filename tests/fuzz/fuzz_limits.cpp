@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The user limit, from the caller.
   const std::uint64_t max_users = 1 + data[2] % 8;
-  churn::label_options options;
+  churn::aggregation_options options;
   options.max_users = max_users;
   churn::feature_accumulator acc(options);
   churn::read_options lenient;

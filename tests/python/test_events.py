@@ -1,5 +1,6 @@
 import gzip
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -118,6 +119,35 @@ def test_scan_counts_churned_users(tmp_path):
     assert (s.events, s.users, s.churned_users, s.sessions, s.anonymous_events) == (5, 2, 1, 2, 1)
     assert s.pages["Cancellation Confirmation"] == 1 and s.auths["Cancelled"] == 1
     assert (s.first_ts, s.last_ts) == (1, 5)
+
+
+def test_scan_returns_the_bound_summary_read_only_with_a_dict(tmp_path):
+    one = tmp_path / "a.json"
+    two = tmp_path / "b.json"
+    one.write_text('{"ts": 1, "userId": "1", "sessionId": 1, "page": "Home", "auth": "Logged In", "level": "free"}\n'
+                   'not json\n')
+    two.write_text('{"ts": 9, "userId": "2", "sessionId": 4, "page": "NextSong", "auth": "Logged In"}\n')
+    s = churn.scan([one, two], strict=False, threads=1)
+    assert isinstance(s, churn.ScanSummary) and isinstance(s, churn._churn._ScanSummary)
+    assert (s.events, s.users, s.sessions, s.first_ts, s.last_ts) == (2, 2, 2, 1, 9)
+    assert s.path == f"{one}, {two}" and [f.path for f in s.files] == [str(one), str(two)]
+    assert s.report.bad_lines == 1 and s.files[0].report.bad_lines == 1 and s.files[1].files == []
+    with pytest.raises(AttributeError):
+        s.events = 5
+    d = s.to_dict()
+    assert d == {"events": 2, "anonymous_events": 0, "users": 2, "churned_users": 0, "sessions": 2, "first_ts": 1,
+                 "last_ts": 9, "pages": {"Home": 1, "NextSong": 1}, "auths": {"Logged In": 2},
+                 "levels": {"free": 1, "": 1}, "report": s.report.to_dict(), "path": s.path,
+                 "files": [s.files[0].to_dict(), s.files[1].to_dict()]}
+    assert d["files"][0]["events"] == 1 and d["files"][0]["report"]["bad_lines"] == 1
+    assert "events=2" in repr(s) and "users" in str(s)
+    back = pickle.loads(pickle.dumps(s))  # picklable, as the dataclass it replaced was
+    assert type(back) is churn.ScanSummary and type(back.files[0]) is churn.ScanSummary
+    assert back.to_dict() == d and str(back) == str(s)
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    e = churn.scan(empty)
+    assert (e.events, e.first_ts, e.last_ts, e.first_time, e.files) == (0, None, None, None, [])
 
 
 def test_cli_scan(test_data, capsys):

@@ -155,7 +155,7 @@ def test_tables_pickle_whole(tmp_path, fixture_file):
     bad = tmp_path / "bad.json"
     bad.write_text(open(fixture_file).read() + "{not json\n")
     for t in (churn.user_features(bad, strict=False, cutoff=CUTOFF, horizon_days=7),
-              churn.user_features(fixture_file, label="history"),
+              churn.user_features(fixture_file, label="history", session_gap_minutes=10),
               churn.user_features(fixture_file, cutoffs=[CUTOFF - dt.timedelta(days=1), CUTOFF], horizon_days=7)):
         back = pickle.loads(pickle.dumps(t))
         assert type(back) is churn.FeatureTable and repr(back) == repr(t)
@@ -229,6 +229,12 @@ def test_accumulator_pickle_merge_and_finalize(tmp_path):
     assert churn.merge_accumulators([a, b]).to_bytes() == whole.to_bytes()
     with pytest.raises(churn.ParameterError):
         churn.FeatureAccumulator(session_gap_minutes=10).merge(a)
+    # The gap is the accumulator's (aggregation options), whatever labelling finalises it.
+    gap10 = churn.FeatureAccumulator(session_gap_minutes=10)
+    gap10.add_jsonl("\n".join(lines))
+    for t in (gap10.finalize(cutoff=CUTOFF, horizon_days=7), gap10.finalize(label="history")):
+        assert t.session_gap_minutes == 10
+    assert whole.finalize(label="history").session_gap_minutes == 30
 
 
 @needs_sample

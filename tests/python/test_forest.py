@@ -118,6 +118,22 @@ def test_threshold_and_predict(data):
     assert est.predict(X).sum() > (p > 0.5).sum()
 
 
+def test_native_predict_proba_fills_both_columns_in_one_call(data):
+    X, y = data
+    est = RandomForestClassifier(20, random_state=0).fit(X, y)
+    for rows in (X[:1], X[:3], X[:300]):  # the lockstep path (a few rows) and the blocked one
+        p1 = est.model_.predict_proba(rows)
+        both = est.model_.predict_proba(rows, columns=2)
+        assert p1.shape == (len(rows),) and both.shape == (len(rows), 2) and both.dtype == np.float64
+        np.testing.assert_array_equal(both, np.column_stack([1.0 - p1, p1]))
+        np.testing.assert_array_equal(est.predict_proba(rows), both)
+        np.testing.assert_array_equal(est.model_.predict_proba(rows, 2, columns=2), both)
+    assert est.model_.predict_proba(X[:0], columns=2).shape == (0, 2)
+    for bad in (0, 3, -1):
+        with pytest.raises(churn.ParameterError, match="'columns'"):
+            est.model_.predict_proba(X[:2], columns=bad)
+
+
 def test_class_weight_shifts_probabilities(data):
     X, y = data
     plain = RandomForestClassifier(30, random_state=0, min_samples_leaf=5).fit(X, y).predict_proba(X)[:, 1].mean()

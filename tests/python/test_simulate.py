@@ -3,6 +3,7 @@ import calendar
 import datetime
 import gzip
 import json
+import pickle
 from collections import Counter
 
 import numpy as np
@@ -110,6 +111,25 @@ def test_same_seed_same_bytes_whatever_the_threads(tmp_path):
     assert a.read_bytes() != c.read_bytes()
 
 
+def test_the_summary_is_the_bound_struct_read_only_with_a_dict(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    sa = churn.simulate(a, users=30, days=3, seed=5, threads=1)
+    sb = churn.simulate(b, users=30, days=3, seed=5, threads=2)
+    assert isinstance(sa, churn.SimulationSummary) and isinstance(sa, churn._churn._SimulationSummary)
+    with pytest.raises(AttributeError):
+        sa.events = 1
+    d = sa.to_dict()
+    assert d == {"events": sa.events, "sessions": sa.sessions, "users": sa.users, "churned": sa.churned,
+                 "anonymous_events": sa.anonymous_events, "registrations": sa.registrations,
+                 "text_bytes": sa.text_bytes, "bytes": sa.bytes, "first_ts": sa.first_ts, "last_ts": sa.last_ts,
+                 "path": str(a)}
+    # Equal by value, as the dataclass was: the same log under another path is not equal.
+    assert sa != sb and {**sb.to_dict(), "path": str(a)} == d
+    assert churn.SimulationSummary(sb, str(a)) == sa and "events=" in repr(sa)
+    back = pickle.loads(pickle.dumps(sa))  # picklable, as the dataclass it replaced was
+    assert type(back) is churn.SimulationSummary and back == sa and str(back) == str(sa)
+
+
 def test_the_reader_reads_it_strictly(tmp_path):
     path = tmp_path / "log.json"
     summary = churn.simulate(path, users=80, days=10, seed=1)
@@ -173,7 +193,8 @@ def test_unwritable_path(tmp_path):
 def test_cli(tmp_path, capsys):
     out = tmp_path / "cli.json.gz"
     assert cli.main(["simulate", "--users", "40", "--days", "5", "--seed", "2", "--out", str(out)]) == 0
-    assert "events" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "events" in printed and printed.startswith(f"{out}: ")  # the final path, not the partial file's
     with gzip.open(out, "rt") as f:
         assert all(json.loads(line)["ts"] > 0 for line in f)
     assert cli.main(["simulate", "--users", "40", "--days", "0", "--out", str(out), "--quiet"]) == 2

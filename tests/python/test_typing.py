@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 PROGRAM = textwrap.dedent('''
-    from typing import Any, Dict, List, Type
+    from typing import Any, Dict, List, Optional, Type
 
     import numpy as np
 
@@ -88,6 +88,20 @@ PROGRAM = textwrap.dedent('''
 
     def importance(model: ForestModel, X: np.ndarray, y: np.ndarray) -> Dict[str, Any]:
         return model.permutation_importance(X, y, ImportanceScoring.accuracy)
+
+
+    def both_classes(model: ForestModel, X: np.ndarray) -> np.ndarray:
+        return model.predict_proba(X, n_jobs=1, columns=2)
+
+
+    def summary(path: str) -> int:
+        s: churn.ScanSummary = churn.scan(path, threads=1)
+        first: Optional[int] = s.first_ts
+        pages: Dict[str, int] = s.pages
+        as_dict: Dict[str, Any] = s.to_dict()
+        per_file: List[churn.ScanSummary] = s.files
+        return (s.events + s.anonymous_events + s.users + s.churned_users + s.sessions + s.report.bad_lines
+                + len(per_file) + len(pages) + len(as_dict) + len(s.path) + (first or 0))
 ''')
 
 
@@ -111,8 +125,13 @@ def test_the_public_api_type_checks_with_mypy_strict(tmp_path):
 
         def unknown() -> None:
             churn._churn.fit_forest_everything()
+
+
+        def scan_misused(path: str) -> int:
+            return churn.scan(path).event_count
     ''')
     done = _mypy(tmp_path, bad)
     assert done.returncode == 1
     assert 'Incompatible return value type (got "int", expected "str")' in done.stdout
     assert 'has no attribute "fit_forest_everything"' in done.stdout
+    assert '"ScanSummary" has no attribute "event_count"' in done.stdout

@@ -7,7 +7,6 @@ threshold). `service()` is the one accessor of the app's model.
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -16,7 +15,7 @@ import numpy as np
 
 import churn
 from churn.metadata import check_metadata
-from churn.reasons import FEATURE_PAGES, Explanation, finite_number
+from churn.reasons import FEATURE_PAGES, Explanation, finite_number, format_number  # noqa: F401 (re-exported)
 from churn.scoring import (decide, model_calibration, model_feature_names, model_threshold,  # noqa: F401 (re-exported)
                            score_features, verdict_words)
 from flask import current_app
@@ -129,19 +128,6 @@ class Field:
                                                else self.default),
             "importance": self.importance,
         }
-
-
-def format_number(value: float, integer: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    if integer or float(value).is_integer():
-        return f"{int(round(value)):,}"
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:,.1f}"
-    if magnitude >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3g}"
 
 
 @dataclass

@@ -927,10 +927,10 @@ TEST_CASE("files: the grouped, prefetching add gives the accumulator of adding o
       INFO(threads << " threads, max_users " << limit);
       churn::read_options r;
       r.threads = threads;
-      churn::label_options lo = o;
-      lo.max_users = limit;
-      CHECK(churn::accumulate_files({path}, lo, r).to_bytes() == expected);
-      const auto t = churn::user_features({path}, lo, s, r);
+      churn::aggregation_options a;
+      a.max_users = limit;
+      CHECK(churn::accumulate_files({path}, a, r).to_bytes() == expected);
+      const auto t = churn::user_features({path}, o, s, a, r);
       CHECK(tables_equal(t, reference));
       CHECK(t.cutoffs == reference.cutoffs);
     }

@@ -1,20 +1,14 @@
-// Event reading for Python: read_events (columnar numpy arrays) and scan (a summary).
+// Event reading for Python: scan (a summary) and the vocabularies; read_events is bind_event_table.cpp.
 #include <string>
 
-#include <churn/event_table.hpp>
 #include <churn/reader.hpp>
 #include <churn/scan.hpp>
 
 #include "common.hpp"
 
 namespace py = pybind11;
-using churn_py::move_to_numpy;
 
 namespace {
-
-py::tuple dictionary(churn::dictionary_column& column) {
-  return py::make_tuple(move_to_numpy(std::move(column.codes)), py::cast(column.categories));
-}
 
 churn::read_options make_options(bool strict, unsigned threads, std::uint64_t max_line_bytes) {
   churn::read_options options;
@@ -47,40 +41,6 @@ void bind_events(py::module_& m) {
   m.attr("auth_names") = py::cast(std::vector<std::string>(churn::auth_names.begin(), churn::auth_names.end()));
   m.attr("level_names") = py::cast(std::vector<std::string>(churn::level_names.begin(), churn::level_names.end()));
   m.attr("method_names") = py::cast(std::vector<std::string>(churn::method_names.begin(), churn::method_names.end()));
-
-  m.def(
-      "_read_events",
-      [](const std::string& path, bool strict, std::uint64_t max_line_bytes) {
-        churn::event_table table;
-        churn::read_report report;
-        {
-          py::gil_scoped_release release;
-          report = churn::read_file(
-              path, [&](const churn::event& e) { table.push_back(e); }, make_options(strict, 1, max_line_bytes));
-        }
-        py::dict columns;
-        columns["ts"] = move_to_numpy(std::move(table.ts));
-        columns["userId"] = dictionary(table.user_id);
-        columns["sessionId"] = move_to_numpy(std::move(table.session_id));
-        columns["page"] = dictionary(table.page);
-        columns["auth"] = move_to_numpy(std::move(table.auth));
-        columns["method"] = move_to_numpy(std::move(table.method));
-        columns["status"] = move_to_numpy(std::move(table.status));
-        columns["level"] = move_to_numpy(std::move(table.level));
-        columns["itemInSession"] = move_to_numpy(std::move(table.item_in_session));
-        columns["location"] = dictionary(table.location);
-        columns["userAgent"] = dictionary(table.user_agent);
-        columns["lastName"] = dictionary(table.last_name);
-        columns["firstName"] = dictionary(table.first_name);
-        columns["registration"] = move_to_numpy(std::move(table.registration));
-        columns["gender"] = dictionary(table.gender);
-        columns["artist"] = dictionary(table.artist);
-        columns["song"] = dictionary(table.song);
-        columns["length"] = move_to_numpy(std::move(table.length));
-        return py::make_tuple(columns, py::cast(std::move(report)));
-      },
-      py::arg("path"), py::arg("strict") = true, py::arg("max_line_bytes") = std::uint64_t(64) << 20,
-      "Reads an event log into columns: (dict of columns, read report). Use churn.read_events.");
 
   m.def(
       "_scan",

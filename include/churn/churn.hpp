@@ -1,6 +1,7 @@
 #pragma once
 // The churn library: every header but the event simulator. Each header can also be included on its own.
 // The simulator (its tables are large) is opt-in: #include <churn/simulate.hpp>.
+#include "arrow.hpp"
 #include "baseline.hpp"
 #include "cv.hpp"
 #include "dates.hpp"

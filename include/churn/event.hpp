@@ -148,8 +148,17 @@ struct event {
   std::string artist;                                        ///< NextSong only
   std::string song;                                          ///< NextSong only
   double length = std::numeric_limits<double>::quiet_NaN();  ///< seconds, NextSong only
+  std::string auth_name;    ///< the auth text as in the log (`auth` is unknown for any other text)
+  std::string method_name;  ///< the method text as in the log
+  std::string level_name;   ///< the level text as in the log
+  /// Bit i set when field_names[i] had a value that was not null: tells a null or absent string from
+  /// an empty one (numbers say so themselves: missing_int, NaN). The parser sets it; an event built
+  /// in code has every field present.
+  std::uint32_t present = ~std::uint32_t(0);
 
   bool has_user() const noexcept { return !user_id.empty(); }
+  /// Whether field_names[field] had a value that was not null.
+  bool has(std::size_t field) const noexcept { return field < 32 && ((present >> field) & 1u) != 0; }
 };
 
 /// The 18 field names of the JSON lines, in the order of the real churn files.

@@ -365,6 +365,24 @@ def _expand_paths(paths: List[str]) -> List[str]:
     """The event files that files and folders stand for (churn::expand_paths)."""
 def _format_utc(ts: int) -> str: ...
 
+# --- the event table (python/src/bind_event_table.cpp) ------------------------------------------------
+class _EventColumns:
+    """The columns of an event table (churn::event_table). Use churn.EventTable."""
+    def __len__(self) -> int: ...
+    def values(self, name: str) -> Any:
+        """A column's values as a read-only numpy view of the C++ buffer: int64 (missing_int where null), float64 (NaN where null) or, for a string column, int32 codes (-1 where null)."""
+    def categories(self, name: str) -> List[str]:
+        """The dictionary of a string column, by code."""
+    def memory_bytes(self) -> int:
+        """Bytes held by the columns (capacity, dictionaries and their hash indexes included)."""
+    def arrow_c_stream(self) -> object:
+        """A PyCapsule 'arrow_array_stream' of the table (one record batch), sharing its buffers."""
+    def arrow_c_schema(self) -> object:
+        """A PyCapsule 'arrow_schema' of the table's schema."""
+
+def _read_events(files: List[str], strict: bool = True, threads: int = 0, max_line_bytes: int = 67108864) -> Tuple[_EventColumns, ReadReport]:
+    """Reads event logs into columns on `threads` threads (0: all cores): (_EventColumns, read report). Use churn.read_events."""
+
 # --- reader (python/src/bind_reader.cpp) ------------------------------------------------------------
 class ReadReport:
     """What a read of event logs saw (churn::read_report): every line is an event, blank, or bad (counted under its reason, with example line numbers). Read-only and picklable; to_dict() gives the dict churn has always returned, and report[key] reads it."""

@@ -15,11 +15,6 @@ SESSIONS_COUNTED = "distinct userId + sessionId of logged-in users"
 #: Integer columns use this value where the log had null or no value.
 MISSING_INT = np.iinfo(np.int64).min
 
-_ENUM_COLUMNS = {
-    "auth": list(_churn.auth_names),
-    "method": list(_churn.method_names),
-    "level": list(_churn.level_names),
-}
 COLUMNS = (
     "ts", "userId", "sessionId", "page", "auth", "method", "status", "level", "itemInSession",
     "location", "userAgent", "lastName", "firstName", "registration", "gender", "artist", "song",
@@ -50,85 +45,129 @@ def _threads(value: Any) -> int:
 #: several were read (churn::read_report, bound read-only; ``report["events"]`` and ``to_dict()`` too).
 ReadReport = _churn.ReadReport
 
+#: The columns that hold text, dictionary-encoded (every string field of the log).
+STRING_COLUMNS = (
+    "userId", "page", "auth", "method", "level", "location", "userAgent", "lastName", "firstName", "gender",
+    "artist", "song",
+)
+#: The columns that are epoch milliseconds (timestamp[ms, UTC] in Arrow).
+TIMESTAMP_COLUMNS = ("ts", "registration")
+
 
 class EventTable:
-    """Events by column. String columns are dictionary-encoded: ``codes(name)`` and ``categories(name)``;
-    ``column(name)`` decodes them. ``auth``, ``method`` and ``level`` are small integer codes into
-    ``churn.auth_names`` etc. (code len(names) where the log had no known value)."""
+    """Events by column, held in C++ buffers that numpy and Arrow consumers share without a copy.
 
-    def __init__(self, columns: Dict[str, Any], report: ReadReport):
-        self._columns = columns
+    Every string column is dictionary-encoded: ``codes(name)`` (int32, -1 where the log had null or no
+    value) and ``categories(name)``; ``column(name)`` decodes them (None where null). Integer columns
+    are int64 with ``MISSING_INT`` where null, ``length`` float64 with NaN where null. ``page``,
+    ``auth``, ``method`` and ``level`` codes of the known names are their positions in
+    ``churn.page_names`` etc. (each dictionary starts with them).
+
+    The table is an Arrow stream (``__arrow_c_stream__``): ``pyarrow.table(t)``, ``polars.DataFrame(t)``,
+    DuckDB and ``to_arrow()`` take it as it is: ``ts`` and ``registration`` timestamp[ms, UTC], the
+    other numbers int64 / float64 with nulls as nulls, strings dictionary<int32, utf8>.
+    """
+
+    def __init__(self, columns: "_churn._EventColumns", report: ReadReport):
+        self._table = columns
         self.report = report
 
     def __len__(self) -> int:
-        return int(self._columns["ts"].shape[0])
+        return len(self._table)
 
     @property
     def columns(self) -> Tuple[str, ...]:
         return COLUMNS
 
-    def codes(self, name: str) -> np.ndarray:
-        value = self._columns[name]
-        return value[0] if isinstance(value, tuple) else value
-
-    def categories(self, name: str) -> List[str]:
-        value = self._columns[name]
-        if isinstance(value, tuple):
-            return list(value[1])
-        if name in _ENUM_COLUMNS:
-            return _ENUM_COLUMNS[name]
-        raise KeyError(f"column {name!r} is not categorical")
-
-    def column(self, name: str) -> np.ndarray:
-        """The column as a numpy array: integers (MISSING_INT where null), floats, or str objects."""
+    def _check(self, name: str) -> None:
         if name not in COLUMNS:
             raise KeyError(f"unknown column {name!r}; columns are {', '.join(COLUMNS)}")
-        value = self._columns[name]
-        if isinstance(value, tuple):
-            codes, categories = value
-            return np.asarray(categories, dtype=object)[codes]
-        if name in _ENUM_COLUMNS:
-            names = np.asarray(_ENUM_COLUMNS[name] + [""], dtype=object)
-            return names[np.minimum(value, len(names) - 1)]
-        return value
+
+    def codes(self, name: str) -> np.ndarray:
+        """A string column's int32 codes (-1 where null), or a number column's values: a read-only view."""
+        self._check(name)
+        return self._table.values(name)
+
+    def categories(self, name: str) -> List[str]:
+        """A string column's dictionary, by code."""
+        self._check(name)
+        if name not in STRING_COLUMNS:
+            raise KeyError(f"column {name!r} is not categorical")
+        return list(self._table.categories(name))
+
+    def column(self, name: str) -> np.ndarray:
+        """The column as a numpy array: integers (MISSING_INT where null), floats (NaN where null), or
+        str objects (None where null). Numbers are read-only views of the table's buffers."""
+        self._check(name)
+        values = self._table.values(name)
+        if name in STRING_COLUMNS:
+            decode = np.asarray(self._table.categories(name) + [None], dtype=object)
+            return decode[values]  # code -1 takes the last entry, None
+        return values
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.column(name)
 
-    def to_pandas(self):
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object:
+        """The Arrow PyCapsule stream protocol: one record batch sharing the table's buffers. A
+        requested schema is not applied (the protocol lets the consumer cast)."""
+        return self._table.arrow_c_stream()
+
+    def __arrow_c_schema__(self) -> object:
+        """The Arrow PyCapsule schema protocol: the table's schema."""
+        return self._table.arrow_c_schema()
+
+    def to_arrow(self) -> Any:
+        """A pyarrow.Table sharing the table's buffers (pyarrow is imported here; ``pip install churn[arrow]``)."""
+        import pyarrow as pa
+
+        return pa.RecordBatchReader.from_stream(self).read_all()
+
+    def to_pandas(self) -> Any:
         """A pandas DataFrame: string columns as Categorical, nullable integers as Int64."""
         import pandas as pd
 
         data = {}
         for name in COLUMNS:
-            value = self._columns[name]
-            if isinstance(value, tuple):
-                codes, categories = value
-                data[name] = pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object))
-            elif name in _ENUM_COLUMNS:
-                cats = _ENUM_COLUMNS[name]
-                codes = np.where(value < len(cats), value, -1).astype(np.int8)
-                data[name] = pd.Categorical.from_codes(codes, categories=cats)
-            elif value.dtype == np.int64:
-                data[name] = pd.array(np.where(value == MISSING_INT, 0, value), dtype="Int64")
-                data[name][value == MISSING_INT] = pd.NA
+            values = self._table.values(name)
+            if name in STRING_COLUMNS:
+                categories = pd.Index(self._table.categories(name), dtype=object)
+                data[name] = pd.Categorical.from_codes(values, categories=categories)
+            elif values.dtype == np.int64:
+                data[name] = pd.array(np.where(values == MISSING_INT, 0, values), dtype="Int64")
+                data[name][values == MISSING_INT] = pd.NA
             else:
-                data[name] = value
+                data[name] = values.copy()
         return pd.DataFrame(data)
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the columns (dictionaries and their hash indexes included)."""
+        return int(self._table.memory_bytes())
 
     def __repr__(self) -> str:
         return f"<EventTable {len(self)} events from {self.report.source!r}>"
 
 
-def read_events(path: "os.PathLike[str] | str", strict: bool = True, max_line_bytes: int = 64 << 20) -> EventTable:
-    """Reads a JSON-lines event log (plain or .gz) into an :class:`EventTable`.
+def read_events(path: "os.PathLike[str] | str | Sequence[os.PathLike[str] | str]", strict: bool = True,
+                max_line_bytes: int = 64 << 20, threads: Optional[int] = 0) -> EventTable:
+    """Reads a JSON-lines event log (plain or .gz), or several one after the other, into an
+    :class:`EventTable`, on ``threads`` threads (0 or None: all cores; a plain file is cut into pieces
+    at line boundaries, read in parallel and joined in order: the table is that of a serial read).
 
     strict=True raises :class:`churn.ParseError` (with .file, .line, .field, .reason) at the first bad
     line; strict=False skips bad lines and counts them in ``table.report``. ``path`` may be a FIFO or
-    another stream, or ``"-"`` for standard input: read once, exactly as a file of the same bytes.
+    another stream, or ``"-"`` for standard input: read once, by one thread, exactly as a file of the
+    same bytes. A list of paths reads each as it is (``churn.scan`` takes folders).
     """
-    columns, report = _churn._read_events(os.fspath(path), strict, _max_line_bytes(max_line_bytes))
-    return EventTable(columns, report)
+    if isinstance(path, (str, bytes, os.PathLike)):
+        files = [os.fsdecode(path)]
+    else:
+        files = [os.fsdecode(p) for p in path]
+        if not files:
+            raise _churn.ParameterError(
+                "invalid value for parameter 'path': [] (allowed: a path or a non-empty list of paths)")
+    table, report = _churn._read_events(files, strict, _threads(threads), _max_line_bytes(max_line_bytes))
+    return EventTable(table, report)
 
 
 class ScanSummary(_churn._ScanSummary):

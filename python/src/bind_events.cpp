@@ -1,25 +1,19 @@
-// Event reading for Python: read_events (columnar numpy arrays) and scan (churn::scan_summary, bound
-// read-only as _ScanSummary; churn.ScanSummary derives from it).
+// Event reading for Python: scan (churn::scan_summary, bound read-only as _ScanSummary; churn.ScanSummary
+// derives from it) and the vocabularies; read_events is bind_event_table.cpp.
 #include <map>
 #include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
-#include <churn/event_table.hpp>
 #include <churn/reader.hpp>
 #include <churn/scan.hpp>
 
 #include "common.hpp"
 
 namespace py = pybind11;
-using churn_py::move_to_numpy;
 
 namespace {
-
-py::tuple dictionary(churn::dictionary_column& column) {
-  return py::make_tuple(move_to_numpy(std::move(column.codes)), py::cast(column.categories));
-}
 
 churn::read_options make_options(bool strict, unsigned threads, std::uint64_t max_line_bytes) {
   churn::read_options options;
@@ -60,39 +54,6 @@ void bind_events(py::module_& m) {
   m.attr("method_names") = py::cast(std::vector<std::string>(churn::method_names.begin(), churn::method_names.end()));
 
   m.def(
-      "_read_events",
-      [](const std::string& path, bool strict, std::uint64_t max_line_bytes) {
-        churn::event_table table;
-        churn::read_report report;
-        {
-          py::gil_scoped_release release;
-          report = churn::read_file(
-              path, [&](const churn::event& e) { table.push_back(e); }, make_options(strict, 1, max_line_bytes));
-        }
-        py::dict columns;
-        columns["ts"] = move_to_numpy(std::move(table.ts));
-        columns["userId"] = dictionary(table.user_id);
-        columns["sessionId"] = move_to_numpy(std::move(table.session_id));
-        columns["page"] = dictionary(table.page);
-        columns["auth"] = move_to_numpy(std::move(table.auth));
-        columns["method"] = move_to_numpy(std::move(table.method));
-        columns["status"] = move_to_numpy(std::move(table.status));
-        columns["level"] = move_to_numpy(std::move(table.level));
-        columns["itemInSession"] = move_to_numpy(std::move(table.item_in_session));
-        columns["location"] = dictionary(table.location);
-        columns["userAgent"] = dictionary(table.user_agent);
-        columns["lastName"] = dictionary(table.last_name);
-        columns["firstName"] = dictionary(table.first_name);
-        columns["registration"] = move_to_numpy(std::move(table.registration));
-        columns["gender"] = dictionary(table.gender);
-        columns["artist"] = dictionary(table.artist);
-        columns["song"] = dictionary(table.song);
-        columns["length"] = move_to_numpy(std::move(table.length));
-        return py::make_tuple(columns, py::cast(std::move(report)));
-      },
-      py::arg("path"), py::arg("strict") = true, py::arg("max_line_bytes") = std::uint64_t(64) << 20,
-      "Reads an event log into columns: (dict of columns, read report). Use churn.read_events.");
-
   using S = churn::scan_summary;
   py::class_<S, std::shared_ptr<S>>(
       m, "_ScanSummary",

@@ -329,15 +329,192 @@ TEST_CASE("event_table stores every field and rebuilds the events") {
   REQUIRE(table.size() == 3);
   CHECK(table.page.codes[0] == static_cast<int>(churn::page::next_song));
   CHECK(table.page.codes[2] == static_cast<int>(churn::known_page_count));  // first unknown name
-  CHECK(table.page.categories.back() == "Mystery Page");
+  CHECK(table.page.category(table.page.category_count() - 1) == "Mystery Page");
+  CHECK(table.auth.codes[0] == static_cast<int>(churn::auth::logged_in));
+  // Null or absent strings are nulls, apart from empty ones: userId "" is a value, gender null is not.
+  CHECK(table.user_id[1] == "");
+  CHECK_FALSE(table.user_id.is_null(1));
+  CHECK(table.gender.is_null(1));
+  CHECK(table.auth.is_null(2));
+  CHECK(table.location.is_null(1));
   for (std::size_t i = 0; i < events.size(); ++i) {
     auto back = table.at(i);
     CHECK(back.ts == events[i].ts);
     CHECK(back.user_id == events[i].user_id);
     CHECK(back.page_name == events[i].page_name);
+    CHECK(back.auth == events[i].auth);
     CHECK(back.song == events[i].song);
     CHECK(back.registration == events[i].registration);
+    CHECK(back.present == events[i].present);
   }
+}
+
+TEST_CASE("the parser tells null and absent fields from empty strings, and keeps unknown auth, method and level") {
+  auto events = read_text(
+      "{\"ts\":1,\"page\":\"Home\",\"userId\":\"\",\"artist\":null,\"auth\":\"Banned\",\"method\":\"POST\","
+      "\"level\":\"gold\",\"gender\":\"F\",\"gender\":null}\n");
+  REQUIRE(events.size() == 1);
+  const auto& e = events[0];
+  CHECK(e.has(1));         // userId "" is there
+  CHECK_FALSE(e.has(15));  // artist null
+  CHECK_FALSE(e.has(16));  // song absent
+  CHECK_FALSE(e.has(14));  // gender: the later duplicate key, null, is the one kept
+  CHECK((e.auth == churn::auth::unknown && e.auth_name == "Banned"));
+  CHECK((e.method == churn::http_method::unknown && e.method_name == "POST"));
+  CHECK((e.level == churn::level::unknown && e.level_name == "gold"));
+  churn::event_table table;
+  table.push_back(e);
+  CHECK(table.auth[0] == "Banned");
+  CHECK(table.auth.codes[0] == static_cast<int>(churn::auth_names.size()));
+  CHECK(table.artist.is_null(0));
+  CHECK(table.song.is_null(0));
+  CHECK(table.user_id[0] == "");
+  CHECK_FALSE(table.user_id.is_null(0));
+}
+
+TEST_CASE("a dictionary column interns values, grows its index and merges another in order") {
+  churn::dictionary_column a, b;
+  for (int i = 0; i < 5000; ++i) a.push_back("v" + std::to_string(i % 1000));
+  a.push_null();
+  CHECK(a.category_count() == 1000);
+  CHECK(a.codes[1234] == 234);
+  CHECK(a[1234] == "v234");
+  CHECK(a.is_null(5000));
+  CHECK(a.offsets().size() == 1001);
+  CHECK(std::string(a.bytes().data() + a.offsets()[10], a.bytes().data() + a.offsets()[11]) == "v10");
+  for (int i = 1500; i >= 500; --i) b.push_back("v" + std::to_string(i));
+  b.push_null();
+  a.append(std::move(b));
+  CHECK(b.size() == 0);
+  REQUIRE(a.size() == 5001 + 1002);
+  CHECK(a.category_count() == 1501);
+  CHECK(a[5001] == "v1500");
+  CHECK(a.codes[5001] == 1000);  // new values after the old ones, in order of first appearance
+  CHECK(a[5001 + 1000] == "v500");
+  CHECK(a.codes[5001 + 1000] == 500);
+  CHECK(a.is_null(a.size() - 1));
+}
+
+namespace {
+/// The events of a log with one table per event, through a serial read.
+churn::event_table serial_table(const std::string& path, bool strict = true, churn::read_report* report = nullptr) {
+  churn::event_table table;
+  churn::read_options options;
+  options.strict = strict;
+  auto r = churn::read_file(
+      path, [&](const churn::event& e) { table.push_back(e); }, options);
+  if (report) *report = r;
+  return table;
+}
+
+void check_same_table(const churn::event_table& a, const churn::event_table& b) {
+  REQUIRE(a.size() == b.size());
+  const auto ca = a.columns(), cb = b.columns();
+  for (std::size_t c = 0; c < ca.size(); ++c) {
+    INFO("column " << ca[c].name);
+    if (ca[c].ints) CHECK(*ca[c].ints == *cb[c].ints);
+    if (ca[c].floats)
+      for (std::size_t i = 0; i < a.size(); ++i)
+        CHECK(((*ca[c].floats)[i] == (*cb[c].floats)[i] ||
+               (std::isnan((*ca[c].floats)[i]) && std::isnan((*cb[c].floats)[i]))));
+    if (ca[c].strings) {
+      CHECK(ca[c].strings->codes == cb[c].strings->codes);  // the same codes, not only the same values
+      CHECK(ca[c].strings->categories() == cb[c].strings->categories());
+    }
+  }
+}
+
+std::string varied_log(int n, int bad_every = 0) {
+  std::string text;
+  const char* pages[] = {"NextSong", "Home", "Thumbs Up", "Odd Page"};
+  for (int i = 0; i < n; ++i) {
+    if (bad_every && i % bad_every == bad_every - 1) {
+      text += "{\"ts\":" + std::to_string(i) + ",\"page\":\"Home\",\"status\":\"x\"}\n";
+      continue;
+    }
+    text += "{\"ts\":" + std::to_string(i) + ",\"userId\":\"" + (i % 7 ? std::to_string(i % 101) : "") +
+            "\",\"page\":\"" + pages[i % 4] + "\"" + (i % 5 ? ",\"artist\":\"a" + std::to_string(i % 333) + "\"" : "") +
+            (i % 3 ? ",\"length\":" + std::to_string(i % 400) + ".5" : ",\"length\":null") +
+            (i % 11 ? ",\"sessionId\":" + std::to_string(i / 10) : "") + "}\n";
+    if (i % 97 == 0) text += "\n";
+  }
+  return text;
+}
+}  // namespace
+
+TEST_CASE("read_event_table gives the serial table, codes included, for any number of threads and pieces") {
+  const std::string path = temp_path("table.jsonl");
+  write_file(path, varied_log(20000));
+  churn::read_report serial_report;
+  const churn::event_table serial = serial_table(path, true, &serial_report);
+  for (unsigned threads : {1u, 2u, 3u}) {
+    for (std::uint64_t piece : {std::uint64_t(0), std::uint64_t(4096), std::uint64_t(100000)}) {
+      INFO("threads " << threads << ", piece_bytes " << piece);
+      churn::event_table table;
+      churn::read_options options;
+      options.threads = threads;
+      auto report = churn::read_event_table({path}, table, options, piece);
+      check_same_table(table, serial);
+      CHECK(report.events == serial_report.events);
+      CHECK(report.lines == serial_report.lines);
+      CHECK(report.blank_lines == serial_report.blank_lines);
+      CHECK(report.source == path);
+    }
+  }
+  fs::remove(path);
+}
+
+TEST_CASE("read_event_table: a bad line in any piece is reported with its line in the whole file") {
+  const std::string path = temp_path("table_bad.jsonl");
+  const std::string text = varied_log(20000, 6007);  // bad lines in later pieces: 6007th, 12014th, ... event
+  write_file(path, text);
+  churn::read_report serial_report;
+  serial_table(path, false, &serial_report);
+  REQUIRE(serial_report.bad_lines == 3);
+  const std::uint64_t first_bad = serial_report.examples.at(0).first;
+  for (std::uint64_t piece : {std::uint64_t(4096), std::uint64_t(50000)}) {
+    churn::read_options options;
+    options.threads = 2;
+    churn::event_table table;
+    try {
+      churn::read_event_table({path}, table, options, piece);
+      FAIL("no error");
+    } catch (const churn::parse_error& e) {
+      CHECK(e.line() == first_bad);
+      CHECK(e.field() == "status");
+      CHECK(e.file() == path);
+    }
+    options.strict = false;
+    churn::event_table lenient;
+    auto report = churn::read_event_table({path}, lenient, options, piece);
+    CHECK(report.bad_lines == 3);
+    CHECK(report.examples == serial_report.examples);
+    CHECK(lenient.size() == serial_report.events);
+  }
+  fs::remove(path);
+}
+
+TEST_CASE("read_event_table reads several files, gzip whole, with one report per file") {
+  const std::string a = temp_path("ta.jsonl"), b = temp_path("tb.jsonl.gz");
+  write_file(a, varied_log(3000));
+  const std::string text_b = varied_log(2000);
+  {
+    gzFile gz = gzopen(b.c_str(), "wb");
+    gzwrite(gz, text_b.data(), static_cast<unsigned>(text_b.size()));
+    gzclose(gz);
+  }
+  churn::event_table both;
+  churn::read_options options;
+  options.threads = 2;
+  auto report = churn::read_event_table({a, b}, both, options, 4096);
+  churn::event_table serial = serial_table(a);
+  serial.append(serial_table(b));
+  check_same_table(both, serial);
+  REQUIRE(report.files.size() == 2);
+  CHECK(report.files[1].source == b);
+  CHECK(report.events == both.size());
+  fs::remove(a);
+  fs::remove(b);
 }
 
 TEST_CASE("the real Sparkify sample parses with zero bad lines") {

@@ -25,7 +25,8 @@ def test_read_events_quirks(test_data):
     assert table["registration"][1] == churn.events.MISSING_INT
     assert table["registration"][2] == 1538173362000
     assert np.isnan(table["length"][1]) and table["length"][0] == pytest.approx(277.89016)
-    assert list(table["auth"]) == ["Logged In", "Logged Out", ""]
+    assert list(table["auth"]) == ["Logged In", "Logged Out", None]  # absent: null, not ""
+    assert list(table["gender"]) == ["M", None, None] and table.codes("gender").tolist() == [0, -1, -1]
     assert table.codes("page")[0] == churn._churn.page_names.index("NextSong")
 
 

@@ -136,7 +136,15 @@ class event_parser {
       }
       ondemand::value& value = field.value();  // a reference: a copy costs GCC a store-forwarding stall
       bool ok = true;
-      switch (field_of(key)) {
+      const event_field which = field_of(key);
+      if (which != event_field::other) {
+        // Present unless null (a later duplicate key decides, as its value is the one kept).
+        const std::uint32_t bit = std::uint32_t(1) << static_cast<unsigned>(which);
+        ondemand::json_type value_type;
+        if (auto err = value.type().get(value_type)) return invalid_json(err, problem);
+        out.present = value_type == ondemand::json_type::null ? out.present & ~bit : out.present | bit;
+      }
+      switch (which) {
         case event_field::ts:
           ok = read_int(value, "ts", true, out.ts, problem);
           seen_ts = true;
@@ -149,18 +157,18 @@ class event_parser {
           seen_page = true;
           break;
         case event_field::auth: {
-          ok = read_string(value, "auth", false, scratch_, problem);
-          out.auth = scratch_.empty() ? auth::unknown : parse_auth(scratch_);
+          ok = read_string(value, "auth", false, out.auth_name, problem);
+          out.auth = out.auth_name.empty() ? auth::unknown : parse_auth(out.auth_name);
           break;
         }
         case event_field::method:
-          ok = read_string(value, "method", false, scratch_, problem);
-          out.method = parse_method(scratch_);
+          ok = read_string(value, "method", false, out.method_name, problem);
+          out.method = parse_method(out.method_name);
           break;
         case event_field::status: ok = read_int(value, "status", false, out.status, problem); break;
         case event_field::level:
-          ok = read_string(value, "level", false, scratch_, problem);
-          out.level = parse_level(scratch_);
+          ok = read_string(value, "level", false, out.level_name, problem);
+          out.level = parse_level(out.level_name);
           break;
         case event_field::item_in_session:
           ok = read_int(value, "itemInSession", false, out.item_in_session, problem);
@@ -224,6 +232,10 @@ class event_parser {
     e.artist.clear();
     e.song.clear();
     e.length = std::numeric_limits<double>::quiet_NaN();
+    e.auth_name.clear();
+    e.method_name.clear();
+    e.level_name.clear();
+    e.present = 0;
   }
 
   /// The closing quote of a JSON string whose contents start at `p`, or null when a backslash comes
@@ -412,7 +424,6 @@ class event_parser {
   }
 
   ondemand::parser parser_;
-  std::string scratch_;
   bool skip_names_and_songs_ = false;
 };
 

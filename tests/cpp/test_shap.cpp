@@ -175,7 +175,7 @@ std::vector<double> kernel(const plain_tree& t, const float* x, std::size_t M, c
   plan = churn::detail::make_shap_plan(t.nodes.data(), t.cover.data(), t.nodes.size());
   const churn::detail::shap_rule rule(plan.points);
   std::vector<double> phi(M, 0.0);
-  churn::detail::tree_shap(plan, rule, x, phi.data(), scratch);
+  churn::detail::tree_shap(plan, rule, x, M, phi.data(), scratch);
   return phi;
 }
 

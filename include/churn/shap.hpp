@@ -94,7 +94,7 @@ class tree_explainer {
         to_float_batch(X, r0, n, x);
         for (std::size_t t = 0; t < T; ++t) {
           std::fill(tree_phi, tree_phi + p * L, 0.0);
-          explain_tree(t, x, tree_phi, scratch[worker]);
+          explain_tree(t, x, tree_phi, n, scratch[worker]);
           add_batch(tree_phi, n, out + r0 * p);
         }
         for (std::size_t i = 0; i < n * p; ++i) out[r0 * p + i] *= scale;
@@ -113,7 +113,7 @@ class tree_explainer {
           (T + static_cast<std::size_t>(threads) * 4 - 1) / (static_cast<std::size_t>(threads) * 4);
       detail::parallel_for_blocks(T, block, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
         detail::shap_scratch scratch;
-        for (std::size_t t = begin; t < end; ++t) explain_tree(t, x.data(), per_tree.data() + t * p * L, scratch);
+        for (std::size_t t = begin; t < end; ++t) explain_tree(t, x.data(), per_tree.data() + t * p * L, n, scratch);
       });
       for (std::size_t t = 0; t < T; ++t) add_batch(per_tree.data() + t * p * L, n, out + r0 * p);
       for (std::size_t i = 0; i < n * p; ++i) out[r0 * p + i] *= scale;
@@ -128,25 +128,29 @@ class tree_explainer {
   }
 
  private:
-  // One tree's values for a batch of four rows (x and phi: features x 4 lanes).
-  void explain_tree(std::size_t t, const float* x, double* phi, detail::shap_scratch& scratch) const {
+  // One tree's values for a batch of n rows (x and phi: features x 4 lanes; for one row, the walk of
+  // one row, a quarter of the cost, with x and phi: features x 1, the same bits).
+  void explain_tree(std::size_t t, const float* x, double* phi, std::size_t n, detail::shap_scratch& scratch) const {
     const detail::shap_tree_plan& plan = plans_[t];
-    detail::tree_shap_batch(plan, rules_[plan.points], x, phi, scratch);
+    if (n == 1)
+      detail::tree_shap(plan, rules_[plan.points], x, phi, scratch);
+    else
+      detail::tree_shap_batch(plan, rules_[plan.points], x, phi, scratch);
   }
 
   // Rows r0 .. r0 + n - 1 of X (any strides: a column-major table's row is not adjacent) as float32,
-  // features x 4 lanes; lanes past n repeat row r0 (their values are computed and dropped).
+  // features x 4 lanes (one row: features x 1); lanes past n repeat row r0 (computed and dropped).
   void to_float_batch(const matrix_view& X, std::size_t r0, std::size_t n, float* x) const {
-    constexpr std::size_t L = detail::shap_lanes;
+    const std::size_t L = n == 1 ? 1 : detail::shap_lanes;
     for (std::size_t r = 0; r < n; ++r)
       for (std::size_t f = 0; f < n_features_; ++f) x[f * L + r] = detail::checked_float(X(r0 + r, f), r0 + r, f);
-    for (std::size_t r = n; r < L; ++r)
+    for (std::size_t r = n; r < L && n > 1; ++r)
       for (std::size_t f = 0; f < n_features_; ++f) x[f * L + r] = x[f * L];
   }
 
-  // Adds a batch's values (features x 4 lanes) to its n rows of out (rows x features).
+  // Adds a batch's values (features x 4 lanes; one row: features x 1) to its n rows of out.
   void add_batch(const double* phi, std::size_t n, double* out) const {
-    constexpr std::size_t L = detail::shap_lanes;
+    const std::size_t L = n == 1 ? 1 : detail::shap_lanes;
     for (std::size_t r = 0; r < n; ++r)
       for (std::size_t f = 0; f < n_features_; ++f) out[r * n_features_ + f] += phi[f * L + r];
   }

@@ -175,7 +175,7 @@ std::vector<double> kernel(const plain_tree& t, const float* x, std::size_t M, c
   plan = churn::detail::make_shap_plan(t.nodes.data(), t.cover.data(), t.nodes.size());
   const churn::detail::shap_rule rule(plan.points);
   std::vector<double> phi(M, 0.0);
-  churn::detail::tree_shap(plan, rule, x, M, phi.data(), scratch);
+  churn::detail::tree_shap(plan, rule, x, phi.data(), scratch);
   return phi;
 }
 
@@ -335,7 +335,7 @@ TEST_CASE("four rows walked together: each row's values equal its own walk, bit 
       churn::detail::tree_shap_batch(plan, rule, x_rev.data(), phi_rev.data(), scratch);
       for (std::size_t r = 0; r < L; ++r) {
         std::vector<double> alone(M, 0.0);
-        churn::detail::tree_shap(plan, rule, rows[r].data(), M, alone.data(), scratch);
+        churn::detail::tree_shap(plan, rule, rows[r].data(), alone.data(), scratch);
         double expected = 0, total = plan.expected, worst = 0;
         const auto ref = per_leaf_oracle(t, rows[r].data(), M, &expected);
         for (std::size_t f = 0; f < M; ++f) {

@@ -150,27 +150,38 @@ inline shap_v4* as_v4(std::vector<double>& a) noexcept { return reinterpret_cast
 #define CHURN_SHAP_SPLAT(a) \
   shap_v4 { (a), (a), (a), (a) }
 
-/// A quadrature rule in the form the walk uses it: each value repeated in all four lanes.
+/// The number of vectors of four points that hold `points` points (the last one padded).
+inline std::size_t shap_blocks(std::size_t points) noexcept { return (points + 3) / 4; }
+
+/// A quadrature rule in the two forms the walk uses it: for a batch (each value repeated in all four
+/// lanes) and for one row (four consecutive points per vector, padded with points of weight 0 at
+/// t = 1/2, which add exactly nothing to any sum).
 struct shap_rule {
   std::size_t points = 0;
-  std::vector<double> t, one_minus_t, w, inv_one_minus_t;  // points x 4 each
+  std::vector<double> t, one_minus_t, w, inv_one_minus_t;                  // batch: points x 4 each
+  std::vector<double> t_row, one_minus_t_row, w_row, inv_one_minus_t_row;  // one row: blocks x 4
 
   shap_rule() = default;  ///< no points: a placeholder
   /// The Gauss-Legendre rule of `n` >= 1 points.
   explicit shap_rule(std::size_t n) : points(n) {
     std::vector<double> nodes, weights;
     gauss_legendre_01(n, nodes, weights);
-    t.resize(4 * n);
-    one_minus_t.resize(4 * n);
-    w.resize(4 * n);
-    inv_one_minus_t.resize(4 * n);
-    for (std::size_t k = 0; k < n; ++k)
+    for (auto* a : {&t, &one_minus_t, &w, &inv_one_minus_t}) a->resize(4 * n);
+    for (auto* a : {&t_row, &one_minus_t_row, &w_row, &inv_one_minus_t_row}) a->resize(4 * shap_blocks(n));
+    for (std::size_t k = 0; k < 4 * shap_blocks(n); ++k) {
+      const double tk = k < n ? nodes[k] : 0.5, wk = k < n ? weights[k] : 0.0;
+      t_row[k] = tk;
+      one_minus_t_row[k] = 1.0 - tk;
+      w_row[k] = wk;
+      inv_one_minus_t_row[k] = 1.0 / (1.0 - tk);
+      if (k >= n) continue;
       for (std::size_t r = 0; r < 4; ++r) {
-        t[4 * k + r] = nodes[k];
-        one_minus_t[4 * k + r] = 1.0 - nodes[k];
-        w[4 * k + r] = weights[k];
-        inv_one_minus_t[4 * k + r] = 1.0 / (1.0 - nodes[k]);
+        t[4 * k + r] = tk;
+        one_minus_t[4 * k + r] = 1.0 - tk;
+        w[4 * k + r] = wk;
+        inv_one_minus_t[4 * k + r] = 1.0 / (1.0 - tk);
       }
+    }
   }
 };
 
@@ -201,12 +212,13 @@ struct shap_tree_plan {
   std::vector<shap_step> steps;  ///< internal nodes in pre-order (empty for a single-leaf tree)
   /// Per step, at each quadrature point t_k: 1 / (q (1 - t_k) + t_k), the reciprocal of the factor
   /// of the step's incoming edge when the row follows its feature (p = 1). It depends on the tree
-  /// only, so the walk reads it instead of dividing (steps x points values).
+  /// only, so the walk reads it instead of dividing (steps x 4 * shap_blocks(points) values).
   std::vector<double> inv_f1;
   std::size_t max_depth = 0;     ///< edges on the longest root-to-leaf path
   std::size_t max_distinct = 0;  ///< most distinct features on one root-to-leaf path (D)
   std::size_t points = 1;        ///< quadrature points (shap_points(D))
   double expected = 0;           ///< v(empty set) = sum_L value_L prod_j q_j: the tree's expected value
+  std::size_t feature_end = 0;   ///< 1 + the largest feature the tree splits on (0: a single leaf)
 };
 
 /// Builds the plan of the pre-order tree nodes[0, n) with training covers cover[0, n).
@@ -222,6 +234,7 @@ inline shap_tree_plan make_shap_plan(const tree_node* nodes, const double* cover
       ++internal;
     }
   plan.steps.reserve(internal);
+  plan.feature_end = internal > 0 ? static_cast<std::size_t>(max_feature) + 1 : 0;
   std::vector<double> q(n, 1.0);
   // last_frame[j]: frame (depth + 1) of the nearest open edge splitting on j, 0 if none.
   std::vector<std::uint32_t> last_frame(static_cast<std::size_t>(max_feature) + 1, 0);
@@ -297,10 +310,14 @@ inline shap_tree_plan make_shap_plan(const tree_node* nodes, const double* cover
   plan.points = shap_points(plan.max_distinct);
   std::vector<double> t, w;
   gauss_legendre_01(plan.points, t, w);
-  plan.inv_f1.resize(plan.steps.size() * plan.points);
+  // Padded to whole vectors of four points (the padding points at t = 1/2, as in shap_rule).
+  const std::size_t padded = 4 * shap_blocks(plan.points);
+  plan.inv_f1.resize(plan.steps.size() * padded);
   for (std::size_t i = 0; i < plan.steps.size(); ++i)
-    for (std::size_t k = 0; k < plan.points; ++k)
-      plan.inv_f1[i * plan.points + k] = 1.0 / (plan.steps[i].q * (1.0 - t[k]) + t[k]);
+    for (std::size_t k = 0; k < padded; ++k) {
+      const double tk = k < plan.points ? t[k] : 0.5;
+      plan.inv_f1[i * padded + k] = 1.0 / (plan.steps[i].q * (1.0 - tk) + tk);
+    }
   return plan;
 }
 
@@ -314,14 +331,14 @@ struct shap_scratch {
     std::uint32_t feature;  // the feature of the incoming edge (the parent's split)
   };
   std::vector<frame> frames;
-  std::vector<double> poly;  // per frame: 1/f, P, G, S (`points` vectors of 4 lanes each)
-  std::vector<float> x;      // a batch of rows as the walk reads them: features x 4 lanes
-  std::vector<double> phi;   // one tree's values for a batch: features x 4 lanes
+  std::vector<double> poly;     // per frame: 1/f, P, G, S (`points` vectors of 4 lanes each)
+  std::vector<double> row_phi;  // one row's values of one tree, 4 equal lanes per feature
 
-  void prepare(std::size_t points, std::size_t max_depth) {
-    const std::size_t n_frames = max_depth + 2;
+  void prepare(std::size_t points, std::size_t max_depth, std::size_t feature_end) {
+    const std::size_t n_frames = max_depth + 2, values = n_frames * 4 * std::max(points, 4 * shap_blocks(points));
     if (frames.size() < n_frames) frames.resize(n_frames);
-    if (poly.size() < n_frames * 4 * points * 4) poly.resize(n_frames * 4 * points * 4);
+    if (poly.size() < values * 4) poly.resize(values * 4);
+    if (row_phi.size() < 4 * feature_end) row_phi.resize(4 * feature_end);
   }
 };
 
@@ -332,41 +349,106 @@ struct shap_scratch {
 #define CHURN_SHAP_INLINE inline
 #endif
 
-/// The walk of four rows at once (one per lane; every operation is lane by lane, so a row's values do
-/// not depend on the rows beside it or on its lane) for a rule of N points (N > 0: fixed at compile
-/// time; N == 0: rule.points at run time). x: features x 4 lanes; phi: features x 4 lanes, added to.
-/// Internal nodes are taken in pre-order; each pushes a frame, and the frames of subtrees that ended
-/// are finished first. No branch depends on the rows, only on the shape of the tree (the count of
-/// frames to finish); p is 0 or 1, so the per-lane choices are products with p and 1 - p, which are
-/// exact. Frame 0 is a sink that absorbs the updates of "no previous edge". Always inlined into its
-/// callers below, so that each is compiled for its own instruction set.
-template <std::size_t N>
+/// The walk, in two modes that compute the same numbers. Batch (`Batch` true): four rows at once, one
+/// per lane, one vector per quadrature point; x and phi are features x 4 lanes. One row (false): one
+/// vector per four consecutive points (padded); x has a value per feature, phi one per feature. Every
+/// value of a row at a point comes from the same operations on the same operands in both modes, and
+/// the sums over points are taken in the same order (per point modulo 4, then (0 + 1) + (2 + 3)), so a
+/// row's values are the same bits in either mode, in any lane, beside any rows. Internal nodes are
+/// taken in pre-order; each pushes a frame, and the frames of subtrees that ended are finished first.
+/// No branch depends on the rows, only on the shape of the tree; p is 0 or 1, so the per-row choices
+/// are products with p and 1 - p, which are exact. Frame 0 is a sink that absorbs the updates of "no
+/// previous edge". Always inlined into its callers below, so that each is compiled for its own
+/// instruction set.
+template <bool Batch>
 CHURN_SHAP_INLINE void tree_shap_walk(const shap_tree_plan& plan, const shap_rule& rule, const float* x,
                                       double* phi_out, shap_scratch& scratch) noexcept {
-  const std::size_t n = N > 0 ? N : rule.points;
   const std::size_t n_steps = plan.steps.size();
   if (n_steps == 0) return;
+  const std::size_t n = rule.points;
+  const std::size_t m = Batch ? n : shap_blocks(n);  // vectors per polynomial
+  const std::size_t padded = 4 * shap_blocks(n);
   const shap_step* steps = plan.steps.data();
   const double* inv_f1 = plan.inv_f1.data();
-  const shap_v4* t = as_v4(rule.t);
-  const shap_v4* omt = as_v4(rule.one_minus_t);
-  const shap_v4* w = as_v4(rule.w);
-  const shap_v4* inv_omt = as_v4(rule.inv_one_minus_t);
+  const shap_v4* t = as_v4(Batch ? rule.t : rule.t_row);
+  const shap_v4* omt = as_v4(Batch ? rule.one_minus_t : rule.one_minus_t_row);
+  const shap_v4* w = as_v4(Batch ? rule.w : rule.w_row);
+  const shap_v4* inv_omt = as_v4(Batch ? rule.inv_one_minus_t : rule.inv_one_minus_t_row);
   auto* frames = scratch.frames.data();
   shap_v4* poly = as_v4(scratch.poly);
-  shap_v4* phi = reinterpret_cast<shap_v4*>(phi_out);
-  const std::size_t stride = 4 * n;  // 1/f, P, G, S
+  const std::size_t stride = 4 * m;  // 1/f, P, G, S
   const shap_v4 zero = CHURN_SHAP_SPLAT(0.0), one = CHURN_SHAP_SPLAT(1.0);
-  for (std::size_t k = 0; k < n; ++k) {
+  // Sum over points kk of `term`, which the statements given set (and may store): in a batch, four
+  // sums by kk modulo 4, then (0 + 1) + (2 + 3); for one row the same, as one vector's lanes.
+#define CHURN_SHAP_SUM(result, ...)                     \
+  shap_v4 result;                                       \
+  if (Batch) {                                          \
+    shap_v4 s0 = zero, s1 = zero, s2 = zero, s3 = zero; \
+    std::size_t k0 = 0;                                 \
+    for (; k0 + 4 <= n; k0 += 4) {                      \
+      {                                                 \
+        const std::size_t kk = k0;                      \
+        shap_v4 term;                                   \
+        __VA_ARGS__ s0 += term;                         \
+      }                                                 \
+      {                                                 \
+        const std::size_t kk = k0 + 1;                  \
+        shap_v4 term;                                   \
+        __VA_ARGS__ s1 += term;                         \
+      }                                                 \
+      {                                                 \
+        const std::size_t kk = k0 + 2;                  \
+        shap_v4 term;                                   \
+        __VA_ARGS__ s2 += term;                         \
+      }                                                 \
+      {                                                 \
+        const std::size_t kk = k0 + 3;                  \
+        shap_v4 term;                                   \
+        __VA_ARGS__ s3 += term;                         \
+      }                                                 \
+    }                                                   \
+    if (k0 < n) {                                       \
+      const std::size_t kk = k0;                        \
+      shap_v4 term;                                     \
+      __VA_ARGS__ s0 += term;                           \
+    }                                                   \
+    if (k0 + 1 < n) {                                   \
+      const std::size_t kk = k0 + 1;                    \
+      shap_v4 term;                                     \
+      __VA_ARGS__ s1 += term;                           \
+    }                                                   \
+    if (k0 + 2 < n) {                                   \
+      const std::size_t kk = k0 + 2;                    \
+      shap_v4 term;                                     \
+      __VA_ARGS__ s2 += term;                           \
+    }                                                   \
+    result = (s0 + s1) + (s2 + s3);                     \
+  } else {                                              \
+    shap_v4 s = zero;                                   \
+    for (std::size_t kk = 0; kk < m; ++kk) {            \
+      shap_v4 term;                                     \
+      __VA_ARGS__ s += term;                            \
+    }                                                   \
+    const double total = shap_hsum(s);                  \
+    result = CHURN_SHAP_SPLAT(total);                   \
+  }
+  for (std::size_t k = 0; k < m; ++k) {
     poly[k] = one;               // frame 0: 1/f = 1
-    poly[stride + n + k] = one;  // root: P = 1
-    poly[stride + 3 * n + k] = zero;
+    poly[stride + m + k] = one;  // root: P = 1
+    poly[stride + 3 * m + k] = zero;
   }
   frames[0].p = one;
   frames[0].left = zero;
   frames[0].q = 1.0;
   frames[0].prev = 0;
   frames[0].feature = 0;
+  // phi of a feature += value, as a vector in both modes (for one row into scratch.row_phi, whose
+  // lane 0 is added to phi at the end), so that a compiler contracting into fused multiply-adds does
+  // so alike.
+  shap_v4* phi_v = reinterpret_cast<shap_v4*>(Batch ? phi_out : scratch.row_phi.data());
+  if (!Batch)
+    for (std::size_t f = 0; f < plan.feature_end; ++f) phi_v[f] = zero;
+  auto add_phi = [&](std::uint32_t feature, const shap_v4& value) noexcept { phi_v[feature] += value; };
   std::size_t h = 0;
   for (std::size_t i = 0;; ++i) {
     // Finish the frames of the subtrees that ended (at the end: every frame above the root's). To
@@ -377,19 +459,14 @@ CHURN_SHAP_INLINE void tree_shap_walk(const shap_tree_plan& plan, const shap_rul
       const auto& fr = frames[h];
       shap_v4* cur = poly + h * stride;
       const shap_v4* inv_f = cur;
-      const shap_v4* G = cur + 2 * n;
-      const shap_v4* S = cur + 3 * n;
-      shap_v4* G_parent = cur - stride + 2 * n;
-      shap_v4* S_prev = poly + fr.prev * stride + 3 * n;
-      shap_v4 acc = zero;
-      for (std::size_t k = 0; k < n; ++k) {
-        const shap_v4 g = G[k];
-        acc += w[k] * (g - S[k]) * inv_f[k];
-        G_parent[k] += g;
-        S_prev[k] += g;
-      }
+      const shap_v4* G = cur + 2 * m;
+      const shap_v4* S = cur + 3 * m;
+      shap_v4* G_parent = cur - stride + 2 * m;
+      shap_v4* S_prev = poly + fr.prev * stride + 3 * m;
+      CHURN_SHAP_SUM(acc, const shap_v4 g = G[kk]; term = w[kk] * (g - S[kk]) * inv_f[kk]; G_parent[kk] += g;
+                     S_prev[kk] += g;)
       const double fq = fr.q;
-      phi[fr.feature] += (fr.p - CHURN_SHAP_SPLAT(fq)) * acc;
+      add_phi(fr.feature, (fr.p - CHURN_SHAP_SPLAT(fq)) * acc);
     }
     if (i == n_steps) break;
     const shap_step& st = steps[i];
@@ -397,9 +474,9 @@ CHURN_SHAP_INLINE void tree_shap_walk(const shap_tree_plan& plan, const shap_rul
     auto& fr = frames[h];
     shap_v4* cur = poly + h * stride;
     shap_v4* inv_f = cur;
-    shap_v4* P = cur + n;
-    shap_v4* G = cur + 2 * n;
-    shap_v4* S = cur + 3 * n;
+    shap_v4* P = cur + m;
+    shap_v4* G = cur + 2 * m;
+    shap_v4* S = cur + 3 * m;
     if (h > 1) {
       // The edge into this node: its factor f = q (1 - t) + p t, and 1/f: 1 / (q (1 - t)) where
       // p = 0, the plan's inv_f1 where p = 1.
@@ -413,21 +490,41 @@ CHURN_SHAP_INLINE void tree_shap_walk(const shap_tree_plan& plan, const shap_rul
       fr.prev = st.prev;  // fr.feature was set by the parent
       const double r = 1.0 / q;
       const shap_v4 qv = CHURN_SHAP_SPLAT(q), inv_q = CHURN_SHAP_SPLAT(r);
-      const double* f1 = inv_f1 + i * n;
+      const double* f1 = inv_f1 + i * padded;
       const shap_v4* P_u = P - stride;
       const shap_v4* inv_f_prev = poly + st.prev * stride;
-      for (std::size_t k = 0; k < n; ++k) {
-        const shap_v4 fk = qv * omt[k] + p * t[k];
-        P[k] = P_u[k] * fk * inv_f_prev[k];
-        const double f1k = f1[k];
-        inv_f[k] = not_p * (inv_q * inv_omt[k]) + p * CHURN_SHAP_SPLAT(f1k);
-        S[k] = zero;
+      if (Batch) {
+        for (std::size_t k = 0; k < m; ++k) {
+          const shap_v4 fk = qv * omt[k] + p * t[k];
+          P[k] = P_u[k] * fk * inv_f_prev[k];
+          const double v = f1[k];
+          inv_f[k] = not_p * (inv_q * inv_omt[k]) + p * CHURN_SHAP_SPLAT(v);
+          S[k] = zero;
+        }
+      } else {
+        // One row: p is the same in every lane, and the choice above is exactly one of its two terms
+        // (a product with 0 or 1, added to 0), so taking that term alone gives the same bits.
+        for (std::size_t k = 0; k < m; ++k) {
+          const shap_v4 fk = qv * omt[k] + p * t[k];
+          P[k] = P_u[k] * fk * inv_f_prev[k];
+          S[k] = zero;
+        }
+        if (p[0] != 0.0)
+          for (std::size_t k = 0; k < m; ++k) inv_f[k] = reinterpret_cast<const shap_v4*>(f1)[k];
+        else
+          for (std::size_t k = 0; k < m; ++k) inv_f[k] = inv_q * inv_omt[k];
       }
     }
     const std::uint32_t feature = st.feature();
-    const float* xf = x + 4 * static_cast<std::size_t>(feature);
-    const shap_v4 left = shap_v4{st.goes_left(xf[0]) ? 1.0 : 0.0, st.goes_left(xf[1]) ? 1.0 : 0.0,
-                                 st.goes_left(xf[2]) ? 1.0 : 0.0, st.goes_left(xf[3]) ? 1.0 : 0.0};
+    shap_v4 left;
+    if (Batch) {
+      const float* xf = x + 4 * static_cast<std::size_t>(feature);
+      left = shap_v4{st.goes_left(xf[0]) ? 1.0 : 0.0, st.goes_left(xf[1]) ? 1.0 : 0.0, st.goes_left(xf[2]) ? 1.0 : 0.0,
+                     st.goes_left(xf[3]) ? 1.0 : 0.0};
+    } else {
+      const double l = st.goes_left(x[feature]) ? 1.0 : 0.0;
+      left = CHURN_SHAP_SPLAT(l);
+    }
     fr.left = left;
     // The parent's feature is what the children's edges credit: stored in the child frames.
     frames[h + 1].feature = feature;
@@ -443,25 +540,26 @@ CHURN_SHAP_INLINE void tree_shap_walk(const shap_tree_plan& plan, const shap_rul
     const shap_v4 bv = vl * p_l + vr * p_r;
     const shap_v4 credit = (p_l - CHURN_SHAP_SPLAT(q_l)) * vl + (p_r - CHURN_SHAP_SPLAT(q_r)) * vr;
     const shap_v4* inv_f_cp = poly + st.child_prev * stride;
-    shap_v4* S_cp = poly + st.child_prev * stride + 3 * n;
-    shap_v4 acc = zero;
-    for (std::size_t k = 0; k < n; ++k) {
-      const shap_v4 H = P[k] * inv_f_cp[k];
-      acc += w[k] * H;
-      const shap_v4 g = H * (av * omt[k] + bv * t[k]);
-      G[k] = g;
-      S_cp[k] += g;
-    }
-    phi[feature] += credit * acc;
+    shap_v4* S_cp = poly + st.child_prev * stride + 3 * m;
+    CHURN_SHAP_SUM(acc, const shap_v4 H = P[kk] * inv_f_cp[kk]; const shap_v4 g = H * (av * omt[kk] + bv * t[kk]);
+                   G[kk] = g; S_cp[kk] += g; term = w[kk] * H;)
+    add_phi(feature, credit * acc);
   }
+#undef CHURN_SHAP_SUM
+  if (!Batch)
+    for (std::size_t f = 0; f < plan.feature_end; ++f) phi_out[f] += phi_v[f][0];
 }
 
 // The walk compiled for the build's instruction set, and (on x86-64 with GCC or Clang) for AVX2 + FMA,
 // chosen at run time: a build for any x86-64 processor then uses 256-bit vectors where they exist.
-#define CHURN_SHAP_DISPATCH(name, attribute)                                                                 \
-  attribute inline void name(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi, \
-                             shap_scratch& scratch) noexcept {                                               \
-    tree_shap_walk<0>(plan, rule, x, phi, scratch);                                                          \
+#define CHURN_SHAP_DISPATCH(name, attribute)                                                                         \
+  attribute inline void name##_batch(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi, \
+                                     shap_scratch& scratch) noexcept {                                               \
+    tree_shap_walk<true>(plan, rule, x, phi, scratch);                                                               \
+  }                                                                                                                  \
+  attribute inline void name##_row(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,   \
+                                   shap_scratch& scratch) noexcept {                                                 \
+    tree_shap_walk<false>(plan, rule, x, phi, scratch);                                                              \
   }
 CHURN_SHAP_DISPATCH(tree_shap_portable, )
 #ifdef CHURN_SHAP_AVX2
@@ -483,25 +581,27 @@ inline bool shap_uses_avx2() noexcept {
 /// Adds the SHAP values of one tree at a batch of four float rows to phi: x[f * 4 + r] is feature f
 /// of row r, phi[f * 4 + r] its value (both have an entry for every feature the tree splits on).
 /// `rule` has plan.points points. Each row's values are the same bits whatever the other rows and
-/// its lane. Cost O(n_nodes * plan.points) for the four rows.
+/// its lane, and the same as tree_shap's for the row alone. Cost O(n_nodes * plan.points) for the
+/// four rows.
 inline void tree_shap_batch(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,
                             shap_scratch& scratch) {
-  scratch.prepare(rule.points, plan.max_depth);
+  scratch.prepare(rule.points, plan.max_depth, plan.feature_end);
 #ifdef CHURN_SHAP_AVX2
-  if (shap_uses_avx2()) return tree_shap_avx2(plan, rule, x, phi, scratch);
+  if (shap_uses_avx2()) return tree_shap_avx2_batch(plan, rule, x, phi, scratch);
 #endif
-  tree_shap_portable(plan, rule, x, phi, scratch);
+  tree_shap_portable_batch(plan, rule, x, phi, scratch);
 }
 
-/// Adds the SHAP values of one tree at the float row x (n_features values) to phi[feature], through
-/// tree_shap_batch with the row in lane 0 (the same bits as in any lane of a batch).
-inline void tree_shap(const shap_tree_plan& plan, const shap_rule& rule, const float* x, std::size_t n_features,
-                      double* phi, shap_scratch& scratch) {
-  scratch.x.assign(n_features * shap_lanes, 0.0f);
-  scratch.phi.assign(n_features * shap_lanes, 0.0);
-  for (std::size_t f = 0; f < n_features; ++f) scratch.x[f * shap_lanes] = x[f];
-  tree_shap_batch(plan, rule, scratch.x.data(), scratch.phi.data(), scratch);
-  for (std::size_t f = 0; f < n_features; ++f) phi[f] += scratch.phi[f * shap_lanes];
+/// Adds the SHAP values of one tree at the float row x to phi[feature] (phi has an entry for every
+/// feature the tree splits on): the same bits as the row in any lane of tree_shap_batch, at about a
+/// quarter of a batch's cost (the vectors run across points). Cost O(n_nodes * plan.points).
+inline void tree_shap(const shap_tree_plan& plan, const shap_rule& rule, const float* x, double* phi,
+                      shap_scratch& scratch) {
+  scratch.prepare(rule.points, plan.max_depth, plan.feature_end);
+#ifdef CHURN_SHAP_AVX2
+  if (shap_uses_avx2()) return tree_shap_avx2_row(plan, rule, x, phi, scratch);
+#endif
+  tree_shap_portable_row(plan, rule, x, phi, scratch);
 }
 
 }  // namespace churn::detail

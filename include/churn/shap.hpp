@@ -107,15 +107,16 @@ class tree_explainer {
     std::vector<double> per_tree(T * p * L);
     for (std::size_t b = 0; b < batches; ++b) {
       const std::size_t r0 = b * L, n = std::min(L, X.rows - r0);
+      const std::size_t width = p * (n == 1 ? 1 : L);  // one row: features x 1
       to_float_batch(X, r0, n, x.data());
-      std::fill(per_tree.begin(), per_tree.end(), 0.0);
+      std::fill(per_tree.begin(), per_tree.begin() + static_cast<std::ptrdiff_t>(T * width), 0.0);
       const std::size_t block =
           (T + static_cast<std::size_t>(threads) * 4 - 1) / (static_cast<std::size_t>(threads) * 4);
       detail::parallel_for_blocks(T, block, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
         detail::shap_scratch scratch;
-        for (std::size_t t = begin; t < end; ++t) explain_tree(t, x.data(), per_tree.data() + t * p * L, n, scratch);
+        for (std::size_t t = begin; t < end; ++t) explain_tree(t, x.data(), per_tree.data() + t * width, n, scratch);
       });
-      for (std::size_t t = 0; t < T; ++t) add_batch(per_tree.data() + t * p * L, n, out + r0 * p);
+      for (std::size_t t = 0; t < T; ++t) add_batch(per_tree.data() + t * width, n, out + r0 * p);
       for (std::size_t i = 0; i < n * p; ++i) out[r0 * p + i] *= scale;
     }
   }

@@ -24,7 +24,7 @@
 namespace churn {
 
 /// Explains the predictions P(class 1) of one forest with exact SHAP values. Keeps a plan per tree
-/// (about 56 bytes per internal node) and refers to no forest data afterwards.
+/// (about 56 bytes, plus 8 per quadrature point, per internal node) and refers to no forest data afterwards.
 class tree_explainer {
  public:
   /// Plans every tree of `forest` (O(nodes)). Throws model_capability_error when the forest has no
@@ -42,8 +42,8 @@ class tree_explainer {
       expected += plans_.back().expected;
       max_depth_ = std::max(max_depth_, plans_.back().max_depth);
       const std::size_t points = plans_.back().points;
-      if (points / 4 >= rules_.size()) rules_.resize(points / 4 + 1);
-      if (rules_[points / 4].points == 0) rules_[points / 4] = detail::shap_rule(points);
+      if (points >= rules_.size()) rules_.resize(points + 1);
+      if (rules_[points].points == 0) rules_[points] = detail::shap_rule(points);
     }
     expected_ = T > 0 ? expected / static_cast<double>(T) : 0.0;
   }
@@ -77,43 +77,47 @@ class tree_explainer {
     const double scale = T > 0 ? 1.0 / static_cast<double>(T) : 0.0;
     std::fill(out, out + X.rows * p, 0.0);
     if (X.rows == 0 || T == 0) return;
-    if (X.rows >= static_cast<std::size_t>(threads) || threads == 1) {
-      // Rows in parallel; each row adds its trees one after the other.
-      const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(threads), X.rows);
+    // Rows go through the trees in batches of four (rows 0-3, 4-7, ...; the last one padded), one row
+    // per vector lane. A row's values do not depend on its batch, its lane or the thread.
+    constexpr std::size_t L = detail::shap_lanes;
+    const std::size_t batches = (X.rows + L - 1) / L;
+    if (batches >= static_cast<std::size_t>(threads) || threads == 1) {
+      // Batches in parallel; each adds its trees one after the other.
+      const std::size_t workers = std::min<std::size_t>(static_cast<std::size_t>(threads), batches);
       std::vector<detail::shap_scratch> scratch(workers);
-      std::vector<std::vector<float>> xs(workers, std::vector<float>(p));
-      std::vector<std::vector<double>> tree_phis(workers, std::vector<double>(p));
-      detail::parallel_for(X.rows, static_cast<int>(workers), [&](std::size_t r, std::size_t worker) {
+      std::vector<std::vector<float>> xs(workers, std::vector<float>(p * L));
+      std::vector<std::vector<double>> tree_phis(workers, std::vector<double>(p * L));
+      detail::parallel_for(batches, static_cast<int>(workers), [&](std::size_t b, std::size_t worker) {
         float* x = xs[worker].data();
         double* tree_phi = tree_phis[worker].data();
-        to_float_row(X, r, x);
-        double* phi = out + r * p;
+        const std::size_t r0 = b * L, n = std::min(L, X.rows - r0);
+        to_float_batch(X, r0, n, x);
         for (std::size_t t = 0; t < T; ++t) {
-          std::fill(tree_phi, tree_phi + p, 0.0);
-          explain_tree(t, x, tree_phi, scratch[worker]);
-          for (std::size_t f = 0; f < p; ++f) phi[f] += tree_phi[f];
+          std::fill(tree_phi, tree_phi + p * L, 0.0);
+          explain_tree(t, x, tree_phi, n, scratch[worker]);
+          add_batch(tree_phi, n, out + r0 * p);
         }
-        for (std::size_t f = 0; f < p; ++f) phi[f] *= scale;
+        for (std::size_t i = 0; i < n * p; ++i) out[r0 * p + i] *= scale;
       });
       return;
     }
-    // Fewer rows than threads (an interactive request): trees in parallel, each into its own row of
-    // values, then added in tree order (the same sums as above, bit for bit).
-    std::vector<float> x(p);
-    std::vector<double> per_tree(T * p);
-    for (std::size_t r = 0; r < X.rows; ++r) {
-      to_float_row(X, r, x.data());
-      std::fill(per_tree.begin(), per_tree.end(), 0.0);
+    // Fewer batches than threads (an interactive request): trees in parallel, each into its own block
+    // of values, then added in tree order (the same sums as above, bit for bit).
+    std::vector<float> x(p * L);
+    std::vector<double> per_tree(T * p * L);
+    for (std::size_t b = 0; b < batches; ++b) {
+      const std::size_t r0 = b * L, n = std::min(L, X.rows - r0);
+      const std::size_t width = p * (n == 1 ? 1 : L);  // one row: features x 1
+      to_float_batch(X, r0, n, x.data());
+      std::fill(per_tree.begin(), per_tree.begin() + static_cast<std::ptrdiff_t>(T * width), 0.0);
       const std::size_t block =
           (T + static_cast<std::size_t>(threads) * 4 - 1) / (static_cast<std::size_t>(threads) * 4);
       detail::parallel_for_blocks(T, block, threads, [&](std::size_t begin, std::size_t end, std::size_t) {
         detail::shap_scratch scratch;
-        for (std::size_t t = begin; t < end; ++t) explain_tree(t, x.data(), per_tree.data() + t * p, scratch);
+        for (std::size_t t = begin; t < end; ++t) explain_tree(t, x.data(), per_tree.data() + t * width, n, scratch);
       });
-      double* phi = out + r * p;
-      for (std::size_t t = 0; t < T; ++t)
-        for (std::size_t f = 0; f < p; ++f) phi[f] += per_tree[t * p + f];
-      for (std::size_t f = 0; f < p; ++f) phi[f] *= scale;
+      for (std::size_t t = 0; t < T; ++t) add_batch(per_tree.data() + t * width, n, out + r0 * p);
+      for (std::size_t i = 0; i < n * p; ++i) out[r0 * p + i] *= scale;
     }
   }
 
@@ -125,21 +129,38 @@ class tree_explainer {
   }
 
  private:
-  void explain_tree(std::size_t t, const float* x, double* phi, detail::shap_scratch& scratch) const {
+  // One tree's values for a batch of n rows (x and phi: features x 4 lanes; for one row, the walk of
+  // one row, a quarter of the cost, with x and phi: features x 1, the same bits).
+  void explain_tree(std::size_t t, const float* x, double* phi, std::size_t n, detail::shap_scratch& scratch) const {
     const detail::shap_tree_plan& plan = plans_[t];
-    detail::tree_shap(plan, rules_[plan.points / 4], x, phi, scratch);
+    if (n == 1)
+      detail::tree_shap(plan, rules_[plan.points], x, phi, scratch);
+    else
+      detail::tree_shap_batch(plan, rules_[plan.points], x, phi, scratch);
   }
 
-  // Row r of X (any strides: a column-major table's row is not adjacent) as float32.
-  void to_float_row(const matrix_view& X, std::size_t r, float* x) const {
-    for (std::size_t f = 0; f < n_features_; ++f) x[f] = detail::checked_float(X(r, f), r, f);
+  // Rows r0 .. r0 + n - 1 of X (any strides: a column-major table's row is not adjacent) as float32,
+  // features x 4 lanes (one row: features x 1); lanes past n repeat row r0 (computed and dropped).
+  void to_float_batch(const matrix_view& X, std::size_t r0, std::size_t n, float* x) const {
+    const std::size_t L = n == 1 ? 1 : detail::shap_lanes;
+    for (std::size_t r = 0; r < n; ++r)
+      for (std::size_t f = 0; f < n_features_; ++f) x[f * L + r] = detail::checked_float(X(r0 + r, f), r0 + r, f);
+    for (std::size_t r = n; r < L && n > 1; ++r)
+      for (std::size_t f = 0; f < n_features_; ++f) x[f * L + r] = x[f * L];
+  }
+
+  // Adds a batch's values (features x 4 lanes; one row: features x 1) to its n rows of out.
+  void add_batch(const double* phi, std::size_t n, double* out) const {
+    const std::size_t L = n == 1 ? 1 : detail::shap_lanes;
+    for (std::size_t r = 0; r < n; ++r)
+      for (std::size_t f = 0; f < n_features_; ++f) out[r * n_features_ + f] += phi[f * L + r];
   }
 
   std::size_t n_features_ = 0;
   std::size_t max_depth_ = 0;
   double expected_ = 0;
   std::vector<detail::shap_tree_plan> plans_;
-  std::vector<detail::shap_rule> rules_;  // indexed by points / 4; points == 0 where unused
+  std::vector<detail::shap_rule> rules_;  // indexed by points; points == 0 where unused
 };
 
 /// SHAP values of every row of X (rows x n_features, row-major): tree_explainer(forest).shap_values.

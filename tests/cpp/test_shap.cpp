@@ -304,6 +304,54 @@ TEST_CASE("the per-leaf oracle itself agrees with brute force on small trees") {
   }
 }
 
+TEST_CASE("four rows walked together: each row's values equal its own walk, bit for bit, and the oracle") {
+  // Rows that go different ways at every depth (random rows, rows with missing values, a row that
+  // follows the spine), through trees of depth 50 and more: lanes must not leak into each other.
+  std::mt19937_64 rng(31);
+  churn::detail::shap_scratch scratch;
+  constexpr std::size_t L = churn::detail::shap_lanes;
+  REQUIRE(L == 4);
+  for (int spine : {0, 50, 70}) {
+    for (int trial = 0; trial < 3; ++trial) {
+      const std::size_t M = spine > 0 ? static_cast<std::size_t>(spine) + 10 : 8;
+      const plain_tree t = spine > 0 ? random_tree(rng, M, 0, spine) : random_tree(rng, M, 9);
+      const auto plan = churn::detail::make_shap_plan(t.nodes.data(), t.cover.data(), t.nodes.size());
+      if (spine > 0) CHECK(plan.max_depth >= static_cast<std::size_t>(spine));
+      const churn::detail::shap_rule rule(plan.points);
+      std::vector<std::vector<float>> rows;
+      for (std::size_t r = 0; r < L; ++r) rows.push_back(random_row(rng, M, r == 1 ? 0.4 : (r == 2 ? 1.0 : 0.0)));
+      // Lane 3: a row that goes left at every node (thresholds are in [0, 1)); lane 2 is all missing.
+      for (auto& v : rows[3]) v = -1.0f;
+      std::vector<float> x(M * L);
+      for (std::size_t r = 0; r < L; ++r)
+        for (std::size_t f = 0; f < M; ++f) x[f * L + r] = rows[r][f];
+      std::vector<double> phi(M * L, 0.0);
+      churn::detail::tree_shap_batch(plan, rule, x.data(), phi.data(), scratch);
+      // The same rows in other lanes (reversed) give the same values.
+      std::vector<float> x_rev(M * L);
+      for (std::size_t r = 0; r < L; ++r)
+        for (std::size_t f = 0; f < M; ++f) x_rev[f * L + (L - 1 - r)] = rows[r][f];
+      std::vector<double> phi_rev(M * L, 0.0);
+      churn::detail::tree_shap_batch(plan, rule, x_rev.data(), phi_rev.data(), scratch);
+      for (std::size_t r = 0; r < L; ++r) {
+        std::vector<double> alone(M, 0.0);
+        churn::detail::tree_shap(plan, rule, rows[r].data(), alone.data(), scratch);
+        double expected = 0, total = plan.expected, worst = 0;
+        const auto ref = per_leaf_oracle(t, rows[r].data(), M, &expected);
+        for (std::size_t f = 0; f < M; ++f) {
+          REQUIRE(phi[f * L + r] == alone[f]);
+          REQUIRE(phi_rev[f * L + (L - 1 - r)] == alone[f]);
+          worst = std::max(worst, std::fabs(alone[f] - ref[f]));
+          total += alone[f];
+        }
+        INFO("spine " << spine << ", lane " << r);
+        CHECK(worst <= 1e-12);
+        CHECK(std::fabs(total - prediction(t, rows[r].data())) <= 1e-11);
+      }
+    }
+  }
+}
+
 TEST_CASE("a single-leaf tree has no contributions and its value as the expected value") {
   plain_tree t;
   t.nodes.push_back(tree_node::leaf(0.25f));
@@ -383,6 +431,25 @@ TEST_CASE("tree_explainer: additivity against predict_proba, the same values for
   CHECK(std::equal(single.begin(), single.end(), phi.begin() + 7 * 6));
   CHECK(churn::shap_values(forest, view, 2) == phi);
   CHECK(churn::shap_expected_value(forest) == ex.expected_value());
+}
+
+TEST_CASE("tree_explainer: any number of rows (batches of four, the last one padded) and threads, the same bits") {
+  std::vector<double> X;
+  const auto forest = small_forest(300, 6, 12, 0.2, X);
+  const churn::tree_explainer ex(forest);
+  const auto all = ex.shap_values(churn::matrix_view(X.data(), 300, 6), 1);
+  // Every window of 1 to 9 rows starting anywhere (so rows land in other lanes and batches), on 1 to
+  // 3 threads (fewer batches than threads takes the trees in parallel).
+  for (std::size_t start : {0, 1, 2, 3, 5, 290}) {
+    for (std::size_t n = 1; n <= 9; ++n) {
+      for (int threads : {1, 2, 3}) {
+        const auto part = ex.shap_values(churn::matrix_view(X.data() + start * 6, n, 6), threads);
+        REQUIRE(part.size() == n * 6);
+        INFO("rows " << start << " + " << n << ", threads " << threads);
+        CHECK(std::equal(part.begin(), part.end(), all.begin() + static_cast<std::ptrdiff_t>(start * 6)));
+      }
+    }
+  }
 }
 
 TEST_CASE("tree_explainer reads a view with any strides: a column-major copy gives the same values") {

@@ -98,6 +98,11 @@ struct tree_scratch {
     double w, wp;
   };
   std::vector<bin> hist;
+  std::vector<std::uint64_t> hist_packed;  // integer weights: per code, packed (weight, class-1 weight, n)
+  std::vector<std::uint64_t> packed_row;   // integer weights: per training row, its sample packed
+  /// Whether trees whose weights are all small integers may use the packed integer sums; false forces
+  /// the double sums (a test compares the two paths tree by tree).
+  bool integer_sums = true;
   std::vector<sort_item> items, items_tmp;
   std::vector<std::uint32_t> keys, keys_tmp;
   std::vector<group> groups;
@@ -106,6 +111,7 @@ struct tree_scratch {
   std::vector<tree_sample> right_side;  // partition buffer
   std::vector<std::uint32_t> features;
   std::vector<grow_node> nodes;
+  std::vector<std::uint64_t> constant;  // per node, a bit per feature: known constant in the node
 };
 
 /// A grown tree: pre-order nodes and the raw impurity decrease per feature
@@ -141,8 +147,16 @@ class tree_grower {
     }
     root_weight_ = w;
     out.root_weight = w;
+    packed_ = s_.integer_sums && packable(samples, w);
+    if (packed_) {
+      s_.hist_packed.resize(static_cast<std::size_t>(X_.max_bins()) + 1);
+      s_.packed_row.resize(X_.n_rows);
+      for (const auto& s : samples) s_.packed_row[s.row] = pack(s);
+    }
     min_weight_leaf_ = p_.min_weight_fraction_leaf * w;
-    add_node(0, static_cast<std::uint32_t>(samples.size()), 0, w, wp);
+    words_ = (X_.n_features + 63) / 64;
+    s_.constant.clear();
+    add_node(0, static_cast<std::uint32_t>(samples.size()), 0, w, wp, -1);
 
     if (p_.max_leaf_nodes == 0) {
       std::vector<std::uint32_t> stack{0};
@@ -180,7 +194,20 @@ class tree_grower {
   }
 
  private:
-  void add_node(std::uint32_t begin, std::uint32_t end, std::uint32_t depth, double w, double wp) {
+  // `parent`: the node's parent, -1 for the root.
+  void add_node(std::uint32_t begin, std::uint32_t end, std::uint32_t depth, double w, double wp, std::int64_t parent) {
+    // A feature constant in a node is constant in its descendants (their samples are a subset): the
+    // node starts from its parent's known constant features and adds those its own search finds, so
+    // that no descendant counts the node's samples for them again. Skipping them changes nothing: the
+    // search of a constant feature neither draws a random number nor proposes a split.
+    const std::size_t id = s_.nodes.size();
+    s_.constant.resize((id + 1) * words_);
+    if (parent >= 0)
+      std::copy_n(s_.constant.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(parent) * words_), words_,
+                  s_.constant.begin() + static_cast<std::ptrdiff_t>(id * words_));
+    else
+      std::fill_n(s_.constant.begin() + static_cast<std::ptrdiff_t>(id * words_), words_, std::uint64_t{0});
+    constant_ = s_.constant.data() + id * words_;
     grow_node n;
     n.begin = begin;
     n.end = end;
@@ -236,9 +263,9 @@ class tree_grower {
     const double ir = node_impurity(p_.split_criterion, s.wr, s.wpr);
     out.importance[s.feature] += n.w * n.impurity - s.wl * il - s.wr * ir;
     const auto left = static_cast<std::int32_t>(s_.nodes.size());
-    add_node(n.begin, m, n.depth + 1, s.wl, s.wpl);
+    add_node(n.begin, m, n.depth + 1, s.wl, s.wpl, id);
     const auto right = static_cast<std::int32_t>(s_.nodes.size());
-    add_node(m, n.end, n.depth + 1, s.wr, s.wpr);
+    add_node(m, n.end, n.depth + 1, s.wr, s.wpr, id);
     s_.nodes[id].left = left;
     s_.nodes[id].right = right;
   }
@@ -252,8 +279,14 @@ class tree_grower {
       const std::size_t r = j + static_cast<std::size_t>(g_->below(p - j));
       std::swap(s_.features[j], s_.features[r]);
       const std::uint32_t f = s_.features[j];
+      std::uint64_t& known = constant_[f / 64];
+      const std::uint64_t bit = std::uint64_t{1} << (f % 64);
+      if (known & bit) continue;
       const bool constant = p_.split_strategy == splitter::best ? evaluate_best(n, f) : evaluate_random(n, f);
-      if (!constant) ++visited;
+      if (constant)
+        known |= bit;
+      else
+        ++visited;
     }
   }
 
@@ -309,6 +342,81 @@ class tree_grower {
       b.wp += x.w * x.y;
       ++b.n;
     }
+  }
+
+  // Integer weights, the common case (bootstrap counts times unit sample and class weights): when every
+  // sample's weight is a whole number and the tree's total weight is below 2^21, every sum of weights
+  // the split search forms is an integer below 2^21, exact in double whatever the order of the
+  // additions. The same sums formed in integers therefore give the same doubles, hence the same splits
+  // and the same tree. Three of them fit in one 64-bit word (weight << 42 | class-1 weight << 21 |
+  // samples), so a sample costs one integer addition instead of two chains of dependent floating-point
+  // additions through memory, which is what a histogram of few bins costs in small nodes.
+  static constexpr int pack_bits = 21;
+  static constexpr std::uint64_t pack_mask = (std::uint64_t{1} << pack_bits) - 1;
+
+  static bool packable(const std::vector<tree_sample>& samples, double total) noexcept {
+    if (!(total < static_cast<double>(pack_mask)) || samples.size() >= pack_mask) return false;
+    for (const auto& s : samples)
+      if (s.w != std::floor(s.w)) return false;
+    return true;
+  }
+
+  static std::uint64_t pack(const tree_sample& x) noexcept {
+    const auto w = static_cast<std::uint64_t>(x.w);
+    return w << (2 * pack_bits) | (w * x.y) << pack_bits | 1u;
+  }
+
+  // The node's totals, packed (exact: the node's weights are integer sums).
+  static std::uint64_t pack_node(const grow_node& n) noexcept {
+    return static_cast<std::uint64_t>(n.w) << (2 * pack_bits) | static_cast<std::uint64_t>(n.wp) << pack_bits |
+           (n.end - n.begin);
+  }
+
+  // Appends a packed running total after `code` to s_.cum_* at gi (see build_running_sums).
+  void put_packed(std::size_t gi, std::uint64_t running, std::uint32_t code) noexcept {
+    s_.cum_w[gi] = static_cast<double>(running >> (2 * pack_bits));
+    s_.cum_wp[gi] = static_cast<double>((running >> pack_bits) & pack_mask);
+    s_.cum_n[gi] = static_cast<std::uint32_t>(running & pack_mask);
+    s_.cum_code[gi] = code;
+  }
+
+  // build_running_sums with packed integer sums (packed_ set, feature without missing values).
+  std::size_t build_running_sums_packed(const grow_node& n, std::uint32_t f) {
+    const std::uint32_t nb = X_.n_bins[f];
+    const std::uint32_t count = n.end - n.begin;
+    const tree_sample* smp = smp_ + n.begin;
+    const std::uint16_t* col = X_.column(f);
+    const std::uint64_t* pr = s_.packed_row.data();
+    if (nb == 2) {
+      // Codes 0 and 1: code 1's totals in four independent chains, with no memory in between; code 0's
+      // are the node's less those (exact in integers).
+      std::uint64_t a[4] = {0, 0, 0, 0};
+      std::uint32_t i = 0;
+      for (; i + 4 <= count; i += 4)
+        for (std::uint32_t k = 0; k < 4; ++k) a[k] += pr[smp[i + k].row] & (std::uint64_t{0} - col[smp[i + k].row]);
+      for (; i < count; ++i) a[0] += pr[smp[i].row] & (std::uint64_t{0} - col[smp[i].row]);
+      const std::uint64_t total = pack_node(n);
+      const std::uint64_t ones = (a[0] + a[1]) + (a[2] + a[3]);
+      const std::uint64_t zeros = total - ones;
+      if ((ones & pack_mask) == 0 || (zeros & pack_mask) == 0) return 1;  // constant in the node
+      put_packed(0, zeros, 0);
+      put_packed(1, total, 1);
+      return 2;
+    }
+    auto* h = s_.hist_packed.data();
+    std::fill(h, h + nb, std::uint64_t{0});
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const std::uint32_t row = smp[i].row;
+      h[col[row]] += pr[row];
+    }
+    std::uint64_t running = 0;
+    std::size_t gi = 0;
+    for (std::uint32_t c = 0; c < nb; ++c) {
+      running += h[c];
+      put_packed(gi, running, c);
+      gi += (h[c] & pack_mask) != 0;
+    }
+    return gi;
   }
 
   // Sorts the node's samples by their code of feature f into s_.keys, as 32-bit keys (code << 16 |
@@ -373,6 +481,7 @@ class tree_grower {
     std::uint32_t nl = 0;
     std::size_t gi = 0;
     if (use_histogram(nb, count)) {
+      if (packed_) return build_running_sums_packed(n, f);
       fill_histogram(n, f, nb);
       const auto* h = s_.hist.data();
       // An empty bin adds zeros, which leaves the totals exactly as they are.
@@ -715,6 +824,9 @@ class tree_grower {
   rng* g_ = nullptr;
   double root_weight_ = 0;
   double min_weight_leaf_ = 0;
+  bool packed_ = false;                ///< the tree's weights allow packed integer sums (see pack)
+  std::size_t words_ = 0;              ///< 64-bit words per node in s_.constant
+  std::uint64_t* constant_ = nullptr;  ///< the known constant features of the node being searched
 };
 
 }  // namespace detail

@@ -100,6 +100,7 @@ struct tree_scratch {
   std::vector<bin> hist;
   std::vector<std::uint64_t> hist_packed;  // integer weights: per code, packed (weight, class-1 weight, n)
   std::vector<std::uint64_t> packed_row;   // integer weights: per training row, its sample packed
+  std::vector<std::uint64_t> cum_packed;   // integer weights: packed running totals
   /// Whether trees whose weights are all small integers may use the packed integer sums; false forces
   /// the double sums (a test compares the two paths tree by tree).
   bool integer_sums = true;
@@ -201,7 +202,7 @@ class tree_grower {
     // that no descendant counts the node's samples for them again. Skipping them changes nothing: the
     // search of a constant feature neither draws a random number nor proposes a split.
     const std::size_t id = s_.nodes.size();
-    s_.constant.resize((id + 1) * words_);
+    if (s_.constant.size() < (id + 1) * words_) s_.constant.resize(2 * (id + 1) * words_);
     if (parent >= 0)
       std::copy_n(s_.constant.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(parent) * words_), words_,
                   s_.constant.begin() + static_cast<std::ptrdiff_t>(id * words_));
@@ -220,6 +221,7 @@ class tree_grower {
                       count < 2 * p_.min_samples_leaf || w < 2 * min_weight_leaf_ ||
                       n.impurity <= std::numeric_limits<double>::epsilon();
     if (!leaf) {
+      mark_constant_binary(begin, end);
       find_split(n);
       if (n.split.found) {
         const auto& s = n.split;
@@ -268,6 +270,40 @@ class tree_grower {
     add_node(m, n.end, n.depth + 1, s.wr, s.wpr, id);
     s_.nodes[id].left = left;
     s_.nodes[id].right = right;
+  }
+
+  // The index of the lowest set bit of v != 0.
+  static unsigned lowest_bit(std::uint64_t v) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    return static_cast<unsigned>(__builtin_ctzll(v));
+#else
+    unsigned i = 0;
+    for (; (v & 1) == 0; v >>= 1) ++i;
+    return i;
+#endif
+  }
+
+  // Marks the two-valued features constant over samples [begin, end) as known constant (see
+  // binned_features::binary_rows).
+  void mark_constant_binary(std::uint32_t begin, std::uint32_t end) noexcept {
+    const std::size_t words = X_.binary_words;
+    const std::uint64_t* bits = X_.binary_rows.data();
+    const std::size_t n_binary = X_.binary_features.size();
+    for (std::size_t k = 0; k < words; ++k) {
+      std::uint64_t all = ~std::uint64_t{0}, any = 0;
+      for (std::uint32_t i = begin; i < end; ++i) {
+        const std::uint64_t v = bits[smp_[i].row * words + k];
+        all &= v;
+        any |= v;
+      }
+      std::uint64_t same = ~(all ^ any);
+      const std::size_t in_word = std::min<std::size_t>(64, n_binary - 64 * k);
+      if (in_word < 64) same &= (std::uint64_t{1} << in_word) - 1;
+      for (; same != 0; same &= same - 1) {
+        const std::uint32_t f = X_.binary_features[64 * k + lowest_bit(same)];
+        constant_[f / 64] |= std::uint64_t{1} << (f % 64);
+      }
+    }
   }
 
   // Draws candidate features without replacement until mtry non-constant ones have been evaluated
@@ -409,13 +445,19 @@ class tree_grower {
       const std::uint32_t row = smp[i].row;
       h[col[row]] += pr[row];
     }
+    // Running totals of the non-empty codes (branch-free), then unpacked: most bins of a small node are
+    // empty, and only the non-empty ones are converted.
+    auto& run = s_.cum_packed;
+    if (run.size() < nb) run.resize(nb);
     std::uint64_t running = 0;
     std::size_t gi = 0;
     for (std::uint32_t c = 0; c < nb; ++c) {
       running += h[c];
-      put_packed(gi, running, c);
+      run[gi] = running;
+      s_.cum_code[gi] = c;
       gi += (h[c] & pack_mask) != 0;
     }
+    for (std::size_t i = 0; i < gi; ++i) put_packed(i, run[i], s_.cum_code[i]);
     return gi;
   }
 
@@ -501,6 +543,17 @@ class tree_grower {
       sort_node_keys(n, f);
       auto& keys = s_.keys;
       keys.push_back(0xFFFFFFFFu);  // a code no sample has (codes stay below nb <= 65535): the last group ends
+      if (packed_) {
+        const std::uint64_t* pr = s_.packed_row.data();
+        std::uint64_t running = 0;
+        for (std::uint32_t j = 0; j < count; ++j) {
+          const std::uint32_t code = keys[j] >> 16;
+          running += pr[smp[keys[j] & 0xFFFFu].row];
+          put_packed(gi, running, code);
+          gi += code != (keys[j + 1] >> 16);
+        }
+        return gi;
+      }
       for (std::uint32_t j = 0; j < count; ++j) {
         const std::uint32_t code = keys[j] >> 16;
         const tree_sample& x = smp[keys[j] & 0xFFFFu];

@@ -546,18 +546,20 @@ X <- matrix(readBin(con, "double", n * p), nrow = n, ncol = p, byrow = TRUE); cl
 colnames(X) <- paste0("f", seq_len(p))
 y <- factor(readBin(file.path(dir, "y.bin"), "integer", n), levels = c(0L, 1L))
 fold <- readBin(file.path(dir, "fold.bin"), "integer", n)
-pred <- numeric(n); times <- c()
+pred <- numeric(n); times <- c(); cpu <- c()
 for (f in seq_len(k) - 1L) {
   tr <- fold != f
-  t0 <- proc.time()[["elapsed"]]
+  t0 <- proc.time()
   rf <- ranger(x = X[tr, , drop = FALSE], y = y[tr], num.trees = get("trees"), mtry = get("mtry"),
                min.node.size = 1, replace = TRUE, sample.fraction = 1, probability = TRUE, oob.error = FALSE,
                importance = "none", num.threads = get("threads"), seed = get("seed"), write.forest = TRUE)
-  times <- c(times, proc.time()[["elapsed"]] - t0)
+  t1 <- proc.time() - t0
+  times <- c(times, t1[["elapsed"]]); cpu <- c(cpu, t1[["user.self"]] + t1[["sys.self"]])
   pred[!tr] <- predict(rf, data = X[!tr, , drop = FALSE], num.threads = get("threads"))$predictions[, "1"]
 }
 writeBin(as.double(pred), file.path(dir, "pred.bin"))
 cat(paste(times, collapse = ","), "\n", file = file.path(dir, "times.txt"))
+cat(paste(cpu, collapse = ","), "\n", file = file.path(dir, "cpu.txt"))
 cat(as.character(packageVersion("ranger")), "\n", file = file.path(dir, "version.txt"))
 """
 
@@ -580,23 +582,24 @@ def fit_worker(directory: str) -> int:
     d = Path(directory)
     cfg = json.loads((d / "config.json").read_text())
     X, y, fold = np.load(d / "X.npy"), np.load(d / "y.npy"), np.load(d / "fold.npy")
-    times, digests, pred = [], [], np.empty(len(y))
+    times, cpu, digests, pred = [], [], [], np.empty(len(y))
     # Untimed warm-up: the first fit of a process also imports what the estimator imports lazily.
     churn.RandomForestClassifier(2, n_jobs=cfg["threads"]).fit(X[:100], y[:100])
     for k in range(int(fold.max()) + 1):
         train = fold != k
         Xtr, ytr = np.ascontiguousarray(X[train]), np.ascontiguousarray(y[train])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model = churn.RandomForestClassifier(cfg["trees"], max_features=cfg["mtry"], min_samples_leaf=1,
                                              n_jobs=cfg["threads"], random_state=cfg["seed"]).fit(Xtr, ytr)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         pred[~train] = model.predict_proba(X[~train])[:, 1]
         text = model.to_json().encode()
         digests.append(hashlib.sha256(text).hexdigest())
         if cfg.get("save"):
             (Path(cfg["save"]) / f"{cfg['table']}.fold{k}.json").write_bytes(text)
     np.save(d / "pred.npy", pred)
-    (d / "result.json").write_text(json.dumps({"times": times, "digests": digests, "version": churn.__version__,
+    (d / "result.json").write_text(json.dumps({"times": times, "cpu": cpu, "digests": digests, "version": churn.__version__,
                                                "nodes_per_tree": model.model_.n_nodes / cfg["trees"]}))
     return 0
 
@@ -617,15 +620,16 @@ class FoldRunner:
             if not getattr(self, "warm", False):  # untimed: the first fit starts joblib's workers
                 RandomForestClassifier(2, n_jobs=THREADS).fit(X[:100], y[:100])
                 self.warm = True
-            times, pred = [], np.empty(len(y))
+            times, cpu, pred = [], [], np.empty(len(y))
             for k in range(int(fold.max()) + 1):
                 train = fold != k
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 m = RandomForestClassifier(T, max_features=mtry, min_samples_leaf=1, bootstrap=True, n_jobs=THREADS,
                                            random_state=seed).fit(X[train], y[train])
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
                 pred[~train] = m.predict_proba(X[~train])[:, 1]
-            return times, pred, {}
+            return times, pred, {"cpu": cpu}
         tmp = Path(tempfile.mkdtemp(prefix="churn_bench_ratio_"))
         try:
             if self.kind == "ranger":
@@ -641,7 +645,8 @@ class FoldRunner:
                     raise RuntimeError(f"Rscript failed: {proc.stderr[-2000:]}")
                 self.version = (tmp / "version.txt").read_text().strip()
                 times = [float(v) for v in (tmp / "times.txt").read_text().split(",") if v.strip()]
-                return times, np.fromfile(tmp / "pred.bin", dtype="<f8"), {}
+                cpu = [float(v) for v in (tmp / "cpu.txt").read_text().split(",") if v.strip()]
+                return times, np.fromfile(tmp / "pred.bin", dtype="<f8"), {"cpu": cpu}
             np.save(tmp / "X.npy", np.ascontiguousarray(X, dtype=np.float64))
             np.save(tmp / "y.npy", np.ascontiguousarray(y, dtype=np.int64))
             np.save(tmp / "fold.npy", fold)
@@ -695,7 +700,7 @@ def fit_ratios(args) -> int:
     for name, X, y in tables:
         fold = fold_ids(y)
         mtry = max(1, int(math.floor(math.sqrt(X.shape[1]))))
-        per: Dict[str, Any] = {p.name: {"totals": [], "auc": None, "digests": None} for p in peers}
+        per: Dict[str, Any] = {p.name: {"totals": [], "cpu": [], "auc": None, "digests": None} for p in peers}
         for r in range(args.rounds):
             order = peers if r % 2 == 0 else peers[::-1]
             for peer in order:
@@ -704,6 +709,7 @@ def fit_ratios(args) -> int:
                                               save)
                 entry = per[peer.name]
                 entry["totals"].append(sum(times))
+                entry["cpu"].append(sum(extra["cpu"]))
                 entry["auc"] = float(np.mean([roc_auc_score(y[fold == k], pred[fold == k])
                                               for k in range(int(fold.max()) + 1)]))
                 if "digests" in extra:
@@ -711,13 +717,14 @@ def fit_ratios(args) -> int:
                         raise RuntimeError(f"{peer.name}: models differ between rounds on {name}")
                     entry["digests"] = extra["digests"]
                     entry["nodes_per_tree"] = extra.get("nodes_per_tree")
-                print(f"{name:>32} round {r + 1} {peer.name:>13}: 5 fits {sum(times):8.3f} s  AUC {entry['auc']:.4f}",
-                      flush=True)
-        base = per["churn"]["totals"]
+                print(f"{name:>32} round {r + 1} {peer.name:>13}: 5 fits {sum(times):8.3f} s, CPU {entry['cpu'][-1]:8.3f} s"
+                      f"  AUC {entry['auc']:.4f}", flush=True)
+        base, base_cpu = per["churn"]["totals"], per["churn"]["cpu"]
         for peer in peers:
             e = per[peer.name]
             e["median"] = statistics.median(e["totals"])
             e["ratio"] = statistics.median([t / b for t, b in zip(e["totals"], base)])
+            e["cpu_ratio"] = statistics.median([t / b for t, b in zip(e["cpu"], base_cpu)])
         if "churn before" in per:
             per["churn"]["identical"] = per["churn"]["digests"] == per["churn before"]["digests"]
         results["tables"].append({"name": name, "rows": len(y), "cols": X.shape[1], "mtry": mtry,
@@ -737,14 +744,16 @@ def fit_ratio_report(results, peers, args) -> str:
     lines = [f"Measured {results['date']} on {results['machine']}; {results['rounds']} alternating rounds; "
              "versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".", "",
              "| table | rows x cols | churn nodes/tree | " + " | ".join(f"{n}: 5 fits" for n in names) + " | " +
-             " | ".join(f"{n} / churn" for n in names[1:]) + " | AUC " + " / ".join(names) + " | same trees |",
-             "|---|---|---:|" + "---:|" * (2 * len(names) - 1) + "---|---|"]
+             " | ".join(f"{n} / churn" for n in names[1:]) + " | " +
+             " | ".join(f"{n} / churn, CPU" for n in names[1:]) + " | AUC " + " / ".join(names) + " | same trees |",
+             "|---|---|---:|" + "---:|" * (3 * len(names) - 2) + "---|---|"]
     for t in results["tables"]:
         per = t["peers"]
         same = per["churn"].get("identical")
         lines.append(f"| {t['name']} | {t['rows']:,} x {t['cols']} | {per['churn'].get('nodes_per_tree') or 0:,.0f} | " +
                      " | ".join(fmt_time(per[n]["median"]) for n in names) + " | " +
                      " | ".join(f"{per[n]['ratio']:.2f}x" for n in names[1:]) + " | " +
+                     " | ".join(f"{per[n]['cpu_ratio']:.2f}x" for n in names[1:]) + " | " +
                      " / ".join(f"{per[n]['auc']:.4f}" for n in names) + " | " +
                      ("-" if same is None else ("yes (byte-identical model files)" if same else "**NO**")) + " |")
     return "\n".join(lines) + "\n"

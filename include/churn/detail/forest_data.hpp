@@ -97,6 +97,7 @@ struct binned_features {
   /// binary_features[64 * k + j]. The AND and OR of a node's rows then tell which of them are
   /// constant in the node in one pass, instead of one pass per column.
   std::vector<std::uint32_t> binary_features;
+  std::vector<std::uint32_t> binary_slot;  ///< per feature: its j in binary_features, or -1 (uint32)
   std::size_t binary_words = 0;
   std::vector<std::uint64_t> binary_rows;
 
@@ -111,8 +112,13 @@ struct binned_features {
 /// Fills the binary_* members of b from its codes.
 inline void index_binary_columns(binned_features& b) {
   b.binary_features.clear();
-  for (std::size_t f = 0; f < b.n_features; ++f)
-    if (b.n_bins[f] == 2 && !b.has_missing[f]) b.binary_features.push_back(static_cast<std::uint32_t>(f));
+  b.binary_slot.assign(b.n_features, ~std::uint32_t{0});
+  for (std::size_t f = 0; f < b.n_features; ++f) {
+    if (b.n_bins[f] == 2 && !b.has_missing[f]) {
+      b.binary_slot[f] = static_cast<std::uint32_t>(b.binary_features.size());
+      b.binary_features.push_back(static_cast<std::uint32_t>(f));
+    }
+  }
   b.binary_words = (b.binary_features.size() + 63) / 64;
   b.binary_rows.assign(b.n_rows * b.binary_words, 0);
   for (std::size_t j = 0; j < b.binary_features.size(); ++j) {

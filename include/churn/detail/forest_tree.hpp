@@ -101,6 +101,8 @@ struct tree_scratch {
   std::vector<std::uint64_t> hist_packed;  // integer weights: per code, packed (weight, class-1 weight, n)
   std::vector<std::uint64_t> packed_row;   // integer weights: per training row, its sample packed
   std::vector<std::uint64_t> cum_packed;   // integer weights: packed running totals
+  std::vector<std::uint64_t> node_bits;    // the searched node's samples: their row bits (one word)
+  std::vector<std::uint64_t> node_packed;  // the searched node's samples: packed (integer weights)
   /// Whether trees whose weights are all small integers may use the packed integer sums; false forces
   /// the double sums (a test compares the two paths tree by tree).
   bool integer_sums = true;
@@ -289,6 +291,30 @@ class tree_grower {
     const std::size_t words = X_.binary_words;
     const std::uint64_t* bits = X_.binary_rows.data();
     const std::size_t n_binary = X_.binary_features.size();
+    // With packed sums and one word of bits, the same pass also lays the node's bits and packed samples
+    // out contiguously, so that summing a two-valued feature reads them in order (no scattered reads).
+    gathered_ = packed_ && words == 1;
+    if (gathered_) {
+      const std::uint32_t count = end - begin;
+      if (s_.node_bits.size() < count) {
+        s_.node_bits.resize(count);
+        s_.node_packed.resize(count);
+      }
+      std::uint64_t* nb = s_.node_bits.data();
+      std::uint64_t* np = s_.node_packed.data();
+      const std::uint64_t* pr = s_.packed_row.data();
+      std::uint64_t all = ~std::uint64_t{0}, any = 0;
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint32_t row = smp_[begin + i].row;
+        const std::uint64_t v = bits[row];
+        nb[i] = v;
+        np[i] = pr[row];
+        all &= v;
+        any |= v;
+      }
+      mark_constant_word(0, ~(all ^ any), n_binary);
+      return;
+    }
     for (std::size_t k = 0; k < words; ++k) {
       std::uint64_t all = ~std::uint64_t{0}, any = 0;
       for (std::uint32_t i = begin; i < end; ++i) {
@@ -296,13 +322,17 @@ class tree_grower {
         all &= v;
         any |= v;
       }
-      std::uint64_t same = ~(all ^ any);
-      const std::size_t in_word = std::min<std::size_t>(64, n_binary - 64 * k);
-      if (in_word < 64) same &= (std::uint64_t{1} << in_word) - 1;
-      for (; same != 0; same &= same - 1) {
-        const std::uint32_t f = X_.binary_features[64 * k + lowest_bit(same)];
-        constant_[f / 64] |= std::uint64_t{1} << (f % 64);
-      }
+      mark_constant_word(k, ~(all ^ any), n_binary);
+    }
+  }
+
+  // Marks the features of word k of the row bits whose bit is set in `same` as known constant.
+  void mark_constant_word(std::size_t k, std::uint64_t same, std::size_t n_binary) noexcept {
+    const std::size_t in_word = std::min<std::size_t>(64, n_binary - 64 * k);
+    if (in_word < 64) same &= (std::uint64_t{1} << in_word) - 1;
+    for (; same != 0; same &= same - 1) {
+      const std::uint32_t f = X_.binary_features[64 * k + lowest_bit(same)];
+      constant_[f / 64] |= std::uint64_t{1} << (f % 64);
     }
   }
 
@@ -428,6 +458,14 @@ class tree_grower {
       // are the node's less those (exact in integers).
       std::uint64_t a[4] = {0, 0, 0, 0};
       std::uint32_t i = 0;
+      if (gathered_) {
+        // The node's bits and packed samples in order (see mark_constant_binary): a loop the compiler
+        // vectorises.
+        const std::uint64_t* nbits = s_.node_bits.data();
+        const std::uint64_t* np = s_.node_packed.data();
+        const std::uint32_t j = X_.binary_slot[f];
+        for (; i < count; ++i) a[0] += np[i] & (std::uint64_t{0} - ((nbits[i] >> j) & 1u));
+      }
       for (; i + 4 <= count; i += 4)
         for (std::uint32_t k = 0; k < 4; ++k) a[k] += pr[smp[i + k].row] & (std::uint64_t{0} - col[smp[i + k].row]);
       for (; i < count; ++i) a[0] += pr[smp[i].row] & (std::uint64_t{0} - col[smp[i].row]);
@@ -879,6 +917,7 @@ class tree_grower {
   double min_weight_leaf_ = 0;
   bool packed_ = false;                ///< the tree's weights allow packed integer sums (see pack)
   std::size_t words_ = 0;              ///< 64-bit words per node in s_.constant
+  bool gathered_ = false;              ///< s_.node_bits and s_.node_packed hold the searched node
   std::uint64_t* constant_ = nullptr;  ///< the known constant features of the node being searched
 };
 

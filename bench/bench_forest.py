@@ -666,14 +666,16 @@ class FoldRunner:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fit_ratio_tables(users: int) -> List[Tuple[str, np.ndarray, np.ndarray]]:
-    tables = [("noisy churn-like 7k", *noisy_churn()),
-              ("synthetic 20k", *synthetic(20000, 40)),
-              ("synthetic 5k", *synthetic(5000, 40, seed=1)),
-              ("breast cancer", *breast_cancer())]
+def fit_ratio_tables(users: int, only: List[str]) -> List[Tuple[str, np.ndarray, np.ndarray]]:
+    """The tables of --fit-ratios whose names contain one of `only` (all if empty), made on demand."""
+    makers: List[Tuple[str, Callable[[], Tuple[np.ndarray, np.ndarray]]]] = [
+        ("noisy churn-like 7k", noisy_churn),
+        ("synthetic 20k", lambda: synthetic(20000, 40)),
+        ("synthetic 5k", lambda: synthetic(5000, 40, seed=1)),
+        ("breast cancer", breast_cancer)]
     if users:
-        tables.append((f"simulated Sparkify, {users:,} users", *sparkify_features(users, 60, 7)))
-    return tables
+        makers.append((f"simulated Sparkify, {users:,} users", lambda: sparkify_features(users, 60, 7)))
+    return [(name, *make()) for name, make in makers if not only or any(o in name for o in only)]
 
 
 def fit_ratios(args) -> int:
@@ -691,7 +693,7 @@ def fit_ratios(args) -> int:
         peers.append(FoldRunner("ranger", "ranger"))
     users = args.sparkify_users if args.sparkify_users is not None else 2000
     only = [s.strip() for s in args.tables.split(",") if s.strip()] if args.tables else []
-    tables = [t for t in fit_ratio_tables(users) if not only or any(o in t[0] for o in only)]
+    tables = fit_ratio_tables(users, only)
     if args.save_models:
         Path(args.save_models).mkdir(parents=True, exist_ok=True)
     results: Dict[str, Any] = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),

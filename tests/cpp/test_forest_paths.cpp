@@ -36,7 +36,7 @@ table noisy_table(std::size_t rows, bool with_missing, std::uint64_t seed) {
       for (std::uint64_t l = 0; l < 3; ++l) t.x.push_back(l == level ? 1.0 : 0.0);
       score += level == 0 ? 0.4 : 0.0;
     }
-    for (int k = 0; k < 3; ++k) t.x.push_back(g.uniform() < 0.3 ? 1.0 : 0.0);  // three more flags
+    for (int k = 0; k < 3; ++k) t.x.push_back(g.uniform() < 0.3 ? 1.0 : 0.0);    // three more flags
     for (int k = 0; k < 3; ++k) t.x.push_back(static_cast<double>(g.below(8)));  // counts
     const double charge = std::round(g.uniform() * 2000) / 20;                   // ~2,000 values
     t.x.push_back(charge);

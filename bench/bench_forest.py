@@ -12,6 +12,12 @@ precision and F1 at 0.5 (mean +- std over the same folds).
     PYTHONPATH=build-<you>/python:python .venv/bin/python bench/bench_forest.py --quick    # smoke run (~2 min)
 
 The full run rewrites the "## Random forest" section of docs/benchmarks.md (--no-docs to skip).
+
+Issue 21's fit-time comparison (5-fold x 100 trees on every table, peers alternating, an earlier build of
+churn beside the current one, whose model files must be byte-identical):
+
+    PYTHONPATH=build-<you>/python:python .venv/bin/python bench/bench_forest.py --fit-ratios \
+        --before build-<earlier>/python:python --save-models /tmp/forest-models
 Peer settings follow docs/benchmarks.md and /work/shared/notes/random-forest-peers.md (section 10).
 """
 from __future__ import annotations
@@ -55,6 +61,40 @@ def synthetic(n: int, p: int, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     k = p // 4
     X[:, :k] = np.round(np.abs(X[:, :k]) * 3)
     return X, y.astype(np.int64)
+
+
+def noisy_churn(n: int = 7000, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """A table shaped like the public customer-churn tables (issue 21): one-hot categorical columns (38
+    binary), four small counts, tenure in months (73 values), and three continuous columns with thousands
+    of distinct values (a monthly charge in steps of 0.05, a total charge, a usage figure). The labels are
+    drawn from a logistic model (Bernoulli noise), so fully grown trees keep splitting noise: about 2,000
+    nodes per tree on 5,600 training rows, most of them small."""
+    rng = np.random.RandomState(seed)
+    cols: List[np.ndarray] = []
+
+    def onehot(levels: int, probs: List[float]) -> np.ndarray:
+        k = rng.choice(levels, size=n, p=probs)
+        cols.extend((k == level).astype(float) for level in range(levels))
+        return k
+
+    tenure = np.minimum(72, rng.geometric(1 / 30.0, size=n) - 1).astype(float)
+    contract = onehot(3, [.55, .21, .24])
+    internet = onehot(3, [.34, .44, .22])
+    payment = onehot(4, [.34, .23, .22, .21])
+    services = [onehot(3, [.5, .3, .2]) for _ in range(6)]
+    flags = [onehot(2, [.5, .5]) for _ in range(4)]
+    onehot(3, [.48, .42, .10])
+    monthly = np.round((18.25 + 20 * (internet == 1) + 10 * (internet == 0) + sum(5 * (v == 1) for v in services)
+                        + rng.uniform(0, 40, n)) / 0.05) * 0.05
+    total = np.round(monthly * np.maximum(tenure, 0.5) * rng.uniform(0.9, 1.1, n), 2)
+    usage = np.round(rng.gamma(2.0, 150.0, n), 1)
+    counts = [rng.poisson(lam, n).astype(float) for lam in (0.5, 1.5, 3.0, 6.0)]
+    X = np.column_stack(cols + [tenure, monthly, total, usage] + counts)
+    logit = (-1.6 + 1.3 * (contract == 0) - 0.9 * (contract == 2) + 0.9 * (internet == 1) - 0.6 * (internet == 2)
+             + 0.5 * (payment == 0) - 0.035 * tenure + 0.012 * (monthly - 65) + 0.25 * (services[0] == 0)
+             + 0.2 * (services[1] == 0) + 0.15 * flags[0] + 0.1 * counts[1])
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    return X, y
 
 
 def breast_cancer() -> Tuple[np.ndarray, np.ndarray]:
@@ -486,6 +526,241 @@ def run_cv(peer: Peer, X, y, folds, T, mtry, seed) -> Dict[str, Any]:
             "time": time.perf_counter() - t0}
 
 
+# ---- fit ratios on every table (issue 21, point 3) ------------------------------------------------
+# 5-fold x 100 trees, 2 threads, max_features floor(sqrt(p)), fully grown, bootstrap: the total fit time
+# of the 5 folds per peer, peers alternating in order from round to round (ABC, CBA, ...) so that a
+# change of load on a shared machine falls on all of them. churn runs in a child process (one per
+# round), so that an earlier build of churn (--before) can run beside the current one; each child also
+# returns the SHA-256 of every fold's model file, and the current build's files must equal the earlier
+# build's byte for byte (the same trees: the speed work must not change a single split).
+
+RANGER_CV_SCRIPT = r"""
+args <- commandArgs(trailingOnly = TRUE)
+dir <- args[1]
+suppressPackageStartupMessages(library(ranger))
+cfg <- read.table(file.path(dir, "config.txt"), header = FALSE, stringsAsFactors = FALSE)
+get <- function(k) as.integer(cfg$V2[cfg$V1 == k])
+n <- get("n"); p <- get("p"); k <- get("folds")
+con <- file(file.path(dir, "x.bin"), "rb")
+X <- matrix(readBin(con, "double", n * p), nrow = n, ncol = p, byrow = TRUE); close(con)
+colnames(X) <- paste0("f", seq_len(p))
+y <- factor(readBin(file.path(dir, "y.bin"), "integer", n), levels = c(0L, 1L))
+fold <- readBin(file.path(dir, "fold.bin"), "integer", n)
+pred <- numeric(n); times <- c(); cpu <- c()
+for (f in seq_len(k) - 1L) {
+  tr <- fold != f
+  t0 <- proc.time()
+  rf <- ranger(x = X[tr, , drop = FALSE], y = y[tr], num.trees = get("trees"), mtry = get("mtry"),
+               min.node.size = 1, replace = TRUE, sample.fraction = 1, probability = TRUE, oob.error = FALSE,
+               importance = "none", num.threads = get("threads"), seed = get("seed"), write.forest = TRUE)
+  t1 <- proc.time() - t0
+  times <- c(times, t1[["elapsed"]]); cpu <- c(cpu, t1[["user.self"]] + t1[["sys.self"]])
+  pred[!tr] <- predict(rf, data = X[!tr, , drop = FALSE], num.threads = get("threads"))$predictions[, "1"]
+}
+writeBin(as.double(pred), file.path(dir, "pred.bin"))
+cat(paste(times, collapse = ","), "\n", file = file.path(dir, "times.txt"))
+cat(paste(cpu, collapse = ","), "\n", file = file.path(dir, "cpu.txt"))
+cat(as.character(packageVersion("ranger")), "\n", file = file.path(dir, "version.txt"))
+"""
+
+
+def fold_ids(y: np.ndarray, k: int = 5) -> np.ndarray:
+    from sklearn.model_selection import StratifiedKFold
+
+    fold = np.empty(len(y), dtype=np.int32)
+    for i, (_, test) in enumerate(StratifiedKFold(k, shuffle=True, random_state=42).split(np.zeros(len(y)), y)):
+        fold[test] = i
+    return fold
+
+
+def fit_worker(directory: str) -> int:
+    """Child process of --fit-ratios: fits churn on every fold of the table in `directory`."""
+    import hashlib
+
+    import churn
+
+    d = Path(directory)
+    cfg = json.loads((d / "config.json").read_text())
+    X, y, fold = np.load(d / "X.npy"), np.load(d / "y.npy"), np.load(d / "fold.npy")
+    times, cpu, digests, pred = [], [], [], np.empty(len(y))
+    # Untimed warm-up: the first fit of a process also imports what the estimator imports lazily.
+    churn.RandomForestClassifier(2, n_jobs=cfg["threads"]).fit(X[:100], y[:100])
+    for k in range(int(fold.max()) + 1):
+        train = fold != k
+        Xtr, ytr = np.ascontiguousarray(X[train]), np.ascontiguousarray(y[train])
+        t0, c0 = time.perf_counter(), time.process_time()
+        model = churn.RandomForestClassifier(cfg["trees"], max_features=cfg["mtry"], min_samples_leaf=1,
+                                             n_jobs=cfg["threads"], random_state=cfg["seed"]).fit(Xtr, ytr)
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        pred[~train] = model.predict_proba(X[~train])[:, 1]
+        text = model.to_json().encode()
+        digests.append(hashlib.sha256(text).hexdigest())
+        if cfg.get("save"):
+            (Path(cfg["save"]) / f"{cfg['table']}.fold{k}.json").write_bytes(text)
+    np.save(d / "pred.npy", pred)
+    (d / "result.json").write_text(json.dumps({"times": times, "cpu": cpu, "digests": digests, "version": churn.__version__,
+                                               "nodes_per_tree": model.model_.n_nodes / cfg["trees"]}))
+    return 0
+
+
+class FoldRunner:
+    """One peer of --fit-ratios: run(table) fits the 5 folds and returns (fit seconds per fold, test
+    predictions of every row, extra)."""
+
+    def __init__(self, name: str, kind: str, pythonpath: str = ""):
+        self.name, self.kind, self.pythonpath, self.version = name, kind, pythonpath, "?"
+
+    def run(self, name, X, y, fold, T, mtry, seed, save=None):
+        if self.kind == "sklearn":
+            import sklearn
+            from sklearn.ensemble import RandomForestClassifier
+
+            self.version = sklearn.__version__
+            if not getattr(self, "warm", False):  # untimed: the first fit starts joblib's workers
+                RandomForestClassifier(2, n_jobs=THREADS).fit(X[:100], y[:100])
+                self.warm = True
+            times, cpu, pred = [], [], np.empty(len(y))
+            for k in range(int(fold.max()) + 1):
+                train = fold != k
+                t0, c0 = time.perf_counter(), time.process_time()
+                m = RandomForestClassifier(T, max_features=mtry, min_samples_leaf=1, bootstrap=True, n_jobs=THREADS,
+                                           random_state=seed).fit(X[train], y[train])
+                times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+                pred[~train] = m.predict_proba(X[~train])[:, 1]
+            return times, pred, {"cpu": cpu}
+        tmp = Path(tempfile.mkdtemp(prefix="churn_bench_ratio_"))
+        try:
+            if self.kind == "ranger":
+                np.ascontiguousarray(X, dtype="<f8").tofile(tmp / "x.bin")
+                np.ascontiguousarray(y, dtype="<i4").tofile(tmp / "y.bin")
+                np.ascontiguousarray(fold, dtype="<i4").tofile(tmp / "fold.bin")
+                cfg = dict(n=X.shape[0], p=X.shape[1], folds=int(fold.max()) + 1, trees=T, mtry=mtry,
+                           threads=THREADS, seed=seed)
+                (tmp / "config.txt").write_text("".join(f"{k} {v}\n" for k, v in cfg.items()))
+                (tmp / "run.R").write_text(RANGER_CV_SCRIPT)
+                proc = subprocess.run(["Rscript", str(tmp / "run.R"), str(tmp)], capture_output=True, text=True)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"Rscript failed: {proc.stderr[-2000:]}")
+                self.version = (tmp / "version.txt").read_text().strip()
+                times = [float(v) for v in (tmp / "times.txt").read_text().split(",") if v.strip()]
+                cpu = [float(v) for v in (tmp / "cpu.txt").read_text().split(",") if v.strip()]
+                return times, np.fromfile(tmp / "pred.bin", dtype="<f8"), {"cpu": cpu}
+            np.save(tmp / "X.npy", np.ascontiguousarray(X, dtype=np.float64))
+            np.save(tmp / "y.npy", np.ascontiguousarray(y, dtype=np.int64))
+            np.save(tmp / "fold.npy", fold)
+            cfg = dict(trees=T, mtry=mtry, threads=THREADS, seed=seed, table=name, save=save)
+            (tmp / "config.json").write_text(json.dumps(cfg))
+            env = dict(os.environ)
+            if self.pythonpath:
+                env["PYTHONPATH"] = self.pythonpath
+            proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", str(tmp)], env=env,
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"churn worker failed: {proc.stderr[-2000:]}")
+            res = json.loads((tmp / "result.json").read_text())
+            self.version = res["version"]
+            return res["times"], np.load(tmp / "pred.npy"), res
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fit_ratio_tables(users: int, only: List[str]) -> List[Tuple[str, np.ndarray, np.ndarray]]:
+    """The tables of --fit-ratios whose names contain one of `only` (all if empty), made on demand."""
+    makers: List[Tuple[str, Callable[[], Tuple[np.ndarray, np.ndarray]]]] = [
+        ("noisy churn-like 7k", noisy_churn),
+        ("synthetic 20k", lambda: synthetic(20000, 40)),
+        ("synthetic 5k", lambda: synthetic(5000, 40, seed=1)),
+        ("breast cancer", breast_cancer)]
+    if users:
+        makers.append((f"simulated Sparkify, {users:,} users", lambda: sparkify_features(users, 60, 7)))
+    return [(name, *make()) for name, make in makers if not only or any(o in name for o in only)]
+
+
+def fit_ratios(args) -> int:
+    """--fit-ratios: the issue 21 comparison; prints a Markdown section (and --json the raw numbers)."""
+    from sklearn.metrics import roc_auc_score
+
+    T, seed = 100, 1
+    peers = [FoldRunner("churn", "churn")]
+    if args.before:
+        peers.append(FoldRunner("churn before", "churn", args.before))
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if "sklearn" not in skip:
+        peers.append(FoldRunner("scikit-learn", "sklearn"))
+    if "ranger" not in skip and Ranger().available():
+        peers.append(FoldRunner("ranger", "ranger"))
+    users = args.sparkify_users if args.sparkify_users is not None else 2000
+    only = [s.strip() for s in args.tables.split(",") if s.strip()] if args.tables else []
+    tables = fit_ratio_tables(users, only)
+    if args.save_models:
+        Path(args.save_models).mkdir(parents=True, exist_ok=True)
+    results: Dict[str, Any] = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
+                               "machine": machine(), "rounds": args.rounds, "tables": []}
+    print(f"# {results['machine']}", flush=True)
+    for name, X, y in tables:
+        fold = fold_ids(y)
+        mtry = max(1, int(math.floor(math.sqrt(X.shape[1]))))
+        per: Dict[str, Any] = {p.name: {"totals": [], "cpu": [], "auc": None, "digests": None} for p in peers}
+        for r in range(args.rounds):
+            order = peers if r % 2 == 0 else peers[::-1]
+            for peer in order:
+                save = args.save_models if (args.save_models and peer.name == "churn" and r == 0) else None
+                times, pred, extra = peer.run(name.replace(" ", "_").replace(",", ""), X, y, fold, T, mtry, seed,
+                                              save)
+                entry = per[peer.name]
+                entry["totals"].append(sum(times))
+                entry["cpu"].append(sum(extra["cpu"]))
+                entry["auc"] = float(np.mean([roc_auc_score(y[fold == k], pred[fold == k])
+                                              for k in range(int(fold.max()) + 1)]))
+                if "digests" in extra:
+                    if entry["digests"] is not None and entry["digests"] != extra["digests"]:
+                        raise RuntimeError(f"{peer.name}: models differ between rounds on {name}")
+                    entry["digests"] = extra["digests"]
+                    entry["nodes_per_tree"] = extra.get("nodes_per_tree")
+                print(f"{name:>32} round {r + 1} {peer.name:>13}: 5 fits {sum(times):8.3f} s, CPU {entry['cpu'][-1]:8.3f} s"
+                      f"  AUC {entry['auc']:.4f}", flush=True)
+        base, base_cpu = per["churn"]["totals"], per["churn"]["cpu"]
+        for peer in peers:
+            e = per[peer.name]
+            e["median"] = statistics.median(e["totals"])
+            e["ratio"] = statistics.median([t / b for t, b in zip(e["totals"], base)])
+            e["cpu_ratio"] = statistics.median([t / b for t, b in zip(e["cpu"], base_cpu)])
+        if "churn before" in per:
+            per["churn"]["identical"] = per["churn"]["digests"] == per["churn before"]["digests"]
+        results["tables"].append({"name": name, "rows": len(y), "cols": X.shape[1], "mtry": mtry,
+                                  "distinct": [int(len(np.unique(X[:, j]))) for j in range(X.shape[1])],
+                                  "peers": per})
+    results["versions"] = {p.name: p.version for p in peers}
+    section = fit_ratio_report(results, peers, args)
+    print()
+    print(section)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def fit_ratio_report(results, peers, args) -> str:
+    names = [p.name for p in peers]
+    lines = [f"Measured {results['date']} on {results['machine']}; {results['rounds']} alternating rounds; "
+             "versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".", "",
+             "| table | rows x cols | churn nodes/tree | " + " | ".join(f"{n}: 5 fits" for n in names) + " | " +
+             " | ".join(f"{n} / churn" for n in names[1:]) + " | " +
+             " | ".join(f"{n} / churn, CPU" for n in names[1:]) + " | AUC " + " / ".join(names) + " | same trees |",
+             "|---|---|---:|" + "---:|" * (3 * len(names) - 2) + "---|---|"]
+    for t in results["tables"]:
+        per = t["peers"]
+        same = per["churn"].get("identical")
+        lines.append(f"| {t['name']} | {t['rows']:,} x {t['cols']} | {per['churn'].get('nodes_per_tree') or 0:,.0f} | " +
+                     " | ".join(fmt_time(per[n]["median"]) for n in names) + " | " +
+                     " | ".join(f"{per[n]['ratio']:.2f}x" for n in names[1:]) + " | " +
+                     " | ".join(f"{per[n]['cpu_ratio']:.2f}x" for n in names[1:]) + " | " +
+                     " / ".join(f"{per[n]['auc']:.4f}" for n in names) + " | " +
+                     ("-" if same is None else ("yes (byte-identical model files)" if same else "**NO**")) + " |")
+    return "\n".join(lines) + "\n"
+
+
 # ---- report --------------------------------------------------------------------------------------
 def fmt_time(s: float) -> str:
     if not math.isfinite(s):
@@ -646,10 +921,24 @@ def main() -> int:
     ap.add_argument("--json", default=None, help="also write the raw results to this JSON file")
     ap.add_argument("--observations", default=None,
                     help="a Markdown file appended to the section (the hand-written reading of the numbers)")
+    ap.add_argument("--fit-ratios", action="store_true",
+                    help="issue 21: 5-fold x 100-tree fit times of churn, scikit-learn and ranger on every table, "
+                         "peers alternating over --rounds rounds; prints a Markdown table")
+    ap.add_argument("--before", default=None,
+                    help="with --fit-ratios: a PYTHONPATH holding an earlier build of churn, run beside the current "
+                         "one; its model files must be byte-identical to the current build's")
+    ap.add_argument("--rounds", type=int, default=3, help="with --fit-ratios: alternating rounds (default 3)")
+    ap.add_argument("--tables", default="", help="with --fit-ratios: comma-separated parts of table names to run")
+    ap.add_argument("--save-models", default=None, help="with --fit-ratios: also write churn's fold models here")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--from-json", default=None,
                     help="measure nothing: rewrite the docs section from the raw results of an earlier --json run "
                          "(with --observations, after writing the reading of those numbers)")
     args = ap.parse_args()
+    if args.worker:
+        return fit_worker(args.worker)
+    if args.fit_ratios:
+        return fit_ratios(args)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
     if args.from_json:
@@ -684,7 +973,8 @@ def main() -> int:
     else:
         plan = [("synthetic 20k", *synthetic(20000, 40), [100], 100),
                 ("synthetic 5k", *synthetic(5000, 40, seed=1), [100, 500], 0),
-                ("breast cancer", *breast_cancer(), [100, 500], 100)]
+                ("breast cancer", *breast_cancer(), [100, 500], 100),
+                ("noisy churn-like 7k", *noisy_churn(), [100], 100)]
     users = args.sparkify_users if args.sparkify_users is not None else (0 if args.quick else 2000)
     if users:
         try:

@@ -92,6 +92,14 @@ struct binned_features {
   std::vector<std::uint8_t> has_missing;  ///< whether the column holds a NaN
   std::vector<std::vector<float>> lower;  ///< smallest value of each bin
   std::vector<std::vector<float>> upper;  ///< largest value of each bin (== lower when lossless)
+  /// The two-valued columns (codes 0 and 1, no missing value: flags, one-hot columns), also kept as
+  /// bits, row-major: bit j of binary_rows[row * binary_words + k] is the row's code of feature
+  /// binary_features[64 * k + j]. The AND and OR of a node's rows then tell which of them are
+  /// constant in the node in one pass, instead of one pass per column.
+  std::vector<std::uint32_t> binary_features;
+  std::vector<std::uint32_t> binary_slot;  ///< per feature: its j in binary_features, or -1 (uint32)
+  std::size_t binary_words = 0;
+  std::vector<std::uint64_t> binary_rows;
 
   const std::uint16_t* column(std::size_t f) const noexcept { return codes.data() + f * n_rows; }
   std::uint32_t max_bins() const noexcept {
@@ -100,6 +108,27 @@ struct binned_features {
     return m;
   }
 };
+
+/// Fills the binary_* members of b from its codes.
+inline void index_binary_columns(binned_features& b) {
+  b.binary_features.clear();
+  b.binary_slot.assign(b.n_features, ~std::uint32_t{0});
+  for (std::size_t f = 0; f < b.n_features; ++f) {
+    if (b.n_bins[f] == 2 && !b.has_missing[f]) {
+      b.binary_slot[f] = static_cast<std::uint32_t>(b.binary_features.size());
+      b.binary_features.push_back(static_cast<std::uint32_t>(f));
+    }
+  }
+  b.binary_words = (b.binary_features.size() + 63) / 64;
+  b.binary_rows.assign(b.n_rows * b.binary_words, 0);
+  for (std::size_t j = 0; j < b.binary_features.size(); ++j) {
+    const std::uint16_t* col = b.column(b.binary_features[j]);
+    const std::size_t k = j / 64;
+    const std::uint64_t bit = std::uint64_t{1} << (j % 64);
+    for (std::size_t r = 0; r < b.n_rows; ++r)
+      if (col[r]) b.binary_rows[r * b.binary_words + k] |= bit;
+  }
+}
 
 /// The most bins a column may have: the missing code n_bins must still fit in a uint16.
 constexpr std::uint32_t max_bins_per_feature = 65535;
@@ -168,6 +197,7 @@ inline binned_features bin_features(const matrix_view& X, int n_threads) {
     for (auto r : missing_rows) code[r] = static_cast<std::uint16_t>(lo.size());
     b.has_missing[f] = missing_rows.empty() ? 0 : 1;
   });
+  index_binary_columns(b);
   return b;
 }
 

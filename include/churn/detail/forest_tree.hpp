@@ -98,6 +98,14 @@ struct tree_scratch {
     double w, wp;
   };
   std::vector<bin> hist;
+  std::vector<std::uint64_t> hist_packed;  // integer weights: per code, packed (weight, class-1 weight, n)
+  std::vector<std::uint64_t> packed_row;   // integer weights: per training row, its sample packed
+  std::vector<std::uint64_t> cum_packed;   // integer weights: packed running totals
+  std::vector<std::uint64_t> node_bits;    // the searched node's samples: their row bits (one word)
+  std::vector<std::uint64_t> node_packed;  // the searched node's samples: packed (integer weights)
+  /// Whether trees whose weights are all small integers may use the packed integer sums; false forces
+  /// the double sums (a test compares the two paths tree by tree).
+  bool integer_sums = true;
   std::vector<sort_item> items, items_tmp;
   std::vector<std::uint32_t> keys, keys_tmp;
   std::vector<group> groups;
@@ -106,6 +114,7 @@ struct tree_scratch {
   std::vector<tree_sample> right_side;  // partition buffer
   std::vector<std::uint32_t> features;
   std::vector<grow_node> nodes;
+  std::vector<std::uint64_t> constant;  // per node, a bit per feature: known constant in the node
 };
 
 /// A grown tree: pre-order nodes and the raw impurity decrease per feature
@@ -141,8 +150,16 @@ class tree_grower {
     }
     root_weight_ = w;
     out.root_weight = w;
+    packed_ = s_.integer_sums && packable(samples, w);
+    if (packed_) {
+      s_.hist_packed.resize(static_cast<std::size_t>(X_.max_bins()) + 1);
+      s_.packed_row.resize(X_.n_rows);
+      for (const auto& s : samples) s_.packed_row[s.row] = pack(s);
+    }
     min_weight_leaf_ = p_.min_weight_fraction_leaf * w;
-    add_node(0, static_cast<std::uint32_t>(samples.size()), 0, w, wp);
+    words_ = (X_.n_features + 63) / 64;
+    s_.constant.clear();
+    add_node(0, static_cast<std::uint32_t>(samples.size()), 0, w, wp, -1);
 
     if (p_.max_leaf_nodes == 0) {
       std::vector<std::uint32_t> stack{0};
@@ -180,7 +197,20 @@ class tree_grower {
   }
 
  private:
-  void add_node(std::uint32_t begin, std::uint32_t end, std::uint32_t depth, double w, double wp) {
+  // `parent`: the node's parent, -1 for the root.
+  void add_node(std::uint32_t begin, std::uint32_t end, std::uint32_t depth, double w, double wp, std::int64_t parent) {
+    // A feature constant in a node is constant in its descendants (their samples are a subset): the
+    // node starts from its parent's known constant features and adds those its own search finds, so
+    // that no descendant counts the node's samples for them again. Skipping them changes nothing: the
+    // search of a constant feature neither draws a random number nor proposes a split.
+    const std::size_t id = s_.nodes.size();
+    if (s_.constant.size() < (id + 1) * words_) s_.constant.resize(2 * (id + 1) * words_);
+    if (parent >= 0)
+      std::copy_n(s_.constant.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(parent) * words_), words_,
+                  s_.constant.begin() + static_cast<std::ptrdiff_t>(id * words_));
+    else
+      std::fill_n(s_.constant.begin() + static_cast<std::ptrdiff_t>(id * words_), words_, std::uint64_t{0});
+    constant_ = s_.constant.data() + id * words_;
     grow_node n;
     n.begin = begin;
     n.end = end;
@@ -193,6 +223,7 @@ class tree_grower {
                       count < 2 * p_.min_samples_leaf || w < 2 * min_weight_leaf_ ||
                       n.impurity <= std::numeric_limits<double>::epsilon();
     if (!leaf) {
+      mark_constant_binary(begin, end);
       find_split(n);
       if (n.split.found) {
         const auto& s = n.split;
@@ -236,11 +267,73 @@ class tree_grower {
     const double ir = node_impurity(p_.split_criterion, s.wr, s.wpr);
     out.importance[s.feature] += n.w * n.impurity - s.wl * il - s.wr * ir;
     const auto left = static_cast<std::int32_t>(s_.nodes.size());
-    add_node(n.begin, m, n.depth + 1, s.wl, s.wpl);
+    add_node(n.begin, m, n.depth + 1, s.wl, s.wpl, id);
     const auto right = static_cast<std::int32_t>(s_.nodes.size());
-    add_node(m, n.end, n.depth + 1, s.wr, s.wpr);
+    add_node(m, n.end, n.depth + 1, s.wr, s.wpr, id);
     s_.nodes[id].left = left;
     s_.nodes[id].right = right;
+  }
+
+  // The index of the lowest set bit of v != 0.
+  static unsigned lowest_bit(std::uint64_t v) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    return static_cast<unsigned>(__builtin_ctzll(v));
+#else
+    unsigned i = 0;
+    for (; (v & 1) == 0; v >>= 1) ++i;
+    return i;
+#endif
+  }
+
+  // Marks the two-valued features constant over samples [begin, end) as known constant (see
+  // binned_features::binary_rows).
+  void mark_constant_binary(std::uint32_t begin, std::uint32_t end) noexcept {
+    const std::size_t words = X_.binary_words;
+    const std::uint64_t* bits = X_.binary_rows.data();
+    const std::size_t n_binary = X_.binary_features.size();
+    // With packed sums and one word of bits, the same pass also lays the node's bits and packed samples
+    // out contiguously, so that summing a two-valued feature reads them in order (no scattered reads).
+    gathered_ = packed_ && words == 1;
+    if (gathered_) {
+      const std::uint32_t count = end - begin;
+      if (s_.node_bits.size() < count) {
+        s_.node_bits.resize(count);
+        s_.node_packed.resize(count);
+      }
+      std::uint64_t* nb = s_.node_bits.data();
+      std::uint64_t* np = s_.node_packed.data();
+      const std::uint64_t* pr = s_.packed_row.data();
+      std::uint64_t all = ~std::uint64_t{0}, any = 0;
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint32_t row = smp_[begin + i].row;
+        const std::uint64_t v = bits[row];
+        nb[i] = v;
+        np[i] = pr[row];
+        all &= v;
+        any |= v;
+      }
+      mark_constant_word(0, ~(all ^ any), n_binary);
+      return;
+    }
+    for (std::size_t k = 0; k < words; ++k) {
+      std::uint64_t all = ~std::uint64_t{0}, any = 0;
+      for (std::uint32_t i = begin; i < end; ++i) {
+        const std::uint64_t v = bits[smp_[i].row * words + k];
+        all &= v;
+        any |= v;
+      }
+      mark_constant_word(k, ~(all ^ any), n_binary);
+    }
+  }
+
+  // Marks the features of word k of the row bits whose bit is set in `same` as known constant.
+  void mark_constant_word(std::size_t k, std::uint64_t same, std::size_t n_binary) noexcept {
+    const std::size_t in_word = std::min<std::size_t>(64, n_binary - 64 * k);
+    if (in_word < 64) same &= (std::uint64_t{1} << in_word) - 1;
+    for (; same != 0; same &= same - 1) {
+      const std::uint32_t f = X_.binary_features[64 * k + lowest_bit(same)];
+      constant_[f / 64] |= std::uint64_t{1} << (f % 64);
+    }
   }
 
   // Draws candidate features without replacement until mtry non-constant ones have been evaluated
@@ -252,8 +345,14 @@ class tree_grower {
       const std::size_t r = j + static_cast<std::size_t>(g_->below(p - j));
       std::swap(s_.features[j], s_.features[r]);
       const std::uint32_t f = s_.features[j];
+      std::uint64_t& known = constant_[f / 64];
+      const std::uint64_t bit = std::uint64_t{1} << (f % 64);
+      if (known & bit) continue;
       const bool constant = p_.split_strategy == splitter::best ? evaluate_best(n, f) : evaluate_random(n, f);
-      if (!constant) ++visited;
+      if (constant)
+        known |= bit;
+      else
+        ++visited;
     }
   }
 
@@ -309,6 +408,95 @@ class tree_grower {
       b.wp += x.w * x.y;
       ++b.n;
     }
+  }
+
+  // Integer weights, the common case (bootstrap counts times unit sample and class weights): when every
+  // sample's weight is a whole number and the tree's total weight is below 2^21, every sum of weights
+  // the split search forms is an integer below 2^21, exact in double whatever the order of the
+  // additions. The same sums formed in integers therefore give the same doubles, hence the same splits
+  // and the same tree. Three of them fit in one 64-bit word (weight << 42 | class-1 weight << 21 |
+  // samples), so a sample costs one integer addition instead of two chains of dependent floating-point
+  // additions through memory, which is what a histogram of few bins costs in small nodes.
+  static constexpr int pack_bits = 21;
+  static constexpr std::uint64_t pack_mask = (std::uint64_t{1} << pack_bits) - 1;
+
+  static bool packable(const std::vector<tree_sample>& samples, double total) noexcept {
+    if (!(total < static_cast<double>(pack_mask)) || samples.size() >= pack_mask) return false;
+    for (const auto& s : samples)
+      if (s.w != std::floor(s.w)) return false;
+    return true;
+  }
+
+  static std::uint64_t pack(const tree_sample& x) noexcept {
+    const auto w = static_cast<std::uint64_t>(x.w);
+    return w << (2 * pack_bits) | (w * x.y) << pack_bits | 1u;
+  }
+
+  // The node's totals, packed (exact: the node's weights are integer sums).
+  static std::uint64_t pack_node(const grow_node& n) noexcept {
+    return static_cast<std::uint64_t>(n.w) << (2 * pack_bits) | static_cast<std::uint64_t>(n.wp) << pack_bits |
+           (n.end - n.begin);
+  }
+
+  // Appends a packed running total after `code` to s_.cum_* at gi (see build_running_sums).
+  void put_packed(std::size_t gi, std::uint64_t running, std::uint32_t code) noexcept {
+    s_.cum_w[gi] = static_cast<double>(running >> (2 * pack_bits));
+    s_.cum_wp[gi] = static_cast<double>((running >> pack_bits) & pack_mask);
+    s_.cum_n[gi] = static_cast<std::uint32_t>(running & pack_mask);
+    s_.cum_code[gi] = code;
+  }
+
+  // build_running_sums with packed integer sums (packed_ set, feature without missing values).
+  std::size_t build_running_sums_packed(const grow_node& n, std::uint32_t f) {
+    const std::uint32_t nb = X_.n_bins[f];
+    const std::uint32_t count = n.end - n.begin;
+    const tree_sample* smp = smp_ + n.begin;
+    const std::uint16_t* col = X_.column(f);
+    const std::uint64_t* pr = s_.packed_row.data();
+    if (nb == 2) {
+      // Codes 0 and 1: code 1's totals in four independent chains, with no memory in between; code 0's
+      // are the node's less those (exact in integers).
+      std::uint64_t a[4] = {0, 0, 0, 0};
+      std::uint32_t i = 0;
+      if (gathered_) {
+        // The node's bits and packed samples in order (see mark_constant_binary): a loop the compiler
+        // vectorises.
+        const std::uint64_t* nbits = s_.node_bits.data();
+        const std::uint64_t* np = s_.node_packed.data();
+        const std::uint32_t j = X_.binary_slot[f];
+        for (; i < count; ++i) a[0] += np[i] & (std::uint64_t{0} - ((nbits[i] >> j) & 1u));
+      }
+      for (; i + 4 <= count; i += 4)
+        for (std::uint32_t k = 0; k < 4; ++k) a[k] += pr[smp[i + k].row] & (std::uint64_t{0} - col[smp[i + k].row]);
+      for (; i < count; ++i) a[0] += pr[smp[i].row] & (std::uint64_t{0} - col[smp[i].row]);
+      const std::uint64_t total = pack_node(n);
+      const std::uint64_t ones = (a[0] + a[1]) + (a[2] + a[3]);
+      const std::uint64_t zeros = total - ones;
+      if ((ones & pack_mask) == 0 || (zeros & pack_mask) == 0) return 1;  // constant in the node
+      put_packed(0, zeros, 0);
+      put_packed(1, total, 1);
+      return 2;
+    }
+    auto* h = s_.hist_packed.data();
+    std::fill(h, h + nb, std::uint64_t{0});
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const std::uint32_t row = smp[i].row;
+      h[col[row]] += pr[row];
+    }
+    // Running totals of the non-empty codes (branch-free), then unpacked: most bins of a small node are
+    // empty, and only the non-empty ones are converted.
+    auto& run = s_.cum_packed;
+    if (run.size() < nb) run.resize(nb);
+    std::uint64_t running = 0;
+    std::size_t gi = 0;
+    for (std::uint32_t c = 0; c < nb; ++c) {
+      running += h[c];
+      run[gi] = running;
+      s_.cum_code[gi] = c;
+      gi += (h[c] & pack_mask) != 0;
+    }
+    for (std::size_t i = 0; i < gi; ++i) put_packed(i, run[i], s_.cum_code[i]);
+    return gi;
   }
 
   // Sorts the node's samples by their code of feature f into s_.keys, as 32-bit keys (code << 16 |
@@ -373,6 +561,7 @@ class tree_grower {
     std::uint32_t nl = 0;
     std::size_t gi = 0;
     if (use_histogram(nb, count)) {
+      if (packed_) return build_running_sums_packed(n, f);
       fill_histogram(n, f, nb);
       const auto* h = s_.hist.data();
       // An empty bin adds zeros, which leaves the totals exactly as they are.
@@ -392,6 +581,17 @@ class tree_grower {
       sort_node_keys(n, f);
       auto& keys = s_.keys;
       keys.push_back(0xFFFFFFFFu);  // a code no sample has (codes stay below nb <= 65535): the last group ends
+      if (packed_) {
+        const std::uint64_t* pr = s_.packed_row.data();
+        std::uint64_t running = 0;
+        for (std::uint32_t j = 0; j < count; ++j) {
+          const std::uint32_t code = keys[j] >> 16;
+          running += pr[smp[keys[j] & 0xFFFFu].row];
+          put_packed(gi, running, code);
+          gi += code != (keys[j + 1] >> 16);
+        }
+        return gi;
+      }
       for (std::uint32_t j = 0; j < count; ++j) {
         const std::uint32_t code = keys[j] >> 16;
         const tree_sample& x = smp[keys[j] & 0xFFFFu];
@@ -715,6 +915,10 @@ class tree_grower {
   rng* g_ = nullptr;
   double root_weight_ = 0;
   double min_weight_leaf_ = 0;
+  bool packed_ = false;                ///< the tree's weights allow packed integer sums (see pack)
+  std::size_t words_ = 0;              ///< 64-bit words per node in s_.constant
+  bool gathered_ = false;              ///< s_.node_bits and s_.node_packed hold the searched node
+  std::uint64_t* constant_ = nullptr;  ///< the known constant features of the node being searched
 };
 
 }  // namespace detail

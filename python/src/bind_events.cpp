@@ -53,7 +53,6 @@ void bind_events(py::module_& m) {
   m.attr("level_names") = py::cast(std::vector<std::string>(churn::level_names.begin(), churn::level_names.end()));
   m.attr("method_names") = py::cast(std::vector<std::string>(churn::method_names.begin(), churn::method_names.end()));
 
-  m.def(
   using S = churn::scan_summary;
   py::class_<S, std::shared_ptr<S>>(
       m, "_ScanSummary",

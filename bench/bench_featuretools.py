@@ -7,21 +7,27 @@ featuretools does not install beside pandas 3 (the main venv), so it runs in a v
 this script starts it there; churn runs in the interpreter that starts the script:
 
     python3 -m venv /tmp/ftenv
-    /tmp/ftenv/bin/pip install 'featuretools' 'composeml' 'pandas<3'
-    .venv/bin/python bench/bench_featuretools.py --events /tmp/ft.json --simulate 150,90,3 \\
-        --ft-python /tmp/ftenv/bin/python
+    /tmp/ftenv/bin/pip install 'featuretools' 'composeml' 'pandas<3' pyarrow
+    .venv/bin/python bench/bench_featuretools.py --events /tmp/ft.json --simulate 150,90,3 \
+        --ft-python /tmp/ftenv/bin/python [--readers pandas,pyarrow]
 
-Each side runs in its own process (peak resident memory is per process: ``ru_maxrss``) and is timed
-from reading the log to a table of (user, cutoff) rows with features and the label:
+Each side runs in its own process, timed two ways: *read -> table* (in the process, from reading the log
+to a table of (user, cutoff) rows with features and the label) and *whole process* (interpreter start to
+exit: start-up, imports, read -> table, writing the table as CSV; the dump of the columns compared below
+is taken out), each as wall time and CPU time (user + system, all threads), with the process's peak
+resident memory (``wait4``'s ``ru_maxrss``):
 
-- churn: ``churn.user_features(events, every_days=7, horizon_days=14)`` (all 55 features, labels).
-- featuretools: ``pandas.read_json(lines=True)``, an EntitySet (events -> users), ``ft.dfs`` with
-  the cutoff times of churn's rows (the same (user, cutoff) pairs), count / sum / num_unique
-  aggregations with ``where`` on the pages (a few dozen features, fewer than churn's 55), and the
-  labels from composeml's ``LabelMaker`` (Cancellation Confirmation within 14 days after each weekly
-  cutoff, ``minimum_data`` = the first cutoff, ``gap`` = 7 days).
+- churn: ``churn.user_features(events, every_days=7, horizon_days=14)`` (all 55 features, labels), then
+  ``churn.features.write_csv``; with all threads and with ``threads=1``.
+- featuretools, once per reader in ``--readers``: ``pandas.read_json(lines=True)`` with its default
+  engine ("pandas") or ``engine="pyarrow"`` (pyarrow's multi-threaded reader: what a user who knows
+  pandas 2 writes for a large file), an EntitySet (events -> users), ``ft.dfs`` with the cutoff times of
+  churn's rows (the same (user, cutoff) pairs), count / sum / num_unique aggregations with ``where`` on
+  the pages (a few dozen features, fewer than churn's 55), and the labels from composeml's
+  ``LabelMaker`` (Cancellation Confirmation within 14 days after each weekly cutoff, ``minimum_data`` =
+  the first cutoff, ``gap`` = 7 days); the feature matrix and the labels written as CSV.
 
-Agreement (asserted): per (user, cutoff) row, churn's ``songs``, ``thumbs_up``, ``thumbs_down``,
+Agreement (asserted, for every reader): per (user, cutoff) row, churn's ``songs``, ``thumbs_up``, ``thumbs_down``,
 ``add_friend``, ``distinct_artists`` and ``listening_hours`` against the featuretools equivalents, and the
 label against composeml's.
 """
@@ -35,6 +41,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -238,6 +245,7 @@ def main_run(args: argparse.Namespace) -> None:
 
     for reader in fts:
         check(churn_out, os.path.join(work, f"ft-{reader}.json"), reader)
+    shutil.rmtree(work)
 
 
 def check(churn_out: str, ft_out: str, reader: str) -> None:

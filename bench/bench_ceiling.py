@@ -135,7 +135,7 @@ def run_one(behaviour: str, users: int, args) -> Dict[str, Any]:
                          f"an oracle row, {len(by_id)} oracle rows, {len(table.user_ids)} table rows")
     p_oracle = np.array([by_id[u] for u in table.user_ids])
     log(f"{behaviour} {users}: oracle took {t_oracle:.0f} s; 5-fold comparison")
-    report = compare_models(X, y, n_splits=5, seed=0, n_jobs=-1, sklearn_reference=True,
+    report = compare_models(X, y, n_splits=5, seed=0, threads=None, sklearn_reference=True,
                             log=lambda m: log("  " + m))
     folds = _churn.stratified_kfold(y, n_splits=5, shuffle=True, seed=0)
     models: Dict[str, Any] = {"oracle": summarise(cross_validate(ProbabilityColumn(), p_oracle[:, None], y,

@@ -19,6 +19,7 @@ this many rows. A forest close to the feature ceiling but far from the oracle la
 
     .venv/bin/python bench/bench_ceiling.py --sizes 225,2250 --json /tmp/ceiling.json --markdown /tmp/ceiling.md
     .venv/bin/python bench/bench_ceiling.py --sizes 22278 --draws 200     # the full size (long)
+    .venv/bin/python bench/bench_ceiling.py --sizes 22278 --log engagement:22278=/tmp/full/full.json  # reuse a log
     .venv/bin/python bench/bench_ceiling.py --from-json /tmp/ceiling.json --markdown -   # tables again
 
 The simulator's parameters were frozen (tests/cpp/test_simulate.cpp pins them) before this script
@@ -110,8 +111,13 @@ def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
 def run_one(behaviour: str, users: int, args) -> Dict[str, Any]:
     path = os.path.join(args.workdir, f"{behaviour}-{users}.json.gz")
     sim_args = dict(users=users, days=60, seed=args.seed, behaviour=behaviour)
+    given = dict(args.log or []).get((behaviour, users))
     t0 = time.perf_counter()
-    if not os.path.exists(path):
+    if given:
+        path = given
+        log(f"{behaviour} {users}: the given log {path} (not simulated again; it must be "
+            f"churn simulate --users {users} --days 60 --seed {args.seed} --behaviour {behaviour})")
+    elif not os.path.exists(path):
         log(f"{behaviour} {users}: simulating {path}")
         churn.simulate(path + ".tmp.gz", gzip_level=1, **sim_args)
         os.replace(path + ".tmp.gz", path)
@@ -129,7 +135,7 @@ def run_one(behaviour: str, users: int, args) -> Dict[str, Any]:
                          f"an oracle row, {len(by_id)} oracle rows, {len(table.user_ids)} table rows")
     p_oracle = np.array([by_id[u] for u in table.user_ids])
     log(f"{behaviour} {users}: oracle took {t_oracle:.0f} s; 5-fold comparison")
-    report = compare_models(X, y, n_splits=5, seed=0, n_jobs=-1, sklearn_reference=True,
+    report = compare_models(X, y, n_splits=5, seed=0, threads=None, sklearn_reference=True,
                             log=lambda m: log("  " + m))
     folds = _churn.stratified_kfold(y, n_splits=5, shuffle=True, seed=0)
     models: Dict[str, Any] = {"oracle": summarise(cross_validate(ProbabilityColumn(), p_oracle[:, None], y,
@@ -141,7 +147,7 @@ def run_one(behaviour: str, users: int, args) -> Dict[str, Any]:
     models["random_forest_leaf10"] = summarise(cross_validate(leaf10, X, y, folds=folds, seed=0))
     models["feature_ceiling"] = summarise(cross_validate(OracleRegression(0), np.column_stack([X, p_oracle]), y,
                                                          folds=folds, seed=0))
-    return {"behaviour": behaviour, "users_option": users, "rows": int(len(y)), "churned": int(y.sum()),
+    return {"behaviour": behaviour, "users_option": users, "log": path, "rows": int(len(y)), "churned": int(y.sum()),
             "events": int(table.report.events), "cutoff": table.cutoff.strftime("%Y-%m-%d"),
             "draws": args.draws, "oracle_mean_probability": float(p_oracle.mean()),
             "seconds": {"simulate": t_sim, "oracle": t_oracle}, "models": models}
@@ -192,6 +198,19 @@ def markdown(results: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def given_log(text: str):
+    """``BEHAVIOUR:USERS=PATH`` -> ((behaviour, users), path), for --log."""
+    try:
+        key, path = text.split("=", 1)
+        behaviour, users = key.split(":", 1)
+        if behaviour not in ("engagement", "eventsim") or not path:
+            raise ValueError
+        return (behaviour, int(users)), path
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--log {text!r}: expected BEHAVIOUR:USERS=PATH, "
+                                         "e.g. engagement:22278=/tmp/full/full.json") from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="225,2250,22278", help="users at the start, comma-separated")
@@ -199,6 +218,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--draws", type=int, default=200, help="oracle futures per user (default 200)")
     ap.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
     ap.add_argument("--workdir", default="/tmp/churn_ceiling", help="where the simulated logs go")
+    ap.add_argument("--log", action="append", type=given_log, metavar="BEHAVIOUR:USERS=PATH",
+                    help="use this existing log (simulated with these arguments, 60 days, --seed) instead of "
+                         "simulating it, e.g. engagement:22278=/tmp/full/full.json; repeatable")
     ap.add_argument("--json", help="write every figure (per fold) here")
     ap.add_argument("--markdown", help="write the tables here ('-': stdout)")
     ap.add_argument("--from-json", help="print the tables of an earlier run")

@@ -293,6 +293,60 @@ def test_cli_features_writes_csv(tmp_path, fixture_file, capsys):
     assert main(["features", str(tmp_path / "missing.json"), "--out", str(out)]) == 2
 
 
+def _reference_csv(table, decode: bool) -> str:
+    """write_csv's output as it was first written: csv.writer, one f"{v:.10g}" per cell (the reference the
+    faster writer must reproduce byte for byte)."""
+    import csv
+    import io
+
+    from churn.csvsafe import neutralise
+
+    cat_cols = {i: table.categories[n] for i, n in enumerate(table.feature_names) if n in table.categories}
+    dates = {c: churn._churn._format_utc(c) for c in table.report.snapshot_cutoffs}
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["user_id", *(["cutoff"] if table.is_snapshots else []), *table.feature_names, "churned"])
+    for i, uid in enumerate(table.user_ids):
+        cells = [neutralise(cat_cols[j][int(v)]) if decode and j in cat_cols else f"{v:.10g}"
+                 for j, v in enumerate(table.X[i])]
+        key = [neutralise(uid), dates[int(table.cutoffs[i])]] if table.is_snapshots else [neutralise(uid)]
+        w.writerow([*key, *cells, int(table.y[i])])
+    return buf.getvalue()
+
+
+def test_write_csv_is_the_cell_by_cell_csv(tmp_path):
+    from churn.features import write_csv
+
+    # User ids that csv.writer must quote (comma, quote, line ends) or neutralise, beside plain ones.
+    odd = ['a,b', 'say "hi"', "line\nbreak", "cr\rid", "=1+1", "plain"]
+    lines = []
+    for day in range(40):
+        for k, uid in enumerate(odd):
+            ts = 1538352000000 + day * 86_400_000 + k * 60_000
+            lines.append(json.dumps({"ts": ts, "userId": uid, "sessionId": day * 10 + k, "page": "NextSong",
+                                     "artist": f"A{day % 7}", "song": "s", "length": 200.5 + k, "level": "paid",
+                                     "registration": 1538000000000, "gender": "F", "location": "Austin, TX",
+                                     "userAgent": "Mozilla/5.0 (Windows NT 6.1)"}))
+        if day == 30:
+            lines.append(json.dumps({"ts": 1538352000000 + day * 86_400_000 + 3_600_000, "userId": "a,b",
+                                     "sessionId": 999, "page": "Cancellation Confirmation", "level": "paid",
+                                     "registration": 1538000000000}))
+    path = tmp_path / "odd.json"
+    path.write_text("\n".join(lines) + "\n")
+    tables = [churn.user_features(path, every_days=7, horizon_days=14),
+              churn.user_features(path, label="history"), churn.user_features(path, horizon_days=7)]
+    assert tables[0].is_snapshots and len(tables[0]) > len(odd)
+    for table in tables:
+        for decode in (False, True):
+            out = tmp_path / "t.csv"
+            write_csv(table, out, decode=decode)
+            with open(out, newline="") as f:
+                assert f.read() == _reference_csv(table, decode)
+    # The per-row "%.10g" of Python floats writes what format(numpy.float64, ".10g") writes, specials included.
+    for v in (float("nan"), float("inf"), -float("inf"), -0.0, 1e-300, 5e-324, 123456789012.5, 0.1 + 0.2, 3.0):
+        assert "%.10g" % v == f"{np.float64(v):.10g}"
+
+
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 

@@ -157,7 +157,8 @@ def read_events(path: "os.PathLike[str] | str | Sequence[os.PathLike[str] | str]
     strict=True raises :class:`churn.ParseError` (with .file, .line, .field, .reason) at the first bad
     line; strict=False skips bad lines and counts them in ``table.report``. ``path`` may be a FIFO or
     another stream, or ``"-"`` for standard input: read once, by one thread, exactly as a file of the
-    same bytes. A list of paths reads each as it is (``churn.scan`` takes folders).
+    same bytes. A folder stands for its event files (*.json, *.jsonl, *.ndjson, plain or .gz,
+    recursively, in name order), as for ``churn.scan`` and ``churn.user_features``.
     """
     if isinstance(path, (str, bytes, os.PathLike)):
         files = [os.fsdecode(path)]
@@ -166,6 +167,7 @@ def read_events(path: "os.PathLike[str] | str | Sequence[os.PathLike[str] | str]
         if not files:
             raise _churn.ParameterError(
                 "invalid value for parameter 'path': [] (allowed: a path or a non-empty list of paths)")
+    files = _churn._expand_paths(files)
     table, report = _churn._read_events(files, strict, _threads(threads), _max_line_bytes(max_line_bytes))
     return EventTable(table, report)
 

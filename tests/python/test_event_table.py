@@ -244,3 +244,26 @@ def test_unknown_texts_are_kept(tmp_path):
     assert t["userId"].tolist() == [None, ""]
     assert t.codes("auth").tolist() == [len(churn._churn.auth_names), 0]
     assert pa.table(t).column("auth").to_pylist() == ["Banned", "Logged In"]
+
+
+def test_a_folder_reads_as_its_event_files_in_name_order(sim_log, tmp_path):
+    """As for churn.scan and user_features: a folder stands for its *.json/.jsonl/.ndjson(.gz) files."""
+    import gzip
+
+    lines = open(sim_log, "rb").read().splitlines(keepends=True)
+    half = len(lines) // 2
+    (tmp_path / "logs" / "b").mkdir(parents=True)
+    (tmp_path / "logs" / "a.json").write_bytes(b"".join(lines[:half]))
+    with gzip.open(tmp_path / "logs" / "b" / "c.json.gz", "wb") as f:
+        f.write(b"".join(lines[half:]))
+    (tmp_path / "logs" / "notes.txt").write_text("not an event file")
+    whole = churn.read_events(sim_log)
+    folder = churn.read_events(tmp_path / "logs")
+    assert len(folder) == len(whole) and folder.report.events == whole.report.events
+    assert np.array_equal(folder.column("ts"), whole.column("ts"))
+    for name in ("userId", "page", "song"):
+        assert folder.to_arrow().column(name).to_pylist() == whole.to_arrow().column(name).to_pylist()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(churn.ChurnIOError, match="holds no event files"):
+        churn.read_events(empty)

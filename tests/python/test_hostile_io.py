@@ -182,7 +182,7 @@ def test_io_failures_are_churn_io_errors_naming_the_path(tmp_path, log):
     # load_model(<a directory>) was RuntimeError: basic_filebuf::underflow.
     with pytest.raises(churn.ChurnIOError, match=f"'{d}': it is a directory"):
         churn.load_model(d)
-    with pytest.raises(churn.ChurnIOError, match="it is a directory"):
+    with pytest.raises(churn.ChurnIOError, match=f"'{d}' holds no event files"):  # a folder is its event files
         churn.read_events(d)
     table = churn.user_features(log, label="history")
     model = churn.RandomForestClassifier(n_estimators=2, random_state=0).fit(table.X, table.y)

@@ -148,6 +148,15 @@ class EventTable:
         return f"<EventTable {len(self)} events from {self.report.source!r}>"
 
 
+def _path_list(value: Any, name: str) -> List[str]:
+    """A path or a list of paths as a non-empty list of str (ParameterError naming `name` when empty)."""
+    paths = [os.fsdecode(value)] if isinstance(value, (str, bytes, os.PathLike)) else [os.fsdecode(p) for p in value]
+    if not paths:
+        raise _churn.ParameterError(
+            f"invalid value for parameter '{name}': [] (allowed: a path or a non-empty list of paths)")
+    return paths
+
+
 def read_events(path: "os.PathLike[str] | str | Sequence[os.PathLike[str] | str]", strict: bool = True,
                 max_line_bytes: int = 64 << 20, threads: Optional[int] = 0) -> EventTable:
     """Reads a JSON-lines event log (plain or .gz), or several one after the other, into an
@@ -160,14 +169,7 @@ def read_events(path: "os.PathLike[str] | str | Sequence[os.PathLike[str] | str]
     same bytes. A folder stands for its event files (*.json, *.jsonl, *.ndjson, plain or .gz,
     recursively, in name order), as for ``churn.scan`` and ``churn.user_features``.
     """
-    if isinstance(path, (str, bytes, os.PathLike)):
-        files = [os.fsdecode(path)]
-    else:
-        files = [os.fsdecode(p) for p in path]
-        if not files:
-            raise _churn.ParameterError(
-                "invalid value for parameter 'path': [] (allowed: a path or a non-empty list of paths)")
-    files = _churn._expand_paths(files)
+    files = _churn._expand_paths(_path_list(path, "path"))
     table, report = _churn._read_events(files, strict, _threads(threads), _max_line_bytes(max_line_bytes))
     return EventTable(table, report)
 
@@ -258,12 +260,6 @@ def scan(path_or_paths: "os.PathLike[str] | str | Sequence[os.PathLike[str] | st
     once) and ``files`` holds one summary per file. Reads with ``threads`` threads (0: all cores).
     strict=False counts bad lines instead of raising.
     """
-    if isinstance(path_or_paths, (str, bytes, os.PathLike)):
-        paths = [os.fsdecode(path_or_paths)]
-    else:
-        paths = [os.fsdecode(p) for p in path_or_paths]
-    if not paths:
-        raise _churn.ParameterError(
-            "invalid value for parameter 'path_or_paths': [] (allowed: a path or a non-empty list of paths)")
+    paths = _path_list(path_or_paths, "path_or_paths")
     total, files = _churn._scan(paths, strict, _threads(threads), _max_line_bytes(max_line_bytes))
     return ScanSummary(total, ", ".join(paths), [ScanSummary(f, f.report.source) for f in files])

@@ -285,6 +285,50 @@ TEST_CASE("a gzip file or stream cut short is an io_error, not a shorter log") {
   }
 }
 
+TEST_CASE("bytes after the last gzip member: another member is read, NUL padding is allowed, text is an io_error") {
+  temp_dir dir("members");
+  const std::string log = slurp(small_log);
+  const std::string head = log.back() == '\n' ? log : log + "\n";
+  const std::string tail = head.substr(3);  // without the byte-order mark, which only a log's start may have
+  write_file(dir / "both.jsonl", head + tail);
+  const auto both = read_path(dir / "both.jsonl");
+  const auto first = read_path(small_log);
+  REQUIRE(both.events.size() == 2 * first.events.size());
+  churn::read_options lenient;
+  lenient.strict = false;
+  for (const bool fifo : {false, true}) {
+    CAPTURE(fifo);
+    // Small inputs: a FIFO's writer must finish within the pipe's buffer even when the reader stops early.
+    const auto read_bytes = [&](const std::string& name, const std::string& bytes, churn::read_options options) {
+      const std::string path = dir / name;
+      if (!fifo) {
+        write_file(path, bytes);
+        return read_path(path, options);
+      }
+      REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+      auto writer = feed_fifo(path, bytes);
+      try {
+        auto got = read_path(path, options);
+        writer.join();
+        return got;
+      } catch (...) {
+        writer.join();
+        throw;
+      }
+    };
+    const std::string tag = fifo ? "fifo-" : "file-";
+    CHECK(read_bytes(tag + "members.gz", gzip_text(head) + gzip_text(tail), {}).events == both.events);
+    CHECK(read_bytes(tag + "padded.gz", gzip_text(head) + std::string(3000, '\0'), {}).events == first.events);
+    // zlib's gzread ignored the text after the member: the log read as its first part alone, silently.
+    for (const std::string& junk : {tail, std::string("x"), std::string(100, '\0') + "{}"}) {
+      const std::string name = tag + "appended" + std::to_string(junk.size()) + ".gz";
+      const std::string message = io_error_of([&] { read_bytes(name, gzip_text(head) + junk, lenient); });
+      CHECK(message.find("are not gzip") != std::string::npos);
+      CHECK(message.find(name) != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("\"-\" reads standard input") {
   temp_dir dir("stdin");
   const std::string log = slurp(data_dir + "/events/quirks.jsonl");

@@ -176,6 +176,23 @@ def test_a_truncated_gzip_log_is_an_error_not_a_shorter_log(tmp_path, log, keep)
 
 
 
+def test_text_appended_to_a_gzip_log_is_an_error_not_a_shorter_log(tmp_path, log):
+    import gzip
+
+    data = log.read_bytes()
+    both = tmp_path / "both.json.gz"  # `cat log.json.gz more.json > both.json.gz`: zlib ignored the text
+    both.write_bytes(gzip.compress(data) + data)
+    with pytest.raises(churn.ChurnIOError, match=r"both\.json\.gz.*are not gzip"):
+        churn.read_events(both, strict=False)
+    with pytest.raises(churn.ChurnIOError, match="are not gzip"):
+        churn.user_features(both, threads=2)
+    with pytest.raises(churn.ChurnIOError, match="are not gzip"):
+        churn.scan(both)
+    members = tmp_path / "members.json.gz"  # two gzip members are one log, as gzip reads them
+    members.write_bytes(gzip.compress(data) + gzip.compress(data) + bytes(512))
+    assert churn.scan(members).events == 2 * churn.scan(log).events
+
+
 def test_io_failures_are_churn_io_errors_naming_the_path(tmp_path, log):
     d = tmp_path / "adir"
     d.mkdir()

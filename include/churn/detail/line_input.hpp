@@ -15,6 +15,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <simdjson.h>
@@ -86,85 +87,176 @@ class plain_file_source : public byte_source {
   std::uint64_t consumed_ = 0;
 };
 
-/// At the end of a gzip stream: zlib reports a stream cut short ("unexpected end of file") as the soft
-/// error Z_BUF_ERROR and gzread returns what it had, so a truncated file read as a shorter log without
-/// a word (found for issue 15: half a file gave half the events and one bad line). An io_error now.
-inline void check_complete(gzFile file, const std::string& name) {
-  int code = 0;
-  const char* message = gzerror(file, &code);
-  if (code == Z_BUF_ERROR)
-    throw io_error("error decompressing '" + name + "': " + (message ? message : "unexpected end of file") +
-                   " (the gzip data is truncated)");
-}
+/// Reads gzip data (one or more members, as `cat a.gz b.gz` or a parallel compressor writes) from a file
+/// descriptor with zlib's inflate, or passes plain bytes through when the input does not start with
+/// the gzip magic bytes and plain input is allowed (a stream is sniffed in place, never read twice).
+/// zlib's gzread was used before; it ignores whatever follows the last member when that is not gzip
+/// (its documented "trailing garbage"), so `cat log.json.gz more.json > all.gz` read as the first part
+/// alone without a word. Here the bytes after a member must be another member (or NUL padding, as gzip
+/// itself allows); anything else, and a member cut short, is an io_error naming the input.
+class gzip_decoder {
+ public:
+  gzip_decoder(int fd, std::string name, bool allow_plain)
+      : fd_(fd), name_(std::move(name)), allow_plain_(allow_plain), in_(std::size_t(1) << 20) {}
+  ~gzip_decoder() {
+    if (inflating_) inflateEnd(&z_);
+    ::close(fd_);
+  }
+  gzip_decoder(const gzip_decoder&) = delete;
+  gzip_decoder& operator=(const gzip_decoder&) = delete;
+
+  /// Up to n decompressed (or plain) bytes; 0 at the end of the input.
+  std::size_t read(char* out, std::size_t n) {
+    if (n == 0 || state_ == state::done) return 0;
+    if (n > (std::size_t(1) << 30)) n = std::size_t(1) << 30;
+    if (state_ == state::sniff) sniff();
+    if (state_ == state::plain) return read_plain(out, n);
+    z_.next_out = reinterpret_cast<Bytef*>(out);
+    z_.avail_out = static_cast<uInt>(n);
+    while (z_.avail_out == n && state_ != state::done) {
+      if (state_ == state::between_members) {
+        next_member();
+        continue;
+      }
+      if (z_.avail_in == 0 && fill() == 0) fail("unexpected end of file", "the gzip data is truncated");
+      const int code = inflate(&z_, Z_NO_FLUSH);
+      if (code == Z_STREAM_END) {
+        state_ = state::between_members;
+      } else if (code != Z_OK && code != Z_BUF_ERROR) {
+        fail(z_.msg ? z_.msg : "zlib error " + std::to_string(code), "is the file a complete gzip file?");
+      }
+    }
+    return n - z_.avail_out;
+  }
+
+  /// Compressed bytes consumed so far (read from the input and taken by inflate or passed through).
+  std::uint64_t consumed() const noexcept { return taken_ - z_.avail_in; }
+
+ private:
+  enum class state { sniff, plain, inflating, between_members, done };
+
+  // Reads more input after the unconsumed bytes; returns how many came (0 at the end).
+  std::size_t fill() {
+    if (z_.avail_in > 0 && z_.next_in != in_.data()) std::memmove(in_.data(), z_.next_in, z_.avail_in);
+    z_.next_in = in_.data();
+    for (;;) {
+      const ssize_t got = ::read(fd_, in_.data() + z_.avail_in, in_.size() - z_.avail_in);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw io_error("error reading '" + name_ + "': " + std::strerror(errno));
+      z_.avail_in += static_cast<uInt>(got);
+      taken_ += static_cast<std::uint64_t>(got);
+      return static_cast<std::size_t>(got);
+    }
+  }
+
+  // Makes at least `want` unconsumed bytes available unless the input ends first.
+  void fill_to(std::size_t want) {
+    while (z_.avail_in < want && fill() > 0) {
+    }
+  }
+
+  bool at_magic() const noexcept { return z_.avail_in >= 2 && z_.next_in[0] == 0x1f && z_.next_in[1] == 0x8b; }
+
+  void sniff() {
+    z_.next_in = in_.data();
+    fill_to(2);
+    if (at_magic()) {
+      z_.zalloc = Z_NULL;
+      z_.zfree = Z_NULL;
+      z_.opaque = Z_NULL;
+      if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) throw io_error("cannot read '" + name_ + "': out of memory");
+      inflating_ = true;
+      state_ = state::inflating;
+    } else if (allow_plain_) {
+      state_ = state::plain;
+    } else {
+      fail("not in gzip format", "is the file a gzip file?");
+    }
+  }
+
+  std::size_t read_plain(char* out, std::size_t n) {
+    if (z_.avail_in > 0) {
+      const std::size_t k = std::min<std::size_t>(n, z_.avail_in);
+      std::memcpy(out, z_.next_in, k);
+      z_.next_in += k;
+      z_.avail_in -= static_cast<uInt>(k);
+      return k;
+    }
+    for (;;) {
+      const ssize_t got = ::read(fd_, out, n);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw io_error("error reading '" + name_ + "': " + std::strerror(errno));
+      taken_ += static_cast<std::uint64_t>(got);
+      if (got == 0) state_ = state::done;
+      return static_cast<std::size_t>(got);
+    }
+  }
+
+  // After a member's end: another member, NUL padding to the end, or the end itself.
+  void next_member() {
+    fill_to(2);
+    if (z_.avail_in == 0) {
+      state_ = state::done;
+    } else if (at_magic()) {
+      inflateReset(&z_);
+      state_ = state::inflating;
+    } else {
+      const std::uint64_t where = consumed();
+      while (z_.avail_in > 0) {
+        if (std::any_of(z_.next_in, z_.next_in + z_.avail_in, [](Bytef b) { return b != 0; }))
+          fail("the bytes after the end of the gzip data (compressed byte " + std::to_string(where) +
+                   " on) are not gzip",
+               "plain text appended to a compressed file? Decompress it and join the plain parts");
+        z_.next_in += z_.avail_in;
+        z_.avail_in = 0;
+        fill();
+      }
+      state_ = state::done;
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& what, const std::string& hint) const {
+    throw io_error("error decompressing '" + name_ + "': " + what + " (" + hint + ")");
+  }
+
+  int fd_;
+  std::string name_;
+  bool allow_plain_;
+  std::vector<Bytef> in_;
+  z_stream z_{};
+  bool inflating_ = false;
+  state state_ = state::sniff;
+  std::uint64_t taken_ = 0;
+};
 
 class gzip_file_source : public byte_source {
  public:
-  explicit gzip_file_source(const std::string& path) : path_(path) {
-    file_ = gzopen(path.c_str(), "rb");
-    if (!file_) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
-    gzbuffer(file_, 1 << 20);
-  }
-  ~gzip_file_source() override { gzclose(file_); }
-  gzip_file_source(const gzip_file_source&) = delete;
-  gzip_file_source& operator=(const gzip_file_source&) = delete;
-
-  std::size_t read(char* out, std::size_t n) override {
-    if (n > (1u << 30)) n = 1u << 30;
-    int got = gzread(file_, out, static_cast<unsigned>(n));
-    if (got < 0) {
-      int code = 0;
-      const char* message = gzerror(file_, &code);
-      throw io_error("error decompressing '" + path_ + "': " + (message ? message : "unknown zlib error") +
-                     " (is the file a complete gzip file?)");
-    }
-    if (got == 0) check_complete(file_, path_);
-    return static_cast<std::size_t>(got);
-  }
-  std::uint64_t input_bytes() const override {
-    // zlib's position in the compressed file (its read-ahead buffer not yet inflated excluded).
-    z_off_t offset = gzoffset(file_);
-    return offset < 0 ? 0 : static_cast<std::uint64_t>(offset);
-  }
+  explicit gzip_file_source(const std::string& path) : decoder_(open_fd(path), path, false) {}
+  std::size_t read(char* out, std::size_t n) override { return decoder_.read(out, n); }
+  /// The compressed bytes consumed (progress against the size on disk).
+  std::uint64_t input_bytes() const override { return decoder_.consumed(); }
 
  private:
-  std::string path_;
-  gzFile file_ = nullptr;
+  static int open_fd(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw io_error("cannot open '" + path + "': " + std::strerror(errno));
+    return fd;
+  }
+  gzip_decoder decoder_;
 };
 
 /// Reads a stream that can be read only once, from its first byte to its end: a FIFO, a character
-/// device, a socket, or standard input ("-"). Plain or gzip: zlib's gzread tells them apart by the first
+/// device, a socket, or standard input ("-"). Plain or gzip: the decoder tells them apart by the first
 /// bytes in its own buffer and passes plain text through unchanged, so nothing is read twice or lost
 /// (sniffing a FIFO by opening it and reading two bytes consumed the start of the data; issue 15).
 class stream_source : public byte_source {
  public:
-  explicit stream_source(const std::string& path) : path_(path) {
-    const int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw io_error("cannot open '" + display_name(path) + "': " + std::strerror(errno));
-    file_ = gzdopen(fd, "rb");
-    if (!file_) {
-      ::close(fd);
-      throw io_error("cannot read '" + display_name(path) + "': out of memory for its buffer");
-    }
-    gzbuffer(file_, 1 << 20);
-  }
-  ~stream_source() override { gzclose(file_); }
-  stream_source(const stream_source&) = delete;
-  stream_source& operator=(const stream_source&) = delete;
+  explicit stream_source(const std::string& path) : decoder_(open_fd(path), display_name(path), true) {}
 
   std::size_t read(char* out, std::size_t n) override {
-    if (n > (1u << 30)) n = 1u << 30;
-    const int got = gzread(file_, out, static_cast<unsigned>(n));
-    if (got < 0) {
-      int code = 0;
-      const char* message = gzerror(file_, &code);
-      throw io_error("error reading '" + display_name(path_) + "': " +
-                     (code == Z_ERRNO ? std::string(std::strerror(errno))
-                                      : std::string(message ? message : "unknown zlib error") +
-                                            " (is the stream a complete gzip stream?)"));
-    }
-    if (got == 0) check_complete(file_, display_name(path_));
-    returned_ += static_cast<std::uint64_t>(got);
-    return static_cast<std::size_t>(got);
+    const std::size_t got = decoder_.read(out, n);
+    returned_ += got;
+    return got;
   }
   /// The bytes read() returned: a stream's compressed position cannot be asked for (no lseek on a pipe),
   /// and its size is unknown anyway, so progress over a stream counts what was read.
@@ -174,8 +266,12 @@ class stream_source : public byte_source {
   static std::string display_name(const std::string& path) { return path == "-" ? "<stdin>" : path; }
 
  private:
-  std::string path_;
-  gzFile file_ = nullptr;
+  static int open_fd(const std::string& path) {
+    const int fd = path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw io_error("cannot open '" + display_name(path) + "': " + std::strerror(errno));
+    return fd;
+  }
+  gzip_decoder decoder_;
   std::uint64_t returned_ = 0;
 };
 

@@ -33,10 +33,9 @@ def n_jobs_from_threads(threads: Optional[int]) -> int:
     if threads is None or (isinstance(threads, numbers.Integral) and not isinstance(threads, bool) and threads == 0):
         return -1
     if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 0:
-        from . import _churn
+        from ._errors import parameter_error
 
-        raise _churn.ParameterError(f"invalid value for parameter 'threads': {threads!r} "
-                                    "(allowed: None or 0 (all cores), or a positive number of threads)")
+        raise parameter_error("threads", repr(threads), "None or 0 (all cores), or a positive number of threads")
     return int(threads)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import _churn
 from .features import FeatureAccumulator, FeatureTable, _cutoff_ms, _snapshot_args
+from ._errors import parameter_error
 
 #: Plain files are cut into pieces of about this many bytes (gzip files are one piece each).
 DEFAULT_BLOCKSIZE = 64 << 20
@@ -73,7 +74,7 @@ def merge_partials(partials: Sequence[Partial]) -> Partial:
     same aggregate)."""
     partials = list(partials)
     if not partials:
-        raise _churn.ParameterError("invalid value for parameter 'partials': empty (allowed: at least one)")
+        raise parameter_error("partials", "empty", "at least one")
     if len(partials) == 1:
         return partials[0]
     acc = FeatureAccumulator.from_bytes(partials[0][0])
@@ -123,8 +124,7 @@ def check_options(options: Dict[str, Any]) -> Dict[str, Any]:
     out["snapshots"] = {"cutoffs": options.get("cutoffs"), "every_days": options.get("every_days"),
                         "min_history_days": float(options.get("min_history_days", 14.0))}
     if out["label"] not in ("window", "history"):
-        raise _churn.ParameterError(
-            f"invalid value for parameter 'label': {out['label']!r} (allowed: 'window', 'history')")
+        raise parameter_error("label", repr(out["label"]), "'window', 'history'")
     FeatureAccumulator(out["session_gap_minutes"])  # validates the gap
     return out
 
@@ -132,8 +132,7 @@ def check_options(options: Dict[str, Any]) -> Dict[str, Any]:
 def tree_levels(n: int, split_every: int) -> List[List[range]]:
     """The groups of a merge tree over n leaves with fan-in split_every, level by level."""
     if split_every < 2:
-        raise _churn.ParameterError(
-            f"invalid value for parameter 'split_every': {split_every} (allowed: 2 or more)")
+        raise parameter_error("split_every", str(split_every), "2 or more")
     levels = []
     while n > 1:
         groups = [range(i, min(i + split_every, n)) for i in range(0, n, split_every)]
@@ -189,8 +188,7 @@ def tree_ranges(n_estimators: int, n_tasks: int) -> List[Tuple[int, int]]:
     """(first_tree, n_trees) of `n_tasks` contiguous ranges of near-equal size that cover the
     `n_estimators` trees (fewer ranges when there are fewer trees than tasks)."""
     if isinstance(n_tasks, bool) or not isinstance(n_tasks, int) or n_tasks < 1:
-        raise _churn.ParameterError(
-            f"invalid value for parameter 'n_tasks': {n_tasks!r} (allowed: an int >= 1, or None for one per worker thread)")
+        raise parameter_error("n_tasks", repr(n_tasks), "an int >= 1, or None for one per worker thread")
     n_tasks = min(n_tasks, n_estimators)
     size, extra = divmod(n_estimators, n_tasks)
     ranges, first = [], 0

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _churn
+from ._errors import parameter_error
 
 _EPS = 1e-15
 METHODS = ("none", "platt", "isotonic")
@@ -229,7 +230,7 @@ def fit_calibration(method: str, y, proba) -> Calibration:
         return Calibration("isotonic", isotonic=_fit_isotonic(y, p))
     if method == "none":
         return Calibration("none")
-    raise _churn.ParameterError(f"invalid value for parameter 'method': {method!r} (allowed: {', '.join(METHODS)})")
+    raise parameter_error("method", repr(method), ", ".join(METHODS))
 
 
 def choose_calibration(y, proba, folds: Sequence[Tuple[Sequence[int], Sequence[int]]]) -> Calibration:

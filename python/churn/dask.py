@@ -28,6 +28,7 @@ import dask.bag as _db
 
 from . import _distributed as _d
 from .features import FeatureAccumulator, FeatureTable
+from ._errors import parameter_error
 
 __all__ = ["accumulate", "cross_validate", "fit", "fit_forest", "user_features"]
 
@@ -73,8 +74,7 @@ def _partials(data: Any, session_gap_minutes: float, strict: bool, blocksize: in
         data = [data]
     paths = [os.fsdecode(p) for p in data]
     if not paths:
-        raise _d._churn.ParameterError(
-            "invalid value for parameter 'data': [] (allowed: paths, a dask bag or a dask dataframe)")
+        raise parameter_error("data", "[]", "paths, a dask bag or a dask dataframe")
     pieces = _d.plan_pieces(paths, blocksize)
     return [dask.delayed(_d.accumulate_piece, pure=True)(p, session_gap_minutes, strict) for p in pieces]
 

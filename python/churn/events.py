@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _churn
+from ._errors import parameter_error
 
 #: What ``sessions`` counts in scan summaries (and in ``churn simulate``'s summary).
 SESSIONS_COUNTED = "distinct userId + sessionId of logged-in users"
@@ -26,7 +27,7 @@ def _whole_number(name: str, value: Any, low: int, high: int, allowed: str) -> i
     """`value` as an int in [low, high], else ParameterError: a caller's size or count must not reach the
     binding as an overflowing or negative number (a TypeError there; issue 15)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= int(value) <= high:
-        raise _churn.ParameterError(f"invalid value for parameter '{name}': {value!r} (allowed: {allowed})")
+        raise parameter_error(name, repr(value), allowed)
     return int(value)
 
 
@@ -152,8 +153,7 @@ def _path_list(value: Any, name: str) -> List[str]:
     """A path or a list of paths as a non-empty list of str (ParameterError naming `name` when empty)."""
     paths = [os.fsdecode(value)] if isinstance(value, (str, bytes, os.PathLike)) else [os.fsdecode(p) for p in value]
     if not paths:
-        raise _churn.ParameterError(
-            f"invalid value for parameter '{name}': [] (allowed: a path or a non-empty list of paths)")
+        raise parameter_error(name, "[]", "a path or a non-empty list of paths")
     return paths
 
 

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 import numpy as np
 
 from . import _churn
+from ._errors import parameter_error
 
 try:  # scikit-learn is optional
     from sklearn.base import BaseEstimator as _BaseEstimator
@@ -81,9 +82,7 @@ _MAX_SEED = 2**63 - 1
 
 def _param_error(name: str, value: Any, allowed: str) -> Exception:
     """A ParameterError as the C++ core raises it: the message, and .name."""
-    error = _churn.ParameterError(f"invalid value for parameter '{name}': {value!r} (allowed: {allowed})")
-    error.name = name
-    return error
+    return parameter_error(name, repr(value), allowed)
 
 
 def _is_int(v: Any) -> bool:

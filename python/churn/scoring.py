@@ -25,6 +25,7 @@ from . import _churn
 from .dates import day_text
 from .features import FeatureAccumulator, FeatureTable, _cutoff_ms
 from .reasons import FEATURE_PAGES, PAGE_COUNTS, Explainer, Explanation, pages_in
+from ._errors import parameter_error
 
 # This module passes plain arrays already in the model's column order to a model fitted on named
 # columns; the estimator's "X does not have valid feature names" warning says nothing to its users here.
@@ -259,8 +260,7 @@ def score_features(model: Any, X: np.ndarray, user_ids: Optional[Sequence[str]] 
     names = model_feature_names(model, meta)
     X = np.ascontiguousarray(np.atleast_2d(np.asarray(X, dtype=np.float64)))
     if X.shape[1] != len(names):
-        raise _churn.ParameterError(f"invalid value for parameter 'X': {X.shape[1]} columns (allowed: the model's "
-                                    f"{len(names)} features)")
+        raise parameter_error("X", f"{X.shape[1]} columns", f"the model's {len(names)} features")
     ids = [str(u) for u in user_ids] if user_ids is not None else [str(i + 1) for i in range(X.shape[0])]
     threshold = model_threshold(model, meta)
     calibration = model_calibration(model)

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _churn
 from .features import _cutoff_ms
+from ._errors import parameter_error
 
 ProgressArg = Union[bool, Callable[[int, float], None], None]
 EngagementArg = Union["_churn.EngagementParams", Mapping[str, float], None]
@@ -50,17 +51,14 @@ def _engagement(engagement: EngagementArg) -> Optional["_churn.EngagementParams"
     p = _churn.EngagementParams()
     for name, value in dict(engagement).items():
         if name not in ENGAGEMENT_FIELDS:
-            raise _churn.ParameterError(
-                f"invalid value for parameter 'engagement': unknown field {name!r} "
-                f"(allowed: {', '.join(ENGAGEMENT_FIELDS)})")
+            raise parameter_error("engagement", f"unknown field {name!r}", ", ".join(ENGAGEMENT_FIELDS))
         setattr(p, name, float(value))
     return p
 
 
 def _behaviour(behaviour: str) -> str:
     if behaviour not in BEHAVIOURS:
-        raise _churn.ParameterError(
-            f"invalid value for parameter 'behaviour': {behaviour!r} (allowed: 'engagement' or 'eventsim')")
+        raise parameter_error("behaviour", repr(behaviour), "'engagement' or 'eventsim'")
     return behaviour
 
 

@@ -24,6 +24,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from . import _distributed as _d
 from .features import FeatureAccumulator, FeatureTable
+from ._errors import parameter_error
 
 __all__ = ["accumulate", "cross_validate", "fit", "fit_forest", "predict", "to_spark", "user_features"]
 
@@ -98,8 +99,7 @@ def _partials_rdd(data: Any, spark: Any, session_gap_minutes: float, strict: boo
     if not _is_dataframe(data):
         paths = [os.fsdecode(p) for p in ([data] if isinstance(data, (str, bytes, os.PathLike)) else data)]
         if not paths:
-            raise _d._churn.ParameterError(
-                "invalid value for parameter 'data': [] (allowed: paths or a Spark DataFrame)")
+            raise parameter_error("data", "[]", "paths or a Spark DataFrame")
         if _local_paths(paths):
             pieces = _d.plan_pieces([p.replace("file://", "", 1) for p in paths], blocksize)
             sc = spark.sparkContext
@@ -214,9 +214,8 @@ def _feature_names(model: Any, features: Optional[Sequence[str]]) -> List[str]:
         names = getattr(model, attr, None)
         if names is not None and len(names):
             return [str(n) for n in names]
-    raise _d._churn.ParameterError(
-        "invalid value for parameter 'features': None (allowed: the model's feature columns, in training order; "
-        "this model does not record its feature names)")
+    raise parameter_error("features", "None", "the model's feature columns, in training order; "
+                          "this model does not record its feature names")
 
 
 def predict(model: Any, df: Any, features: Optional[Sequence[str]] = None, *,

@@ -209,7 +209,9 @@ void bind_forest(py::module_& m) {
       .def(
           "tree_arrays",
           [](const churn::random_forest& f, std::size_t t) {
-            if (t >= f.n_trees()) throw py::index_error("tree index out of range");
+            if (t >= f.n_trees())
+              throw churn::parameter_error("tree", std::to_string(t),
+                                           "a tree index in [0, " + std::to_string(f.n_trees()) + ")");
             const auto* nodes = f.tree(t);
             const std::size_t n = f.tree_size(t);
             std::vector<std::int64_t> feature(n), right(n);

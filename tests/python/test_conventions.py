@@ -91,3 +91,33 @@ def test_the_cli_takes_threads_and_still_jobs(capsys):
     assert "--jobs is deprecated" in capsys.readouterr().err
     args = parser.parse_args(["train", "events.json", "--model", "m.json", "--jobs", "2"])
     assert cli._threads_of(args) == 2
+
+
+def _parameter_error_cases(tmp_path):
+    from churn import _distributed, calibration
+    from churn._deprecation import n_jobs_from_threads
+
+    log = tmp_path / "log.json"
+    log.write_text('{"ts": 1538352000000, "userId": "1", "page": "Home"}\n')
+    return [
+        ("threads", lambda: n_jobs_from_threads(-2)),
+        ("threads", lambda: churn.read_events(log, threads=-1)),
+        ("path", lambda: churn.read_events([])),
+        ("behaviour", lambda: churn.simulate(log, behaviour="bored")),
+        ("engagement", lambda: churn.simulate(log, engagement={"no_such_field": 1.0})),
+        ("method", lambda: calibration.fit_calibration("magic", [0, 1], [0.2, 0.8])),
+        ("n_tasks", lambda: _distributed.tree_ranges(10, 0)),
+        ("split_every", lambda: _distributed.tree_levels(8, 1)),
+        ("partials", lambda: _distributed.merge_partials([])),
+        ("n_estimators", lambda: churn.RandomForestClassifier(n_estimators=0).fit([[0.0], [1.0]], [0, 1])),
+    ]
+
+
+def test_python_raised_parameter_errors_carry_their_name(tmp_path):
+    # The C++ core's parameter_error reaches Python with .name; the ones raised in Python lacked it
+    # (calibration, features, simulation, scoring, spark, ...): one builder, churn._errors, for all.
+    for name, call in _parameter_error_cases(tmp_path):
+        with pytest.raises(churn.ParameterError) as info:
+            call()
+        assert getattr(info.value, "name", None) == name, (name, str(info.value))
+        assert str(info.value).startswith(f"invalid value for parameter '{name}': "), str(info.value)

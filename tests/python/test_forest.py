@@ -340,3 +340,12 @@ def test_the_model_file_of_churn_0_1_keeps_loading():
     rows = np.array([[np.nan if v is None else v for v in row] for row in golden["rows"]], dtype=np.float64)
     np.testing.assert_array_equal(model.predict_proba(rows)[:, 1], golden["proba"])
     assert list(model.classes_) == ["stayed", "churned"] and model.threshold == 0.4
+
+
+def test_a_tree_index_out_of_range_is_a_parameter_error_naming_the_range(data):
+    X, y = data
+    model = RandomForestClassifier(3, random_state=0).fit(X, y).model_
+    assert len(model.tree_arrays(2)["feature"]) > 0
+    with pytest.raises(churn.ParameterError, match=r"'tree': 3 \(allowed: a tree index in \[0, 3\)\)") as info:
+        model.tree_arrays(3)  # was a bare IndexError, outside ChurnError
+    assert isinstance(info.value, churn.ChurnError) and info.value.name == "tree"

@@ -3,10 +3,12 @@
 The compiled core is ``churn._churn`` (pybind11); this package re-exports it and adds what is more
 natural in Python: the command line (``churn ...``), a scikit-learn-style estimator, and helpers.
 """
-from pkgutil import extend_path as _extend_path
+try:
+    from . import _churn  # noqa: F401
+except ImportError:  # Lets a CMake build tree (<build>/python/churn/_churn*.so) serve this source package.
+    from pkgutil import extend_path as _extend_path
 
-# Lets a CMake build tree (<build>/python/churn/_churn*.so) serve this source package during development.
-__path__ = _extend_path(__path__, __name__)
+    __path__ = _extend_path(__path__, __name__)
 
 from ._churn import (  # noqa: E402
     ChurnError,
@@ -20,8 +22,8 @@ from ._churn import (  # noqa: E402
     __version__,
     build_info,
 )
-from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
-
+# typing.TYPE_CHECKING without importing typing (several ms of `churn features`' start-up); mypy knows the name.
+_TYPE_CHECKING = False
 if _TYPE_CHECKING:
     from . import metrics
     from .evaluation import (

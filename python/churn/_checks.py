@@ -3,9 +3,12 @@ numpy (0.12 s of its start-up), and numpy's integers are ``numbers.Integral`` wh
 from __future__ import annotations
 
 import numbers
-from typing import Any
 
 from . import _churn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see churn/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def whole_number(name: str, value: Any, low: int, high: int, allowed: str) -> int:

@@ -14,20 +14,22 @@ import datetime as _dt
 import numbers
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import _churn
 from ._checks import threads as _threads
 from ._churn import ReadReport
 from .dates import day_text
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see churn/__init__.py)
 if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
     import numpy as np
+
+    PathLike = Union[str, "os.PathLike[str]"]
 
 # numpy is imported where an array is made, not here: `churn features` (files in, CSV out) runs without
 # it. A value can only be a numpy scalar when numpy is loaded, so the checks ask sys.modules.
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 _DAY_MS = _churn.MS_PER_DAY  # the library's one constant (churn/dates.hpp)
 

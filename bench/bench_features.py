@@ -480,13 +480,16 @@ def cmd_throughput(args):
     threads_list = [int(t) for t in args.threads.split(",")]
     for tool in args.tools.split(","):
         for threads in threads_list:
-            if tool == "churn-cli":  # the whole process, as a user runs it: `churn features LOG --out X.csv`
+            if tool.split("=")[0] == "churn-cli":  # the whole process, as a user runs it: `churn features LOG --out X.csv`
+                # churn-cli=PYTHON times the churn installed for another interpreter (e.g. a build before a change).
+                python = tool.split("=", 1)[1] if "=" in tool else sys.executable
                 out_csv = os.path.join(tempfile.gettempdir(), "bench_features_churn_cli.csv")
-                cmd = [sys.executable, "-m", "churn", "features", args.events, "--out", out_csv, "--threads",
+                cmd = [python, "-m", "churn", "features", args.events, "--out", out_csv, "--threads",
                        str(threads), "--quiet"]
                 cpu = []
                 seconds, peak = min(measure(cmd, cpu=cpu)[:2] for _ in range(args.repeats))
-                rows.append({"tool": "churn CLI (whole process)", "threads": threads, "seconds": seconds,
+                name = "churn CLI (whole process)" if "=" not in tool else f"churn CLI ({python})"
+                rows.append({"tool": name, "threads": threads, "seconds": seconds,
                              "wall": seconds, "cpu_s": min(cpu), "mb_s": size / 1e6 / seconds, "peak_mb": peak})
                 print(json.dumps(rows[-1]), flush=True)
             elif tool == "churn":

@@ -229,7 +229,8 @@ void bind_feature_structs(py::module_& m) {
       .def_property_readonly("horizon_days", [](const T& t) { return t.options.horizon_days; })
       .def_property_readonly("session_gap_minutes", [](const T& t) { return t.aggregation.session_gap_minutes; })
       .def_readonly("report", &T::report)
-      .def("__len__", [](const T& t) { return static_cast<std::size_t>(t.labels.size()); }, "rows (no numpy needed)")
+      .def(
+          "__len__", [](const T& t) { return static_cast<std::size_t>(t.labels.size()); }, "rows (no numpy needed)")
       .def(py::pickle(&table_state, &table_from_state));
 }
 

@@ -10,7 +10,10 @@ C++ core via bench_features, beside its reader alone; `churn-cli`: the whole `ch
 X.csv` process, Python start-up included, as the peers are timed) and for the same features computed
 from the same file with pandas (`pandas`: its default reader; `pandas-pyarrow`: engine="pyarrow"),
 polars (`polars`: read once into memory, one lazy query; `polars-streaming`: scan_ndjson and the
-streaming engine), DuckDB and Spark local mode. Each run is its own process;
+streaming engine), DuckDB (`duckdb`: the aggregates in SQL, then derive() in pandas; `duckdb-sql`: DuckDB
+alone, derive() in SQL too and COPY to CSV, no pandas or numpy in the process, the form a DuckDB user
+writes) and Spark local mode. Each run is its own process, started the same way (a Python interpreter),
+and writes the same table (55 features and the label per user) as CSV;
 its peak memory is sampled (process tree, so Spark's JVM counts) with psutil. The other tools compute
 the same aggregates per user (counts by page, songs, listening time, active days, distinct artists,
 sessions with the 30-minute gap rule, session lengths and gaps, last-7/14-day activity, first
@@ -30,8 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-
-import numpy as np
 
 DAY = 86_400_000
 GAP = 30 * 60_000
@@ -63,6 +64,7 @@ def last_midnight_cutoff(last_ts: int, horizon_days: float) -> int:
 
 def derive(base, cutoff: int, horizon_days: float = 30.0):
     """Per-user aggregates (a pandas DataFrame indexed by uid) -> churn's feature columns + churned."""
+    import numpy as np
     import pandas as pd
 
     b = base.copy()
@@ -125,18 +127,23 @@ STATES = ["AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI"
 
 
 def _empty(v):
-    return v is None or (isinstance(v, float) and np.isnan(v)) or v == ""
+    return v is None or (isinstance(v, float) and v != v) or v == ""
 
 
 def gender_code(g):
     return 0 if _empty(g) else {"F": 2, "M": 3}.get(g, 1)
 
 
+PLATFORMS = ((5, ("iPhone",)), (6, ("iPad",)), (7, ("Android",)), (2, ("Windows",)), (3, ("Macintosh", "Mac OS X")),
+             (4, ("Linux", "X11")))
+BROWSERS = ((6, ("Edge/", "Edg/")), (7, ("OPR/", "Opera")), (2, ("Chrome/", "CriOS/")), (3, ("Firefox/",)),
+            (5, ("MSIE", "Trident/")), (4, ("Safari/",)))
+
+
 def platform_code(ua):
     if _empty(ua):
         return 0
-    for code, keys in ((5, ("iPhone",)), (6, ("iPad",)), (7, ("Android",)), (2, ("Windows",)),
-                       (3, ("Macintosh", "Mac OS X")), (4, ("Linux", "X11"))):
+    for code, keys in PLATFORMS:
         if any(k in ua for k in keys):
             return code
     return 1
@@ -145,8 +152,7 @@ def platform_code(ua):
 def browser_code(ua):
     if _empty(ua):
         return 0
-    for code, keys in ((6, ("Edge/", "Edg/")), (7, ("OPR/", "Opera")), (2, ("Chrome/", "CriOS/")),
-                       (3, ("Firefox/",)), (5, ("MSIE", "Trident/")), (4, ("Safari/",))):
+    for code, keys in BROWSERS:
         if any(k in ua for k in keys):
             return code
     return 1
@@ -218,6 +224,7 @@ def run_duckdb(path, horizon_days, threads):
 
     con = duckdb.connect()
     con.execute(f"SET threads TO {threads}")
+    con.execute("SET enable_progress_bar = false")  # no bar drawn on a terminal either
     cols = ", ".join(f"'{n}': '{d}'" for n, d, _, _ in SCHEMA_FIELDS)
     con.execute(f"CREATE VIEW events AS SELECT * FROM read_json('{path}', format='newline_delimited', "
                 f"columns={{{cols}}})")
@@ -228,6 +235,76 @@ def run_duckdb(path, horizon_days, threads):
     cutoff = last_midnight_cutoff(con.execute(last_ts_sql()).fetchone()[0], horizon_days)
     base = con.execute(aggregate_sql(cutoff)).df().set_index("uid")
     return derive(base, cutoff, horizon_days)
+
+
+def derive_sql(cutoff: int, horizon_days: float) -> str:
+    """derive() in SQL over the per-user aggregates of aggregate_sql (a view named base): the same columns
+    in the same order, so that DuckDB alone (no pandas) computes and writes the whole table."""
+    def ratio(a, d):
+        return f"CASE WHEN {d} > 0 THEN ({a}) / ({d}) ELSE 0.0 END"
+    horizon = int(round(horizon_days * DAY))
+    end_day = cutoff // DAY
+    states = ", ".join(f"'{s}'" for s in STATES)
+    empty = "({v} IS NULL OR {v} = '')"
+    ua = "user_agent"
+    def contains(col, keys):
+        return " OR ".join(f"contains({col}, '{k}')" for k in keys)
+    platform = " ".join(f"WHEN {contains(ua, keys)} THEN {code}" for code, keys in PLATFORMS)
+    browser = " ".join(f"WHEN {contains(ua, keys)} THEN {code}" for code, keys in BROWSERS)
+    cols = [
+        "uid AS user_id", "events", "songs", "sessions", "active_days",
+        f"{ratio('events', 'sessions')} AS events_per_session", f"{ratio('songs', 'sessions')} AS songs_per_session",
+        f"{ratio('songs', 'active_days')} AS songs_per_active_day", "listen_s / 3600 AS listening_hours",
+        "distinct_artists", f"{ratio('distinct_artists', 'songs')} AS distinct_artists_per_song"]
+    acts = ("thumbs_up", "thumbs_down", "add_to_playlist", "add_friend")
+    cols += list(acts) + [f"{ratio(k, 'songs')} AS {k}_per_song" for k in acts]
+    cols += [f"{ratio(k, 'sessions')} AS {k}_per_session" for k in acts]
+    cols += ["errors", "help", "settings", "save_settings", "roll_adverts", "downgrade_visits", "upgrade_visits",
+             f"{ratio('roll_adverts', 'songs')} AS roll_adverts_per_song"]
+    cols += [f"{ratio(k, 'sessions')} AS {k}_per_session"
+             for k in ("errors", "help", "settings", "downgrade_visits", "upgrade_visits")]
+    cols += ["CASE WHEN last_level = 'paid' THEN 1.0 ELSE 0.0 END AS level_paid", "upgrades", "downgrades",
+             f"{ratio('paid_events', 'events')} AS paid_share",
+             f"GREATEST(0, {cutoff} - COALESCE(registration, first_ts)) / {DAY} AS tenure_days",
+             f"({cutoff} - first_ts) / {DAY} AS observed_days", f"({cutoff} - last_ts) / {DAY} AS days_since_last_event",
+             "events_last_7d", "events_last_14d", "songs_last_7d", "songs_last_14d"]
+    for n in (7, 14):
+        before = f"(({end_day - n}) - first_day)"
+        recent = f"events_last_{n}d / {n}.0"
+        past = f"(events - events_last_{n}d) / {before}"
+        cols.append(f"CASE WHEN {before} > 0 THEN {ratio(recent, past)} ELSE 1.0 END AS trend_{n}d")
+    cols += ["mean_session_minutes", "max_session_minutes",
+             f"CASE WHEN sessions >= 2 THEN mean_gap_hours ELSE ({cutoff} - last_session_end) / 3600000.0 END "
+             "AS mean_session_gap_hours",
+             f"CASE WHEN {empty.format(v='gender')} THEN 0 WHEN gender = 'F' THEN 2 WHEN gender = 'M' THEN 3 ELSE 1 END "
+             "AS gender",
+             f"CASE WHEN {empty.format(v=ua)} THEN 0 {platform} ELSE 1 END AS platform",
+             f"CASE WHEN {empty.format(v=ua)} THEN 0 {browser} ELSE 1 END AS browser",
+             f"CASE WHEN {empty.format(v='location')} THEN 0 WHEN NOT contains(location, ',') THEN 1 "
+             f"ELSE COALESCE(list_position([{states}], trim(split_part(trim(regexp_extract(location, ',([^,]*)$', 1)), "
+             "'-', 1))) + 1, 1) END AS state",
+             f"CASE WHEN cancel_ts IS NOT NULL AND cancel_ts < {cutoff + horizon} THEN 1 ELSE 0 END AS churned"]
+    return (f"SELECT {', '.join(cols)} FROM base WHERE cancel_ts IS NULL OR cancel_ts >= {cutoff} ORDER BY uid")
+
+
+def run_duckdb_sql(path, horizon_days, threads, out=None):
+    """DuckDB alone, as a DuckDB user writes it: read_json, the aggregates and derive() in SQL, COPY to CSV
+    (no pandas, no numpy in the process). With out=None (check) the table comes back as a DataFrame."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET threads TO {threads}")
+    con.execute("SET enable_progress_bar = false")  # no bar drawn on a terminal either
+    cols = ", ".join(f"'{n}': '{d}'" for n, d, _, _ in SCHEMA_FIELDS)
+    con.execute(f"CREATE TABLE events AS SELECT * FROM read_json('{path}', format='newline_delimited', "
+                f"columns={{{cols}}})")
+    cutoff = last_midnight_cutoff(con.execute(last_ts_sql()).fetchone()[0], horizon_days)
+    con.execute(f"CREATE VIEW base AS {aggregate_sql(cutoff)}")
+    query = derive_sql(cutoff, horizon_days)
+    if out is not None:
+        con.execute(f"COPY ({query}) TO '{out}' (HEADER, DELIMITER ',')")
+        return None
+    return con.execute(query).df().set_index("user_id")
 
 
 def run_spark(path, horizon_days, threads):
@@ -307,6 +384,7 @@ def run_polars(path, horizon_days, threads, streaming=False):
 
 def run_pandas(path, horizon_days, threads, engine="ujson"):
     """pandas with its default JSON reader, or with engine="pyarrow" (pyarrow's multi-threaded reader)."""
+    import numpy as np
     import pandas as pd
 
     if engine == "pyarrow":
@@ -362,7 +440,7 @@ def run_pandas(path, horizon_days, threads, engine="ujson"):
 
 RUNNERS = {"pandas": run_pandas, "pandas-pyarrow": lambda p, h, t: run_pandas(p, h, t, engine="pyarrow"),
            "polars": run_polars, "polars-streaming": lambda p, h, t: run_polars(p, h, t, streaming=True),
-           "duckdb": run_duckdb, "spark": run_spark}
+           "duckdb": run_duckdb, "duckdb-sql": run_duckdb_sql, "spark": run_spark}
 
 
 # ---- measurement --------------------------------------------------------------------------------------
@@ -402,13 +480,16 @@ def cmd_throughput(args):
     threads_list = [int(t) for t in args.threads.split(",")]
     for tool in args.tools.split(","):
         for threads in threads_list:
-            if tool == "churn-cli":  # the whole process, as a user runs it: `churn features LOG --out X.csv`
+            if tool.split("=")[0] == "churn-cli":  # the whole process, as a user runs it: `churn features LOG --out X.csv`
+                # churn-cli=PYTHON times the churn installed for another interpreter (e.g. a build before a change).
+                python = tool.split("=", 1)[1] if "=" in tool else sys.executable
                 out_csv = os.path.join(tempfile.gettempdir(), "bench_features_churn_cli.csv")
-                cmd = [sys.executable, "-m", "churn", "features", args.events, "--out", out_csv, "--threads",
+                cmd = [python, "-m", "churn", "features", args.events, "--out", out_csv, "--threads",
                        str(threads), "--quiet"]
                 cpu = []
                 seconds, peak = min(measure(cmd, cpu=cpu)[:2] for _ in range(args.repeats))
-                rows.append({"tool": "churn CLI (whole process)", "threads": threads, "seconds": seconds,
+                name = "churn CLI (whole process)" if "=" not in tool else f"churn CLI ({python})"
+                rows.append({"tool": name, "threads": threads, "seconds": seconds,
                              "wall": seconds, "cpu_s": min(cpu), "mb_s": size / 1e6 / seconds, "peak_mb": peak})
                 print(json.dumps(rows[-1]), flush=True)
             elif tool == "churn":
@@ -455,12 +536,16 @@ def cmd_throughput(args):
 
 
 def cmd_run(args):
+    if args.tool == "duckdb-sql":  # writes its own CSV, without pandas
+        run_duckdb_sql(args.events, 30.0, args.threads, out=args.out)
+        return
     table = RUNNERS[args.tool](args.events, 30.0, args.threads)
     table.to_csv(args.out)
 
 
 def cmd_check(args):
     """Compares every tool's table with churn's (the same events, the same default cutoff)."""
+    import numpy as np
     import pandas as pd
 
     ref = pd.read_csv(args.churn_csv, index_col=0, dtype={0: str})

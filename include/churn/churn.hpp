@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "event.hpp"
 #include "event_table.hpp"
+#include "feature_csv.hpp"
 #include "features.hpp"
 #include "forest.hpp"
 #include "forest_fit.hpp"

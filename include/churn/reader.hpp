@@ -406,8 +406,9 @@ struct file_piece {
 };
 
 /// The pieces of `files` (paths of files, see expand_paths()): each plain file cut at line
-/// boundaries into pieces of about `piece_bytes` (at least `min_parts` pieces when there is one file
-/// alone: to spread it over that many threads), each gzip file and stream one whole piece. Reads only
+/// boundaries into pieces of about `piece_bytes` (a file alone: a multiple of `min_parts` pieces of
+/// about equal size, to keep that many threads equally busy: 5 pieces on 2 threads left one thread
+/// idle for a fifth of the read), each gzip file and stream one whole piece. Reads only
 /// a few bytes around each cut. Pieces of a file are in file order and never empty, except the one
 /// piece of an empty file.
 /// Throws parameter_error for piece_bytes 0, io_error for a file that cannot be read.
@@ -425,7 +426,7 @@ inline std::vector<file_piece> plan_pieces(const std::vector<std::string>& files
     // Without size + piece_bytes - 1, which wraps for a caller's piece_bytes near 2^64.
     std::size_t parts =
         static_cast<std::size_t>(std::max<std::uint64_t>(1, size / piece_bytes + (size % piece_bytes != 0)));
-    if (files.size() == 1) parts = std::max(parts, min_parts);
+    if (files.size() == 1 && min_parts > 1) parts = (parts + min_parts - 1) / min_parts * min_parts;
     const auto bounds = detail::split_at_lines(path, parts);
     const std::size_t before = pieces.size();
     for (std::size_t i = 0; i + 1 < bounds.size(); ++i)

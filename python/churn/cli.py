@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional
 
 from . import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see churn/__init__.py)
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:

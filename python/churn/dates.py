@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
 
 from . import _churn
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see churn/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 # Beyond +-10^8 days from 1970 a date is not a date any more (JavaScript's limit too).
 _LIMIT_MS = 8_640_000_000_000_000

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _churn
+from ._checks import threads as _threads, whole_number as _whole_number
 from ._errors import parameter_error
 
 #: What ``sessions`` counts in scan summaries (and in ``churn simulate``'s summary).
@@ -23,23 +24,8 @@ COLUMNS = (
 )
 
 
-def _whole_number(name: str, value: Any, low: int, high: int, allowed: str) -> int:
-    """`value` as an int in [low, high], else ParameterError: a caller's size or count must not reach the
-    binding as an overflowing or negative number (a TypeError there; issue 15)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= int(value) <= high:
-        raise parameter_error(name, repr(value), allowed)
-    return int(value)
-
-
 def _max_line_bytes(value: Any) -> int:
     return _whole_number("max_line_bytes", value, 0, 2**64 - 1, "a number of bytes from 0 to 2**64 - 1")
-
-
-def _threads(value: Any) -> int:
-    """Threads for reading: None or 0 = all cores, else 1 .. churn.max_threads."""
-    if value is None:
-        return 0
-    return _whole_number("threads", value, 0, _churn.max_threads, f"None or 0 (all cores), or 1 to {_churn.max_threads}")
 
 
 #: What a read saw: every line is an event, blank, or bad (counted by reason), with ``files`` when

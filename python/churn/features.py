@@ -11,17 +11,25 @@ chunked or distributed use: aggregate pieces anywhere, pickle them, ``merge`` th
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 import os
-import re
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
-
-import numpy as np
+import sys
 
 from . import _churn
+from ._checks import threads as _threads
 from ._churn import ReadReport
 from .dates import day_text
 
-PathLike = Union[str, "os.PathLike[str]"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see churn/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+    import numpy as np
+
+    PathLike = Union[str, "os.PathLike[str]"]
+
+# numpy is imported where an array is made, not here: `churn features` (files in, CSV out) runs without
+# it. A value can only be a numpy scalar when numpy is loaded, so the checks ask sys.modules.
 
 _DAY_MS = _churn.MS_PER_DAY  # the library's one constant (churn/dates.hpp)
 
@@ -41,7 +49,8 @@ def _cutoff_ms(cutoff: Any) -> Optional[int]:
     datetime / numpy datetime64 / pandas Timestamp."""
     if cutoff is None:
         return None
-    if isinstance(cutoff, np.datetime64):
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(cutoff, np.datetime64):
         return int(cutoff.astype("datetime64[ms]").astype(np.int64))
     if isinstance(cutoff, _dt.datetime):
         if cutoff.tzinfo is None:
@@ -49,7 +58,7 @@ def _cutoff_ms(cutoff: Any) -> Optional[int]:
         return int(round(cutoff.timestamp() * 1000))
     if isinstance(cutoff, _dt.date):
         return (cutoff - _dt.date(1970, 1, 1)).days * _DAY_MS
-    if isinstance(cutoff, (int, np.integer)) and not isinstance(cutoff, bool):
+    if isinstance(cutoff, numbers.Integral) and not isinstance(cutoff, bool):
         return int(cutoff)
     if isinstance(cutoff, str):
         return int(_churn._parse_cutoff(cutoff))
@@ -61,17 +70,11 @@ def _cutoff_ms(cutoff: Any) -> Optional[int]:
 def _max_users(max_users: Optional[int]) -> Optional[int]:
     if max_users is None:
         return None
-    if isinstance(max_users, bool) or not isinstance(max_users, (int, np.integer)):
+    if isinstance(max_users, bool) or not isinstance(max_users, numbers.Integral):
         raise _churn.ParameterError(
             f"invalid value for parameter 'max_users': {max_users!r} (allowed: None (no limit) or a positive "
             "number of users)")
     return int(max_users)  # the binding checks the range
-
-
-def _threads(threads: Optional[int]) -> int:
-    from .events import _threads as checked
-
-    return checked(threads)
 
 
 def _utc(ms: Optional[int]) -> Optional[_dt.datetime]:
@@ -111,11 +114,10 @@ class FeatureTable(_churn._FeatureTable):
     @property
     def groups(self) -> np.ndarray:
         """One group number per row, the same for all rows of one user (for grouped folds)."""
+        import numpy as np
+
         _, inverse = np.unique(np.asarray(self.user_ids, dtype=object).astype(str), return_inverse=True)
         return inverse.astype(np.int64)
-
-    def __len__(self) -> int:
-        return len(self.y)
 
     def column(self, name: str) -> np.ndarray:
         try:
@@ -131,6 +133,7 @@ class FeatureTable(_churn._FeatureTable):
         """A DataFrame indexed by user_id (a snapshot table: by user_id and cutoff, a UTC timestamp) with
         one column per feature and ``churned``. With decode=True categorical columns become pandas
         Categoricals of their names."""
+        import numpy as np
         import pandas as pd
 
         if self.is_snapshots:
@@ -207,7 +210,7 @@ def _snapshot_args(cutoffs: Optional[Sequence[Any]], every_days: Optional[int],
         ms = [c for c in parsed if c is not None]
     if every_days is None:
         every = 0
-    elif isinstance(every_days, bool) or not isinstance(every_days, (int, np.integer)) or every_days < 1:
+    elif isinstance(every_days, bool) or not isinstance(every_days, numbers.Integral) or every_days < 1:
         raise _churn.ParameterError(
             f"invalid value for parameter 'every_days': {every_days!r} (allowed: None or a whole number of days >= 1)")
     else:
@@ -365,49 +368,15 @@ def require_rows(table: FeatureTable, sources: Sequence[str] = ()) -> FeatureTab
     return table
 
 
-#: What makes csv.writer quote a cell (its default dialect: delimiter, quote character, line ends).
-_CSV_SPECIAL = re.compile('[,"\r\n]')
-
-
 def write_csv(table: FeatureTable, path: PathLike, decode: bool = False) -> None:
     """Writes ``user_id, <features>, churned`` as CSV (a snapshot table: ``user_id, cutoff,
     <features>, churned`` with the cutoff as YYYY-MM-DD; categorical columns as codes, or names with
-    decode=True). Needs no pandas. Text cells (user ids, category names) that a spreadsheet would run
-    as a formula are neutralised with a leading quote (churn.csvsafe); numbers are written as numbers."""
-    import csv
+    decode=True). Needs no pandas (nor numpy: C++, churn/feature_csv.hpp, writes it straight from the
+    table). Text cells (user ids, category names) that a spreadsheet would run as a formula are
+    neutralised with a leading quote, as churn.csvsafe.neutralise does; numbers are written as numbers
+    ("%.10g"); cells are quoted as Python's csv.writer quotes them, lines end in CRLF."""
+    _churn._write_csv(table, os.fsencode(path), bool(decode))
 
-    from .csvsafe import neutralise
-
-    cat_cols = {i: table.categories[n] for i, n in enumerate(table.feature_names) if n in table.categories}
-    snapshots = table.is_snapshots
-    dates = {c: _churn._format_utc(c) for c in table.report.snapshot_cutoffs}
-    # Numbers go through Python floats and one "%.10g,...,%.10g" per row: the cells of f"{numpy.float64:.10g}",
-    # several times faster than formatting cell by cell. A number never needs CSV quoting, so a row whose
-    # text cells need none either is written as one line; any other row goes through csv.writer.
-    X = np.asarray(table.X)
-    row_format = ",".join(["%.10g"] * X.shape[1])
-    ys = np.asarray(table.y).tolist()
-    keys = ([dates[c] for c in np.asarray(table.cutoffs, dtype=np.int64).tolist()] if snapshots
-            else [None] * len(ys))
-    try:
-        f = open(os.fspath(path), "w", newline="")
-    except OSError as e:  # a directory, no permission: the project's error, with the path
-        raise _churn.ChurnIOError(f"cannot write '{os.fspath(path)}': {e.strerror or e}") from None
-    with f:
-        w = csv.writer(f)
-        w.writerow(["user_id", *(["cutoff"] if snapshots else []), *(neutralise(n) for n in table.feature_names), "churned"])
-        for uid, date, row, y in zip(table.user_ids, keys, X.tolist(), ys):
-            numbers = row_format % tuple(row)
-            key = [neutralise(uid), date] if snapshots else [neutralise(uid)]
-            if decode and cat_cols:
-                cells = numbers.split(",")
-                for j, names in cat_cols.items():
-                    cells[j] = neutralise(names[int(row[j])])
-                w.writerow([*key, *cells, int(y)])
-            elif row and not any(_CSV_SPECIAL.search(k) for k in key):
-                f.write(f"{','.join(key)},{numbers},{int(y)}\r\n")
-            else:
-                w.writerow([*key, *(numbers.split(",") if row else []), int(y)])
 
 def _run_with_progress(run, progress, show: bool):
     """Runs ``run()`` (which releases the GIL) in a thread while drawing a progress bar from ``progress``."""

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <churn/feature_csv.hpp>
 #include <churn/features.hpp>
 #include <churn/reader.hpp>
 
@@ -228,6 +229,8 @@ void bind_feature_structs(py::module_& m) {
       .def_property_readonly("horizon_days", [](const T& t) { return t.options.horizon_days; })
       .def_property_readonly("session_gap_minutes", [](const T& t) { return t.aggregation.session_gap_minutes; })
       .def_readonly("report", &T::report)
+      .def(
+          "__len__", [](const T& t) { return static_cast<std::size_t>(t.labels.size()); }, "rows (no numpy needed)")
       .def(py::pickle(&table_state, &table_from_state));
 }
 
@@ -413,6 +416,17 @@ void bind_features(py::module_& m) {
       py::arg("progress") = nullptr, py::arg("max_users") = py::none(), py::arg("cutoffs") = py::none(),
       py::arg("every_days") = 0, py::arg("min_history_days") = 14.0,
       "Feature table of event log files (_FeatureTable). Use churn.user_features.");
+
+  m.def(
+      "_write_csv",
+      [](const churn::feature_table& t, const std::string& path, bool decode) {
+        churn::csv_options o;
+        o.decode = decode;
+        py::gil_scoped_release release;
+        churn::write_csv(t, path, o);
+      },
+      py::arg("table"), py::arg("path"), py::arg("decode") = false,
+      "Writes a feature table as CSV (churn/feature_csv.hpp). Use churn.features.write_csv.");
 
   m.def(
       "_parse_cutoff", [](const std::string& text) { return churn::parse_cutoff(text); }, py::arg("text"));

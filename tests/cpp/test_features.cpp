@@ -1,15 +1,18 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include <churn/feature_csv.hpp>
 #include <churn/features.hpp>
 #include <churn/reader.hpp>
 #include <churn/simulate.hpp>
@@ -935,5 +938,55 @@ TEST_CASE("files: the grouped, prefetching add gives the accumulator of adding o
       CHECK(t.cutoffs == reference.cutoffs);
     }
   }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("write_csv: the CSV churn features writes (printf's %.10g, spreadsheet-safe text, csv.writer quoting)") {
+  auto t = churn::user_features(fixture(), window_options());
+  REQUIRE(t.user_ids.size() == 3);
+  const std::string path = (std::filesystem::temp_directory_path() / "churn_test_write_csv.csv").string();
+  const auto read_back = [&path] {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  // Numbers as "%.10g", NaN of either sign "nan"; user ids neutralised (a leading ' before a formula
+  // trigger, not before a number) and quoted where they hold a comma, a quote or a line end.
+  t.user_ids = {"=a,\"b\"", "-12.5e3", "+x\ny"};
+  t.X(0, 0) = std::nan("");
+  t.X(0, 1) = -std::nan("");
+  t.X(0, 2) = -0.0;
+  t.X(1, 0) = 1e-5;
+  t.X(1, 1) = 123456789012.5;
+  t.X(1, 2) = 1.0 / 3;
+  churn::write_csv(t, path);
+  const std::string csv = read_back();
+  std::string header = "user_id";
+  for (const auto& f : t.features) header += "," + f.name;
+  header += ",churned\r\n";
+  CHECK(csv.rfind(header, 0) == 0);
+  CHECK(csv.find("\r\n\"'=a,\"\"b\"\"\",nan,nan,-0,") == header.size() - 2);
+  CHECK(csv.find("\r\n-12.5e3,1e-05,1.23456789e+11,0.3333333333,") != std::string::npos);
+  CHECK(csv.find("\r\n\"'+x\ny\",") != std::string::npos);
+  std::size_t lines = 0;
+  for (std::size_t at = csv.find("\r\n"); at != std::string::npos; at = csv.find("\r\n", at + 2)) ++lines;
+  CHECK(lines == 4);
+  CHECK(csv.substr(csv.size() - 4) == "," + std::to_string(t.labels(2)) + "\r\n");
+  // decode: a categorical column holds the names of its codes.
+  churn::csv_options names;
+  names.decode = true;
+  churn::write_csv(t, path, names);
+  const std::size_t state = t.column("state");
+  const auto& cats = t.features[state].categories;
+  const std::string decoded = read_back();
+  CHECK(decoded.find("," + cats[static_cast<std::size_t>(t.X(2, Eigen::Index(state)))] + ",") != std::string::npos);
+  // A folder or a missing folder: io_error naming the path.
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  try {
+    churn::write_csv(t, dir);
+    FAIL("expected an io_error");
+  } catch (const churn::io_error& e) {
+    CHECK(std::string(e.what()).rfind("cannot write '" + dir + "': ", 0) == 0);
+  }
+  CHECK_THROWS_AS(churn::write_csv(t, dir + "/no-such-folder/x.csv"), churn::io_error);
   std::filesystem::remove(path);
 }

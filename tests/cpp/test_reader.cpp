@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -441,6 +442,32 @@ std::string varied_log(int n, int bad_every = 0) {
   return text;
 }
 }  // namespace
+
+TEST_CASE("a file alone is cut into a multiple of the threads' pieces of about equal size") {
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += "{\"ts\":" + std::to_string(i) + ",\"page\":\"Home\",\"userId\":\"1\"}\n";
+  auto path = temp_path("balanced.jsonl");
+  write_file(path, text);
+  const std::uint64_t size = text.size();
+  // 5 pieces of size / 5 on 2 threads kept one thread alone for the last; now 6 (and 5 on 1 or 5 threads).
+  for (std::size_t threads : {1u, 2u, 3u, 5u, 8u}) {
+    CAPTURE(threads);
+    const auto pieces = churn::plan_pieces({path}, size / 5 + 1, threads);
+    const std::size_t want = (5 + threads - 1) / threads * threads;
+    REQUIRE(pieces.size() == want);
+    std::uint64_t covered = 0;
+    for (const auto& p : pieces) {
+      CHECK(p.begin == covered);
+      covered = p.end;
+      // Cut at line boundaries into about size / want bytes each (a line is ~40 bytes).
+      CHECK(std::llabs(static_cast<long long>(p.end - p.begin) - static_cast<long long>(size / want)) < 100);
+    }
+    CHECK(covered == size);
+  }
+  // Several files: pieces of about piece_bytes each, whatever the threads.
+  CHECK(churn::plan_pieces({path, path}, size / 5 + 1, 2).size() == 10);
+  fs::remove(path);
+}
 
 TEST_CASE("read_event_table gives the serial table, codes included, for any number of threads and pieces") {
   const std::string path = temp_path("table.jsonl");

@@ -342,9 +342,67 @@ def test_write_csv_is_the_cell_by_cell_csv(tmp_path):
             write_csv(table, out, decode=decode)
             with open(out, newline="") as f:
                 assert f.read() == _reference_csv(table, decode)
-    # The per-row "%.10g" of Python floats writes what format(numpy.float64, ".10g") writes, specials included.
-    for v in (float("nan"), float("inf"), -float("inf"), -0.0, 1e-300, 5e-324, 123456789012.5, 0.1 + 0.2, 3.0):
-        assert "%.10g" % v == f"{np.float64(v):.10g}"
+    # Every number, specials and rounding ties at the tenth digit included: a table of the same shape with
+    # other values (through its pickled state, the one way to put chosen numbers into a table).
+    table = tables[2]
+    state = table.__getstate__()
+    rng = np.random.default_rng(0)
+    X = np.asarray(state[1]).copy()
+    cells = np.concatenate([
+        [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324, 1e-300, 1e300, 1.7976931348623157e308, 1e-5, 1e-4,
+         123456789012.5, 0.1 + 0.2, 3.0, 9999999999.5, 99999999995.0, 1e16, 1 / 3],
+        rng.integers(1, 10**11, 200) / 2 * 10.0 ** rng.integers(-15, 6, 200),  # ties: 10 digits + a half
+        rng.normal(0, 1e6, 200), [round(v, int(d)) for v, d in zip(rng.random(200), rng.integers(0, 12, 200))],
+        rng.integers(0, 2**64, 2000, dtype=np.uint64).view(np.float64)])  # any bit pattern
+    X = np.resize(cells, (max(X.shape[0], len(cells) // X.shape[1] + 1), X.shape[1]))
+    n = X.shape[0]
+    other = churn.FeatureTable.__new__(churn.FeatureTable)
+    other.__setstate__((state[0], np.asfortranarray(X), [i % 2 for i in range(n)], [f"u{i}" for i in range(n)],
+                        [state[4][0]] * n, *state[5:]))
+    write_csv(other, tmp_path / "numbers.csv")
+    with open(tmp_path / "numbers.csv", newline="") as f:
+        assert f.read() == _reference_csv(other, False)
+
+
+def test_cli_features_imports_no_numpy(tmp_path, fixture_file):
+    """`churn features` (files in, CSV out) runs on the compiled core alone: no numpy, nothing heavy at
+    start-up; its CSV is write_csv's."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "cli.csv"
+    code = ("import sys; from churn.cli import main; rc = main(sys.argv[1:]); "
+            "heavy = sorted(m for m in ('numpy', 'pandas', 'sklearn', 'rich', 'csv') if m in sys.modules); "
+            "print(rc, heavy)")
+    for extra in (["--quiet"], [], ["--decode", "--quiet"]):
+        done = subprocess.run([sys.executable, "-c", code, "features", fixture_file, "--out", str(out), "--cutoff",
+                               "2018-11-15", "--horizon-days", "7", *extra], capture_output=True, text=True,
+                              timeout=120)
+        assert done.stdout.split("\n")[0] == "0 []", done.stdout + done.stderr
+        from churn.features import write_csv
+
+        write_csv(churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7), tmp_path / "ref.csv",
+                  decode="--decode" in extra)
+        assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
+        assert ("wrote 2 users" in done.stderr) == (extra == [])
+    # Errors are as before: the message and exit code 2, still without numpy.
+    done = subprocess.run([sys.executable, "-c", code, "features", str(tmp_path / "missing.json"), "--out",
+                           str(out)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split("\n")[0] == "2 []" and "churn features: error: " in done.stderr, done.stderr
+    assert "missing.json" in done.stderr
+
+
+def test_write_csv_errors_name_the_file(tmp_path, fixture_file):
+    from churn.features import write_csv
+
+    table = churn.user_features(fixture_file, cutoff=CUTOFF, horizon_days=7)
+    with pytest.raises(churn.ChurnIOError, match=f"cannot write '{tmp_path}': Is a directory"):
+        write_csv(table, tmp_path)
+    with pytest.raises(churn.ChurnIOError, match="cannot write '.*no-such-dir/x.csv': No such file or directory"):
+        write_csv(table, tmp_path / "no-such-dir" / "x.csv")
+    if os.path.exists("/dev/full"):  # a full disk was an OSError from deep inside the csv module
+        with pytest.raises(churn.ChurnIOError, match="cannot write '/dev/full': No space left on device"):
+            write_csv(table, "/dev/full")
 
 
 hypothesis = pytest.importorskip("hypothesis")

@@ -18,6 +18,7 @@ import sys
 from . import _churn
 from ._checks import threads as _threads
 from ._churn import ReadReport
+from ._errors import parameter_error
 from .dates import day_text
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time (see churn/__init__.py)
@@ -39,8 +40,7 @@ def _paths(path_or_paths: Union[PathLike, Sequence[PathLike]]) -> List[str]:
         return [os.fsdecode(path_or_paths)]
     paths = [os.fsdecode(p) for p in path_or_paths]
     if not paths:
-        raise _churn.ParameterError(
-            "invalid value for parameter 'path_or_paths': [] (allowed: a path or a non-empty list of paths)")
+        raise parameter_error("path_or_paths", "[]", "a path or a non-empty list of paths")
     return paths
 
 
@@ -62,18 +62,15 @@ def _cutoff_ms(cutoff: Any) -> Optional[int]:
         return int(cutoff)
     if isinstance(cutoff, str):
         return int(_churn._parse_cutoff(cutoff))
-    raise _churn.ParameterError(
-        f"invalid value for parameter 'cutoff': {cutoff!r} (allowed: None, 'YYYY-MM-DD', a date, "
-        "a UTC midnight datetime, or epoch milliseconds)")
+    raise parameter_error("cutoff", repr(cutoff),
+                          "None, 'YYYY-MM-DD', a date, a UTC midnight datetime, or epoch milliseconds")
 
 
 def _max_users(max_users: Optional[int]) -> Optional[int]:
     if max_users is None:
         return None
     if isinstance(max_users, bool) or not isinstance(max_users, numbers.Integral):
-        raise _churn.ParameterError(
-            f"invalid value for parameter 'max_users': {max_users!r} (allowed: None (no limit) or a positive "
-            "number of users)")
+        raise parameter_error("max_users", repr(max_users), "None (no limit) or a positive number of users")
     return int(max_users)  # the binding checks the range
 
 
@@ -198,21 +195,17 @@ def _snapshot_args(cutoffs: Optional[Sequence[Any]], every_days: Optional[int],
                    min_history_days: float) -> Tuple[Optional[List[int]], int, float]:
     """(cutoffs in ms or None, every_days as int, min_history_days) for the binding."""
     if isinstance(cutoffs, (str, bytes)):
-        raise _churn.ParameterError(
-            f"invalid value for parameter 'cutoffs': {cutoffs!r} (allowed: a list of cutoffs; for one cutoff use "
-            "cutoff=)")
+        raise parameter_error("cutoffs", repr(cutoffs), "a list of cutoffs; for one cutoff use cutoff=")
     ms: Optional[List[int]] = None
     if cutoffs is not None:
         parsed = [_cutoff_ms(c) for c in cutoffs]
         if any(c is None for c in parsed):
-            raise _churn.ParameterError(
-                "invalid value for parameter 'cutoffs': None in the list (allowed: UTC midnights)")
+            raise parameter_error("cutoffs", "None in the list", "UTC midnights")
         ms = [c for c in parsed if c is not None]
     if every_days is None:
         every = 0
     elif isinstance(every_days, bool) or not isinstance(every_days, numbers.Integral) or every_days < 1:
-        raise _churn.ParameterError(
-            f"invalid value for parameter 'every_days': {every_days!r} (allowed: None or a whole number of days >= 1)")
+        raise parameter_error("every_days", repr(every_days), "None or a whole number of days >= 1")
     else:
         every = int(every_days)
     return ms, every, float(min_history_days)
@@ -309,8 +302,7 @@ def merge_accumulators(accumulators: Iterable[FeatureAccumulator]) -> FeatureAcc
     try:
         first = next(it)
     except StopIteration:
-        raise _churn.ParameterError(
-            "invalid value for parameter 'accumulators': empty (allowed: at least one accumulator)") from None
+        raise parameter_error("accumulators", "empty", "at least one accumulator") from None
     out = FeatureAccumulator.from_bytes(first.to_bytes())
     for acc in it:
         out.merge(acc)

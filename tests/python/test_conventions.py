@@ -110,6 +110,11 @@ def _parameter_error_cases(tmp_path):
         ("split_every", lambda: _distributed.tree_levels(8, 1)),
         ("partials", lambda: _distributed.merge_partials([])),
         ("n_estimators", lambda: churn.RandomForestClassifier(n_estimators=0).fit([[0.0], [1.0]], [0, 1])),
+        ("cutoff", lambda: churn.user_features(log, cutoff="soon")),
+        ("every_days", lambda: churn.user_features(log, every_days=0)),
+        ("cutoffs", lambda: churn.user_features(log, cutoffs="2018-10-01")),
+        ("max_users", lambda: churn.user_features(log, max_users=2.5)),
+        ("path_or_paths", lambda: churn.user_features([])),
     ]
 
 

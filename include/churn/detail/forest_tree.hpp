@@ -707,14 +707,18 @@ class tree_grower {
         ++count[1][(k >> high_shift) + 1];
       }
     }
+    const std::size_t n = keys.size();
     for (int pass = 0; pass < passes; ++pass) {
       const int shift = pass == 0 ? 16 : high_shift;
       const std::uint32_t mask = (1u << digit_bits[pass]) - 1u;
       const std::uint32_t buckets = mask + 1u;
       std::uint32_t* c = count[pass];
-      if (c[1 + ((keys[0] >> shift) & mask)] == keys.size()) continue;  // one bucket: already in order
+      if (c[1 + ((keys[0] >> shift) & mask)] == n) continue;  // one bucket: already in order
       for (std::uint32_t b = 0; b < buckets; ++b) c[b + 1] += c[b];
-      for (const auto k : keys) tmp[c[(k >> shift) & mask]++] = k;
+      std::uint32_t end[257];
+      std::copy(c + 1, c + 1 + buckets, end);
+      radix_scatter_stable(keys.data(), tmp.data(), n, c, end,
+                           [shift, mask](std::uint32_t k) { return (k >> shift) & mask; });
       keys.swap(tmp);
     }
   }
@@ -733,7 +737,10 @@ class tree_grower {
       std::uint32_t* c = count[pass];
       if (c[1 + ((items[0].code >> shift) & 0xFFu)] == items.size()) continue;  // one bucket: already in order
       for (int b = 0; b < 256; ++b) c[b + 1] += c[b];
-      for (const auto& x : items) tmp[c[(x.code >> shift) & 0xFFu]++] = x;
+      std::uint32_t end[256];
+      std::copy(c + 1, c + 257, end);
+      radix_scatter_stable(items.data(), tmp.data(), items.size(), c, end,
+                           [shift](const sort_item& x) { return (x.code >> shift) & 0xFFu; });
       items.swap(tmp);
     }
   }

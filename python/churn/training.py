@@ -8,7 +8,9 @@ evaluate`` and ``examples/webserver/build_model.py``.
 3. split off a withheld test set: stratified by label for a one-cutoff table; for a snapshot table
    out of time (test on the last cutoff T, train on rows whose label window ends by T), or, when the
    log has no room for that, by user (no user on both sides);
-4. 5-fold cross-validation on the training part: the random forest beside the baselines
+4. 5-fold cross-validation on the training part: first the forest's min_samples_leaf chosen on those
+   folds (``FOREST_SEARCH``, the best mean out-of-fold ROC AUC; a value the user gives is kept), then
+   the chosen random forest beside the baselines
    (always-majority, L2 logistic regression), in the same folds (stratified; grouped by user for a
    snapshot table), the F1 threshold tuned inside each training fold (grouped too), and a verdict:
    does the forest beat each baseline by more than two standard errors of the paired differences?

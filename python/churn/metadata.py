@@ -115,6 +115,60 @@ def _check_feature(e: Any, path: str) -> None:
                                                     f"{len(e['category_shares'])}")
 
 
+def _check_forest_settings(settings: Mapping[str, Any], path: str) -> None:
+    """The forest settings the model page and the report show: min_samples_leaf (an int >= 1 or a
+    fraction in (0, 1]), max_features (a name, an int >= 1, a fraction in (0, 1] or null)."""
+    for name in ("min_samples_leaf", "max_features"):
+        if name in settings:
+            _check_setting(name, settings[name], f"{path}/{name}")
+
+
+def _check_setting(name: str, value: Any, path: str) -> None:
+    if name == "min_samples_leaf":
+        if isinstance(value, float):
+            _number(value, path, 1e-12, 1.0)
+        else:
+            _integer(value, path, 1, 2**53)
+    elif name == "max_features" and value is not None:
+        if isinstance(value, str):
+            if value not in ("sqrt", "log2", "auto"):
+                raise _error(path, f"expected \"sqrt\", \"log2\", a number or null, got {value!r}")
+        elif isinstance(value, float):
+            _number(value, path, 1e-12, 1.0)
+        else:
+            _integer(value, path, 1, 2**53)
+
+
+def _check_forest_search(value: Any, path: str) -> None:
+    """``forest_search``: the grid, the settings given, every candidate's settings and cross-validated
+    ROC AUC, the choice and its sentence (written by churn.training.search_forest)."""
+    search = _object(value, path)
+    for key in ("criterion", "sentence"):
+        if key in search and search[key] is not None:
+            _string(search[key], f"{path}/{key}")
+    if "grid" in search:
+        for name, values in _object(search["grid"], f"{path}/grid").items():
+            for i, v in enumerate(_list(values, f"{path}/grid/{name}")):
+                _check_setting(name, v, f"{path}/grid/{name}/{i}")
+    for key in ("given", "chosen"):
+        if key in search and search[key] is not None:
+            _check_forest_settings(_object(search[key], f"{path}/{key}"), f"{path}/{key}")
+    for i, c in enumerate(_list(search.get("candidates", []), f"{path}/candidates")):
+        cp = f"{path}/candidates/{i}"
+        c = _object(c, cp)
+        if "params" in c:
+            _check_forest_settings(_object(c["params"], f"{cp}/params"), f"{cp}/params")
+        if "roc_auc" in c:
+            _object(c["roc_auc"], f"{cp}/roc_auc")
+            for k in ("mean", "std"):
+                if k in c["roc_auc"]:
+                    _number(c["roc_auc"][k], f"{cp}/roc_auc/{k}", 0.0, 1.0, nullable=True)
+            if "folds" in c["roc_auc"]:
+                _numbers(c["roc_auc"]["folds"], f"{cp}/roc_auc/folds", 0.0, 1.0, nullable=True)
+        if "seconds" in c:
+            _number(c["seconds"], f"{cp}/seconds", 0.0, nullable=True)
+
+
 def check_metadata(metadata: Any, path: str = "/metadata") -> None:
     """Raises ModelFormatError (``.path`` = the JSON path) for the first documented key of
     ``metadata`` (docs/model-metadata.md) that has the wrong type or an out-of-range value."""
@@ -159,7 +213,10 @@ def check_metadata(metadata: Any, path: str = "/metadata") -> None:
             elif value is not None and not isinstance(value, str):
                 _number(value, f"{path}/data/{key}")
     if "params" in meta:
-        _object(meta["params"], f"{path}/params")
+        params = _object(meta["params"], f"{path}/params")
+        _check_forest_settings(params, f"{path}/params")
+    if "forest_search" in meta and meta["forest_search"] is not None:
+        _check_forest_search(meta["forest_search"], f"{path}/forest_search")
     if "cv" in meta:
         cv = _object(meta["cv"], f"{path}/cv")
         if "models" in cv:

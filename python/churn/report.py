@@ -546,6 +546,9 @@ def section_data(meta: Mapping[str, Any]) -> Optional[Section]:
             [str(meta["threshold_rule"])] if meta.get("threshold_rule") else [])
         facts.append(("Threshold", f"flags a customer when the {'calibrated ' if calibrated else ''}predicted "
                                    f"probability is above {shown:.3f}" + (f" ({'; '.join(notes)})" if notes else "")))
+    search = meta.get("forest_search")
+    if isinstance(search, dict) and isinstance(search.get("sentence"), str):
+        facts.append(("Forest settings", search["sentence"].rstrip(".")))
     created = meta.get("created")
     facts.append(("Made by", f"churn {meta.get('library_version', '?')}"
                              + (f" on {str(created).replace('T', ' ').replace('Z', ' UTC')}" if created else "")))

@@ -8,7 +8,9 @@ evaluate`` and ``examples/webserver/build_model.py``.
 3. split off a withheld test set: stratified by label for a one-cutoff table; for a snapshot table
    out of time (test on the last cutoff T, train on rows whose label window ends by T), or, when the
    log has no room for that, by user (no user on both sides);
-4. 5-fold cross-validation on the training part: the random forest beside the baselines
+4. 5-fold cross-validation on the training part: first the forest's min_samples_leaf chosen on those
+   folds (``FOREST_SEARCH``, the best mean out-of-fold ROC AUC; a value the user gives is kept), then
+   the chosen random forest beside the baselines
    (always-majority, L2 logistic regression), in the same folds (stratified; grouped by user for a
    snapshot table), the F1 threshold tuned inside each training fold (grouped too), and a verdict:
    does the forest beat each baseline by more than two standard errors of the paired differences?
@@ -26,7 +28,9 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from itertools import product
+from types import MappingProxyType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -48,6 +52,16 @@ DEFAULT_FOREST_PARAMS: Dict[str, Any] = {
     "class_weight": None,
     "bootstrap": True,
 }
+
+#: The forest settings ``train`` and ``evaluate`` choose by cross-validation when the user gives none:
+#: each value is tried on the folds of the comparison and the one with the highest mean out-of-fold ROC
+#: AUC is kept. A fully grown forest (min_samples_leaf=1, scikit-learn's default) fits the noise of churn
+#: labels: on the simulated engagement logs it falls below logistic regression, and larger leaves lift it
+#: above (docs/results.md). A value the user gives is kept and not searched.
+FOREST_SEARCH: Mapping[str, Tuple[Any, ...]] = MappingProxyType({"min_samples_leaf": (1, 3, 10, 30, 100)})
+
+#: How the search chooses, in words (stored in the model's metadata).
+SEARCH_CRITERION = "the highest mean out-of-fold ROC AUC over the comparison's folds (the first on ties)"
 
 #: The metrics reported for every model, in display order.
 METRICS = ("f1", "precision", "recall", "accuracy", "balanced_accuracy", "roc_auc", "average_precision",
@@ -164,13 +178,110 @@ def _forest(params: Dict[str, Any], seed: int, threads: Optional[int]):
     return RandomForestClassifier(**{**params, "random_state": seed, "n_jobs": n_jobs_from_threads(threads)})
 
 
+def search_space(forest_params: Optional[Mapping[str, Any]],
+                 forest_search: Optional[Mapping[str, Sequence[Any]]] = FOREST_SEARCH) -> Dict[str, List[Any]]:
+    """The grid ``train`` searches: ``forest_search`` without the settings the user gave in
+    ``forest_params`` (a given value wins over the search). Raises ParameterError for a grid that is not a
+    mapping of setting names to non-empty lists of values; each value is checked like a forest parameter."""
+    from .forest import validate_params
+
+    if not forest_search:
+        return {}
+    if not isinstance(forest_search, Mapping):
+        error = _churn.ParameterError(f"invalid value for parameter 'forest_search': {forest_search!r} (allowed: a "
+                                      "mapping of forest settings to lists of values, e.g. "
+                                      "{'min_samples_leaf': [1, 10]}, or None for no search)")
+        error.name = "forest_search"
+        raise error
+    grid: Dict[str, List[Any]] = {}
+    for name, values in forest_search.items():
+        values = [values] if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) else list(values)
+        if not values:
+            error = _churn.ParameterError(f"invalid value for parameter 'forest_search': {name!r} has no values")
+            error.name = "forest_search"
+            raise error
+        for v in values:
+            validate_params({**DEFAULT_FOREST_PARAMS, name: v, "random_state": 0, "n_jobs": 1})
+        if name not in (forest_params or {}):
+            grid[name] = values
+    return grid
+
+
+def _no_split_possible(candidate: Mapping[str, Any], smallest_train: int) -> bool:
+    """True when a leaf of min_samples_leaf rows leaves no split in the smallest training fold (the
+    forest would predict one constant: pointless to cross-validate)."""
+    leaf = candidate.get("min_samples_leaf", 1)
+    if isinstance(leaf, float):
+        return False  # a fraction of the rows: always proportionate
+    return 2 * int(leaf) > smallest_train
+
+
+def search_forest(X: np.ndarray, y: np.ndarray, folds: Sequence[Any], *, params: Mapping[str, Any],
+                  grid: Mapping[str, Sequence[Any]], seed: int = 0, threads: Optional[int] = None, groups: Any = None,
+                  given: Optional[Mapping[str, Any]] = None,
+                  log: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+    """Chooses the forest's settings from ``grid`` (e.g. ``{"min_samples_leaf": [1, 3, 10]}``) on
+    ``folds``: every combination is cross-validated (the forest ``params`` with the candidate's values,
+    the same seed) and the one with the highest mean out-of-fold ROC AUC wins (the first on ties). A
+    leaf size that leaves no split in the smallest training fold is skipped. ``given``: the settings the
+    user fixed (recorded, never searched).
+
+    Returns ``{"grid", "given", "criterion", "candidates": [{"params", "roc_auc": {mean, std, folds},
+    "seconds"}], "skipped", "chosen", "sentence"}``: what the model's metadata holds as
+    ``forest_search`` (docs/model-metadata.md)."""
+    names = list(grid)
+    smallest = min(len(train) for train, _ in folds)
+    candidates, skipped = [], []
+    for values in product(*(grid[n] for n in names)):
+        candidate = dict(zip(names, values))
+        if _no_split_possible(candidate, smallest):
+            skipped.append(candidate)
+            continue
+        start = time.perf_counter()
+        result = cross_validate(_forest({**params, **candidate}, seed, threads), X, y, folds=folds, seed=seed,
+                                groups=groups, inner_splits=0)
+        per_fold = [float(f["tuned"]["roc_auc"]) for f in result["folds"]]
+        entry = {"params": candidate, "roc_auc": {"mean": float(np.mean(per_fold)), "std": float(np.std(per_fold)),
+                                                  "folds": per_fold},
+                 "seconds": time.perf_counter() - start}
+        candidates.append(entry)
+        if log:
+            log("  forest " + ", ".join(f"{k}={v}" for k, v in candidate.items()) +
+                f": ROC AUC {entry['roc_auc']['mean']:.3f} ± {entry['roc_auc']['std']:.3f}")
+    given = dict(given or {})
+    out: Dict[str, Any] = {"grid": {n: list(grid[n]) for n in names}, "given": given, "criterion": SEARCH_CRITERION,
+                           "candidates": candidates, "skipped": skipped, "chosen": {}}
+    if not candidates:
+        out["sentence"] = ("forest settings: " + (", ".join(f"{k}={v} (given)" for k, v in given.items()) or
+                                                  "the defaults") + "; nothing searched")
+        return out
+    best = max(range(len(candidates)), key=lambda i: (candidates[i]["roc_auc"]["mean"], -i))
+    chosen = candidates[best]
+    out["chosen"] = dict(chosen["params"])
+    others = "; ".join(", ".join(f"{k}={v}" for k, v in c["params"].items()) + f" {c['roc_auc']['mean']:.3f}"
+                       for c in candidates if c is not chosen)
+    out["sentence"] = ("forest settings chosen by cross-validation: " +
+                       ", ".join(f"{k}={v}" for k, v in chosen["params"].items()) +
+                       f" (out-of-fold ROC AUC {chosen['roc_auc']['mean']:.3f}" + (f"; {others}" if others else "") + ")" +
+                       "".join(f"; {k}={v} given" for k, v in given.items()))
+    return out
+
+
 @renamed_keyword("n_jobs", "threads", threads_from_n_jobs)
 def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict[str, Any]] = None,
                    n_splits: int = 5, seed: int = 0, threads: Optional[int] = None, sklearn_reference: bool = False,
-                   log: Optional[Callable[[str], None]] = None, groups: Any = None) -> Dict[str, Any]:
+                   log: Optional[Callable[[str], None]] = None, groups: Any = None,
+                   forest_search: Optional[Mapping[str, Sequence[Any]]] = None,
+                   given_params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Cross-validates the forest and the baselines on the same folds: stratified k-fold, or with
     ``groups`` (the user of each row of a snapshot table) stratified group k-fold, the inner threshold
     folds grouped too, so that no user is on both sides of any split.
+
+    With ``forest_search`` (a grid, see :func:`search_space`), the forest's settings are first chosen on
+    the same folds (:func:`search_forest`, recorded as ``"forest_search"``; ``given_params``: the
+    settings the user fixed) and the chosen forest is the ``random_forest`` compared. Its
+    cross-validated figures are then those of the best of several candidates on these folds (slightly
+    optimistic); the withheld test set of ``train`` takes no part in the choice.
 
     Returns ``{"n_splits", "seed", "validation", "models": {name: {"metrics": {metric: {mean, std,
     folds}}, "threshold": {...}, "seconds": float}}, "oof_proba": {name: array}, "verdict": {...}}``
@@ -188,6 +299,15 @@ def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict
         validation = {"scheme": "stratified_group_kfold",
                       "description": f"{n_splits}-fold stratified group cross-validation by user (no user in two "
                                      "folds; the threshold tuned on grouped inner folds)"}
+    search = None
+    if forest_search:
+        if log:
+            log(f"choosing the forest's {', '.join(forest_search)} on the {n_splits} folds")
+        search = search_forest(X, y, folds, params=params, grid=forest_search, seed=seed, threads=threads,
+                               groups=codes, given=given_params, log=log)
+        params = {**params, **search["chosen"]}
+        if log:
+            log(search["sentence"])
     candidates: Dict[str, Any] = {
         "random_forest": _forest(params, seed, threads),
         "logistic_regression": LogisticRegression(),
@@ -205,7 +325,7 @@ def compare_models(X: np.ndarray, y: np.ndarray, *, forest_params: Optional[Dict
             if log:
                 log("scikit-learn is not installed: no reference model")
     report: Dict[str, Any] = {"n_splits": n_splits, "seed": seed, "validation": validation, "models": {},
-                              "oof_proba": {}, "folds": folds}
+                              "oof_proba": {}, "folds": folds, "forest_params": params, "forest_search": search}
     for name, estimator in candidates.items():
         if log:
             log(f"cross-validating {name} ({n_splits} folds)")
@@ -362,8 +482,10 @@ class TrainResult:
         m = self.test_metrics
         meta = getattr(self.model, "metadata", None) or {}
         validation = meta.get("validation", {})
+        search = meta.get("forest_search") or {}
         lines = [
             f"validation: {validation.get('description', self.comparison['validation']['description'])}",
+            *([search["sentence"]] if search.get("sentence") else []),
             format_comparison(self.comparison["models"]),
             "",
             self.comparison["verdict"]["sentence"],
@@ -389,12 +511,16 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
           sklearn_reference: bool = False, threshold: Optional[float] = None,
           log: Optional[Callable[[str], None]] = _log_to_stderr,
           cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
-          min_history_days: float = 14.0) -> TrainResult:
+          min_history_days: float = 14.0,
+          forest_search: Optional[Mapping[str, Sequence[Any]]] = FOREST_SEARCH) -> TrainResult:
     """Builds, validates and (when model_path is given) saves a churn model from event logs.
 
     The labelling options are those of :func:`churn.user_features` (``every_days`` or ``cutoffs`` make
     a snapshot table, validated without leaks: see the module docstring); forest_params override
-    ``DEFAULT_FOREST_PARAMS`` (scikit-learn's names). The model's decision threshold (churn when
+    ``DEFAULT_FOREST_PARAMS`` (scikit-learn's names). The settings in ``forest_search`` (default
+    ``FOREST_SEARCH``: min_samples_leaf from 1, 3, 10, 30, 100) that forest_params does not give are
+    chosen by cross-validation on the training part's folds (:func:`search_forest`; None or {}: no
+    search); the choice is in the metadata's ``params`` and ``forest_search``. The model's decision threshold (churn when
     P(churn) > threshold, the rule of its ``predict``) is the one maximising F1 on the training part's
     out-of-fold probabilities, or ``threshold`` when given (0.5: scikit-learn's ``predict``). Raises
     ChurnError subclasses on bad input, and DataError when the data cannot support the evaluation (no
@@ -413,6 +539,8 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     from .forest import validate_params
 
     validate_params({**params, "random_state": seed, "n_jobs": 1})
+    grid = search_space(forest_params, forest_search)
+    given = _given(forest_params, forest_search)
 
     t0 = time.perf_counter()
     steps(f"reading and aggregating {', '.join(paths)}")
@@ -440,8 +568,13 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
 
     t0 = time.perf_counter()
     comparison = compare_models(X_train, y_train, forest_params=params, n_splits=n_splits, seed=seed,
-                                threads=threads, sklearn_reference=sklearn_reference, log=steps, groups=groups_train)
+                                threads=threads, sklearn_reference=sklearn_reference, log=steps, groups=groups_train,
+                                forest_search=grid, given_params=given)
     timings["cross_validation"] = time.perf_counter() - t0
+    params = comparison["forest_params"]
+    search = comparison["forest_search"] or {"grid": {}, "given": given, "criterion": SEARCH_CRITERION,
+                                             "candidates": [], "skipped": [], "chosen": {},
+                                             "sentence": _no_search_sentence(given)}
     steps(comparison["verdict"]["sentence"])
     if threshold is None:
         threshold_rule = "maximises F1 on the cross-validated (out-of-fold) probabilities of the training part"
@@ -526,6 +659,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
             "first_ts": table.report.first_ts, "last_ts": table.report.last_ts,
         },
         "params": {**params, "random_state": seed},
+        "forest_search": search,
         "validation": validation,
         "cv": {"n_splits": n_splits, "seed": seed, "scheme": comparison["validation"]["scheme"],
                "models": comparison["models"]},
@@ -568,6 +702,19 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
         steps(f"saved the model to {saved}")
     return TrainResult(model=model, table=table, comparison=comparison, test_metrics=test_metrics,
                        model_path=saved, timings=timings, warnings=metadata["warnings"])
+
+
+def _given(forest_params: Optional[Mapping[str, Any]],
+           forest_search: Optional[Mapping[str, Sequence[Any]]]) -> Dict[str, Any]:
+    """The searchable settings the user gave (they win over the search)."""
+    searchable = set(forest_search or ()) | set(FOREST_SEARCH)
+    return {k: v for k, v in (forest_params or {}).items() if k in searchable}
+
+
+def _no_search_sentence(given: Mapping[str, Any]) -> str:
+    if given:
+        return "forest settings given, not searched: " + ", ".join(f"{k}={v}" for k, v in given.items())
+    return "forest settings: the defaults, not searched"
 
 
 def _withheld_split(table: FeatureTable, y: np.ndarray, test_size: float, seed: int, n_splits: int):
@@ -655,13 +802,18 @@ def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "windo
              forest_params: Optional[Dict[str, Any]] = None, threads: Optional[int] = None, strict: bool = True,
              sklearn_reference: bool = False, log: Optional[Callable[[str], None]] = _log_to_stderr,
              cutoffs: Optional[Sequence[Any]] = None, every_days: Optional[int] = None,
-             min_history_days: float = 14.0) -> Dict[str, Any]:
+             min_history_days: float = 14.0,
+             forest_search: Optional[Mapping[str, Sequence[Any]]] = FOREST_SEARCH) -> Dict[str, Any]:
     """The model comparison alone, cross-validated over all rows (no withheld test set): stratified
     k-fold for a one-cutoff table; for a snapshot table stratified group k-fold by user plus an
     out-of-time validation (``"out_of_time"``, None when the log has no room for it). Adds
-    ``"verdict"``, ``"gains"`` and ``"warnings"`` (see :func:`compare_models`, :func:`check_learnable`)."""
+    ``"verdict"``, ``"gains"`` and ``"warnings"`` (see :func:`compare_models`, :func:`check_learnable`).
+    The forest's settings are chosen as :func:`train` chooses them (``forest_search``), on all rows'
+    folds, and the out-of-time validation uses the chosen forest."""
     steps = _Steps(log)
     paths = _paths_of(events)
+    grid = search_space(forest_params, forest_search)
+    given = _given(forest_params, forest_search)
     steps(f"reading and aggregating {', '.join(paths)}")
     table = user_features(paths, label=label, cutoff=cutoff, horizon_days=horizon_days,
                           session_gap_minutes=session_gap_minutes, strict=strict,
@@ -677,9 +829,10 @@ def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "windo
         steps(w)
     groups = np.asarray(table.user_ids, dtype=object).astype(str) if table.is_snapshots else None
     report = compare_models(X, y, forest_params=forest_params, n_splits=n_splits, seed=seed, threads=threads,
-                            sklearn_reference=sklearn_reference, log=steps, groups=groups)
-    report["out_of_time"] = out_of_time_evaluation(table, forest_params=forest_params, seed=seed, threads=threads,
-                                                   log=steps) if table.is_snapshots else None
+                            sklearn_reference=sklearn_reference, log=steps, groups=groups,
+                            forest_search=grid, given_params=given)
+    report["out_of_time"] = out_of_time_evaluation(table, forest_params=report["forest_params"], seed=seed,
+                                                   threads=threads, log=steps) if table.is_snapshots else None
     if table.is_snapshots and report["out_of_time"] is None:
         warnings.append("note: no out-of-time validation: the log has no room for training rows whose label window "
                         "ends by the last cutoff (use a shorter --horizon-days or a longer log)")
@@ -692,7 +845,10 @@ def evaluate(events: Union[PathLike, Sequence[PathLike]], *, label: str = "windo
 def format_evaluation(report: Dict[str, Any]) -> str:
     """What ``churn evaluate`` prints: the scheme, the table, the out-of-time results, the verdict, the
     gains and the warnings."""
-    lines = [f"validation: {report['validation']['description']}", format_comparison(report["models"]), ""]
+    lines = [f"validation: {report['validation']['description']}"]
+    if report.get("forest_search"):
+        lines.append(report["forest_search"]["sentence"])
+    lines += [format_comparison(report["models"]), ""]
     oot = report.get("out_of_time")
     if oot:
         lines.append(f"out of time: trained on {oot['n_train']} rows whose label window ends by {oot['split']}, "

@@ -252,6 +252,15 @@ BAD_METADATA = [
      "/metadata/features/0/category_shares/1"),
     ({"features": [{"name": "g", "kind": "categorical", "categories": ["a", "b"], "category_shares": [1.0]}]},
      "/metadata/features/0/category_shares"),
+    # the forest's settings and their cross-validated choice (issue 17)
+    ({"params": {"min_samples_leaf": 0}}, "/metadata/params/min_samples_leaf"),
+    ({"params": {"max_features": "half"}}, "/metadata/params/max_features"),
+    ({"forest_search": {"chosen": {"min_samples_leaf": "ten"}}}, "/metadata/forest_search/chosen/min_samples_leaf"),
+    ({"forest_search": {"grid": {"min_samples_leaf": [1, -3]}}}, "/metadata/forest_search/grid/min_samples_leaf/1"),
+    ({"forest_search": {"candidates": [{"params": {"min_samples_leaf": 1}, "roc_auc": {"mean": 1.5}}]}},
+     "/metadata/forest_search/candidates/0/roc_auc/mean"),
+    ({"forest_search": {"candidates": "all"}}, "/metadata/forest_search/candidates"),
+    ({"forest_search": {"sentence": 3}}, "/metadata/forest_search/sentence"),
 ]
 
 

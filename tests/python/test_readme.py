@@ -111,6 +111,9 @@ def check_train(done, cwd: Path, argv: Sequence[str] = (), model: str = "model.j
 
     meta = churn.load_model(cwd / model).metadata
     assert meta["cv"]["n_splits"] == 5 and meta["data"]["rows_test"] > 0
+    # "leaf size chosen by CV"
+    assert "forest settings chosen by cross-validation: min_samples_leaf=" in done.stdout
+    assert meta["params"]["min_samples_leaf"] == meta["forest_search"]["chosen"]["min_samples_leaf"]
 
 
 def check_report(done, cwd: Path, argv: Sequence[str] = ()) -> None:

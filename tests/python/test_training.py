@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import churn
-from churn.training import data_fingerprint, feature_distribution, train
+from churn.training import (FOREST_SEARCH, compare_models, data_fingerprint, feature_distribution, search_space,
+                            train)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -179,3 +180,91 @@ def test_feature_distribution_and_fingerprint(tmp_path):
     first = data_fingerprint([str(a)])
     a.write_text("x" * 99 + "y")
     assert data_fingerprint([str(a)])["sha256"] != first["sha256"] and first["bytes"] == 100
+
+
+# ---- the forest's min_samples_leaf chosen by cross-validation (issue 17) ------------------------
+def _noisy_table(n=400, seed=3):
+    """A small table whose labels are mostly noise around a smooth signal in two of eight columns: a
+    fully grown forest (leaf 1) fits the noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8))
+    p = 1 / (1 + np.exp(-(0.8 * X[:, 0] + 0.5 * X[:, 1] - 1.5)))
+    return X, (rng.random(n) < p).astype(np.int64)
+
+
+def test_the_search_picks_a_larger_leaf_on_noisy_labels_and_beats_leaf_1_out_of_fold():
+    X, y = _noisy_table()
+    report = compare_models(X, y, forest_params={"n_estimators": 60}, n_splits=5, seed=0,
+                            forest_search=search_space(None), log=None)
+    search = report["forest_search"]
+    auc = {c["params"]["min_samples_leaf"]: c["roc_auc"]["mean"] for c in search["candidates"]}
+    chosen = search["chosen"]["min_samples_leaf"]
+    assert chosen > 1 and auc[chosen] > auc[1] + 0.02, auc
+    assert report["forest_params"]["min_samples_leaf"] == chosen
+    # the forest compared is the chosen one: its out-of-fold ROC AUC is the search's for that leaf
+    assert report["models"]["random_forest"]["metrics"]["roc_auc"]["mean"] == pytest.approx(auc[chosen])
+    # 320 training rows a fold: two leaves of 100 fit, so no candidate is skipped
+    assert 100 in auc and search["skipped"] == []
+    without = compare_models(X, y, forest_params={"n_estimators": 60}, n_splits=5, seed=0, log=None)
+    assert without["forest_search"] is None and without["forest_params"]["min_samples_leaf"] == 1
+    assert without["models"]["random_forest"]["metrics"]["roc_auc"]["mean"] == pytest.approx(auc[1])
+
+
+def test_a_leaf_too_large_for_the_folds_is_skipped():
+    X, y = _noisy_table(n=150)
+    report = compare_models(X, y, forest_params={"n_estimators": 10}, n_splits=5, seed=0,
+                            forest_search={"min_samples_leaf": [1, 30, 100]}, log=None)
+    assert report["forest_search"]["skipped"] == [{"min_samples_leaf": 100}]  # 2 * 100 > 120 training rows
+    assert [c["params"]["min_samples_leaf"] for c in report["forest_search"]["candidates"]] == [1, 30]
+
+
+def test_search_space_keeps_what_the_user_gave_and_checks_the_grid():
+    assert search_space(None) == {"min_samples_leaf": list(FOREST_SEARCH["min_samples_leaf"])}
+    assert search_space({"min_samples_leaf": 5}) == {}
+    assert search_space({"n_estimators": 50}, None) == {}
+    with pytest.raises(churn.ParameterError, match="min_samples_leaf"):
+        search_space(None, {"min_samples_leaf": [1, 0]})
+    with pytest.raises(churn.ParameterError, match="has no values"):
+        search_space(None, {"min_samples_leaf": []})
+    with pytest.raises(churn.ParameterError, match="forest_search"):
+        search_space(None, [1, 3])
+
+
+def test_the_chosen_leaf_is_in_the_model_and_its_metadata_round_trips(trained):
+    result, model_path = trained
+    meta = result.model.metadata
+    search = meta["forest_search"]
+    chosen = search["chosen"]["min_samples_leaf"]
+    assert chosen in FOREST_SEARCH["min_samples_leaf"]
+    assert meta["params"]["min_samples_leaf"] == chosen == result.model.min_samples_leaf
+    best = max(c["roc_auc"]["mean"] for c in search["candidates"])
+    assert [c["roc_auc"]["mean"] for c in search["candidates"] if c["params"] == search["chosen"]] == [best]
+    assert f"min_samples_leaf={chosen}" in search["sentence"] and search["sentence"] in result.summary()
+    loaded = churn.load_model(model_path)
+    assert loaded.metadata["forest_search"] == search and loaded.min_samples_leaf == chosen
+
+
+def test_a_given_min_samples_leaf_wins_over_the_search(events, tmp_path):
+    result = train(events, tmp_path / "m.json", forest_params={"n_estimators": 20, "min_samples_leaf": 7}, seed=1,
+                   log=None)
+    meta = churn.load_model(tmp_path / "m.json").metadata
+    assert result.model.min_samples_leaf == 7 and meta["params"]["min_samples_leaf"] == 7
+    assert meta["forest_search"]["given"] == {"min_samples_leaf": 7} and meta["forest_search"]["candidates"] == []
+    assert "min_samples_leaf=7" in meta["forest_search"]["sentence"]
+    off = train(events, None, forest_params={"n_estimators": 20}, seed=1, log=None, forest_search=None)
+    assert off.model.min_samples_leaf == 1 and off.model.metadata["forest_search"]["candidates"] == []
+
+
+def test_a_bad_search_value_in_a_model_file_is_refused_with_its_path(trained, tmp_path):
+    from churn.metadata import check_metadata
+    from churn.report import write_report
+
+    _, model_path = trained
+    doc = json.loads(Path(model_path).read_text())
+    check_metadata(doc["metadata"])  # what train writes passes
+    doc["metadata"]["forest_search"]["chosen"]["min_samples_leaf"] = -2
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(churn.ModelFormatError) as e:
+        write_report(bad, tmp_path / "r.html")  # `churn report` and the web app check the metadata when loading
+    assert e.value.path == "/metadata/forest_search/chosen/min_samples_leaf"

@@ -22,14 +22,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:X does not have valid feature na
 
 @pytest.fixture(scope="module")
 def tied_model(tmp_path_factory):
-    """`churn train` with 4 fully grown trees (probabilities are multiples of 1/4, many exactly 0.5) and
-    the threshold fixed at 0.5, so that many withheld users sit exactly on it."""
+    """`churn train` with 4 fully grown trees (leaf 1 given, so not searched: probabilities are multiples
+    of 1/4, many exactly 0.5) and the threshold fixed at 0.5, so that many withheld users sit exactly on it."""
     tmp = tmp_path_factory.mktemp("rule")
     log = tmp / "events.json.gz"
     churn.simulate(log, users=300, days=60, seed=5, cancel_multiplier=3.0)
     model_path = tmp / "model.json"
     run = subprocess.run([sys.executable, "-m", "churn", "train", str(log), "--model", str(model_path),
-                          "--trees", "4", "--threshold", "0.5", "--folds", "3", "--threads", "1", "--seed", "1"],
+                          "--trees", "4", "--min-samples-leaf", "1", "--threshold", "0.5", "--folds", "3", "--threads", "1",
+                          "--seed", "1"],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     model = churn.load_model(model_path)

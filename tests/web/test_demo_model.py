@@ -45,3 +45,21 @@ def test_the_median_active_customer_is_likely_to_stay(demo_client):
     assert r.json["verdict"] == "likely to stay", r.json
     stopped = demo_client.post("/api/predict", json=STOPPED_COMING).json
     assert stopped["probability"] > 2 * r.json["probability"]
+
+
+def test_the_demo_model_page_shows_the_forest_settings_chosen_by_cross_validation(demo_client):
+    import re
+
+    model = demo_client.application.config["MODEL_PATH"]
+    import churn
+
+    loaded = churn.load_model(model)
+    search = loaded.metadata["forest_search"]
+    html = demo_client.get("/model").get_data(as_text=True)
+    section = re.search(r'<details class="mt-3" id="hyper-parameters">(.*?)</details>', html, re.S).group(1)
+    assert 'id="forest-search"' in section and "chosen by cross-validation" in section
+    rows = re.findall(r"<tr[^>]*><td>min_samples_leaf = (\d+)</td>", section)
+    chosen = re.findall(r'<tr class="table-active fw-semibold"><td>min_samples_leaf = (\d+)</td>', section)
+    assert rows == [str(c["params"]["min_samples_leaf"]) for c in search["candidates"]] and len(rows) >= 3, section
+    assert chosen == [str(loaded.min_samples_leaf)] == [str(search["chosen"]["min_samples_leaf"])]
+    assert re.search(rf"<dt[^>]*>min_samples_leaf</dt><dd[^>]*>{chosen[0]} <span", section)

@@ -139,6 +139,17 @@ def chart_data(svc: ModelService) -> Dict[str, Any]:
     return data
 
 
+def _search_view(search: Any) -> Optional[Dict[str, Any]]:
+    """The forest_search metadata (validated at load) for the template; None when the model has none."""
+    if not isinstance(search, Mapping) or not isinstance(search.get("sentence"), str):
+        return None
+    return {"sentence": search["sentence"].rstrip("."), "criterion": search.get("criterion") or "cross-validation",
+            "chosen": dict(search.get("chosen") or {}), "given": dict(search.get("given") or {}),
+            "candidates": [c for c in search.get("candidates") or [] if isinstance(c, Mapping)
+                           and isinstance(c.get("roc_auc"), Mapping) and isinstance(c["roc_auc"].get("mean"), (int, float))
+                           and isinstance(c["roc_auc"].get("std"), (int, float))]}
+
+
 @bp.route("/model")
 def model_page():
     svc = service()
@@ -151,6 +162,7 @@ def model_page():
     cv_metrics, cv_rows = _cv_table(cv)
     labels = svc.label_options
     params = meta.get("params") if isinstance(meta.get("params"), Mapping) else {}
+    search = _search_view(meta.get("forest_search"))
     rows_test = (meta.get("data") or {}).get("rows_test") if isinstance(meta.get("data"), Mapping) else None
     return render_template(
         "model.html", meta=meta, plain=plain_summary(meta), signals=top_signals(meta),
@@ -160,7 +172,7 @@ def model_page():
         labels=labels, cutoff=_date(labels.get("cutoff_ms")), snapshot_span=_snapshot_span(labels),
         test_metrics=_metric_rows(test.get("metrics") or {}, calibration_view(meta))
         if isinstance(test.get("metrics"), Mapping) else [],
-        confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params,
+        confusion=cm, cv=cv, cv_metrics=cv_metrics, cv_rows=cv_rows, params=params, search=search,
         charts=chart_data(svc), fields=svc.fields_by_importance(), fmt=format_number, shap=shap_summary(meta),
         n_trees=svc.model.n_estimators, verdict=verdict_view(meta), gains=gains_view(meta),
         calibration=calibration_view(meta),

@@ -35,6 +35,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from . import __version__, _churn
+from ._errors import parameter_error
 from ._deprecation import n_jobs_from_threads, renamed_keyword, threads_from_n_jobs
 from .evaluation import LogisticRegression, cross_validate, group_codes, stratified_group_kfold
 from .features import FeatureTable, require_rows, user_features
@@ -188,18 +189,13 @@ def search_space(forest_params: Optional[Mapping[str, Any]],
     if not forest_search:
         return {}
     if not isinstance(forest_search, Mapping):
-        error = _churn.ParameterError(f"invalid value for parameter 'forest_search': {forest_search!r} (allowed: a "
-                                      "mapping of forest settings to lists of values, e.g. "
-                                      "{'min_samples_leaf': [1, 10]}, or None for no search)")
-        error.name = "forest_search"
-        raise error
+        raise parameter_error("forest_search", repr(forest_search), "a mapping of forest settings to lists of values, "
+                              "e.g. {'min_samples_leaf': [1, 10]}, or None for no search")
     grid: Dict[str, List[Any]] = {}
     for name, values in forest_search.items():
         values = [values] if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) else list(values)
         if not values:
-            error = _churn.ParameterError(f"invalid value for parameter 'forest_search': {name!r} has no values")
-            error.name = "forest_search"
-            raise error
+            raise parameter_error("forest_search", f"{name!r} has no values", "at least one value for each setting")
         for v in values:
             validate_params({**DEFAULT_FOREST_PARAMS, name: v, "random_state": 0, "n_jobs": 1})
         if name not in (forest_params or {}):
@@ -529,9 +525,7 @@ def train(events: Union[PathLike, Sequence[PathLike]], model_path: Optional[Path
     steps = _Steps(log)
     timings: Dict[str, float] = {}
     if threshold is not None and not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
-        error = _churn.ParameterError(f"invalid value for parameter 'threshold': {threshold!r} (allowed: a float in [0, 1])")
-        error.name = "threshold"
-        raise error
+        raise parameter_error("threshold", repr(threshold), "a float in [0, 1]")
     paths = _paths_of(events)
     params = {**DEFAULT_FOREST_PARAMS, **(forest_params or {})}
     # Estimators check their parameters when fitted (scikit-learn's convention); these are checked now,

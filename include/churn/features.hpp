@@ -940,8 +940,8 @@ class feature_batch {
       if (!h.has_user) continue;
       h.user = a.user_index(g.view(h.id), h.user_hash);
       const user_state& u = a.users_[h.user];
-      if (!u.days.empty()) prefetch(&u.days[std::min(u.last_day, u.days.size() - 1)], sizeof(day_bucket));
-      if (!u.parts.empty()) prefetch(&u.parts[std::min(u.last_part, u.parts.size() - 1)]);
+      if (!u.days.empty()) prefetch(&u.days[std::min<std::size_t>(u.last_day, u.days.size() - 1)], sizeof(day_bucket));
+      if (!u.parts.empty()) prefetch(&u.parts[std::min<std::size_t>(u.last_part, u.parts.size() - 1)]);
       if (h.has_artist) {
         if (const auto* slot = u.artists.home(h.artist_hash)) prefetch(slot);
       }
@@ -952,7 +952,7 @@ class feature_batch {
       if (!h.has_user) continue;
       const user_state& u = a.users_[h.user];
       if (u.parts.empty()) continue;
-      const auto& iv = u.parts[std::min(u.last_part, u.parts.size() - 1)].intervals;
+      const auto& iv = u.parts[std::min<std::size_t>(u.last_part, u.parts.size() - 1)].intervals;
       if (!iv.empty()) prefetch(&iv.back());
     }
     // 4. Add them, in order.

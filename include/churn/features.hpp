@@ -990,9 +990,12 @@ struct feature_progress {
 };
 
 /// Aggregates event logs (files, or directories of *.json[l][.gz] files; plain or gzip) with
-/// `read.threads` threads (0: all cores). Files are cut into pieces; each thread fills its own
-/// accumulator from the pieces it takes and the accumulators are merged at the end, so the result is
-/// the same for any number of threads. `report`, when given, receives what the reader saw.
+/// `read.threads` threads (0: all cores). Files are cut into pieces that the threads take in turn.
+/// Without a user limit the users are partitioned across the threads by a hash of the user id: each
+/// thread's accumulator holds only its own users, events of the others' users are handed to their
+/// owner, and the disjoint accumulators are joined at the end (detail::feature_batch); with a limit
+/// each thread fills its own accumulator and they are merged. Either way the result is the same for
+/// any number of threads. `report`, when given, receives what the reader saw.
 /// With `aggregation.max_users`, each thread's accumulator holds at most that many users (memory stays
 /// below threads x max_users users) and so does the merge: beyond it, a located_data_error names the
 /// file and line where a thread crossed the limit, or a data_error naming the files when only the

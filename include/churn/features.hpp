@@ -960,9 +960,9 @@ class feature_batch {
       const held& h = hs[k];
       a.count_event(h.ts, !h.has_user, h.auth_id);
       if (!h.has_user) continue;
-      a.apply(a.users_[h.user], {h.ts, h.session_id, h.item, h.registration, h.length, h.artist_hash, h.page_id,
-                                 h.auth_id, h.level_id, h.has_artist, g.view(h.gender), g.view(h.location),
-                                 g.view(h.agent)});
+      a.apply(a.users_[h.user],
+              {h.ts, h.session_id, h.item, h.registration, h.length, h.artist_hash, h.page_id, h.auth_id, h.level_id,
+               h.has_artist, g.view(h.gender), g.view(h.location), g.view(h.agent)});
     }
   }
 
@@ -972,8 +972,8 @@ class feature_batch {
   feature_parcel group_;  // the events of the group being gathered
   feature_exchange* exchange_;
   std::size_t self_;
-  std::size_t parcel_events_;  // events per parcel
-  std::size_t max_pending_;    // parcels in a mailbox before a sender waits
+  std::size_t parcel_events_;             // events per parcel
+  std::size_t max_pending_;               // parcels in a mailbox before a sender waits
   std::vector<feature_parcel> outboxes_;  // per owner thread (this thread's stays empty)
   std::vector<feature_parcel> inbox_;
 };

@@ -965,7 +965,8 @@ TEST_CASE("files: users partitioned across threads, events handed between them, 
       std::vector<churn::feature_accumulator> accs(threads);
       churn::detail::feature_exchange exchange(threads);
       std::vector<churn::detail::feature_batch> sinks;
-      for (unsigned t = 0; t < threads; ++t) sinks.emplace_back(accs[t], &exchange, t, st.parcel_events, st.max_pending);
+      for (unsigned t = 0; t < threads; ++t)
+        sinks.emplace_back(accs[t], &exchange, t, st.parcel_events, st.max_pending);
       churn::read_options r;
       r.threads = threads;
       const auto report = churn::read_files_parallel(std::vector<std::string>{path}, sinks, r, 64 << 10);

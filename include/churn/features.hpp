@@ -16,12 +16,15 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -297,6 +300,25 @@ class feature_accumulator {
             " distinct users in the input (the limit max_users); raise the limit or split the log by user");
   }
   friend class detail::feature_batch;
+  /// merge() for an accumulator that holds none of this one's users (with the same gap and no user
+  /// limit): its users' states are moved, not merged. For the partitioned threads of
+  /// accumulate_files() (through feature_batch::join); a user in both is a bug, not bad data.
+  void absorb_disjoint(feature_accumulator&& other) {
+    events_ += other.events_;
+    anonymous_ += other.anonymous_;
+    guest_ += other.guest_;
+    logged_out_ += other.logged_out_;
+    first_ts_ = std::min(first_ts_, other.first_ts_);
+    last_ts_ = std::max(last_ts_, other.last_ts_);
+    users_.reserve(users_.size() + other.users_.size());
+    for (auto& u : other.users_) {
+      const auto h = detail::string_index::hash(u.id);
+      if (!index_.try_emplace_hashed(u.id, h, static_cast<std::uint32_t>(users_.size()), id_of()).second)
+        throw std::logic_error("feature_accumulator::absorb_disjoint: user '" + u.id + "' is in both");
+      users_.push_back(std::move(u));
+    }
+    other.users_.clear();
+  }
   /// What add() takes from an event (the feature_batch keeps only these).
   struct event_fields {
     std::int64_t ts, session_id, item_in_session, registration;
@@ -692,81 +714,10 @@ inline feature_accumulator feature_accumulator::from_bytes(std::string_view byte
 }
 
 namespace detail {
-/// The sink that accumulate_files() gives the reader: it adds events to an accumulator in groups of
-/// up to 32, each group in stages that first ask the CPU for the cache lines every event of the
-/// group will touch (the user's slot in the index, the user's state, the day bucket, the session part
-/// and its last interval, the artist's slot) and only then add the events, in order. At full scale
-/// the events of thousands of users interleave and each of those loads misses the cache; one event
-/// at a time they are waited for one after another, in a group they are waited for together. The
-/// result is that of add() on each event in order. Times are checked as each event arrives, so an
-/// event that throws is located by the reader; with a user limit (max_users) the group is one event,
-/// so that the event which crosses it is the one the reader is at. flush() adds what is held.
-class feature_batch {
- public:
-  explicit feature_batch(feature_accumulator& acc) : acc_(&acc), capacity_(acc.max_users_ != 0 ? 1 : max_group) {}
-  void operator()(const event& e) {
-    feature_accumulator::check_time(e);
-    held& h = held_[size_];
-    h.ts = e.ts, h.session_id = e.session_id, h.item = e.item_in_session, h.registration = e.registration;
-    h.length = e.length;
-    h.page_id = e.page, h.auth_id = e.auth, h.level_id = e.level;
-    const bool song = e.page == page::next_song;
-    h.has_artist = song && !e.artist.empty();
-    h.artist_hash = h.has_artist ? stable_hash(e.artist) : 0;
-    h.has_user = e.has_user();
-    if (size_ == 0) text_.clear();
-    h.id = keep(e.user_id), h.gender = keep(e.gender), h.location = keep(e.location), h.agent = keep(e.user_agent);
-    if (h.has_user) {
-      h.user_hash = string_index::hash(e.user_id);
-      acc_->index_.prefetch(h.user_hash);
-    }
-    if (++size_ == capacity_) flush();
-  }
-  void flush() {
-    feature_accumulator& a = *acc_;
-    const std::size_t n = size_;
-    size_ = 0;  // an exception below (bad_alloc) drops the group rather than adding it twice
-    // 1. The user's state, from the index slot's first candidate (the comparison of ids needs it).
-    for (std::size_t k = 0; k < n; ++k) {
-      if (!held_[k].has_user) continue;
-      const std::uint32_t c = a.index_.candidate(held_[k].user_hash);
-      if (c < a.users_.size()) prefetch(&a.users_[c], sizeof(user_state));
-    }
-    // 2. Resolve the users (new ones are added here, in event order); then the day bucket, the
-    // session part and the artist slot each will use, as guessed from the user's last event.
-    for (std::size_t k = 0; k < n; ++k) {
-      held& h = held_[k];
-      if (!h.has_user) continue;
-      h.user = a.user_index(view(h.id), h.user_hash);
-      const user_state& u = a.users_[h.user];
-      if (!u.days.empty()) prefetch(&u.days[std::min(u.last_day, u.days.size() - 1)], sizeof(day_bucket));
-      if (!u.parts.empty()) prefetch(&u.parts[std::min(u.last_part, u.parts.size() - 1)]);
-      if (h.has_artist) {
-        if (const auto* slot = u.artists.home(h.artist_hash)) prefetch(slot);
-      }
-    }
-    // 3. The last interval of that session part.
-    for (std::size_t k = 0; k < n; ++k) {
-      const held& h = held_[k];
-      if (!h.has_user) continue;
-      const user_state& u = a.users_[h.user];
-      if (u.parts.empty()) continue;
-      const auto& iv = u.parts[std::min(u.last_part, u.parts.size() - 1)].intervals;
-      if (!iv.empty()) prefetch(&iv.back());
-    }
-    // 4. Add them, in order.
-    for (std::size_t k = 0; k < n; ++k) {
-      const held& h = held_[k];
-      a.count_event(h.ts, !h.has_user, h.auth_id);
-      if (!h.has_user) continue;
-      a.apply(a.users_[h.user], {h.ts, h.session_id, h.item, h.registration, h.length, h.artist_hash, h.page_id,
-                                 h.auth_id, h.level_id, h.has_artist, view(h.gender), view(h.location), view(h.agent)});
-    }
-  }
-
- private:
-  static constexpr std::size_t max_group = 32;
-  struct text {  // a string kept in text_
+/// The events of one user that one thread read and another thread owns travel in parcels (see
+/// feature_batch): the fields the features use, and their strings back to back.
+struct feature_parcel {
+  struct text {  // a string kept in `texts`
     std::uint32_t at = 0, size = 0;
   };
   struct held {
@@ -780,18 +731,251 @@ class feature_batch {
     churn::level level_id;
     bool has_user, has_artist;
   };
+  std::vector<held> events;
+  std::string texts;
+
   text keep(const std::string& s) {
-    text t{static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(s.size())};
-    text_.append(s);
+    text t{static_cast<std::uint32_t>(texts.size()), static_cast<std::uint32_t>(s.size())};
+    texts.append(s);
     return t;
   }
-  std::string_view view(text t) const noexcept { return std::string_view(text_).substr(t.at, t.size); }
+  std::string_view view(text t) const noexcept { return std::string_view(texts).substr(t.at, t.size); }
+  /// Copies what the features use of `e` (whose time is checked); `user_hash` is
+  /// string_index::hash(e.user_id) when it has a user.
+  held& push(const event& e, std::uint32_t user_hash) {
+    held& h = events.emplace_back();
+    h.ts = e.ts, h.session_id = e.session_id, h.item = e.item_in_session, h.registration = e.registration;
+    h.length = e.length;
+    h.page_id = e.page, h.auth_id = e.auth, h.level_id = e.level;
+    h.has_artist = e.page == page::next_song && !e.artist.empty();
+    h.artist_hash = h.has_artist ? stable_hash(e.artist) : 0;
+    h.has_user = e.has_user();
+    h.user_hash = user_hash;
+    h.id = keep(e.user_id), h.gender = keep(e.gender), h.location = keep(e.location), h.agent = keep(e.user_agent);
+    return h;
+  }
+  void clear() noexcept {
+    events.clear();
+    texts.clear();
+  }
+};
+
+/// The mailboxes of the threads of one partitioned read (see feature_batch): thread t owns the users
+/// whose id hashes to t and receives their events read by the other threads.
+class feature_exchange {
+ public:
+  explicit feature_exchange(std::size_t threads) : boxes_(threads) {}
+  std::size_t threads() const noexcept { return boxes_.size(); }
+  /// The thread that owns the user of hash `h` (string_index::hash of the id). Uses the high bits:
+  /// the index of each thread's users uses the low ones.
+  std::size_t owner(std::uint32_t h) const noexcept {
+    return static_cast<std::size_t>((std::uint64_t(h) * boxes_.size()) >> 32);
+  }
+  void send(std::size_t to, feature_parcel&& p) {
+    box& b = boxes_[to];
+    std::lock_guard<std::mutex> lock(b.m);
+    b.parcels.push_back(std::move(p));
+    b.pending.store(b.parcels.size(), std::memory_order_release);
+  }
+  std::size_t pending(std::size_t t) const noexcept { return boxes_[t].pending.load(std::memory_order_acquire); }
+  /// Takes every parcel waiting for thread t (appended to `out`).
+  void take(std::size_t t, std::vector<feature_parcel>& out) {
+    box& b = boxes_[t];
+    if (b.pending.load(std::memory_order_acquire) == 0) return;
+    std::lock_guard<std::mutex> lock(b.m);
+    for (auto& p : b.parcels) out.push_back(std::move(p));
+    b.parcels.clear();
+    b.pending.store(0, std::memory_order_release);
+  }
+  /// A parcel emptied by its receiver, for a sender to fill again (its buffers stay allocated and
+  /// warm: allocating a fresh parcel for every send and freeing it on another thread costs more).
+  void recycle(feature_parcel&& p) {
+    p.clear();
+    std::lock_guard<std::mutex> lock(spare_m_);
+    if (spare_.size() < 4 * boxes_.size()) spare_.push_back(std::move(p));
+  }
+  feature_parcel fresh() {
+    {
+      std::lock_guard<std::mutex> lock(spare_m_);
+      if (!spare_.empty()) {
+        feature_parcel p = std::move(spare_.back());
+        spare_.pop_back();
+        return p;
+      }
+    }
+    return {};
+  }
+  /// Thread t has read its last piece and sent its last parcel.
+  void done_reading() noexcept { done_.fetch_add(1, std::memory_order_acq_rel); }
+  bool all_done_reading() const noexcept { return done_.load(std::memory_order_acquire) == boxes_.size(); }
+
+ private:
+  struct box {
+    std::mutex m;
+    std::vector<feature_parcel> parcels;
+    std::atomic<std::size_t> pending{0};
+  };
+  std::vector<box> boxes_;
+  std::atomic<std::size_t> done_{0};
+  std::mutex spare_m_;
+  std::vector<feature_parcel> spare_;
+};
+
+/// The sink that accumulate_files() gives the reader: it adds events to an accumulator in groups of
+/// up to 32, each group in stages that first ask the CPU for the cache lines every event of the
+/// group will touch (the user's slot in the index, the user's state, the day bucket, the session part
+/// and its last interval, the artist's slot) and only then add the events, in order. At full scale
+/// the events of thousands of users interleave and each of those loads misses the cache; one event
+/// at a time they are waited for one after another, in a group they are waited for together. The
+/// result is that of add() on each event in order. Times are checked as each event arrives, so an
+/// event that throws is located by the reader; with a user limit (max_users) the group is one event,
+/// so that the event which crosses it is the one the reader is at. flush() adds what is held.
+///
+/// With an exchange (several threads, no user limit) the users are partitioned: each thread's
+/// accumulator holds only the users it owns (feature_exchange::owner), so no user's state is held
+/// twice, each user's lines stay in one core's cache, and the accumulators merge by moving users. An
+/// event of a user another thread owns is checked here (so the reader still locates a bad one),
+/// packed into a parcel for the owner, and added by the owner when it next polls its mailbox (at each
+/// group). A thread that sends to a mailbox holding max_pending parcels empties its own while it
+/// waits: memory for events in flight stays bounded. reading_done() (called by
+/// read_files_parallel on the thread's own thread) sends what is left and adds what arrives until
+/// every thread has done so.
+class feature_batch {
+ public:
+  /// `parcel_events` and `max_pending` (both at least 1) are for tests that stress the exchange.
+  explicit feature_batch(feature_accumulator& acc, feature_exchange* exchange = nullptr, std::size_t self = 0,
+                         std::size_t parcel_events = 256, std::size_t max_pending = 64)
+      : acc_(&acc),
+        capacity_(acc.max_users_ != 0 ? 1 : max_group),
+        exchange_(exchange),
+        self_(self),
+        parcel_events_(std::max<std::size_t>(parcel_events, 1)),
+        max_pending_(std::max<std::size_t>(max_pending, 1)) {
+    if (exchange_) outboxes_.resize(exchange_->threads());
+  }
+  void operator()(const event& e) {
+    feature_accumulator::check_time(e);
+    const bool has_user = e.has_user();
+    const std::uint32_t user_hash = has_user ? string_index::hash(e.user_id) : 0;
+    if (exchange_ && has_user) {
+      const std::size_t to = exchange_->owner(user_hash);
+      if (to != self_) {
+        feature_parcel& out = outboxes_[to];
+        out.push(e, user_hash);
+        if (out.events.size() >= parcel_events_) send(to);
+        return;
+      }
+    }
+    if (size_ == 0) group_.clear();
+    group_.push(e, user_hash);
+    if (has_user) acc_->index_.prefetch(user_hash);
+    if (++size_ == capacity_) flush();
+  }
+  /// Adds the events held (and, partitioned, those that have arrived from other threads).
+  void flush() {
+    const std::size_t n = size_;
+    size_ = 0;  // an exception below (bad_alloc) drops the group rather than adding it twice
+    if (n) add_group(group_, 0, n);
+    if (exchange_) receive();
+  }
+  /// Moves the users of `from`, which holds none of `into`'s, into `into`.
+  static void join(feature_accumulator& into, feature_accumulator&& from) { into.absorb_disjoint(std::move(from)); }
+  /// Partitioned: sends what is left for other threads and adds what they send until every thread
+  /// has finished reading. Called once per thread, on that thread, after its last piece.
+  void reading_done() {
+    if (!exchange_) return;
+    flush();
+    for (std::size_t to = 0; to < outboxes_.size(); ++to)
+      if (!outboxes_[to].events.empty()) exchange_->send(to, std::move(outboxes_[to]));
+    exchange_->done_reading();
+    while (!exchange_->all_done_reading()) {
+      if (!receive()) idle();
+    }
+    receive();  // what was sent before the last thread finished
+  }
+
+ private:
+  static constexpr std::size_t max_group = 32;
+  using held = feature_parcel::held;
+
+  void send(std::size_t to) {
+    while (exchange_->pending(to) >= max_pending_) {
+      if (!receive()) idle();
+    }
+    exchange_->send(to, std::move(outboxes_[to]));
+    outboxes_[to] = exchange_->fresh();
+    outboxes_[to].events.reserve(parcel_events_);
+  }
+  /// Waiting for another thread: a short sleep rather than a spin, which would take CPU from the
+  /// threads still reading when the cores are shared.
+  static void idle() { std::this_thread::sleep_for(std::chrono::microseconds(50)); }
+  /// Adds the parcels waiting in this thread's mailbox; false when there were none.
+  bool receive() {
+    inbox_.clear();
+    exchange_->take(self_, inbox_);
+    for (feature_parcel& p : inbox_) {
+      for (std::size_t at = 0; at < p.events.size(); at += max_group) {
+        const std::size_t n = std::min(max_group, p.events.size() - at);
+        for (std::size_t k = at; k < at + n; ++k) acc_->index_.prefetch(p.events[k].user_hash);
+        add_group(p, at, n);
+      }
+      exchange_->recycle(std::move(p));
+    }
+    return !inbox_.empty();
+  }
+  /// Adds events [from, from + n) of `g`, in order, in the stages described above.
+  void add_group(feature_parcel& g, std::size_t from, std::size_t n) {
+    feature_accumulator& a = *acc_;
+    held* hs = g.events.data() + from;
+    // 1. The user's state, from the index slot's first candidate (the comparison of ids needs it).
+    for (std::size_t k = 0; k < n; ++k) {
+      if (!hs[k].has_user) continue;
+      const std::uint32_t c = a.index_.candidate(hs[k].user_hash);
+      if (c < a.users_.size()) prefetch(&a.users_[c], sizeof(user_state));
+    }
+    // 2. Resolve the users (new ones are added here, in event order); then the day bucket, the
+    // session part and the artist slot each will use, as guessed from the user's last event.
+    for (std::size_t k = 0; k < n; ++k) {
+      held& h = hs[k];
+      if (!h.has_user) continue;
+      h.user = a.user_index(g.view(h.id), h.user_hash);
+      const user_state& u = a.users_[h.user];
+      if (!u.days.empty()) prefetch(&u.days[std::min<std::size_t>(u.last_day, u.days.size() - 1)], sizeof(day_bucket));
+      if (!u.parts.empty()) prefetch(&u.parts[std::min<std::size_t>(u.last_part, u.parts.size() - 1)]);
+      if (h.has_artist) {
+        if (const auto* slot = u.artists.home(h.artist_hash)) prefetch(slot);
+      }
+    }
+    // 3. The last interval of that session part.
+    for (std::size_t k = 0; k < n; ++k) {
+      const held& h = hs[k];
+      if (!h.has_user) continue;
+      const user_state& u = a.users_[h.user];
+      if (u.parts.empty()) continue;
+      const auto& iv = u.parts[std::min<std::size_t>(u.last_part, u.parts.size() - 1)].intervals;
+      if (!iv.empty()) prefetch(&iv.back());
+    }
+    // 4. Add them, in order.
+    for (std::size_t k = 0; k < n; ++k) {
+      const held& h = hs[k];
+      a.count_event(h.ts, !h.has_user, h.auth_id);
+      if (!h.has_user) continue;
+      a.apply(a.users_[h.user],
+              {h.ts, h.session_id, h.item, h.registration, h.length, h.artist_hash, h.page_id, h.auth_id, h.level_id,
+               h.has_artist, g.view(h.gender), g.view(h.location), g.view(h.agent)});
+    }
+  }
 
   feature_accumulator* acc_;
   std::size_t capacity_;
   std::size_t size_ = 0;
-  std::array<held, max_group> held_{};
-  std::string text_;  // the group's strings, back to back
+  feature_parcel group_;  // the events of the group being gathered
+  feature_exchange* exchange_;
+  std::size_t self_;
+  std::size_t parcel_events_;             // events per parcel
+  std::size_t max_pending_;               // parcels in a mailbox before a sender waits
+  std::vector<feature_parcel> outboxes_;  // per owner thread (this thread's stays empty)
+  std::vector<feature_parcel> inbox_;
 };
 }  // namespace detail
 
@@ -806,9 +990,12 @@ struct feature_progress {
 };
 
 /// Aggregates event logs (files, or directories of *.json[l][.gz] files; plain or gzip) with
-/// `read.threads` threads (0: all cores). Files are cut into pieces; each thread fills its own
-/// accumulator from the pieces it takes and the accumulators are merged at the end, so the result is
-/// the same for any number of threads. `report`, when given, receives what the reader saw.
+/// `read.threads` threads (0: all cores). Files are cut into pieces that the threads take in turn.
+/// Without a user limit the users are partitioned across the threads by a hash of the user id: each
+/// thread's accumulator holds only its own users, events of the others' users are handed to their
+/// owner, and the disjoint accumulators are joined at the end (detail::feature_batch); with a limit
+/// each thread fills its own accumulator and they are merged. Either way the result is the same for
+/// any number of threads. `report`, when given, receives what the reader saw.
 /// With `aggregation.max_users`, each thread's accumulator holds at most that many users (memory stays
 /// below threads x max_users users) and so does the merge: beyond it, a located_data_error names the
 /// file and line where a thread crossed the limit, or a data_error naming the files when only the
@@ -837,6 +1024,21 @@ inline feature_accumulator accumulate_files(const std::vector<std::string>& path
   }
   const unsigned threads = detail::resolve_threads(read.threads);
   std::vector<feature_accumulator> accs(threads, feature_accumulator(options));
+  if (threads > 1 && options.max_users == 0) {
+    // Users partitioned across the threads (detail::feature_batch): disjoint accumulators, joined
+    // by moving each thread's users into the first.
+    detail::feature_exchange exchange(threads);
+    std::vector<detail::feature_batch> sinks;
+    sinks.reserve(threads);
+    for (unsigned t = 0; t < threads; ++t) sinks.emplace_back(accs[t], &exchange, t);
+    read_report total = read_files_parallel(files, sinks, ro);
+    for (std::size_t i = 1; i < accs.size(); ++i) {
+      detail::feature_batch::join(accs[0], std::move(accs[i]));
+      accs[i] = feature_accumulator(options);
+    }
+    if (report) *report = std::move(total);
+    return std::move(accs[0]);
+  }
   std::vector<detail::feature_batch> sinks(accs.begin(), accs.end());
   read_report total = read_files_parallel(files, sinks, ro);
   for (auto& s : sinks) s.flush();

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -529,11 +530,21 @@ inline read_report join_piece_reports(std::vector<read_report> reports, std::siz
   return total;
 }
 
+namespace detail {
+template <class Sink, class = void>
+struct has_reading_done : std::false_type {};
+template <class Sink>
+struct has_reading_done<Sink, std::void_t<decltype(std::declval<Sink&>().reading_done())>> : std::true_type {};
+}  // namespace detail
+
 /// Reads several files (plain or gzip) with one thread per sink. Plain files are cut at line
 /// boundaries into pieces of about `piece_bytes` (plan_pieces()); each gzip file is one piece. Threads
 /// take pieces in order and feed their own sink, so a sink sees whole pieces but in no particular
 /// order: use it for order-independent work (aggregates that merge). Line numbers in errors and reports
 /// are those of each file; in strict mode the error raised is the first bad line in (file, line) order.
+/// A sink with a member `reading_done()` has it called by its own thread once that thread finds no
+/// piece left (sinks that hand work to each other use it to finish theirs); what it throws is
+/// rethrown after the threads are joined.
 template <class Sink>
 read_report read_files_parallel(const std::vector<std::string>& paths, std::vector<Sink>& sinks,
                                 const read_options& options = {}, std::uint64_t piece_bytes = std::uint64_t(64) << 20) {
@@ -548,6 +559,7 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
   // Pieces after a failed one are skipped; pieces before it run to the end so that the failing line's
   // number within its file is known.
   std::atomic<std::size_t> first_failure{pieces.size()};
+  std::vector<std::exception_ptr> done_failures(sinks.size());
 
   auto worker = [&](std::size_t t) {
     for (std::size_t i = next.fetch_add(1); i < pieces.size(); i = next.fetch_add(1)) {
@@ -563,6 +575,13 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
         }
       }
     }
+    if constexpr (detail::has_reading_done<Sink>::value) {
+      try {
+        sinks[t].reading_done();
+      } catch (...) {
+        done_failures[t] = std::current_exception();
+      }
+    }
   };
   std::vector<std::thread> threads;
   for (std::size_t t = 1; t < sinks.size(); ++t) threads.emplace_back(worker, t);
@@ -575,6 +594,8 @@ read_report read_files_parallel(const std::vector<std::string>& paths, std::vect
     if (failures[i]) rethrow_shifted(failures[i], offset);
     offset += reports[i].lines;
   }
+  for (auto& f : done_failures)
+    if (f) std::rethrow_exception(f);
   std::vector<bool> starts(pieces.size());
   for (std::size_t i = 0; i < pieces.size(); ++i) starts[i] = pieces[i].whole || pieces[i].begin == 0;
   read_report total = join_piece_reports(std::move(reports), options.max_examples, "files", starts);

@@ -990,3 +990,65 @@ TEST_CASE("write_csv: the CSV churn features writes (printf's %.10g, spreadsheet
   CHECK_THROWS_AS(churn::write_csv(t, dir + "/no-such-folder/x.csv"), churn::io_error);
   std::filesystem::remove(path);
 }
+
+TEST_CASE("files: users partitioned across threads, events handed between them, give one thread's accumulator") {
+  // With several threads and no user limit, each thread owns the users whose id hashes to it and
+  // hands the events of other threads' users to them in parcels (detail::feature_batch). Small pieces
+  // spread every user's events over many pieces and threads; tiny parcels and mailboxes make the
+  // threads wait on each other constantly (the back-pressure path). The accumulators must be
+  // disjoint, together hold every user, and join into the bytes of a one-thread read.
+  churn::simulate_options so;
+  so.users = 60;
+  so.days = 30;
+  so.seed = 7;
+  const std::string path = (std::filesystem::temp_directory_path() / "churn_test_features_partition.json").string();
+  churn::write_jsonl_file(so, path);
+  churn::read_options r1;
+  const churn::feature_accumulator one = churn::accumulate_files({path}, {}, r1);
+  REQUIRE(one.users() > 50);
+  REQUIRE(one.events() > 2000);
+  const std::string expected = one.to_bytes();
+  struct setting {
+    std::size_t parcel_events, max_pending;
+  };
+  for (unsigned threads : {2u, 3u, 4u}) {
+    for (setting st : {setting{256, 64}, setting{4, 1}}) {
+      INFO(threads << " threads, parcels of " << st.parcel_events << ", " << st.max_pending << " pending at most");
+      std::vector<churn::feature_accumulator> accs(threads);
+      churn::detail::feature_exchange exchange(threads);
+      std::vector<churn::detail::feature_batch> sinks;
+      for (unsigned t = 0; t < threads; ++t)
+        sinks.emplace_back(accs[t], &exchange, t, st.parcel_events, st.max_pending);
+      churn::read_options r;
+      r.threads = threads;
+      const auto report = churn::read_files_parallel(std::vector<std::string>{path}, sinks, r, 64 << 10);
+      CHECK(report.events == one.events());
+      std::size_t users = 0;
+      for (const auto& a : accs) {
+        CHECK(a.users() < one.users());  // each thread holds only its own users
+        users += a.users();
+      }
+      CHECK(users == one.users());  // ... and no user is held twice
+      for (unsigned t = 1; t < threads; ++t) churn::detail::feature_batch::join(accs[0], std::move(accs[t]));
+      CHECK(accs[0].to_bytes() == expected);
+    }
+  }
+  // Through accumulate_files: a list of files that splits users' events between files, and the same
+  // file twice (every event twice: counts double, sets and first values unchanged, as merge() gives).
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t half = text.find('\n', text.size() / 2) + 1;
+  const std::string a = write_temp("churn_test_features_partition_a.json", text.substr(0, half));
+  const std::string b = write_temp("churn_test_features_partition_b.json", text.substr(half));
+  churn::feature_accumulator twice = one;
+  twice.merge(one);
+  for (unsigned threads : {2u, 3u}) {
+    churn::read_options r;
+    r.threads = threads;
+    CHECK(churn::accumulate_files({b, a}, {}, r).to_bytes() == expected);
+    CHECK(churn::accumulate_files({path, path}, {}, r).to_bytes() == twice.to_bytes());
+  }
+  std::filesystem::remove(a);
+  std::filesystem::remove(b);
+  std::filesystem::remove(path);
+}

@@ -184,23 +184,36 @@ struct user_state {
   first_value<std::int64_t> registration;
   std::int64_t cancel_ts = no_ts_min;  ///< first Cancellation Confirmation
   std::uint64_t cancel_events = 0;     ///< Cancel / Cancellation Confirmation / auth Cancelled events
-  std::size_t last_day = 0;            ///< caches for time-ordered input (not state)
-  std::size_t last_part = 0;
+  // Caches for time-ordered input (not state): the positions of the last two day buckets and
+  // session parts used, most recent first. Two, because with users partitioned across threads a
+  // user's events come from two places in the log at once (the owner's piece and another thread's).
+  // A position made stale by an insertion is only a miss: it is checked before use.
+  std::uint32_t last_day = 0, last_day2 = 0;
+  std::uint32_t last_part = 0, last_part2 = 0;
 
   day_bucket& bucket(std::int32_t day) {
     if (last_day < days.size() && days[last_day].day == day) return days[last_day];
+    if (last_day2 < days.size() && days[last_day2].day == day) {
+      std::swap(last_day, last_day2);
+      return days[last_day];
+    }
     auto it =
         std::lower_bound(days.begin(), days.end(), day, [](const day_bucket& b, std::int32_t d) { return b.day < d; });
     if (it == days.end() || it->day != day) {
       it = days.insert(it, day_bucket{});
       it->day = day;
     }
-    last_day = static_cast<std::size_t>(it - days.begin());
+    last_day2 = last_day;
+    last_day = static_cast<std::uint32_t>(it - days.begin());
     return *it;
   }
   session_part& part(std::int64_t session_id, std::int32_t day) {
     if (last_part < parts.size() && parts[last_part].session_id == session_id && parts[last_part].day == day)
       return parts[last_part];
+    if (last_part2 < parts.size() && parts[last_part2].session_id == session_id && parts[last_part2].day == day) {
+      std::swap(last_part, last_part2);
+      return parts[last_part];
+    }
     auto key = std::make_pair(session_id, day);
     auto it = std::lower_bound(parts.begin(), parts.end(), key, [](const session_part& p, const auto& k) {
       return std::make_pair(p.session_id, p.day) < k;
@@ -210,7 +223,8 @@ struct user_state {
       it->session_id = session_id;
       it->day = day;
     }
-    last_part = static_cast<std::size_t>(it - parts.begin());
+    last_part2 = last_part;
+    last_part = static_cast<std::uint32_t>(it - parts.begin());
     return *it;
   }
 

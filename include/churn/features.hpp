@@ -314,7 +314,8 @@ class feature_accumulator {
     for (auto& u : other.users_) {
       const auto h = detail::string_index::hash(u.id);
       if (!index_.try_emplace_hashed(u.id, h, static_cast<std::uint32_t>(users_.size()), id_of()).second)
-        throw std::logic_error("feature_accumulator::absorb_disjoint: user '" + u.id + "' is in both");
+        throw data_error("feature_accumulator::absorb_disjoint: user '" + u.id +
+                         "' is in both accumulators (they must hold disjoint users)");
       users_.push_back(std::move(u));
     }
     other.users_.clear();

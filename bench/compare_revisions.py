@@ -12,7 +12,8 @@ two revisions swapped every round (ABBA) so that drift on a shared machine falls
 - reader: `bench_features reader LOG --threads 1` and `--threads 2` (events parsed into a counting sink);
 - features: `bench_features features LOG --threads 2` (events to the user table);
 - forest: 100 trees on a synthetic 20,000 x 40 table (make_classification, seed 0), n_jobs=2: fit time,
-  predict_proba on 5,000 rows (median of 100 calls on 2 threads, of 50 on 1), and one-row predict_proba p50 over 200 distinct rows from Python.
+  predict_proba on 5,000 rows (median of 100 calls on 2 threads, of 50 on 1), and one-row
+  predict_proba p50 over 200 distinct rows from Python.
 
 It prints the median of each measurement for both revisions and the ratio AFTER / BEFORE in time
 (above 1.05 is a regression of more than 5 %), as a Markdown table for docs/benchmarks.md.

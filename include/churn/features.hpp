@@ -249,12 +249,7 @@ class feature_accumulator {
       for (const auto& u : other.users_)
         if (index_.find(u.id, id_of()) == detail::string_index::npos && ++distinct > max_users_) throw too_many_users();
     }
-    events_ += other.events_;
-    anonymous_ += other.anonymous_;
-    guest_ += other.guest_;
-    logged_out_ += other.logged_out_;
-    first_ts_ = std::min(first_ts_, other.first_ts_);
-    last_ts_ = std::max(last_ts_, other.last_ts_);
+    add_totals(other);
     for (const auto& u : other.users_) user(u.id).merge(u, gap_ms_);
   }
 
@@ -299,17 +294,21 @@ class feature_accumulator {
         "more than " + std::to_string(max_users_) +
             " distinct users in the input (the limit max_users); raise the limit or split the log by user");
   }
-  friend class detail::feature_batch;
-  /// merge() for an accumulator that holds none of this one's users (with the same gap and no user
-  /// limit): its users' states are moved, not merged. For the partitioned threads of
-  /// accumulate_files() (through feature_batch::join); a user in both is a bug, not bad data.
-  void absorb_disjoint(feature_accumulator&& other) {
+  // The log-wide counts and time range of `other`, added to this one's (merge and absorb_disjoint).
+  void add_totals(const feature_accumulator& other) noexcept {
     events_ += other.events_;
     anonymous_ += other.anonymous_;
     guest_ += other.guest_;
     logged_out_ += other.logged_out_;
     first_ts_ = std::min(first_ts_, other.first_ts_);
     last_ts_ = std::max(last_ts_, other.last_ts_);
+  }
+  friend class detail::feature_batch;
+  /// merge() for an accumulator that holds none of this one's users (with the same gap and no user
+  /// limit): its users' states are moved, not merged. For the partitioned threads of
+  /// accumulate_files() (through feature_batch::join); a user in both is a bug, not bad data.
+  void absorb_disjoint(feature_accumulator&& other) {
+    add_totals(other);
     users_.reserve(users_.size() + other.users_.size());
     for (auto& u : other.users_) {
       const auto h = detail::string_index::hash(u.id);
